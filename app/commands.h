@@ -1,0 +1,10 @@
+/* app/commands.h: the subcommands of the stopgrad executable. Each takes argv with argv[0] being
+ * the subcommand's name, prints its own --help, and returns the process exit status
+ * (0 success, 1 failure of the work itself, 2 usage or input error). */
+#pragma once
+
+int sg_cmd_machine(int argc, char **argv);
+int sg_cmd_selfcheck(int argc, char **argv);
+#ifdef SG_WITH_THEORY
+int sg_cmd_theory(int argc, char **argv);
+#endif

@@ -1,0 +1,66 @@
+/* app/main.c: the stopgrad executable, a dispatcher over subcommands. */
+#include <stdio.h>
+#include <string.h>
+
+#include "app/commands.h"
+#include "build_info.h"
+#include "core/base/config.h"
+
+typedef struct {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} command;
+
+static const command commands[] = {
+    {"machine", sg_cmd_machine, "describe this machine (hwloc, OpenBLAS, build); CSV and XML"},
+    {"selfcheck", sg_cmd_selfcheck,
+     "validate every kernel of a backend against its reference; optional timing"},
+#ifdef SG_WITH_THEORY
+    {"theory", sg_cmd_theory, "simulate the paper's linear-network theory and check its claims"},
+#endif
+};
+static const int ncommands = (int)(sizeof commands / sizeof commands[0]);
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "stopgrad %s (%s): benchmark and reproducibility harness for BYOL, SimSiam and "
+            "DirectPred\n\n"
+            "usage: stopgrad COMMAND [options]      (stopgrad COMMAND --help for details)\n\n"
+            "commands:\n",
+            SG_VERSION, SG_GIT_COMMIT);
+    for (int i = 0; i < ncommands; i++)
+        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "  %-10s %s\n", "version", "print the version and build");
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *name = argv[1];
+    if (!strcmp(name, "--help") || !strcmp(name, "-h") || !strcmp(name, "help")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(name, "version") || !strcmp(name, "--version")) {
+        printf("stopgrad %s commit %s, %s build, %s, flags: %s\n", SG_VERSION, SG_GIT_COMMIT,
+               SG_BUILD_TYPE, SG_C_COMPILER, SG_BUILD_FLAGS);
+        return 0;
+    }
+    for (int i = 0; i < ncommands; i++)
+        if (!strcmp(name, commands[i].name)) return commands[i].run(argc - 1, argv + 1);
+
+    const char *best = NULL;
+    int best_d = 1 << 30;
+    for (int i = 0; i < ncommands; i++) {
+        int d = sg_edit_distance(name, commands[i].name);
+        if (d < best_d) best_d = d, best = commands[i].name;
+    }
+    fprintf(stderr, "stopgrad: unknown command '%s'", name);
+    if (best && best_d <= 3) fprintf(stderr, "; did you mean '%s'?", best);
+    fprintf(stderr, "\n\n");
+    usage(stderr);
+    return 2;
+}

@@ -1,0 +1,66 @@
+/* core/base/csv.h: CSV files over libcsv (RFC 4180 quoting: commas, quotes, newlines in fields).
+ *
+ * Three ways to write, all whole-row safe:
+ *  - sg_csv_write_atomic: a whole file (temporary file + fsync + rename).
+ *  - sg_csv_append: add rows to a results file shared by many runs. Under an exclusive lock
+ *    (flock on PATH.lock) it checks the existing header, writes old content + new rows to a
+ *    temporary file and renames it in: a killed process leaves the old or the new file, never a
+ *    half row; two writers never interleave.
+ *  - sg_csv_stream: long logs written row by row (per-step CSV): each row leaves in a single
+ *    write(2) on an O_APPEND descriptor; opening an existing file checks its header.
+ * Reading: sg_csv_read parses with libcsv and checks that every row has the header's width;
+ * errors name the file and the line.
+ */
+#pragma once
+#include <stddef.h>
+
+#include "core/base/err.h"
+
+/* One row being built: fields are quoted as needed and joined with commas. */
+typedef struct {
+    char *buf;
+    size_t len, cap;
+    int nfields;
+} sg_csv_row;
+
+void sg_csv_row_init(sg_csv_row *r);
+void sg_csv_row_clear(sg_csv_row *r); /* keeps the buffer */
+void sg_csv_row_free(sg_csv_row *r);
+void sg_csv_row_str(sg_csv_row *r, const char *s);
+void sg_csv_row_int(sg_csv_row *r, long long v);
+/* %.9g for floats (round-trips a float32), %.17g for doubles; NaN/Inf as nan/inf/-inf. */
+void sg_csv_row_float(sg_csv_row *r, float v);
+void sg_csv_row_double(sg_csv_row *r, double v);
+
+int sg_csv_write_atomic(const char *path, int ncols, const char *const *header,
+                        const sg_csv_row *rows, size_t nrows, sg_err *err);
+int sg_csv_append(const char *path, int ncols, const char *const *header, const sg_csv_row *rows,
+                  size_t nrows, sg_err *err);
+
+typedef struct {
+    int fd;
+    int ncols;
+    char path[4096];
+} sg_csv_stream;
+
+/* Creates the file with its header, or opens an existing one whose header must match. */
+int sg_csv_stream_open(sg_csv_stream *s, const char *path, int ncols, const char *const *header,
+                       sg_err *err);
+int sg_csv_stream_write(sg_csv_stream *s, const sg_csv_row *row, sg_err *err);
+void sg_csv_stream_close(sg_csv_stream *s);
+
+/* A parsed file: header[ncols], cell(t, r, c) for r < nrows. */
+typedef struct {
+    int ncols;
+    size_t nrows;
+    char **header;
+    char **cells; /* nrows * ncols, row-major */
+} sg_csv_table;
+
+int sg_csv_read(const char *path, sg_csv_table *t, sg_err *err);
+void sg_csv_table_free(sg_csv_table *t);
+/* Column index of `name`, or -1. */
+int sg_csv_col(const sg_csv_table *t, const char *name);
+static inline const char *sg_csv_cell(const sg_csv_table *t, size_t r, int c) {
+    return t->cells[r * (size_t)t->ncols + (size_t)c];
+}

@@ -1,0 +1,13 @@
+#include "core/base/err.h"
+
+#include <stdarg.h>
+
+int sg_errf(sg_err *err, const char *fmt, ...) {
+    if (err) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}

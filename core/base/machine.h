@@ -1,0 +1,42 @@
+/* core/base/machine.h: a description of the machine, written with every result.
+ *
+ * Hardware from hwloc (CPU model from the Package object, trimmed; packages, cores, PUs, NUMA
+ * nodes, cache sizes, memory), the OS, the build (compiler, flags, git commit), OpenBLAS's own
+ * config string and threading, and the thread count in use. machine_id is a stable 16-hex-digit
+ * hash of the hardware part only (model, counts, caches, memory), so runs on the same hardware
+ * compare across builds and OS updates. */
+#pragma once
+#include <stdio.h>
+
+#include "core/base/csv.h"
+#include "core/base/err.h"
+
+typedef struct {
+    char machine_id[17];
+    char cpu_model[128];
+    int packages, cores, pus, numa_nodes;
+    long long l1d_bytes, l2_bytes, l3_bytes; /* per cache instance; 0 when unknown */
+    long long memory_bytes;
+    char os[160];           /* e.g. "Linux 6.1.0-18-amd64 x86_64 (Debian GNU/Linux 12)" */
+    char compiler[64];
+    char build_flags[256];
+    char build_type[32];
+    char git_commit[48];
+    char openblas_config[256];  /* openblas_get_config() */
+    char openblas_parallel[16]; /* "sequential", "pthreads", "openmp" */
+    int threads;
+} sg_machine;
+
+/* Probes the machine; threads is the count this run uses (recorded, not applied). */
+int sg_machine_probe(sg_machine *m, int threads, sg_err *err);
+/* Human-readable, one "name: value" per line. */
+void sg_machine_print(const sg_machine *m, FILE *f);
+
+/* The machine columns that every result row carries (prefixed "machine_" where ambiguous). */
+int sg_machine_ncols(void);
+const char *const *sg_machine_header(void);
+void sg_machine_row(const sg_machine *m, sg_csv_row *row); /* appends sg_machine_ncols fields */
+
+int sg_machine_write_csv(const sg_machine *m, const char *path, sg_err *err);
+/* hwloc's own XML export of the topology, written atomically. */
+int sg_machine_write_xml(const char *path, sg_err *err);

@@ -1,0 +1,9 @@
+/* kernels/cpu/cpu_internal.h: how the CPU backend's files plug into its sg_backend value.
+ * Each group of kernels lives in its own file and fills its slots of the struct. */
+#pragma once
+#include "kernels/kernels.h"
+
+void sg_cpu_fill_dense(sg_backend *be);   /* cpu/dense.c: gemm, linear, conv2d */
+void sg_cpu_fill_nn(sg_backend *be);      /* cpu/nn.c: batch norm, relu, add, pooling, loss */
+void sg_cpu_fill_optim(sg_backend *be);   /* cpu/optim.c: sgd, ema, correlation, eigen */
+void sg_cpu_fill_aug(sg_backend *be);     /* cpu/aug.c: augmentation ops */

@@ -1,0 +1,213 @@
+/* kernels/cpu/optim.c: the optimiser, EMA and DirectPred linear algebra of the CPU backend.
+ *
+ * sgd_step / ema_update: elementwise OpenMP loops (each element is computed by exactly one
+ * thread with the same float expression, so results are bit-identical for any thread count).
+ * corr_update: one cblas_ssyrk on the upper triangle, then the triangle is mirrored.
+ * syevd: LAPACK ssyevd through its Fortran interface (lapack.h), workspace passed in.
+ * eig_rebuild: rows of V scaled into work, one cblas_sgemm, then exact symmetrisation.
+ */
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cblas.h>
+#include <lapack.h>
+
+#include "core/base/err.h"
+#include "kernels/cpu/cpu_internal.h"
+
+/* Below this many elements an elementwise loop runs on the calling thread: starting a parallel
+ * region costs more than the loop (the result is identical either way). */
+#define SG_OPTIM_PAR_MIN 32768
+
+/* ---- SGD -------------------------------------------------------------------------------- */
+
+/* PyTorch SGD (dampening 0, no Nesterov) per group:
+ *   g' = g + wd*w;  m = momentum*m + g';  w -= lr*m.
+ * With a zero-initialised momentum buffer the first step gives m = g', as PyTorch's
+ * "buffer = clone(g')" does. */
+static void cpu_sgd_step(const sg_backend *be, int ngroups, const sg_sgd_group *groups,
+                         float momentum) {
+    (void)be;
+    SG_CHECK(ngroups >= 0 && (ngroups == 0 || groups), "ngroups %d, groups %p", ngroups,
+             (const void *)groups);
+    for (int gi = 0; gi < ngroups; gi++) {
+        const sg_sgd_group *grp = &groups[gi];
+        if (grp->n == 0) continue;
+        SG_CHECK(grp->w && grp->g && grp->m, "sgd group %d: w, g and m must be non-NULL", gi);
+        float *restrict w = grp->w;
+        const float *restrict g = grp->g;
+        float *restrict m = grp->m;
+        const ptrdiff_t n = (ptrdiff_t)grp->n;
+        const float lr = grp->lr, wd = grp->weight_decay;
+#pragma omp parallel for schedule(static) if (n >= SG_OPTIM_PAR_MIN)
+        for (ptrdiff_t i = 0; i < n; i++) {
+            float gd = g[i] + wd * w[i];
+            float mi = momentum * m[i] + gd;
+            m[i] = mi;
+            w[i] = w[i] - lr * mi;
+        }
+    }
+}
+
+/* ---- EMA -------------------------------------------------------------------------------- */
+
+/* target[n] = m*target + (1-m)*online */
+static void cpu_ema_update(const sg_backend *be, size_t n, float m, const float *online,
+                           float *target) {
+    (void)be;
+    if (n == 0) return;
+    SG_CHECK(online && target, "ema_update: NULL buffer");
+    const float one_minus_m = 1.0f - m;
+    const ptrdiff_t nn = (ptrdiff_t)n;
+    const float *restrict o = online;
+    float *restrict t = target;
+#pragma omp parallel for schedule(static) if (nn >= SG_OPTIM_PAR_MIN)
+    for (ptrdiff_t i = 0; i < nn; i++) t[i] = m * t[i] + one_minus_m * o[i];
+}
+
+/* ---- correlation ------------------------------------------------------------------------ */
+
+/* Copies the upper triangle of the row-major F[D,D] into the lower one. */
+static void mirror_upper_to_lower(int D, float *F) {
+#pragma omp parallel for schedule(static) if ((size_t)D * D >= SG_OPTIM_PAR_MIN)
+    for (int i = 1; i < D; i++)
+        for (int j = 0; j < i; j++) F[(size_t)i * D + j] = F[(size_t)j * D + i];
+}
+
+/* mean[D] = (1/N) sum_n f[n,:], accumulated in double per column. Columns are handled in
+ * blocks of 16 so the inner loop reads contiguous floats; each column's sum has a fixed order,
+ * so the result does not depend on the thread count. */
+static void column_mean(int N, int D, const float *f, float *mean) {
+    enum { BLK = 16 };
+    const int nblk = (D + BLK - 1) / BLK;
+#pragma omp parallel for schedule(static) if ((size_t)N * D >= SG_OPTIM_PAR_MIN)
+    for (int b = 0; b < nblk; b++) {
+        const int d0 = b * BLK;
+        const int w = D - d0 < BLK ? D - d0 : BLK;
+        double acc[BLK] = {0};
+        for (int n = 0; n < N; n++) {
+            const float *row = f + (size_t)n * D + d0;
+            for (int k = 0; k < w; k++) acc[k] += row[k];
+        }
+        for (int k = 0; k < w; k++) mean[d0 + k] = (float)(acc[k] / N);
+    }
+}
+
+/* F[D,D] <- rho*F + (1-rho)*B (init: F <- B), B = (1/N) f^T f for f[N,D].
+ * Centred: B = (1/N) (f - mu)^T (f - mu) = (1/N) f^T f - mu mu^T with mu = work[D], computed as a
+ * rank-1 correction (f is const and only D floats of scratch are available, so the centred
+ * copy of f is never formed). Only the upper triangle is computed, then mirrored. */
+static void cpu_corr_update(const sg_backend *be, int N, int D, const float *f, float rho,
+                            int init, int center, float *F, float *work) {
+    (void)be;
+    SG_CHECK(N > 0 && D > 0, "corr_update: N %d, D %d", N, D);
+    SG_CHECK(f && F, "corr_update: NULL buffer");
+    SG_CHECK(!center || work, "corr_update: the centred variant needs work[D]");
+    const float blend = init ? 1.0f : 1.0f - rho; /* weight of the new batch */
+    const float keep = init ? 0.0f : rho;         /* weight of the old F (0: F not read) */
+    /* F_upper = (blend/N) f^T f + keep F_upper */
+    cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, D, N, blend / (float)N, f, D, keep, F,
+                D);
+    if (center) {
+        column_mean(N, D, f, work);
+        /* F_upper -= blend * mu mu^T */
+        cblas_ssyr(CblasRowMajor, CblasUpper, D, -blend, work, 1, F, D);
+    }
+    mirror_upper_to_lower(D, F);
+}
+
+/* ---- eigendecomposition ----------------------------------------------------------------- */
+
+/* The float and int workspace sizes (elements) ssyevd needs for JOBZ='V': the documented
+ * minimum (LWORK = 1+6D+2D^2, LIWORK = 3+5D for D > 1; 1 and 1 for D = 1) or LAPACK's
+ * preferred size from a workspace query, whichever is larger. The query's answer is returned
+ * in a float, which rounds for large D, hence the max with the exact minimum. */
+static void syevd_sizes(int D, lapack_int *lwork, lapack_int *liwork) {
+    int64_t lw_min = 1, liw_min = 1;
+    if (D > 1) {
+        lw_min = 1 + 6 * (int64_t)D + 2 * (int64_t)D * D;
+        liw_min = 3 + 5 * (int64_t)D;
+    }
+    SG_CHECK(sizeof(lapack_int) >= 8 || lw_min <= INT32_MAX,
+             "syevd: D %d needs %lld workspace floats, more than LAPACK's 32-bit int can index", D,
+             (long long)lw_min);
+    const char jobz = 'V', uplo = 'L';
+    const lapack_int n = D, lda = D > 1 ? D : 1, query = -1;
+    float a_dummy = 0.0f, w_dummy = 0.0f, work_opt = 0.0f;
+    lapack_int iwork_opt = 0, info = 0;
+    LAPACK_ssyevd(&jobz, &uplo, &n, &a_dummy, &lda, &w_dummy, &work_opt, &query, &iwork_opt,
+                  &query, &info);
+    lapack_int lw = (lapack_int)lw_min, liw = (lapack_int)liw_min;
+    if (info == 0) {
+        if ((double)work_opt > (double)lw) lw = (lapack_int)work_opt;
+        if (iwork_opt > liw) liw = iwork_opt;
+    }
+    *lwork = lw;
+    *liwork = liw;
+}
+
+static size_t align64(size_t bytes) { return (bytes + 63) & ~(size_t)63; }
+
+/* Layout of work: float work[lwork] (64-byte aligned size), then lapack_int iwork[liwork]. */
+static size_t cpu_syevd_workspace_bytes(const sg_backend *be, int D) {
+    (void)be;
+    SG_CHECK(D > 0, "syevd: D %d", D);
+    lapack_int lwork, liwork;
+    syevd_sizes(D, &lwork, &liwork);
+    return align64((size_t)lwork * sizeof(float)) + align64((size_t)liwork * sizeof(lapack_int));
+}
+
+/* A[D,D] symmetric (row-major) -> w[D] ascending, row j of A = unit eigenvector of w[j].
+ * A symmetric matrix is its own transpose, so the row-major buffer handed to LAPACK as
+ * column-major is the same matrix; LAPACK returns eigenvector j in column j (column-major),
+ * which read row-major is row j. */
+static int cpu_syevd(const sg_backend *be, int D, float *A, float *w, void *work) {
+    (void)be;
+    SG_CHECK(D > 0, "syevd: D %d", D);
+    SG_CHECK(A && w && work, "syevd: NULL buffer");
+    lapack_int lwork, liwork;
+    syevd_sizes(D, &lwork, &liwork);
+    float *fwork = (float *)work;
+    lapack_int *iwork = (lapack_int *)((char *)work + align64((size_t)lwork * sizeof(float)));
+    const char jobz = 'V', uplo = 'L';
+    const lapack_int n = D, lda = D;
+    lapack_int info = 0;
+    LAPACK_ssyevd(&jobz, &uplo, &n, A, &lda, w, fwork, &lwork, iwork, &liwork, &info);
+    return (int)info;
+}
+
+/* W[D,D] = sum_j p[j] u_j u_j^T = V^T diag(p) V, u_j = row j of V[D,D]; work[D*D] = diag(p) V.
+ * The product is not bit-symmetric (p_j*V[j,b] is rounded before multiplying V[j,a]), so the
+ * result is symmetrised exactly with (W + W^T)/2: the predictor DirectPred sets is symmetric
+ * by construction, and its measured asymmetry must not be rounding noise. */
+static void cpu_eig_rebuild(const sg_backend *be, int D, const float *V, const float *p, float *W,
+                            float *work) {
+    (void)be;
+    SG_CHECK(D > 0, "eig_rebuild: D %d", D);
+    SG_CHECK(V && p && W && work, "eig_rebuild: NULL buffer");
+#pragma omp parallel for schedule(static) if ((size_t)D * D >= SG_OPTIM_PAR_MIN)
+    for (int j = 0; j < D; j++) {
+        const float pj = p[j];
+        const float *vr = V + (size_t)j * D;
+        float *wr = work + (size_t)j * D;
+        for (int k = 0; k < D; k++) wr[k] = pj * vr[k];
+    }
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, D, D, D, 1.0f, V, D, work, D, 0.0f, W,
+                D);
+#pragma omp parallel for schedule(static) if ((size_t)D * D >= SG_OPTIM_PAR_MIN)
+    for (int i = 1; i < D; i++)
+        for (int j = 0; j < i; j++) {
+            float s = 0.5f * (W[(size_t)i * D + j] + W[(size_t)j * D + i]);
+            W[(size_t)i * D + j] = s;
+            W[(size_t)j * D + i] = s;
+        }
+}
+
+void sg_cpu_fill_optim(sg_backend *be) {
+    be->sgd_step = cpu_sgd_step;
+    be->ema_update = cpu_ema_update;
+    be->corr_update = cpu_corr_update;
+    be->syevd_workspace_bytes = cpu_syevd_workspace_bytes;
+    be->syevd = cpu_syevd;
+    be->eig_rebuild = cpu_eig_rebuild;
+}

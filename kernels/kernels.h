@@ -1,0 +1,244 @@
+/* kernels/kernels.h: the one kernel interface every backend implements.
+ *
+ * A backend is a value: a struct of function pointers. Callers write
+ *     const sg_backend *be = sg_backend_get("cpu");
+ *     be->gemm(be, ...);
+ * Every kernel takes the backend itself as its first argument, so that a wrapping backend (the
+ * tracing backend of the kernel suite) can record the call and forward it to the backend it wraps,
+ * and a device backend can reach its own state (handles, streams) through be->state.
+ *
+ * Conventions (all backends):
+ *  - float32, row-major, activations NCHW, conv filters KCRS; pointers are backend memory
+ *    (host memory for "cpu").
+ *  - Kernels never allocate. Scratch memory is passed in by the caller, sized by the matching
+ *    *_workspace_bytes function, so a training step can carve it from its arena at build time.
+ *  - Gradient outputs of parameters take an `accumulate` flag: 0 overwrites, 1 adds (a weight used
+ *    twice in a step, e.g. BYOL without stop-gradient, sums its gradients).
+ *  - Every kernel has a FLOP and byte count for its shape (sg_cost_* below), backend-independent,
+ *    used by the kernel suite to report GFLOP/s and GB/s.
+ *  - Naive double-precision references of every kernel live in kernels/ref/ref.h.
+ */
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct sg_backend sg_backend;
+
+/* conv2d geometry. input [N, C, H, W], filter [K, C, R, S], output [N, K, P, Q].
+ * Same stride and padding in both spatial dimensions (all ResNet convs are). */
+typedef struct {
+    int N, C, H, W;
+    int K, R, S;
+    int stride, pad;
+    int P, Q; /* output size, filled by sg_conv_shape_make */
+} sg_conv_shape;
+sg_conv_shape sg_conv_shape_make(int N, int C, int H, int W, int K, int R, int S, int stride, int pad);
+
+/* max-pool geometry: input [N, C, H, W], window k x k, output [N, C, P, Q]; padding acts as -inf. */
+typedef struct {
+    int N, C, H, W;
+    int k, stride, pad;
+    int P, Q; /* filled by sg_pool_shape_make */
+} sg_pool_shape;
+sg_pool_shape sg_pool_shape_make(int N, int C, int H, int W, int k, int stride, int pad);
+
+/* One parameter group for the optimiser: n contiguous parameters w, gradients g and momentum m,
+ * with the group's own learning rate and weight decay (trunk and predictor are separate groups). */
+typedef struct {
+    float *w;
+    const float *g;
+    float *m;
+    size_t n;
+    float lr;
+    float weight_decay;
+} sg_sgd_group;
+
+struct sg_backend {
+    const char *name; /* "cpu", "cuda", "trace(cpu)", ... */
+    void *state;      /* backend-private: threads, handles, streams; NULL for stateless ones */
+
+    /* ---- dense ---------------------------------------------------------------------------
+     * C[M,N] = alpha * op(A) * op(B) + beta * C; op(X) = X or X^T (trans != 0).
+     * op(A) is [M,K], op(B) is [K,N]; lda/ldb/ldc are row strides of the stored matrices. */
+    void (*gemm)(const sg_backend *be, int transA, int transB, int M, int N, int K, float alpha,
+                 const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc);
+
+    /* y[N,Out] = x[N,In] * W[Out,In]^T + b[Out] (PyTorch's nn.Linear; b may be NULL). */
+    void (*linear_fwd)(const sg_backend *be, int N, int In, int Out, const float *x,
+                       const float *W, const float *b, float *y);
+    /* dx[N,In] = dy W (overwritten; dx may be NULL), dW[Out,In] = dy^T x, db[Out] = sum_n dy
+     * (db may be NULL); dW/db overwritten or accumulated per `accumulate`. */
+    void (*linear_bwd)(const sg_backend *be, int N, int In, int Out, const float *x,
+                       const float *W, const float *dy, float *dx, float *dW, float *db,
+                       int accumulate);
+
+    /* ---- convolution (no bias: every ResNet conv is followed by batch norm) ---------------
+     * workspace: at least conv2d_workspace_bytes(be, s) bytes, shared by the three passes. */
+    size_t (*conv2d_workspace_bytes)(const sg_backend *be, const sg_conv_shape *s);
+    /* y[N,K,P,Q] = conv(x[N,C,H,W], w[K,C,R,S]) */
+    void (*conv2d_fwd)(const sg_backend *be, const sg_conv_shape *s, const float *x,
+                       const float *w, float *y, void *workspace);
+    /* dx[N,C,H,W] (overwritten) from dy[N,K,P,Q] and w */
+    void (*conv2d_bwd_data)(const sg_backend *be, const sg_conv_shape *s, const float *dy,
+                            const float *w, float *dx, void *workspace);
+    /* dw[K,C,R,S] from x and dy, overwritten or accumulated */
+    void (*conv2d_bwd_filter)(const sg_backend *be, const sg_conv_shape *s, const float *x,
+                              const float *dy, float *dw, int accumulate, void *workspace);
+
+    /* ---- batch norm over x[N,C,HW] (HW = 1 for (N,C) features) ----------------------------
+     * Training: normalise with the batch mean and biased variance, save mean[C] and
+     * invstd[C] = 1/sqrt(var+eps) for backward, and (if running_mean != NULL) update the running
+     * statistics PyTorch's way: r = (1-momentum) r + momentum * batch, with the unbiased variance.
+     * gamma/beta NULL means no affine transform (the projector's and predictor's BN). */
+    void (*batchnorm_fwd_train)(const sg_backend *be, int N, int C, int HW, const float *x,
+                                const float *gamma, const float *beta, float eps, float momentum,
+                                float *running_mean, float *running_var, float *mean,
+                                float *invstd, float *y);
+    /* Evaluation: normalise with the running statistics. */
+    void (*batchnorm_fwd_eval)(const sg_backend *be, int N, int C, int HW, const float *x,
+                               const float *gamma, const float *beta, float eps,
+                               const float *running_mean, const float *running_var, float *y);
+    /* dx (overwritten), dgamma/dbeta (NULL when no affine; overwritten or accumulated). */
+    void (*batchnorm_bwd)(const sg_backend *be, int N, int C, int HW, const float *x,
+                          const float *gamma, const float *mean, const float *invstd,
+                          const float *dy, float *dx, float *dgamma, float *dbeta,
+                          int accumulate);
+
+    /* ---- elementwise and pooling ------------------------------------------------------------ */
+    /* y = max(x, 0); y may alias x. */
+    void (*relu_fwd)(const sg_backend *be, size_t n, const float *x, float *y);
+    /* dx = dy * (y > 0), from the forward output y; dx may alias dy. */
+    void (*relu_bwd)(const sg_backend *be, size_t n, const float *y, const float *dy, float *dx);
+    /* y = a + b (residual add); y may alias a or b. */
+    void (*add_fwd)(const sg_backend *be, size_t n, const float *a, const float *b, float *y);
+    /* da = dy, db = dy (either may be NULL), overwritten or accumulated. */
+    void (*add_bwd)(const sg_backend *be, size_t n, const float *dy, float *da, float *db,
+                    int accumulate);
+    /* y[N,C,P,Q] = max over the window; argmax[N,C,P,Q] = index into the H*W plane of the max
+     * (first one on ties), kept for backward. */
+    void (*maxpool_fwd)(const sg_backend *be, const sg_pool_shape *s, const float *x, float *y,
+                        int32_t *argmax);
+    /* dx (overwritten) scatters dy to argmax. */
+    void (*maxpool_bwd)(const sg_backend *be, const sg_pool_shape *s, const float *dy,
+                        const int32_t *argmax, float *dx);
+    /* y[N,C] = mean over HW of x[N,C,HW] */
+    void (*avgpool_global_fwd)(const sg_backend *be, int N, int C, int HW, const float *x,
+                               float *y);
+    /* dx[N,C,HW] = dy[N,C] / HW (overwritten) */
+    void (*avgpool_global_bwd)(const sg_backend *be, int N, int C, int HW, const float *dy,
+                               float *dx);
+
+    /* ---- the SSL loss ----------------------------------------------------------------------
+     * Row loss between predictions p[N,D] and targets z[N,D]:
+     *   normalize = 1: l_i = || p_i/|p_i| - z_i/|z_i| ||^2 = 2 - 2 cos(p_i, z_i)
+     *   normalize = 0: l_i = || p_i - z_i ||^2            (the reference code's option)
+     * Norms are clamped below at 1e-12 as F.normalize does. Writes row_loss[N]. */
+    void (*pair_loss_fwd)(const sg_backend *be, int N, int D, int normalize, const float *p,
+                          const float *z, float *row_loss);
+    /* With dL/dl_i = scale for every row: dp[N,D] (overwritten) and, when the target is not
+     * stop-gradient, dz[N,D] (overwritten; NULL skips it). */
+    void (*pair_loss_bwd)(const sg_backend *be, int N, int D, int normalize, const float *p,
+                          const float *z, float scale, float *dp, float *dz);
+
+    /* ---- optimiser and EMA -----------------------------------------------------------------
+     * PyTorch SGD per group: g' = g + wd*w; m = momentum*m + g'; w -= lr*m. */
+    void (*sgd_step)(const sg_backend *be, int ngroups, const sg_sgd_group *groups,
+                     float momentum);
+    /* target = m*target + (1-m)*online */
+    void (*ema_update)(const sg_backend *be, size_t n, float m, const float *online,
+                       float *target);
+
+    /* ---- DirectPred / DirectCopy -----------------------------------------------------------
+     * F[D,D] <- rho*F + (1-rho) * B, B = (1/N) f^T f for f[N,D] (both triangles written);
+     * init != 0 sets F <- B (the first batch); center != 0 subtracts the batch mean of f first
+     * (the zero-mean variant), using work[D]. */
+    void (*corr_update)(const sg_backend *be, int N, int D, const float *f, float rho, int init,
+                        int center, float *F, float *work);
+    /* Symmetric eigendecomposition (LAPACK ssyevd / cuSOLVER syevd). In: A[D,D] symmetric.
+     * Out: w[D] eigenvalues ascending; A row j = unit eigenvector of w[j]. Returns 0 on
+     * success, else the solver's info code. work: syevd_workspace_bytes(be, D) bytes. */
+    size_t (*syevd_workspace_bytes)(const sg_backend *be, int D);
+    int (*syevd)(const sg_backend *be, int D, float *A, float *w, void *work);
+    /* W[D,D] = sum_j p[j] u_j u_j^T with u_j = row j of V[D,D] (syevd's output layout);
+     * work[D*D]. */
+    void (*eig_rebuild)(const sg_backend *be, int D, const float *V, const float *p, float *W,
+                        float *work);
+
+    /* ---- augmentation (one image, float CHW in [0,1]) --------------------------------------
+     * Randomness is drawn by the caller (core/data) and passed in as parameters, so each op is
+     * a deterministic function, testable on known images. */
+    /* dst[n] = src[n] / 255 */
+    void (*aug_u8_to_float)(const sg_backend *be, size_t n, const uint8_t *src, float *dst);
+    /* Crop the box (top y0, left x0, height h, width w; pixel units, inside the image) of
+     * src[C,H,W] and resize it to dst[C,outH,outW] bilinearly (torchvision's
+     * antialias=False, align_corners=False sampling). */
+    void (*aug_resized_crop)(const sg_backend *be, int C, int H, int W, const float *src,
+                             float y0, float x0, float h, float w, int outH, int outW,
+                             float *dst);
+    /* dst = src mirrored left-right; dst may alias src. */
+    void (*aug_hflip)(const sg_backend *be, int C, int H, int W, const float *src, float *dst);
+    /* torchvision ColorJitter on img[3,H,W] in place with the drawn factors (brightness,
+     * contrast, saturation in [0,inf), 1 = identity; hue shift in [-0.5,0.5], 0 = identity),
+     * applied in the drawn order: order[i] in {0 brightness, 1 contrast, 2 saturation, 3 hue}.
+     * Results are clamped to [0,1] after each op as torchvision does. */
+    void (*aug_color_jitter)(const sg_backend *be, int H, int W, float *img, float brightness,
+                             float contrast, float saturation, float hue, const int order[4]);
+    /* img[3,H,W] in place -> luma (0.299 R + 0.587 G + 0.114 B) in all three channels. */
+    void (*aug_grayscale)(const sg_backend *be, int H, int W, float *img);
+    /* Separable Gaussian blur of src[C,H,W] into dst, kernel size ksize (odd), reflect padding
+     * (torchvision's GaussianBlur); work: C*H*W floats. */
+    void (*aug_gaussian_blur)(const sg_backend *be, int C, int H, int W, const float *src,
+                              float *dst, int ksize, float sigma, float *work);
+    /* x >= threshold -> 1 - x, in place. */
+    void (*aug_solarize)(const sg_backend *be, size_t n, float *img, float threshold);
+    /* img[c] = (img[c] - mean[c]) / std[c] in place. */
+    void (*aug_normalize)(const sg_backend *be, int C, int HW, float *img, const float *mean,
+                          const float *std);
+};
+
+/* The backend named `name` ("cpu"; "cuda" when built with it), or NULL. */
+const sg_backend *sg_backend_get(const char *name);
+
+/* CPU backend threads: sets OpenMP's and OpenBLAS's thread counts together (OpenBLAS is the
+ * OpenMP build, so a BLAS call inside one of our parallel regions does not spawn more threads).
+ * n <= 0 means the number of cores. Returns the count in effect. */
+int sg_cpu_set_threads(int n);
+int sg_cpu_get_threads(void);
+
+/* ---- costs: FLOPs and bytes moved (each input read once, each output written once) ------- */
+typedef struct {
+    double flops;
+    double bytes;
+} sg_cost;
+
+sg_cost sg_cost_gemm(int M, int N, int K, int beta_nonzero);
+sg_cost sg_cost_linear_fwd(int N, int In, int Out, int has_bias);
+sg_cost sg_cost_linear_bwd(int N, int In, int Out, int want_dx, int has_bias);
+sg_cost sg_cost_conv2d_fwd(const sg_conv_shape *s);
+sg_cost sg_cost_conv2d_bwd_data(const sg_conv_shape *s);
+sg_cost sg_cost_conv2d_bwd_filter(const sg_conv_shape *s);
+sg_cost sg_cost_batchnorm_fwd(int N, int C, int HW, int affine);
+sg_cost sg_cost_batchnorm_bwd(int N, int C, int HW, int affine);
+sg_cost sg_cost_relu_fwd(size_t n);
+sg_cost sg_cost_relu_bwd(size_t n);
+sg_cost sg_cost_add_fwd(size_t n);
+sg_cost sg_cost_add_bwd(size_t n, int outputs);
+sg_cost sg_cost_maxpool_fwd(const sg_pool_shape *s);
+sg_cost sg_cost_maxpool_bwd(const sg_pool_shape *s);
+sg_cost sg_cost_avgpool_global_fwd(int N, int C, int HW);
+sg_cost sg_cost_avgpool_global_bwd(int N, int C, int HW);
+sg_cost sg_cost_pair_loss_fwd(int N, int D);
+sg_cost sg_cost_pair_loss_bwd(int N, int D, int want_dz);
+sg_cost sg_cost_sgd_step(size_t nparams);
+sg_cost sg_cost_ema_update(size_t n);
+sg_cost sg_cost_corr_update(int N, int D);
+sg_cost sg_cost_syevd(int D);
+sg_cost sg_cost_eig_rebuild(int D);
+
+#ifdef __cplusplus
+}
+#endif

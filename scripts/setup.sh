@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# scripts/setup.sh: install every Debian package stopgrad needs (idempotent), then configure and
+# build a Release build in build/.
+#   bash scripts/setup.sh              packages + Release build
+#   bash scripts/setup.sh --deps-only  packages only (what .ci/run uses before its own builds)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PACKAGES=(
+  cmake make gcc g++ pkg-config git
+  libopenblas-dev libopenblas-openmp-dev liblapacke-dev   # BLAS/LAPACK; the OpenMP build is linked
+  libhwloc-dev hwloc-nox                                  # machine description (+ lstopo)
+  libcsv-dev                                              # CSV reading/writing
+  libbenchmark-dev libbenchmark-tools                     # Google Benchmark + compare.py
+  zlib1g-dev libjpeg-dev                                  # gzip'd idx files, ImageNet JPEGs
+  dataset-fashion-mnist                                   # the CPU-scale dataset
+  gnuplot-nox                                             # figures
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  # "install ok installed" only for a fully installed package
+  if [ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" != "install ok installed" ]; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -gt 0 ]; then
+  SUDO=""
+  if [ "$(id -u)" != 0 ]; then
+    command -v sudo >/dev/null || { echo "setup.sh: need root (or sudo) to install: ${missing[*]}" >&2; exit 1; }
+    SUDO=sudo
+  fi
+  echo "setup.sh: installing ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+else
+  echo "setup.sh: all ${#PACKAGES[@]} packages present"
+fi
+
+if [ "${1:-}" = "--deps-only" ]; then exit 0; fi
+
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release
+cmake --build build -j "$(nproc)"
+echo "setup.sh: built build/stopgrad"

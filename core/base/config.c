@@ -43,7 +43,9 @@ static char *dup_n(const char *s, size_t n) {
 
 static char *dup_str(const char *s) { return dup_n(s, strlen(s)); }
 
-static int is_space(char ch) { return ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n' || ch == '\f' || ch == '\v'; }
+static int is_space(char ch) {
+    return ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n' || ch == '\f' || ch == '\v';
+}
 
 /* [*s, *e) without the surrounding white space. */
 static void trim(const char **s, const char **e) {
@@ -57,7 +59,9 @@ static int ieq(const char *a, const char *b) {
     return *a == *b;
 }
 
-static int key_char(char ch) { return isalnum((unsigned char)ch) || ch == '_' || ch == '.' || ch == '-'; }
+static int key_char(char ch) {
+    return isalnum((unsigned char)ch) || ch == '_' || ch == '.' || ch == '-';
+}
 
 static int valid_key(const char *s, size_t n) {
     if (n == 0 || s[0] == '.' || s[n - 1] == '.') return 0;
@@ -66,8 +70,13 @@ static int valid_key(const char *s, size_t n) {
     return 1;
 }
 
-/* The shortest "%.Ng" text that reads back to exactly x (at most 17 digits for a double). */
+/* Integers as integers ("1000", not "1e+03"); otherwise the shortest "%.Ng" text that reads
+ * back to exactly x (at most 17 digits for a double). */
 static void fmt_double(double x, char *buf, size_t len) {
+    if (x == floor(x) && fabs(x) < 1e15) {
+        snprintf(buf, len, "%.0f", x);
+        return;
+    }
     for (int prec = 1; prec <= 17; prec++) {
         snprintf(buf, len, "%.*g", prec, x);
         if (strtod(buf, NULL) == x) return;
@@ -252,8 +261,8 @@ static int parse_value(const sg_cfg_spec *s, const char *text, const char *origi
         errno = 0;
         long long v = strtoll(t, NULL, 10);
         if (errno == ERANGE || (double)v < s->min || (double)v > s->max) {
-            rc = sg_errf(err, "config key '%s' (from %s): %s is out of range; expected %s",
-                         s->key, origin, t, expected);
+            rc = sg_errf(err, "config key '%s' (from %s): %s is out of range; expected %s", s->key,
+                         origin, t, expected);
             break;
         }
         out->i = v;
@@ -278,8 +287,8 @@ static int parse_value(const sg_cfg_spec *s, const char *text, const char *origi
             break;
         }
         if (!isfinite(v) || v < s->min || v > s->max) {
-            rc = sg_errf(err, "config key '%s' (from %s): %s is out of range; expected %s",
-                         s->key, origin, t, expected);
+            rc = sg_errf(err, "config key '%s' (from %s): %s is out of range; expected %s", s->key,
+                         origin, t, expected);
             break;
         }
         out->f = v;
@@ -294,8 +303,8 @@ static int parse_value(const sg_cfg_spec *s, const char *text, const char *origi
             if (ieq(t, no[k])) v = 0;
         }
         if (v < 0) {
-            rc = sg_errf(err, "config key '%s' (from %s): '%s' is not a bool; expected %s",
-                         s->key, origin, text, expected);
+            rc = sg_errf(err, "config key '%s' (from %s): '%s' is not a bool; expected %s", s->key,
+                         origin, text, expected);
             break;
         }
         out->b = v;
@@ -312,7 +321,8 @@ static int parse_value(const sg_cfg_spec *s, const char *text, const char *origi
                              "did you mean '%s'?",
                              s->key, origin, text, expected, hint);
             else
-                rc = sg_errf(err, "config key '%s' (from %s): '%s' is not a valid choice; expected %s",
+                rc = sg_errf(err,
+                             "config key '%s' (from %s): '%s' is not a valid choice; expected %s",
                              s->key, origin, text, expected);
         }
         break;
@@ -377,7 +387,8 @@ void sg_config_free(sg_config *c) {
     free(c);
 }
 
-/* ---- setting values --------------------------------------------------------------------------- */
+/* ---- setting values ---------------------------------------------------------------------------
+ */
 
 int sg_config_set(sg_config *c, const char *key, const char *value, const char *origin,
                   sg_err *err) {
@@ -388,8 +399,7 @@ int sg_config_set(sg_config *c, const char *key, const char *value, const char *
         if (hint)
             return sg_errf(err, "unknown config key '%s' (from %s); did you mean '%s'?", key,
                            origin, hint);
-        return sg_errf(err, "unknown config key '%s' (from %s); `--help` lists the keys", key,
-                       origin);
+        return sg_errf(err, "unknown config key '%s' (from %s)", key, origin);
     }
     cfg_value v;
     if (parse_value(&c->specs[i], value, origin, &v, err) != 0) return -1;
@@ -493,8 +503,10 @@ static int load_line(sg_config *c, char *line, char **section, const char *where
                 case '\\': value[n++] = *q; break;
                 default:
                     free(value);
-                    return sg_errf(err, "%s: unknown escape '\\%c' in a quoted value "
-                                        "(expected \\\", \\\\, \\n or \\t)", where, *q);
+                    return sg_errf(err,
+                                   "%s: unknown escape '\\%c' in a quoted value "
+                                   "(expected \\\", \\\\, \\n or \\t)",
+                                   where, *q);
                 }
             } else {
                 value[n++] = *q;
@@ -508,8 +520,10 @@ static int load_line(sg_config *c, char *line, char **section, const char *where
         }
         if (!only_comment(q + 1, end)) {
             free(value);
-            return sg_errf(err, "%s: unexpected text after the quoted value: expected a comment "
-                                "or nothing in '%s'", where, p);
+            return sg_errf(err,
+                           "%s: unexpected text after the quoted value: expected a comment "
+                           "or nothing in '%s'",
+                           where, p);
         }
     } else {
         const char *ve = memchr(vb, '#', (size_t)(end - vb));
@@ -553,7 +567,8 @@ int sg_config_load_file(sg_config *c, const char *path, sg_err *err) {
     return rc;
 }
 
-/* ---- typed getters ---------------------------------------------------------------------------- */
+/* ---- typed getters ----------------------------------------------------------------------------
+ */
 
 static const cfg_value *get(const sg_config *c, const char *key, sg_cfg_type want, int also_enum) {
     SG_CHECK(c && key, "config getter needs a config and a key");
@@ -565,7 +580,9 @@ static const cfg_value *get(const sg_config *c, const char *key, sg_cfg_type wan
     return &c->vals[i];
 }
 
-long long sg_config_int(const sg_config *c, const char *key) { return get(c, key, SG_CFG_INT, 0)->i; }
+long long sg_config_int(const sg_config *c, const char *key) {
+    return get(c, key, SG_CFG_INT, 0)->i;
+}
 
 double sg_config_float(const sg_config *c, const char *key) {
     return get(c, key, SG_CFG_FLOAT, 0)->f;
@@ -584,7 +601,8 @@ int sg_config_is_set(const sg_config *c, const char *key) {
     return c->vals[i].set;
 }
 
-/* ---- output ----------------------------------------------------------------------------------- */
+/* ---- output -----------------------------------------------------------------------------------
+ */
 
 /* Whether a value must be quoted to read back unchanged: empty, surrounding white space, a
  * '#' (comment), a leading '"' (quote), or a character only an escape can carry. */
@@ -670,12 +688,17 @@ void sg_config_print_help(const sg_config *c, FILE *f) {
         case SG_CFG_STRING: snprintf(what, sizeof what, "%s", type_name(s->type)); break;
         }
         fprintf(f, "  %s (%s; default ", s->key, what);
-        /* The default as it would be written in a config file, so "" shows an empty string. */
-        const char *def = s->def ? s->def : "";
-        if (s->type == SG_CFG_STRING && needs_quotes(def))
-            write_value(def, f);
+        /* The default in canonical form ("yes" shows as true), written as a config file would
+         * have it, so an empty string shows as "". sg_config_new checked that it parses. */
+        cfg_value def;
+        sg_err err;
+        SG_CHECK(parse_value(s, s->def ? s->def : "", ORIGIN_DEFAULT, &def, &err) == 0, "%s",
+                 err.msg);
+        if (needs_quotes(def.text))
+            write_value(def.text, f);
         else
-            fputs(def, f);
+            fputs(def.text, f);
+        free(def.text);
         fprintf(f, ")\n      %s\n", s->help ? s->help : "");
     }
 }

@@ -1,0 +1,231 @@
+/* core/base/machine.c: the machine description over hwloc, uname, /etc/os-release, the build's
+ * generated build_info.h and OpenBLAS's own report. */
+#define _GNU_SOURCE /* cpu_set_t in OpenBLAS's cblas.h; getpid, fsync with -std=c11 */
+#include "core/base/machine.h"
+
+#include <cblas.h>
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <hwloc.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include "build_info.h"
+
+/* Copies s into dst[cap] without leading/trailing whitespace, truncating if needed. */
+static void copy_trimmed(char *dst, size_t cap, const char *s) {
+    while (*s && isspace((unsigned char)*s)) s++;
+    size_t n = strlen(s);
+    while (n > 0 && isspace((unsigned char)s[n - 1])) n--;
+    if (n > cap - 1) n = cap - 1;
+    memcpy(dst, s, n);
+    dst[n] = '\0';
+    /* truncation can leave a space at the new end */
+    while (n > 0 && isspace((unsigned char)dst[n - 1])) dst[--n] = '\0';
+}
+
+static long long cache_size(hwloc_topology_t topo, hwloc_obj_type_t type) {
+    hwloc_obj_t obj = hwloc_get_obj_by_type(topo, type, 0);
+    return obj && obj->attr ? (long long)obj->attr->cache.size : 0;
+}
+
+static int count_of(hwloc_topology_t topo, hwloc_obj_type_t type) {
+    int n = hwloc_get_nbobjs_by_type(topo, type);
+    return n > 0 ? n : 0;
+}
+
+/* PRETTY_NAME from /etc/os-release (unquoted), or "" when there is none. */
+static void os_pretty_name(char *dst, size_t cap) {
+    dst[0] = '\0';
+    FILE *f = fopen("/etc/os-release", "r");
+    if (!f) return;
+    char line[512];
+    while (fgets(line, sizeof line, f)) {
+        if (strncmp(line, "PRETTY_NAME=", 12) != 0) continue;
+        char *v = line + 12;
+        v[strcspn(v, "\r\n")] = '\0';
+        size_t n = strlen(v);
+        if (n >= 2 && (v[0] == '"' || v[0] == '\'') && v[n - 1] == v[0]) {
+            v[n - 1] = '\0';
+            v++;
+        }
+        copy_trimmed(dst, cap, v);
+        break;
+    }
+    fclose(f);
+}
+
+static uint64_t fnv1a64(uint64_t h, const char *s) {
+    for (; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 0x100000001b3ull;
+    }
+    return h;
+}
+
+/* The hardware part only, memory in whole GiB: the same machine gets the same id whatever the
+ * build, OS update, thread count or a few MiB of kernel reservation. */
+static void compute_machine_id(sg_machine *m) {
+    char key[512];
+    long long mem_gib = (m->memory_bytes + (1ll << 29)) >> 30;
+    snprintf(key, sizeof key, "%s|%d|%d|%d|%d|%lld|%lld|%lld|%lld", m->cpu_model, m->packages,
+             m->cores, m->pus, m->numa_nodes, m->l1d_bytes, m->l2_bytes, m->l3_bytes, mem_gib);
+    uint64_t h = fnv1a64(0xcbf29ce484222325ull, key);
+    snprintf(m->machine_id, sizeof m->machine_id, "%016llx", (unsigned long long)h);
+}
+
+static int load_topology(hwloc_topology_t *topo, const char *what, sg_err *err) {
+    if (hwloc_topology_init(topo) != 0)
+        return sg_errf(err, "%s: hwloc_topology_init failed: %s", what, strerror(errno));
+    if (hwloc_topology_load(*topo) != 0) {
+        int e = errno;
+        hwloc_topology_destroy(*topo);
+        return sg_errf(err, "%s: hwloc_topology_load failed: %s", what, strerror(e));
+    }
+    return 0;
+}
+
+int sg_machine_probe(sg_machine *m, int threads, sg_err *err) {
+    memset(m, 0, sizeof *m);
+    hwloc_topology_t topo;
+    if (load_topology(&topo, "machine probe", err) != 0) return -1;
+
+    hwloc_obj_t pkg = hwloc_get_obj_by_type(topo, HWLOC_OBJ_PACKAGE, 0);
+    const char *model = pkg ? hwloc_obj_get_info_by_name(pkg, "CPUModel") : NULL;
+    if (!model) model = hwloc_obj_get_info_by_name(hwloc_get_root_obj(topo), "CPUModel");
+    copy_trimmed(m->cpu_model, sizeof m->cpu_model, model ? model : "");
+    if (!m->cpu_model[0]) copy_trimmed(m->cpu_model, sizeof m->cpu_model, "unknown");
+
+    m->packages = count_of(topo, HWLOC_OBJ_PACKAGE);
+    m->cores = count_of(topo, HWLOC_OBJ_CORE);
+    m->pus = count_of(topo, HWLOC_OBJ_PU);
+    m->numa_nodes = count_of(topo, HWLOC_OBJ_NUMANODE);
+    m->l1d_bytes = cache_size(topo, HWLOC_OBJ_L1CACHE);
+    m->l2_bytes = cache_size(topo, HWLOC_OBJ_L2CACHE);
+    m->l3_bytes = cache_size(topo, HWLOC_OBJ_L3CACHE);
+    m->memory_bytes = (long long)hwloc_get_root_obj(topo)->total_memory;
+    hwloc_topology_destroy(topo);
+
+    struct utsname u;
+    char os[sizeof u.sysname + sizeof u.release + sizeof u.machine + 3];
+    if (uname(&u) == 0)
+        snprintf(os, sizeof os, "%s %s %s", u.sysname, u.release, u.machine);
+    else
+        copy_trimmed(os, sizeof os, "unknown");
+    char pretty[128];
+    os_pretty_name(pretty, sizeof pretty);
+    char full[sizeof os + sizeof pretty + 4];
+    snprintf(full, sizeof full, pretty[0] ? "%s (%s)" : "%s", os, pretty);
+    copy_trimmed(m->os, sizeof m->os, full);
+
+    copy_trimmed(m->compiler, sizeof m->compiler, SG_C_COMPILER);
+    copy_trimmed(m->build_flags, sizeof m->build_flags, SG_BUILD_FLAGS);
+    copy_trimmed(m->build_type, sizeof m->build_type, SG_BUILD_TYPE);
+    copy_trimmed(m->git_commit, sizeof m->git_commit, SG_GIT_COMMIT);
+
+    const char *cfg = openblas_get_config();
+    copy_trimmed(m->openblas_config, sizeof m->openblas_config, cfg ? cfg : "");
+    int par = openblas_get_parallel();
+    const char *pname = par == OPENBLAS_SEQUENTIAL ? "sequential"
+                        : par == OPENBLAS_THREAD   ? "pthreads"
+                        : par == OPENBLAS_OPENMP   ? "openmp"
+                                                   : "unknown";
+    copy_trimmed(m->openblas_parallel, sizeof m->openblas_parallel, pname);
+    m->threads = threads;
+
+    compute_machine_id(m);
+    return 0;
+}
+
+void sg_machine_print(const sg_machine *m, FILE *f) {
+    fprintf(f, "machine_id: %s\n", m->machine_id);
+    fprintf(f, "cpu_model: %s\n", m->cpu_model);
+    fprintf(f, "packages: %d\n", m->packages);
+    fprintf(f, "cores: %d\n", m->cores);
+    fprintf(f, "pus: %d\n", m->pus);
+    fprintf(f, "numa_nodes: %d\n", m->numa_nodes);
+    fprintf(f, "l1d_bytes: %lld\n", m->l1d_bytes);
+    fprintf(f, "l2_bytes: %lld\n", m->l2_bytes);
+    fprintf(f, "l3_bytes: %lld\n", m->l3_bytes);
+    fprintf(f, "memory_bytes: %lld\n", m->memory_bytes);
+    fprintf(f, "os: %s\n", m->os);
+    fprintf(f, "compiler: %s\n", m->compiler);
+    fprintf(f, "build_flags: %s\n", m->build_flags);
+    fprintf(f, "build_type: %s\n", m->build_type);
+    fprintf(f, "git_commit: %s\n", m->git_commit);
+    fprintf(f, "openblas_config: %s\n", m->openblas_config);
+    fprintf(f, "openblas_parallel: %s\n", m->openblas_parallel);
+    fprintf(f, "threads: %d\n", m->threads);
+}
+
+static const char *const machine_header[] = {
+    "machine_id",   "cpu_model",   "packages",   "cores",           "pus",
+    "numa_nodes",   "l1d_bytes",   "l2_bytes",   "l3_bytes",        "memory_bytes",
+    "os",           "compiler",    "build_flags", "build_type",     "git_commit",
+    "openblas_config", "openblas_parallel", "threads",
+};
+#define MACHINE_NCOLS ((int)(sizeof machine_header / sizeof machine_header[0]))
+
+int sg_machine_ncols(void) { return MACHINE_NCOLS; }
+const char *const *sg_machine_header(void) { return machine_header; }
+
+void sg_machine_row(const sg_machine *m, sg_csv_row *row) {
+    int before = row->nfields;
+    sg_csv_row_str(row, m->machine_id);
+    sg_csv_row_str(row, m->cpu_model);
+    sg_csv_row_int(row, m->packages);
+    sg_csv_row_int(row, m->cores);
+    sg_csv_row_int(row, m->pus);
+    sg_csv_row_int(row, m->numa_nodes);
+    sg_csv_row_int(row, m->l1d_bytes);
+    sg_csv_row_int(row, m->l2_bytes);
+    sg_csv_row_int(row, m->l3_bytes);
+    sg_csv_row_int(row, m->memory_bytes);
+    sg_csv_row_str(row, m->os);
+    sg_csv_row_str(row, m->compiler);
+    sg_csv_row_str(row, m->build_flags);
+    sg_csv_row_str(row, m->build_type);
+    sg_csv_row_str(row, m->git_commit);
+    sg_csv_row_str(row, m->openblas_config);
+    sg_csv_row_str(row, m->openblas_parallel);
+    sg_csv_row_int(row, m->threads);
+    SG_CHECK(row->nfields - before == MACHINE_NCOLS,
+             "sg_machine_row wrote %d fields, header has %d", row->nfields - before, MACHINE_NCOLS);
+}
+
+int sg_machine_write_csv(const sg_machine *m, const char *path, sg_err *err) {
+    sg_csv_row row;
+    sg_csv_row_init(&row);
+    sg_machine_row(m, &row);
+    int rc = sg_csv_write_atomic(path, MACHINE_NCOLS, machine_header, &row, 1, err);
+    sg_csv_row_free(&row);
+    return rc;
+}
+
+int sg_machine_write_xml(const char *path, sg_err *err) {
+    hwloc_topology_t topo;
+    if (load_topology(&topo, path, err) != 0) return -1;
+    size_t tlen = strlen(path) + 32;
+    char *tmp = malloc(tlen);
+    SG_CHECK(tmp != NULL, "out of memory");
+    snprintf(tmp, tlen, "%s.tmp.%ld", path, (long)getpid());
+    int rc = 0;
+    if (hwloc_topology_export_xml(topo, tmp, 0) != 0) {
+        rc = sg_errf(err, "%s: hwloc XML export to %s failed: %s", path, tmp, strerror(errno));
+    } else {
+        /* hwloc closed the file without syncing it; sync before the rename makes it visible */
+        int fd = open(tmp, O_RDONLY | O_CLOEXEC);
+        if (fd < 0 || fsync(fd) != 0)
+            rc = sg_errf(err, "%s: fsync of %s failed: %s", path, tmp, strerror(errno));
+        if (fd >= 0) close(fd);
+        if (rc == 0 && rename(tmp, path) != 0)
+            rc = sg_errf(err, "%s: rename from %s failed: %s", path, tmp, strerror(errno));
+    }
+    if (rc != 0) unlink(tmp);
+    free(tmp);
+    hwloc_topology_destroy(topo);
+    return rc;
+}

@@ -1,0 +1,90 @@
+/* core/nn/layers.c */
+#include "core/nn/layers.h"
+
+#include <math.h>
+#include <stdio.h>
+
+void sg_conv_build(sg_conv *c, sg_params *p, sg_param_group g, const char *name, int N, int C,
+                   int H, int W, int K, int R, int stride, int pad) {
+    c->s = sg_conv_shape_make(N, C, H, W, K, R, R, stride, pad);
+    c->w = sg_params_take(p, name, (size_t)K * C * R * R, g, SG_PK_CONV_W, &c->dw);
+}
+
+void sg_conv_init(sg_conv *c, sg_rng *r) {
+    const sg_conv_shape *s = &c->s;
+    size_t n = (size_t)s->K * s->C * s->R * s->S;
+    float std = sqrtf(2.0f / (float)(s->K * s->R * s->S));
+    sg_rng_fill_normal(r, c->w, (long)n, 0.0f, std);
+}
+
+size_t sg_conv_numel_out(const sg_conv *c) {
+    return (size_t)c->s.N * c->s.K * c->s.P * c->s.Q;
+}
+
+void sg_bn_build(sg_bn *b, sg_params *p, sg_param_group g, const char *name, int N, int C, int HW,
+                 int affine) {
+    char nm[64];
+    b->N = N;
+    b->C = C;
+    b->HW = HW;
+    b->affine = affine;
+    b->eps = 1e-5f;     /* PyTorch's BatchNorm defaults */
+    b->momentum = 0.1f;
+    b->gamma = b->beta = b->dgamma = b->dbeta = NULL;
+    if (affine) {
+        snprintf(nm, sizeof nm, "%s.weight", name);
+        b->gamma = sg_params_take(p, nm, (size_t)C, g, SG_PK_BN_GAMMA, &b->dgamma);
+        snprintf(nm, sizeof nm, "%s.bias", name);
+        b->beta = sg_params_take(p, nm, (size_t)C, g, SG_PK_BN_BETA, &b->dbeta);
+    }
+    b->running_mean = sg_params_take_buffer(p, (size_t)C);
+    b->running_var = sg_params_take_buffer(p, (size_t)C);
+}
+
+void sg_bn_init(sg_bn *b) {
+    for (int c = 0; c < b->C; c++) {
+        if (b->affine) {
+            b->gamma[c] = 1.0f;
+            b->beta[c] = 0.0f;
+        }
+        b->running_mean[c] = 0.0f;
+        b->running_var[c] = 1.0f;
+    }
+}
+
+void sg_bn_forward(const sg_backend *be, const sg_bn *b, const float *x, float *y,
+                   sg_bn_saved *saved, int train) {
+    if (train)
+        be->batchnorm_fwd_train(be, b->N, b->C, b->HW, x, b->gamma, b->beta, b->eps, b->momentum,
+                                b->running_mean, b->running_var, saved->mean, saved->invstd, y);
+    else
+        be->batchnorm_fwd_eval(be, b->N, b->C, b->HW, x, b->gamma, b->beta, b->eps,
+                               b->running_mean, b->running_var, y);
+}
+
+void sg_bn_backward(const sg_backend *be, const sg_bn *b, const float *x, const sg_bn_saved *saved,
+                    const float *dy, float *dx) {
+    be->batchnorm_bwd(be, b->N, b->C, b->HW, x, b->gamma, saved->mean, saved->invstd, dy, dx,
+                      b->dgamma, b->dbeta, 1);
+}
+
+void sg_linear_build(sg_linear *l, sg_params *p, sg_param_group g, const char *name, int N, int In,
+                     int Out, int bias) {
+    char nm[64];
+    l->N = N;
+    l->In = In;
+    l->Out = Out;
+    snprintf(nm, sizeof nm, "%s.weight", name);
+    l->W = sg_params_take(p, nm, (size_t)Out * In, g, SG_PK_LINEAR_W, &l->dW);
+    l->b = l->db = NULL;
+    if (bias) {
+        snprintf(nm, sizeof nm, "%s.bias", name);
+        l->b = sg_params_take(p, nm, (size_t)Out, g, SG_PK_BIAS, &l->db);
+    }
+}
+
+void sg_linear_init(sg_linear *l, sg_rng *r) {
+    float bound = 1.0f / sqrtf((float)l->In);
+    sg_rng_fill_uniform(r, l->W, (long)l->Out * l->In, -bound, bound);
+    if (l->b) sg_rng_fill_uniform(r, l->b, l->Out, -bound, bound);
+}

@@ -1,0 +1,60 @@
+/* core/nn/layers.h: the layers of the networks, as plain structs and functions.
+ *
+ * A layer struct holds its shapes and pointers into the parameter buffer (shared by every
+ * forward instance: the two views of a step run the same layers on their own activations).
+ * Forward functions read inputs and write outputs the caller owns; backward functions always
+ * ACCUMULATE parameter gradients (the step zeroes the gradient buffer once), so a layer used by
+ * both views, or by the target branch without stop-gradient, sums its gradients. */
+#pragma once
+#include "core/nn/params.h"
+#include "core/base/rng.h"
+#include "kernels/kernels.h"
+
+/* conv2d without bias. w [K,C,R,S] */
+typedef struct {
+    sg_conv_shape s;
+    float *w, *dw;
+} sg_conv;
+
+void sg_conv_build(sg_conv *c, sg_params *p, sg_param_group g, const char *name, int N, int C,
+                   int H, int W, int K, int R, int stride, int pad);
+/* torchvision's ResNet init: kaiming normal, fan_out, gain sqrt(2). */
+void sg_conv_init(sg_conv *c, sg_rng *r);
+size_t sg_conv_numel_out(const sg_conv *c);
+
+/* Batch norm over [N, C, HW]; affine optional. Running stats live in the params' buffers. */
+typedef struct {
+    int N, C, HW;
+    int affine;
+    float eps, momentum;
+    float *gamma, *beta, *dgamma, *dbeta;
+    float *running_mean, *running_var;
+} sg_bn;
+
+void sg_bn_build(sg_bn *b, sg_params *p, sg_param_group g, const char *name, int N, int C, int HW,
+                 int affine);
+/* gamma = 1, beta = 0, running mean 0, running var 1 (PyTorch's defaults). */
+void sg_bn_init(sg_bn *b);
+
+/* What a BN forward keeps for its backward: mean[C], invstd[C] (per forward instance). */
+typedef struct {
+    float *mean, *invstd;
+} sg_bn_saved;
+
+/* train != 0: batch statistics (and running-stat update); else running statistics. */
+void sg_bn_forward(const sg_backend *be, const sg_bn *b, const float *x, float *y,
+                   sg_bn_saved *saved, int train);
+/* dx overwritten; dgamma/dbeta accumulated. */
+void sg_bn_backward(const sg_backend *be, const sg_bn *b, const float *x, const sg_bn_saved *saved,
+                    const float *dy, float *dx);
+
+/* y[N,Out] = x W^T + b. W [Out,In], b [Out] or none. */
+typedef struct {
+    int N, In, Out;
+    float *W, *dW, *b, *db;
+} sg_linear;
+
+void sg_linear_build(sg_linear *l, sg_params *p, sg_param_group g, const char *name, int N, int In,
+                     int Out, int bias);
+/* PyTorch's nn.Linear init: W, b ~ U(-1/sqrt(In), 1/sqrt(In)). */
+void sg_linear_init(sg_linear *l, sg_rng *r);

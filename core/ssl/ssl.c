@@ -1,0 +1,405 @@
+/* core/ssl/ssl.c: the model and one training step (see ssl.h for the algorithm). */
+#include "core/ssl/ssl.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const double kPi = 3.14159265358979323846;
+
+static int pred_is_linear(sg_pred_kind k) {
+    return k == SG_PRED_LINEAR || k == SG_PRED_DIRECTPRED || k == SG_PRED_DIRECTCOPY ||
+           k == SG_PRED_OPTIMAL;
+}
+static int pred_is_mlp(sg_pred_kind k) { return k == SG_PRED_MLP || k == SG_PRED_RANDOM; }
+/* Predictors whose weights the optimizer updates (DirectPred & co. get SGD steps between
+ * overwrites, as in the reference code). */
+static int pred_is_trained(sg_pred_kind k) { return k != SG_PRED_IDENTITY && k != SG_PRED_RANDOM; }
+static int pred_is_set_from_F(sg_pred_kind k) {
+    return k == SG_PRED_DIRECTPRED || k == SG_PRED_DIRECTCOPY || k == SG_PRED_OPTIMAL;
+}
+
+/* Everything the model owns, in one order, so the measuring pass and the real pass agree. */
+static int build_all(sg_ssl *m, sg_params *on, sg_params *tg, sg_arena *a, sg_err *err) {
+    const sg_ssl_settings *set = &m->set;
+    const sg_backend *be = m->be;
+    const int B = m->B, D = m->D;
+    if (sg_resnet_build(&m->trunk, &set->trunk, B, on, SG_PG_TRUNK, be, err)) return -1;
+    const int feat = m->trunk.feat_dim;
+    sg_mlp_build(&m->proj, on, SG_PG_PROJECTOR, "projector", B, feat, set->proj_hidden, D);
+    if (pred_is_mlp(set->pred))
+        sg_mlp_build(&m->pred_mlp, on, SG_PG_PREDICTOR, "predictor", B, D, set->pred_hidden, D);
+    else if (pred_is_linear(set->pred))
+        sg_linear_build(&m->pred_lin, on, SG_PG_PREDICTOR, "predictor", B, D, D,
+                        set->pred == SG_PRED_LINEAR && set->pred_bias);
+    if (m->has_target) {
+        if (sg_resnet_build(&m->ttrunk, &set->trunk, B, tg, SG_PG_TRUNK, be, err)) return -1;
+        sg_mlp_build(&m->tproj, tg, SG_PG_PROJECTOR, "projector", B, feat, set->proj_hidden, D);
+    }
+
+    const size_t img = (size_t)set->trunk.in_channels * set->trunk.H * set->trunk.W;
+    for (int v = 0; v < 2; v++) {
+        m->x[v] = SG_ARENA_NEW(a, float, (size_t)B * img);
+        sg_resnet_acts_build(&m->on[v], &m->trunk, a);
+        sg_mlp_acts_build(&m->on_proj[v], &m->proj, a);
+        if (pred_is_mlp(set->pred)) sg_mlp_acts_build(&m->on_pred[v], &m->pred_mlp, a);
+        m->pred_out[v] = SG_ARENA_NEW(a, float, (size_t)B * D);
+        if (m->has_target) {
+            sg_resnet_acts_build(&m->tg[v], &m->ttrunk, a);
+            sg_mlp_acts_build(&m->tg_proj[v], &m->tproj, a);
+        }
+        m->dp[v] = SG_ARENA_NEW(a, float, (size_t)B * D);
+        m->dt[v] = SG_ARENA_NEW(a, float, (size_t)B * D);
+        m->dz[v] = SG_ARENA_NEW(a, float, (size_t)B * D);
+    }
+    sg_resnet_scratch_build(&m->scratch, &m->trunk, a);
+    m->row_loss = SG_ARENA_NEW(a, float, B);
+    m->dfeat = SG_ARENA_NEW(a, float, (size_t)B * feat);
+    m->fcat = SG_ARENA_NEW(a, float, (size_t)2 * B * D);
+    m->F = SG_ARENA_NEW(a, float, (size_t)D * D);
+    m->M2 = SG_ARENA_NEW(a, float, (size_t)D * D);
+    m->mu = SG_ARENA_NEW(a, float, D);
+    m->V = SG_ARENA_NEW(a, float, (size_t)D * D);
+    m->s = SG_ARENA_NEW(a, float, D);
+    m->p = SG_ARENA_NEW(a, float, D);
+    m->work = SG_ARENA_NEW(a, float, (size_t)D * D);
+    m->work2 = SG_ARENA_NEW(a, float, (size_t)D * D);
+    m->syevd_ws = sg_arena_alloc(a, be->syevd_workspace_bytes(be, D));
+    return 0;
+}
+
+static void copy_prefix_to_target(sg_ssl *m) {
+    memcpy(m->target.w, m->online.w, m->target.total * sizeof(float));
+    memcpy(m->target.buf, m->online.buf, m->target.nbuf * sizeof(float));
+}
+
+static void init_weights(sg_ssl *m) {
+    sg_rng r;
+    sg_rng_init(&r, m->set.seed, 0x696e6974u /* "init" */, 0, 0);
+    sg_resnet_init(&m->trunk, &r);
+    sg_mlp_init(&m->proj, &r);
+    if (pred_is_mlp(m->set.pred)) sg_mlp_init(&m->pred_mlp, &r);
+    if (pred_is_linear(m->set.pred)) sg_linear_init(&m->pred_lin, &r);
+    if (!m->has_target) return;
+    if (m->set.target_copy) {
+        copy_prefix_to_target(m);
+    } else {
+        /* The reference code's target: its own random initialisation (copy commented out). */
+        sg_rng t;
+        sg_rng_init(&t, m->set.seed, 0x74617267u /* "targ" */, 0, 0);
+        sg_resnet_init(&m->ttrunk, &t);
+        sg_mlp_init(&m->tproj, &t);
+    }
+}
+
+int sg_ssl_build(sg_ssl *m, const sg_ssl_settings *set, const sg_backend *be, sg_err *err) {
+    memset(m, 0, sizeof *m);
+    m->set = *set;
+    m->be = be;
+    m->B = set->batch;
+    m->D = set->proj_out;
+    if (set->batch < 2)
+        return sg_errf(err, "trainer.batch: %d is too small (batch norm needs >= 2)", set->batch);
+    if (set->proj_out < 1 || set->proj_hidden < 1 || set->pred_hidden < 1)
+        return sg_errf(err, "model head sizes must be >= 1 (projector %d/%d, predictor %d)",
+                       set->proj_hidden, set->proj_out, set->pred_hidden);
+    if (set->freq < 1) return sg_errf(err, "predictor.freq: %d (expected >= 1)", set->freq);
+    m->has_target = set->method == SG_METHOD_BYOL;
+
+    sg_params pm, tm;
+    sg_arena am;
+    sg_params_init_measure(&pm);
+    sg_params_init_measure(&tm);
+    sg_arena_init_measure(&am);
+    int rc = build_all(m, &pm, &tm, &am, err);
+    if (rc == 0) rc = sg_params_init_like(&m->online, &pm, err);
+    if (rc == 0 && m->has_target) rc = sg_params_init_like(&m->target, &tm, err);
+    if (rc == 0) rc = sg_arena_init(&m->arena, am.peak, err);
+    free(pm.entries);
+    free(tm.entries);
+    if (rc != 0) {
+        sg_ssl_free(m);
+        return -1;
+    }
+    if (build_all(m, &m->online, &m->target, &m->arena, err) != 0) {
+        sg_ssl_free(m);
+        return -1;
+    }
+    m->mom = sg_aligned_alloc(m->online.total * sizeof(float));
+    if (!m->mom) {
+        sg_ssl_free(m);
+        return sg_errf(err, "out of memory: optimizer state of %zu floats", m->online.total);
+    }
+    SG_CHECK(!m->has_target || m->target.total <= m->online.total, "target larger than online");
+    init_weights(m);
+    return 0;
+}
+
+void sg_ssl_free(sg_ssl *m) {
+    sg_params_free(&m->online);
+    sg_params_free(&m->target);
+    sg_arena_free(&m->arena);
+    sg_aligned_free(m->mom);
+    m->mom = NULL;
+}
+
+double sg_ssl_lr_at(const sg_ssl_settings *set, long k) {
+    double lr = set->lr;
+    if (set->warmup_steps > 0 && k < set->warmup_steps)
+        return lr * (double)(k + 1) / (double)set->warmup_steps;
+    if (set->lr_cosine && set->total_steps > set->warmup_steps) {
+        double t = (double)(k - set->warmup_steps) / (double)(set->total_steps - set->warmup_steps);
+        if (t > 1) t = 1;
+        lr *= 0.5 * (1.0 + cos(kPi * t));
+    }
+    return lr;
+}
+
+double sg_ssl_ema_at(const sg_ssl_settings *set, long k) {
+    if (!set->ema_cosine || set->total_steps <= 0) return set->ema;
+    double t = (double)k / (double)set->total_steps;
+    if (t > 1) t = 1;
+    return 1.0 - (1.0 - set->ema) * (cos(kPi * t) + 1.0) / 2.0;
+}
+
+void sg_ssl_eigmap(const sg_ssl_settings *set, int D, const float *s, float *p) {
+    double smax = 0;
+    for (int j = 0; j < D; j++)
+        if (s[j] > smax) smax = s[j];
+    for (int j = 0; j < D; j++) {
+        double sj = s[j] > 0 ? s[j] : 0, v;
+        switch (set->eigmap) {
+        case SG_EIGMAP_CODE:
+            v = (smax > 0 ? sqrt(sj / smax) : 0) + set->eps;
+            if (v < 1e-4) v = 1e-4;
+            break;
+        case SG_EIGMAP_PAPER: v = sqrt(sj) + set->eps * smax; break;
+        default: v = s[j] - set->shift_c > 0 ? sqrt(s[j] - set->shift_c) : 0; break;
+        }
+        p[j] = (float)v;
+    }
+}
+
+/* F, mu (and M2 for the optimal predictor) from this step's predictor inputs. */
+static void accumulate_correlations(sg_ssl *m, const float *t[2]) {
+    const sg_backend *be = m->be;
+    const int B = m->B, D = m->D;
+    const float rho = (float)m->set.rho;
+    const int init = !m->F_ready;
+    for (int v = 0; v < 2; v++)
+        memcpy(m->fcat + (size_t)v * B * D, m->on_proj[v].y, (size_t)B * D * sizeof(float));
+    be->corr_update(be, 2 * B, D, m->fcat, rho, init, 0, m->F, NULL);
+    for (int j = 0; j < D; j++) {
+        double mean = 0;
+        for (int b = 0; b < 2 * B; b++) mean += m->fcat[(size_t)b * D + j];
+        mean /= 2.0 * B;
+        m->mu[j] = init ? (float)mean : rho * m->mu[j] + (1 - rho) * (float)mean;
+    }
+    if (m->set.pred == SG_PRED_OPTIMAL) {
+        /* batch M2 = (1/2B) sum_v t_{other}^T z_v: the target paired with each prediction */
+        float alpha = (init ? 1.0f : 1.0f - rho) / (float)(2 * B);
+        for (int v = 0; v < 2; v++)
+            be->gemm(be, 1, 0, D, D, B, alpha, t[1 - v], D, m->on_proj[v].y, D,
+                     v == 0 ? (init ? 0.0f : rho) : 1.0f, m->M2, D);
+    }
+    m->F_ready = 1;
+}
+
+/* W_p from F (and M2): DirectPred, DirectCopy or the Table-1 optimal predictor. */
+static void set_predictor_from_F(sg_ssl *m) {
+    const sg_backend *be = m->be;
+    const int D = m->D;
+    float *W = m->pred_lin.W;
+    memcpy(m->V, m->F, (size_t)D * D * sizeof(float));
+    if (m->set.zero_mean)
+        for (int i = 0; i < D; i++)
+            for (int j = 0; j < D; j++) m->V[(size_t)i * D + j] -= m->mu[i] * m->mu[j];
+    if (m->set.pred == SG_PRED_DIRECTCOPY) {
+        float scale = 1.0f;
+        if (m->set.directcopy_normalize) {
+            memcpy(m->work, m->V, (size_t)D * D * sizeof(float));
+            int info = be->syevd(be, D, m->work, m->s, m->syevd_ws);
+            SG_CHECK(info == 0, "syevd failed (info %d) on F", info);
+            if (m->s[D - 1] > 0) scale = 1.0f / m->s[D - 1];
+        }
+        for (int i = 0; i < D; i++)
+            for (int j = 0; j < D; j++)
+                W[(size_t)i * D + j] = scale * m->V[(size_t)i * D + j] + (i == j ? (float)m->set.eps : 0.0f);
+        return;
+    }
+    int info = be->syevd(be, D, m->V, m->s, m->syevd_ws);
+    SG_CHECK(info == 0, "syevd failed (info %d) on F", info);
+    if (m->set.pred == SG_PRED_DIRECTPRED) {
+        sg_ssl_eigmap(&m->set, D, m->s, m->p);
+        be->eig_rebuild(be, D, m->V, m->p, W, m->work);
+        return;
+    }
+    /* optimal: symmetrise M2, rotate into F's eigenbasis (rows of V: Q^T), divide entry (i,j)
+     * by (s_i + s_j + reg)/2, rotate back: W = V^T [V M2s V^T ./ ((s_i+s_j+reg)/2)] V */
+    float *M2s = m->work;
+    for (int i = 0; i < D; i++)
+        for (int j = 0; j < D; j++)
+            M2s[(size_t)i * D + j] = 0.5f * (m->M2[(size_t)i * D + j] + m->M2[(size_t)j * D + i]);
+    be->gemm(be, 0, 0, D, D, D, 1.0f, m->V, D, M2s, D, 0.0f, W, D);    /* W = V M2s */
+    be->gemm(be, 0, 1, D, D, D, 1.0f, W, D, m->V, D, 0.0f, M2s, D);    /* M2s = V M2s V^T */
+    for (int i = 0; i < D; i++)
+        for (int j = 0; j < D; j++) {
+            double si = m->s[i] > 0 ? m->s[i] : 0, sj = m->s[j] > 0 ? m->s[j] : 0;
+            M2s[(size_t)i * D + j] /= (float)((si + sj + m->set.optimal_reg) / 2.0);
+        }
+    be->gemm(be, 1, 0, D, D, D, 1.0f, m->V, D, M2s, D, 0.0f, m->work2, D); /* V^T X */
+    be->gemm(be, 0, 0, D, D, D, 1.0f, m->work2, D, m->V, D, 0.0f, W, D);   /* (V^T X) V */
+}
+
+static void symmetrize_predictor(sg_ssl *m) {
+    if (pred_is_linear(m->set.pred)) {
+        float *W = m->pred_lin.W;
+        const int D = m->D;
+        for (int i = 0; i < D; i++)
+            for (int j = i + 1; j < D; j++) {
+                float a = 0.5f * (W[(size_t)i * D + j] + W[(size_t)j * D + i]);
+                W[(size_t)i * D + j] = W[(size_t)j * D + i] = a;
+            }
+    } else if (m->set.pred == SG_PRED_MLP) {
+        /* the reference code's two-layer form: W0 [H,D] and W1 [D,H] become w and w^T */
+        float *W0 = m->pred_mlp.l1.W, *W1 = m->pred_mlp.l2.W;
+        const int H = m->pred_mlp.l1.Out, D = m->D;
+        for (int h = 0; h < H; h++)
+            for (int d = 0; d < D; d++) {
+                float a = 0.5f * (W0[(size_t)h * D + d] + W1[(size_t)d * H + h]);
+                W0[(size_t)h * D + d] = W1[(size_t)d * H + h] = a;
+            }
+    }
+}
+
+static void predictor_forward(sg_ssl *m, int v) {
+    const float *z = m->on_proj[v].y;
+    if (pred_is_mlp(m->set.pred)) {
+        sg_mlp_forward(m->be, &m->pred_mlp, &m->on_pred[v], z, 1);
+        memcpy(m->pred_out[v], m->on_pred[v].y, (size_t)m->B * m->D * sizeof(float));
+    } else if (pred_is_linear(m->set.pred)) {
+        sg_linear_forward(m->be, &m->pred_lin, z, m->pred_out[v]);
+    } else {
+        memcpy(m->pred_out[v], z, (size_t)m->B * m->D * sizeof(float));
+    }
+}
+
+/* dz[v] (overwritten) = dL/dz through the predictor from dp[v]. */
+static void predictor_backward(sg_ssl *m, int v) {
+    const size_t n = (size_t)m->B * m->D;
+    if (pred_is_mlp(m->set.pred))
+        sg_mlp_backward(m->be, &m->pred_mlp, &m->on_pred[v], m->dp[v], m->dz[v]);
+    else if (pred_is_linear(m->set.pred))
+        sg_linear_backward(m->be, &m->pred_lin, m->on_proj[v].y, m->dp[v], m->dz[v]);
+    else
+        memcpy(m->dz[v], m->dp[v], n * sizeof(float));
+}
+
+double sg_ssl_step(sg_ssl *m) {
+    const sg_backend *be = m->be;
+    const sg_ssl_settings *set = &m->set;
+    const int B = m->B, D = m->D;
+    const size_t nBD = (size_t)B * D;
+    const int sg_off = !set->stop_gradient;
+
+    memset(m->online.g, 0, m->online.total * sizeof(float));
+    if (m->has_target && sg_off) memset(m->target.g, 0, m->target.total * sizeof(float));
+
+    /* forward */
+    const float *t[2];
+    for (int v = 0; v < 2; v++) {
+        sg_resnet_forward(be, &m->trunk, &m->on[v], &m->scratch, m->x[v], 1);
+        sg_mlp_forward(be, &m->proj, &m->on_proj[v], m->on[v].feat, 1);
+        predictor_forward(m, v);
+    }
+    for (int v = 0; v < 2; v++) {
+        if (m->has_target) {
+            sg_resnet_forward(be, &m->ttrunk, &m->tg[v], &m->scratch, m->x[v], 1);
+            sg_mlp_forward(be, &m->tproj, &m->tg_proj[v], m->tg[v].feat, 1);
+            t[v] = m->tg_proj[v].y;
+        } else {
+            t[v] = m->on_proj[v].y;
+        }
+    }
+    accumulate_correlations(m, t);
+
+    /* loss: prediction of view v against the target of the other view */
+    const int ndir = set->symmetric_loss ? 2 : 1;
+    double loss = 0;
+    int used_p[2] = {0, 0}, used_t[2] = {0, 0};
+    for (int v = 0; v < ndir; v++) {
+        const int o = 1 - v;
+        be->pair_loss_fwd(be, B, D, set->normalize_loss, m->pred_out[v], t[o], m->row_loss);
+        double sum = 0;
+        for (int b = 0; b < B; b++) sum += m->row_loss[b];
+        loss += sum / B - (set->normalize_loss ? 2.0 : 0.0);
+        be->pair_loss_bwd(be, B, D, set->normalize_loss, m->pred_out[v], t[o], 1.0f / (float)B,
+                          m->dp[v], sg_off ? m->dt[o] : NULL);
+        used_p[v] = 1;
+        used_t[o] = sg_off;
+    }
+
+    /* backward: online branch of each view */
+    for (int v = 0; v < 2; v++) {
+        int any = 0;
+        if (used_p[v]) {
+            predictor_backward(m, v);
+            any = 1;
+        } else {
+            memset(m->dz[v], 0, nBD * sizeof(float));
+        }
+        if (used_t[v] && !m->has_target) { /* SimSiam: t_v = z_v */
+            be->add_fwd(be, nBD, m->dz[v], m->dt[v], m->dz[v]);
+            any = 1;
+        }
+        if (!any) continue;
+        sg_mlp_backward(be, &m->proj, &m->on_proj[v], m->dz[v], m->dfeat);
+        sg_resnet_backward(be, &m->trunk, &m->on[v], &m->scratch, m->dfeat);
+    }
+    /* BYOL without stop-gradient: through the target weights, applied to the online ones */
+    if (m->has_target && sg_off) {
+        for (int v = 0; v < 2; v++) {
+            if (!used_t[v]) continue;
+            sg_mlp_backward(be, &m->tproj, &m->tg_proj[v], m->dt[v], m->dfeat);
+            sg_resnet_backward(be, &m->ttrunk, &m->tg[v], &m->scratch, m->dfeat);
+        }
+        be->add_fwd(be, m->target.total, m->online.g, m->target.g, m->online.g);
+    }
+
+    /* optimizer */
+    const double lr = sg_ssl_lr_at(set, m->step);
+    sg_sgd_group groups[2];
+    int ng = 0;
+    size_t first, count;
+    sg_params_group_range(&m->online, SG_PG_TRUNK, &first, &count);
+    size_t tp_end = first + count;
+    if (sg_params_group_range(&m->online, SG_PG_PROJECTOR, &first, &count)) tp_end = first + count;
+    groups[ng++] = (sg_sgd_group){m->online.w, m->online.g, m->mom, tp_end, (float)lr,
+                                  (float)set->wd};
+    if (pred_is_trained(set->pred) &&
+        sg_params_group_range(&m->online, SG_PG_PREDICTOR, &first, &count))
+        groups[ng++] = (sg_sgd_group){m->online.w + first, m->online.g + first, m->mom + first,
+                                      count, (float)(lr * set->pred_lr_mult), (float)set->pred_wd};
+    be->sgd_step(be, ng, groups, (float)set->momentum);
+
+    /* predictor regularisation, then EMA (the reference code's order) */
+    if (set->pred_symmetric) symmetrize_predictor(m);
+    if (pred_is_set_from_F(set->pred) && m->step % set->freq == 0) set_predictor_from_F(m);
+    if (m->has_target)
+        be->ema_update(be, m->target.total, (float)sg_ssl_ema_at(set, m->step), m->online.w,
+                       m->target.w);
+    m->step++;
+    m->last_loss = loss;
+    return loss;
+}
+
+const float *sg_ssl_features(sg_ssl *m, const float *x) {
+    sg_resnet_forward(m->be, &m->trunk, &m->on[0], &m->scratch, x, 0);
+    return m->on[0].feat;
+}
+
+const float *sg_ssl_last_z(const sg_ssl *m, int v) { return m->on_proj[v].y; }
+
+const float *sg_ssl_pred_weight(const sg_ssl *m) {
+    return pred_is_linear(m->set.pred) ? m->pred_lin.W : NULL;
+}

@@ -1,0 +1,154 @@
+/* core/ssl/ssl.h: BYOL, SimSiam, DirectPred and DirectCopy: the model and one training step.
+ *
+ * One step on two views x1, x2 (each [B, C, H, W]) follows the paper's reference code
+ * (luckmatters ssl/real-dataset/byol_trainer.py) unless a setting says otherwise:
+ *   online:  z_v = projector(trunk(x_v)), p_v = predictor(z_v)       (each view its own BN batch)
+ *   target:  t_v = projector'(trunk'(x_v)) with the EMA weights (BYOL) or t_v = z_v (SimSiam)
+ *   loss:    mean_b [ l(p_1, t_2) + l(p_2, t_1) ]   (one-directional: the first term only)
+ *            l = -2 cos (normalised) or ||p - t||^2 (plain), as the reference code reports it
+ *   backward through predictor, projector, trunk; with stop-gradient off also through the target
+ *   optimizer step (SGD with momentum or LARS; the predictor is its own group with lr * alpha_p
+ *   and its own weight decay)
+ *   predictor regularisation: symmetric (W <- (W + W^T)/2), DirectPred / DirectCopy / optimal
+ *   overwrite every `freq` steps (the first at step 0), from F accumulated over both views
+ *   EMA update of the target (BYOL), parameters only (BN statistics are not averaged).
+ *
+ * Stop-gradient off: with SimSiam the target branch is the online network, so its gradient is
+ * the online gradient through z. With BYOL's EMA target the target-branch gradient is taken with
+ * respect to the target weights and applied to the online weights (the target is a function of
+ * them), which reduces to the SimSiam case as m -> 0.
+ *
+ * Memory: parameters, gradients and optimizer state are one buffer each (sg_params and mom);
+ * every activation comes from one arena sized by a measuring build; a step allocates nothing.
+ */
+#pragma once
+#include <stdint.h>
+
+#include "core/base/arena.h"
+#include "core/nn/heads.h"
+#include "core/nn/resnet.h"
+
+typedef enum { SG_METHOD_BYOL = 0, SG_METHOD_SIMSIAM = 1 } sg_method;
+
+typedef enum {
+    SG_PRED_MLP = 0,    /* Linear -> BN -> ReLU -> Linear, trained */
+    SG_PRED_LINEAR,     /* D x D linear, trained (symmetric/regular, bias on/off) */
+    SG_PRED_IDENTITY,   /* no predictor */
+    SG_PRED_RANDOM,     /* the MLP predictor frozen at its random init (SimSiam's ablation) */
+    SG_PRED_DIRECTPRED, /* linear, set from F's eigendecomposition every freq steps */
+    SG_PRED_DIRECTCOPY, /* linear, set to F + eps I (or F / lambda_max + eps I) */
+    SG_PRED_OPTIMAL,    /* linear, the solution of W F + F W = 2 M2 (DirectPred Table 1) */
+} sg_pred_kind;
+
+typedef enum {
+    SG_EIGMAP_CODE = 0, /* p = max(sqrt(max(s,0)/s_max) + eps, 1e-4)  (reference code) */
+    SG_EIGMAP_PAPER,    /* p = sqrt(max(s,0)) + eps * s_max           (paper Eq. 18) */
+    SG_EIGMAP_SHIFT,    /* p = sqrt(max(s - c, 0))                     (Table 7) */
+} sg_eigmap;
+
+typedef enum { SG_OPT_SGD = 0, SG_OPT_LARS = 1 } sg_optimizer;
+
+typedef struct {
+    /* model */
+    sg_resnet_spec trunk;
+    int proj_hidden, proj_out; /* 512, 128 (STL-10/CIFAR) */
+    int pred_hidden;           /* MLP predictor hidden size */
+    int batch;                 /* per view */
+    /* method */
+    sg_method method;
+    int stop_gradient;
+    double ema;            /* m */
+    int ema_cosine;        /* BYOL's schedule 1 - (1-m)(cos(pi k/K)+1)/2 */
+    int target_copy;       /* 1: target starts as a copy of online; 0: its own init (ref code) */
+    int symmetric_loss;
+    int normalize_loss;
+    /* predictor */
+    sg_pred_kind pred;
+    int pred_symmetric;    /* W <- (W+W^T)/2 after each step (linear; MLP: W0 = W1^T) */
+    int pred_bias;         /* linear predictor bias */
+    double pred_lr_mult;   /* alpha_p */
+    double pred_wd;        /* predictor weight decay */
+    double rho, eps;       /* F's moving-average rate, eigenvalue floor */
+    int freq;              /* steps between overwrites */
+    sg_eigmap eigmap;
+    double shift_c;
+    int zero_mean;         /* subtract the accumulated mean of f from F */
+    int directcopy_normalize; /* F / lambda_max(F) + eps I */
+    double optimal_reg;    /* regulariser of the Table-1 solve */
+    /* optimisation */
+    sg_optimizer optimizer;
+    double lr, momentum, wd; /* wd: trunk and projector */
+    int lr_cosine;
+    long warmup_steps;
+    double lars_eta;
+    long total_steps;        /* for the schedules */
+    uint64_t seed;
+} sg_ssl_settings;
+
+typedef struct {
+    sg_ssl_settings set;
+    const sg_backend *be;
+    int B, D; /* per-view batch, predictor width (= proj_out) */
+
+    /* online: groups trunk | projector | predictor, in that order */
+    sg_params online;
+    sg_resnet trunk;
+    sg_mlp proj;
+    sg_mlp pred_mlp;    /* SG_PRED_MLP, SG_PRED_RANDOM */
+    sg_linear pred_lin; /* linear kinds */
+    float *mom;         /* [online.total] optimizer momentum */
+
+    /* BYOL target: trunk | projector, the same layout as online's first two groups */
+    int has_target;
+    sg_params target;
+    sg_resnet ttrunk;
+    sg_mlp tproj;
+
+    /* activations and scratch, all from one arena */
+    sg_arena arena;
+    float *x[2];               /* [B, C, H, W] the two views, filled by the caller */
+    sg_resnet_acts on[2], tg[2];
+    sg_mlp_acts on_proj[2], tg_proj[2], on_pred[2];
+    float *pred_out[2];        /* [B, D] linear / identity predictor outputs */
+    sg_resnet_scratch scratch;
+    float *row_loss;           /* [B] */
+    float *dp[2], *dt[2];      /* [B, D] dL/dp_v, dL/dt_v */
+    float *dz[2];              /* [B, D] dL/dz_v */
+    float *dfeat;              /* [B, feat] */
+    float *fcat;               /* [2B, D] predictor inputs of both views (detached) */
+
+    /* DirectPred / DirectCopy / optimal */
+    float *F;                  /* [D, D] moving-average correlation of f */
+    float *M2;                 /* [D, D] moving-average cross-correlation E[t f^T] (optimal) */
+    float *mu;                 /* [D] moving-average mean of f (zero-mean variant) */
+    float *V, *s, *p;          /* eigenvectors (rows), eigenvalues, mapped eigenvalues */
+    float *work, *work2;       /* [D*D] each */
+    void *syevd_ws;
+    int F_ready;
+
+    long step;                 /* steps taken */
+    double last_loss;
+} sg_ssl;
+
+/* Builds everything (measuring pass + real pass) and initialises the weights from set->seed.
+ * Errors name the setting. */
+int sg_ssl_build(sg_ssl *m, const sg_ssl_settings *set, const sg_backend *be, sg_err *err);
+void sg_ssl_free(sg_ssl *m);
+
+/* One training step on m->x[0], m->x[1]. Returns the loss (reference code's form). */
+double sg_ssl_step(sg_ssl *m);
+
+/* Learning rate and EMA rate at step k (the schedules). */
+double sg_ssl_lr_at(const sg_ssl_settings *set, long k);
+double sg_ssl_ema_at(const sg_ssl_settings *set, long k);
+
+/* Eigenvalue map of DirectPred: p[j] from s[j] (ascending) per set. */
+void sg_ssl_eigmap(const sg_ssl_settings *set, int D, const float *s, float *p);
+
+/* Trunk features of x [B, C, H, W] in evaluation mode (BN running statistics): feat [B, feat]
+ * in m->on[0].feat (valid until the next call or step). */
+const float *sg_ssl_features(sg_ssl *m, const float *x);
+/* Projector output z of view v from the last step ([B, D]). */
+const float *sg_ssl_last_z(const sg_ssl *m, int v);
+/* The linear predictor's W [D, D] (NULL for MLP/identity predictors). */
+const float *sg_ssl_pred_weight(const sg_ssl *m);

@@ -1,0 +1,264 @@
+/* core/ssl/train_config.c */
+#include "core/ssl/train_config.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define BIG 1e300
+
+/* Defaults are the paper's STL-10 recipe (RECIPE.md section 3) with the reference code's forms
+ * where the two disagree (target init, eigenvalue map, constant learning rate). */
+static const sg_cfg_spec schema[] = {
+    /* data */
+    {"data.dataset", SG_CFG_ENUM, "stl10", 0, 0, "stl10|cifar10|cifar100|fashion_mnist|imagenet|synthetic",
+     "pre-training dataset"},
+    {"data.dir", SG_CFG_STRING, "", 0, 0, NULL,
+     "dataset folder (empty: /usr/share/datasets/fashion-mnist for fashion_mnist; required otherwise)"},
+    {"data.image_size", SG_CFG_INT, "0", 0, 1024, NULL,
+     "crop size of the augmented views; 0 = the dataset's native size (96, 32, 28, 224)"},
+    {"data.workers", SG_CFG_INT, "2", 0, 64, NULL,
+     "augmentation threads preparing the next batch during a step (0 = inline)"},
+    {"data.limit", SG_CFG_INT, "0", 0, 1e9, NULL,
+     "use only the first N training images (0 = all): for smoke tests and CPU-scale runs"},
+    {"data.synthetic_n", SG_CFG_INT, "2048", 16, 1e7, NULL, "synthetic dataset: images"},
+    {"data.synthetic_classes", SG_CFG_INT, "10", 2, 1000, NULL, "synthetic dataset: classes"},
+    {"data.synthetic_size", SG_CFG_INT, "32", 8, 512, NULL, "synthetic dataset: image side"},
+    /* model */
+    {"model.depth", SG_CFG_ENUM, "18", 0, 0, "18|50", "ResNet depth"},
+    {"model.width", SG_CFG_FLOAT, "1", 0.01, 8, NULL,
+     "width multiplier on 64/128/256/512 channels (CPU-scale runs use < 1)"},
+    {"model.stem", SG_CFG_ENUM, "auto", 0, 0, "auto|imagenet|cifar",
+     "auto: 7x7/2 conv + max-pool for STL-10/ImageNet, 3x3/1 conv for CIFAR/Fashion-MNIST"},
+    {"model.proj_hidden", SG_CFG_INT, "512", 1, 65536, NULL, "projector hidden size"},
+    {"model.proj_out", SG_CFG_INT, "128", 1, 65536, NULL, "projector output = predictor width D"},
+    {"model.pred_hidden", SG_CFG_INT, "512", 1, 65536, NULL, "MLP predictor hidden size"},
+    /* method */
+    {"method.name", SG_CFG_ENUM, "byol", 0, 0, "byol|simsiam",
+     "byol: EMA target network; simsiam: the target is the online network"},
+    {"method.stop_gradient", SG_CFG_BOOL, "true", 0, 0, NULL,
+     "false: the gradient also flows through the target branch"},
+    {"method.ema", SG_CFG_FLOAT, "0.996", 0, 1, NULL, "EMA rate m of the BYOL target"},
+    {"method.ema_schedule", SG_CFG_ENUM, "constant", 0, 0, "constant|cosine",
+     "cosine: BYOL's 1-(1-m)(cos(pi k/K)+1)/2"},
+    {"method.target_init", SG_CFG_ENUM, "independent", 0, 0, "independent|copy",
+     "independent: own random init (reference code); copy: a copy of the online network"},
+    {"method.loss", SG_CFG_ENUM, "symmetric", 0, 0, "symmetric|one_directional",
+     "symmetric: l(p1,t2)+l(p2,t1)"},
+    {"method.normalize", SG_CFG_BOOL, "true", 0, 0, NULL,
+     "true: -2 cos (l2-normalised); false: squared l2 distance"},
+    /* predictor */
+    {"predictor.kind", SG_CFG_ENUM, "mlp", 0, 0,
+     "mlp|linear|identity|random|directpred|directcopy|optimal", "predictor type"},
+    {"predictor.symmetric", SG_CFG_BOOL, "false", 0, 0, NULL,
+     "W <- (W+W^T)/2 after each step (MLP: W0 = W1^T)"},
+    {"predictor.bias", SG_CFG_BOOL, "false", 0, 0, NULL, "bias of the linear predictor"},
+    {"predictor.lr_mult", SG_CFG_FLOAT, "1", 0, 1000, NULL, "alpha_p: predictor lr = optim.lr * alpha_p"},
+    {"predictor.wd", SG_CFG_FLOAT, "4e-4", 0, 1, NULL, "predictor weight decay"},
+    {"predictor.rho", SG_CFG_FLOAT, "0.3", 0, 1, NULL, "moving-average rate of F"},
+    {"predictor.eps", SG_CFG_FLOAT, "0.1", -1, 10, NULL, "eigenvalue floor eps (DirectPred, DirectCopy)"},
+    {"predictor.freq", SG_CFG_INT, "1", 1, 1e9, NULL, "steps between predictor overwrites"},
+    {"predictor.eigmap", SG_CFG_ENUM, "code", 0, 0, "code|paper|shift",
+     "code: sqrt(s/s_max)+eps; paper: sqrt(s)+eps*s_max (Eq. 18); shift: sqrt(max(s-c,0))"},
+    {"predictor.shift_c", SG_CFG_FLOAT, "0", -10, 10, NULL, "c of the shift map (Table 7)"},
+    {"predictor.zero_mean", SG_CFG_BOOL, "false", 0, 0, NULL, "subtract the mean of f from F"},
+    {"predictor.directcopy_normalize", SG_CFG_BOOL, "false", 0, 0, NULL,
+     "DirectCopy as F/lambda_max(F) + eps I"},
+    {"predictor.optimal_reg", SG_CFG_FLOAT, "0.01", 0, 100, NULL,
+     "regulariser of the optimal predictor's solve (Table 1)"},
+    /* optimisation */
+    {"optim.name", SG_CFG_ENUM, "sgd", 0, 0, "sgd|lars", "optimizer"},
+    {"optim.lr", SG_CFG_FLOAT, "0.03", 0, 100, NULL, "base learning rate"},
+    {"optim.momentum", SG_CFG_FLOAT, "0.9", 0, 0.9999, NULL, "momentum"},
+    {"optim.wd", SG_CFG_FLOAT, "4e-4", 0, 1, NULL, "weight decay of trunk and projector"},
+    {"optim.schedule", SG_CFG_ENUM, "constant", 0, 0, "constant|cosine", "learning-rate schedule"},
+    {"optim.warmup_epochs", SG_CFG_FLOAT, "0", 0, 1000, NULL, "linear warm-up"},
+    {"optim.lars_eta", SG_CFG_FLOAT, "0.001", 0, 1, NULL, "LARS trust coefficient"},
+    /* trainer */
+    {"trainer.batch", SG_CFG_INT, "128", 2, 65536, NULL, "images per view per step"},
+    {"trainer.epochs", SG_CFG_INT, "100", 1, 100000, NULL, "epochs"},
+    {"trainer.max_steps", SG_CFG_INT, "0", 0, 1e12, NULL, "stop after N steps (0 = all epochs)"},
+    {"trainer.seed", SG_CFG_INT, "1", 0, 4294967295.0, NULL, "seed of weights, order and augmentation"},
+    {"trainer.threads", SG_CFG_INT, "0", 0, 4096, NULL, "compute threads (0 = all cores)"},
+    {"trainer.backend", SG_CFG_ENUM, "cpu", 0, 0, "cpu|cuda", "kernel backend"},
+    {"trainer.checkpoint_every", SG_CFG_INT, "0", 0, 1e12, NULL,
+     "write a checkpoint every N steps (0 = at epoch ends only)"},
+    /* evaluation */
+    {"eval.every", SG_CFG_INT, "0", 0, 100000, NULL, "evaluate every N epochs (0 = at the end only)"},
+    {"eval.probe", SG_CFG_BOOL, "true", 0, 0, NULL, "linear probe (reference code's protocol)"},
+    {"eval.knn", SG_CFG_BOOL, "true", 0, 0, NULL, "weighted kNN"},
+    {"eval.probe_epochs", SG_CFG_INT, "50", 1, 10000, NULL, "probe epochs"},
+    {"eval.probe_lr", SG_CFG_FLOAT, "3e-4", 0, 10, NULL, "probe Adam learning rate"},
+    {"eval.probe_wd", SG_CFG_FLOAT, "1e-3", 0, 1, NULL, "probe weight decay"},
+    {"eval.probe_batch", SG_CFG_INT, "128", 1, 65536, NULL, "probe batch"},
+    {"eval.knn_k", SG_CFG_INT, "200", 1, 100000, NULL, "kNN neighbours"},
+    {"eval.knn_t", SG_CFG_FLOAT, "0.1", 1e-6, 100, NULL, "kNN temperature"},
+    {"eval.train_limit", SG_CFG_INT, "0", 0, 1e9, NULL, "probe/kNN: first N labelled train images (0 = all)"},
+    {"eval.test_limit", SG_CFG_INT, "0", 0, 1e9, NULL, "probe/kNN: first N test images (0 = all)"},
+    /* run */
+    {"run.dir", SG_CFG_STRING, "results/runs", 0, 0, NULL, "parent folder of run folders"},
+    {"run.name", SG_CFG_STRING, "", 0, 0, NULL, "run folder name (empty: derived from the config hash and seed)"},
+    {"run.results", SG_CFG_STRING, "results/runs/results.csv", 0, 0, NULL,
+     "results CSV the final summary row is appended to"},
+    {"run.tag", SG_CFG_STRING, "", 0, 0, NULL, "free text recorded in every row (e.g. the suite row it answers)"},
+};
+
+const sg_cfg_spec *sg_train_schema(int *n) {
+    *n = (int)(sizeof schema / sizeof schema[0]);
+    return schema;
+}
+
+sg_config *sg_train_config_new(void) {
+    int n;
+    const sg_cfg_spec *s = sg_train_schema(&n);
+    return sg_config_new(s, n);
+}
+
+static const sg_hydra_rule rules[] = {
+    {"trainer.predictor_reg", "corr", "predictor.kind", "directpred"},
+    {"trainer.predictor_reg", "directcopy", "predictor.kind", "directcopy"},
+    {"trainer.predictor_reg", "minimal_space", "predictor.kind", "optimal"},
+    {"trainer.predictor_reg", "symmetric", "predictor.symmetric", "true"},
+    {"trainer.predictor_reg", "null", "predictor.symmetric", "false"},
+    {"trainer.predictor_reg", "None", "predictor.symmetric", "false"},
+    {"trainer.predictor_freq", NULL, "predictor.freq", NULL},
+    {"trainer.dyn_lambda", NULL, "predictor.rho", NULL},
+    {"trainer.dyn_eps", NULL, "predictor.eps", NULL},
+    {"trainer.dyn_zero_mean", NULL, "predictor.zero_mean", NULL},
+    {"trainer.dyn_reg", NULL, "predictor.optimal_reg", NULL},
+    {"trainer.balance_type", "boost_scale", "predictor.eigmap", "code"},
+    {"trainer.dyn_convert", "2", "predictor.eigmap", "code"},
+    {"trainer.m", NULL, "method.ema", NULL},
+    {"trainer.batch_size", NULL, "trainer.batch", NULL},
+    {"trainer.max_epochs", NULL, "trainer.epochs", NULL},
+    {"trainer.use_l2_normalization", NULL, "method.normalize", NULL},
+    {"optimizer.params.lr", NULL, "optim.lr", NULL},
+    {"optimizer.params.momentum", NULL, "optim.momentum", NULL},
+    {"optimizer.params.weight_decay", NULL, "optim.wd", NULL},
+    {"predictor_optimizer.params.weight_decay", NULL, "predictor.wd", NULL},
+    {"use_optimizer", NULL, "optim.name", NULL},
+    {"dataset", NULL, "data.dataset", NULL},
+    {"dataset_path", NULL, "data.dir", NULL},
+    {"seed", NULL, "trainer.seed", NULL},
+    {"network.name", "resnet18", "model.depth", "18"},
+    {"network.name", "resnet50", "model.depth", "50"},
+    {"network.projection_head.mlp_hidden_size", NULL, "model.proj_hidden", NULL},
+    {"network.projection_head.projection_size", NULL, "model.proj_out", NULL},
+    {"network.predictor_head.mlp_hidden_size", NULL, "model.pred_hidden", NULL},
+};
+
+const sg_hydra_rule *sg_hydra_rules(int *n) {
+    *n = (int)(sizeof rules / sizeof rules[0]);
+    return rules;
+}
+
+int sg_train_config_set_arg(sg_config *c, const char *arg, sg_err *err) {
+    const char *eq = strchr(arg, '=');
+    if (!eq || eq == arg)
+        return sg_errf(err, "'%s': expected key=value", arg);
+    char key[128];
+    size_t klen = (size_t)(eq - arg);
+    if (klen >= sizeof key) return sg_errf(err, "'%.40s...': key too long", arg);
+    memcpy(key, arg, klen);
+    key[klen] = 0;
+    const char *value = eq + 1;
+    int known_ref = 0;
+    for (size_t i = 0; i < sizeof rules / sizeof rules[0]; i++) {
+        const sg_hydra_rule *r = &rules[i];
+        if (strcmp(r->ref_key, key) != 0) continue;
+        known_ref = 1;
+        if (r->ref_value && strcmp(r->ref_value, value) != 0) continue;
+        char origin[192];
+        snprintf(origin, sizeof origin, "command line, from the reference code's %s=%s", key, value);
+        return sg_config_set(c, r->key, r->value ? r->value : value, origin, err);
+    }
+    if (known_ref) {
+        char accepted[512] = "";
+        for (size_t i = 0; i < sizeof rules / sizeof rules[0]; i++)
+            if (!strcmp(rules[i].ref_key, key) && rules[i].ref_value) {
+                strncat(accepted, accepted[0] ? ", " : "", sizeof accepted - strlen(accepted) - 1);
+                strncat(accepted, rules[i].ref_value, sizeof accepted - strlen(accepted) - 1);
+            }
+        return sg_errf(err,
+                       "reference-code key %s=%s is not supported by stopgrad (accepted values: %s)",
+                       key, value, accepted);
+    }
+    return sg_config_set_arg(c, arg, err);
+}
+
+static int enum_is(const sg_config *c, const char *key, const char *v) {
+    return strcmp(sg_config_str(c, key), v) == 0;
+}
+
+int sg_train_settings(const sg_config *c, int in_channels, int H, int W, long steps_per_epoch,
+                      sg_ssl_settings *s, sg_err *err) {
+    memset(s, 0, sizeof *s);
+    const char *ds = sg_config_str(c, "data.dataset");
+    s->trunk.depth = enum_is(c, "model.depth", "50") ? 50 : 18;
+    s->trunk.width = sg_config_float(c, "model.width");
+    if (enum_is(c, "model.stem", "auto"))
+        s->trunk.stem = (!strcmp(ds, "stl10") || !strcmp(ds, "imagenet")) ? SG_STEM_IMAGENET
+                                                                         : SG_STEM_CIFAR;
+    else
+        s->trunk.stem = enum_is(c, "model.stem", "imagenet") ? SG_STEM_IMAGENET : SG_STEM_CIFAR;
+    s->trunk.in_channels = in_channels;
+    s->trunk.H = H;
+    s->trunk.W = W;
+    s->proj_hidden = (int)sg_config_int(c, "model.proj_hidden");
+    s->proj_out = (int)sg_config_int(c, "model.proj_out");
+    s->pred_hidden = (int)sg_config_int(c, "model.pred_hidden");
+    s->batch = (int)sg_config_int(c, "trainer.batch");
+
+    s->method = enum_is(c, "method.name", "simsiam") ? SG_METHOD_SIMSIAM : SG_METHOD_BYOL;
+    s->stop_gradient = sg_config_bool(c, "method.stop_gradient");
+    s->ema = sg_config_float(c, "method.ema");
+    s->ema_cosine = enum_is(c, "method.ema_schedule", "cosine");
+    s->target_copy = enum_is(c, "method.target_init", "copy");
+    s->symmetric_loss = enum_is(c, "method.loss", "symmetric");
+    s->normalize_loss = sg_config_bool(c, "method.normalize");
+
+    static const char *const kinds[] = {"mlp", "linear", "identity", "random",
+                                        "directpred", "directcopy", "optimal"};
+    for (int k = 0; k < 7; k++)
+        if (enum_is(c, "predictor.kind", kinds[k])) s->pred = (sg_pred_kind)k;
+    s->pred_symmetric = sg_config_bool(c, "predictor.symmetric");
+    s->pred_bias = sg_config_bool(c, "predictor.bias");
+    s->pred_lr_mult = sg_config_float(c, "predictor.lr_mult");
+    s->pred_wd = sg_config_float(c, "predictor.wd");
+    s->rho = sg_config_float(c, "predictor.rho");
+    s->eps = sg_config_float(c, "predictor.eps");
+    s->freq = (int)sg_config_int(c, "predictor.freq");
+    s->eigmap = enum_is(c, "predictor.eigmap", "paper")   ? SG_EIGMAP_PAPER
+                : enum_is(c, "predictor.eigmap", "shift") ? SG_EIGMAP_SHIFT
+                                                          : SG_EIGMAP_CODE;
+    s->shift_c = sg_config_float(c, "predictor.shift_c");
+    s->zero_mean = sg_config_bool(c, "predictor.zero_mean");
+    s->directcopy_normalize = sg_config_bool(c, "predictor.directcopy_normalize");
+    s->optimal_reg = sg_config_float(c, "predictor.optimal_reg");
+
+    s->optimizer = enum_is(c, "optim.name", "lars") ? SG_OPT_LARS : SG_OPT_SGD;
+    s->lr = sg_config_float(c, "optim.lr");
+    s->momentum = sg_config_float(c, "optim.momentum");
+    s->wd = sg_config_float(c, "optim.wd");
+    s->lr_cosine = enum_is(c, "optim.schedule", "cosine");
+    s->lars_eta = sg_config_float(c, "optim.lars_eta");
+    s->warmup_steps = (long)(sg_config_float(c, "optim.warmup_epochs") * (double)steps_per_epoch);
+    long total = steps_per_epoch * (long)sg_config_int(c, "trainer.epochs");
+    long max_steps = (long)sg_config_int(c, "trainer.max_steps");
+    s->total_steps = (max_steps > 0 && max_steps < total) ? max_steps : total;
+    s->seed = (uint64_t)sg_config_int(c, "trainer.seed");
+
+    /* cross-key checks: settings that cannot mean anything together */
+    int linear_kind = s->pred == SG_PRED_LINEAR || s->pred == SG_PRED_DIRECTPRED ||
+                      s->pred == SG_PRED_DIRECTCOPY || s->pred == SG_PRED_OPTIMAL;
+    if (s->pred_bias && s->pred != SG_PRED_LINEAR)
+        return sg_errf(err, "predictor.bias=true applies only to predictor.kind=linear (got %s)",
+                       sg_config_str(c, "predictor.kind"));
+    if (s->pred_symmetric && !(linear_kind || s->pred == SG_PRED_MLP))
+        return sg_errf(err, "predictor.symmetric=true needs a linear or mlp predictor (got %s)",
+                       sg_config_str(c, "predictor.kind"));
+    if (s->optimizer == SG_OPT_LARS)
+        return sg_errf(err, "optim.name=lars: LARS is not available yet in this build; use sgd");
+    if (s->eigmap == SG_EIGMAP_SHIFT && s->pred != SG_PRED_DIRECTPRED)
+        return sg_errf(err, "predictor.eigmap=shift applies only to predictor.kind=directpred");
+    return 0;
+}

@@ -139,7 +139,7 @@ static void syevd_sizes(int D, lapack_int *lwork, lapack_int *liwork) {
                   &query, &info);
     lapack_int lw = (lapack_int)lw_min, liw = (lapack_int)liw_min;
     if (info == 0) {
-        if ((double)work_opt > (double)lw) lw = (lapack_int)work_opt;
+        if ((double)work_opt > (double)lw && (double)work_opt < 2e9) lw = (lapack_int)work_opt;
         if (iwork_opt > liw) liw = iwork_opt;
     }
     *lwork = lw;

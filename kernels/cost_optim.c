@@ -11,6 +11,14 @@ sg_cost sg_cost_sgd_step(size_t nparams) {
 }
 
 /* Per element: m*t + (1-m)*o = 3 flops ((1-m) is a scalar); reads t, o, writes t. */
+sg_cost sg_cost_lars_step(size_t nparams) {
+    /* two norm passes (4 flops each) and the update (5 flops); w, g, m read, w and m written,
+     * w and g read again by the norm pass */
+    double n = (double)nparams;
+    sg_cost c = {13.0 * n, 4.0 * (5.0 * n + 2.0 * n)};
+    return c;
+}
+
 sg_cost sg_cost_ema_update(size_t n) {
     double e = (double)n;
     return (sg_cost){.flops = 3.0 * e, .bytes = 4.0 * 3.0 * e};

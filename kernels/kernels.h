@@ -57,6 +57,17 @@ typedef struct {
     float weight_decay;
 } sg_sgd_group;
 
+/* One tensor for LARS: adapt = 0 excludes it from the trust ratio and weight decay (biases and
+ * BN parameters in BYOL's recipe). */
+typedef struct {
+    float *w;
+    const float *g;
+    float *m;
+    size_t n;
+    float weight_decay;
+    int adapt;
+} sg_lars_group;
+
 struct sg_backend {
     const char *name; /* "cpu", "cuda", "trace(cpu)", ... */
     void *state;      /* backend-private: threads, handles, streams; NULL for stateless ones */
@@ -148,6 +159,12 @@ struct sg_backend {
      * PyTorch SGD per group: g' = g + wd*w; m = momentum*m + g'; w -= lr*m. */
     void (*sgd_step)(const sg_backend *be, int ngroups, const sg_sgd_group *groups,
                      float momentum);
+    /* LARS (You et al. 2017) as in BYOL's implementation, per tensor:
+     *   u = g + wd*w (adapt) or g;  r = eta*||w||/||u|| if adapt and both norms > 0, else 1;
+     *   m = momentum*m + lr*r*u;  w -= m.
+     * Norms are accumulated in double in a fixed order (deterministic). */
+    void (*lars_step)(const sg_backend *be, int ngroups, const sg_lars_group *groups, float lr,
+                      float momentum, float eta);
     /* target = m*target + (1-m)*online */
     void (*ema_update)(const sg_backend *be, size_t n, float m, const float *online,
                        float *target);
@@ -234,6 +251,7 @@ sg_cost sg_cost_avgpool_global_bwd(int N, int C, int HW);
 sg_cost sg_cost_pair_loss_fwd(int N, int D);
 sg_cost sg_cost_pair_loss_bwd(int N, int D, int want_dz);
 sg_cost sg_cost_sgd_step(size_t nparams);
+sg_cost sg_cost_lars_step(size_t nparams);
 sg_cost sg_cost_ema_update(size_t n);
 sg_cost sg_cost_corr_update(int N, int D);
 sg_cost sg_cost_syevd(int D);

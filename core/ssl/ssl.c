@@ -126,7 +126,9 @@ int sg_ssl_build(sg_ssl *m, const sg_ssl_settings *set, const sg_backend *be, sg
         return -1;
     }
     m->mom = sg_aligned_alloc(m->online.total * sizeof(float));
-    if (!m->mom) {
+    m->lars_tp = calloc((size_t)m->online.count, sizeof *m->lars_tp);
+    m->lars_pred = calloc((size_t)m->online.count, sizeof *m->lars_pred);
+    if (!m->mom || !m->lars_tp || !m->lars_pred) {
         sg_ssl_free(m);
         return sg_errf(err, "out of memory: optimizer state of %zu floats", m->online.total);
     }
@@ -140,7 +142,10 @@ void sg_ssl_free(sg_ssl *m) {
     sg_params_free(&m->target);
     sg_arena_free(&m->arena);
     sg_aligned_free(m->mom);
+    free(m->lars_tp);
+    free(m->lars_pred);
     m->mom = NULL;
+    m->lars_tp = m->lars_pred = NULL;
 }
 
 double sg_ssl_lr_at(const sg_ssl_settings *set, long k) {
@@ -380,7 +385,26 @@ double sg_ssl_step(sg_ssl *m) {
         sg_params_group_range(&m->online, SG_PG_PREDICTOR, &first, &count))
         groups[ng++] = (sg_sgd_group){m->online.w + first, m->online.g + first, m->mom + first,
                                       count, (float)(lr * set->pred_lr_mult), (float)set->pred_wd};
-    be->sgd_step(be, ng, groups, (float)set->momentum);
+    if (set->optimizer == SG_OPT_SGD) {
+        be->sgd_step(be, ng, groups, (float)set->momentum);
+    } else {
+        /* LARS: one group per tensor; biases and BN parameters excluded from adaptation and
+         * decay (BYOL's recipe). The predictor's tensors take lr * alpha_p. */
+        int n_tp = 0, n_pred = 0;
+        for (int i = 0; i < m->online.count; i++) {
+            const sg_param_entry *e = &m->online.entries[i];
+            int is_pred = e->group == SG_PG_PREDICTOR;
+            if (is_pred && !pred_is_trained(set->pred)) continue;
+            sg_lars_group *lg = is_pred ? &m->lars_pred[n_pred++] : &m->lars_tp[n_tp++];
+            *lg = (sg_lars_group){m->online.w + e->offset, m->online.g + e->offset,
+                                  m->mom + e->offset, e->count,
+                                  (float)(is_pred ? set->pred_wd : set->wd),
+                                  e->kind == SG_PK_CONV_W || e->kind == SG_PK_LINEAR_W};
+        }
+        be->lars_step(be, n_tp, m->lars_tp, (float)lr, (float)set->momentum, (float)set->lars_eta);
+        be->lars_step(be, n_pred, m->lars_pred, (float)(lr * set->pred_lr_mult),
+                      (float)set->momentum, (float)set->lars_eta);
+    }
 
     /* predictor regularisation, then EMA (the reference code's order) */
     if (set->pred_symmetric) symmetrize_predictor(m);

@@ -97,6 +97,7 @@ typedef struct {
     sg_mlp pred_mlp;    /* SG_PRED_MLP, SG_PRED_RANDOM */
     sg_linear pred_lin; /* linear kinds */
     float *mom;         /* [online.total] optimizer momentum */
+    sg_lars_group *lars_tp, *lars_pred; /* LARS: one group per tensor, filled each step */
 
     /* BYOL target: trunk | projector, the same layout as online's first two groups */
     int has_target;

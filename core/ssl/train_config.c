@@ -256,8 +256,6 @@ int sg_train_settings(const sg_config *c, int in_channels, int H, int W, long st
     if (s->pred_symmetric && !(linear_kind || s->pred == SG_PRED_MLP))
         return sg_errf(err, "predictor.symmetric=true needs a linear or mlp predictor (got %s)",
                        sg_config_str(c, "predictor.kind"));
-    if (s->optimizer == SG_OPT_LARS)
-        return sg_errf(err, "optim.name=lars: LARS is not available yet in this build; use sgd");
     if (s->eigmap == SG_EIGMAP_SHIFT && s->pred != SG_PRED_DIRECTPRED)
         return sg_errf(err, "predictor.eigmap=shift applies only to predictor.kind=directpred");
     return 0;

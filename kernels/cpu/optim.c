@@ -6,6 +6,7 @@
  * syevd: LAPACK ssyevd through its Fortran interface (lapack.h), workspace passed in.
  * eig_rebuild: rows of V scaled into work, one cblas_sgemm, then exact symmetrisation.
  */
+#include <math.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -52,6 +53,41 @@ static void cpu_sgd_step(const sg_backend *be, int ngroups, const sg_sgd_group *
 /* ---- EMA -------------------------------------------------------------------------------- */
 
 /* target[n] = m*target + (1-m)*online */
+static void cpu_lars_step(const sg_backend *be, int ngroups, const sg_lars_group *groups,
+                          float lr, float momentum, float eta) {
+    (void)be;
+    SG_CHECK(ngroups >= 0 && (ngroups == 0 || groups), "ngroups %d", ngroups);
+    for (int gi = 0; gi < ngroups; gi++) {
+        const sg_lars_group *grp = &groups[gi];
+        if (grp->n == 0) continue;
+        SG_CHECK(grp->w && grp->g && grp->m, "lars group %d: w, g and m must be non-NULL", gi);
+        float *restrict w = grp->w;
+        const float *restrict g = grp->g;
+        float *restrict m = grp->m;
+        const ptrdiff_t n = (ptrdiff_t)grp->n;
+        const float wd = grp->adapt ? grp->weight_decay : 0.0f;
+        float scale = lr;
+        if (grp->adapt) {
+            /* serial double sums: a tensor is at most a few million floats and the order must
+             * not depend on the thread count */
+            double ww = 0, uu = 0;
+            for (ptrdiff_t i = 0; i < n; i++) {
+                double u = (double)g[i] + (double)wd * w[i];
+                ww += (double)w[i] * w[i];
+                uu += u * u;
+            }
+            if (ww > 0 && uu > 0) scale = (float)(lr * eta * sqrt(ww) / sqrt(uu));
+        }
+#pragma omp parallel for schedule(static) if (n >= SG_OPTIM_PAR_MIN)
+        for (ptrdiff_t i = 0; i < n; i++) {
+            float u = g[i] + wd * w[i];
+            float mi = momentum * m[i] + scale * u;
+            m[i] = mi;
+            w[i] = w[i] - mi;
+        }
+    }
+}
+
 static void cpu_ema_update(const sg_backend *be, size_t n, float m, const float *online,
                            float *target) {
     (void)be;
@@ -205,6 +241,7 @@ static void cpu_eig_rebuild(const sg_backend *be, int D, const float *V, const f
 
 void sg_cpu_fill_optim(sg_backend *be) {
     be->sgd_step = cpu_sgd_step;
+    be->lars_step = cpu_lars_step;
     be->ema_update = cpu_ema_update;
     be->corr_update = cpu_corr_update;
     be->syevd_workspace_bytes = cpu_syevd_workspace_bytes;

@@ -68,6 +68,16 @@ typedef struct {
     double weight_decay;
 } ref_sgd_group;
 void ref_sgd_step(int ngroups, const ref_sgd_group *groups, double momentum);
+typedef struct {
+    double *w;
+    const double *g;
+    double *m;
+    size_t n;
+    double weight_decay;
+    int adapt;
+} ref_lars_group;
+void ref_lars_step(int ngroups, const ref_lars_group *groups, double lr, double momentum,
+                   double eta);
 void ref_ema_update(size_t n, double m, const double *online, double *target);
 
 /* DirectPred / DirectCopy */

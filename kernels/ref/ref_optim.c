@@ -20,6 +20,25 @@ void ref_sgd_step(int ngroups, const ref_sgd_group *groups, double momentum) {
 }
 
 /* target = m*target + (1-m)*online */
+void ref_lars_step(int ngroups, const ref_lars_group *groups, double lr, double momentum,
+                   double eta) {
+    for (int gi = 0; gi < ngroups; gi++) {
+        const ref_lars_group *grp = &groups[gi];
+        double wd = grp->adapt ? grp->weight_decay : 0.0, ww = 0, uu = 0;
+        for (size_t i = 0; i < grp->n; i++) {
+            double u = grp->g[i] + wd * grp->w[i];
+            ww += grp->w[i] * grp->w[i];
+            uu += u * u;
+        }
+        double trust = (grp->adapt && ww > 0 && uu > 0) ? eta * sqrt(ww) / sqrt(uu) : 1.0;
+        for (size_t i = 0; i < grp->n; i++) {
+            double u = grp->g[i] + wd * grp->w[i];
+            grp->m[i] = momentum * grp->m[i] + lr * trust * u;
+            grp->w[i] -= grp->m[i];
+        }
+    }
+}
+
 void ref_ema_update(size_t n, double m, const double *online, double *target) {
     for (size_t i = 0; i < n; i++) target[i] = m * target[i] + (1.0 - m) * online[i];
 }

@@ -1,0 +1,208 @@
+#!/usr/bin/python3
+"""Writes the PyTorch reference fixtures the C tests compare against (tests/fixtures/*.sgfx).
+
+Run with Debian's python3-torch (/usr/bin/python3, torch 1.13); the build and the tests never
+need PyTorch, only the committed files:
+    /usr/bin/python3 scripts/make_fixtures.py tests/fixtures
+
+Each case is one BYOL/SimSiam training step of a narrow ResNet-18 (CIFAR stem, widths 4/8/16/32,
+3x16x16 images, 4 images per view) with the projector 32->16->8 and a predictor, written exactly
+as stopgrad's core/ssl/ssl.c does it (and as the paper's reference code does): each view its own
+BN batch, symmetric loss -2 cos(p_v, t_other) averaged over the batch, SGD with momentum and
+weight decay, the predictor as its own parameter group, DirectPred's overwrite after the
+optimizer step, then the EMA update. The file holds the initial weights, the two views, the loss
+and every parameter gradient of the first step, and the losses of 10 steps (fresh views each).
+
+File format (little endian): b"SGFX", u32 count, then per tensor: u32 name length, name bytes,
+u32 ndim, u32 dims[ndim], f32 data[prod(dims)].
+"""
+import math
+import os
+import struct
+import sys
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+B, C_IN, HW = 4, 3, 16
+WIDTH = [4, 8, 16, 32]
+PROJ_HIDDEN, D, PRED_HIDDEN = 16, 8, 16
+LR, MOMENTUM, WD, PRED_WD, EMA = 0.03, 0.9, 4e-4, 4e-4, 0.996
+RHO, EPS = 0.3, 0.1
+STEPS = 10
+
+
+class BasicBlock(nn.Module):
+    def __init__(self, cin, cout, stride):
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(cout)
+        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(cout)
+        self.downsample = None
+        if stride != 1 or cin != cout:
+            self.downsample = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False),
+                                            nn.BatchNorm2d(cout))
+
+    def forward(self, x):
+        out = F.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        sc = x if self.downsample is None else self.downsample(x)
+        return F.relu(out + sc)
+
+
+class Trunk(nn.Module):
+    """torchvision's ResNet-18 layout with the CIFAR stem, no fc: the names match stopgrad's."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(C_IN, WIDTH[0], 3, 1, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(WIDTH[0])
+        cin = WIDTH[0]
+        for li, w in enumerate(WIDTH):
+            blocks = []
+            for bi in range(2):
+                stride = 2 if (li > 0 and bi == 0) else 1
+                blocks.append(BasicBlock(cin, w, stride))
+                cin = w
+            setattr(self, f"layer{li + 1}", nn.Sequential(*blocks))
+
+    def forward(self, x):
+        x = F.relu(self.bn1(self.conv1(x)))
+        for li in range(4):
+            x = getattr(self, f"layer{li + 1}")(x)
+        return x.mean(dim=(2, 3))
+
+
+def mlp(i, h, o):
+    return nn.Sequential(nn.Linear(i, h), nn.BatchNorm1d(h, affine=False), nn.ReLU(), nn.Linear(h, o))
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.trunk = Trunk()
+        self.projector = mlp(WIDTH[-1], PROJ_HIDDEN, D)
+
+    def forward(self, x):
+        return self.projector(self.trunk(x))
+
+
+def named_params(net, pred):
+    """(stopgrad name, tensor) in stopgrad's parameter order: trunk, projector, predictor."""
+    out = [(n, p) for n, p in net.trunk.named_parameters()]
+    out += [("projector." + n, p) for n, p in net.projector.named_parameters()]
+    if pred is not None:
+        out += [("predictor." + n, p) for n, p in pred.named_parameters()]
+    return out
+
+
+def loss_fn(p, t):
+    return -2 * (F.normalize(p, dim=1) * F.normalize(t, dim=1)).sum(dim=1)
+
+
+def directpred_weight(Fm):
+    s, U = torch.linalg.eigh(Fm.double())
+    s = s.clamp(min=0)
+    p = (s / s.max()).sqrt() + EPS
+    p = p.clamp(min=1e-4)
+    return (U @ torch.diag(p) @ U.t()).float()
+
+
+def run_case(name, method, pred_kind, stop_grad, seed):
+    torch.manual_seed(seed)
+    online = Net()
+    if pred_kind == "mlp":
+        pred = mlp(D, PRED_HIDDEN, D)
+    else:
+        pred = nn.Linear(D, D, bias=False)
+    target = Net() if method == "byol" else None  # the reference code's independent init
+    tensors = {}
+    for n, p in named_params(online, pred):
+        tensors["online." + n] = p.detach().clone()
+    if target is not None:
+        for n, p in named_params(target, None):
+            tensors["target." + n] = p.detach().clone()
+
+    params = [p for _, p in named_params(online, None)]
+    opt = torch.optim.SGD([{"params": params, "lr": LR, "weight_decay": WD},
+                           {"params": list(pred.parameters()), "lr": LR, "weight_decay": PRED_WD}],
+                          lr=LR, momentum=MOMENTUM)
+    Facc = None
+    losses = []
+    gen = torch.Generator().manual_seed(seed + 1000)
+    for step in range(STEPS):
+        x = [torch.rand(B, C_IN, HW, HW, generator=gen) * 2 - 1 for _ in range(2)]
+        z = [online(xv) for xv in x]
+        p = [pred(zv) for zv in z]
+        if method == "simsiam":
+            t = [zv if not stop_grad else zv.detach() for zv in z]
+        elif stop_grad:
+            with torch.no_grad():
+                t = [target(xv) for xv in x]
+        else:
+            t = [target(xv) for xv in x]
+        loss = (loss_fn(p[0], t[1]) + loss_fn(p[1], t[0])).mean()
+        opt.zero_grad()
+        if target is not None:
+            target.zero_grad()
+        loss.backward()
+        if target is not None and not stop_grad:
+            # stopgrad's definition: the target-branch gradient is applied to the online weights
+            for po, pt in zip(params, target.parameters()):
+                po.grad += pt.grad
+        if step == 0:
+            tensors["x1"], tensors["x2"] = x[0].clone(), x[1].clone()
+            tensors["loss0"] = loss.detach().reshape(1).clone()
+            for n, prm in named_params(online, pred):
+                tensors["grad." + n] = prm.grad.detach().clone()
+        else:
+            tensors[f"x1.step{step}"], tensors[f"x2.step{step}"] = x[0].clone(), x[1].clone()
+        losses.append(loss.item())
+        opt.step()
+        with torch.no_grad():
+            if pred_kind == "directpred":
+                f = torch.cat([zv.detach() for zv in z], dim=0)
+                Fb = f.t() @ f / f.shape[0]
+                Facc = Fb if Facc is None else RHO * Facc + (1 - RHO) * Fb
+                pred.weight.copy_(directpred_weight(Facc))
+            if target is not None:
+                for po, pt in zip(params, target.parameters()):
+                    pt.mul_(EMA).add_(po.detach(), alpha=1 - EMA)
+    tensors["losses"] = torch.tensor(losses)
+    return tensors
+
+
+def write(path, tensors):
+    tmp = path + ".tmp"
+    with open(tmp, "wb") as f:
+        f.write(b"SGFX")
+        f.write(struct.pack("<I", len(tensors)))
+        for n, t in tensors.items():
+            t = t.detach().float().contiguous()
+            nb = n.encode()
+            f.write(struct.pack("<I", len(nb)))
+            f.write(nb)
+            f.write(struct.pack("<I", t.dim()))
+            f.write(struct.pack(f"<{t.dim()}I", *t.shape))
+            f.write(t.numpy().astype("<f4").tobytes())
+    os.replace(tmp, path)
+
+
+def main():
+    out = sys.argv[1] if len(sys.argv) > 1 else "tests/fixtures"
+    os.makedirs(out, exist_ok=True)
+    torch.set_num_threads(1)
+    cases = [("byol", "byol", "mlp", True, 1),
+             ("simsiam", "simsiam", "mlp", True, 2),
+             ("byol_nosg", "byol", "mlp", False, 3),
+             ("directpred", "byol", "directpred", True, 4)]
+    for name, method, pred_kind, sg, seed in cases:
+        t = run_case(name, method, pred_kind, sg, seed)
+        write(os.path.join(out, name + ".sgfx"), t)
+        print(f"{name}: loss0 {t['loss0'].item():.6f}, 10-step losses {[round(v, 5) for v in t['losses'].tolist()]}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,132 @@
+/* One training step of BYOL, SimSiam, BYOL without stop-gradient and DirectPred against
+ * PyTorch (fixtures from scripts/make_fixtures.py, committed in tests/fixtures/): the loss and
+ * every parameter gradient of the first step, then the losses of 10 steps. */
+#include "core/ssl/ssl.h"
+#include "fixture.h"
+#include "test_util.h"
+
+static sg_ssl_settings settings(sg_method method, sg_pred_kind pred, int stop_gradient) {
+    sg_ssl_settings s;
+    memset(&s, 0, sizeof s);
+    s.trunk = (sg_resnet_spec){18, SG_STEM_CIFAR, 0.0625, 3, 16, 16};
+    s.proj_hidden = 16;
+    s.proj_out = 8;
+    s.pred_hidden = 16;
+    s.batch = 4;
+    s.method = method;
+    s.stop_gradient = stop_gradient;
+    s.ema = 0.996;
+    s.target_copy = 0;
+    s.symmetric_loss = 1;
+    s.normalize_loss = 1;
+    s.pred = pred;
+    s.pred_lr_mult = 1;
+    s.pred_wd = 4e-4;
+    s.rho = 0.3;
+    s.eps = 0.1;
+    s.freq = 1;
+    s.eigmap = SG_EIGMAP_CODE;
+    s.optimizer = SG_OPT_SGD;
+    s.lr = 0.03;
+    s.momentum = 0.9;
+    s.wd = 4e-4;
+    s.total_steps = 10;
+    s.seed = 7;
+    return s;
+}
+
+/* Copies every parameter named prefix+entry from the fixture; returns how many were missing. */
+static int load_params(const fx_file *fx, sg_params *p, const char *prefix) {
+    int missing = 0;
+    for (int i = 0; i < p->count; i++) {
+        char nm[160];
+        snprintf(nm, sizeof nm, "%s%s", prefix, p->entries[i].name);
+        const fx_tensor *t = fx_get(fx, nm);
+        if (!t || t->n != p->entries[i].count) {
+            fprintf(stderr, "  fixture lacks %s (or its size differs: %zu)\n", nm,
+                    p->entries[i].count);
+            missing++;
+            continue;
+        }
+        memcpy(p->w + p->entries[i].offset, t->data, t->n * sizeof(float));
+    }
+    return missing;
+}
+
+static void run_case(const char *name, sg_method method, sg_pred_kind pred, int sg) {
+    char path[1024];
+    const char *src = getenv("SG_SOURCE_DIR");
+    snprintf(path, sizeof path, "%s/tests/fixtures/%s.sgfx", src ? src : ".", name);
+    fx_file fx;
+    CHECK(fx_load(&fx, path) == 0, "%s: fixture loads", name);
+    if (!fx.count) return;
+
+    sg_ssl m;
+    sg_err err;
+    sg_ssl_settings s = settings(method, pred, sg);
+    CHECK(sg_ssl_build(&m, &s, sg_backend_get("cpu"), &err) == 0, "%s: build: %s", name, err.msg);
+    CHECK(load_params(&fx, &m.online, "online.") == 0, "%s: online weights", name);
+    if (m.has_target) CHECK(load_params(&fx, &m.target, "target.") == 0, "%s: target weights", name);
+
+    const size_t nx = (size_t)4 * 3 * 16 * 16;
+    memcpy(m.x[0], fx_get(&fx, "x1")->data, nx * sizeof(float));
+    memcpy(m.x[1], fx_get(&fx, "x2")->data, nx * sizeof(float));
+    double loss0 = sg_ssl_step(&m);
+    double want0 = fx_get(&fx, "loss0")->data[0];
+    CHECK(fabs(loss0 - want0) <= 1e-4 * fabs(want0) + 1e-6, "%s: loss %.7f vs PyTorch %.7f", name,
+          loss0, want0);
+
+    /* every gradient, per tensor, relative to the tensor's own scale */
+    int bad = 0;
+    for (int i = 0; i < m.online.count; i++) {
+        const sg_param_entry *e = &m.online.entries[i];
+        char nm[160];
+        snprintf(nm, sizeof nm, "grad.%s", e->name);
+        const fx_tensor *t = fx_get(&fx, nm);
+        if (!t || t->n != e->count) {
+            bad++;
+            continue;
+        }
+        double scale = 0;
+        for (size_t j = 0; j < t->n; j++) scale = fmax(scale, fabs(t->data[j]));
+        double worst = 0;
+        for (size_t j = 0; j < t->n; j++)
+            worst = fmax(worst, fabs(m.online.g[e->offset + j] - t->data[j]));
+        if (worst > 1e-4 * scale + 1e-7) {
+            if (bad < 6)
+                fprintf(stderr, "  %s: %s differs by %.3g (scale %.3g)\n", name, e->name, worst,
+                        scale);
+            bad++;
+        }
+    }
+    CHECK(bad == 0, "%s: %d of %d gradient tensors differ from PyTorch", name, bad, m.online.count);
+
+    /* 10 steps: losses track PyTorch's (errors compound, hence the looser bound) */
+    const fx_tensor *losses = fx_get(&fx, "losses");
+    int steps_ok = 1;
+    for (int k = 1; k < (int)losses->n; k++) {
+        char n1[64], n2[64];
+        snprintf(n1, sizeof n1, "x1.step%d", k);
+        snprintf(n2, sizeof n2, "x2.step%d", k);
+        memcpy(m.x[0], fx_get(&fx, n1)->data, nx * sizeof(float));
+        memcpy(m.x[1], fx_get(&fx, n2)->data, nx * sizeof(float));
+        double l = sg_ssl_step(&m);
+        if (!(fabs(l - losses->data[k]) <= 1e-3 * fabs(losses->data[k]) + 1e-5)) {
+            fprintf(stderr, "  %s: step %d loss %.7f vs PyTorch %.7f\n", name, k, l,
+                    losses->data[k]);
+            steps_ok = 0;
+        }
+    }
+    CHECK(steps_ok, "%s: 10-step losses match", name);
+    sg_ssl_free(&m);
+    fx_free(&fx);
+}
+
+int main(void) {
+    sg_cpu_set_threads(2);
+    run_case("byol", SG_METHOD_BYOL, SG_PRED_MLP, 1);
+    run_case("simsiam", SG_METHOD_SIMSIAM, SG_PRED_MLP, 1);
+    run_case("byol_nosg", SG_METHOD_BYOL, SG_PRED_MLP, 0);
+    run_case("directpred", SG_METHOD_BYOL, SG_PRED_DIRECTPRED, 1);
+    return test_finish();
+}

@@ -1,0 +1,307 @@
+/* tests/kernels/test_opcheck.c: the op checker (kernels/check/opcheck.h).
+ *
+ * Every op passes on the CPU backend for two seeds, on its default shape and on shapes that
+ * reach the other modes (accumulate off, no bias, in-place, stride 1, ...); shape specs parse
+ * and bad ones are rejected with the parameter named; and the checker catches broken kernels:
+ * a copy of the CPU backend with one slot replaced by a deliberately wrong function must be
+ * reported failing for that op (and only that op), while a correct-but-different syevd
+ * (an eigenvector with its sign flipped) must still pass. */
+#include <string.h>
+
+#include "kernels/check/opcheck.h"
+#include "kernels/kernels.h"
+#include "test_util.h"
+
+static const sg_backend *cpu;
+
+static int op_index(const char *name) {
+    int i = sg_opcheck_find(name);
+    SG_CHECK(i >= 0, "no op %s", name);
+    return i;
+}
+
+/* Runs an op; returns 1 when it ran and matched (reporting why not otherwise). */
+static int passes(const sg_backend *be, const char *name, const char *shape, uint64_t seed) {
+    sg_opcheck_result res;
+    sg_err err = {{0}};
+    if (sg_opcheck_run(be, op_index(name), shape, seed, 0, &res, &err)) {
+        fprintf(stderr, "  %s %s: could not run: %s\n", name, shape ? shape : "(default)",
+                err.msg);
+        return 0;
+    }
+    if (!res.ok)
+        fprintf(stderr, "  %s %s seed %llu: err/tol %.3g (atol %.2g rtol %.2g)\n", name,
+                res.shape, (unsigned long long)seed, res.max_err, res.tol_atol, res.tol_rtol);
+    return res.ok;
+}
+
+/* Runs an op that must run and mismatch. */
+static int fails(const sg_backend *be, const char *name, const char *shape) {
+    sg_opcheck_result res;
+    sg_err err = {{0}};
+    if (sg_opcheck_run(be, op_index(name), shape, 5, 3, &res, &err)) {
+        fprintf(stderr, "  %s: could not run: %s\n", name, err.msg);
+        return 0;
+    }
+    /* a mismatch is recorded and never timed */
+    return !res.ok && res.max_err > 1 && res.reps == 0 && res.seconds_median == 0;
+}
+
+/* ---- deliberately broken kernels ---------------------------------------------------------- */
+
+static void relu_leaking_negatives(const sg_backend *be, size_t n, const float *x, float *y) {
+    (void)be;
+    for (size_t i = 0; i < n; i++) y[i] = x[i] > 0 ? x[i] : 0.01f * x[i];
+}
+
+static void gemm_ignoring_beta(const sg_backend *be, int tA, int tB, int M, int N, int K,
+                               float alpha, const float *A, int lda, const float *B, int ldb,
+                               float beta, float *C, int ldc) {
+    (void)be, (void)beta;
+    cpu->gemm(cpu, tA, tB, M, N, K, alpha, A, lda, B, ldb, 0.0f, C, ldc);
+}
+
+static void conv_filter_ignoring_accumulate(const sg_backend *be, const sg_conv_shape *s,
+                                            const float *x, const float *dy, float *dw,
+                                            int accumulate, void *workspace) {
+    (void)be, (void)accumulate;
+    cpu->conv2d_bwd_filter(cpu, s, x, dy, dw, 0, workspace);
+}
+
+static void bn_bwd_without_mean_term(const sg_backend *be, int N, int C, int HW, const float *x,
+                                     const float *gamma, const float *mean, const float *invstd,
+                                     const float *dy, float *dx, float *dgamma, float *dbeta,
+                                     int accumulate) {
+    /* the right dgamma/dbeta, but dx = gamma * invstd * dy (the batch-statistics terms lost) */
+    (void)be;
+    cpu->batchnorm_bwd(cpu, N, C, HW, x, gamma, mean, invstd, dy, dx, dgamma, dbeta, accumulate);
+    for (int n = 0; n < N; n++)
+        for (int c = 0; c < C; c++)
+            for (int i = 0; i < HW; i++) {
+                size_t k = ((size_t)n * C + c) * HW + i;
+                dx[k] = (gamma ? gamma[c] : 1.0f) * invstd[c] * dy[k];
+            }
+}
+
+/* A correct solver whose first eigenvector comes out with the other sign: must pass. */
+static int syevd_flipping_a_sign(const sg_backend *be, int D, float *A, float *w, void *work) {
+    (void)be;
+    int rc = cpu->syevd(cpu, D, A, w, work);
+    for (int k = 0; k < D; k++) A[k] = -A[k];
+    return rc;
+}
+
+/* Eigenvalues right, but two eigenvectors swapped: reconstruction fails. */
+static int syevd_swapping_vectors(const sg_backend *be, int D, float *A, float *w, void *work) {
+    (void)be;
+    int rc = cpu->syevd(cpu, D, A, w, work);
+    for (int k = 0; k < D; k++) {
+        float t = A[k];
+        A[k] = A[(size_t)D + k];
+        A[(size_t)D + k] = t;
+    }
+    return rc;
+}
+
+/* ---- tests --------------------------------------------------------------------------------- */
+
+static void test_list(void) {
+    int n = sg_opcheck_nops();
+    CHECK(n == 35, "%d ops", n);
+    static const char *const expected[] = {
+        "gemm_nn", "gemm_nt", "gemm_tn", "gemm_tt", "linear_fwd", "linear_bwd", "conv2d_fwd",
+        "conv2d_bwd_data", "conv2d_bwd_filter", "batchnorm_fwd_train", "batchnorm_fwd_eval",
+        "batchnorm_bwd", "relu_fwd", "relu_bwd", "add_fwd", "add_bwd", "maxpool_fwd",
+        "maxpool_bwd", "avgpool_global_fwd", "avgpool_global_bwd", "pair_loss_fwd",
+        "pair_loss_bwd", "sgd_step", "ema_update", "corr_update", "syevd", "eig_rebuild",
+        "aug_u8_to_float", "aug_resized_crop", "aug_hflip", "aug_color_jitter", "aug_grayscale",
+        "aug_gaussian_blur", "aug_solarize", "aug_normalize"};
+    for (size_t k = 0; k < sizeof expected / sizeof expected[0]; k++)
+        CHECK(sg_opcheck_find(expected[k]) >= 0, "op %s missing from the list", expected[k]);
+    for (int i = 0; i < n; i++) {
+        CHECK(sg_opcheck_find(sg_opcheck_name(i)) == i, "op %s listed twice", sg_opcheck_name(i));
+        CHECK(strlen(sg_opcheck_params(i)) > 0, "op %s has no parameters", sg_opcheck_name(i));
+    }
+    CHECK(strcmp(sg_opcheck_params(op_index("gemm_nn")), "M,N,K,[ldpad=0]") == 0, "%s",
+          sg_opcheck_params(op_index("gemm_nn")));
+    CHECK(sg_opcheck_find("gemm") == -1, "a prefix is not a name");
+}
+
+static void test_every_op_passes(void) {
+    const uint64_t seeds[2] = {1, 20240611};
+    for (int s = 0; s < 2; s++)
+        for (int i = 0; i < sg_opcheck_nops(); i++)
+            CHECK(passes(cpu, sg_opcheck_name(i), NULL, seeds[s]), "%s seed %llu",
+                  sg_opcheck_name(i), (unsigned long long)seeds[s]);
+}
+
+/* The other modes and geometries, each for two seeds. */
+static void test_modes_pass(void) {
+    static const char *const cases[][2] = {
+        {"gemm_nn", "M=1,N=1,K=1"},
+        {"gemm_tt", "M=20,N=33,K=7,ldpad=0"},
+        {"linear_fwd", "N=5,In=9,Out=4,bias=0"},
+        {"linear_bwd", "N=5,In=9,Out=4,dx=0,bias=0,acc=0"},
+        {"linear_bwd", "N=5,In=9,Out=4,acc=0"},
+        {"conv2d_fwd", "N=2,C=3,H=6,W=5,K=4,R=3,S=3,stride=1,pad=0"},
+        {"conv2d_fwd", "N=2,C=4,H=7,W=7,K=3,R=1,S=1,stride=2,pad=0"},
+        {"conv2d_fwd", "N=1,C=3,H=13,W=12,K=4,R=7,S=7,stride=2,pad=3"},
+        {"conv2d_bwd_data", "N=2,C=3,H=6,W=5,K=4,R=3,S=3,stride=1,pad=0"},
+        {"conv2d_bwd_data", "N=2,C=4,H=7,W=7,K=3,R=1,S=1,stride=2,pad=0"},
+        {"conv2d_bwd_data", "N=1,C=3,H=13,W=12,K=4,R=7,S=7,stride=2,pad=3"},
+        {"conv2d_bwd_filter", "N=2,C=3,H=6,W=5,K=4,R=3,S=3,stride=1,pad=1,acc=0"},
+        {"conv2d_bwd_filter", "N=2,C=4,H=7,W=7,K=3,R=1,S=1,stride=2,pad=0"},
+        {"conv2d_bwd_filter", "N=1,C=3,H=13,W=12,K=4,R=7,S=7,stride=2,pad=3"},
+        {"batchnorm_fwd_train", "N=8,C=6,HW=1"},
+        {"batchnorm_fwd_train", "N=4,C=3,HW=5,affine=0,running=0"},
+        {"batchnorm_fwd_eval", "N=4,C=3,HW=5,affine=0"},
+        {"batchnorm_bwd", "N=8,C=6,HW=1,acc=0"},
+        {"batchnorm_bwd", "N=4,C=3,HW=5,affine=0"},
+        {"relu_fwd", "n=37,inplace=1"},
+        {"relu_bwd", "n=37,inplace=1"},
+        {"add_fwd", "n=37,inplace=1"},
+        {"add_fwd", "n=37,inplace=2"},
+        {"add_bwd", "n=37,db=0,acc=0"},
+        {"add_bwd", "n=37,acc=0"},
+        {"maxpool_fwd", "N=1,C=2,H=8,W=6,k=2,stride=2,pad=0"},
+        {"maxpool_bwd", "N=1,C=2,H=8,W=6,k=2,stride=2,pad=0"},
+        {"avgpool_global_fwd", "N=2,C=3,HW=1"},
+        {"pair_loss_fwd", "N=4,D=7,normalize=0"},
+        {"pair_loss_bwd", "N=4,D=7,normalize=0,dz=0"},
+        {"pair_loss_bwd", "N=4,D=7,dz=0"},
+        {"sgd_step", "n=10,groups=1"},
+        {"sgd_step", "n=10,groups=3"},
+        {"corr_update", "N=9,D=5,init=1,center=0"},
+        {"corr_update", "N=9,D=5,center=0"},
+        {"corr_update", "N=9,D=5,init=1"},
+        {"syevd", "D=1"},
+        {"syevd", "D=7"},
+        {"aug_resized_crop", "C=1,H=30,W=9,outH=8,outW=20"},
+        {"aug_hflip", "C=2,H=3,W=8,inplace=1"},
+        {"aug_gaussian_blur", "C=1,H=4,W=9,ksize=7"},
+        {"aug_gaussian_blur", "C=2,H=5,W=5,ksize=1"},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++)
+        for (uint64_t seed = 3; seed <= 4; seed++)
+            CHECK(passes(cpu, cases[k][0], cases[k][1], seed), "%s %s seed %llu", cases[k][0],
+                  cases[k][1], (unsigned long long)seed);
+}
+
+static void test_shape_specs(void) {
+    sg_opcheck_result res;
+    sg_err err = {{0}};
+    const char *resnet = "N=2,C=3,H=5,W=6,K=4,R=3,S=3,stride=1,pad=1";
+    int rc = sg_opcheck_run(cpu, op_index("conv2d_fwd"), resnet, 1, 0, &res, &err);
+    CHECK(rc == 0 && res.ok, "rc %d ok %d: %s", rc, res.ok, err.msg);
+    CHECK(strcmp(res.shape, resnet) == 0, "shape %s", res.shape);
+    CHECK(strcmp(res.kernel, "conv2d_fwd") == 0, "kernel %s", res.kernel);
+    sg_conv_shape s = sg_conv_shape_make(2, 3, 5, 6, 4, 3, 3, 1, 1);
+    CHECK(res.cost.flops == sg_cost_conv2d_fwd(&s).flops && res.cost.bytes > 0, "cost %g",
+          res.cost.flops);
+
+    /* spaces around keys and values; optional parameters take their default */
+    rc = sg_opcheck_run(cpu, op_index("gemm_nt"), " M = 5, N=6 ,K=7", 1, 0, &res, &err);
+    CHECK(rc == 0 && res.ok, "rc %d: %s", rc, err.msg);
+    CHECK(strcmp(res.shape, "M=5,N=6,K=7,ldpad=0") == 0, "shape %s", res.shape);
+    CHECK(res.cost.flops == sg_cost_gemm(5, 6, 7, 1).flops, "cost %g", res.cost.flops);
+
+    /* the default shape is the op's default_shape, spelled out */
+    rc = sg_opcheck_run(cpu, op_index("relu_fwd"), NULL, 1, 0, &res, &err);
+    CHECK(rc == 0 && strcmp(res.shape, "n=1001,inplace=0") == 0, "shape %s", res.shape);
+
+    static const char *const bad[][3] = {
+        /* op, spec, text the message must contain */
+        {"gemm_nn", "M=4,N=4,K=4,Q=2", "unknown shape parameter 'Q'"},
+        {"gemm_nn", "M=4,N=4", "missing shape parameter 'K'"},
+        {"gemm_nn", "M=4,N=4,K=4,M=5", "'M' is given twice"},
+        {"gemm_nn", "M=4,N=four,K=4", "'N' = 'four' is not an integer"},
+        {"gemm_nn", "M=0,N=4,K=4", "'M' = 0 is out of range"},
+        {"gemm_nn", "M=4,N=4,K", "'K' is not key=value"},
+        {"gemm_nn", "M=4,N=4,K=4,", "ends with a comma"},
+        {"gemm_nn", "", "missing shape parameter 'M'"},
+        {"relu_fwd", "n=5,inplace=2", "'inplace' = 2 is out of range [0, 1]"},
+        {"conv2d_fwd", "N=1,C=1,H=2,W=2,K=1,R=5,S=5,stride=1,pad=1", "larger than the padded"},
+        {"conv2d_fwd", "N=1,C=1,H=2,W=2,K=1,R=1,S=1,stride=1", "missing shape parameter 'pad'"},
+        {"maxpool_fwd", "N=1,C=1,H=4,W=4,k=2,stride=2,pad=2", "pad must be smaller"},
+        {"aug_gaussian_blur", "C=1,H=8,W=8,ksize=4", "ksize must be odd"},
+        {"aug_gaussian_blur", "C=1,H=3,W=8,ksize=7", "reflect padding"},
+        {"sgd_step", "n=2,groups=3", "at least one parameter"},
+        {"linear_fwd", "N=100000,In=100000,Out=1", "more than"},
+    };
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+        memset(&err, 0, sizeof err);
+        rc = sg_opcheck_run(cpu, op_index(bad[k][0]), bad[k][1], 1, 0, &res, &err);
+        CHECK(rc == -1 && strstr(err.msg, bad[k][2]) && strstr(err.msg, bad[k][0]),
+              "%s '%s': rc %d, message '%s' (expected it to contain '%s')", bad[k][0], bad[k][1],
+              rc, err.msg, bad[k][2]);
+    }
+}
+
+static void test_timing(void) {
+    sg_opcheck_result res;
+    sg_err err = {{0}};
+    int rc = sg_opcheck_run(cpu, op_index("relu_fwd"), "n=200000", 1, 5, &res, &err);
+    CHECK(rc == 0 && res.ok && res.reps == 5 && res.seconds_median > 0, "rc %d reps %d t %g", rc,
+          res.reps, res.seconds_median);
+    /* an op that overwrites its input (restored between timed calls) times too */
+    rc = sg_opcheck_run(cpu, op_index("syevd"), "D=16", 1, 3, &res, &err);
+    CHECK(rc == 0 && res.ok && res.reps == 3 && res.seconds_median > 0, "rc %d reps %d", rc,
+          res.reps);
+    rc = sg_opcheck_run(cpu, op_index("gemm_nn"), NULL, 1, 0, &res, &err);
+    CHECK(rc == 0 && res.reps == 0 && res.seconds_median == 0, "untimed reps %d", res.reps);
+}
+
+static void test_broken_kernels(void) {
+    sg_backend broken = *cpu;
+    broken.name = "broken";
+    broken.relu_fwd = relu_leaking_negatives;
+    CHECK(fails(&broken, "relu_fwd", NULL), "a relu leaking negatives passed");
+    CHECK(passes(&broken, "relu_bwd", NULL, 1), "the untouched relu_bwd failed");
+
+    broken = *cpu;
+    broken.gemm = gemm_ignoring_beta;
+    CHECK(fails(&broken, "gemm_nn", NULL), "a gemm ignoring beta passed (nn)");
+    CHECK(fails(&broken, "gemm_nt", NULL), "a gemm ignoring beta passed (nt)");
+    CHECK(fails(&broken, "gemm_tn", NULL), "a gemm ignoring beta passed (tn)");
+    CHECK(fails(&broken, "gemm_tt", NULL), "a gemm ignoring beta passed (tt)");
+
+    broken = *cpu;
+    broken.conv2d_bwd_filter = conv_filter_ignoring_accumulate;
+    CHECK(fails(&broken, "conv2d_bwd_filter", NULL), "a conv ignoring accumulate passed");
+    CHECK(passes(&broken, "conv2d_bwd_filter", "N=2,C=3,H=6,W=5,K=4,R=3,S=3,stride=1,pad=1,acc=0",
+                 1),
+          "without accumulation that conv is right");
+
+    broken = *cpu;
+    broken.batchnorm_bwd = bn_bwd_without_mean_term;
+    CHECK(fails(&broken, "batchnorm_bwd", NULL), "a bn backward without its mean terms passed");
+    CHECK(fails(&broken, "batchnorm_bwd", "N=64,C=2,HW=100"), "... at a large batch");
+
+    broken = *cpu;
+    broken.syevd = syevd_flipping_a_sign;
+    CHECK(passes(&broken, "syevd", NULL, 1), "a sign-flipped eigenvector was rejected");
+    broken.syevd = syevd_swapping_vectors;
+    CHECK(fails(&broken, "syevd", NULL), "swapped eigenvectors passed");
+
+    /* a backend without a kernel: the op cannot run, and the error names the slot */
+    broken = *cpu;
+    broken.aug_solarize = NULL;
+    sg_opcheck_result res;
+    sg_err err = {{0}};
+    int rc = sg_opcheck_run(&broken, op_index("aug_solarize"), NULL, 1, 0, &res, &err);
+    CHECK(rc == -1 && strstr(err.msg, "no kernel aug_solarize"), "rc %d: %s", rc, err.msg);
+}
+
+int main(void) {
+    cpu = sg_backend_get("cpu");
+    CHECK(cpu != NULL, "no cpu backend");
+    if (!cpu) return test_finish();
+    sg_cpu_set_threads(2);
+    test_list();
+    test_every_op_passes();
+    test_modes_pass();
+    test_shape_specs();
+    test_timing();
+    test_broken_kernels();
+    return test_finish();
+}

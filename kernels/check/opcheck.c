@@ -962,6 +962,50 @@ static int op_sgd_step(oc_run *r) {
 }
 
 typedef struct {
+    int ngroups;
+    sg_lars_group groups[OC_MAX_GROUPS];
+    float lr, momentum, eta;
+} lars_args;
+
+static void lars_call(const sg_backend *be, void *p) {
+    lars_args *a = p;
+    be->lars_step(be, a->ngroups, a->groups, a->lr, a->momentum, a->eta);
+}
+
+/* n parameters in `groups` tensors; every third tensor excluded from adaptation (a bias). */
+static int op_lars_step(oc_run *r) {
+    int n = oc_p(r, "n"), ngroups = oc_p(r, "groups");
+    if (ngroups > n) return oc_bad_shape(r, "every group needs at least one parameter");
+    size_t nn = (size_t)n;
+    float *w = OC_F(r, nn), *g = OC_F(r, nn), *m = OC_F(r, nn);
+    double *wd = OC_D(r, nn), *gd = OC_D(r, nn), *md = OC_D(r, nn);
+    if (oc_alloc_status(r)) return -1;
+    oc_uniform(r, w, nn, -1, 1);
+    oc_uniform(r, g, nn, -1, 1);
+    oc_uniform(r, m, nn, -1, 1);
+    oc_to_double(w, wd, nn);
+    oc_to_double(g, gd, nn);
+    oc_to_double(m, md, nn);
+    lars_args a = {.ngroups = ngroups, .lr = 0.2f, .momentum = 0.9f, .eta = 0.001f};
+    ref_lars_group rg[OC_MAX_GROUPS];
+    size_t at = 0;
+    for (int k = 0; k < ngroups; k++) {
+        size_t len = nn / (size_t)ngroups + ((size_t)k < nn % (size_t)ngroups);
+        int adapt = k % 3 != 2;
+        a.groups[k] = (sg_lars_group){w + at, g + at, m + at, len, 1.5e-6f, adapt};
+        rg[k] = (ref_lars_group){wd + at, gd + at, md + at, len, 1.5e-6f, adapt};
+        at += len;
+    }
+    lars_call(r->be, &a);
+    ref_lars_step(ngroups, rg, (double)a.lr, (double)a.momentum, (double)a.eta);
+    oc_tol(r, 8 * EPS32, 8 * EPS32); /* the trust ratio adds a few roundings */
+    oc_cmp(r, w, wd, nn);
+    oc_cmp(r, m, md, nn);
+    r->out->cost = sg_cost_lars_step(nn);
+    return oc_finish(r, lars_call, NULL, &a);
+}
+
+typedef struct {
     size_t n;
     float m;
     const float *online;
@@ -1423,6 +1467,8 @@ static const oc_op oc_ops[] = {
      {DIM("N"), DIM("D"), FLAG("normalize", 1), FLAG("dz", 1)}},
     {"sgd_step", op_sgd_step, 0, {KERNEL(sgd_step)}, "n=1001",
      {DIM("n"), {"groups", 1, OC_MAX_GROUPS, 2}}},
+    {"lars_step", op_lars_step, 0, {KERNEL(lars_step)}, "n=1001",
+     {DIM("n"), {"groups", 1, OC_MAX_GROUPS, 3}}},
     {"ema_update", op_ema_update, 0, {KERNEL(ema_update)}, "n=1001", {DIM("n")}},
     {"corr_update", op_corr_update, 0, {KERNEL(corr_update)}, "N=17,D=12",
      {DIM("N"), DIM("D"), FLAG("init", 0), FLAG("center", 1)}},

@@ -107,13 +107,13 @@ static int syevd_swapping_vectors(const sg_backend *be, int D, float *A, float *
 
 static void test_list(void) {
     int n = sg_opcheck_nops();
-    CHECK(n == 35, "%d ops", n);
+    CHECK(n == 36, "%d ops", n);
     static const char *const expected[] = {
         "gemm_nn", "gemm_nt", "gemm_tn", "gemm_tt", "linear_fwd", "linear_bwd", "conv2d_fwd",
         "conv2d_bwd_data", "conv2d_bwd_filter", "batchnorm_fwd_train", "batchnorm_fwd_eval",
         "batchnorm_bwd", "relu_fwd", "relu_bwd", "add_fwd", "add_bwd", "maxpool_fwd",
         "maxpool_bwd", "avgpool_global_fwd", "avgpool_global_bwd", "pair_loss_fwd",
-        "pair_loss_bwd", "sgd_step", "ema_update", "corr_update", "syevd", "eig_rebuild",
+        "pair_loss_bwd", "sgd_step", "lars_step", "ema_update", "corr_update", "syevd", "eig_rebuild",
         "aug_u8_to_float", "aug_resized_crop", "aug_hflip", "aug_color_jitter", "aug_grayscale",
         "aug_gaussian_blur", "aug_solarize", "aug_normalize"};
     for (size_t k = 0; k < sizeof expected / sizeof expected[0]; k++)

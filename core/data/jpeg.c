@@ -1,0 +1,208 @@
+/* core/data/jpeg.c: decoding one JPEG into RGB CHW (ImageNet) and writing JPEGs (tests,
+ * smoke-test data), over libjpeg(-turbo).
+ *
+ * libjpeg reports errors by calling error_exit, which by default exits the process; we jump
+ * back (setjmp/longjmp) and turn the message into an sg_err naming the file. Each call has its
+ * own decompressor and FILE, so worker threads can decode concurrently. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdlib.h>
+#include <string.h>
+/* jpeglib.h needs size_t and FILE first. */
+#include <stdio.h>
+#include <jerror.h>
+#include <jpeglib.h>
+
+#include "core/data/internal.h"
+
+typedef struct {
+    struct jpeg_error_mgr pub;
+    jmp_buf jump;
+    int truncated; /* the data ended before the image did */
+} jpeg_err_mgr;
+
+static void on_error_exit(j_common_ptr cinfo) {
+    jpeg_err_mgr *e = (jpeg_err_mgr *)cinfo->err;
+    longjmp(e->jump, 1);
+}
+
+/* Warnings (level -1): most are recoverable oddities that other decoders ignore too (a few
+ * ImageNet files have extraneous bytes before a marker). A file that ends early is different:
+ * libjpeg would pad the image with gray, so like PIL we refuse it. Trace messages are dropped. */
+static void on_emit_message(j_common_ptr cinfo, int level) {
+    jpeg_err_mgr *e = (jpeg_err_mgr *)cinfo->err;
+    if (level < 0) {
+        e->pub.num_warnings++;
+        if (e->pub.msg_code == JWRN_JPEG_EOF) {
+            e->truncated = 1;
+            longjmp(e->jump, 1);
+        }
+    }
+}
+
+static void on_output_message(j_common_ptr cinfo) { (void)cinfo; }
+
+static void init_err(jpeg_err_mgr *e) {
+    jpeg_std_error(&e->pub);
+    e->pub.error_exit = on_error_exit;
+    e->pub.emit_message = on_emit_message;
+    e->pub.output_message = on_output_message;
+    e->truncated = 0;
+}
+
+static int jpeg_failure(j_common_ptr cinfo, const char *path, sg_err *err) {
+    jpeg_err_mgr *e = (jpeg_err_mgr *)cinfo->err;
+    if (e->truncated)
+        return sg_errf(err, "corrupt JPEG %s: the file ends before the image data does "
+                       "(truncated download?)", path);
+    char msg[JMSG_LENGTH_MAX];
+    (*cinfo->err->format_message)(cinfo, msg);
+    return sg_errf(err, "corrupt JPEG %s: %s", path, msg);
+}
+
+/* CMYK to RGB. Adobe's CMYK JPEGs (the only common kind, marked by an Adobe APP14 segment)
+ * store the channels inverted: 255 means no ink. */
+static void cmyk_to_rgb(const JSAMPLE *px, int inverted, uint8_t rgb[3]) {
+    int k = px[3];
+    for (int ch = 0; ch < 3; ch++) {
+        int v = px[ch];
+        int r = inverted ? v * k : (255 - v) * (255 - k);
+        rgb[ch] = (uint8_t)((r + 127) / 255);
+    }
+}
+
+int sgd_jpeg_decode(const char *path, int min_side, uint8_t *buf, size_t cap, int *C, int *H,
+                    int *W, int header_only, sg_err *err) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return sg_errf(err, "cannot open JPEG %s: %s", path, strerror(errno));
+    struct jpeg_decompress_struct cinfo;
+    jpeg_err_mgr jerr;
+    init_err(&jerr);
+    cinfo.err = &jerr.pub;
+    if (setjmp(jerr.jump)) {
+        jpeg_failure((j_common_ptr)&cinfo, path, err);
+        jpeg_destroy_decompress(&cinfo);
+        fclose(f);
+        return -1;
+    }
+    jpeg_create_decompress(&cinfo);
+    jpeg_stdio_src(&cinfo, f);
+    jpeg_read_header(&cinfo, TRUE);
+
+    /* Convert ourselves what libjpeg cannot (gray -> RGB in old libjpeg, CMYK/YCCK -> RGB). */
+    switch (cinfo.jpeg_color_space) {
+    case JCS_GRAYSCALE: cinfo.out_color_space = JCS_GRAYSCALE; break;
+    case JCS_CMYK:
+    case JCS_YCCK: cinfo.out_color_space = JCS_CMYK; break;
+    default: cinfo.out_color_space = JCS_RGB; break;
+    }
+    /* Largest 1/denom (denom <= 8) that keeps the shorter side >= min_side. */
+    unsigned shorter = cinfo.image_width < cinfo.image_height ? cinfo.image_width
+                                                               : cinfo.image_height;
+    unsigned denom = 1;
+    while (min_side > 0 && denom < 8 && shorter >= 2u * denom * (unsigned)min_side) denom *= 2;
+    cinfo.scale_num = 1;
+    cinfo.scale_denom = denom;
+    jpeg_calc_output_dimensions(&cinfo);
+    const int oh = (int)cinfo.output_height, ow = (int)cinfo.output_width;
+    if (C) *C = 3;
+    if (H) *H = oh;
+    if (W) *W = ow;
+    if (header_only) {
+        jpeg_destroy_decompress(&cinfo);
+        fclose(f);
+        return 0;
+    }
+    const size_t plane = (size_t)oh * (size_t)ow;
+    if (cap < 3 * plane) {
+        jpeg_destroy_decompress(&cinfo);
+        fclose(f);
+        return sg_errf(err, "JPEG %s decodes to 3x%dx%d (%zu bytes) but the buffer holds %zu",
+                       path, oh, ow, 3 * plane, cap);
+    }
+    jpeg_start_decompress(&cinfo);
+    const int comps = cinfo.output_components;
+    const int inverted = cinfo.saw_Adobe_marker;
+    JSAMPARRAY row = (*cinfo.mem->alloc_sarray)((j_common_ptr)&cinfo, JPOOL_IMAGE,
+                                                 (JDIMENSION)(ow * comps), 1);
+    uint8_t *r = buf, *g = buf + plane, *b = buf + 2 * plane;
+    while (cinfo.output_scanline < cinfo.output_height) {
+        size_t y = cinfo.output_scanline;
+        jpeg_read_scanlines(&cinfo, row, 1);
+        const JSAMPLE *px = row[0];
+        size_t o = y * (size_t)ow;
+        if (comps == 1) {
+            for (int x = 0; x < ow; x++) r[o + x] = g[o + x] = b[o + x] = px[x];
+        } else if (comps == 3) {
+            for (int x = 0; x < ow; x++) {
+                r[o + x] = px[3 * x];
+                g[o + x] = px[3 * x + 1];
+                b[o + x] = px[3 * x + 2];
+            }
+        } else {
+            for (int x = 0; x < ow; x++) {
+                uint8_t rgb[3];
+                cmyk_to_rgb(px + 4 * x, inverted, rgb);
+                r[o + x] = rgb[0];
+                g[o + x] = rgb[1];
+                b[o + x] = rgb[2];
+            }
+        }
+    }
+    jpeg_finish_decompress(&cinfo);
+    jpeg_destroy_decompress(&cinfo);
+    fclose(f);
+    return 0;
+}
+
+int sg_write_jpeg(const char *path, int C, int H, int W, const uint8_t *pixels, int quality,
+                  sg_err *err) {
+    if (C != 1 && C != 3) return sg_errf(err, "JPEG %s: %d channels, expected 1 or 3", path, C);
+    if (H < 1 || W < 1 || H > JPEG_MAX_DIMENSION || W > JPEG_MAX_DIMENSION)
+        return sg_errf(err, "JPEG %s: size %dx%d outside 1..%ld", path, H, W,
+                       (long)JPEG_MAX_DIMENSION);
+    if (quality < 1 || quality > 100)
+        return sg_errf(err, "JPEG %s: quality %d outside 1..100", path, quality);
+    if (sgd_mkdirs_for(path, err)) return -1;
+    sgd_out out;
+    if (sgd_out_open(&out, path, err)) return -1;
+    uint8_t *row = malloc((size_t)W * (size_t)C);
+    if (!row) {
+        sgd_out_abort(&out);
+        return sg_errf(err, "out of memory writing %s", path);
+    }
+    struct jpeg_compress_struct cinfo;
+    jpeg_err_mgr jerr;
+    init_err(&jerr);
+    cinfo.err = &jerr.pub;
+    if (setjmp(jerr.jump)) {
+        jpeg_failure((j_common_ptr)&cinfo, path, err);
+        jpeg_destroy_compress(&cinfo);
+        free(row);
+        sgd_out_abort(&out);
+        return -1;
+    }
+    jpeg_create_compress(&cinfo);
+    jpeg_stdio_dest(&cinfo, out.f);
+    cinfo.image_width = (JDIMENSION)W;
+    cinfo.image_height = (JDIMENSION)H;
+    cinfo.input_components = C;
+    cinfo.in_color_space = C == 1 ? JCS_GRAYSCALE : JCS_RGB;
+    jpeg_set_defaults(&cinfo);
+    jpeg_set_quality(&cinfo, quality, TRUE);
+    for (int k = 0; k < cinfo.num_components; k++) /* 4:4:4, no chroma subsampling */
+        cinfo.comp_info[k].h_samp_factor = cinfo.comp_info[k].v_samp_factor = 1;
+    jpeg_start_compress(&cinfo, TRUE);
+    const size_t plane = (size_t)H * (size_t)W;
+    while (cinfo.next_scanline < cinfo.image_height) {
+        size_t y = cinfo.next_scanline;
+        for (int x = 0; x < W; x++)
+            for (int c = 0; c < C; c++) row[(size_t)x * C + c] = pixels[c * plane + y * W + x];
+        JSAMPROW rows[1] = {row};
+        jpeg_write_scanlines(&cinfo, rows, 1);
+    }
+    jpeg_finish_compress(&cinfo);
+    jpeg_destroy_compress(&cinfo);
+    free(row);
+    return sgd_out_commit(&out, err);
+}

@@ -1,0 +1,142 @@
+/* core/eval/eval.h: how good and how collapsed a representation is.
+ *
+ *  - Linear probe (probe.c): the reference code's protocol (luckmatters ssl/real-dataset,
+ *    linear_feature_eval.py): frozen features standardised with the TRAIN statistics, one
+ *    nn.Linear(D, nclasses) trained by Adam on softmax cross-entropy, test accuracy after every
+ *    epoch. The reference reports the best epoch's test accuracy; both papers' tables are that
+ *    number. We report the final, the best (and its epoch) and the train accuracy.
+ *  - Weighted kNN (knn.c): the InstDisc / SimSiam-monitor classifier on l2-normalised features.
+ *  - Diagnostics (metrics.c): SimSiam's collapse metric, effective rank of a spectrum, and the
+ *    quantities of the DirectPred paper's Fig. 2 (alignment of W_p with F's eigenvectors, the
+ *    eigenvalues of W_p in F's basis, asymmetry of W_p, eigenvalues of its symmetric part).
+ *
+ * Features, labels and matrices are host-addressable memory of `be` (the cpu backend): the
+ * probe and kNN read the backend's outputs with plain C loops between kernel calls.
+ * Accuracies are percentages (100 * correct / total), as the reference code and the papers print.
+ * The probe and kNN allocate their scratch once per call (they are not kernels); the metrics take
+ * all their scratch from the caller, so a training step can call them without allocating.
+ */
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/base/err.h"
+#include "kernels/kernels.h"
+
+/* ---- linear probe ------------------------------------------------------------------------- */
+
+/* RNG streams of the probe: (cfg.seed; SG_PROBE_STREAM_INIT, 0, 0) draws the initial weights,
+ * (cfg.seed; SG_PROBE_STREAM_SHUFFLE, epoch, 0) the epoch's permutation of the training set. */
+#define SG_PROBE_STREAM_INIT 0x50524f42u    /* "PROB" */
+#define SG_PROBE_STREAM_SHUFFLE 0x53485546u /* "SHUF" */
+
+typedef struct {
+    float lr;           /* Adam learning rate: 3e-4 */
+    float beta1, beta2; /* 0.9, 0.999 */
+    float adam_eps;     /* 1e-8 */
+    float weight_decay; /* 1e-3, added to the gradient (torch.optim.Adam, not AdamW) */
+    int batch_size;     /* 128; the last partial batch is kept */
+    int epochs;         /* 50 */
+    /* Standardisation: a feature whose train std (population, ddof 0, like sklearn's
+     * StandardScaler) is below std_floor is treated as constant and only centred (scale 1),
+     * which is StandardScaler's rule for zero-variance features; 1e-6. */
+    double std_floor;
+    int test_batch_size; /* rows per evaluation forward (the reference's test loader): 512 */
+    uint64_t seed;       /* init and shuffling */
+} sg_probe_config;
+
+/* The defaults above (seed 0). */
+sg_probe_config sg_probe_config_default(void);
+/* Checks every field (message names the field and the allowed range). */
+int sg_probe_config_validate(const sg_probe_config *cfg, sg_err *err);
+/* "adam lr=0.0003 b1=0.9 b2=0.999 eps=1e-08 wd=0.001 bs=128 epochs=50 std_floor=1e-06 seed=0":
+ * the protocol, for a result row. snprintf's contract: returns the length it needed. */
+int sg_probe_config_describe(const sg_probe_config *cfg, char *buf, size_t len);
+
+typedef struct {
+    double test_acc_final; /* % after the last epoch */
+    double test_acc_best;  /* % max over epochs: the reference code's reported number */
+    int best_epoch;        /* 0-based epoch where test_acc_best was first reached */
+    double train_acc_final; /* % of the final model on the (standardised) training set */
+    double train_loss_final; /* mean over the last epoch's batches of the batch-mean CE */
+} sg_probe_result;
+
+/* Trains and evaluates the probe.
+ * train_feat[ntrain, D], train_labels[ntrain] in [0, nclasses); test_feat[ntest, D],
+ * test_labels[ntest]. epoch_test_acc[cfg->epochs] (may be NULL) receives every epoch's test %.
+ * Deterministic for a fixed seed, backend and thread count. Returns 0, or -1 with err set on bad
+ * input (shapes, labels out of range, non-finite features, invalid config, out of memory). */
+int sg_probe_run(const sg_backend *be, const sg_probe_config *cfg, int ntrain, int ntest, int D,
+                 int nclasses, const float *train_feat, const int32_t *train_labels,
+                 const float *test_feat, const int32_t *test_labels, sg_probe_result *res,
+                 double *epoch_test_acc, sg_err *err);
+
+/* The probe's pieces, exposed for tests. */
+
+/* Softmax cross-entropy of logits[N, C] against labels[N] (each in [0, C)): returns the mean
+ * over rows; dlogits[N, C] = (softmax - onehot) / N, the gradient of that mean. Computed per row
+ * in double (max-subtracted log-sum-exp). */
+double sg_probe_xent(int N, int C, const float *logits, const int32_t *labels, float *dlogits);
+
+/* One torch.optim.Adam step (weight decay added to the gradient), step = 1, 2, ...:
+ *   g' = g + wd*w; m = b1*m + (1-b1)*g'; v = b2*v + (1-b2)*g'^2;
+ *   w -= (lr / (1 - b1^step)) * m / (sqrt(v) / sqrt(1 - b2^step) + eps). */
+void sg_probe_adam_step(size_t n, float *w, const float *g, float *m, float *v, long step,
+                        float lr, float beta1, float beta2, float eps, float weight_decay);
+
+/* ---- weighted kNN ------------------------------------------------------------------------- */
+
+typedef struct {
+    int k;          /* neighbours: 200, clamped to ntrain */
+    float T;        /* temperature of the weights exp(sim / T): 0.1 */
+    int block_rows; /* test rows per similarity gemm: memory block_rows * ntrain floats; 64 */
+} sg_knn_config;
+
+sg_knn_config sg_knn_config_default(void);
+int sg_knn_config_validate(const sg_knn_config *cfg, sg_err *err);
+/* "knn k=200 T=0.1" */
+int sg_knn_config_describe(const sg_knn_config *cfg, char *buf, size_t len);
+
+/* Features are l2-normalised (norm clamped at 1e-12, as F.normalize); for each test row, cosine
+ * similarity to every train row (be->gemm, block_rows test rows at a time), the k most similar
+ * (equal similarities: the lower train index first), class score = sum of exp(sim / T) over the
+ * neighbours of that class, prediction = argmax (ties: the lower class index).
+ * pred[ntest] (may be NULL) receives the predictions; *accuracy the % correct.
+ * Predictions do not depend on block_rows nor on the thread count. */
+int sg_knn_eval(const sg_backend *be, const sg_knn_config *cfg, int ntrain, int ntest, int D,
+                int nclasses, const float *train_feat, const int32_t *train_labels,
+                const float *test_feat, const int32_t *test_labels, int32_t *pred,
+                double *accuracy, sg_err *err);
+
+/* ---- collapse and spectrum diagnostics ---------------------------------------------------- */
+
+/* SimSiam's collapse metric: rows of z[N, d] l2-normalised (norm clamped at 1e-12), std over the
+ * batch (unbiased, as torch.std) of each dimension, averaged over the d dimensions.
+ * ~1/sqrt(d) for a healthy spread, 0 when every row points the same way. N >= 2.
+ * work[2*d] doubles (Welford's running mean and sum of squares per dimension). */
+double sg_collapse_std(int N, int d, const float *z, double *work);
+
+/* Effective rank (Roy & Vetterli 2007) of a PSD matrix from its eigenvalues s[n]:
+ * exp(-sum p_i log p_i), p_i = max(s_i, 0) / sum_j max(s_j, 0). 0 when no eigenvalue is positive. */
+double sg_effective_rank(int n, const float *s);
+
+/* W_p[D, D] against F's eigenvectors V[D, D] (row j = unit eigenvector u_j, be->syevd's layout):
+ *   cos_align[j] = cos(W_p u_j, u_j)        (0 where W_p u_j = 0)
+ *   rayleigh[j]  = u_j^T W_p u_j / u_j^T u_j (W_p's eigenvalues when it shares F's eigenbasis)
+ * Either output may be NULL. work[D*D] floats (receives row j = (W_p u_j)^T, via be->gemm). */
+void sg_predictor_alignment(const sg_backend *be, int D, const float *V, const float *Wp,
+                            float *cos_align, float *rayleigh, float *work);
+
+/* ||W - W^T||_F / ||W||_F for W[D, D] (0 for W = 0), in double. */
+double sg_asymmetry(int D, const float *W);
+
+/* Eigenvalues (ascending) of the symmetric part (W + W^T)/2 of W[D, D] into eig[D].
+ * sym[D*D] floats receives the symmetric part and is overwritten by its eigenvectors (rows);
+ * syevd_work: be->syevd_workspace_bytes(be, D) bytes. Returns be->syevd's info (0 = success). */
+int sg_sym_part_eigvals(const sg_backend *be, int D, const float *W, float *eig, float *sym,
+                        void *syevd_work);
+
+/* A spectrum as one CSV cell: "v0;v1;...;v(n-1)", each "%.6g". snprintf's contract: writes at
+ * most len bytes (NUL included), returns the length needed. SG_SPECTRUM_CHARS(n) always fits. */
+#define SG_SPECTRUM_CHARS(n) ((size_t)(n) * 14 + 1)
+int sg_format_spectrum(int n, const float *v, char *buf, size_t len);

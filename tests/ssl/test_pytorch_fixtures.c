@@ -76,8 +76,31 @@ static void run_case(const char *name, sg_method method, sg_pred_kind pred, int 
     CHECK(fabs(loss0 - want0) <= 1e-4 * fabs(want0) + 1e-6, "%s: loss %.7f vs PyTorch %.7f", name,
           loss0, want0);
 
-    /* every gradient, per tensor, relative to the tensor's own scale */
-    int bad = 0;
+    /* DirectPred: F and the predictor it sets after the first step */
+    const fx_tensor *F0 = fx_get(&fx, "F.after0"), *W0 = fx_get(&fx, "predictor.weight.after0");
+    if (F0 && W0) {
+        double ef = 0, ew = 0, sf = 0, sw = 0;
+        for (size_t j = 0; j < F0->n; j++) {
+            ef = fmax(ef, fabs(m.F[j] - F0->data[j]));
+            sf = fmax(sf, fabs(F0->data[j]));
+            ew = fmax(ew, fabs(m.pred_lin.W[j] - W0->data[j]));
+            sw = fmax(sw, fabs(W0->data[j]));
+        }
+        CHECK(ef <= 1e-5 * sf, "%s: F after step 0 differs by %.3g (scale %.3g)", name, ef, sf);
+        CHECK(ew <= 1e-4 * sw, "%s: W_p after step 0 differs by %.3g (scale %.3g)", name, ew, sw);
+    }
+
+    /* every gradient, per tensor, relative to the tensor's own scale; tensors whose exact
+     * gradient is zero (the bias of a Linear followed by batch norm: BN removes any shift) are
+     * checked to be zero in both, relative to the largest gradient of the model */
+    double global = 0;
+    for (int i = 0; i < m.online.count; i++) {
+        char nm[160];
+        snprintf(nm, sizeof nm, "grad.%s", m.online.entries[i].name);
+        const fx_tensor *t = fx_get(&fx, nm);
+        for (size_t j = 0; t && j < t->n; j++) global = fmax(global, fabs(t->data[j]));
+    }
+    int bad = 0, zero_tensors = 0;
     for (int i = 0; i < m.online.count; i++) {
         const sg_param_entry *e = &m.online.entries[i];
         char nm[160];
@@ -89,9 +112,20 @@ static void run_case(const char *name, sg_method method, sg_pred_kind pred, int 
         }
         double scale = 0;
         for (size_t j = 0; j < t->n; j++) scale = fmax(scale, fabs(t->data[j]));
-        double worst = 0;
-        for (size_t j = 0; j < t->n; j++)
+        double worst = 0, ours = 0;
+        for (size_t j = 0; j < t->n; j++) {
             worst = fmax(worst, fabs(m.online.g[e->offset + j] - t->data[j]));
+            ours = fmax(ours, fabs(m.online.g[e->offset + j]));
+        }
+        if (scale < 1e-4 * global) {
+            zero_tensors++;
+            if (ours > 1e-4 * global) {
+                fprintf(stderr, "  %s: %s should be ~0 (PyTorch %.3g) but is %.3g\n", name,
+                        e->name, scale, ours);
+                bad++;
+            }
+            continue;
+        }
         if (worst > 1e-4 * scale + 1e-7) {
             if (bad < 6)
                 fprintf(stderr, "  %s: %s differs by %.3g (scale %.3g)\n", name, e->name, worst,
@@ -100,9 +134,13 @@ static void run_case(const char *name, sg_method method, sg_pred_kind pred, int 
         }
     }
     CHECK(bad == 0, "%s: %d of %d gradient tensors differ from PyTorch", name, bad, m.online.count);
+    CHECK(zero_tensors <= 3, "%s: %d tensors with zero gradient (expected the BN-cancelled biases)",
+          name, zero_tensors);
 
-    /* 10 steps: losses track PyTorch's (errors compound, hence the looser bound) */
+    /* 10 steps: the losses stay within PyTorch's own rounding envelope (4x the spread of
+     * PyTorch runs whose inputs differ at the rounding level; see make_fixtures.py) */
     const fx_tensor *losses = fx_get(&fx, "losses");
+    const fx_tensor *env = fx_get(&fx, "losses_envelope");
     int steps_ok = 1;
     for (int k = 1; k < (int)losses->n; k++) {
         char n1[64], n2[64];
@@ -111,9 +149,10 @@ static void run_case(const char *name, sg_method method, sg_pred_kind pred, int 
         memcpy(m.x[0], fx_get(&fx, n1)->data, nx * sizeof(float));
         memcpy(m.x[1], fx_get(&fx, n2)->data, nx * sizeof(float));
         double l = sg_ssl_step(&m);
-        if (!(fabs(l - losses->data[k]) <= 1e-3 * fabs(losses->data[k]) + 1e-5)) {
-            fprintf(stderr, "  %s: step %d loss %.7f vs PyTorch %.7f\n", name, k, l,
-                    losses->data[k]);
+        double tol = 1e-4 * fabs(losses->data[k]) + 4.0 * env->data[k];
+        if (!(fabs(l - losses->data[k]) <= tol)) {
+            fprintf(stderr, "  %s: step %d loss %.7f vs PyTorch %.7f (envelope %.3g)\n", name, k,
+                    l, losses->data[k], tol);
             steps_ok = 0;
         }
     }

@@ -3,8 +3,7 @@
  * (0 success, 1 failure of the work itself, 2 usage or input error). */
 #pragma once
 
+int sg_cmd_train(int argc, char **argv);
 int sg_cmd_machine(int argc, char **argv);
 int sg_cmd_selfcheck(int argc, char **argv);
-#ifdef SG_WITH_THEORY
 int sg_cmd_theory(int argc, char **argv);
-#endif

@@ -13,12 +13,11 @@ typedef struct {
 } command;
 
 static const command commands[] = {
+    {"train", sg_cmd_train, "train BYOL / SimSiam / DirectPred; run folder, CSVs, checkpoints"},
     {"machine", sg_cmd_machine, "describe this machine (hwloc, OpenBLAS, build); CSV and XML"},
     {"selfcheck", sg_cmd_selfcheck,
      "validate every kernel of a backend against its reference; optional timing"},
-#ifdef SG_WITH_THEORY
     {"theory", sg_cmd_theory, "simulate the paper's linear-network theory and check its claims"},
-#endif
 };
 static const int ncommands = (int)(sizeof commands / sizeof commands[0]);
 

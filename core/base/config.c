@@ -594,6 +594,13 @@ const char *sg_config_str(const sg_config *c, const char *key) {
     return get(c, key, SG_CFG_STRING, 1)->text;
 }
 
+const char *sg_config_text(const sg_config *c, const char *key) {
+    SG_CHECK(c && key, "sg_config_text needs a config and a key");
+    int i = find_key(c, key);
+    SG_CHECK(i >= 0, "config key '%s' is not in the schema", key);
+    return c->vals[i].text;
+}
+
 int sg_config_is_set(const sg_config *c, const char *key) {
     SG_CHECK(c && key, "sg_config_is_set needs a config and a key");
     int i = find_key(c, key);

@@ -55,6 +55,8 @@ long long sg_config_int(const sg_config *c, const char *key);
 double sg_config_float(const sg_config *c, const char *key);
 int sg_config_bool(const sg_config *c, const char *key);
 const char *sg_config_str(const sg_config *c, const char *key); /* STRING and ENUM */
+/* The canonical text of any key's value (bools as true/false, numbers in shortest exact form). */
+const char *sg_config_text(const sg_config *c, const char *key);
 /* Whether the value was set by a file or the command line (not the default). */
 int sg_config_is_set(const sg_config *c, const char *key);
 

@@ -326,8 +326,6 @@ double sg_ssl_step(sg_ssl *m) {
             t[v] = m->on_proj[v].y;
         }
     }
-    accumulate_correlations(m, t);
-
     /* loss: prediction of view v against the target of the other view */
     const int ndir = set->symmetric_loss ? 2 : 1;
     double loss = 0;
@@ -343,6 +341,14 @@ double sg_ssl_step(sg_ssl *m) {
         used_p[v] = 1;
         used_t[o] = sg_off;
     }
+
+    /* a diverged step changes nothing: the caller stops the run on the non-finite loss */
+    if (!isfinite(loss)) {
+        m->last_loss = loss;
+        return loss;
+    }
+
+    accumulate_correlations(m, t);
 
     /* backward: online branch of each view */
     for (int v = 0; v < 2; v++) {

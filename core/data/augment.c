@@ -1,0 +1,157 @@
+/* core/data/augment.c */
+#include "core/data/augment.h"
+
+#include <math.h>
+#include <string.h>
+
+static void set_common(sg_aug_recipe *r, int out_size) {
+    memset(r, 0, sizeof *r);
+    r->out_size = out_size;
+    r->scale_min = 0.08;
+    r->scale_max = 1.0;
+    r->ratio_min = 3.0 / 4.0;
+    r->ratio_max = 4.0 / 3.0;
+    r->flip_p = 0.5;
+    r->blur_sigma_min = 0.1;
+    r->blur_sigma_max = 2.0;
+}
+
+int sg_aug_recipe_for(const char *dataset, int view, int C, int out_size, sg_aug_recipe *r) {
+    set_common(r, out_size);
+    const int colour = C == 3;
+    if (!strcmp(dataset, "stl10")) {
+        /* reference code: SimCLR's recipe with s = 1 and a 9x9 blur (int(0.1 * 96)) always */
+        r->jitter_p = colour ? 0.8 : 0;
+        r->brightness = r->contrast = r->saturation = 0.8;
+        r->hue = 0.2;
+        r->gray_p = colour ? 0.2 : 0;
+        r->blur_p = 1.0;
+        r->blur_ksize = (int)(0.1 * out_size) | 1;
+    } else if (!strcmp(dataset, "cifar10") || !strcmp(dataset, "cifar100") ||
+               !strcmp(dataset, "synthetic")) {
+        r->jitter_p = colour ? 0.8 : 0;
+        r->brightness = r->contrast = r->saturation = 0.4;
+        r->hue = 0.1;
+        r->gray_p = colour ? 0.2 : 0;
+        if (strcmp(dataset, "synthetic") != 0 && colour) {
+            /* the reference code's CIFAR normalisation constants */
+            static const float mean[3] = {0.4914f, 0.4822f, 0.4465f};
+            static const float std[3] = {0.2023f, 0.1994f, 0.2010f};
+            r->normalize = 1;
+            memcpy(r->mean, mean, sizeof mean);
+            memcpy(r->std, std, sizeof std);
+        }
+    } else if (!strcmp(dataset, "imagenet")) {
+        /* BYOL's asymmetric views: blur 1.0 / 0.1, solarisation 0 / 0.2, kernel 23 at 224 */
+        r->jitter_p = colour ? 0.8 : 0;
+        r->brightness = r->contrast = 0.4;
+        r->saturation = 0.2;
+        r->hue = 0.1;
+        r->gray_p = colour ? 0.2 : 0;
+        r->blur_p = view == 0 ? 1.0 : 0.1;
+        r->blur_ksize = ((int)(0.1 * out_size)) | 1;
+        r->solarize_p = view == 0 ? 0.0 : 0.2;
+        static const float mean[3] = {0.485f, 0.456f, 0.406f};
+        static const float std[3] = {0.229f, 0.224f, 0.225f};
+        r->normalize = colour;
+        memcpy(r->mean, mean, sizeof mean);
+        memcpy(r->std, std, sizeof std);
+    } else if (!strcmp(dataset, "fashion_mnist")) {
+        /* one grey channel: crop and flip only (the CPU-scale mirror); a milder crop than
+         * ImageNet's 0.08, since a 28x28 garment loses its class below ~20% of its area */
+        r->scale_min = 0.2;
+    } else {
+        return -1;
+    }
+    return 0;
+}
+
+size_t sg_aug_scratch_floats(int C, int H, int W, int out_size) {
+    size_t a = (size_t)C * H * W, b = (size_t)C * out_size * out_size;
+    return a > b ? a : b;
+}
+
+void sg_aug_draw_crop(sg_rng *r, const sg_aug_recipe *rec, int H, int W, int box[4]) {
+    const double area = (double)H * W;
+    const double lr0 = log(rec->ratio_min), lr1 = log(rec->ratio_max);
+    for (int attempt = 0; attempt < 10; attempt++) {
+        double target = area * sg_rng_uniform_range(r, rec->scale_min, rec->scale_max);
+        double aspect = exp(sg_rng_uniform_range(r, lr0, lr1));
+        int w = (int)lround(sqrt(target * aspect));
+        int h = (int)lround(sqrt(target / aspect));
+        if (w > 0 && w <= W && h > 0 && h <= H) {
+            box[0] = (int)sg_rng_below(r, (uint32_t)(H - h + 1));
+            box[1] = (int)sg_rng_below(r, (uint32_t)(W - w + 1));
+            box[2] = h;
+            box[3] = w;
+            return;
+        }
+    }
+    /* torchvision's fallback: the central crop with the ratio clamped */
+    double in_ratio = (double)W / H;
+    int w = W, h = H;
+    if (in_ratio < rec->ratio_min)
+        h = (int)lround(w / rec->ratio_min);
+    else if (in_ratio > rec->ratio_max)
+        w = (int)lround(h * rec->ratio_max);
+    box[0] = (H - h) / 2;
+    box[1] = (W - w) / 2;
+    box[2] = h;
+    box[3] = w;
+}
+
+void sg_augment(const sg_backend *be, const sg_aug_recipe *r, const uint8_t *img, int C, int H,
+                int W, uint64_t seed, uint32_t epoch, uint32_t sample, uint32_t view, float *dst,
+                sg_aug_scratch *s) {
+    const int S = r->out_size;
+    const size_t n_out = (size_t)C * S * S;
+    SG_CHECK(s->cap >= sg_aug_scratch_floats(C, H, W, S), "augmentation scratch too small");
+    sg_rng rng;
+    sg_rng_init(&rng, seed, epoch, sample, view);
+
+    be->aug_u8_to_float(be, (size_t)C * H * W, img, s->a);
+    int box[4];
+    sg_aug_draw_crop(&rng, r, H, W, box);
+    be->aug_resized_crop(be, C, H, W, s->a, (float)box[0], (float)box[1], (float)box[2],
+                         (float)box[3], S, S, dst);
+    if (sg_rng_uniform_double(&rng) < r->flip_p) be->aug_hflip(be, C, S, S, dst, dst);
+    if (r->jitter_p > 0 && sg_rng_uniform_double(&rng) < r->jitter_p) {
+        double b = sg_rng_uniform_range(&rng, fmax(0, 1 - r->brightness), 1 + r->brightness);
+        double c = sg_rng_uniform_range(&rng, fmax(0, 1 - r->contrast), 1 + r->contrast);
+        double sa = sg_rng_uniform_range(&rng, fmax(0, 1 - r->saturation), 1 + r->saturation);
+        double h = sg_rng_uniform_range(&rng, -r->hue, r->hue);
+        int order[4] = {0, 1, 2, 3};
+        for (int i = 3; i > 0; i--) { /* Fisher-Yates: torchvision's randperm(4) */
+            int j = (int)sg_rng_below(&rng, (uint32_t)(i + 1));
+            int t = order[i];
+            order[i] = order[j];
+            order[j] = t;
+        }
+        be->aug_color_jitter(be, S, S, dst, (float)b, (float)c, (float)sa, (float)h, order);
+    }
+    if (r->gray_p > 0 && sg_rng_uniform_double(&rng) < r->gray_p) be->aug_grayscale(be, S, S, dst);
+    if (r->blur_p > 0 && sg_rng_uniform_double(&rng) < r->blur_p) {
+        double sigma = sg_rng_uniform_range(&rng, r->blur_sigma_min, r->blur_sigma_max);
+        be->aug_gaussian_blur(be, C, S, S, dst, s->b, r->blur_ksize, (float)sigma, s->c);
+        memcpy(dst, s->b, n_out * sizeof(float));
+    }
+    if (r->solarize_p > 0 && sg_rng_uniform_double(&rng) < r->solarize_p)
+        be->aug_solarize(be, n_out, dst, 0.5f);
+    if (r->normalize) be->aug_normalize(be, C, S * S, dst, r->mean, r->std);
+}
+
+void sg_eval_view(const sg_backend *be, const sg_aug_recipe *r, int center_crop, const uint8_t *img,
+                  int C, int H, int W, float *dst, sg_aug_scratch *s) {
+    const int S = r->out_size;
+    SG_CHECK(s->cap >= sg_aug_scratch_floats(C, H, W, S), "augmentation scratch too small");
+    be->aug_u8_to_float(be, (size_t)C * H * W, img, s->a);
+    if (!center_crop && H == S && W == S) {
+        memcpy(dst, s->a, (size_t)C * S * S * sizeof(float));
+    } else {
+        float side = (float)(H < W ? H : W);
+        float h = center_crop ? side * 224.0f / 256.0f : (float)H;
+        float w = center_crop ? side * 224.0f / 256.0f : (float)W;
+        be->aug_resized_crop(be, C, H, W, s->a, (H - h) / 2, (W - w) / 2, h, w, S, S, dst);
+    }
+    if (r->normalize) be->aug_normalize(be, C, S * S, dst, r->mean, r->std);
+}

@@ -1,0 +1,57 @@
+/* core/data/augment.h: the augmentation recipes and one augmented view of one image.
+ *
+ * Every random choice of a view is drawn from the counter RNG stream (seed; epoch, sample,
+ * view), in torchvision's order (crop, flip, jitter, grayscale, blur, solarise), so a view is a
+ * pure function of that key: the same whatever the thread count or the order workers take
+ * samples in. The pixel work is done by the backend's aug_* kernels (kernels/kernels.h). */
+#pragma once
+#include <stdint.h>
+
+#include "core/base/err.h"
+#include "core/base/rng.h"
+#include "kernels/kernels.h"
+
+typedef struct {
+    int out_size;                       /* views are [C, S, S] */
+    double scale_min, scale_max;        /* RandomResizedCrop area fraction */
+    double ratio_min, ratio_max;        /* and aspect ratio */
+    double flip_p;
+    double jitter_p;                    /* colour jitter (3 channels only) */
+    double brightness, contrast, saturation, hue;
+    double gray_p;                      /* 3 channels only */
+    double blur_p;
+    int blur_ksize;
+    double blur_sigma_min, blur_sigma_max;
+    double solarize_p;
+    int normalize;                      /* per-channel (x - mean) / std after everything */
+    float mean[3], std[3];
+} sg_aug_recipe;
+
+/* The recipe of RECIPE.md for a dataset ("stl10", "cifar10", "cifar100", "imagenet",
+ * "fashion_mnist", "synthetic") and view (0 or 1; they differ only for ImageNet, where BYOL's
+ * views are asymmetric in blur and solarisation). C is the image's channel count, out_size the
+ * view side. Returns -1 for an unknown dataset name. */
+int sg_aug_recipe_for(const char *dataset, int view, int C, int out_size, sg_aug_recipe *r);
+
+/* Scratch of one worker: three float images of at most cap floats each. */
+typedef struct {
+    float *a, *b, *c;
+    size_t cap;
+} sg_aug_scratch;
+
+/* Floats of scratch one image needs: max(C*H*W, C*S*S). */
+size_t sg_aug_scratch_floats(int C, int H, int W, int out_size);
+
+/* One augmented view of img (uint8 [C, H, W]) into dst [C, S, S]. */
+void sg_augment(const sg_backend *be, const sg_aug_recipe *r, const uint8_t *img, int C, int H,
+                int W, uint64_t seed, uint32_t epoch, uint32_t sample, uint32_t view, float *dst,
+                sg_aug_scratch *s);
+
+/* The un-augmented evaluation view (probe/kNN features): the whole image resized to S x S
+ * (ImageNet: the centre crop of side 224/256 of the shorter side, as Resize(256) +
+ * CenterCrop(224)), then the recipe's normalisation. */
+void sg_eval_view(const sg_backend *be, const sg_aug_recipe *r, int center_crop, const uint8_t *img,
+                  int C, int H, int W, float *dst, sg_aug_scratch *s);
+
+/* torchvision's RandomResizedCrop.get_params: box = {top, left, height, width} in pixels. */
+void sg_aug_draw_crop(sg_rng *r, const sg_aug_recipe *rec, int H, int W, int box[4]);

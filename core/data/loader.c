@@ -1,0 +1,302 @@
+/* core/data/loader.c: the double-buffered augmentation pipeline (see loader.h). */
+#define _GNU_SOURCE /* pthreads with -std=c11 */
+#include "core/data/loader.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/base/log.h"
+
+typedef struct {
+    long step;            /* the step these buffers hold or are being filled with; -1 none */
+    float *x[2];          /* [B, C, S, S] */
+    int next_item;        /* next (sample, view) item to claim */
+    int done_items;       /* items finished */
+    int failed;
+    sg_err err;
+} slot;
+
+typedef struct {
+    sg_loader *L;
+    sg_aug_scratch scratch;
+    uint8_t *img;
+    size_t img_cap;
+} worker;
+
+struct sg_loader {
+    const sg_dataset *d;
+    sg_aug_recipe rec[2];
+    const sg_backend *be;
+    int B, C, S, n, nworkers;
+    uint64_t seed;
+    long spe;          /* steps per epoch */
+    int *perm;         /* permutation of the current epoch */
+    long perm_epoch;
+    slot slots[2];     /* one being consumed, one being prepared */
+    int prep;          /* index of the slot workers fill; -1 when idle */
+    int stop;
+    pthread_t *threads;
+    worker *workers;
+    worker inline_worker; /* for workers == 0 and for a synchronous fallback */
+    pthread_mutex_t mu;
+    pthread_cond_t work_cv, done_cv;
+};
+
+static void make_perm(sg_loader *L, long epoch, int *perm) {
+    for (int i = 0; i < L->n; i++) perm[i] = i;
+    sg_rng r;
+    sg_rng_init(&r, L->seed, (uint32_t)epoch, 0xffffffffu, 0x7065726du /* "perm" */);
+    for (int i = L->n - 1; i > 0; i--) {
+        int j = (int)sg_rng_below(&r, (uint32_t)(i + 1));
+        int t = perm[i];
+        perm[i] = perm[j];
+        perm[j] = t;
+    }
+}
+
+/* The permutation for `epoch` (recomputed when the epoch changes; guarded by the mutex for the
+ * worker path, as the perm buffer is shared). */
+static void ensure_perm(sg_loader *L, long epoch) {
+    if (L->perm_epoch != epoch) {
+        make_perm(L, epoch, L->perm);
+        L->perm_epoch = epoch;
+    }
+}
+
+void sg_loader_indices(const sg_loader *L, long step, int *idx) {
+    long epoch = step / L->spe, b = step % L->spe;
+    int *perm = malloc((size_t)L->n * sizeof *perm);
+    SG_CHECK(perm != NULL, "out of memory");
+    make_perm((sg_loader *)L, epoch, perm);
+    for (int i = 0; i < L->B; i++) idx[i] = perm[b * L->B + i];
+    free(perm);
+}
+
+static int worker_init(worker *w, sg_loader *L, int maxH, int maxW) {
+    w->L = L;
+    w->scratch.cap = sg_aug_scratch_floats(L->C, maxH, maxW, L->S);
+    w->scratch.a = malloc(w->scratch.cap * sizeof(float));
+    w->scratch.b = malloc(w->scratch.cap * sizeof(float));
+    w->scratch.c = malloc(w->scratch.cap * sizeof(float));
+    w->img_cap = (size_t)L->C * maxH * maxW;
+    w->img = malloc(w->img_cap);
+    return (w->scratch.a && w->scratch.b && w->scratch.c && w->img) ? 0 : -1;
+}
+
+static void worker_free(worker *w) {
+    free(w->scratch.a);
+    free(w->scratch.b);
+    free(w->scratch.c);
+    free(w->img);
+}
+
+/* Augments item `item` (sample item/2, view item%2) of slot s, whose image is `index`. */
+static int do_item(worker *w, slot *s, int item, int index, long epoch, sg_err *err) {
+    sg_loader *L = w->L;
+    int C, H, W;
+    for (;;) {
+        if (sg_dataset_image(L->d, index, w->img, w->img_cap, &C, &H, &W, err) == 0) break;
+        /* ImageNet images vary in size: grow the buffers once and retry */
+        size_t need = (size_t)C * H * W;
+        if (C <= 0 || H <= 0 || W <= 0 || need <= w->img_cap) return -1;
+        free(w->img);
+        w->img_cap = need;
+        w->img = malloc(need);
+        size_t fl = sg_aug_scratch_floats(C, H, W, L->S);
+        if (fl > w->scratch.cap) {
+            free(w->scratch.a), free(w->scratch.b), free(w->scratch.c);
+            w->scratch.cap = fl;
+            w->scratch.a = malloc(fl * sizeof(float));
+            w->scratch.b = malloc(fl * sizeof(float));
+            w->scratch.c = malloc(fl * sizeof(float));
+        }
+        if (!w->img || !w->scratch.a || !w->scratch.b || !w->scratch.c)
+            return sg_errf(err, "out of memory decoding image %d (%dx%dx%d)", index, C, H, W);
+    }
+    const int b = item / 2, v = item % 2;
+    float *dst = s->x[v] + (size_t)b * L->C * L->S * L->S;
+    sg_augment(L->be, &L->rec[v], w->img, C, H, W, L->seed, (uint32_t)epoch, (uint32_t)index,
+               (uint32_t)v, dst, &w->scratch);
+    return 0;
+}
+
+/* Fills slot s for its step on the calling thread (workers == 0, or a step nobody prepared). */
+static int fill_inline(sg_loader *L, slot *s, sg_err *err) {
+    long epoch = s->step / L->spe, b = s->step % L->spe;
+    ensure_perm(L, epoch);
+    for (int item = 0; item < 2 * L->B; item++)
+        if (do_item(&L->inline_worker, s, item, L->perm[b * L->B + item / 2], epoch, err)) return -1;
+    return 0;
+}
+
+static void *worker_main(void *arg) {
+    worker *w = arg;
+    sg_loader *L = w->L;
+    pthread_mutex_lock(&L->mu);
+    for (;;) {
+        while (!L->stop && (L->prep < 0 || L->slots[L->prep].next_item >= 2 * L->B))
+            pthread_cond_wait(&L->work_cv, &L->mu);
+        if (L->stop) break;
+        slot *s = &L->slots[L->prep];
+        int item = s->next_item++;
+        long epoch = s->step / L->spe, b = s->step % L->spe;
+        ensure_perm(L, epoch);
+        int index = L->perm[b * L->B + item / 2];
+        pthread_mutex_unlock(&L->mu);
+        sg_err e;
+        int rc = do_item(w, s, item, index, epoch, &e);
+        pthread_mutex_lock(&L->mu);
+        if (rc && !s->failed) {
+            s->failed = 1;
+            s->err = e;
+        }
+        if (++s->done_items == 2 * L->B) pthread_cond_broadcast(&L->done_cv);
+    }
+    pthread_mutex_unlock(&L->mu);
+    return NULL;
+}
+
+int sg_loader_open(sg_loader **out, const sg_dataset *d, const sg_aug_recipe rec[2], int batch,
+                   int workers, uint64_t seed, int limit, const sg_backend *be, sg_err *err) {
+    *out = NULL;
+    int n = (limit > 0 && limit < d->n) ? limit : d->n;
+    if (n < batch)
+        return sg_errf(err, "dataset %s has %d images, fewer than one batch of %d", d->path, n,
+                       batch);
+    sg_loader *L = calloc(1, sizeof *L);
+    if (!L) return sg_errf(err, "out of memory");
+    L->d = d;
+    L->rec[0] = rec[0];
+    L->rec[1] = rec[1];
+    L->be = be;
+    L->B = batch;
+    L->C = d->C;
+    L->S = rec[0].out_size;
+    L->n = n;
+    L->nworkers = workers;
+    L->seed = seed;
+    L->spe = n / batch;
+    L->perm = malloc((size_t)n * sizeof *L->perm);
+    L->perm_epoch = -1;
+    L->prep = -1;
+    int maxH = d->H > 0 ? d->H : 512, maxW = d->W > 0 ? d->W : 512;
+    int ok = L->perm != NULL && worker_init(&L->inline_worker, L, maxH, maxW) == 0;
+    for (int i = 0; i < 2 && ok; i++) {
+        L->slots[i].step = -1;
+        for (int v = 0; v < 2; v++) {
+            L->slots[i].x[v] = malloc((size_t)batch * L->C * L->S * L->S * sizeof(float));
+            ok &= L->slots[i].x[v] != NULL;
+        }
+    }
+    if (!ok) {
+        sg_loader_close(L);
+        return sg_errf(err, "out of memory for the data pipeline (batch %d, %dx%dx%d)", batch,
+                       L->C, L->S, L->S);
+    }
+    pthread_mutex_init(&L->mu, NULL);
+    pthread_cond_init(&L->work_cv, NULL);
+    pthread_cond_init(&L->done_cv, NULL);
+    if (workers > 0) {
+        L->threads = calloc((size_t)workers, sizeof *L->threads);
+        L->workers = calloc((size_t)workers, sizeof *L->workers);
+        for (int i = 0; i < workers; i++) {
+            if (worker_init(&L->workers[i], L, maxH, maxW) != 0 ||
+                pthread_create(&L->threads[i], NULL, worker_main, &L->workers[i]) != 0) {
+                L->nworkers = i;
+                sg_loader_close(L);
+                return sg_errf(err, "could not start data worker %d of %d", i + 1, workers);
+            }
+        }
+    }
+    *out = L;
+    return 0;
+}
+
+long sg_loader_steps_per_epoch(const sg_loader *L) { return L->spe; }
+
+static void start_prep(sg_loader *L, int si, long step) {
+    slot *s = &L->slots[si];
+    s->step = step;
+    s->next_item = 0;
+    s->done_items = 0;
+    s->failed = 0;
+    L->prep = si;
+    pthread_cond_broadcast(&L->work_cv);
+}
+
+int sg_loader_get(sg_loader *L, long step, float *x0, float *x1, double *waited, sg_err *err) {
+    const size_t bytes = (size_t)L->B * L->C * L->S * L->S * sizeof(float);
+    double t0 = sg_now();
+    slot *s = NULL;
+    int rc = 0;
+    if (L->nworkers == 0) {
+        s = &L->slots[0];
+        s->step = step;
+        rc = fill_inline(L, s, err);
+    } else {
+        pthread_mutex_lock(&L->mu);
+        if (L->prep >= 0 && L->slots[L->prep].step == step) {
+            s = &L->slots[L->prep];
+            while (s->done_items < 2 * L->B) pthread_cond_wait(&L->done_cv, &L->mu);
+            L->prep = -1;
+            if (s->failed) {
+                *err = s->err;
+                rc = -1;
+            }
+        } else {
+            /* not prepared (first step, a resume, a jump): wait for the workers to go idle,
+             * then fill this one synchronously */
+            if (L->prep >= 0) {
+                slot *p = &L->slots[L->prep];
+                while (p->done_items < p->next_item || p->next_item < 2 * L->B) {
+                    p->next_item = 2 * L->B; /* no more claims */
+                    if (p->done_items >= p->next_item) break;
+                    pthread_cond_wait(&L->done_cv, &L->mu);
+                }
+                L->prep = -1;
+            }
+            s = &L->slots[0];
+            s->step = step;
+            pthread_mutex_unlock(&L->mu);
+            rc = fill_inline(L, s, err);
+            pthread_mutex_lock(&L->mu);
+        }
+        if (rc == 0) {
+            memcpy(x0, s->x[0], bytes);
+            memcpy(x1, s->x[1], bytes);
+        }
+        start_prep(L, s == &L->slots[0] ? 1 : 0, step + 1);
+        pthread_mutex_unlock(&L->mu);
+        if (waited) *waited = sg_now() - t0;
+        return rc;
+    }
+    if (rc == 0) {
+        memcpy(x0, s->x[0], bytes);
+        memcpy(x1, s->x[1], bytes);
+    }
+    if (waited) *waited = sg_now() - t0;
+    return rc;
+}
+
+void sg_loader_close(sg_loader *L) {
+    if (!L) return;
+    if (L->threads) {
+        pthread_mutex_lock(&L->mu);
+        L->stop = 1;
+        pthread_cond_broadcast(&L->work_cv);
+        pthread_mutex_unlock(&L->mu);
+        for (int i = 0; i < L->nworkers; i++) pthread_join(L->threads[i], NULL);
+        for (int i = 0; i < L->nworkers; i++) worker_free(&L->workers[i]);
+        pthread_mutex_destroy(&L->mu);
+        pthread_cond_destroy(&L->work_cv);
+        pthread_cond_destroy(&L->done_cv);
+    }
+    free(L->threads);
+    free(L->workers);
+    worker_free(&L->inline_worker);
+    for (int i = 0; i < 2; i++)
+        for (int v = 0; v < 2; v++) free(L->slots[i].x[v]);
+    free(L->perm);
+    free(L);
+}

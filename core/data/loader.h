@@ -1,0 +1,27 @@
+/* core/data/loader.h: batches of two augmented views, prepared ahead of the step.
+ *
+ * Step k of a run is batch (k mod steps_per_epoch) of epoch k / steps_per_epoch. An epoch visits
+ * the images in a permutation drawn from (seed, epoch); the last partial batch is dropped, so
+ * every step has the same batch-norm batch. Sample i of a batch gets views keyed by
+ * (seed; epoch, image index, view), so the data are a pure function of (seed, step): resuming at
+ * step k needs nothing saved, and the thread count never changes a pixel.
+ *
+ * With workers > 0, worker threads augment batch k+1 while the caller trains on batch k;
+ * sg_loader_get reports how long the caller had to wait (the data stall). */
+#pragma once
+#include "core/data/augment.h"
+#include "core/data/dataset.h"
+
+typedef struct sg_loader sg_loader;
+
+/* rec[2]: the recipes of view 0 and view 1. limit > 0 uses only the first `limit` images. */
+int sg_loader_open(sg_loader **L, const sg_dataset *d, const sg_aug_recipe rec[2], int batch,
+                   int workers, uint64_t seed, int limit, const sg_backend *be, sg_err *err);
+long sg_loader_steps_per_epoch(const sg_loader *L);
+/* Fills x[0], x[1] ([B, C, S, S]) with step `step`'s views and starts preparing step + 1.
+ * *waited (may be NULL): seconds the caller blocked. Errors (a corrupt JPEG) name the file. */
+int sg_loader_get(sg_loader *L, long step, float *x0, float *x1, double *waited, sg_err *err);
+void sg_loader_close(sg_loader *L);
+
+/* The image indices of step `step` (batch entries), for tests and diagnostics. */
+void sg_loader_indices(const sg_loader *L, long step, int *idx);

@@ -1,0 +1,703 @@
+/* core/ssl/train.c: the training run (see train.h). */
+#define _GNU_SOURCE /* mkdir, fsync, ftruncate, gmtime_r with -std=c11 */
+#include "core/ssl/train.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/base/csv.h"
+#include "core/base/log.h"
+#include "core/base/machine.h"
+#include "core/data/loader.h"
+#include "core/eval/eval.h"
+#include "core/ssl/train_config.h"
+
+/* ---- CSV schemas ----------------------------------------------------------------------------- */
+
+static const char *const step_cols[] = {"step", "epoch", "loss", "lr", "ema",
+                                        "seconds", "img_per_s", "data_wait_s"};
+#define NSTEP_COLS 8
+static const char *const epoch_cols[] = {
+    "epoch", "step", "loss_mean", "lr", "collapse_std", "eff_rank_F", "asymmetry_Wp",
+    "F_eigs", "Wp_eigs", "align_Wp", "probe_final", "probe_best", "probe_best_epoch",
+    "knn_acc", "img_per_s", "data_wait_frac"};
+#define NEPOCH_COLS 16
+static const char *const result_cols[] = {
+    "run_id", "finished_utc", "git_commit", "config_hash", "seed", "dataset", "method",
+    "predictor", "setting", "tag", "backend", "epochs", "steps", "final_loss", "collapse_std",
+    "eff_rank_F", "probe_final", "probe_best", "probe_best_epoch", "knn_acc", "probe_protocol",
+    "knn_protocol", "img_per_s", "data_wait_frac", "wall_s"};
+#define NRESULT_BASE 25
+
+int sg_train_results_ncols(void) { return NRESULT_BASE + sg_machine_ncols(); }
+
+const char *const *sg_train_results_header(void) {
+    static const char *hdr[NRESULT_BASE + 64];
+    static int ready = 0;
+    if (!ready) {
+        int nm = sg_machine_ncols();
+        SG_CHECK(nm <= 64, "too many machine columns");
+        for (int i = 0; i < NRESULT_BASE; i++) hdr[i] = result_cols[i];
+        for (int i = 0; i < nm; i++) hdr[NRESULT_BASE + i] = sg_machine_header()[i];
+        ready = 1;
+    }
+    return hdr;
+}
+
+/* ---- the run's state ------------------------------------------------------------------------- */
+
+typedef struct {
+    const sg_dataset *d;
+    int first, count;
+} ds_range;
+
+typedef struct {
+    const sg_config *cfg;
+    const sg_backend *be;
+    char dataset[32];
+    sg_dataset pre, evtest, evtrain; /* evtrain unused (n = 0) when it is `pre` */
+    ds_range eval_train, eval_test;
+    int S, C;
+    sg_aug_recipe rec[2];
+    sg_ssl m;
+    sg_loader *loader;
+    long spe, total_steps;
+    int epochs;
+    char dir[4096], steps_path[4200], epochs_path[4200], ckpt_path[4200];
+    sg_csv_stream steps_csv, epochs_csv;
+    uint64_t config_hash;
+    char run_id[160];
+    /* progress of the current epoch (checkpointed) */
+    double epoch_loss_sum;
+    long epochs_done;
+    /* metrics of the last evaluated epoch */
+    double probe_final, probe_best, knn_acc;
+    int probe_best_epoch;
+    double collapse, eff_rank;
+    /* timing (not checkpointed) */
+    double epoch_seconds, epoch_wait;
+    long epoch_timed_steps;
+} run;
+
+static int mkdir_p(const char *path, sg_err *err) {
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s", path);
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = 0;
+        if (mkdir(tmp, 0777) != 0 && errno != EEXIST)
+            return sg_errf(err, "cannot create folder %s: %s", tmp, strerror(errno));
+        *p = '/';
+    }
+    if (mkdir(tmp, 0777) != 0 && errno != EEXIST)
+        return sg_errf(err, "cannot create folder %s: %s", tmp, strerror(errno));
+    return 0;
+}
+
+static int file_exists(const char *p) {
+    struct stat st;
+    return stat(p, &st) == 0;
+}
+
+/* ---- data ------------------------------------------------------------------------------------ */
+
+static int open_data(run *r, sg_err *err) {
+    const sg_config *c = r->cfg;
+    const char *ds = sg_config_str(c, "data.dataset");
+    const char *dir = sg_config_str(c, "data.dir");
+    snprintf(r->dataset, sizeof r->dataset, "%s", ds);
+    int native = 0, rc = 0;
+    if (strcmp(ds, "fashion_mnist") != 0 && strcmp(ds, "synthetic") != 0 && !dir[0])
+        return sg_errf(err, "data.dir is required for data.dataset=%s (the folder holding the "
+                            "dataset's files; see REPRODUCE.md)", ds);
+    if (!strcmp(ds, "stl10")) {
+        native = 96;
+        rc = sg_dataset_open_stl10(&r->pre, dir, "train+unlabeled", err);
+        if (!rc) rc = sg_dataset_open_stl10(&r->evtrain, dir, "train", err);
+        if (!rc) rc = sg_dataset_open_stl10(&r->evtest, dir, "test", err);
+        r->eval_train = (ds_range){&r->evtrain, 0, r->evtrain.n};
+    } else if (!strcmp(ds, "cifar10") || !strcmp(ds, "cifar100")) {
+        native = 32;
+        int c100 = !strcmp(ds, "cifar100");
+        rc = c100 ? sg_dataset_open_cifar100(&r->pre, dir, 1, 1, err)
+                  : sg_dataset_open_cifar10(&r->pre, dir, 1, err);
+        if (!rc)
+            rc = c100 ? sg_dataset_open_cifar100(&r->evtest, dir, 0, 1, err)
+                      : sg_dataset_open_cifar10(&r->evtest, dir, 0, err);
+        r->eval_train = (ds_range){&r->pre, 0, r->pre.n};
+    } else if (!strcmp(ds, "fashion_mnist")) {
+        native = 28;
+        rc = sg_dataset_open_fashion_mnist(&r->pre, dir[0] ? dir : NULL, 1, err);
+        if (!rc) rc = sg_dataset_open_fashion_mnist(&r->evtest, dir[0] ? dir : NULL, 0, err);
+        r->eval_train = (ds_range){&r->pre, 0, r->pre.n};
+    } else if (!strcmp(ds, "imagenet")) {
+        native = 224;
+        char sub[4200];
+        snprintf(sub, sizeof sub, "%s/train", dir);
+        rc = sg_dataset_open_imagenet(&r->pre, sub, err);
+        snprintf(sub, sizeof sub, "%s/val", dir);
+        if (!rc) rc = sg_dataset_open_imagenet(&r->evtest, sub, err);
+        r->eval_train = (ds_range){&r->pre, 0, r->pre.n};
+    } else { /* synthetic: one generated set, the last fifth held out for evaluation */
+        int n = (int)sg_config_int(c, "data.synthetic_n");
+        int size = (int)sg_config_int(c, "data.synthetic_size");
+        native = size;
+        rc = sg_dataset_synthetic(&r->pre, n + n / 4, 3, size, size,
+                                  (int)sg_config_int(c, "data.synthetic_classes"), 0x5eedu, err);
+        r->eval_train = (ds_range){&r->pre, 0, n};
+        r->eval_test = (ds_range){&r->pre, n, n / 4};
+    }
+    if (rc) return -1;
+    if (strcmp(ds, "synthetic") != 0) r->eval_test = (ds_range){&r->evtest, 0, r->evtest.n};
+    int tl = (int)sg_config_int(c, "eval.train_limit"), el = (int)sg_config_int(c, "eval.test_limit");
+    if (tl > 0 && tl < r->eval_train.count) r->eval_train.count = tl;
+    if (el > 0 && el < r->eval_test.count) r->eval_test.count = el;
+    r->C = r->pre.C;
+    int size = (int)sg_config_int(c, "data.image_size");
+    r->S = size > 0 ? size : native;
+    for (int v = 0; v < 2; v++)
+        SG_CHECK(sg_aug_recipe_for(ds, v, r->C, r->S, &r->rec[v]) == 0, "no recipe for %s", ds);
+    return 0;
+}
+
+/* Eval-mode trunk features of a range of images, B at a time (the last chunk padded). */
+static int features(run *r, const ds_range *rg, float *feat, int32_t *labels, sg_err *err) {
+    sg_ssl *m = &r->m;
+    const int B = m->B, D = m->trunk.feat_dim;
+    const size_t img = (size_t)r->C * r->S * r->S;
+    const int center = !strcmp(r->dataset, "imagenet");
+    int maxH = rg->d->H > 0 ? rg->d->H : 4096, maxW = rg->d->W > 0 ? rg->d->W : 4096;
+    size_t ucap = (size_t)r->C * maxH * maxW, fcap = sg_aug_scratch_floats(r->C, maxH, maxW, r->S);
+    uint8_t *u8 = malloc(ucap);
+    sg_aug_scratch s = {malloc(fcap * sizeof(float)), NULL, NULL, fcap};
+    if (!u8 || !s.a) {
+        free(u8);
+        free(s.a);
+        return sg_errf(err, "out of memory for evaluation images");
+    }
+    int rc = 0;
+    for (int at = 0; at < rg->count && rc == 0; at += B) {
+        int n = rg->count - at < B ? rg->count - at : B;
+        for (int i = 0; i < B; i++) {
+            float *dst = m->x[0] + (size_t)i * img;
+            if (i >= n) { /* padding rows: eval-mode BN is per-sample, they change nothing */
+                memset(dst, 0, img * sizeof(float));
+                continue;
+            }
+            int C, H, W, idx = rg->first + at + i;
+            if (sg_dataset_image(rg->d, idx, u8, ucap, &C, &H, &W, err)) {
+                rc = -1;
+                break;
+            }
+            sg_eval_view(r->be, &r->rec[0], center, u8, C, H, W, dst, &s);
+            labels[at + i] = rg->d->labels[idx];
+        }
+        if (rc) break;
+        const float *f = sg_ssl_features(m, m->x[0]);
+        memcpy(feat + (size_t)at * D, f, (size_t)n * D * sizeof(float));
+    }
+    free(u8);
+    free(s.a);
+    return rc;
+}
+
+static int evaluate(run *r, int epoch, sg_err *err) {
+    const sg_config *c = r->cfg;
+    r->probe_final = r->probe_best = r->knn_acc = NAN;
+    r->probe_best_epoch = -1;
+    int do_probe = sg_config_bool(c, "eval.probe"), do_knn = sg_config_bool(c, "eval.knn");
+    if (!do_probe && !do_knn) return 0;
+    const int D = r->m.trunk.feat_dim;
+    int ntr = r->eval_train.count, nte = r->eval_test.count;
+    int nclasses = r->pre.nclasses > r->evtest.nclasses ? r->pre.nclasses : r->evtest.nclasses;
+    if (r->evtrain.nclasses > nclasses) nclasses = r->evtrain.nclasses;
+    float *ftr = malloc((size_t)ntr * D * sizeof(float)), *fte = malloc((size_t)nte * D * sizeof(float));
+    int32_t *ltr = malloc((size_t)ntr * sizeof(int32_t)), *lte = malloc((size_t)nte * sizeof(int32_t));
+    int rc = (!ftr || !fte || !ltr || !lte) ? sg_errf(err, "out of memory for features") : 0;
+    if (!rc) rc = features(r, &r->eval_train, ftr, ltr, err);
+    if (!rc) rc = features(r, &r->eval_test, fte, lte, err);
+    if (!rc && do_probe) {
+        sg_probe_config pc = sg_probe_config_default();
+        pc.epochs = (int)sg_config_int(c, "eval.probe_epochs");
+        pc.lr = (float)sg_config_float(c, "eval.probe_lr");
+        pc.weight_decay = (float)sg_config_float(c, "eval.probe_wd");
+        pc.batch_size = (int)sg_config_int(c, "eval.probe_batch");
+        pc.seed = (uint64_t)sg_config_int(c, "trainer.seed") * 1000003u + (uint64_t)epoch;
+        sg_probe_result pr;
+        rc = sg_probe_run(r->be, &pc, ntr, nte, D, nclasses, ftr, ltr, fte, lte, &pr, NULL, err);
+        if (!rc) {
+            r->probe_final = pr.test_acc_final;
+            r->probe_best = pr.test_acc_best;
+            r->probe_best_epoch = pr.best_epoch;
+        }
+    }
+    if (!rc && do_knn) {
+        sg_knn_config kc = sg_knn_config_default();
+        kc.k = (int)sg_config_int(c, "eval.knn_k");
+        kc.T = (float)sg_config_float(c, "eval.knn_t");
+        rc = sg_knn_eval(r->be, &kc, ntr, nte, D, nclasses, ftr, ltr, fte, lte, NULL, &r->knn_acc,
+                         err);
+    }
+    free(ftr), free(fte), free(ltr), free(lte);
+    return rc;
+}
+
+/* ---- checkpoints ----------------------------------------------------------------------------- */
+
+#define CKPT_MAGIC 0x4b434753u /* "SGCK" */
+#define CKPT_VERSION 1u
+
+typedef struct {
+    uint32_t magic, version;
+    uint64_t config_hash;
+    int64_t step, epochs_done;
+    double epoch_loss_sum;
+    int64_t n_online, n_online_buf, n_target, n_target_buf, D;
+    int32_t F_ready, pad;
+} ckpt_header;
+
+static int write_block(FILE *f, const void *p, size_t bytes) {
+    return bytes == 0 || fwrite(p, 1, bytes, f) == bytes;
+}
+
+static int save_checkpoint(run *r, sg_err *err) {
+    sg_ssl *m = &r->m;
+    char tmp[4300];
+    snprintf(tmp, sizeof tmp, "%s.tmp.%d", r->ckpt_path, (int)getpid());
+    FILE *f = fopen(tmp, "wb");
+    if (!f) return sg_errf(err, "cannot write checkpoint %s: %s", tmp, strerror(errno));
+    const size_t DD = (size_t)m->D * m->D;
+    ckpt_header h = {CKPT_MAGIC, CKPT_VERSION, r->config_hash, m->step, r->epochs_done,
+                     r->epoch_loss_sum, (int64_t)m->online.total, (int64_t)m->online.nbuf,
+                     (int64_t)m->target.total, (int64_t)m->target.nbuf, m->D, m->F_ready, 0};
+    int ok = write_block(f, &h, sizeof h) &&
+             write_block(f, m->online.w, m->online.total * sizeof(float)) &&
+             write_block(f, m->online.buf, m->online.nbuf * sizeof(float)) &&
+             write_block(f, m->mom, m->online.total * sizeof(float)) &&
+             write_block(f, m->target.w, m->target.total * sizeof(float)) &&
+             write_block(f, m->target.buf, m->target.nbuf * sizeof(float)) &&
+             write_block(f, m->F, DD * sizeof(float)) && write_block(f, m->M2, DD * sizeof(float)) &&
+             write_block(f, m->mu, (size_t)m->D * sizeof(float));
+    ok = ok && fflush(f) == 0 && fsync(fileno(f)) == 0;
+    ok = (fclose(f) == 0) && ok;
+    if (!ok || rename(tmp, r->ckpt_path) != 0) {
+        unlink(tmp);
+        return sg_errf(err, "writing checkpoint %s failed: %s", r->ckpt_path, strerror(errno));
+    }
+    return 0;
+}
+
+static int read_block(FILE *f, void *p, size_t bytes) {
+    return bytes == 0 || fread(p, 1, bytes, f) == bytes;
+}
+
+static int load_checkpoint(run *r, sg_err *err) {
+    sg_ssl *m = &r->m;
+    FILE *f = fopen(r->ckpt_path, "rb");
+    if (!f)
+        return sg_errf(err, "--resume: no checkpoint %s (the run never reached one; start it "
+                            "again without --resume)", r->ckpt_path);
+    ckpt_header h;
+    const size_t DD = (size_t)m->D * m->D;
+    int ok = read_block(f, &h, sizeof h);
+    if (ok && (h.magic != CKPT_MAGIC || h.version != CKPT_VERSION)) {
+        fclose(f);
+        return sg_errf(err, "%s is not a stopgrad checkpoint of version %u", r->ckpt_path,
+                       CKPT_VERSION);
+    }
+    if (ok && h.config_hash != r->config_hash) {
+        fclose(f);
+        return sg_errf(err, "%s was written by a different config (hash %016llx, this one "
+                            "%016llx): resume with the run's own config.cfg",
+                       r->ckpt_path, (unsigned long long)h.config_hash,
+                       (unsigned long long)r->config_hash);
+    }
+    ok = ok && h.n_online == (int64_t)m->online.total && h.n_online_buf == (int64_t)m->online.nbuf &&
+         h.n_target == (int64_t)m->target.total && h.n_target_buf == (int64_t)m->target.nbuf &&
+         h.D == m->D;
+    ok = ok && read_block(f, m->online.w, m->online.total * sizeof(float)) &&
+         read_block(f, m->online.buf, m->online.nbuf * sizeof(float)) &&
+         read_block(f, m->mom, m->online.total * sizeof(float)) &&
+         read_block(f, m->target.w, m->target.total * sizeof(float)) &&
+         read_block(f, m->target.buf, m->target.nbuf * sizeof(float)) &&
+         read_block(f, m->F, DD * sizeof(float)) && read_block(f, m->M2, DD * sizeof(float)) &&
+         read_block(f, m->mu, (size_t)m->D * sizeof(float));
+    fclose(f);
+    if (!ok) return sg_errf(err, "checkpoint %s is truncated or does not match this model", r->ckpt_path);
+    m->step = h.step;
+    m->F_ready = h.F_ready;
+    r->epochs_done = h.epochs_done;
+    r->epoch_loss_sum = h.epoch_loss_sum;
+    return 0;
+}
+
+/* Cuts a CSV we wrote back to its header plus `rows` rows (our rows hold no newlines). */
+static int truncate_rows(const char *path, long rows, sg_err *err) {
+    FILE *f = fopen(path, "r+b");
+    if (!f) return sg_errf(err, "cannot open %s to resume: %s", path, strerror(errno));
+    long lines = 0, off = 0;
+    int ch;
+    while (lines < rows + 1 && (ch = fgetc(f)) != EOF) {
+        off++;
+        if (ch == '\n') lines++;
+    }
+    int rc = 0;
+    if (lines < rows + 1)
+        rc = sg_errf(err, "%s has %ld rows, fewer than the checkpoint's %ld", path,
+                     lines > 0 ? lines - 1 : 0, rows);
+    else if (ftruncate(fileno(f), off) != 0)
+        rc = sg_errf(err, "cannot truncate %s: %s", path, strerror(errno));
+    fclose(f);
+    return rc;
+}
+
+/* ---- per-epoch diagnostics -------------------------------------------------------------------- */
+
+static int epoch_row(run *r, int epoch, int evaluated, double img_s, double wait_frac, sg_err *err) {
+    sg_ssl *m = &r->m;
+    const sg_backend *be = r->be;
+    const int D = m->D, B = m->B;
+    /* collapse metric over both views' projector outputs of the last step */
+    double *work = malloc((size_t)2 * D * sizeof(double));
+    float *V = malloc((size_t)D * D * sizeof(float)), *s = malloc((size_t)D * sizeof(float));
+    float *ws = malloc((size_t)D * D * sizeof(float)), *we = malloc((size_t)D * sizeof(float));
+    float *al = malloc((size_t)D * sizeof(float));
+    void *sw = malloc(be->syevd_workspace_bytes(be, D));
+    char *fe = malloc(SG_SPECTRUM_CHARS(D)), *wpe = malloc(SG_SPECTRUM_CHARS(D)),
+         *ale = malloc(SG_SPECTRUM_CHARS(D));
+    if (!work || !V || !s || !ws || !we || !al || !sw || !fe || !wpe || !ale) {
+        free(work), free(V), free(s), free(ws), free(we), free(al), free(sw), free(fe), free(wpe),
+            free(ale);
+        return sg_errf(err, "out of memory for epoch diagnostics");
+    }
+    memcpy(m->fcat, sg_ssl_last_z(m, 0), (size_t)B * D * sizeof(float));
+    memcpy(m->fcat + (size_t)B * D, sg_ssl_last_z(m, 1), (size_t)B * D * sizeof(float));
+    r->collapse = sg_collapse_std(2 * B, D, m->fcat, work);
+    memcpy(V, m->F, (size_t)D * D * sizeof(float));
+    int info = be->syevd(be, D, V, s, sw);
+    r->eff_rank = info == 0 ? sg_effective_rank(D, s) : NAN;
+    sg_format_spectrum(D, s, fe, SG_SPECTRUM_CHARS(D));
+    const float *Wp = sg_ssl_pred_weight(m);
+    double asym = NAN;
+    wpe[0] = ale[0] = 0;
+    if (Wp && info == 0) {
+        asym = sg_asymmetry(D, Wp);
+        sg_predictor_alignment(be, D, V, Wp, al, NULL, ws);
+        sg_format_spectrum(D, al, ale, SG_SPECTRUM_CHARS(D));
+        if (sg_sym_part_eigvals(be, D, Wp, we, ws, sw) == 0)
+            sg_format_spectrum(D, we, wpe, SG_SPECTRUM_CHARS(D));
+    }
+    sg_csv_row row;
+    sg_csv_row_init(&row);
+    sg_csv_row_int(&row, epoch);
+    sg_csv_row_int(&row, m->step);
+    sg_csv_row_double(&row, r->epoch_loss_sum / (double)r->spe);
+    sg_csv_row_double(&row, sg_ssl_lr_at(&m->set, m->step - 1));
+    sg_csv_row_double(&row, r->collapse);
+    sg_csv_row_double(&row, r->eff_rank);
+    if (Wp) sg_csv_row_double(&row, asym); else sg_csv_row_str(&row, "");
+    sg_csv_row_str(&row, fe);
+    sg_csv_row_str(&row, wpe);
+    sg_csv_row_str(&row, ale);
+    if (evaluated && !isnan(r->probe_final)) {
+        sg_csv_row_double(&row, r->probe_final);
+        sg_csv_row_double(&row, r->probe_best);
+        sg_csv_row_int(&row, r->probe_best_epoch);
+    } else {
+        sg_csv_row_str(&row, "");
+        sg_csv_row_str(&row, "");
+        sg_csv_row_str(&row, "");
+    }
+    if (evaluated && !isnan(r->knn_acc)) sg_csv_row_double(&row, r->knn_acc); else sg_csv_row_str(&row, "");
+    sg_csv_row_double(&row, img_s);
+    sg_csv_row_double(&row, wait_frac);
+    int rc = sg_csv_stream_write(&r->epochs_csv, &row, err);
+    sg_csv_row_free(&row);
+    free(work), free(V), free(s), free(ws), free(we), free(al), free(sw), free(fe), free(wpe),
+        free(ale);
+    return rc;
+}
+
+/* "key=value;..." of every key set by a file or the command line, except run.* and the thread
+ * count (which never change a result's meaning) */
+static void setting_string(const sg_config *c, char *buf, size_t len) {
+    int n;
+    const sg_cfg_spec *s = sg_train_schema(&n);
+    size_t at = 0;
+    buf[0] = 0;
+    for (int i = 0; i < n; i++) {
+        const char *k = s[i].key;
+        if (!sg_config_is_set(c, k) || !strncmp(k, "run.", 4) || !strcmp(k, "trainer.threads") ||
+            !strcmp(k, "data.dir") || !strcmp(k, "data.workers"))
+            continue;
+        int w = snprintf(buf + at, len - at, "%s%s=%s", at ? ";" : "", k, sg_config_text(c, k));
+        if (w < 0 || (size_t)w >= len - at) break;
+        at += (size_t)w;
+    }
+}
+
+static int append_result(run *r, const sg_train_summary *sum, sg_err *err) {
+    const sg_config *c = r->cfg;
+    sg_machine mach;
+    if (sg_machine_probe(&mach, sg_cpu_get_threads(), err)) return -1;
+    char setting[4096], pp[512] = "", kp[256] = "", when[32], hash[20];
+    setting_string(c, setting, sizeof setting);
+    sg_probe_config pc = sg_probe_config_default();
+    pc.epochs = (int)sg_config_int(c, "eval.probe_epochs");
+    pc.lr = (float)sg_config_float(c, "eval.probe_lr");
+    pc.weight_decay = (float)sg_config_float(c, "eval.probe_wd");
+    pc.batch_size = (int)sg_config_int(c, "eval.probe_batch");
+    sg_knn_config kc = sg_knn_config_default();
+    kc.k = (int)sg_config_int(c, "eval.knn_k");
+    kc.T = (float)sg_config_float(c, "eval.knn_t");
+    if (sg_config_bool(c, "eval.probe")) sg_probe_config_describe(&pc, pp, sizeof pp);
+    if (sg_config_bool(c, "eval.knn")) sg_knn_config_describe(&kc, kp, sizeof kp);
+    time_t now = time(NULL);
+    struct tm tmv;
+    gmtime_r(&now, &tmv);
+    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tmv);
+    snprintf(hash, sizeof hash, "%016llx", (unsigned long long)r->config_hash);
+    sg_csv_row row;
+    sg_csv_row_init(&row);
+    sg_csv_row_str(&row, r->run_id);
+    sg_csv_row_str(&row, when);
+    sg_csv_row_str(&row, mach.git_commit);
+    sg_csv_row_str(&row, hash);
+    sg_csv_row_int(&row, sg_config_int(c, "trainer.seed"));
+    sg_csv_row_str(&row, r->dataset);
+    sg_csv_row_str(&row, sg_config_str(c, "method.name"));
+    sg_csv_row_str(&row, sg_config_str(c, "predictor.kind"));
+    sg_csv_row_str(&row, setting);
+    sg_csv_row_str(&row, sg_config_str(c, "run.tag"));
+    sg_csv_row_str(&row, r->be->name);
+    sg_csv_row_int(&row, r->epochs);
+    sg_csv_row_int(&row, sum->steps);
+    sg_csv_row_double(&row, sum->final_loss);
+    sg_csv_row_double(&row, sum->collapse_std);
+    sg_csv_row_double(&row, sum->eff_rank);
+    sg_csv_row_double(&row, sum->probe_final);
+    sg_csv_row_double(&row, sum->probe_best);
+    sg_csv_row_int(&row, sum->probe_best_epoch);
+    sg_csv_row_double(&row, sum->knn_acc);
+    sg_csv_row_str(&row, pp);
+    sg_csv_row_str(&row, kp);
+    sg_csv_row_double(&row, sum->img_per_s);
+    sg_csv_row_double(&row, sum->data_wait_frac);
+    sg_csv_row_double(&row, sum->wall_s);
+    sg_machine_row(&mach, &row);
+    int rc = sg_csv_append(sg_config_str(c, "run.results"), sg_train_results_ncols(),
+                           sg_train_results_header(), &row, 1, err);
+    sg_csv_row_free(&row);
+    return rc;
+}
+
+/* A run id already in the results CSV means this exact run was done: refuse to write it twice. */
+static int check_not_recorded(run *r, sg_err *err) {
+    const char *path = sg_config_str(r->cfg, "run.results");
+    if (!file_exists(path)) return 0;
+    sg_csv_table t;
+    if (sg_csv_read(path, &t, err)) return -1;
+    int col = sg_csv_col(&t, "run_id"), found = 0;
+    for (size_t i = 0; col >= 0 && i < t.nrows; i++) found |= !strcmp(sg_csv_cell(&t, i, col), r->run_id);
+    sg_csv_table_free(&t);
+    if (found)
+        return sg_errf(err, "%s already has a result for run %s: choose another run.name or "
+                            "run.results, or delete that row to redo it", path, r->run_id);
+    return 0;
+}
+
+/* ---- the run ----------------------------------------------------------------------------------- */
+
+static int setup(run *r, const sg_train_opts *opts, sg_err *err) {
+    const sg_config *c = r->cfg;
+    if (strcmp(sg_config_str(c, "trainer.backend"), "cpu") != 0) {
+        r->be = sg_backend_get(sg_config_str(c, "trainer.backend"));
+        if (!r->be)
+            return sg_errf(err, "trainer.backend=%s: this build has no such backend (built: cpu)",
+                           sg_config_str(c, "trainer.backend"));
+    } else {
+        r->be = sg_backend_get("cpu");
+    }
+    sg_cpu_set_threads((int)sg_config_int(c, "trainer.threads"));
+    if (open_data(r, err)) return -1;
+    r->epochs = (int)sg_config_int(c, "trainer.epochs");
+    int B = (int)sg_config_int(c, "trainer.batch");
+    int limit = (int)sg_config_int(c, "data.limit");
+    if (!strcmp(r->dataset, "synthetic") && (limit == 0 || limit > r->eval_train.count))
+        limit = r->eval_train.count; /* never pre-train on the held-out fifth */
+    if (sg_loader_open(&r->loader, &r->pre, r->rec, B, (int)sg_config_int(c, "data.workers"),
+                       (uint64_t)sg_config_int(c, "trainer.seed"), limit, r->be, err))
+        return -1;
+    r->spe = sg_loader_steps_per_epoch(r->loader);
+    sg_ssl_settings set;
+    if (sg_train_settings(c, r->C, r->S, r->S, r->spe, &set, err)) return -1;
+    r->total_steps = set.total_steps;
+    if (sg_ssl_build(&r->m, &set, r->be, err)) return -1;
+
+    r->config_hash = sg_config_hash(c);
+    const char *name = sg_config_str(c, "run.name");
+    if (name[0])
+        snprintf(r->run_id, sizeof r->run_id, "%s", name);
+    else
+        snprintf(r->run_id, sizeof r->run_id, "%s-%s-%s-%08llx-s%lld", r->dataset,
+                 sg_config_str(c, "method.name"), sg_config_str(c, "predictor.kind"),
+                 (unsigned long long)(r->config_hash & 0xffffffffu), sg_config_int(c, "trainer.seed"));
+    snprintf(r->dir, sizeof r->dir, "%s/%s", sg_config_str(c, "run.dir"), r->run_id);
+    snprintf(r->steps_path, sizeof r->steps_path, "%s/steps.csv", r->dir);
+    snprintf(r->epochs_path, sizeof r->epochs_path, "%s/epochs.csv", r->dir);
+    snprintf(r->ckpt_path, sizeof r->ckpt_path, "%s/checkpoint.bin", r->dir);
+    if (check_not_recorded(r, err)) return -1;
+
+    if (!opts->resume && file_exists(r->steps_path))
+        return sg_errf(err, "run folder %s already holds a run: add --resume to continue it, or "
+                            "set run.name for a new one", r->dir);
+    if (mkdir_p(r->dir, err)) return -1;
+    if (opts->resume) {
+        if (load_checkpoint(r, err)) return -1;
+        if (truncate_rows(r->steps_path, r->m.step, err) ||
+            truncate_rows(r->epochs_path, r->epochs_done, err))
+            return -1;
+        sg_info("resuming %s at step %ld (epoch %ld)", r->run_id, r->m.step, r->epochs_done + 1);
+    } else {
+        char cfgp[4300], tmp[4400];
+        snprintf(cfgp, sizeof cfgp, "%s/config.cfg", r->dir);
+        snprintf(tmp, sizeof tmp, "%s.tmp", cfgp);
+        FILE *f = fopen(tmp, "w");
+        if (!f) return sg_errf(err, "cannot write %s: %s", tmp, strerror(errno));
+        sg_config_write(c, f);
+        if (fclose(f) != 0 || rename(tmp, cfgp) != 0)
+            return sg_errf(err, "cannot write %s: %s", cfgp, strerror(errno));
+        sg_machine mach;
+        char mp[4300];
+        snprintf(mp, sizeof mp, "%s/machine.csv", r->dir);
+        if (sg_machine_probe(&mach, sg_cpu_get_threads(), err) || sg_machine_write_csv(&mach, mp, err))
+            return -1;
+    }
+    if (sg_csv_stream_open(&r->steps_csv, r->steps_path, NSTEP_COLS, step_cols, err) ||
+        sg_csv_stream_open(&r->epochs_csv, r->epochs_path, NEPOCH_COLS, epoch_cols, err))
+        return -1;
+    return 0;
+}
+
+static void teardown(run *r) {
+    sg_csv_stream_close(&r->steps_csv);
+    sg_csv_stream_close(&r->epochs_csv);
+    sg_loader_close(r->loader);
+    sg_ssl_free(&r->m);
+    sg_dataset_close(&r->pre);
+    sg_dataset_close(&r->evtrain);
+    sg_dataset_close(&r->evtest);
+}
+
+int sg_train_run(const sg_config *cfg, const sg_train_opts *opts, sg_train_summary *out,
+                 sg_err *err) {
+    run *r = calloc(1, sizeof *r);
+    if (!r) return sg_errf(err, "out of memory");
+    r->cfg = cfg;
+    r->probe_final = r->probe_best = r->knn_acc = NAN;
+    r->probe_best_epoch = -1;
+    memset(out, 0, sizeof *out);
+    int rc = setup(r, opts, err);
+    sg_ssl *m = &r->m;
+    const long every = rc ? 0 : (long)sg_config_int(cfg, "trainer.checkpoint_every");
+    const int eval_every = rc ? 0 : (int)sg_config_int(cfg, "eval.every");
+    const double t_start = sg_now();
+    double sum_step_s = 0, sum_wait_s = 0;
+    long timed_steps = 0, ran = 0;
+    sg_progress bar;
+    if (!rc && !opts->quiet) sg_progress_start(&bar, NULL, r->run_id, r->total_steps, "step");
+    while (rc == 0 && m->step < r->total_steps) {
+        if (opts->stop_after > 0 && ran >= opts->stop_after) break;
+        const long k = m->step, epoch = k / r->spe;
+        double waited = 0, t0 = sg_now();
+        rc = sg_loader_get(r->loader, k, m->x[0], m->x[1], &waited, err);
+        if (rc) break;
+        double loss = sg_ssl_step(m);
+        double dt = sg_now() - t0;
+        if (!isfinite(loss)) {
+            rc = sg_errf(err, "loss is %s at step %ld (epoch %ld) of %s; stopped. The last good "
+                              "checkpoint is %s%s", isnan(loss) ? "NaN" : "infinite", k,
+                         epoch + 1, r->run_id, r->ckpt_path,
+                         file_exists(r->ckpt_path) ? "" : " (none was written yet)");
+            break;
+        }
+        ran++;
+        r->epoch_loss_sum += loss;
+        sum_step_s += dt;
+        sum_wait_s += waited;
+        timed_steps++;
+        r->epoch_seconds += dt;
+        r->epoch_wait += waited;
+        r->epoch_timed_steps++;
+        sg_csv_row row;
+        sg_csv_row_init(&row);
+        sg_csv_row_int(&row, k);
+        sg_csv_row_int(&row, epoch);
+        sg_csv_row_double(&row, loss);
+        sg_csv_row_double(&row, sg_ssl_lr_at(&m->set, k));
+        sg_csv_row_double(&row, m->has_target ? sg_ssl_ema_at(&m->set, k) : 0.0);
+        sg_csv_row_double(&row, dt);
+        sg_csv_row_double(&row, m->B / dt);
+        sg_csv_row_double(&row, waited);
+        rc = sg_csv_stream_write(&r->steps_csv, &row, err);
+        sg_csv_row_free(&row);
+        if (rc) break;
+        if (!opts->quiet) sg_progress_update(&bar, m->step);
+
+        const int epoch_end = m->step % r->spe == 0;
+        if (epoch_end) {
+            int e = (int)(m->step / r->spe);
+            int last = m->step >= r->total_steps;
+            int evaluated = last || (eval_every > 0 && e % eval_every == 0);
+            if (evaluated) rc = evaluate(r, e, err);
+            double img_s = r->epoch_seconds > 0 ? r->epoch_timed_steps * m->B / r->epoch_seconds : 0;
+            double wf = r->epoch_seconds > 0 ? r->epoch_wait / r->epoch_seconds : 0;
+            if (!rc) rc = epoch_row(r, e, evaluated, img_s, wf, err);
+            r->epochs_done = e;
+            r->epoch_loss_sum = 0;
+            r->epoch_seconds = r->epoch_wait = 0;
+            r->epoch_timed_steps = 0;
+        }
+        if (!rc && (epoch_end || (every > 0 && m->step % every == 0))) rc = save_checkpoint(r, err);
+    }
+    if (!rc && !opts->quiet) sg_progress_finish(&bar);
+    if (!rc) {
+        snprintf(out->run_id, sizeof out->run_id, "%s", r->run_id);
+        snprintf(out->run_dir, sizeof out->run_dir, "%s", r->dir);
+        out->steps = m->step;
+        out->final_loss = m->last_loss;
+        out->collapse_std = r->collapse;
+        out->eff_rank = r->eff_rank;
+        out->probe_final = r->probe_final;
+        out->probe_best = r->probe_best;
+        out->probe_best_epoch = r->probe_best_epoch;
+        out->knn_acc = r->knn_acc;
+        out->img_per_s = sum_step_s > 0 ? timed_steps * m->B / sum_step_s : 0;
+        out->data_wait_frac = sum_step_s > 0 ? sum_wait_s / sum_step_s : 0;
+        out->wall_s = sg_now() - t_start;
+        out->finished = m->step >= r->total_steps;
+        if (out->finished && m->step % r->spe != 0) {
+            /* trainer.max_steps ended mid-epoch: evaluate and record where it stopped */
+            rc = evaluate(r, (int)(m->step / r->spe) + 1, err);
+            if (!rc) rc = epoch_row(r, (int)(m->step / r->spe) + 1, 1, out->img_per_s,
+                                    out->data_wait_frac, err);
+            if (!rc) rc = save_checkpoint(r, err);
+            out->collapse_std = r->collapse;
+            out->eff_rank = r->eff_rank;
+            out->probe_final = r->probe_final;
+            out->probe_best = r->probe_best;
+            out->probe_best_epoch = r->probe_best_epoch;
+            out->knn_acc = r->knn_acc;
+        }
+        if (!rc && out->finished) rc = append_result(r, out, err);
+    }
+    teardown(r);
+    free(r);
+    return rc;
+}

@@ -1,0 +1,44 @@
+/* core/ssl/train.h: a whole training run: data, model, steps, checkpoints, evaluation, CSVs.
+ *
+ * A run lives in a folder run.dir/run.name holding:
+ *   config.cfg      the resolved config (every key; `stopgrad train config.cfg` reruns it)
+ *   machine.csv     the machine description
+ *   steps.csv       one row per step: step, epoch, loss, lr, ema, seconds, img_per_s, data_wait_s
+ *   epochs.csv      one row per epoch: loss, collapse metric, effective rank of F, spectra of F
+ *                   and W_p, alignment, asymmetry, probe/kNN accuracy when evaluated, speed
+ *   checkpoint.bin  everything a resume needs, written atomically every trainer.checkpoint_every
+ *                   steps and at each epoch end
+ * and appends one summary row to run.results. Everything but the wall-clock columns (seconds,
+ * img_per_s, data_wait_*) is bit-identical for the same config, seed, backend and thread count,
+ * and a resumed run reproduces the uninterrupted one exactly. */
+#pragma once
+#include "core/base/config.h"
+#include "core/base/err.h"
+
+typedef struct {
+    int resume;        /* continue from the run folder's checkpoint */
+    int quiet;         /* no progress bar */
+    long stop_after;   /* > 0: stop (as if killed) after this many steps of this invocation,
+                          leaving the checkpoint; for tests of resume */
+} sg_train_opts;
+
+/* The summary of a finished run (also what was appended to run.results). */
+typedef struct {
+    char run_id[160];
+    char run_dir[4096];
+    long steps;
+    double final_loss, collapse_std, eff_rank;
+    double probe_final, probe_best, knn_acc; /* NaN when not evaluated */
+    int probe_best_epoch;
+    double img_per_s, wall_s, data_wait_frac;
+    int finished; /* 0 when stopped by stop_after */
+} sg_train_summary;
+
+/* Returns 0 on success; on bad input (config, data, a finished run folder) -1 with the message.
+ * A NaN/Inf loss stops the run with an error naming the step and the last good checkpoint. */
+int sg_train_run(const sg_config *cfg, const sg_train_opts *opts, sg_train_summary *out,
+                 sg_err *err);
+
+/* The results CSV header (run.results), for the checker and tests. */
+int sg_train_results_ncols(void);
+const char *const *sg_train_results_header(void);

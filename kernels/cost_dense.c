@@ -28,10 +28,10 @@ sg_cost sg_cost_linear_bwd(int N, int In, int Out, int want_dx, int has_bias) {
     double n = N, in = In, out = Out;
     sg_cost c;
     c.flops = 2.0 * n * in * out * (want_dx ? 2.0 : 1.0) + (has_bias ? n * out : 0.0);
-    c.bytes = F32 * (n * in + n * out                  /* read x, dy */
+    c.bytes = F32 * (n * in + n * out                      /* read x, dy */
                      + (want_dx ? out * in + n * in : 0.0) /* read W, write dx */
-                     + out * in                         /* write dW */
-                     + (has_bias ? out : 0.0));         /* write db */
+                     + out * in                            /* write dW */
+                     + (has_bias ? out : 0.0));            /* write db */
     return c;
 }
 

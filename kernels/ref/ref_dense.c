@@ -38,7 +38,8 @@ void ref_linear_bwd(int N, int In, int Out, const double *x, const double *W, co
         for (int n = 0; n < N; n++) {
             for (int i = 0; i < In; i++) {
                 double sum = 0;
-                for (int o = 0; o < Out; o++) sum += dy[(size_t)n * Out + o] * W[(size_t)o * In + i];
+                for (int o = 0; o < Out; o++)
+                    sum += dy[(size_t)n * Out + o] * W[(size_t)o * In + i];
                 dx[(size_t)n * In + i] = sum;
             }
         }

@@ -1,0 +1,187 @@
+/* tests/kernels/test_conv2d_bwd_filter.c: conv2d backward-filter of the CPU backend against the
+ * double reference (overwrite and accumulate), the reference against finite differences of the
+ * reference forward, determinism and the cost. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/kernels.h"
+#include "kernels/ref/ref.h"
+#include "test_util.h"
+
+typedef struct {
+    int N, C, H, W, K, R, S, stride, pad;
+    const char *what;
+} conv_case;
+
+/* Every ResNet geometry, plus the paths of the im2col + gemm implementation: images batched
+ * into one gemm (small P*Q), several image groups with a partial last one (N*P*Q well above the
+ * columns one gemm takes), one image per gemm (large P*Q), the 1x1 stride-1 direct path. */
+static const conv_case fixed_cases[] = {
+    {2, 3, 20, 17, 4, 7, 7, 2, 3, "7x7/2 pad 3 stem, non-square"},
+    {3, 5, 12, 12, 6, 3, 3, 1, 1, "3x3/1 pad 1"},
+    {2, 4, 11, 13, 5, 3, 3, 2, 1, "3x3/2 pad 1, odd non-square"},
+    {3, 6, 9, 7, 5, 1, 1, 1, 0, "1x1/1, images batched"},
+    {2, 4, 66, 64, 3, 1, 1, 1, 0, "1x1/1, large P*Q: gemm on the NCHW planes"},
+    {3, 6, 10, 10, 4, 1, 1, 2, 0, "1x1/2"},
+    {2, 2, 70, 66, 3, 3, 3, 1, 1, "3x3/1, large P*Q: one image per gemm"},
+    {1000, 2, 3, 3, 3, 3, 3, 1, 1, "3x3/1 at 3x3: several image groups, partial last"},
+    {7, 3, 6, 6, 4, 3, 3, 1, 1, "3x3/1 at 6x6"},
+    {1, 3, 5, 9, 2, 3, 3, 1, 1, "one image, small P*Q"},
+};
+#define NFIXED (int)(sizeof fixed_cases / sizeof fixed_cases[0])
+#define NRANDOM 8
+
+/* A random small geometry with a non-empty output (odd filters, strides, paddings). */
+static conv_case random_case(sg_rng *r) {
+    for (;;) {
+        conv_case c = {tu_randint(r, 1, 5),  tu_randint(r, 1, 7),
+                       tu_randint(r, 1, 14), tu_randint(r, 1, 14),
+                       tu_randint(r, 1, 7),  tu_randint(r, 1, 5),
+                       tu_randint(r, 1, 5),  tu_randint(r, 1, 3),
+                       tu_randint(r, 0, 2),  "random"};
+        if (c.H + 2 * c.pad >= c.R && c.W + 2 * c.pad >= c.S) return c;
+    }
+}
+
+static sg_conv_shape make_shape(const conv_case *c) {
+    return sg_conv_shape_make(c->N, c->C, c->H, c->W, c->K, c->R, c->S, c->stride, c->pad);
+}
+
+static size_t x_count(const sg_conv_shape *s) { return (size_t)s->N * s->C * s->H * s->W; }
+static size_t w_count(const sg_conv_shape *s) { return (size_t)s->K * s->C * s->R * s->S; }
+static size_t y_count(const sg_conv_shape *s) { return (size_t)s->N * s->K * s->P * s->Q; }
+
+/* float32 vs the double reference: an output sums `terms` products of values in [-1, 1]; the
+ * tolerance grows linearly with the sum length, well above the ~sqrt growth seen in practice
+ * and far below the O(0.1) error of any indexing mistake. */
+static int close_enough(const char *what, const float *got, const double *want, size_t n,
+                        double terms) {
+    return tu_close_fd(what, got, want, n, 1e-5 + 3e-7 * terms, 1e-5);
+}
+
+/* Backend backward-filter vs reference on one geometry at the current thread count, overwriting
+ * (dw starts as NaN) and accumulating onto random values, and bit-identical output on a second
+ * call. The workspace starts as NaN so that any part the kernel forgets to write shows up. */
+static void check_case(const sg_backend *be, const conv_case *c, uint64_t seed, int threads) {
+    sg_conv_shape s = make_shape(c);
+    size_t nx = x_count(&s), nw = w_count(&s), ny = y_count(&s);
+    size_t ws = be->conv2d_workspace_bytes(be, &s);
+    float *x = tu_alloc(nx * sizeof(float)), *dy = tu_alloc(ny * sizeof(float));
+    float *dw0 = tu_alloc(nw * sizeof(float));
+    float *dw = tu_alloc(nw * sizeof(float)), *dw2 = tu_alloc(nw * sizeof(float));
+    void *work = ws ? malloc(ws) : NULL;
+    double *xd = tu_alloc(nx * sizeof(double)), *dyd = tu_alloc(ny * sizeof(double));
+    double *dwd = tu_alloc(nw * sizeof(double));
+    tu_fill(x, nx, seed, 1, -1, 1);
+    tu_fill(dy, ny, seed, 3, -1, 1);
+    tu_fill(dw0, nw, seed, 4, -1, 1);
+    tu_f2d(x, xd, nx);
+    tu_f2d(dy, dyd, ny);
+    double terms = (double)s.N * s.P * s.Q;
+
+    for (int accumulate = 0; accumulate <= 1; accumulate++) {
+        tu_f2d(dw0, dwd, nw);
+        ref_conv2d_bwd_filter(&s, xd, dyd, dwd, accumulate);
+        float *outs[2] = {dw, dw2};
+        for (int call = 0; call < 2; call++) {
+            if (accumulate)
+                memcpy(outs[call], dw0, nw * sizeof(float));
+            else
+                memset(outs[call], 0xff, nw * sizeof(float));
+            if (work) memset(work, 0xff, ws);
+            be->conv2d_bwd_filter(be, &s, x, dy, outs[call], accumulate, work);
+        }
+        CHECK(close_enough("dw", dw, dwd, nw, terms + accumulate),
+              "conv2d_bwd_filter %s N%d C%d %dx%d K%d %dx%d/%d pad %d, accumulate %d, %d threads",
+              c->what, s.N, s.C, s.H, s.W, s.K, s.R, s.S, s.stride, s.pad, accumulate, threads);
+        CHECK(memcmp(dw, dw2, nw * sizeof(float)) == 0,
+              "conv2d_bwd_filter %s not deterministic, accumulate %d, %d threads", c->what,
+              accumulate, threads);
+    }
+    free(x), free(dy), free(dw0), free(dw), free(dw2), free(work), free(xd), free(dyd), free(dwd);
+}
+
+/* ---- the reference backward against finite differences of the reference forward ----------- */
+
+/* f(x, w) = sum(g .* conv(x, w)): its gradients are bwd_data(g, w) and bwd_filter(x, g). */
+typedef struct {
+    sg_conv_shape s;
+    const double *x, *w, *g;
+    double *y;
+} fd_ctx;
+
+static double dot(const double *a, const double *b, size_t n) {
+    double sum = 0;
+    for (size_t i = 0; i < n; i++) sum += a[i] * b[i];
+    return sum;
+}
+static double f_of_w(const double *w, void *vctx) {
+    fd_ctx *c = vctx;
+    ref_conv2d_fwd(&c->s, c->x, w, c->y);
+    return dot(c->g, c->y, y_count(&c->s));
+}
+
+/* f is linear in w, so central differences are exact up to rounding. Accumulating adds the
+ * gradient onto what dw held. */
+static void check_gradient(const conv_case *c, uint64_t seed) {
+    sg_conv_shape s = make_shape(c);
+    size_t nx = x_count(&s), nw = w_count(&s), ny = y_count(&s);
+    float *buf = tu_alloc((nx + 2 * nw + ny) * sizeof(float));
+    tu_fill(buf, nx + 2 * nw + ny, seed, 7, -1, 1);
+    double *x = tu_alloc(nx * sizeof(double)), *w = tu_alloc(nw * sizeof(double));
+    double *g = tu_alloc(ny * sizeof(double)), *y = tu_alloc(ny * sizeof(double));
+    double *dw = tu_alloc(nw * sizeof(double)), *prior = tu_alloc(nw * sizeof(double));
+    double *acc = tu_alloc(nw * sizeof(double)), *want_acc = tu_alloc(nw * sizeof(double));
+    tu_f2d(buf, x, nx);
+    tu_f2d(buf + nx, w, nw);
+    tu_f2d(buf + nx + nw, g, ny);
+    tu_f2d(buf + nx + nw + ny, prior, nw);
+    ref_conv2d_bwd_filter(&s, x, g, dw, 0);
+    fd_ctx ctx = {s, x, w, g, y};
+    CHECK(tu_gradcheck("d/dw", f_of_w, &ctx, w, nw, dw, 1e-3, 1e-9, 1e-7),
+          "ref_conv2d_bwd_filter vs finite differences, %s", c->what);
+    memcpy(acc, prior, nw * sizeof(double));
+    ref_conv2d_bwd_filter(&s, x, g, acc, 1);
+    for (size_t i = 0; i < nw; i++) want_acc[i] = prior[i] + dw[i];
+    CHECK(tu_close_dd("dw accumulated", acc, want_acc, nw, 1e-12, 1e-12),
+          "ref_conv2d_bwd_filter accumulate, %s", c->what);
+    free(buf), free(x), free(w), free(g), free(y), free(dw), free(prior), free(acc), free(want_acc);
+}
+
+static void check_cost(void) {
+    sg_conv_shape s = sg_conv_shape_make(64, 64, 24, 24, 128, 3, 3, 2, 1);
+    sg_cost c = sg_cost_conv2d_bwd_filter(&s);
+    double flops = 2.0 * 64 * 128 * 12 * 12 * 64 * 3 * 3;
+    double bytes = 4.0 * (64.0 * 64 * 24 * 24 + 128.0 * 64 * 3 * 3 + 64.0 * 128 * 12 * 12);
+    CHECK(c.flops == flops, "sg_cost_conv2d_bwd_filter flops %.17g, want %.17g", c.flops, flops);
+    CHECK(c.bytes == bytes, "sg_cost_conv2d_bwd_filter bytes %.17g, want %.17g", c.bytes, bytes);
+}
+
+int main(void) {
+    const sg_backend *be = sg_backend_get("cpu");
+    CHECK(be != NULL, "no cpu backend");
+    if (!be) return test_finish();
+    check_cost();
+
+    conv_case cases[NFIXED + NRANDOM];
+    memcpy(cases, fixed_cases, sizeof fixed_cases);
+    sg_rng r;
+    sg_rng_init(&r, 2025, 0, 0, 0);
+    for (int i = 0; i < NRANDOM; i++) cases[NFIXED + i] = random_case(&r);
+
+    for (int threads = 1; threads <= 2; threads++) {
+        sg_cpu_set_threads(threads);
+        for (int i = 0; i < NFIXED + NRANDOM; i++) check_case(be, &cases[i], 100 + i, threads);
+    }
+
+    /* Finite differences on tiny versions of each geometry and a few random ones. */
+    static const conv_case tiny[] = {
+        {2, 2, 9, 8, 3, 7, 7, 2, 3, "tiny 7x7/2"}, {2, 2, 5, 4, 2, 3, 3, 1, 1, "tiny 3x3/1"},
+        {2, 2, 5, 6, 3, 3, 3, 2, 1, "tiny 3x3/2"}, {2, 3, 3, 4, 2, 1, 1, 1, 0, "tiny 1x1/1"},
+        {2, 3, 5, 4, 2, 1, 1, 2, 0, "tiny 1x1/2"}, {1, 2, 4, 5, 2, 2, 3, 3, 2, "tiny odd"},
+    };
+    for (int i = 0; i < (int)(sizeof tiny / sizeof tiny[0]); i++) check_gradient(&tiny[i], 300 + i);
+
+    return test_finish();
+}

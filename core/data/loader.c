@@ -11,7 +11,8 @@
 typedef struct {
     long step;            /* the step these buffers hold or are being filled with; -1 none */
     float *x[2];          /* [B, C, S, S] */
-    int next_item;        /* next (sample, view) item to claim */
+    int next_item;        /* next (sample, view) item to claim = items claimed so far */
+    int limit;            /* items that may be claimed: 2B, or fewer when abandoned */
     int done_items;       /* items finished */
     int failed;
     sg_err err;
@@ -135,7 +136,7 @@ static void *worker_main(void *arg) {
     sg_loader *L = w->L;
     pthread_mutex_lock(&L->mu);
     for (;;) {
-        while (!L->stop && (L->prep < 0 || L->slots[L->prep].next_item >= 2 * L->B))
+        while (!L->stop && (L->prep < 0 || L->slots[L->prep].next_item >= L->slots[L->prep].limit))
             pthread_cond_wait(&L->work_cv, &L->mu);
         if (L->stop) break;
         slot *s = &L->slots[L->prep];
@@ -151,7 +152,8 @@ static void *worker_main(void *arg) {
             s->failed = 1;
             s->err = e;
         }
-        if (++s->done_items == 2 * L->B) pthread_cond_broadcast(&L->done_cv);
+        s->done_items++;
+        pthread_cond_broadcast(&L->done_cv);
     }
     pthread_mutex_unlock(&L->mu);
     return NULL;
@@ -219,6 +221,7 @@ static void start_prep(sg_loader *L, int si, long step) {
     slot *s = &L->slots[si];
     s->step = step;
     s->next_item = 0;
+    s->limit = 2 * L->B;
     s->done_items = 0;
     s->failed = 0;
     L->prep = si;
@@ -249,11 +252,8 @@ int sg_loader_get(sg_loader *L, long step, float *x0, float *x1, double *waited,
              * then fill this one synchronously */
             if (L->prep >= 0) {
                 slot *p = &L->slots[L->prep];
-                while (p->done_items < p->next_item || p->next_item < 2 * L->B) {
-                    p->next_item = 2 * L->B; /* no more claims */
-                    if (p->done_items >= p->next_item) break;
-                    pthread_cond_wait(&L->done_cv, &L->mu);
-                }
+                p->limit = p->next_item; /* no more claims; let the claimed items finish */
+                while (p->done_items < p->next_item) pthread_cond_wait(&L->done_cv, &L->mu);
                 L->prep = -1;
             }
             s = &L->slots[0];

@@ -14,3 +14,19 @@ sg_cli_test(machine_bad_threads "--threads expects an integer in \\[1, 4096\\], 
             machine --threads zero)
 sg_cli_test(machine_unknown_option "unknown option '--cvs'" machine --cvs x.csv)
 sg_cli_test(version "stopgrad [0-9.]+ commit" version)
+
+# stopgrad train: bad input names the key, the value and what is allowed
+sg_cli_test(train_unknown_key "unknown config key 'trainer.bach'.*did you mean 'trainer.batch'" train trainer.bach=3)
+sg_cli_test(train_bad_type "optim.lr.*'fast' is not a number; expected a finite float in \\[0, 100\\]"
+            train optim.lr=fast)
+sg_cli_test(train_out_of_range "trainer.batch.*1 is out of range; expected an integer in \\[2, 65536\\]"
+            train trainer.batch=1)
+sg_cli_test(train_missing_dataset "/nonexistent-stl10/train_X.bin" train data.dataset=stl10 data.dir=/nonexistent-stl10 --quiet)
+sg_cli_test(train_missing_dir "data.dir is required for data.dataset=cifar10" train data.dataset=cifar10 --quiet)
+sg_cli_test(train_hydra_keys
+            "predictor.kind = directpred.*predictor.rho = 0.5.*predictor.eps = 0.2.*predictor.freq = 3.*predictor.eigmap = code"
+            train trainer.predictor_reg=corr trainer.predictor_freq=3 trainer.dyn_lambda=0.5
+            trainer.dyn_eps=0.2 trainer.balance_type=boost_scale --print-config)
+sg_cli_test(train_hydra_unsupported "trainer.balance_type=clamp is not supported.*boost_scale"
+            train trainer.balance_type=clamp)
+sg_cli_test(train_help "usage: stopgrad train.*predictor.kind" train --help)

@@ -376,13 +376,23 @@ static int epoch_row(run *r, int epoch, int evaluated, double img_s, double wait
             free(ale);
         return sg_errf(err, "out of memory for epoch diagnostics");
     }
-    memcpy(m->fcat, sg_ssl_last_z(m, 0), (size_t)B * D * sizeof(float));
-    memcpy(m->fcat + (size_t)B * D, sg_ssl_last_z(m, 1), (size_t)B * D * sizeof(float));
-    r->collapse = sg_collapse_std(2 * B, D, m->fcat, work);
-    memcpy(V, m->F, (size_t)D * D * sizeof(float));
-    int info = be->syevd(be, D, V, s, sw);
-    r->eff_rank = info == 0 ? sg_effective_rank(D, s) : NAN;
-    sg_format_spectrum(D, s, fe, SG_SPECTRUM_CHARS(D));
+    /* an untrained network (trainer.epochs=0, the random-init baseline) has no step behind it:
+     * no projector outputs, no F */
+    const int trained = m->step > 0;
+    int info = -1;
+    fe[0] = 0;
+    r->collapse = r->eff_rank = NAN;
+    if (trained) {
+        memcpy(m->fcat, sg_ssl_last_z(m, 0), (size_t)B * D * sizeof(float));
+        memcpy(m->fcat + (size_t)B * D, sg_ssl_last_z(m, 1), (size_t)B * D * sizeof(float));
+        r->collapse = sg_collapse_std(2 * B, D, m->fcat, work);
+        memcpy(V, m->F, (size_t)D * D * sizeof(float));
+        info = be->syevd(be, D, V, s, sw);
+        if (info == 0) {
+            r->eff_rank = sg_effective_rank(D, s);
+            sg_format_spectrum(D, s, fe, SG_SPECTRUM_CHARS(D));
+        }
+    }
     const float *Wp = sg_ssl_pred_weight(m);
     double asym = NAN;
     wpe[0] = ale[0] = 0;
@@ -558,13 +568,19 @@ static int setup(run *r, const sg_train_opts *opts, sg_err *err) {
         return sg_errf(err, "run folder %s already holds a run: add --resume to continue it, or "
                             "set run.name for a new one", r->dir);
     if (mkdir_p(r->dir, err)) return -1;
-    if (opts->resume) {
+    if (opts->resume && !file_exists(r->ckpt_path) && file_exists(r->steps_path)) {
+        /* killed before its first checkpoint: nothing to keep, start over in the same folder */
+        if (truncate_rows(r->steps_path, 0, err) || truncate_rows(r->epochs_path, 0, err))
+            return -1;
+        sg_info("%s has no checkpoint yet: starting it again from step 0", r->run_id);
+    } else if (opts->resume) {
         if (load_checkpoint(r, err)) return -1;
         if (truncate_rows(r->steps_path, r->m.step, err) ||
             truncate_rows(r->epochs_path, r->epochs_done, err))
             return -1;
         sg_info("resuming %s at step %ld (epoch %ld)", r->run_id, r->m.step, r->epochs_done + 1);
-    } else {
+    }
+    if (!opts->resume || !file_exists(r->ckpt_path)) {
         char cfgp[4300], tmp[4400];
         snprintf(cfgp, sizeof cfgp, "%s/config.cfg", r->dir);
         snprintf(tmp, sizeof tmp, "%s.tmp", cfgp);
@@ -682,11 +698,12 @@ int sg_train_run(const sg_config *cfg, const sg_train_opts *opts, sg_train_summa
         out->data_wait_frac = sum_step_s > 0 ? sum_wait_s / sum_step_s : 0;
         out->wall_s = sg_now() - t_start;
         out->finished = m->step >= r->total_steps;
-        if (out->finished && m->step % r->spe != 0) {
-            /* trainer.max_steps ended mid-epoch: evaluate and record where it stopped */
-            rc = evaluate(r, (int)(m->step / r->spe) + 1, err);
-            if (!rc) rc = epoch_row(r, (int)(m->step / r->spe) + 1, 1, out->img_per_s,
-                                    out->data_wait_frac, err);
+        if (out->finished && (m->step % r->spe != 0 || m->step == 0)) {
+            /* trainer.max_steps ended mid-epoch, or trainer.epochs=0 (the untrained baseline):
+             * evaluate and record where it stopped */
+            int e = m->step == 0 ? 0 : (int)(m->step / r->spe) + 1;
+            rc = evaluate(r, e, err);
+            if (!rc) rc = epoch_row(r, e, 1, out->img_per_s, out->data_wait_frac, err);
             if (!rc) rc = save_checkpoint(r, err);
             out->collapse_std = r->collapse;
             out->eff_rank = r->eff_rank;

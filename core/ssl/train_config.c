@@ -75,7 +75,8 @@ static const sg_cfg_spec schema[] = {
     {"optim.lars_eta", SG_CFG_FLOAT, "0.001", 0, 1, NULL, "LARS trust coefficient"},
     /* trainer */
     {"trainer.batch", SG_CFG_INT, "128", 2, 65536, NULL, "images per view per step"},
-    {"trainer.epochs", SG_CFG_INT, "100", 1, 100000, NULL, "epochs"},
+    {"trainer.epochs", SG_CFG_INT, "100", 0, 100000, NULL,
+     "epochs (0: evaluate the untrained network, the random-init baseline)"},
     {"trainer.max_steps", SG_CFG_INT, "0", 0, 1e12, NULL, "stop after N steps (0 = all epochs)"},
     {"trainer.seed", SG_CFG_INT, "1", 0, 4294967295.0, NULL, "seed of weights, order and augmentation"},
     {"trainer.threads", SG_CFG_INT, "0", 0, 4096, NULL, "compute threads (0 = all cores)"},

@@ -30,3 +30,6 @@ sg_cli_test(train_hydra_keys
 sg_cli_test(train_hydra_unsupported "trainer.balance_type=clamp is not supported.*boost_scale"
             train trainer.balance_type=clamp)
 sg_cli_test(train_help "usage: stopgrad train.*predictor.kind" train --help)
+
+# stopgrad theory check: every claim of the paper's linear-network theory holds
+sg_cli_test(theory_check "16 of 16 checks passed" theory check --out ${CMAKE_BINARY_DIR}/test-tmp/theory-cli)

@@ -75,6 +75,80 @@ class Trunk(nn.Module):
         return x.mean(dim=(2, 3))
 
 
+class Bottleneck(nn.Module):
+    """torchvision's v1.5 bottleneck: stride on the 3x3 conv."""
+
+    def __init__(self, cin, width, stride):
+        super().__init__()
+        cout = width * 4
+        self.conv1 = nn.Conv2d(cin, width, 1, 1, 0, bias=False)
+        self.bn1 = nn.BatchNorm2d(width)
+        self.conv2 = nn.Conv2d(width, width, 3, stride, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(width)
+        self.conv3 = nn.Conv2d(width, cout, 1, 1, 0, bias=False)
+        self.bn3 = nn.BatchNorm2d(cout)
+        self.downsample = None
+        if stride != 1 or cin != cout:
+            self.downsample = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False),
+                                            nn.BatchNorm2d(cout))
+
+    def forward(self, x):
+        out = F.relu(self.bn1(self.conv1(x)))
+        out = F.relu(self.bn2(self.conv2(out)))
+        out = self.bn3(self.conv3(out))
+        sc = x if self.downsample is None else self.downsample(x)
+        return F.relu(out + sc)
+
+
+class ImagenetTrunk(nn.Module):
+    """ResNet-18 or -50 with the 7x7/2 stem and 3x3/2 max-pool, no fc."""
+
+    def __init__(self, depth, width, cin):
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, width[0], 7, 2, 3, bias=False)
+        self.bn1 = nn.BatchNorm2d(width[0])
+        c = width[0]
+        nblocks = [2, 2, 2, 2] if depth == 18 else [3, 4, 6, 3]
+        for li, w in enumerate(width):
+            blocks = []
+            for bi in range(nblocks[li]):
+                stride = 2 if (li > 0 and bi == 0) else 1
+                if depth == 18:
+                    blocks.append(BasicBlock(c, w, stride))
+                    c = w
+                else:
+                    blocks.append(Bottleneck(c, w, stride))
+                    c = w * 4
+            setattr(self, f"layer{li + 1}", nn.Sequential(*blocks))
+
+    def forward(self, x):
+        x = F.relu(self.bn1(self.conv1(x)))
+        x = F.max_pool2d(x, 3, 2, 1)
+        for li in range(4):
+            x = getattr(self, f"layer{li + 1}")(x)
+        return x.mean(dim=(2, 3))
+
+
+def trunk_case(depth, seed):
+    """Forward and backward of a trunk alone: feat = trunk(x), L = sum(g * feat)."""
+    torch.manual_seed(seed)
+    net = ImagenetTrunk(depth, WIDTH, C_IN)
+    # BN affine parameters away from 1/0 so their gradients are generic
+    with torch.no_grad():
+        for n, p in net.named_parameters():
+            if ".bn" in "." + n or "downsample.1" in n:
+                p.uniform_(0.5, 1.5)
+    x = torch.rand(4, C_IN, 48, 40) * 2 - 1
+    feat = net(x)
+    g = torch.rand(feat.shape) * 2 - 1
+    (g * feat).sum().backward()
+    t = {"x": x, "g": g, "feat": feat.detach()}
+    for n, p in net.named_parameters():
+        t["online." + n] = p.detach().clone()
+        t["grad." + n] = p.grad.detach().clone()
+    return t
+
+
 def mlp(i, h, o):
     return nn.Sequential(nn.Linear(i, h), nn.BatchNorm1d(h, affine=False), nn.ReLU(), nn.Linear(h, o))
 
@@ -205,6 +279,9 @@ def main():
              ("simsiam", "simsiam", "mlp", True, 2),
              ("byol_nosg", "byol", "mlp", False, 3),
              ("directpred", "byol", "directpred", True, 4)]
+    for name, depth, seed in (("trunk_r18_imagenet", 18, 5), ("trunk_r50_imagenet", 50, 6)):
+        write(os.path.join(out, name + ".sgfx"), trunk_case(depth, seed))
+        print(f"{name}: written")
     for name, method, pred_kind, sg, seed in cases:
         t = run_case(name, method, pred_kind, sg, seed)
         # Training a tiny network on a batch of 4 is chaotic: a difference at the level of float

@@ -57,9 +57,17 @@ int sg_aug_recipe_for(const char *dataset, int view, int C, int out_size, sg_aug
         memcpy(r->mean, mean, sizeof mean);
         memcpy(r->std, std, sizeof std);
     } else if (!strcmp(dataset, "fashion_mnist")) {
-        /* one grey channel: crop and flip only (the CPU-scale mirror); a milder crop than
-         * ImageNet's 0.08, since a 28x28 garment loses its class below ~20% of its area */
+        /* The CPU-scale mirror. Grey images are replicated into three channels so the CIFAR
+         * jitter applies (brightness and contrast; saturation and hue leave grey as it is):
+         * with crop and flip alone, BYOL matches the views by low-level cues and its features
+         * fall below a random network's. A milder crop than ImageNet's 0.08, since a 28x28
+         * garment loses its class below ~20% of its area; a light blur as in the STL-10 recipe. */
         r->scale_min = 0.2;
+        r->out_channels = 3;
+        r->jitter_p = 0.8;
+        r->brightness = r->contrast = 0.4;
+        r->blur_p = 0.5;
+        r->blur_ksize = 3;
     } else {
         return -1;
     }
@@ -67,8 +75,24 @@ int sg_aug_recipe_for(const char *dataset, int view, int C, int out_size, sg_aug
 }
 
 size_t sg_aug_scratch_floats(int C, int H, int W, int out_size) {
-    size_t a = (size_t)C * H * W, b = (size_t)C * out_size * out_size;
+    size_t c = (size_t)(C > 3 ? C : 3);
+    size_t a = c * H * W, b = c * out_size * out_size;
     return a > b ? a : b;
+}
+
+/* u8 [C, H, W] -> float s->a, replicated into three channels when the recipe asks for it.
+ * Returns the channel count from here on. */
+static int load_float(const sg_backend *be, const sg_aug_recipe *r, const uint8_t *img, int C,
+                      int H, int W, sg_aug_scratch *s) {
+    const size_t plane = (size_t)H * W;
+    if (C == 1 && r->out_channels == 3) {
+        be->aug_u8_to_float(be, plane, img, s->a);
+        memcpy(s->a + plane, s->a, plane * sizeof(float));
+        memcpy(s->a + 2 * plane, s->a, plane * sizeof(float));
+        return 3;
+    }
+    be->aug_u8_to_float(be, (size_t)C * plane, img, s->a);
+    return C;
 }
 
 void sg_aug_draw_crop(sg_rng *r, const sg_aug_recipe *rec, int H, int W, int box[4]) {
@@ -104,18 +128,18 @@ void sg_augment(const sg_backend *be, const sg_aug_recipe *r, const uint8_t *img
                 int W, uint64_t seed, uint32_t epoch, uint32_t sample, uint32_t view, float *dst,
                 sg_aug_scratch *s) {
     const int S = r->out_size;
-    const size_t n_out = (size_t)C * S * S;
     SG_CHECK(s->cap >= sg_aug_scratch_floats(C, H, W, S), "augmentation scratch too small");
     sg_rng rng;
     sg_rng_init(&rng, seed, epoch, sample, view);
 
-    be->aug_u8_to_float(be, (size_t)C * H * W, img, s->a);
+    C = load_float(be, r, img, C, H, W, s);
+    const size_t n_out = (size_t)C * S * S;
     int box[4];
     sg_aug_draw_crop(&rng, r, H, W, box);
     be->aug_resized_crop(be, C, H, W, s->a, (float)box[0], (float)box[1], (float)box[2],
                          (float)box[3], S, S, dst);
     if (sg_rng_uniform_double(&rng) < r->flip_p) be->aug_hflip(be, C, S, S, dst, dst);
-    if (r->jitter_p > 0 && sg_rng_uniform_double(&rng) < r->jitter_p) {
+    if (r->jitter_p > 0 && C == 3 && sg_rng_uniform_double(&rng) < r->jitter_p) {
         double b = sg_rng_uniform_range(&rng, fmax(0, 1 - r->brightness), 1 + r->brightness);
         double c = sg_rng_uniform_range(&rng, fmax(0, 1 - r->contrast), 1 + r->contrast);
         double sa = sg_rng_uniform_range(&rng, fmax(0, 1 - r->saturation), 1 + r->saturation);
@@ -129,7 +153,8 @@ void sg_augment(const sg_backend *be, const sg_aug_recipe *r, const uint8_t *img
         }
         be->aug_color_jitter(be, S, S, dst, (float)b, (float)c, (float)sa, (float)h, order);
     }
-    if (r->gray_p > 0 && sg_rng_uniform_double(&rng) < r->gray_p) be->aug_grayscale(be, S, S, dst);
+    if (r->gray_p > 0 && C == 3 && sg_rng_uniform_double(&rng) < r->gray_p)
+        be->aug_grayscale(be, S, S, dst);
     if (r->blur_p > 0 && sg_rng_uniform_double(&rng) < r->blur_p) {
         double sigma = sg_rng_uniform_range(&rng, r->blur_sigma_min, r->blur_sigma_max);
         be->aug_gaussian_blur(be, C, S, S, dst, s->b, r->blur_ksize, (float)sigma, s->c);
@@ -144,7 +169,7 @@ void sg_eval_view(const sg_backend *be, const sg_aug_recipe *r, int center_crop,
                   int C, int H, int W, float *dst, sg_aug_scratch *s) {
     const int S = r->out_size;
     SG_CHECK(s->cap >= sg_aug_scratch_floats(C, H, W, S), "augmentation scratch too small");
-    be->aug_u8_to_float(be, (size_t)C * H * W, img, s->a);
+    C = load_float(be, r, img, C, H, W, s);
     if (!center_crop && H == S && W == S) {
         memcpy(dst, s->a, (size_t)C * S * S * sizeof(float));
     } else {

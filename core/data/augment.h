@@ -23,6 +23,9 @@ typedef struct {
     int blur_ksize;
     double blur_sigma_min, blur_sigma_max;
     double solarize_p;
+    int out_channels;                   /* 3: a grey image is replicated into RGB first, so the
+                                           colour ops apply (brightness and contrast act, the
+                                           others leave grey unchanged); 0: as the input */
     int normalize;                      /* per-channel (x - mean) / std after everything */
     float mean[3], std[3];
 } sg_aug_recipe;
@@ -39,7 +42,7 @@ typedef struct {
     size_t cap;
 } sg_aug_scratch;
 
-/* Floats of scratch one image needs: max(C*H*W, C*S*S). */
+/* Floats of scratch one image needs: max(C', 3) * max(H*W, S*S). */
 size_t sg_aug_scratch_floats(int C, int H, int W, int out_size);
 
 /* One augmented view of img (uint8 [C, H, W]) into dst [C, S, S]. */

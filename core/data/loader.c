@@ -173,7 +173,7 @@ int sg_loader_open(sg_loader **out, const sg_dataset *d, const sg_aug_recipe rec
     L->rec[1] = rec[1];
     L->be = be;
     L->B = batch;
-    L->C = d->C;
+    L->C = rec[0].out_channels > 0 ? rec[0].out_channels : d->C;
     L->S = rec[0].out_size;
     L->n = n;
     L->nworkers = workers;

@@ -158,11 +158,11 @@ static int open_data(run *r, sg_err *err) {
     int tl = (int)sg_config_int(c, "eval.train_limit"), el = (int)sg_config_int(c, "eval.test_limit");
     if (tl > 0 && tl < r->eval_train.count) r->eval_train.count = tl;
     if (el > 0 && el < r->eval_test.count) r->eval_test.count = el;
-    r->C = r->pre.C;
     int size = (int)sg_config_int(c, "data.image_size");
     r->S = size > 0 ? size : native;
     for (int v = 0; v < 2; v++)
-        SG_CHECK(sg_aug_recipe_for(ds, v, r->C, r->S, &r->rec[v]) == 0, "no recipe for %s", ds);
+        SG_CHECK(sg_aug_recipe_for(ds, v, r->pre.C, r->S, &r->rec[v]) == 0, "no recipe for %s", ds);
+    r->C = r->rec[0].out_channels > 0 ? r->rec[0].out_channels : r->pre.C;
     return 0;
 }
 

@@ -45,8 +45,10 @@ int main(int argc, char **argv) {
         return 0;
     }
     if (!strcmp(name, "version") || !strcmp(name, "--version")) {
-        printf("stopgrad %s commit %s, %s build, %s, flags: %s\n", SG_VERSION, SG_GIT_COMMIT,
-               SG_BUILD_TYPE, SG_C_COMPILER, SG_BUILD_FLAGS);
+        printf("stopgrad %s commit %s, %s build, %s, flags: %s; CUDA toolkit found at configure "
+               "time: %s\n",
+               SG_VERSION, SG_GIT_COMMIT, SG_BUILD_TYPE, SG_C_COMPILER, SG_BUILD_FLAGS,
+               SG_CUDA_TOOLKIT);
         return 0;
     }
     for (int i = 0; i < ncommands; i++)

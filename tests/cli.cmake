@@ -33,3 +33,12 @@ sg_cli_test(train_help "usage: stopgrad train.*predictor.kind" train --help)
 
 # stopgrad theory check: every claim of the paper's linear-network theory holds
 sg_cli_test(theory_check "16 of 16 checks passed" theory check --out ${CMAKE_BINARY_DIR}/test-tmp/theory-cli)
+
+# stopgrad data: generated files in the exact formats are read back by the training readers
+set(SG_FAKE ${CMAKE_BINARY_DIR}/test-tmp/fake)
+add_test(NAME cli.data_fake_stl10 COMMAND stopgrad data fake stl10 ${SG_FAKE}/stl10 --n 20)
+add_test(NAME cli.data_info_stl10 COMMAND stopgrad data info stl10 ${SG_FAKE}/stl10)
+set_tests_properties(cli.data_info_stl10 PROPERTIES DEPENDS cli.data_fake_stl10
+                     PASS_REGULAR_EXPRESSION "stl10: 40 images, 3 channels, 96x96, 10 classes")
+sg_cli_test(data_info_missing "STL-10.*not found.*/nonexistent-stl/train_X.bin"
+            data info stl10 /nonexistent-stl)

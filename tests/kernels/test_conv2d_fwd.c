@@ -8,57 +8,7 @@
 #include "kernels/kernels.h"
 #include "kernels/ref/ref.h"
 #include "test_util.h"
-
-typedef struct {
-    int N, C, H, W, K, R, S, stride, pad;
-    const char *what;
-} conv_case;
-
-/* Every ResNet geometry, plus the paths of the im2col + gemm implementation: images batched
- * into one gemm (small P*Q), several image groups with a partial last one (N*P*Q well above the
- * columns one gemm takes), one image per gemm (large P*Q), the 1x1 stride-1 direct path. */
-static const conv_case fixed_cases[] = {
-    {2, 3, 20, 17, 4, 7, 7, 2, 3, "7x7/2 pad 3 stem, non-square"},
-    {3, 5, 12, 12, 6, 3, 3, 1, 1, "3x3/1 pad 1"},
-    {2, 4, 11, 13, 5, 3, 3, 2, 1, "3x3/2 pad 1, odd non-square"},
-    {3, 6, 9, 7, 5, 1, 1, 1, 0, "1x1/1, images batched"},
-    {2, 4, 66, 64, 3, 1, 1, 1, 0, "1x1/1, large P*Q: gemm on the NCHW planes"},
-    {3, 6, 10, 10, 4, 1, 1, 2, 0, "1x1/2"},
-    {2, 2, 70, 66, 3, 3, 3, 1, 1, "3x3/1, large P*Q: one image per gemm"},
-    {1000, 2, 3, 3, 3, 3, 3, 1, 1, "3x3/1 at 3x3: several image groups, partial last"},
-    {7, 3, 6, 6, 4, 3, 3, 1, 1, "3x3/1 at 6x6"},
-    {1, 3, 5, 9, 2, 3, 3, 1, 1, "one image, small P*Q"},
-};
-#define NFIXED (int)(sizeof fixed_cases / sizeof fixed_cases[0])
-#define NRANDOM 8
-
-/* A random small geometry with a non-empty output (odd filters, strides, paddings). */
-static conv_case random_case(sg_rng *r) {
-    for (;;) {
-        conv_case c = {tu_randint(r, 1, 5),  tu_randint(r, 1, 7),
-                       tu_randint(r, 1, 14), tu_randint(r, 1, 14),
-                       tu_randint(r, 1, 7),  tu_randint(r, 1, 5),
-                       tu_randint(r, 1, 5),  tu_randint(r, 1, 3),
-                       tu_randint(r, 0, 2),  "random"};
-        if (c.H + 2 * c.pad >= c.R && c.W + 2 * c.pad >= c.S) return c;
-    }
-}
-
-static sg_conv_shape make_shape(const conv_case *c) {
-    return sg_conv_shape_make(c->N, c->C, c->H, c->W, c->K, c->R, c->S, c->stride, c->pad);
-}
-
-static size_t x_count(const sg_conv_shape *s) { return (size_t)s->N * s->C * s->H * s->W; }
-static size_t w_count(const sg_conv_shape *s) { return (size_t)s->K * s->C * s->R * s->S; }
-static size_t y_count(const sg_conv_shape *s) { return (size_t)s->N * s->K * s->P * s->Q; }
-
-/* float32 vs the double reference: an output sums `terms` products of values in [-1, 1]; the
- * tolerance grows linearly with the sum length, well above the ~sqrt growth seen in practice
- * and far below the O(0.1) error of any indexing mistake. */
-static int close_enough(const char *what, const float *got, const double *want, size_t n,
-                        double terms) {
-    return tu_close_fd(what, got, want, n, 1e-5 + 3e-7 * terms, 1e-5);
-}
+#include "conv_cases.h"
 
 /* Backend forward vs reference on one geometry at the current thread count, and bit-identical
  * output on a second call. The workspace and output start as NaN so that any element the

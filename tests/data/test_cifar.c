@@ -8,40 +8,17 @@
 
 #include "core/data/dataset.h"
 #include "test_util.h"
+#include "files.h"
 
 enum { IMG = 3072 };
 
 static char root[1024];
 
-static void rm_rf(const char *path) {
-    DIR *d = opendir(path);
-    if (d) {
-        struct dirent *e;
-        char sub[2048];
-        while ((e = readdir(d)))
-            if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
-                snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
-                rm_rf(sub);
-            }
-        closedir(d);
-        rmdir(path);
-    } else {
-        unlink(path);
-    }
-}
 
 static void sub(char *out, size_t cap, const char *a, const char *b) {
     snprintf(out, cap, "%s/%s%s%s", root, a, b ? "/" : "", b ? b : "");
 }
 
-static void write_bytes(const char *path, const void *data, size_t n) {
-    FILE *f = fopen(path, "wb");
-    if (!f || fwrite(data, 1, n, f) != n) {
-        fprintf(stderr, "cannot write %s\n", path);
-        exit(2);
-    }
-    fclose(f);
-}
 
 /* The whole file into a new buffer; *n its size. */
 static uint8_t *read_bytes(const char *path, size_t *n) {

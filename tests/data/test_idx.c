@@ -9,38 +9,15 @@
 
 #include "core/data/dataset.h"
 #include "test_util.h"
+#include "files.h"
 
 static char root[1024];
 
-static void rm_rf(const char *path) {
-    DIR *d = opendir(path);
-    if (d) {
-        struct dirent *e;
-        char sub[2048];
-        while ((e = readdir(d)))
-            if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
-                snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
-                rm_rf(sub);
-            }
-        closedir(d);
-        rmdir(path);
-    } else {
-        unlink(path);
-    }
-}
 
 static void sub(char *out, size_t cap, const char *name) {
     snprintf(out, cap, "%s/%s", root, name);
 }
 
-static void write_bytes(const char *path, const void *data, size_t n, const char *mode) {
-    FILE *f = fopen(path, mode);
-    if (!f || fwrite(data, 1, n, f) != n) {
-        fprintf(stderr, "cannot write %s\n", path);
-        exit(2);
-    }
-    fclose(f);
-}
 
 static void fill_u8(uint8_t *p, size_t n, uint64_t seed, uint32_t tag) {
     sg_rng r;
@@ -163,7 +140,7 @@ static void test_errors(void) {
 
     /* Plain file with bytes beyond what the header declares. */
     CHECK(sg_write_idx(img, lab, N, H, W, px, labels, 0, &err) == 0, "%s", err.msg);
-    write_bytes(img, "xy", 2, "ab");
+    write_bytes_mode(img, "xy", 2, "ab");
     rc = sg_dataset_open_idx(&d, img, lab, &err);
     CHECK(rc != 0 && has(&err, "data beyond"), "trailing: %s", err.msg);
 
@@ -206,7 +183,7 @@ static void test_errors(void) {
 
     /* An empty file. */
     sub(other, sizeof other, "err/empty");
-    write_bytes(other, "", 0, "wb");
+    write_bytes(other, "", 0);
     rc = sg_dataset_open_idx(&d, other, lab, &err);
     CHECK(rc != 0 && has(&err, other) && has(&err, "too short for an idx header (0 bytes)"),
           "empty: %s", err.msg);

@@ -106,7 +106,12 @@ int sg_machine_probe(sg_machine *m, int threads, sg_err *err) {
     m->l1d_bytes = cache_size(topo, HWLOC_OBJ_L1CACHE);
     m->l2_bytes = cache_size(topo, HWLOC_OBJ_L2CACHE);
     m->l3_bytes = cache_size(topo, HWLOC_OBJ_L3CACHE);
-    m->memory_bytes = (long long)hwloc_get_root_obj(topo)->total_memory;
+    /* The kernel's count of physical pages first: hwloc sums the NUMA nodes' meminfo, which on
+     * VMs with hot-plugged memory reports a fraction (seen: 5.7 GB of 24 GB). */
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    m->memory_bytes = (pages > 0 && page > 0)
+                          ? (long long)pages * page
+                          : (long long)hwloc_get_root_obj(topo)->total_memory;
     hwloc_topology_destroy(topo);
 
     struct utsname u;

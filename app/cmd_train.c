@@ -92,12 +92,15 @@ int sg_cmd_train(int argc, char **argv) {
             fprintf(stderr, "stopgrad train: %s\n", err.msg);
             rc = 1;
         } else if (s.finished) {
-            printf("run %s: %ld steps, loss %.4f, collapse %.4f, eff. rank %.1f, probe %.2f%% "
-                   "(best %.2f%% at epoch %d), kNN %.2f%%, %.1f img/s, data wait %.1f%%, %.0f s\n"
-                   "folder %s\n",
-                   s.run_id, s.steps, s.final_loss, s.collapse_std, s.eff_rank, s.probe_final,
-                   s.probe_best, s.probe_best_epoch, s.knn_acc, s.img_per_s,
-                   100 * s.data_wait_frac, s.wall_s, s.run_dir);
+            char probe[96] = "probe off", knn[48] = "kNN off";
+            if (!isnan(s.probe_final))
+                snprintf(probe, sizeof probe, "probe %.2f%% (best %.2f%% at epoch %d)",
+                         s.probe_final, s.probe_best, s.probe_best_epoch);
+            if (!isnan(s.knn_acc)) snprintf(knn, sizeof knn, "kNN %.2f%%", s.knn_acc);
+            printf("run %s: %ld steps, loss %.4f, collapse %.4f, eff. rank %.1f, %s, %s, "
+                   "%.1f img/s, data wait %.1f%%, %.0f s\nfolder %s\n",
+                   s.run_id, s.steps, s.final_loss, s.collapse_std, s.eff_rank, probe, knn,
+                   s.img_per_s, 100 * s.data_wait_frac, s.wall_s, s.run_dir);
         } else {
             printf("run %s stopped after %ld steps as asked; continue with --resume\n", s.run_id,
                    s.steps);

@@ -1,6 +1,7 @@
 /* app/cmd_suite.c: `stopgrad suite`: run or report a suite of training runs (suites/NAME.suite). */
 #include <dirent.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "app/commands.h"
@@ -9,13 +10,14 @@
 
 static void suite_help(FILE *f) {
     fprintf(f,
-            "usage: stopgrad suite run SUITE [--out DIR] [--quiet] [key=value ...]\n"
+            "usage: stopgrad suite run SUITE [--out DIR] [--jobs N] [--quiet] [key=value ...]\n"
             "       stopgrad suite report SUITE [--out DIR]\n"
             "       stopgrad suite list\n\n"
             "SUITE is a name in %s (NAME.suite) or a path to a .suite file.\n"
             "run: trains every (run, seed) of the suite not yet in DIR/results.csv (a killed run\n"
             "     resumes from its checkpoint), then prints the table and the suite's expectations;\n"
-            "     key=value overrides apply to every run (e.g. trainer.threads=2).\n"
+            "     key=value overrides apply to every run (e.g. trainer.threads=2). --jobs N runs N\n"
+            "     at once, one thread each (results identical to 1-thread runs).\n"
             "report: the table and expectations of DIR/results.csv, without training.\n"
             "DIR defaults to results/runs/SUITE. Exit status: 0 all expectations hold, 1 one\n"
             "failed, 2 bad usage or input.\n",
@@ -54,10 +56,19 @@ int sg_cmd_suite(int argc, char **argv) {
     }
     const char *name = argv[2], *out = NULL;
     char extra[4096] = "", outbuf[1200];
-    sg_suite_opts o = {NULL, NULL, 0};
+    sg_suite_opts o = {NULL, NULL, 0, 1};
     for (int i = 3; i < argc; i++) {
         if (!strcmp(argv[i], "--out") && i + 1 < argc) {
             out = argv[++i];
+        } else if (!strcmp(argv[i], "--jobs") && i + 1 < argc) {
+            char *end;
+            long v = strtol(argv[++i], &end, 10);
+            if (*end || v < 1 || v > 256) {
+                fprintf(stderr, "stopgrad suite: --jobs expects an integer in [1, 256], got '%s'\n",
+                        argv[i]);
+                return 2;
+            }
+            o.jobs = (int)v;
         } else if (!strcmp(argv[i], "--quiet")) {
             o.quiet = 1;
         } else if (!strcmp(argv[i], "--help")) {

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "core/base/csv.h"
 #include "core/base/log.h"
@@ -229,67 +231,117 @@ int sg_suite_report(const sg_suite *s, const char *results_csv, sg_err *err) {
     return failed ? 1 : 0;
 }
 
+/* Whether run id is already in the results file. */
+static int recorded(const char *results, const char *id, int *found, sg_err *err) {
+    *found = 0;
+    FILE *probe = fopen(results, "r");
+    if (!probe) return 0;
+    fclose(probe);
+    sg_csv_table t;
+    if (sg_csv_read(results, &t, err)) return -1;
+    int cid = sg_csv_col(&t, "run_id");
+    for (size_t i = 0; cid >= 0 && i < t.nrows; i++) *found |= !strcmp(sg_csv_cell(&t, i, cid), id);
+    sg_csv_table_free(&t);
+    return 0;
+}
+
+/* Trains run r with seed `seed` into the suite's folders. */
+static int run_one(const sg_suite *s, const sg_suite_opts *o, int r, long seed, const char *runs_dir,
+                   const char *results, sg_err *err) {
+    char id[160];
+    run_id(s, r, seed, id, sizeof id);
+    sg_config *c = sg_train_config_new();
+    char kv[4400];
+    int rc = apply(c, s->base, err);
+    if (!rc) rc = apply(c, s->runs[r].overrides, err);
+    if (!rc && o->extra) rc = apply(c, o->extra, err);
+    if (!rc && o->jobs > 1) rc = sg_train_config_set_arg(c, "trainer.threads=1", err);
+    snprintf(kv, sizeof kv, "trainer.seed=%ld", seed);
+    if (!rc) rc = sg_train_config_set_arg(c, kv, err);
+    snprintf(kv, sizeof kv, "run.name=%s", id);
+    if (!rc) rc = sg_train_config_set_arg(c, kv, err);
+    snprintf(kv, sizeof kv, "run.dir=%s", runs_dir);
+    if (!rc) rc = sg_train_config_set_arg(c, kv, err);
+    snprintf(kv, sizeof kv, "run.results=%s", results);
+    if (!rc) rc = sg_train_config_set_arg(c, kv, err);
+    snprintf(kv, sizeof kv, "run.tag=%s/%s", s->name, s->runs[r].name);
+    if (!rc) rc = sg_train_config_set_arg(c, kv, err);
+    if (rc) {
+        char msg[sizeof err->msg];
+        snprintf(msg, sizeof msg, "%s", err->msg);
+        sg_config_free(c);
+        return sg_errf(err, "suite %s, run %s: %s", s->name, s->runs[r].name, msg);
+    }
+    /* a run folder left by a killed run is resumed (from its checkpoint, or from step 0 when it
+     * died before the first one) */
+    char steps[4400];
+    snprintf(steps, sizeof steps, "%s/%s/steps.csv", runs_dir, id);
+    FILE *sf = fopen(steps, "rb");
+    sg_train_opts to = {sf != NULL, o->quiet || o->jobs > 1, 0};
+    if (sf) fclose(sf);
+    sg_info("%s%s", id, to.resume ? " (resuming)" : "");
+    sg_train_summary sum;
+    rc = sg_train_run(c, &to, &sum, err);
+    sg_config_free(c);
+    if (!rc) sg_info("%s finished in %.1f min", id, sum.wall_s / 60);
+    return rc;
+}
+
 int sg_suite_run_all(const sg_suite *s, const sg_suite_opts *o, sg_err *err) {
     char results[4200], runs_dir[4200];
     snprintf(results, sizeof results, "%s/results.csv", o->out_dir);
     snprintf(runs_dir, sizeof runs_dir, "%s/runs", o->out_dir);
     if (mkdir(o->out_dir, 0777) != 0 && errno != EEXIST)
         return sg_errf(err, "cannot create %s: %s", o->out_dir, strerror(errno));
-    int total = s->nruns * s->nseeds, done = 0;
-    for (int k = 0; k < s->nseeds; k++) {
+    /* the (run, seed) pairs still to do */
+    int todo_r[SG_SUITE_MAX_RUNS * SG_SUITE_MAX_SEEDS];
+    long todo_s[SG_SUITE_MAX_RUNS * SG_SUITE_MAX_SEEDS];
+    int ntodo = 0;
+    for (int k = 0; k < s->nseeds; k++)
         for (int r = 0; r < s->nruns; r++) {
             char id[160];
+            int found;
             run_id(s, r, s->seeds[k], id, sizeof id);
-            done++;
-            /* already recorded? */
-            int recorded = 0;
-            FILE *probe = fopen(results, "r");
-            if (probe) {
-                fclose(probe);
-                sg_csv_table t;
-                if (sg_csv_read(results, &t, err)) return -1;
-                int cid = sg_csv_col(&t, "run_id");
-                for (size_t i = 0; cid >= 0 && i < t.nrows; i++) recorded |= !strcmp(sg_csv_cell(&t, i, cid), id);
-                sg_csv_table_free(&t);
-            }
-            if (recorded) {
-                sg_info("[%d/%d] %s: already in %s, skipped", done, total, id, results);
+            if (recorded(results, id, &found, err)) return -1;
+            if (found) {
+                sg_info("%s: already in %s, skipped", id, results);
                 continue;
             }
-            sg_config *c = sg_train_config_new();
-            char kv[4400];
-            int rc = apply(c, s->base, err);
-            if (!rc) rc = apply(c, s->runs[r].overrides, err);
-            if (!rc && o->extra) rc = apply(c, o->extra, err);
-            snprintf(kv, sizeof kv, "trainer.seed=%ld", s->seeds[k]);
-            if (!rc) rc = sg_train_config_set_arg(c, kv, err);
-            snprintf(kv, sizeof kv, "run.name=%s", id);
-            if (!rc) rc = sg_train_config_set_arg(c, kv, err);
-            snprintf(kv, sizeof kv, "run.dir=%s", runs_dir);
-            if (!rc) rc = sg_train_config_set_arg(c, kv, err);
-            snprintf(kv, sizeof kv, "run.results=%s", results);
-            if (!rc) rc = sg_train_config_set_arg(c, kv, err);
-            snprintf(kv, sizeof kv, "run.tag=%s/%s", s->name, s->runs[r].name);
-            if (!rc) rc = sg_train_config_set_arg(c, kv, err);
-            if (rc) {
-                char msg[sizeof err->msg];
-                snprintf(msg, sizeof msg, "%s", err->msg);
-                sg_config_free(c);
-                return sg_errf(err, "suite %s, run %s: %s", s->name, s->runs[r].name, msg);
+            todo_r[ntodo] = r;
+            todo_s[ntodo++] = s->seeds[k];
+        }
+    sg_info("suite %s: %d of %d runs to do%s", s->name, ntodo, s->nruns * s->nseeds,
+            o->jobs > 1 ? ", in parallel, one thread each" : "");
+    if (o->jobs <= 1) {
+        for (int i = 0; i < ntodo; i++)
+            if (run_one(s, o, todo_r[i], todo_s[i], runs_dir, results, err)) return -1;
+        return sg_suite_report(s, results, err);
+    }
+    /* Parallel: one child process per run (the parent never starts OpenMP, so forking is safe);
+     * results are appended under the CSV's lock. A failed run fails the suite after the
+     * others finish. */
+    fflush(NULL);
+    int next = 0, running = 0, failed = 0;
+    while (next < ntodo || running > 0) {
+        while (running < o->jobs && next < ntodo) {
+            pid_t pid = fork();
+            if (pid < 0) return sg_errf(err, "fork failed: %s", strerror(errno));
+            if (pid == 0) {
+                sg_err e;
+                int rc = run_one(s, o, todo_r[next], todo_s[next], runs_dir, results, &e);
+                if (rc) fprintf(stderr, "stopgrad suite: %s\n", e.msg);
+                fflush(NULL);
+                _exit(rc ? 1 : 0);
             }
-            /* a run folder left by a killed run is resumed (from its checkpoint, or from step 0
-             * when it died before the first one) */
-            char steps[4400];
-            snprintf(steps, sizeof steps, "%s/%s/steps.csv", runs_dir, id);
-            FILE *sf = fopen(steps, "rb");
-            sg_train_opts to = {sf != NULL, o->quiet, 0};
-            if (sf) fclose(sf);
-            sg_info("[%d/%d] %s%s", done, total, id, to.resume ? " (resuming)" : "");
-            sg_train_summary sum;
-            rc = sg_train_run(c, &to, &sum, err);
-            sg_config_free(c);
-            if (rc) return -1;
+            next++;
+            running++;
+        }
+        int status;
+        if (wait(&status) > 0) {
+            running--;
+            failed |= !WIFEXITED(status) || WEXITSTATUS(status) != 0;
         }
     }
+    if (failed) return sg_errf(err, "suite %s: a run failed (its message is above)", s->name);
     return sg_suite_report(s, results, err);
 }

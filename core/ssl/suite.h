@@ -49,6 +49,9 @@ typedef struct {
     const char *out_dir;   /* run folders and results.csv go here */
     const char *extra;     /* extra key=value overrides for every run (space-separated), or NULL */
     int quiet;
+    int jobs;              /* > 1: that many runs at once in child processes, one thread each
+                              (two 1-thread runs on 2 cores do about twice the work of one
+                              2-thread run: the small kernels of CPU-scale models scale poorly) */
 } sg_suite_opts;
 
 /* Runs every (run, seed) not yet in out_dir/results.csv, then prints the table and the expect

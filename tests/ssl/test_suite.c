@@ -1,0 +1,107 @@
+/* Suites: the file format and its errors, a run in parallel child processes giving the same
+ * results as the same runs one after the other, resuming (recorded runs are skipped), and the
+ * expectations' verdicts. */
+#define _DEFAULT_SOURCE /* mkdir, getpid with -std=c11 */
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/base/csv.h"
+#include "core/base/log.h"
+#include "core/ssl/suite.h"
+#include "test_util.h"
+
+static char root[512];
+
+static void write_file(const char *path, const char *text) {
+    FILE *f = fopen(path, "w");
+    SG_CHECK(f && fputs(text, f) >= 0 && fclose(f) == 0, "cannot write %s", path);
+}
+
+/* final_loss and probe of each run id, as "id=loss/probe;" in row order sorted by id */
+static char *summary(const char *dir) {
+    char path[700];
+    snprintf(path, sizeof path, "%s/results.csv", dir);
+    sg_csv_table t;
+    sg_err err;
+    if (sg_csv_read(path, &t, &err)) return NULL;
+    int ci = sg_csv_col(&t, "run_id"), cl = sg_csv_col(&t, "final_loss"),
+        cp = sg_csv_col(&t, "probe_best");
+    char *out = calloc(1, 4096);
+    for (int pass = 0; pass < 2; pass++) /* ids end in -a-s1 / -b-s1: print a then b */
+        for (size_t r = 0; r < t.nrows; r++) {
+            const char *id = sg_csv_cell(&t, r, ci);
+            if ((strstr(id, "-a-") != NULL) != (pass == 0)) continue;
+            size_t at = strlen(out);
+            snprintf(out + at, 4096 - at, "%s=%s/%s;", id, sg_csv_cell(&t, r, cl),
+                     sg_csv_cell(&t, r, cp));
+        }
+    sg_csv_table_free(&t);
+    return out;
+}
+
+int main(void) {
+    snprintf(root, sizeof root, "%s/suite_%d", tu_tmpdir(), (int)getpid());
+    mkdir(root, 0777);
+    char path[700], bad[700], out1[700], out2[700];
+    snprintf(path, sizeof path, "%s/tiny.suite", root);
+    write_file(path,
+               "# a tiny suite\n"
+               "base = data.dataset=synthetic data.synthetic_n=64 data.synthetic_size=16\n"
+               "base = data.synthetic_classes=4 model.width=0.0625 model.proj_hidden=16\n"
+               "base = model.proj_out=8 model.pred_hidden=16 trainer.batch=8 trainer.epochs=1\n"
+               "base = eval.probe_epochs=2 eval.knn_k=5 data.workers=0\n"
+               "run a = method.name=byol\n"
+               "run b = method.name=simsiam method.stop_gradient=false\n"
+               "seeds = 1\n"
+               "expect loss_bounded: a,b final_loss > -4.5\n"
+               "expect impossible: a probe_best > 101\n");
+    sg_suite s;
+    sg_err err;
+    CHECK(sg_suite_load(&s, path, "/nonexistent", &err) == 0, "load: %s", err.msg);
+    CHECK(s.nruns == 2 && s.nseeds == 1 && s.nexpect == 2 && !strcmp(s.name, "tiny"),
+          "parsed %d runs %d seeds %d expectations, name %s", s.nruns, s.nseeds, s.nexpect, s.name);
+
+    /* errors name the file and line */
+    snprintf(bad, sizeof bad, "%s/bad.suite", root);
+    write_file(bad, "run a = method.name=byol\nexpect x: a probe_best >= 3\n");
+    CHECK(sg_suite_load(&s, bad, ".", &err) != 0 && strstr(err.msg, "bad.suite:2"),
+          "bad operator named with its line: %s", err.msg);
+    write_file(bad, "run a = method.name=byol\nexpect x: zz probe_best > 3\n");
+    CHECK(sg_suite_load(&s, bad, ".", &err) != 0 && strstr(err.msg, "run 'zz'"),
+          "unknown run named: %s", err.msg);
+    write_file(bad, "run a = x\nwhatever = 1\n");
+    CHECK(sg_suite_load(&s, bad, ".", &err) != 0 && strstr(err.msg, "bad.suite:2: unknown statement"),
+          "unknown statement named: %s", err.msg);
+    CHECK(sg_suite_load(&s, "nosuch", root, &err) != 0 && strstr(err.msg, "nosuch.suite"),
+          "missing suite names its path: %s", err.msg);
+
+    /* parallel children vs one after the other: same numbers (both one thread per run) */
+    SG_CHECK(sg_suite_load(&s, path, "/nonexistent", &err) == 0, "%s", err.msg);
+    snprintf(out1, sizeof out1, "%s/serial", root);
+    snprintf(out2, sizeof out2, "%s/parallel", root);
+    sg_suite_opts o1 = {out1, "trainer.threads=1", 1, 1}, o2 = {out2, NULL, 1, 2};
+    int rc1 = sg_suite_run_all(&s, &o1, &err);
+    CHECK(rc1 == 1, "serial run: the impossible expectation fails (rc %d: %s)", rc1, err.msg);
+    int rc2 = sg_suite_run_all(&s, &o2, &err);
+    CHECK(rc2 == 1, "parallel run: same verdict (rc %d: %s)", rc2, err.msg);
+    char *a = summary(out1), *b = summary(out2);
+    CHECK(a && b && strlen(a) > 20 && !strcmp(a, b), "same results:\n  %s\n  %s", a ? a : "-",
+          b ? b : "-");
+    free(a);
+    free(b);
+
+    /* resuming: everything recorded, nothing trained again, the same report */
+    double t0 = sg_now();
+    int rc3 = sg_suite_run_all(&s, &o2, &err);
+    CHECK(rc3 == 1 && sg_now() - t0 < 5.0, "a finished suite only reports (rc %d)", rc3);
+    char csv[800];
+    snprintf(csv, sizeof csv, "%s/results.csv", out2);
+    sg_csv_table t;
+    CHECK(sg_csv_read(csv, &t, &err) == 0 && t.nrows == 2, "two rows, none duplicated");
+    sg_csv_table_free(&t);
+
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
+    CHECK(system(cmd) == 0, "cleanup");
+    return test_finish();
+}

@@ -293,10 +293,10 @@ int sg_suite_run_all(const sg_suite *s, const sg_suite_opts *o, sg_err *err) {
     snprintf(runs_dir, sizeof runs_dir, "%s/runs", o->out_dir);
     if (mkdir(o->out_dir, 0777) != 0 && errno != EEXIST)
         return sg_errf(err, "cannot create %s: %s", o->out_dir, strerror(errno));
-    /* the (run, seed) pairs still to do */
-    int todo_r[SG_SUITE_MAX_RUNS * SG_SUITE_MAX_SEEDS];
-    long todo_s[SG_SUITE_MAX_RUNS * SG_SUITE_MAX_SEEDS];
-    int ntodo = 0;
+    /* the (run, seed) pairs not yet in the results */
+    int pending_run[SG_SUITE_MAX_RUNS * SG_SUITE_MAX_SEEDS];
+    long pending_seed[SG_SUITE_MAX_RUNS * SG_SUITE_MAX_SEEDS];
+    int npending = 0;
     for (int k = 0; k < s->nseeds; k++)
         for (int r = 0; r < s->nruns; r++) {
             char id[160];
@@ -307,14 +307,14 @@ int sg_suite_run_all(const sg_suite *s, const sg_suite_opts *o, sg_err *err) {
                 sg_info("%s: already in %s, skipped", id, results);
                 continue;
             }
-            todo_r[ntodo] = r;
-            todo_s[ntodo++] = s->seeds[k];
+            pending_run[npending] = r;
+            pending_seed[npending++] = s->seeds[k];
         }
-    sg_info("suite %s: %d of %d runs to do%s", s->name, ntodo, s->nruns * s->nseeds,
+    sg_info("suite %s: %d of %d runs pending%s", s->name, npending, s->nruns * s->nseeds,
             o->jobs > 1 ? ", in parallel, one thread each" : "");
     if (o->jobs <= 1) {
-        for (int i = 0; i < ntodo; i++)
-            if (run_one(s, o, todo_r[i], todo_s[i], runs_dir, results, err)) return -1;
+        for (int i = 0; i < npending; i++)
+            if (run_one(s, o, pending_run[i], pending_seed[i], runs_dir, results, err)) return -1;
         return sg_suite_report(s, results, err);
     }
     /* Parallel: one child process per run (the parent never starts OpenMP, so forking is safe);
@@ -322,13 +322,13 @@ int sg_suite_run_all(const sg_suite *s, const sg_suite_opts *o, sg_err *err) {
      * others finish. */
     fflush(NULL);
     int next = 0, running = 0, failed = 0;
-    while (next < ntodo || running > 0) {
-        while (running < o->jobs && next < ntodo) {
+    while (next < npending || running > 0) {
+        while (running < o->jobs && next < npending) {
             pid_t pid = fork();
             if (pid < 0) return sg_errf(err, "fork failed: %s", strerror(errno));
             if (pid == 0) {
                 sg_err e;
-                int rc = run_one(s, o, todo_r[next], todo_s[next], runs_dir, results, &e);
+                int rc = run_one(s, o, pending_run[next], pending_seed[next], runs_dir, results, &e);
                 if (rc) fprintf(stderr, "stopgrad suite: %s\n", e.msg);
                 fflush(NULL);
                 _exit(rc ? 1 : 0);

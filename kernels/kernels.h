@@ -9,7 +9,10 @@
  *
  * Conventions (all backends):
  *  - float32, row-major, activations NCHW, conv filters KCRS; pointers are backend memory
- *    (host memory for "cpu").
+ *    (host memory for "cpu", device memory for "cuda"): callers take it with mem_alloc and move
+ *    data with mem_upload / mem_download, so one caller serves every backend.
+ *  - Kernels are queued in call order on the backend's one stream; host-side arguments (group
+ *    tables, shapes) may be reused as soon as a call returns.
  *  - Kernels never allocate. Scratch memory is passed in by the caller, sized by the matching
  *    *_workspace_bytes function, so a training step can carve it from its arena at build time.
  *  - Gradient outputs of parameters take an `accumulate` flag: 0 overwrites, 1 adds (a weight used
@@ -71,6 +74,9 @@ typedef struct {
 struct sg_backend {
     const char *name; /* "cpu", "cuda", "trace(cpu)", ... */
     void *state;      /* backend-private: threads, handles, streams; NULL for stateless ones */
+    /* 1: backend pointers are host pointers (cpu), so host code may read and write them
+     * directly; 0: device memory, reached only through the mem_* functions. */
+    int host_memory;
 
     /* ---- dense ---------------------------------------------------------------------------
      * C[M,N] = alpha * op(A) * op(B) + beta * C; op(X) = X or X^T (trans != 0).
@@ -215,10 +221,39 @@ struct sg_backend {
     /* img[c] = (img[c] - mean[c]) / std[c] in place. */
     void (*aug_normalize)(const sg_backend *be, int C, int HW, float *img, const float *mean,
                           const float *std);
+
+    /* ---- memory, synchronisation, timing ---------------------------------------------------
+     * mem_alloc: zero-filled backend memory aligned to 256 bytes, or NULL (CUDA: cudaMalloc,
+     * never managed memory). A model takes all of its memory at build time. */
+    void *(*mem_alloc)(const sg_backend *be, size_t bytes);
+    void (*mem_free)(const sg_backend *be, void *p);
+    /* Host memory for staging transfers (page-locked on CUDA, so copies run at full speed). */
+    void *(*host_alloc)(const sg_backend *be, size_t bytes);
+    void (*host_free)(const sg_backend *be, void *p);
+    /* upload: host -> backend, returns when `src` may be reused. download: backend -> host,
+     * returns when `dst` holds the data (after every queued kernel). copy (backend -> backend)
+     * and zero are queued in order with the kernels. */
+    void (*mem_upload)(const sg_backend *be, void *dst, const void *src, size_t bytes);
+    void (*mem_download)(const sg_backend *be, void *dst, const void *src, size_t bytes);
+    void (*mem_copy)(const sg_backend *be, void *dst, const void *src, size_t bytes);
+    void (*mem_zero)(const sg_backend *be, void *dst, size_t bytes);
+    /* Returns when every queued kernel has finished. */
+    void (*sync)(const sg_backend *be);
+    /* Times backend work as the device sees it: timer_stop returns the seconds between the two
+     * calls (CUDA events recorded on the stream; the host clock on the CPU, whose kernels are
+     * synchronous). One timer per backend, not nested. */
+    void (*timer_start)(const sg_backend *be);
+    double (*timer_stop)(const sg_backend *be);
 };
 
-/* The backend named `name` ("cpu"; "cuda" when built with it), or NULL. */
+/* The backend named `name` ("cpu"; "cuda" when built with it and a device is present), or
+ * NULL. A NULL for "cuda" comes with the reason in sg_backend_unavailable("cuda"). */
 const sg_backend *sg_backend_get(const char *name);
+/* Why sg_backend_get(name) returned NULL: "not built (no CUDA toolkit at configure time)",
+ * "no CUDA device", an unknown name, ... */
+const char *sg_backend_unavailable(const char *name);
+/* Backends compiled into this binary, space-separated: "cpu" or "cpu cuda". */
+const char *sg_backend_compiled(void);
 
 /* CPU backend threads: sets OpenMP's and OpenBLAS's thread counts together (OpenBLAS is the
  * OpenMP build, so a BLAS call inside one of our parallel regions does not spawn more threads).

@@ -27,13 +27,20 @@ int sg_arena_init(sg_arena *a, size_t cap, sg_err *err) {
     return 0;
 }
 
+void sg_arena_init_over(sg_arena *a, void *base, size_t cap) {
+    memset(a, 0, sizeof *a);
+    a->base = base;
+    a->cap = cap;
+    a->borrowed = 1;
+}
+
 void sg_arena_init_measure(sg_arena *a) {
     memset(a, 0, sizeof *a);
     a->measuring = 1;
 }
 
 void sg_arena_free(sg_arena *a) {
-    sg_aligned_free(a->base);
+    if (!a->borrowed) sg_aligned_free(a->base);
     memset(a, 0, sizeof *a);
 }
 

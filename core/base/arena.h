@@ -19,10 +19,14 @@ typedef struct {
     char *base;
     size_t cap, used, peak;
     int measuring; /* 1: hands out NULL and only counts */
+    int borrowed;  /* 1: base belongs to the caller (device memory, say); free leaves it */
 } sg_arena;
 
 /* A real arena of `cap` bytes (zero-filled). */
 int sg_arena_init(sg_arena *a, size_t cap, sg_err *err);
+/* An arena over `cap` bytes the caller owns and frees (e.g. a backend's device memory: the
+ * arena only does the bookkeeping, it never touches the bytes). */
+void sg_arena_init_over(sg_arena *a, void *base, size_t cap);
 /* A measuring arena: allocations return NULL, `used`/`peak` add up what a real one needs. */
 void sg_arena_init_measure(sg_arena *a);
 void sg_arena_free(sg_arena *a);

@@ -12,24 +12,32 @@ void sg_params_init_measure(sg_params *p) {
     p->measuring = 1;
 }
 
-int sg_params_init_like(sg_params *p, const sg_params *m, sg_err *err) {
+static void *params_alloc(const sg_backend *be, size_t bytes) {
+    return be ? be->mem_alloc(be, bytes) : sg_aligned_alloc(bytes);
+}
+
+int sg_params_init_like(sg_params *p, const sg_params *m, const sg_backend *be, sg_err *err) {
     memset(p, 0, sizeof *p);
-    p->w = sg_aligned_alloc(m->total * sizeof(float));
-    p->g = sg_aligned_alloc(m->total * sizeof(float));
-    p->buf = sg_aligned_alloc(m->nbuf * sizeof(float));
+    p->be = be;
+    p->w = params_alloc(be, m->total * sizeof(float));
+    p->g = params_alloc(be, m->total * sizeof(float));
+    p->buf = params_alloc(be, m->nbuf * sizeof(float));
     p->entries = calloc((size_t)(m->count ? m->count : 1), sizeof *p->entries);
     if (!p->w || !p->g || !p->buf || !p->entries) {
         sg_params_free(p);
-        return sg_errf(err, "out of memory: %zu parameters", m->total);
+        return sg_errf(err, "out of %s memory: %zu parameters", be ? be->name : "host", m->total);
     }
     p->cap = m->count;
     return 0;
 }
 
 void sg_params_free(sg_params *p) {
-    sg_aligned_free(p->w);
-    sg_aligned_free(p->g);
-    sg_aligned_free(p->buf);
+    float *bufs[3] = {p->w, p->g, p->buf};
+    for (int i = 0; i < 3; i++) {
+        if (!bufs[i]) continue;
+        if (p->be) p->be->mem_free(p->be, bufs[i]);
+        else sg_aligned_free(bufs[i]);
+    }
     free(p->entries);
     memset(p, 0, sizeof *p);
 }

@@ -9,6 +9,7 @@
 #include <stddef.h>
 
 #include "core/base/err.h"
+#include "kernels/kernels.h"
 
 typedef enum { SG_PG_TRUNK = 0, SG_PG_PROJECTOR = 1, SG_PG_PREDICTOR = 2, SG_PG_COUNT = 3 } sg_param_group;
 typedef enum { SG_PK_CONV_W, SG_PK_LINEAR_W, SG_PK_BIAS, SG_PK_BN_GAMMA, SG_PK_BN_BETA } sg_param_kind;
@@ -22,6 +23,7 @@ typedef struct {
 
 typedef struct {
     int measuring;
+    const sg_backend *be; /* whose memory w, g and buf are (NULL: host memory) */
     float *w, *g;       /* [total] parameters and gradients */
     size_t total;       /* floats of parameters */
     float *buf;         /* [nbuf] BN running statistics */
@@ -31,9 +33,10 @@ typedef struct {
 } sg_params;
 
 void sg_params_init_measure(sg_params *p);
-/* Allocates w, g and buf for the sizes a measuring pass found (`m`), with an empty table that
- * the real build fills again in the same order. */
-int sg_params_init_like(sg_params *p, const sg_params *m, sg_err *err);
+/* Allocates w, g and buf (zero-filled) for the sizes a measuring pass found (`m`), with an empty
+ * table that the real build fills again in the same order. be != NULL: in that backend's memory
+ * (device memory for "cuda"); NULL: host memory. */
+int sg_params_init_like(sg_params *p, const sg_params *m, const sg_backend *be, sg_err *err);
 void sg_params_free(sg_params *p);
 
 /* Takes `count` parameters: returns the weight pointer (NULL when measuring) and sets *grad. */

@@ -68,9 +68,28 @@ static int build_all(sg_ssl *m, sg_params *on, sg_params *tg, sg_arena *a, sg_er
     return 0;
 }
 
+/* Called on host-memory parameters only (init_weights runs on the host; see sg_ssl_build). */
 static void copy_prefix_to_target(sg_ssl *m) {
     memcpy(m->target.w, m->online.w, m->target.total * sizeof(float));
     memcpy(m->target.buf, m->online.buf, m->target.nbuf * sizeof(float));
+}
+
+void sg_ssl_get(const sg_ssl *m, float *host, const float *src, size_t n) {
+    m->be->mem_download(m->be, host, src, n * sizeof(float));
+}
+
+void sg_ssl_put(sg_ssl *m, float *dst, const float *host, size_t n) {
+    m->be->mem_upload(m->be, dst, host, n * sizeof(float));
+}
+
+/* Host scratch for the few host-side steps (eigenvalue maps, symmetrisation): on the CPU
+ * backend get/put are plain copies, so both backends run the same code. */
+static size_t host_scratch_floats(const sg_ssl *m) {
+    size_t D = (size_t)m->D, B = (size_t)m->B, H = (size_t)m->set.pred_hidden;
+    size_t n = 3 * D * D;
+    if (2 * B * D + D > n) n = 2 * B * D + D;
+    if (2 * H * D > n) n = 2 * H * D;
+    return n + 4 * D + B;
 }
 
 static void init_weights(sg_ssl *m) {
@@ -106,45 +125,77 @@ int sg_ssl_build(sg_ssl *m, const sg_ssl_settings *set, const sg_backend *be, sg
     if (set->freq < 1) return sg_errf(err, "predictor.freq: %d (expected >= 1)", set->freq);
     m->has_target = set->method == SG_METHOD_BYOL;
 
+    /* Sizes first: a measuring build (no memory), then everything in the backend's memory. */
     sg_params pm, tm;
     sg_arena am;
     sg_params_init_measure(&pm);
     sg_params_init_measure(&tm);
     sg_arena_init_measure(&am);
     int rc = build_all(m, &pm, &tm, &am, err);
-    if (rc == 0) rc = sg_params_init_like(&m->online, &pm, err);
-    if (rc == 0 && m->has_target) rc = sg_params_init_like(&m->target, &tm, err);
-    if (rc == 0) rc = sg_arena_init(&m->arena, am.peak, err);
+    sg_params on_dev = {0}, tg_dev = {0};
+    if (rc == 0) rc = sg_params_init_like(&on_dev, &pm, be, err);
+    if (rc == 0 && m->has_target) rc = sg_params_init_like(&tg_dev, &tm, be, err);
+    void *arena_mem = NULL;
+    if (rc == 0) {
+        arena_mem = be->mem_alloc(be, am.peak);
+        if (!arena_mem)
+            rc = sg_errf(err, "out of %s memory: activations need %.1f MiB", be->name,
+                         (double)am.peak / (1024.0 * 1024.0));
+    }
+    m->mom = rc == 0 ? be->mem_alloc(be, pm.total * sizeof(float)) : NULL;
+    if (rc == 0 && !m->mom)
+        rc = sg_errf(err, "out of %s memory: optimizer state of %zu floats", be->name, pm.total);
+    m->host = rc == 0 ? sg_aligned_alloc(host_scratch_floats(m) * sizeof(float)) : NULL;
+    m->lars_tp = calloc((size_t)(pm.count ? pm.count : 1), sizeof *m->lars_tp);
+    m->lars_pred = calloc((size_t)(pm.count ? pm.count : 1), sizeof *m->lars_pred);
+    if (rc == 0 && (!m->host || !m->lars_tp || !m->lars_pred))
+        rc = sg_errf(err, "out of memory: host state of the model");
+
+    /* Weights are initialised on the host (the RNG is host code): build against host copies of
+     * the parameters, with a measuring arena (initialisation touches no activation), initialise,
+     * upload, then build for real against the backend's memory. On the CPU backend the host copy
+     * is the real thing and the upload a plain copy. */
+    if (rc == 0) rc = sg_params_init_like(&m->online, &pm, NULL, err);
+    if (rc == 0 && m->has_target) rc = sg_params_init_like(&m->target, &tm, NULL, err);
+    sg_arena host_pass;
+    sg_arena_init_measure(&host_pass);
+    if (rc == 0) rc = build_all(m, &m->online, &m->target, &host_pass, err);
     free(pm.entries);
     free(tm.entries);
+    if (rc == 0) {
+        init_weights(m);
+        be->mem_upload(be, on_dev.w, m->online.w, m->online.total * sizeof(float));
+        be->mem_upload(be, on_dev.buf, m->online.buf, m->online.nbuf * sizeof(float));
+        if (m->has_target) {
+            be->mem_upload(be, tg_dev.w, m->target.w, m->target.total * sizeof(float));
+            be->mem_upload(be, tg_dev.buf, m->target.buf, m->target.nbuf * sizeof(float));
+        }
+    }
+    sg_params_free(&m->online);
+    sg_params_free(&m->target);
+    m->online = on_dev;
+    m->target = tg_dev;
+    if (arena_mem) sg_arena_init_over(&m->arena, arena_mem, am.peak);
+    if (rc == 0) rc = build_all(m, &m->online, &m->target, &m->arena, err);
     if (rc != 0) {
         sg_ssl_free(m);
         return -1;
     }
-    if (build_all(m, &m->online, &m->target, &m->arena, err) != 0) {
-        sg_ssl_free(m);
-        return -1;
-    }
-    m->mom = sg_aligned_alloc(m->online.total * sizeof(float));
-    m->lars_tp = calloc((size_t)m->online.count, sizeof *m->lars_tp);
-    m->lars_pred = calloc((size_t)m->online.count, sizeof *m->lars_pred);
-    if (!m->mom || !m->lars_tp || !m->lars_pred) {
-        sg_ssl_free(m);
-        return sg_errf(err, "out of memory: optimizer state of %zu floats", m->online.total);
-    }
     SG_CHECK(!m->has_target || m->target.total <= m->online.total, "target larger than online");
-    init_weights(m);
     return 0;
 }
 
 void sg_ssl_free(sg_ssl *m) {
+    const sg_backend *be = m->be;
     sg_params_free(&m->online);
     sg_params_free(&m->target);
+    if (be && m->arena.base) be->mem_free(be, m->arena.base);
     sg_arena_free(&m->arena);
-    sg_aligned_free(m->mom);
+    if (be && m->mom) be->mem_free(be, m->mom);
+    sg_aligned_free(m->host);
     free(m->lars_tp);
     free(m->lars_pred);
-    m->mom = NULL;
+    m->mom = m->host = NULL;
     m->lars_tp = m->lars_pred = NULL;
 }
 
@@ -191,14 +242,21 @@ static void accumulate_correlations(sg_ssl *m, const float *t[2]) {
     const int B = m->B, D = m->D;
     const float rho = (float)m->set.rho;
     const int init = !m->F_ready;
+    const size_t nBD = (size_t)B * D;
     for (int v = 0; v < 2; v++)
-        memcpy(m->fcat + (size_t)v * B * D, m->on_proj[v].y, (size_t)B * D * sizeof(float));
+        be->mem_copy(be, m->fcat + (size_t)v * nBD, m->on_proj[v].y, nBD * sizeof(float));
     be->corr_update(be, 2 * B, D, m->fcat, rho, init, 0, m->F, NULL);
-    for (int j = 0; j < D; j++) {
-        double mean = 0;
-        for (int b = 0; b < 2 * B; b++) mean += m->fcat[(size_t)b * D + j];
-        mean /= 2.0 * B;
-        m->mu[j] = init ? (float)mean : rho * m->mu[j] + (1 - rho) * (float)mean;
+    if (m->set.zero_mean) { /* the moving mean of f, on the host (only this variant needs it) */
+        float *f = m->host, *mu = m->host + 2 * nBD;
+        sg_ssl_get(m, f, m->fcat, 2 * nBD);
+        sg_ssl_get(m, mu, m->mu, (size_t)D);
+        for (int j = 0; j < D; j++) {
+            double mean = 0;
+            for (int b = 0; b < 2 * B; b++) mean += f[(size_t)b * D + j];
+            mean /= 2.0 * B;
+            mu[j] = init ? (float)mean : rho * mu[j] + (1 - rho) * (float)mean;
+        }
+        sg_ssl_put(m, m->mu, mu, (size_t)D);
     }
     if (m->set.pred == SG_PRED_OPTIMAL) {
         /* batch M2 = (1/2B) sum_v t_{other}^T z_v: the target paired with each prediction */
@@ -214,66 +272,89 @@ static void accumulate_correlations(sg_ssl *m, const float *t[2]) {
 static void set_predictor_from_F(sg_ssl *m) {
     const sg_backend *be = m->be;
     const int D = m->D;
+    const size_t DD = (size_t)D * D;
     float *W = m->pred_lin.W;
-    memcpy(m->V, m->F, (size_t)D * D * sizeof(float));
-    if (m->set.zero_mean)
+    /* host scratch: h0 [D,D], h1 [D,D], hs [D] eigenvalues, hp [D] mapped, hmu [D] */
+    float *h0 = m->host, *h1 = m->host + DD, *hs = m->host + 3 * DD, *hp = hs + D, *hmu = hp + D;
+    be->mem_copy(be, m->V, m->F, DD * sizeof(float));
+    if (m->set.zero_mean) {
+        sg_ssl_get(m, h0, m->V, DD);
+        sg_ssl_get(m, hmu, m->mu, (size_t)D);
         for (int i = 0; i < D; i++)
-            for (int j = 0; j < D; j++) m->V[(size_t)i * D + j] -= m->mu[i] * m->mu[j];
+            for (int j = 0; j < D; j++) h0[(size_t)i * D + j] -= hmu[i] * hmu[j];
+        sg_ssl_put(m, m->V, h0, DD);
+    }
     if (m->set.pred == SG_PRED_DIRECTCOPY) {
         float scale = 1.0f;
         if (m->set.directcopy_normalize) {
-            memcpy(m->work, m->V, (size_t)D * D * sizeof(float));
+            be->mem_copy(be, m->work, m->V, DD * sizeof(float));
             int info = be->syevd(be, D, m->work, m->s, m->syevd_ws);
             SG_CHECK(info == 0, "syevd failed (info %d) on F", info);
-            if (m->s[D - 1] > 0) scale = 1.0f / m->s[D - 1];
+            sg_ssl_get(m, hs, m->s, (size_t)D);
+            if (hs[D - 1] > 0) scale = 1.0f / hs[D - 1];
         }
+        sg_ssl_get(m, h0, m->V, DD);
         for (int i = 0; i < D; i++)
             for (int j = 0; j < D; j++)
-                W[(size_t)i * D + j] = scale * m->V[(size_t)i * D + j] + (i == j ? (float)m->set.eps : 0.0f);
+                h1[(size_t)i * D + j] = scale * h0[(size_t)i * D + j] + (i == j ? (float)m->set.eps : 0.0f);
+        sg_ssl_put(m, W, h1, DD);
         return;
     }
     int info = be->syevd(be, D, m->V, m->s, m->syevd_ws);
     SG_CHECK(info == 0, "syevd failed (info %d) on F", info);
+    sg_ssl_get(m, hs, m->s, (size_t)D);
     if (m->set.pred == SG_PRED_DIRECTPRED) {
-        sg_ssl_eigmap(&m->set, D, m->s, m->p);
+        sg_ssl_eigmap(&m->set, D, hs, hp);
+        sg_ssl_put(m, m->p, hp, (size_t)D);
         be->eig_rebuild(be, D, m->V, m->p, W, m->work);
         return;
     }
     /* optimal: symmetrise M2, rotate into F's eigenbasis (rows of V: Q^T), divide entry (i,j)
      * by (s_i + s_j + reg)/2, rotate back: W = V^T [V M2s V^T ./ ((s_i+s_j+reg)/2)] V */
     float *M2s = m->work;
+    sg_ssl_get(m, h0, m->M2, DD);
     for (int i = 0; i < D; i++)
         for (int j = 0; j < D; j++)
-            M2s[(size_t)i * D + j] = 0.5f * (m->M2[(size_t)i * D + j] + m->M2[(size_t)j * D + i]);
+            h1[(size_t)i * D + j] = 0.5f * (h0[(size_t)i * D + j] + h0[(size_t)j * D + i]);
+    sg_ssl_put(m, M2s, h1, DD);
     be->gemm(be, 0, 0, D, D, D, 1.0f, m->V, D, M2s, D, 0.0f, W, D);    /* W = V M2s */
     be->gemm(be, 0, 1, D, D, D, 1.0f, W, D, m->V, D, 0.0f, M2s, D);    /* M2s = V M2s V^T */
+    sg_ssl_get(m, h0, M2s, DD);
     for (int i = 0; i < D; i++)
         for (int j = 0; j < D; j++) {
-            double si = m->s[i] > 0 ? m->s[i] : 0, sj = m->s[j] > 0 ? m->s[j] : 0;
-            M2s[(size_t)i * D + j] /= (float)((si + sj + m->set.optimal_reg) / 2.0);
+            double si = hs[i] > 0 ? hs[i] : 0, sj = hs[j] > 0 ? hs[j] : 0;
+            h0[(size_t)i * D + j] /= (float)((si + sj + m->set.optimal_reg) / 2.0);
         }
+    sg_ssl_put(m, M2s, h0, DD);
     be->gemm(be, 1, 0, D, D, D, 1.0f, m->V, D, M2s, D, 0.0f, m->work2, D); /* V^T X */
     be->gemm(be, 0, 0, D, D, D, 1.0f, m->work2, D, m->V, D, 0.0f, W, D);   /* (V^T X) V */
 }
 
 static void symmetrize_predictor(sg_ssl *m) {
+    /* on host copies: a D x D (or H x D) pass, negligible next to the step */
     if (pred_is_linear(m->set.pred)) {
-        float *W = m->pred_lin.W;
         const int D = m->D;
+        float *W = m->host;
+        sg_ssl_get(m, W, m->pred_lin.W, (size_t)D * D);
         for (int i = 0; i < D; i++)
             for (int j = i + 1; j < D; j++) {
                 float a = 0.5f * (W[(size_t)i * D + j] + W[(size_t)j * D + i]);
                 W[(size_t)i * D + j] = W[(size_t)j * D + i] = a;
             }
+        sg_ssl_put(m, m->pred_lin.W, W, (size_t)D * D);
     } else if (m->set.pred == SG_PRED_MLP) {
         /* the reference code's two-layer form: W0 [H,D] and W1 [D,H] become w and w^T */
-        float *W0 = m->pred_mlp.l1.W, *W1 = m->pred_mlp.l2.W;
         const int H = m->pred_mlp.l1.Out, D = m->D;
+        float *W0 = m->host, *W1 = m->host + (size_t)H * D;
+        sg_ssl_get(m, W0, m->pred_mlp.l1.W, (size_t)H * D);
+        sg_ssl_get(m, W1, m->pred_mlp.l2.W, (size_t)H * D);
         for (int h = 0; h < H; h++)
             for (int d = 0; d < D; d++) {
                 float a = 0.5f * (W0[(size_t)h * D + d] + W1[(size_t)d * H + h]);
                 W0[(size_t)h * D + d] = W1[(size_t)d * H + h] = a;
             }
+        sg_ssl_put(m, m->pred_mlp.l1.W, W0, (size_t)H * D);
+        sg_ssl_put(m, m->pred_mlp.l2.W, W1, (size_t)H * D);
     }
 }
 
@@ -281,11 +362,11 @@ static void predictor_forward(sg_ssl *m, int v) {
     const float *z = m->on_proj[v].y;
     if (pred_is_mlp(m->set.pred)) {
         sg_mlp_forward(m->be, &m->pred_mlp, &m->on_pred[v], z, 1);
-        memcpy(m->pred_out[v], m->on_pred[v].y, (size_t)m->B * m->D * sizeof(float));
+        m->be->mem_copy(m->be, m->pred_out[v], m->on_pred[v].y, (size_t)m->B * m->D * sizeof(float));
     } else if (pred_is_linear(m->set.pred)) {
         sg_linear_forward(m->be, &m->pred_lin, z, m->pred_out[v]);
     } else {
-        memcpy(m->pred_out[v], z, (size_t)m->B * m->D * sizeof(float));
+        m->be->mem_copy(m->be, m->pred_out[v], z, (size_t)m->B * m->D * sizeof(float));
     }
 }
 
@@ -297,7 +378,7 @@ static void predictor_backward(sg_ssl *m, int v) {
     else if (pred_is_linear(m->set.pred))
         sg_linear_backward(m->be, &m->pred_lin, m->on_proj[v].y, m->dp[v], m->dz[v]);
     else
-        memcpy(m->dz[v], m->dp[v], n * sizeof(float));
+        m->be->mem_copy(m->be, m->dz[v], m->dp[v], n * sizeof(float));
 }
 
 double sg_ssl_step(sg_ssl *m) {
@@ -307,8 +388,8 @@ double sg_ssl_step(sg_ssl *m) {
     const size_t nBD = (size_t)B * D;
     const int sg_off = !set->stop_gradient;
 
-    memset(m->online.g, 0, m->online.total * sizeof(float));
-    if (m->has_target && sg_off) memset(m->target.g, 0, m->target.total * sizeof(float));
+    be->mem_zero(be, m->online.g, m->online.total * sizeof(float));
+    if (m->has_target && sg_off) be->mem_zero(be, m->target.g, m->target.total * sizeof(float));
 
     /* forward */
     const float *t[2];
@@ -333,8 +414,10 @@ double sg_ssl_step(sg_ssl *m) {
     for (int v = 0; v < ndir; v++) {
         const int o = 1 - v;
         be->pair_loss_fwd(be, B, D, set->normalize_loss, m->pred_out[v], t[o], m->row_loss);
+        float *rows = m->host;
+        sg_ssl_get(m, rows, m->row_loss, (size_t)B);
         double sum = 0;
-        for (int b = 0; b < B; b++) sum += m->row_loss[b];
+        for (int b = 0; b < B; b++) sum += rows[b];
         loss += sum / B - (set->normalize_loss ? 2.0 : 0.0);
         be->pair_loss_bwd(be, B, D, set->normalize_loss, m->pred_out[v], t[o], 1.0f / (float)B,
                           m->dp[v], sg_off ? m->dt[o] : NULL);
@@ -357,7 +440,7 @@ double sg_ssl_step(sg_ssl *m) {
             predictor_backward(m, v);
             any = 1;
         } else {
-            memset(m->dz[v], 0, nBD * sizeof(float));
+            be->mem_zero(be, m->dz[v], nBD * sizeof(float));
         }
         if (used_t[v] && !m->has_target) { /* SimSiam: t_v = z_v */
             be->add_fwd(be, nBD, m->dz[v], m->dt[v], m->dz[v]);

@@ -20,6 +20,10 @@
  *
  * Memory: parameters, gradients and optimizer state are one buffer each (sg_params and mom);
  * every activation comes from one arena sized by a measuring build; a step allocates nothing.
+ * All of it is the backend's memory (device memory on CUDA): host code reads and writes model
+ * buffers only through sg_ssl_get / sg_ssl_put. The host-side parts of a step (the loss sum, the
+ * eigenvalue map, symmetrisation) work on small downloaded copies; on the CPU backend those
+ * transfers are plain copies, so both backends run one code path.
  */
 #pragma once
 #include <stdint.h>
@@ -127,6 +131,8 @@ typedef struct {
     void *syevd_ws;
     int F_ready;
 
+    float *host;               /* host scratch for the host-side parts of a step */
+
     long step;                 /* steps taken */
     double last_loss;
 } sg_ssl;
@@ -136,7 +142,12 @@ typedef struct {
 int sg_ssl_build(sg_ssl *m, const sg_ssl_settings *set, const sg_backend *be, sg_err *err);
 void sg_ssl_free(sg_ssl *m);
 
-/* One training step on m->x[0], m->x[1]. Returns the loss (reference code's form). */
+/* n floats between model memory (any buffer of m, in the backend's memory) and host memory. */
+void sg_ssl_get(const sg_ssl *m, float *host, const float *src, size_t n);
+void sg_ssl_put(sg_ssl *m, float *dst, const float *host, size_t n);
+
+/* One training step on m->x[0], m->x[1] (backend memory: fill with sg_ssl_put). Returns the loss
+ * (reference code's form). */
 double sg_ssl_step(sg_ssl *m);
 
 /* Learning rate and EMA rate at step k (the schedules). */
@@ -146,8 +157,8 @@ double sg_ssl_ema_at(const sg_ssl_settings *set, long k);
 /* Eigenvalue map of DirectPred: p[j] from s[j] (ascending) per set. */
 void sg_ssl_eigmap(const sg_ssl_settings *set, int D, const float *s, float *p);
 
-/* Trunk features of x [B, C, H, W] in evaluation mode (BN running statistics): feat [B, feat]
- * in m->on[0].feat (valid until the next call or step). */
+/* Trunk features of x [B, C, H, W] (backend memory) in evaluation mode (BN running statistics):
+ * feat [B, feat] in m->on[0].feat, backend memory (valid until the next call or step). */
 const float *sg_ssl_features(sg_ssl *m, const float *x);
 /* Projector output z of view v from the last step ([B, D]). */
 const float *sg_ssl_last_z(const sg_ssl *m, int v);

@@ -59,7 +59,9 @@ typedef struct {
 
 typedef struct {
     const sg_config *cfg;
-    const sg_backend *be;
+    const sg_backend *be;  /* the model's backend (trainer.backend) */
+    const sg_backend *hbe; /* host work: augmentation, evaluation, diagnostics (always cpu) */
+    float *xh[2];          /* [B, C, S, S] host staging of the two views (be->host_alloc) */
     char dataset[32];
     sg_dataset pre, evtest, evtrain; /* evtrain unused (n = 0) when it is `pre` */
     ds_range eval_train, eval_test;
@@ -185,7 +187,7 @@ static int features(run *r, const ds_range *rg, float *feat, int32_t *labels, sg
     for (int at = 0; at < rg->count && rc == 0; at += B) {
         int n = rg->count - at < B ? rg->count - at : B;
         for (int i = 0; i < B; i++) {
-            float *dst = m->x[0] + (size_t)i * img;
+            float *dst = r->xh[0] + (size_t)i * img;
             if (i >= n) { /* padding rows: eval-mode BN is per-sample, they change nothing */
                 memset(dst, 0, img * sizeof(float));
                 continue;
@@ -195,12 +197,13 @@ static int features(run *r, const ds_range *rg, float *feat, int32_t *labels, sg
                 rc = -1;
                 break;
             }
-            sg_eval_view(r->be, &r->rec[0], center, u8, C, H, W, dst, &s);
+            sg_eval_view(r->hbe, &r->rec[0], center, u8, C, H, W, dst, &s);
             labels[at + i] = rg->d->labels[idx];
         }
         if (rc) break;
+        sg_ssl_put(m, m->x[0], r->xh[0], (size_t)B * img);
         const float *f = sg_ssl_features(m, m->x[0]);
-        memcpy(feat + (size_t)at * D, f, (size_t)n * D * sizeof(float));
+        sg_ssl_get(m, feat + (size_t)at * D, f, (size_t)n * D);
     }
     free(u8);
     free(s.a);
@@ -230,7 +233,7 @@ static int evaluate(run *r, int epoch, sg_err *err) {
         pc.batch_size = (int)sg_config_int(c, "eval.probe_batch");
         pc.seed = (uint64_t)sg_config_int(c, "trainer.seed") * 1000003u + (uint64_t)epoch;
         sg_probe_result pr;
-        rc = sg_probe_run(r->be, &pc, ntr, nte, D, nclasses, ftr, ltr, fte, lte, &pr, NULL, err);
+        rc = sg_probe_run(r->hbe, &pc, ntr, nte, D, nclasses, ftr, ltr, fte, lte, &pr, NULL, err);
         if (!rc) {
             r->probe_final = pr.test_acc_final;
             r->probe_best = pr.test_acc_best;
@@ -241,7 +244,7 @@ static int evaluate(run *r, int epoch, sg_err *err) {
         sg_knn_config kc = sg_knn_config_default();
         kc.k = (int)sg_config_int(c, "eval.knn_k");
         kc.T = (float)sg_config_float(c, "eval.knn_t");
-        rc = sg_knn_eval(r->be, &kc, ntr, nte, D, nclasses, ftr, ltr, fte, lte, NULL, &r->knn_acc,
+        rc = sg_knn_eval(r->hbe, &kc, ntr, nte, D, nclasses, ftr, ltr, fte, lte, NULL, &r->knn_acc,
                          err);
     }
     free(ftr), free(fte), free(ltr), free(lte);
@@ -266,24 +269,45 @@ static int write_block(FILE *f, const void *p, size_t bytes) {
     return bytes == 0 || fwrite(p, 1, bytes, f) == bytes;
 }
 
+/* A model buffer of n floats written through a host copy (the model may live on a device). */
+static int write_model_block(FILE *f, const sg_ssl *m, const float *src, size_t n, float *host) {
+    if (n == 0) return 1;
+    sg_ssl_get(m, host, src, n);
+    return write_block(f, host, n * sizeof(float));
+}
+
+/* The largest block of a checkpoint, in floats. */
+static size_t ckpt_max_block(const sg_ssl *m) {
+    size_t n = m->online.total, DD = (size_t)m->D * m->D;
+    if (m->online.nbuf > n) n = m->online.nbuf;
+    if (DD > n) n = DD;
+    return n ? n : 1;
+}
+
 static int save_checkpoint(run *r, sg_err *err) {
     sg_ssl *m = &r->m;
+    float *host = malloc(ckpt_max_block(m) * sizeof(float));
+    if (!host) return sg_errf(err, "out of memory writing checkpoint %s", r->ckpt_path);
     char tmp[4300];
     snprintf(tmp, sizeof tmp, "%s.tmp.%d", r->ckpt_path, (int)getpid());
     FILE *f = fopen(tmp, "wb");
-    if (!f) return sg_errf(err, "cannot write checkpoint %s: %s", tmp, strerror(errno));
+    if (!f) {
+        free(host);
+        return sg_errf(err, "cannot write checkpoint %s: %s", tmp, strerror(errno));
+    }
     const size_t DD = (size_t)m->D * m->D;
     ckpt_header h = {CKPT_MAGIC, CKPT_VERSION, r->config_hash, m->step, r->epochs_done,
                      r->epoch_loss_sum, (int64_t)m->online.total, (int64_t)m->online.nbuf,
                      (int64_t)m->target.total, (int64_t)m->target.nbuf, m->D, m->F_ready, 0};
     int ok = write_block(f, &h, sizeof h) &&
-             write_block(f, m->online.w, m->online.total * sizeof(float)) &&
-             write_block(f, m->online.buf, m->online.nbuf * sizeof(float)) &&
-             write_block(f, m->mom, m->online.total * sizeof(float)) &&
-             write_block(f, m->target.w, m->target.total * sizeof(float)) &&
-             write_block(f, m->target.buf, m->target.nbuf * sizeof(float)) &&
-             write_block(f, m->F, DD * sizeof(float)) && write_block(f, m->M2, DD * sizeof(float)) &&
-             write_block(f, m->mu, (size_t)m->D * sizeof(float));
+             write_model_block(f, m, m->online.w, m->online.total, host) &&
+             write_model_block(f, m, m->online.buf, m->online.nbuf, host) &&
+             write_model_block(f, m, m->mom, m->online.total, host) &&
+             write_model_block(f, m, m->target.w, m->target.total, host) &&
+             write_model_block(f, m, m->target.buf, m->target.nbuf, host) &&
+             write_model_block(f, m, m->F, DD, host) && write_model_block(f, m, m->M2, DD, host) &&
+             write_model_block(f, m, m->mu, (size_t)m->D, host);
+    free(host);
     ok = ok && fflush(f) == 0 && fsync(fileno(f)) == 0;
     ok = (fclose(f) == 0) && ok;
     if (!ok || rename(tmp, r->ckpt_path) != 0) {
@@ -295,6 +319,13 @@ static int save_checkpoint(run *r, sg_err *err) {
 
 static int read_block(FILE *f, void *p, size_t bytes) {
     return bytes == 0 || fread(p, 1, bytes, f) == bytes;
+}
+
+static int read_model_block(FILE *f, sg_ssl *m, float *dst, size_t n, float *host) {
+    if (n == 0) return 1;
+    if (!read_block(f, host, n * sizeof(float))) return 0;
+    sg_ssl_put(m, dst, host, n);
+    return 1;
 }
 
 static int load_checkpoint(run *r, sg_err *err) {
@@ -321,13 +352,19 @@ static int load_checkpoint(run *r, sg_err *err) {
     ok = ok && h.n_online == (int64_t)m->online.total && h.n_online_buf == (int64_t)m->online.nbuf &&
          h.n_target == (int64_t)m->target.total && h.n_target_buf == (int64_t)m->target.nbuf &&
          h.D == m->D;
-    ok = ok && read_block(f, m->online.w, m->online.total * sizeof(float)) &&
-         read_block(f, m->online.buf, m->online.nbuf * sizeof(float)) &&
-         read_block(f, m->mom, m->online.total * sizeof(float)) &&
-         read_block(f, m->target.w, m->target.total * sizeof(float)) &&
-         read_block(f, m->target.buf, m->target.nbuf * sizeof(float)) &&
-         read_block(f, m->F, DD * sizeof(float)) && read_block(f, m->M2, DD * sizeof(float)) &&
-         read_block(f, m->mu, (size_t)m->D * sizeof(float));
+    float *host = ok ? malloc(ckpt_max_block(m) * sizeof(float)) : NULL;
+    if (ok && !host) {
+        fclose(f);
+        return sg_errf(err, "out of memory reading checkpoint %s", r->ckpt_path);
+    }
+    ok = ok && read_model_block(f, m, m->online.w, m->online.total, host) &&
+         read_model_block(f, m, m->online.buf, m->online.nbuf, host) &&
+         read_model_block(f, m, m->mom, m->online.total, host) &&
+         read_model_block(f, m, m->target.w, m->target.total, host) &&
+         read_model_block(f, m, m->target.buf, m->target.nbuf, host) &&
+         read_model_block(f, m, m->F, DD, host) && read_model_block(f, m, m->M2, DD, host) &&
+         read_model_block(f, m, m->mu, (size_t)m->D, host);
+    free(host);
     fclose(f);
     if (!ok) return sg_errf(err, "checkpoint %s is truncated or does not match this model", r->ckpt_path);
     m->step = h.step;
@@ -361,19 +398,20 @@ static int truncate_rows(const char *path, long rows, sg_err *err) {
 
 static int epoch_row(run *r, int epoch, int evaluated, double img_s, double wait_frac, sg_err *err) {
     sg_ssl *m = &r->m;
-    const sg_backend *be = r->be;
+    const sg_backend *be = r->hbe; /* diagnostics run on host copies of the model's buffers */
     const int D = m->D, B = m->B;
     /* collapse metric over both views' projector outputs of the last step */
     double *work = malloc((size_t)2 * D * sizeof(double));
+    float *z = malloc((size_t)2 * B * D * sizeof(float)), *Wh = malloc((size_t)D * D * sizeof(float));
     float *V = malloc((size_t)D * D * sizeof(float)), *s = malloc((size_t)D * sizeof(float));
     float *ws = malloc((size_t)D * D * sizeof(float)), *we = malloc((size_t)D * sizeof(float));
     float *al = malloc((size_t)D * sizeof(float));
     void *sw = malloc(be->syevd_workspace_bytes(be, D));
     char *fe = malloc(SG_SPECTRUM_CHARS(D)), *wpe = malloc(SG_SPECTRUM_CHARS(D)),
          *ale = malloc(SG_SPECTRUM_CHARS(D));
-    if (!work || !V || !s || !ws || !we || !al || !sw || !fe || !wpe || !ale) {
-        free(work), free(V), free(s), free(ws), free(we), free(al), free(sw), free(fe), free(wpe),
-            free(ale);
+    if (!work || !z || !Wh || !V || !s || !ws || !we || !al || !sw || !fe || !wpe || !ale) {
+        free(work), free(z), free(Wh), free(V), free(s), free(ws), free(we), free(al), free(sw),
+            free(fe), free(wpe), free(ale);
         return sg_errf(err, "out of memory for epoch diagnostics");
     }
     /* an untrained network (trainer.epochs=0, the random-init baseline) has no step behind it:
@@ -383,17 +421,21 @@ static int epoch_row(run *r, int epoch, int evaluated, double img_s, double wait
     fe[0] = 0;
     r->collapse = r->eff_rank = NAN;
     if (trained) {
-        memcpy(m->fcat, sg_ssl_last_z(m, 0), (size_t)B * D * sizeof(float));
-        memcpy(m->fcat + (size_t)B * D, sg_ssl_last_z(m, 1), (size_t)B * D * sizeof(float));
-        r->collapse = sg_collapse_std(2 * B, D, m->fcat, work);
-        memcpy(V, m->F, (size_t)D * D * sizeof(float));
+        sg_ssl_get(m, z, sg_ssl_last_z(m, 0), (size_t)B * D);
+        sg_ssl_get(m, z + (size_t)B * D, sg_ssl_last_z(m, 1), (size_t)B * D);
+        r->collapse = sg_collapse_std(2 * B, D, z, work);
+        sg_ssl_get(m, V, m->F, (size_t)D * D);
         info = be->syevd(be, D, V, s, sw);
         if (info == 0) {
             r->eff_rank = sg_effective_rank(D, s);
             sg_format_spectrum(D, s, fe, SG_SPECTRUM_CHARS(D));
         }
     }
-    const float *Wp = sg_ssl_pred_weight(m);
+    const float *Wp = NULL;
+    if (sg_ssl_pred_weight(m)) {
+        sg_ssl_get(m, Wh, sg_ssl_pred_weight(m), (size_t)D * D);
+        Wp = Wh;
+    }
     double asym = NAN;
     wpe[0] = ale[0] = 0;
     if (Wp && info == 0) {
@@ -429,7 +471,7 @@ static int epoch_row(run *r, int epoch, int evaluated, double img_s, double wait
     sg_csv_row_double(&row, wait_frac);
     int rc = sg_csv_stream_write(&r->epochs_csv, &row, err);
     sg_csv_row_free(&row);
-    free(work), free(V), free(s), free(ws), free(we), free(al), free(sw), free(fe), free(wpe),
+    free(work), free(z), free(Wh), free(V), free(s), free(ws), free(we), free(al), free(sw), free(fe), free(wpe),
         free(ale);
     return rc;
 }
@@ -526,14 +568,12 @@ static int check_not_recorded(run *r, sg_err *err) {
 
 static int setup(run *r, const sg_train_opts *opts, sg_err *err) {
     const sg_config *c = r->cfg;
-    if (strcmp(sg_config_str(c, "trainer.backend"), "cpu") != 0) {
-        r->be = sg_backend_get(sg_config_str(c, "trainer.backend"));
-        if (!r->be)
-            return sg_errf(err, "trainer.backend=%s: this build has no such backend (built: cpu)",
-                           sg_config_str(c, "trainer.backend"));
-    } else {
-        r->be = sg_backend_get("cpu");
-    }
+    const char *bname = sg_config_str(c, "trainer.backend");
+    r->be = sg_backend_get(bname);
+    if (!r->be)
+        return sg_errf(err, "trainer.backend=%s: %s (this binary has: %s)", bname,
+                       sg_backend_unavailable(bname), sg_backend_compiled());
+    r->hbe = sg_backend_get("cpu");
     sg_cpu_set_threads((int)sg_config_int(c, "trainer.threads"));
     if (open_data(r, err)) return -1;
     r->epochs = (int)sg_config_int(c, "trainer.epochs");
@@ -542,13 +582,18 @@ static int setup(run *r, const sg_train_opts *opts, sg_err *err) {
     if (!strcmp(r->dataset, "synthetic") && (limit == 0 || limit > r->eval_train.count))
         limit = r->eval_train.count; /* never pre-train on the held-out fifth */
     if (sg_loader_open(&r->loader, &r->pre, r->rec, B, (int)sg_config_int(c, "data.workers"),
-                       (uint64_t)sg_config_int(c, "trainer.seed"), limit, r->be, err))
+                       (uint64_t)sg_config_int(c, "trainer.seed"), limit, r->hbe, err))
         return -1;
     r->spe = sg_loader_steps_per_epoch(r->loader);
     sg_ssl_settings set;
     if (sg_train_settings(c, r->C, r->S, r->S, r->spe, &set, err)) return -1;
     r->total_steps = set.total_steps;
     if (sg_ssl_build(&r->m, &set, r->be, err)) return -1;
+    const size_t view_floats = (size_t)B * r->C * r->S * r->S;
+    for (int v = 0; v < 2; v++) {
+        r->xh[v] = r->be->host_alloc(r->be, view_floats * sizeof(float));
+        if (!r->xh[v]) return sg_errf(err, "out of memory: host staging of a batch");
+    }
 
     r->config_hash = sg_config_hash(c);
     const char *name = sg_config_str(c, "run.name");
@@ -605,6 +650,8 @@ static void teardown(run *r) {
     sg_csv_stream_close(&r->steps_csv);
     sg_csv_stream_close(&r->epochs_csv);
     sg_loader_close(r->loader);
+    for (int v = 0; v < 2; v++)
+        if (r->xh[v]) r->be->host_free(r->be, r->xh[v]);
     sg_ssl_free(&r->m);
     sg_dataset_close(&r->pre);
     sg_dataset_close(&r->evtrain);
@@ -632,8 +679,11 @@ int sg_train_run(const sg_config *cfg, const sg_train_opts *opts, sg_train_summa
         if (opts->stop_after > 0 && ran >= opts->stop_after) break;
         const long k = m->step, epoch = k / r->spe;
         double waited = 0, t0 = sg_now();
-        rc = sg_loader_get(r->loader, k, m->x[0], m->x[1], &waited, err);
+        rc = sg_loader_get(r->loader, k, r->xh[0], r->xh[1], &waited, err);
         if (rc) break;
+        const size_t view_floats = (size_t)m->B * r->C * r->S * r->S;
+        sg_ssl_put(m, m->x[0], r->xh[0], view_floats);
+        sg_ssl_put(m, m->x[1], r->xh[1], view_floats);
         double loss = sg_ssl_step(m);
         double dt = sg_now() - t0;
         if (!isfinite(loss)) {

@@ -29,7 +29,7 @@ static void check_trunk(const char *name, int depth) {
     SG_CHECK(sg_resnet_build(&net, &spec, N, &pm, SG_PG_TRUNK, be, &err) == 0, "%s", err.msg);
     sg_resnet_acts_build(&acts, &net, &am);
     sg_resnet_scratch_build(&scr, &net, &am);
-    SG_CHECK(sg_params_init_like(&p, &pm, &err) == 0, "%s", err.msg);
+    SG_CHECK(sg_params_init_like(&p, &pm, NULL, &err) == 0, "%s", err.msg);
     SG_CHECK(sg_arena_init(&a, am.peak, &err) == 0, "%s", err.msg);
     SG_CHECK(sg_resnet_build(&net, &spec, N, &p, SG_PG_TRUNK, be, &err) == 0, "%s", err.msg);
     sg_resnet_acts_build(&acts, &net, &a);

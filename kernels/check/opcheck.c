@@ -69,7 +69,9 @@ struct oc_run {
     int time_reps;
     sg_opcheck_result *out;
     sg_err *err;
-    void *allocs[OC_MAXALLOC];
+    void *allocs[OC_MAXALLOC]; /* host buffers */
+    void *dev[OC_MAXALLOC];    /* their backend mirrors (device backends; NULL: host only) */
+    size_t bytes[OC_MAXALLOC];
     int nallocs;
     int alloc_failed;    /* malloc returned NULL */
     int too_large;       /* a buffer beyond INT_MAX elements */
@@ -98,20 +100,78 @@ static size_t oc_n(oc_run *r, double a, double b, double c, double d) {
     return (size_t)n;
 }
 
-static void *oc_alloc(oc_run *r, size_t count, size_t elem) {
+/* Every buffer is host memory the checker fills and reads. A buffer the backend kernel sees
+ * (`backend` != 0) also gets a mirror in the backend's memory when the backend is not host
+ * memory (CUDA): oc_exec uploads every mirror before the call and downloads it after, and the
+ * call functions pass kernels the mirror through OC_DEV. So one op table checks every backend. */
+static void *oc_alloc_as(oc_run *r, size_t count, size_t elem, int backend) {
     SG_CHECK(r->nallocs < OC_MAXALLOC, "op %s uses more than %d buffers", r->op->name, OC_MAXALLOC);
     size_t bytes = count * elem;
-    void *p = malloc(bytes ? bytes : 1);
+    void *p = malloc(bytes ? bytes : 1), *d = NULL;
+    if (p && backend && !r->be->host_memory) {
+        d = r->be->mem_alloc(r->be, bytes ? bytes : 1);
+        if (!d) {
+            free(p);
+            p = NULL;
+        }
+    }
     if (!p) {
         if (!r->alloc_failed) r->failed_bytes = (double)bytes;
         r->alloc_failed = 1;
         return NULL;
     }
-    r->allocs[r->nallocs++] = p;
+    r->allocs[r->nallocs] = p;
+    r->dev[r->nallocs] = d;
+    r->bytes[r->nallocs] = bytes;
+    r->nallocs++;
     return p;
 }
-#define OC_F(r, n) ((float *)oc_alloc((r), (n), sizeof(float)))
-#define OC_D(r, n) ((double *)oc_alloc((r), (n), sizeof(double)))
+static void *oc_alloc(oc_run *r, size_t count, size_t elem) {
+    return oc_alloc_as(r, count, elem, 1);
+}
+#define OC_F(r, n) ((float *)oc_alloc_as((r), (n), sizeof(float), 1))
+#define OC_D(r, n) ((double *)oc_alloc_as((r), (n), sizeof(double), 0))
+#define OC_HOST(r, n, elem) oc_alloc_as((r), (n), (elem), 0)
+
+/* The run whose buffers OC_DEV translates (the checker runs one op at a time). */
+static oc_run *oc_active;
+
+/* The backend pointer for host pointer h (into any backend-visible buffer of the active run);
+ * h itself on a host-memory backend, for NULL, and for host arguments that are not buffers of
+ * the run (small host tables such as aug_normalize's mean and std). */
+static void *oc_dev(const void *h) {
+    oc_run *r = oc_active;
+    if (!h || !r || r->be->host_memory) return (void *)h;
+    const char *c = h;
+    for (int i = 0; i < r->nallocs; i++) {
+        const char *b = r->allocs[i];
+        if (c < b || c >= b + (r->bytes[i] ? r->bytes[i] : 1)) continue;
+        SG_CHECK(r->dev[i] != NULL, "op %s passes a host-only buffer to the %s backend",
+                 r->op->name, r->be->name);
+        return (char *)r->dev[i] + (c - b);
+    }
+    return (void *)h;
+}
+#define OC_DEV(p) ((__typeof__(p))oc_dev(p))
+
+static void oc_upload_all(oc_run *r) {
+    for (int i = 0; i < r->nallocs; i++)
+        if (r->dev[i]) r->be->mem_upload(r->be, r->dev[i], r->allocs[i], r->bytes[i]);
+}
+
+/* Runs the backend call for validation: inputs (and pre-filled outputs) to the backend, the call,
+ * everything back to the host buffers the comparison reads. */
+static void oc_exec(oc_run *r, void (*call)(const sg_backend *, void *), void *args) {
+    if (r->be->host_memory) {
+        call(r->be, args);
+        return;
+    }
+    oc_upload_all(r);
+    call(r->be, args);
+    r->be->sync(r->be);
+    for (int i = 0; i < r->nallocs; i++)
+        if (r->dev[i]) r->be->mem_download(r->be, r->allocs[i], r->dev[i], r->bytes[i]);
+}
 
 /* After an op's allocations: the error to return when one of them could not be made. */
 static int oc_alloc_status(oc_run *r) {
@@ -202,11 +262,14 @@ static int oc_finish(oc_run *r, oc_call_fn call, oc_call_fn restore, void *args)
     if (!o->ok || r->time_reps <= 0) return 0;
     double *t = malloc(sizeof(double) * (size_t)r->time_reps);
     if (!t) return sg_errf(r->err, "%s: out of memory for %d timings", r->op->name, r->time_reps);
+    /* the backend's own timer: CUDA events on a device, the host clock on the CPU */
+    if (!r->be->host_memory) oc_upload_all(r);
+    call(r->be, args); /* warm-up: first-touch page faults, lazy library initialisation */
     for (int k = 0; k < r->time_reps; k++) {
         if (restore) restore(r->be, args);
-        double t0 = sg_now();
+        r->be->timer_start(r->be);
         call(r->be, args);
-        t[k] = sg_now() - t0;
+        t[k] = r->be->timer_stop(r->be);
     }
     qsort(t, (size_t)r->time_reps, sizeof(double), oc_cmp_seconds);
     int h = r->time_reps / 2;
@@ -231,8 +294,8 @@ typedef struct {
 
 static void gemm_call(const sg_backend *be, void *p) {
     gemm_args *a = p;
-    be->gemm(be, a->tA, a->tB, a->M, a->N, a->K, a->alpha, a->A, a->lda, a->B, a->ldb, a->beta,
-             a->C, a->ldc);
+    be->gemm(be, a->tA, a->tB, a->M, a->N, a->K, a->alpha, OC_DEV(a->A), a->lda, OC_DEV(a->B),
+             a->ldb, a->beta, OC_DEV(a->C), a->ldc);
 }
 
 /* C[M,N] (row stride N+ldpad) = alpha op(A) op(B) + beta C with stored strides padded by ldpad;
@@ -261,7 +324,7 @@ static int op_gemm(oc_run *r) {
     a.A = A;
     a.B = B;
     a.C = C;
-    gemm_call(r->be, &a);
+    oc_exec(r, gemm_call, &a);
     ref_gemm(a.tA, a.tB, M, N, K, a.alpha, Ad, a.lda, Bd, a.ldb, a.beta, Cd, a.ldc);
     /* K products of size <= |alpha| plus beta*C */
     oc_tol(r, 2 * EPS32 * 1.25 * (K + 1), 1e-6);
@@ -278,7 +341,7 @@ typedef struct {
 
 static void linear_fwd_call(const sg_backend *be, void *p) {
     linear_args *a = p;
-    be->linear_fwd(be, a->N, a->In, a->Out, a->x, a->W, a->b, a->y);
+    be->linear_fwd(be, a->N, a->In, a->Out, OC_DEV(a->x), OC_DEV(a->W), OC_DEV(a->b), OC_DEV(a->y));
 }
 
 static int op_linear_fwd(oc_run *r) {
@@ -295,7 +358,7 @@ static int op_linear_fwd(oc_run *r) {
     oc_to_double(W, Wd, nW);
     oc_to_double(b, bd, (size_t)Out);
     linear_args a = {.N = N, .In = In, .Out = Out, .x = x, .W = W, .b = bias ? b : NULL, .y = y};
-    linear_fwd_call(r->be, &a);
+    oc_exec(r, linear_fwd_call, &a);
     ref_linear_fwd(N, In, Out, xd, Wd, bias ? bd : NULL, yd);
     oc_tol(r, 2 * EPS32 * (In + 1), 1e-6); /* In products <= 1, plus the bias */
     oc_cmp(r, y, yd, ny);
@@ -305,7 +368,8 @@ static int op_linear_fwd(oc_run *r) {
 
 static void linear_bwd_call(const sg_backend *be, void *p) {
     linear_args *a = p;
-    be->linear_bwd(be, a->N, a->In, a->Out, a->x, a->W, a->dy, a->dx, a->dW, a->db, a->acc);
+    be->linear_bwd(be, a->N, a->In, a->Out, OC_DEV(a->x), OC_DEV(a->W), OC_DEV(a->dy),
+                   OC_DEV(a->dx), OC_DEV(a->dW), OC_DEV(a->db), a->acc);
 }
 
 static int op_linear_bwd(oc_run *r) {
@@ -338,7 +402,7 @@ static int op_linear_bwd(oc_run *r) {
                      .dx = want_dx ? dx : NULL,
                      .dW = dW,
                      .db = bias ? db : NULL};
-    linear_bwd_call(r->be, &a);
+    oc_exec(r, linear_bwd_call, &a);
     ref_linear_bwd(N, In, Out, xd, Wd, dyd, want_dx ? dxd : NULL, dWd, bias ? dbd : NULL, acc);
     /* dx sums Out products, dW and db sum N, plus the accumulated value */
     oc_tol(r, 2 * EPS32 * ((N > Out ? N : Out) + 1), 1e-6);
@@ -361,15 +425,16 @@ typedef struct {
 
 static void conv_fwd_call(const sg_backend *be, void *p) {
     conv_args *a = p;
-    be->conv2d_fwd(be, &a->s, a->x, a->w, a->y, a->ws);
+    be->conv2d_fwd(be, &a->s, OC_DEV(a->x), OC_DEV(a->w), OC_DEV(a->y), OC_DEV(a->ws));
 }
 static void conv_bwd_data_call(const sg_backend *be, void *p) {
     conv_args *a = p;
-    be->conv2d_bwd_data(be, &a->s, a->dy, a->w, a->dx, a->ws);
+    be->conv2d_bwd_data(be, &a->s, OC_DEV(a->dy), OC_DEV(a->w), OC_DEV(a->dx), OC_DEV(a->ws));
 }
 static void conv_bwd_filter_call(const sg_backend *be, void *p) {
     conv_args *a = p;
-    be->conv2d_bwd_filter(be, &a->s, a->x, a->dy, a->dw, a->acc, a->ws);
+    be->conv2d_bwd_filter(be, &a->s, OC_DEV(a->x), OC_DEV(a->dy), OC_DEV(a->dw), a->acc,
+                          OC_DEV(a->ws));
 }
 
 /* Reads the conv geometry, rejecting one whose output would be empty. */
@@ -409,19 +474,19 @@ static int op_conv(oc_run *r, int which) {
     double terms; /* length of each output's sum */
     if (which == 0) {
         a.x = x, a.w = w, a.y = y, call = conv_fwd_call;
-        call(r->be, &a);
+        oc_exec(r, call, &a);
         ref_conv2d_fwd(s, xd, wd, yd);
         terms = (double)s->C * s->R * s->S;
         r->out->cost = sg_cost_conv2d_fwd(s);
     } else if (which == 1) {
         a.dy = y, a.w = w, a.dx = x, call = conv_bwd_data_call;
-        call(r->be, &a);
+        oc_exec(r, call, &a);
         ref_conv2d_bwd_data(s, yd, wd, xd);
         terms = (double)s->K * s->R * s->S;
         r->out->cost = sg_cost_conv2d_bwd_data(s);
     } else {
         a.x = x, a.dy = y, a.dw = w, call = conv_bwd_filter_call;
-        call(r->be, &a);
+        oc_exec(r, call, &a);
         ref_conv2d_bwd_filter(s, xd, yd, wd, a.acc);
         terms = (double)s->N * s->P * s->Q + 1;
         r->out->cost = sg_cost_conv2d_bwd_filter(s);
@@ -447,18 +512,20 @@ typedef struct {
 
 static void bn_train_call(const sg_backend *be, void *p) {
     bn_args *a = p;
-    be->batchnorm_fwd_train(be, a->N, a->C, a->HW, a->x, a->gamma, a->beta, a->eps, a->momentum,
-                            a->rmean, a->rvar, a->mean, a->invstd, a->y);
+    be->batchnorm_fwd_train(be, a->N, a->C, a->HW, OC_DEV(a->x), OC_DEV(a->gamma), OC_DEV(a->beta),
+                            a->eps, a->momentum, OC_DEV(a->rmean), OC_DEV(a->rvar), OC_DEV(a->mean),
+                            OC_DEV(a->invstd), OC_DEV(a->y));
 }
 static void bn_eval_call(const sg_backend *be, void *p) {
     bn_args *a = p;
-    be->batchnorm_fwd_eval(be, a->N, a->C, a->HW, a->x, a->gamma, a->beta, a->eps, a->rmean,
-                           a->rvar, a->y);
+    be->batchnorm_fwd_eval(be, a->N, a->C, a->HW, OC_DEV(a->x), OC_DEV(a->gamma), OC_DEV(a->beta),
+                           a->eps, OC_DEV(a->rmean), OC_DEV(a->rvar), OC_DEV(a->y));
 }
 static void bn_bwd_call(const sg_backend *be, void *p) {
     bn_args *a = p;
-    be->batchnorm_bwd(be, a->N, a->C, a->HW, a->x, a->gamma, a->mean, a->invstd, a->dy, a->dx,
-                      a->dgamma, a->dbeta, a->acc);
+    be->batchnorm_bwd(be, a->N, a->C, a->HW, OC_DEV(a->x), OC_DEV(a->gamma), OC_DEV(a->mean),
+                      OC_DEV(a->invstd), OC_DEV(a->dy), OC_DEV(a->dx), OC_DEV(a->dgamma),
+                      OC_DEV(a->dbeta), a->acc);
 }
 
 /* x[N,C,HW] with a per-element offset so batch means are far from 0 and variances from 1. */
@@ -499,7 +566,7 @@ static int op_batchnorm_fwd_train(oc_run *r) {
                  .mean = mean,
                  .invstd = invstd,
                  .y = y};
-    bn_train_call(r->be, &a);
+    oc_exec(r, bn_train_call, &a);
     ref_batchnorm_fwd_train(N, C, HW, xd, affine ? gd : NULL, affine ? bd : NULL, a.eps, a.momentum,
                             running ? rmd : NULL, running ? rvd : NULL, md, isd, yd);
     /* statistics are sums of N*HW values of size <= 3 (squares <= 9), normalised by the count:
@@ -545,7 +612,7 @@ static int op_batchnorm_fwd_eval(oc_run *r) {
                  .rmean = rmean,
                  .rvar = rvar,
                  .y = y};
-    bn_eval_call(r->be, &a);
+    oc_exec(r, bn_eval_call, &a);
     ref_batchnorm_fwd_eval(N, C, HW, xd, affine ? gd : NULL, affine ? bd : NULL, a.eps, rmd, rvd,
                            yd);
     oc_tol(r, 1e-6, 1e-6); /* elementwise: a few ulps of |y| <= ~6 */
@@ -598,7 +665,7 @@ static int op_batchnorm_bwd(oc_run *r) {
                  .dx = dx,
                  .dgamma = affine ? dgamma : NULL,
                  .dbeta = affine ? dbeta : NULL};
-    bn_bwd_call(r->be, &a);
+    oc_exec(r, bn_bwd_call, &a);
     ref_batchnorm_bwd(N, C, HW, xd, affine ? gd : NULL, md, isd, dyd, dxd, affine ? dgd : NULL,
                       affine ? dbd : NULL, acc);
     /* dgamma and dbeta are sums of N*HW terms with a nonzero mean, so of size ~N*HW: their
@@ -624,19 +691,19 @@ typedef struct {
 
 static void relu_fwd_call(const sg_backend *be, void *p) {
     ew_args *e = p;
-    be->relu_fwd(be, e->n, e->a, e->out);
+    be->relu_fwd(be, e->n, OC_DEV(e->a), OC_DEV(e->out));
 }
 static void relu_bwd_call(const sg_backend *be, void *p) {
     ew_args *e = p;
-    be->relu_bwd(be, e->n, e->y, e->dy, e->out);
+    be->relu_bwd(be, e->n, OC_DEV(e->y), OC_DEV(e->dy), OC_DEV(e->out));
 }
 static void add_fwd_call(const sg_backend *be, void *p) {
     ew_args *e = p;
-    be->add_fwd(be, e->n, e->a, e->b, e->out);
+    be->add_fwd(be, e->n, OC_DEV(e->a), OC_DEV(e->b), OC_DEV(e->out));
 }
 static void add_bwd_call(const sg_backend *be, void *p) {
     ew_args *e = p;
-    be->add_bwd(be, e->n, e->dy, e->out, e->out2, e->acc);
+    be->add_bwd(be, e->n, OC_DEV(e->dy), OC_DEV(e->out), OC_DEV(e->out2), e->acc);
 }
 
 /* inplace = 1: y aliases x (allowed by the interface). */
@@ -650,7 +717,7 @@ static int op_relu_fwd(oc_run *r) {
     oc_uniform(r, y, n, -100, 100);
     oc_to_double(x, xd, n);
     ew_args e = {.n = n, .a = x, .out = inplace ? x : y};
-    relu_fwd_call(r->be, &e);
+    oc_exec(r, relu_fwd_call, &e);
     ref_relu_fwd(n, xd, yd);
     oc_tol(r, 0, 0); /* exact */
     oc_cmp(r, e.out, yd, n);
@@ -673,7 +740,7 @@ static int op_relu_bwd(oc_run *r) {
     oc_to_double(y, yd, n);
     oc_to_double(dy, dyd, n);
     ew_args e = {.n = n, .y = y, .dy = dy, .out = inplace ? dy : dx};
-    relu_bwd_call(r->be, &e);
+    oc_exec(r, relu_bwd_call, &e);
     ref_relu_bwd(n, yd, dyd, dxd);
     oc_tol(r, 0, 0); /* exact */
     oc_cmp(r, e.out, dxd, n);
@@ -694,7 +761,7 @@ static int op_add_fwd(oc_run *r) {
     oc_to_double(a, ad, n);
     oc_to_double(b, bd, n);
     ew_args e = {.n = n, .a = a, .b = b, .out = inplace == 1 ? a : inplace == 2 ? b : y};
-    add_fwd_call(r->be, &e);
+    oc_exec(r, add_fwd_call, &e);
     ref_add_fwd(n, ad, bd, yd);
     oc_tol(r, 0, EPS32); /* one float rounding: half an ulp of the exact sum */
     oc_cmp(r, e.out, yd, n);
@@ -716,7 +783,7 @@ static int op_add_bwd(oc_run *r) {
     oc_to_double(da, dad, n);
     oc_to_double(db, dbd, n);
     ew_args e = {.n = n, .acc = acc, .dy = dy, .out = da, .out2 = want_db ? db : NULL};
-    add_bwd_call(r->be, &e);
+    oc_exec(r, add_bwd_call, &e);
     ref_add_bwd(n, dyd, dad, want_db ? dbd : NULL, acc);
     oc_tol(r, 0, EPS32); /* a copy, or one float addition */
     oc_cmp(r, da, dad, n);
@@ -736,19 +803,19 @@ typedef struct {
 
 static void maxpool_fwd_call(const sg_backend *be, void *p) {
     pool_args *a = p;
-    be->maxpool_fwd(be, &a->s, a->x, a->y, a->argmax);
+    be->maxpool_fwd(be, &a->s, OC_DEV(a->x), OC_DEV(a->y), OC_DEV(a->argmax));
 }
 static void maxpool_bwd_call(const sg_backend *be, void *p) {
     pool_args *a = p;
-    be->maxpool_bwd(be, &a->s, a->dy, a->argmax_in, a->dx);
+    be->maxpool_bwd(be, &a->s, OC_DEV(a->dy), OC_DEV(a->argmax_in), OC_DEV(a->dx));
 }
 static void avgpool_fwd_call(const sg_backend *be, void *p) {
     pool_args *a = p;
-    be->avgpool_global_fwd(be, a->N, a->C, a->HW, a->x, a->y);
+    be->avgpool_global_fwd(be, a->N, a->C, a->HW, OC_DEV(a->x), OC_DEV(a->y));
 }
 static void avgpool_bwd_call(const sg_backend *be, void *p) {
     pool_args *a = p;
-    be->avgpool_global_bwd(be, a->N, a->C, a->HW, a->dy, a->dx);
+    be->avgpool_global_bwd(be, a->N, a->C, a->HW, OC_DEV(a->dy), OC_DEV(a->dx));
 }
 
 static int oc_pool_shape(oc_run *r, sg_pool_shape *s) {
@@ -767,7 +834,7 @@ static int op_maxpool_fwd(oc_run *r) {
     const sg_pool_shape *s = &a.s;
     size_t nx = oc_n(r, s->N, s->C, s->H, s->W), ny = oc_n(r, s->N, s->C, s->P, s->Q);
     float *x = OC_F(r, nx), *y = OC_F(r, ny);
-    int32_t *am = oc_alloc(r, ny, sizeof(int32_t)), *amd = oc_alloc(r, ny, sizeof(int32_t));
+    int32_t *am = oc_alloc(r, ny, sizeof(int32_t)), *amd = OC_HOST(r, ny, sizeof(int32_t));
     double *xd = OC_D(r, nx), *yd = OC_D(r, ny);
     if (oc_alloc_status(r)) return -1;
     oc_uniform(r, x, nx, -1, 1);
@@ -775,7 +842,7 @@ static int op_maxpool_fwd(oc_run *r) {
     for (size_t i = 0; i < ny; i++) am[i] = -7;
     oc_to_double(x, xd, nx);
     a.x = x, a.y = y, a.argmax = am;
-    maxpool_fwd_call(r->be, &a);
+    oc_exec(r, maxpool_fwd_call, &a);
     ref_maxpool_fwd(s, xd, yd, amd);
     oc_tol(r, 0, 0); /* a max is exact */
     oc_cmp(r, y, yd, ny);
@@ -802,7 +869,7 @@ static int op_maxpool_bwd(oc_run *r) {
     oc_uniform(r, dy, ny, -1, 1);
     oc_to_double(dy, dyd, ny);
     a.dy = dy, a.argmax_in = am, a.dx = dx;
-    maxpool_bwd_call(r->be, &a);
+    oc_exec(r, maxpool_bwd_call, &a);
     ref_maxpool_bwd(s, dyd, am, dxd);
     double overlap = ceil((double)s->k / s->stride);
     oc_tol(r, 2 * EPS32 * overlap * overlap, 0); /* sums of at most ceil(k/stride)^2 dy */
@@ -821,7 +888,7 @@ static int op_avgpool_global_fwd(oc_run *r) {
     oc_uniform(r, y, ny, -100, 100);
     oc_to_double(x, xd, nx);
     pool_args a = {.N = N, .C = C, .HW = HW, .x = x, .y = y};
-    avgpool_fwd_call(r->be, &a);
+    oc_exec(r, avgpool_fwd_call, &a);
     ref_avgpool_global_fwd(N, C, HW, xd, yd);
     oc_tol(r, 2 * EPS32, 1e-6); /* a sum of HW values <= 1, divided by HW */
     oc_cmp(r, y, yd, ny);
@@ -839,7 +906,7 @@ static int op_avgpool_global_bwd(oc_run *r) {
     oc_uniform(r, dx, nx, -100, 100);
     oc_to_double(dy, dyd, ny);
     pool_args a = {.N = N, .C = C, .HW = HW, .dy = dy, .dx = dx};
-    avgpool_bwd_call(r->be, &a);
+    oc_exec(r, avgpool_bwd_call, &a);
     ref_avgpool_global_bwd(N, C, HW, dyd, dxd);
     oc_tol(r, 0, 2 * EPS32); /* dy/HW or dy*(1/HW): at most two roundings */
     oc_cmp(r, dx, dxd, nx);
@@ -858,11 +925,12 @@ typedef struct {
 
 static void pair_loss_fwd_call(const sg_backend *be, void *q) {
     loss_args *a = q;
-    be->pair_loss_fwd(be, a->N, a->D, a->normalize, a->p, a->z, a->loss);
+    be->pair_loss_fwd(be, a->N, a->D, a->normalize, OC_DEV(a->p), OC_DEV(a->z), OC_DEV(a->loss));
 }
 static void pair_loss_bwd_call(const sg_backend *be, void *q) {
     loss_args *a = q;
-    be->pair_loss_bwd(be, a->N, a->D, a->normalize, a->p, a->z, a->scale, a->dp, a->dz);
+    be->pair_loss_bwd(be, a->N, a->D, a->normalize, OC_DEV(a->p), OC_DEV(a->z), a->scale,
+                      OC_DEV(a->dp), OC_DEV(a->dz));
 }
 
 static int op_pair_loss(oc_run *r, int bwd) {
@@ -893,14 +961,14 @@ static int op_pair_loss(oc_run *r, int bwd) {
     /* rows are sums of D terms: |p|^2, |z|^2 and p.z of size <= 1 (or (p-z)^2 <= 4) */
     double scale = normalize ? 1.0 : 4.0;
     if (!bwd) {
-        pair_loss_fwd_call(r->be, &a);
+        oc_exec(r, pair_loss_fwd_call, &a);
         ref_pair_loss_fwd(N, D, normalize, pd, zd, lossd);
         oc_tol(r, 2 * EPS32 * scale * D, 1e-6);
         oc_cmp(r, loss, lossd, (size_t)N);
         r->out->cost = sg_cost_pair_loss_fwd(N, D);
         return oc_finish(r, pair_loss_fwd_call, NULL, &a);
     }
-    pair_loss_bwd_call(r->be, &a);
+    oc_exec(r, pair_loss_bwd_call, &a);
     ref_pair_loss_bwd(N, D, normalize, pd, zd, (double)a.scale, dpd, want_dz ? dzd : NULL);
     /* each gradient element is scale * (a few row sums) of the same size */
     oc_tol(r, 2 * EPS32 * scale * D * a.scale * 4, 1e-5);
@@ -924,7 +992,12 @@ typedef struct {
 
 static void sgd_call(const sg_backend *be, void *p) {
     sgd_args *a = p;
-    be->sgd_step(be, a->ngroups, a->groups, a->momentum);
+    sg_sgd_group g[OC_MAX_GROUPS]; /* the table is host memory; its buffers the backend's */
+    for (int k = 0; k < a->ngroups; k++) {
+        g[k] = a->groups[k];
+        g[k].w = OC_DEV(g[k].w), g[k].g = OC_DEV(g[k].g), g[k].m = OC_DEV(g[k].m);
+    }
+    be->sgd_step(be, a->ngroups, g, a->momentum);
 }
 
 /* n parameters split into `groups` contiguous groups with their own lr and weight decay (one
@@ -952,7 +1025,7 @@ static int op_sgd_step(oc_run *r) {
         rg[k] = (ref_sgd_group){wd + at, gd + at, md + at, len, lr, wdecay};
         at += len;
     }
-    sgd_call(r->be, &a);
+    oc_exec(r, sgd_call, &a);
     ref_sgd_step(ngroups, rg, (double)a.momentum);
     oc_tol(r, 4 * EPS32, 4 * EPS32); /* three dependent roundings per element */
     oc_cmp(r, w, wd, nn);
@@ -969,7 +1042,12 @@ typedef struct {
 
 static void lars_call(const sg_backend *be, void *p) {
     lars_args *a = p;
-    be->lars_step(be, a->ngroups, a->groups, a->lr, a->momentum, a->eta);
+    sg_lars_group g[OC_MAX_GROUPS];
+    for (int k = 0; k < a->ngroups; k++) {
+        g[k] = a->groups[k];
+        g[k].w = OC_DEV(g[k].w), g[k].g = OC_DEV(g[k].g), g[k].m = OC_DEV(g[k].m);
+    }
+    be->lars_step(be, a->ngroups, g, a->lr, a->momentum, a->eta);
 }
 
 /* n parameters in `groups` tensors; every third tensor excluded from adaptation (a bias). */
@@ -996,7 +1074,7 @@ static int op_lars_step(oc_run *r) {
         rg[k] = (ref_lars_group){wd + at, gd + at, md + at, len, 1.5e-6f, adapt};
         at += len;
     }
-    lars_call(r->be, &a);
+    oc_exec(r, lars_call, &a);
     ref_lars_step(ngroups, rg, (double)a.lr, (double)a.momentum, (double)a.eta);
     oc_tol(r, 8 * EPS32, 8 * EPS32); /* the trust ratio adds a few roundings */
     oc_cmp(r, w, wd, nn);
@@ -1014,7 +1092,7 @@ typedef struct {
 
 static void ema_call(const sg_backend *be, void *p) {
     ema_args *a = p;
-    be->ema_update(be, a->n, a->m, a->online, a->target);
+    be->ema_update(be, a->n, a->m, OC_DEV(a->online), OC_DEV(a->target));
 }
 
 static int op_ema_update(oc_run *r) {
@@ -1027,7 +1105,7 @@ static int op_ema_update(oc_run *r) {
     oc_to_double(online, od, n);
     oc_to_double(target, td, n);
     ema_args a = {.n = n, .m = 0.996f, .online = online, .target = target};
-    ema_call(r->be, &a);
+    oc_exec(r, ema_call, &a);
     ref_ema_update(n, (double)a.m, od, td);
     oc_tol(r, 2 * EPS32, 2 * EPS32); /* m*t + (1-m)*o: a few roundings of values <= 1 */
     oc_cmp(r, target, td, n);
@@ -1047,7 +1125,8 @@ typedef struct {
 
 static void corr_call(const sg_backend *be, void *q) {
     eig_args *a = q;
-    be->corr_update(be, a->N, a->D, a->f, a->rho, a->init, a->center, a->F, a->work);
+    be->corr_update(be, a->N, a->D, OC_DEV(a->f), a->rho, a->init, a->center, OC_DEV(a->F),
+                    OC_DEV(a->work));
 }
 
 /* F starts as a random symmetric matrix (the running estimate) so rho is exercised; f has a
@@ -1065,7 +1144,7 @@ static int op_corr_update(oc_run *r) {
     oc_to_double(F, Fd, nF);
     eig_args a = {
         .N = N, .D = D, .init = init, .center = center, .rho = 0.3f, .f = f, .F = F, .work = work};
-    corr_call(r->be, &a);
+    oc_exec(r, corr_call, &a);
     ref_corr_update(N, D, fd, (double)a.rho, init, center, Fd);
     oc_tol(r, 2 * EPS32 * (N + 2), 1e-6); /* sums of N products <= 1, then the blend */
     oc_cmp(r, F, Fd, nF);
@@ -1075,12 +1154,12 @@ static int op_corr_update(oc_run *r) {
 
 static void syevd_call(const sg_backend *be, void *q) {
     eig_args *a = q;
-    a->ret = be->syevd(be, a->D, a->A, a->w, a->ws);
+    a->ret = be->syevd(be, a->D, OC_DEV(a->A), OC_DEV(a->w), OC_DEV(a->ws));
 }
 static void syevd_restore(const sg_backend *be, void *q) {
     (void)be;
     eig_args *a = q;
-    memcpy(a->A, a->A0, sizeof(float) * (size_t)a->D * (size_t)a->D);
+    be->mem_copy(be, OC_DEV(a->A), OC_DEV(a->A0), sizeof(float) * (size_t)a->D * (size_t)a->D);
 }
 
 /* A = B B^T / D (symmetric, eigenvalues in about [0, 4/3], distinct). Eigenvector signs are
@@ -1106,7 +1185,7 @@ static int op_syevd(oc_run *r) {
     oc_uniform(r, w, (size_t)D, -100, 100);
     oc_to_double(A0, Ad, nA);
     eig_args a = {.D = D, .A0 = A0, .A = A, .w = w, .ws = ws};
-    syevd_call(r->be, &a);
+    oc_exec(r, syevd_call, &a);
     ref_syevd(D, Ad, wd);
     /* The float solver's backward error is O(D eps ||A||), ||A|| <= ~4/3; same for V V^T - I. */
     oc_tol(r, 4 * EPS32 * D, 0);
@@ -1134,7 +1213,7 @@ static int op_syevd(oc_run *r) {
 
 static void eig_rebuild_call(const sg_backend *be, void *q) {
     eig_args *a = q;
-    be->eig_rebuild(be, a->D, a->V, a->p, a->W, a->work);
+    be->eig_rebuild(be, a->D, OC_DEV(a->V), OC_DEV(a->p), OC_DEV(a->W), OC_DEV(a->work));
 }
 
 /* Any V works (the formula holds for any rows), so V is random. */
@@ -1151,7 +1230,7 @@ static int op_eig_rebuild(oc_run *r) {
     oc_to_double(V, Vd, nV);
     oc_to_double(p, pd, (size_t)D);
     eig_args a = {.D = D, .V = V, .p = p, .W = W, .work = work};
-    eig_rebuild_call(r->be, &a);
+    oc_exec(r, eig_rebuild_call, &a);
     ref_eig_rebuild(D, Vd, pd, Wd);
     oc_tol(r, 2 * EPS32 * D, 1e-6); /* sums of D products <= 1 */
     oc_cmp(r, W, Wd, nV);
@@ -1180,42 +1259,43 @@ typedef struct {
 
 static void aug_u8_call(const sg_backend *be, void *p) {
     aug_args *a = p;
-    be->aug_u8_to_float(be, a->n, a->u8, a->dst);
+    be->aug_u8_to_float(be, a->n, OC_DEV(a->u8), OC_DEV(a->dst));
 }
 static void aug_crop_call(const sg_backend *be, void *p) {
     aug_args *a = p;
-    be->aug_resized_crop(be, a->C, a->H, a->W, a->src, a->y0, a->x0, a->h, a->w, a->outH, a->outW,
-                         a->dst);
+    be->aug_resized_crop(be, a->C, a->H, a->W, OC_DEV(a->src), a->y0, a->x0, a->h, a->w, a->outH,
+                         a->outW, OC_DEV(a->dst));
 }
 static void aug_hflip_call(const sg_backend *be, void *p) {
     aug_args *a = p;
-    be->aug_hflip(be, a->C, a->H, a->W, a->src, a->dst);
+    be->aug_hflip(be, a->C, a->H, a->W, OC_DEV(a->src), OC_DEV(a->dst));
 }
 static void aug_jitter_call(const sg_backend *be, void *p) {
     aug_args *a = p;
-    be->aug_color_jitter(be, a->H, a->W, a->img, a->b, a->c, a->s, a->hue, a->order);
+    be->aug_color_jitter(be, a->H, a->W, OC_DEV(a->img), a->b, a->c, a->s, a->hue, a->order);
 }
 static void aug_gray_call(const sg_backend *be, void *p) {
     aug_args *a = p;
-    be->aug_grayscale(be, a->H, a->W, a->img);
+    be->aug_grayscale(be, a->H, a->W, OC_DEV(a->img));
 }
 static void aug_blur_call(const sg_backend *be, void *p) {
     aug_args *a = p;
-    be->aug_gaussian_blur(be, a->C, a->H, a->W, a->src, a->dst, a->ksize, a->sigma, a->work);
+    be->aug_gaussian_blur(be, a->C, a->H, a->W, OC_DEV(a->src), OC_DEV(a->dst), a->ksize, a->sigma,
+                          OC_DEV(a->work));
 }
 static void aug_solarize_call(const sg_backend *be, void *p) {
     aug_args *a = p;
-    be->aug_solarize(be, a->n, a->img, a->threshold);
+    be->aug_solarize(be, a->n, OC_DEV(a->img), a->threshold);
 }
 static void aug_normalize_call(const sg_backend *be, void *p) {
     aug_args *a = p;
-    be->aug_normalize(be, a->C, a->HW, a->img, a->mean, a->std);
+    be->aug_normalize(be, a->C, a->HW, OC_DEV(a->img), a->mean, a->std);
 }
 /* The in-place ops that would drift under repetition start each timed call from the input. */
 static void aug_restore_img(const sg_backend *be, void *p) {
     (void)be;
     aug_args *a = p;
-    memcpy(a->img, a->img0, sizeof(float) * a->n);
+    be->mem_copy(be, OC_DEV(a->img), OC_DEV(a->img0), sizeof(float) * a->n);
 }
 
 static int op_aug_u8_to_float(oc_run *r) {
@@ -1228,7 +1308,7 @@ static int op_aug_u8_to_float(oc_run *r) {
     for (size_t i = 0; i < n; i++) src[i] = (uint8_t)(sg_rng_u32(&g) >> 24);
     oc_uniform(r, dst, n, -100, 100);
     aug_args a = {.n = n, .u8 = src, .dst = dst};
-    aug_u8_call(r->be, &a);
+    oc_exec(r, aug_u8_call, &a);
     ref_aug_u8_to_float(n, src, dstd);
     oc_tol(r, 0, 2 * EPS32); /* x/255 or x*(1/255.f): at most two roundings */
     oc_cmp(r, dst, dstd, n);
@@ -1262,7 +1342,7 @@ static int op_aug_resized_crop(oc_run *r) {
                   .outH = outH,
                   .outW = outW,
                   .dst = dst};
-    aug_crop_call(r->be, &a);
+    oc_exec(r, aug_crop_call, &a);
     ref_aug_resized_crop(C, H, W, srcd, y0, x0, h, w, outH, outW, dstd);
     /* sampling coordinates in float are off by a few ulps of the image size, and so are the
      * interpolation weights of neighbours that differ by <= 1 */
@@ -1287,7 +1367,7 @@ static int op_aug_hflip(oc_run *r) {
     oc_uniform(r, dst, n, -100, 100);
     oc_to_double(src, srcd, n);
     aug_args a = {.C = C, .H = H, .W = W, .src = src, .dst = inplace ? src : dst};
-    aug_hflip_call(r->be, &a);
+    oc_exec(r, aug_hflip_call, &a);
     ref_aug_hflip(C, H, W, srcd, dstd);
     oc_tol(r, 0, 0); /* a copy */
     oc_cmp(r, a.dst, dstd, n);
@@ -1318,7 +1398,7 @@ static int op_aug_color_jitter(oc_run *r) {
         a.order[k] = a.order[j];
         a.order[j] = t;
     }
-    aug_jitter_call(r->be, &a);
+    oc_exec(r, aug_jitter_call, &a);
     ref_aug_color_jitter(H, W, imgd, a.b, a.c, a.s, a.hue, a.order);
     /* four chained ops on values in [0,1], one of them through HSV and an image-wide mean */
     oc_tol(r, 2e-5, 1e-5);
@@ -1337,7 +1417,7 @@ static int op_aug_grayscale(oc_run *r) {
     memcpy(img, img0, sizeof(float) * n);
     oc_to_double(img0, imgd, n);
     aug_args a = {.n = n, .H = H, .W = W, .img = img, .img0 = img0};
-    aug_gray_call(r->be, &a);
+    oc_exec(r, aug_gray_call, &a);
     ref_aug_grayscale(H, W, imgd);
     oc_tol(r, 4 * EPS32, 4 * EPS32); /* a 3-term weighted sum of values <= 1 */
     oc_cmp(r, img, imgd, n);
@@ -1362,7 +1442,7 @@ static int op_aug_gaussian_blur(oc_run *r) {
     sg_rng g = oc_stream(r);
     aug_args a = {.C = C, .H = H, .W = W, .src = src, .dst = dst, .work = work, .ksize = ksize};
     a.sigma = (float)sg_rng_uniform_range(&g, 0.1, 2.0);
-    aug_blur_call(r->be, &a);
+    oc_exec(r, aug_blur_call, &a);
     ref_aug_gaussian_blur(C, H, W, srcd, dstd, ksize, a.sigma);
     oc_tol(r, 2 * EPS32 * 2 * ksize, 1e-6); /* two passes of ksize-term weighted sums <= 1 */
     oc_cmp(r, dst, dstd, n);
@@ -1379,7 +1459,7 @@ static int op_aug_solarize(oc_run *r) {
     memcpy(img, img0, sizeof(float) * n);
     oc_to_double(img0, imgd, n);
     aug_args a = {.n = n, .img = img, .img0 = img0, .threshold = 0.5f};
-    aug_solarize_call(r->be, &a);
+    oc_exec(r, aug_solarize_call, &a);
     ref_aug_solarize(n, imgd, (double)a.threshold);
     oc_tol(r, 0, EPS32); /* 1 - x: one rounding */
     oc_cmp(r, img, imgd, n);
@@ -1402,7 +1482,7 @@ static int op_aug_normalize(oc_run *r) {
     oc_to_double(mean, md, (size_t)C);
     oc_to_double(std, sd, (size_t)C);
     aug_args a = {.n = n, .C = C, .HW = HW, .img = img, .img0 = img0, .mean = mean, .std = std};
-    aug_normalize_call(r->be, &a);
+    oc_exec(r, aug_normalize_call, &a);
     ref_aug_normalize(C, HW, imgd, md, sd);
     /* (x - m)/s or (x - m)*(1/s): up to three roundings of a value <= 3 */
     oc_tol(r, 4 * EPS32, 4 * EPS32);
@@ -1504,6 +1584,17 @@ int sg_opcheck_find(const char *name) {
     for (int i = 0; i < OC_NOPS; i++)
         if (strcmp(oc_ops[i].name, name) == 0) return i;
     return -1;
+}
+
+int sg_opcheck_param(int i, int k, const char **name, int *lo, int *hi, int *def) {
+    SG_CHECK(i >= 0 && i < OC_NOPS, "op index %d of %d", i, OC_NOPS);
+    if (k < 0 || k >= OC_MAXP || !oc_ops[i].params[k].name) return 0;
+    const oc_param *p = &oc_ops[i].params[k];
+    *name = p->name;
+    *lo = p->lo;
+    *hi = p->hi;
+    *def = p->def == OC_REQUIRED ? -1 : p->def;
+    return 1;
 }
 
 const char *sg_opcheck_default_shape(int i) {
@@ -1617,7 +1708,12 @@ int sg_opcheck_run(const sg_backend *be, int i, const char *shape_or_null, uint6
         if (w < 0) break;
         at += (size_t)w;
     }
+    oc_active = &r;
     int rc = op->run(&r);
-    for (int k = 0; k < r.nallocs; k++) free(r.allocs[k]);
+    oc_active = NULL;
+    for (int k = 0; k < r.nallocs; k++) {
+        free(r.allocs[k]);
+        if (r.dev[k]) be->mem_free(be, r.dev[k]);
+    }
     return rc;
 }

@@ -42,6 +42,9 @@ const char *sg_opcheck_name(int i);
 int sg_opcheck_find(const char *name);
 /* The op's parameters as text, optional ones with their default: "M,N,K,[ldpad=0]". */
 const char *sg_opcheck_params(int i);
+/* Parameter k of op i: its name, range [lo, hi] and default (-1 for a required one).
+ * Returns 0 past the last parameter. */
+int sg_opcheck_param(int i, int k, const char **name, int *lo, int *hi, int *def);
 /* The small shape the op runs on when no shape is given. */
 const char *sg_opcheck_default_shape(int i);
 

@@ -1,9 +1,13 @@
 /* One training step of BYOL, SimSiam, BYOL without stop-gradient and DirectPred against
  * PyTorch (fixtures from scripts/make_fixtures.py, committed in tests/fixtures/): the loss and
- * every parameter gradient of the first step, then the losses of 10 steps. */
+ * every parameter gradient of the first step, then the losses of 10 steps. On the backend named
+ * by argv[1] (tests/test_backend.h): cpu, staged or cuda. */
 #include "core/ssl/ssl.h"
 #include "fixture.h"
+#include "test_backend.h"
 #include "test_util.h"
+
+static const sg_backend *g_be;
 
 static sg_ssl_settings settings(sg_method method, sg_pred_kind pred, int stop_gradient) {
     sg_ssl_settings s;
@@ -36,7 +40,7 @@ static sg_ssl_settings settings(sg_method method, sg_pred_kind pred, int stop_gr
 }
 
 /* Copies every parameter named prefix+entry from the fixture; returns how many were missing. */
-static int load_params(const fx_file *fx, sg_params *p, const char *prefix) {
+static int load_params(sg_ssl *m, const fx_file *fx, sg_params *p, const char *prefix) {
     int missing = 0;
     for (int i = 0; i < p->count; i++) {
         char nm[160];
@@ -48,7 +52,7 @@ static int load_params(const fx_file *fx, sg_params *p, const char *prefix) {
             missing++;
             continue;
         }
-        memcpy(p->w + p->entries[i].offset, t->data, t->n * sizeof(float));
+        sg_ssl_put(m, p->w + p->entries[i].offset, t->data, t->n);
     }
     return missing;
 }
@@ -64,13 +68,14 @@ static void run_case(const char *name, sg_method method, sg_pred_kind pred, int 
     sg_ssl m;
     sg_err err;
     sg_ssl_settings s = settings(method, pred, sg);
-    CHECK(sg_ssl_build(&m, &s, sg_backend_get("cpu"), &err) == 0, "%s: build: %s", name, err.msg);
-    CHECK(load_params(&fx, &m.online, "online.") == 0, "%s: online weights", name);
-    if (m.has_target) CHECK(load_params(&fx, &m.target, "target.") == 0, "%s: target weights", name);
+    CHECK(sg_ssl_build(&m, &s, g_be, &err) == 0, "%s: build: %s", name, err.msg);
+    CHECK(load_params(&m, &fx, &m.online, "online.") == 0, "%s: online weights", name);
+    if (m.has_target)
+        CHECK(load_params(&m, &fx, &m.target, "target.") == 0, "%s: target weights", name);
 
     const size_t nx = (size_t)4 * 3 * 16 * 16;
-    memcpy(m.x[0], fx_get(&fx, "x1")->data, nx * sizeof(float));
-    memcpy(m.x[1], fx_get(&fx, "x2")->data, nx * sizeof(float));
+    sg_ssl_put(&m, m.x[0], fx_get(&fx, "x1")->data, nx);
+    sg_ssl_put(&m, m.x[1], fx_get(&fx, "x2")->data, nx);
     double loss0 = sg_ssl_step(&m);
     double want0 = fx_get(&fx, "loss0")->data[0];
     CHECK(fabs(loss0 - want0) <= 1e-4 * fabs(want0) + 1e-6, "%s: loss %.7f vs PyTorch %.7f", name,
@@ -80,12 +85,17 @@ static void run_case(const char *name, sg_method method, sg_pred_kind pred, int 
     const fx_tensor *F0 = fx_get(&fx, "F.after0"), *W0 = fx_get(&fx, "predictor.weight.after0");
     if (F0 && W0) {
         double ef = 0, ew = 0, sf = 0, sw = 0;
+        float *F = malloc(F0->n * sizeof(float)), *W = malloc(W0->n * sizeof(float));
+        sg_ssl_get(&m, F, m.F, F0->n);
+        sg_ssl_get(&m, W, m.pred_lin.W, W0->n);
         for (size_t j = 0; j < F0->n; j++) {
-            ef = fmax(ef, fabs(m.F[j] - F0->data[j]));
+            ef = fmax(ef, fabs(F[j] - F0->data[j]));
             sf = fmax(sf, fabs(F0->data[j]));
-            ew = fmax(ew, fabs(m.pred_lin.W[j] - W0->data[j]));
+            ew = fmax(ew, fabs(W[j] - W0->data[j]));
             sw = fmax(sw, fabs(W0->data[j]));
         }
+        free(F);
+        free(W);
         CHECK(ef <= 1e-5 * sf, "%s: F after step 0 differs by %.3g (scale %.3g)", name, ef, sf);
         CHECK(ew <= 1e-4 * sw, "%s: W_p after step 0 differs by %.3g (scale %.3g)", name, ew, sw);
     }
@@ -93,6 +103,8 @@ static void run_case(const char *name, sg_method method, sg_pred_kind pred, int 
     /* every gradient, per tensor, relative to the tensor's own scale; tensors whose exact
      * gradient is zero (the bias of a Linear followed by batch norm: BN removes any shift) are
      * checked to be zero in both, relative to the largest gradient of the model */
+    float *grad = malloc(m.online.total * sizeof(float));
+    sg_ssl_get(&m, grad, m.online.g, m.online.total);
     double global = 0;
     for (int i = 0; i < m.online.count; i++) {
         char nm[160];
@@ -114,8 +126,8 @@ static void run_case(const char *name, sg_method method, sg_pred_kind pred, int 
         for (size_t j = 0; j < t->n; j++) scale = fmax(scale, fabs(t->data[j]));
         double worst = 0, ours = 0;
         for (size_t j = 0; j < t->n; j++) {
-            worst = fmax(worst, fabs(m.online.g[e->offset + j] - t->data[j]));
-            ours = fmax(ours, fabs(m.online.g[e->offset + j]));
+            worst = fmax(worst, fabs(grad[e->offset + j] - t->data[j]));
+            ours = fmax(ours, fabs(grad[e->offset + j]));
         }
         if (scale < 1e-4 * global) {
             zero_tensors++;
@@ -133,6 +145,7 @@ static void run_case(const char *name, sg_method method, sg_pred_kind pred, int 
             bad++;
         }
     }
+    free(grad);
     CHECK(bad == 0, "%s: %d of %d gradient tensors differ from PyTorch", name, bad, m.online.count);
     CHECK(zero_tensors <= 3, "%s: %d tensors with zero gradient (expected the BN-cancelled biases)",
           name, zero_tensors);
@@ -146,8 +159,8 @@ static void run_case(const char *name, sg_method method, sg_pred_kind pred, int 
         char n1[64], n2[64];
         snprintf(n1, sizeof n1, "x1.step%d", k);
         snprintf(n2, sizeof n2, "x2.step%d", k);
-        memcpy(m.x[0], fx_get(&fx, n1)->data, nx * sizeof(float));
-        memcpy(m.x[1], fx_get(&fx, n2)->data, nx * sizeof(float));
+        sg_ssl_put(&m, m.x[0], fx_get(&fx, n1)->data, nx);
+        sg_ssl_put(&m, m.x[1], fx_get(&fx, n2)->data, nx);
         double l = sg_ssl_step(&m);
         double tol = 1e-4 * fabs(losses->data[k]) + 4.0 * env->data[k];
         if (!(fabs(l - losses->data[k]) <= tol)) {
@@ -161,8 +174,10 @@ static void run_case(const char *name, sg_method method, sg_pred_kind pred, int 
     fx_free(&fx);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
     sg_cpu_set_threads(2);
+    g_be = tb_backend(argc, argv);
+    printf("backend %s\n", g_be->name);
     run_case("byol", SG_METHOD_BYOL, SG_PRED_MLP, 1);
     run_case("simsiam", SG_METHOD_SIMSIAM, SG_PRED_MLP, 1);
     run_case("byol_nosg", SG_METHOD_BYOL, SG_PRED_MLP, 0);

@@ -1,0 +1,493 @@
+/* kernels/cuda/aug.cu: the augmentation ops of the CUDA backend (contract in kernels.h; the CPU
+ * twin, whose torchvision formulas these follow line by line, is kernels/cpu/aug.c).
+ *
+ * Each op works on one image in device memory; scalar parameters come from the host by value.
+ * Kernels are per element or per pixel, grid-stride, one launch per op, except colour jitter
+ * (one launch per jitter op, plus a one-block mean for contrast) and the blur (two passes).
+ * Float arithmetic is spelled with __fmul_rn / __fadd_rn / __fdiv_rn: nvcc would otherwise
+ * contract a*b + c into an FMA, while the CPU build (ISO C11, -ffp-contract=off) rounds each
+ * operation; spelled this way the results are bit-identical to the CPU's, except the contrast
+ * mean, whose double sum runs in a different (still fixed) order and can round differently in
+ * its last float bit.
+ */
+#include <math.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/base/err.h"
+#include "kernels/cuda/cuda_internal.h"
+
+enum {
+    AUG_THREADS = 256,
+    AUG_MAX_BLOCKS = 8192, /* grid-stride beyond this */
+    MEAN_THREADS = 1024,   /* the contrast mean: one block, power of two for the tree */
+    BLUR_MAX_KSIZE = 255,  /* as the CPU: the taps travel by value in the launch */
+    NORM_MAX_C = 4,        /* aug_normalize: mean/std travel by value in the launch */
+};
+
+static unsigned aug_blocks(size_t n) {
+    unsigned b = sg_cu_blocks(n, AUG_THREADS);
+    return b > (unsigned)AUG_MAX_BLOCKS ? (unsigned)AUG_MAX_BLOCKS : b;
+}
+
+#define GRID_STRIDE_LOOP(i, n)                                                                     \
+    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < (n);                        \
+         i += (size_t)gridDim.x * blockDim.x)
+
+static __device__ __forceinline__ float clamp01(float v) {
+    v = v < 0.0f ? 0.0f : v; /* the CPU's compare-and-select (a NaN passes through) */
+    return v > 1.0f ? 1.0f : v;
+}
+
+/* 0.299 R + 0.587 G + 0.114 B, summed left to right as the CPU's luma() */
+static __device__ __forceinline__ float luma(float r, float g, float b) {
+    return __fadd_rn(__fadd_rn(__fmul_rn(0.299f, r), __fmul_rn(0.587f, g)), __fmul_rn(0.114f, b));
+}
+
+/* ---- u8 -> float ------------------------------------------------------------------------ */
+
+static __global__ void k_u8_to_float(size_t n, const uint8_t *__restrict__ src,
+                                     float *__restrict__ dst) {
+    GRID_STRIDE_LOOP(i, n) dst[i] = __fdiv_rn((float)src[i], 255.0f);
+}
+
+static void cu_aug_u8_to_float(const sg_backend *be, size_t n, const uint8_t *src, float *dst) {
+    if (n == 0) return;
+    SG_CHECK(src && dst, "aug_u8_to_float: NULL buffer");
+    k_u8_to_float<<<aug_blocks(n), AUG_THREADS, 0, sg_cu_stream(be)>>>(n, src, dst);
+    SG_CU_LAUNCH("k_u8_to_float");
+}
+
+/* ---- resized crop --------------------------------------------------------------------------
+ * One axis of the bilinear sampling (cpu/aug.c's crop_axis_taps): output index i samples
+ * s = start + (i + 0.5) * scale - 0.5, clamped into [box_lo, box_hi]. The per-axis constants
+ * are computed on the host in float exactly as the CPU computes them. */
+typedef struct {
+    float start, scale, box_lo, box_hi;
+    int n_in;
+} crop_axis;
+
+static crop_axis crop_axis_make(int n_in, float start, float len, int n_out) {
+    crop_axis a;
+    a.start = start;
+    a.scale = len / (float)n_out;
+    float box_hi = start + len - 1.0f;
+    const float limit = (float)(n_in - 1);
+    if (box_hi > limit) box_hi = limit;
+    const float box_lo = start < box_hi ? start : box_hi; /* boxes under a pixel: one point */
+    if (box_hi < box_lo) box_hi = box_lo;
+    a.box_lo = box_lo;
+    a.box_hi = box_hi;
+    a.n_in = n_in;
+    return a;
+}
+
+static __device__ __forceinline__ void crop_tap(const crop_axis &a, int i, int *lo, int *hi,
+                                                float *frac) {
+    float s = __fsub_rn(__fadd_rn(a.start, __fmul_rn(__fadd_rn((float)i, 0.5f), a.scale)), 0.5f);
+    s = s < a.box_lo ? a.box_lo : s;
+    s = s > a.box_hi ? a.box_hi : s;
+    const int k = (int)s; /* s >= box_lo >= 0: truncation is floor */
+    *lo = k;
+    *hi = k + 1 < a.n_in ? k + 1 : k;
+    *frac = __fsub_rn(s, (float)k);
+}
+
+/* One thread per output value dst[c, i, j]. */
+static __global__ void k_resized_crop(int C, int H, int W, const float *__restrict__ src,
+                                      crop_axis ay, crop_axis ax, int outH, int outW,
+                                      float *__restrict__ dst) {
+    const size_t total = (size_t)C * outH * outW;
+    GRID_STRIDE_LOOP(idx, total) {
+        const int j = (int)(idx % (size_t)outW);
+        const size_t ci = idx / (size_t)outW;
+        const int i = (int)(ci % (size_t)outH);
+        const int c = (int)(ci / (size_t)outH);
+        int ylo, yhi, xlo, xhi;
+        float yfrac, xfrac;
+        crop_tap(ay, i, &ylo, &yhi, &yfrac);
+        crop_tap(ax, j, &xlo, &xhi, &xfrac);
+        const float *plane = src + (size_t)c * H * W;
+        const float *r0 = plane + (size_t)ylo * W, *r1 = plane + (size_t)yhi * W;
+        const float wy1 = yfrac, wy0 = __fsub_rn(1.0f, yfrac);
+        const float wx1 = xfrac, wx0 = __fsub_rn(1.0f, xfrac);
+        const float top = __fadd_rn(__fmul_rn(wx0, r0[xlo]), __fmul_rn(wx1, r0[xhi]));
+        const float bot = __fadd_rn(__fmul_rn(wx0, r1[xlo]), __fmul_rn(wx1, r1[xhi]));
+        dst[idx] = __fadd_rn(__fmul_rn(wy0, top), __fmul_rn(wy1, bot));
+    }
+}
+
+static void cu_aug_resized_crop(const sg_backend *be, int C, int H, int W, const float *src,
+                                float y0, float x0, float h, float w, int outH, int outW,
+                                float *dst) {
+    SG_CHECK(C > 0 && H > 0 && W > 0 && outH > 0 && outW > 0, "C=%d H=%d W=%d outH=%d outW=%d", C,
+             H, W, outH, outW);
+    SG_CHECK(y0 >= 0.0f && x0 >= 0.0f && h > 0.0f && w > 0.0f && y0 + h <= (float)H + 1e-3f &&
+                 x0 + w <= (float)W + 1e-3f,
+             "box (y0=%g x0=%g h=%g w=%g) not inside the %dx%d image", (double)y0, (double)x0,
+             (double)h, (double)w, H, W);
+    SG_CHECK(src && dst, "aug_resized_crop: NULL buffer");
+    const crop_axis ay = crop_axis_make(H, y0, h, outH);
+    const crop_axis ax = crop_axis_make(W, x0, w, outW);
+    const size_t total = (size_t)C * outH * outW;
+    k_resized_crop<<<aug_blocks(total), AUG_THREADS, 0, sg_cu_stream(be)>>>(C, H, W, src, ay, ax,
+                                                                            outH, outW, dst);
+    SG_CU_LAUNCH("k_resized_crop");
+}
+
+/* ---- horizontal flip ---------------------------------------------------------------------- */
+
+/* dst distinct from src: one thread per output element. */
+static __global__ void k_hflip(size_t rows, int W, const float *__restrict__ src,
+                               float *__restrict__ dst) {
+    const size_t total = rows * (size_t)W;
+    GRID_STRIDE_LOOP(idx, total) {
+        const int x = (int)(idx % (size_t)W);
+        const size_t row = idx - (size_t)x;
+        dst[idx] = src[row + (size_t)(W - 1 - x)];
+    }
+}
+
+/* In place: one thread per pair (x, W-1-x), x < W/2, swaps them (the middle column of an odd
+ * width stays), so no element is read after another thread wrote it. */
+static __global__ void k_hflip_inplace(size_t rows, int W, float *img) {
+    const int half = W / 2;
+    const size_t total = rows * (size_t)half;
+    GRID_STRIDE_LOOP(idx, total) {
+        const size_t r = idx / (size_t)half;
+        const int x = (int)(idx % (size_t)half);
+        float *row = img + r * (size_t)W;
+        const float t = row[x];
+        row[x] = row[W - 1 - x];
+        row[W - 1 - x] = t;
+    }
+}
+
+static void cu_aug_hflip(const sg_backend *be, int C, int H, int W, const float *src, float *dst) {
+    SG_CHECK(C > 0 && H > 0 && W > 0, "C=%d H=%d W=%d", C, H, W);
+    SG_CHECK(src && dst, "aug_hflip: NULL buffer");
+    const size_t rows = (size_t)C * H, n = rows * W;
+    cudaStream_t st = sg_cu_stream(be);
+    if (dst == src) {
+        if (W / 2 == 0) return; /* one column: nothing to swap */
+        k_hflip_inplace<<<aug_blocks(rows * (size_t)(W / 2)), AUG_THREADS, 0, st>>>(rows, W, dst);
+        SG_CU_LAUNCH("k_hflip_inplace");
+        return;
+    }
+    /* Exact aliasing is handled above; a partial overlap is a caller bug. */
+    const uintptr_t s = (uintptr_t)src, d = (uintptr_t)dst, bytes = n * sizeof(float);
+    SG_CHECK(d + bytes <= s || s + bytes <= d, "hflip: dst overlaps src without being src");
+    k_hflip<<<aug_blocks(n), AUG_THREADS, 0, st>>>(rows, W, src, dst);
+    SG_CU_LAUNCH("k_hflip");
+}
+
+/* ---- colour ----------------------------------------------------------------------------------
+ * img[3,H,W] as three planes r, g, b of n = H*W pixels; one thread per pixel. */
+
+static __global__ void k_brightness(size_t n, float *__restrict__ img, float f) {
+    float *r = img, *g = img + n, *b = img + 2 * n;
+    GRID_STRIDE_LOOP(p, n) {
+        r[p] = clamp01(__fmul_rn(f, r[p]));
+        g[p] = clamp01(__fmul_rn(f, g[p]));
+        b[p] = clamp01(__fmul_rn(f, b[p]));
+    }
+}
+
+/* One block of MEAN_THREADS: *m_out = (1 - f) * mean luma, the mean summed in double (per-thread
+ * strided partials, then a fixed tree), as the CPU's jitter_contrast computes m. */
+static __global__ void k_contrast_mean(size_t n, const float *__restrict__ img, float f,
+                                       float *__restrict__ m_out) {
+    __shared__ double part[MEAN_THREADS];
+    const float *r = img, *g = img + n, *b = img + 2 * n;
+    const unsigned t = threadIdx.x;
+    double acc = 0.0;
+    for (size_t p = t; p < n; p += MEAN_THREADS)
+        acc = __dadd_rn(acc, (double)luma(r[p], g[p], b[p]));
+    part[t] = acc;
+    __syncthreads();
+    for (unsigned h = MEAN_THREADS / 2; h > 0; h >>= 1) {
+        if (t < h) part[t] = __dadd_rn(part[t], part[t + h]);
+        __syncthreads();
+    }
+    if (t == 0) {
+        const float mean = (float)(part[0] / (double)n);
+        *m_out = __fmul_rn(__fsub_rn(1.0f, f), mean);
+    }
+}
+
+static __global__ void k_contrast(size_t n, float *__restrict__ img, float f,
+                                  const float *__restrict__ m_dev) {
+    const float m = *m_dev;
+    float *r = img, *g = img + n, *b = img + 2 * n;
+    GRID_STRIDE_LOOP(p, n) {
+        r[p] = clamp01(__fadd_rn(__fmul_rn(f, r[p]), m));
+        g[p] = clamp01(__fadd_rn(__fmul_rn(f, g[p]), m));
+        b[p] = clamp01(__fadd_rn(__fmul_rn(f, b[p]), m));
+    }
+}
+
+static __global__ void k_saturation(size_t n, float *__restrict__ img, float f) {
+    const float f1 = __fsub_rn(1.0f, f);
+    float *r = img, *g = img + n, *b = img + 2 * n;
+    GRID_STRIDE_LOOP(p, n) {
+        const float R = r[p], G = g[p], B = b[p];
+        const float l = __fmul_rn(f1, luma(R, G, B));
+        r[p] = clamp01(__fadd_rn(__fmul_rn(f, R), l));
+        g[p] = clamp01(__fadd_rn(__fmul_rn(f, G), l));
+        b[p] = clamp01(__fadd_rn(__fmul_rn(f, B), l));
+    }
+}
+
+/* torchvision's _rgb2hsv -> h = (h + shift) mod 1 -> _hsv2rgb, cpu/aug.c's jitter_hue with its
+ * selects written as ?: (ties in the max go to R, then G). */
+static __global__ void k_hue(size_t n, float *__restrict__ img, float shift) {
+    float *r = img, *g = img + n, *b = img + 2 * n;
+    GRID_STRIDE_LOOP(p, n) {
+        const float R = r[p], G = g[p], B = b[p];
+        float maxc = R > G ? R : G;
+        maxc = maxc > B ? maxc : B;
+        float minc = R < G ? R : G;
+        minc = minc < B ? minc : B;
+        const bool gray = maxc == minc;
+        const float cr = __fsub_rn(maxc, minc);
+        const float s = __fdiv_rn(cr, gray ? 1.0f : maxc);
+        const float div = gray ? 1.0f : cr;
+        const float rc = __fdiv_rn(__fsub_rn(maxc, R), div);
+        const float gc = __fdiv_rn(__fsub_rn(maxc, G), div);
+        const float bc = __fdiv_rn(__fsub_rn(maxc, B), div);
+        float hh = maxc == R   ? __fsub_rn(bc, gc)
+                   : maxc == G ? __fsub_rn(__fadd_rn(2.0f, rc), bc)
+                               : __fsub_rn(__fadd_rn(4.0f, gc), rc);
+        hh = __fadd_rn(__fdiv_rn(hh, 6.0f), 1.0f); /* in [5/6, 11/6] */
+        hh = hh >= 1.0f ? __fsub_rn(hh, 1.0f) : hh;
+        hh = __fadd_rn(hh, shift); /* in [-0.5, 1.5): Python's % 1.0 by one correction */
+        hh = hh < 0.0f ? __fadd_rn(hh, 1.0f) : (hh >= 1.0f ? __fsub_rn(hh, 1.0f) : hh);
+
+        const float v = maxc;
+        const float h6 = __fmul_rn(hh, 6.0f);
+        const int k = (int)h6; /* 0..6; 6 (hh rounded up to 1.0) is sector 0, as torch's i % 6 */
+        const float fr = __fsub_rn(h6, (float)k);
+        const float pp = clamp01(__fmul_rn(v, __fsub_rn(1.0f, s)));
+        const float qq = clamp01(__fmul_rn(v, __fsub_rn(1.0f, __fmul_rn(s, fr))));
+        const float tt = clamp01(__fmul_rn(v, __fsub_rn(1.0f, __fmul_rn(s, __fsub_rn(1.0f, fr)))));
+        const bool s0 = k == 0 || k == 6, s1 = k == 1, s2 = k == 2, s3 = k == 3, s4 = k == 4,
+                   s5 = k == 5;
+        /* sector: 0 (v,t,p) 1 (q,v,p) 2 (p,v,t) 3 (p,q,v) 4 (t,p,v) 5 (v,p,q) */
+        const float nr = (s0 || s5) ? v : (s1 ? qq : (s4 ? tt : pp));
+        const float ng = (s1 || s2) ? v : (s0 ? tt : (s3 ? qq : pp));
+        const float nb = (s3 || s4) ? v : (s2 ? tt : (s5 ? qq : pp));
+        r[p] = clamp01(nr);
+        g[p] = clamp01(ng);
+        b[p] = clamp01(nb);
+    }
+}
+
+/* order[4] is host memory. The contrast mean goes through the backend scratch (one float), read
+ * by the next kernel in stream order. */
+static void cu_aug_color_jitter(const sg_backend *be, int H, int W, float *img, float brightness,
+                                float contrast, float saturation, float hue, const int order[4]) {
+    SG_CHECK(H > 0 && W > 0, "H=%d W=%d", H, W);
+    SG_CHECK(img && order, "aug_color_jitter: NULL buffer");
+    SG_CHECK(brightness >= 0.0f && contrast >= 0.0f && saturation >= 0.0f,
+             "negative factor (brightness %g contrast %g saturation %g)", (double)brightness,
+             (double)contrast, (double)saturation);
+    SG_CHECK(hue >= -0.5f && hue <= 0.5f, "hue shift %g outside [-0.5, 0.5]", (double)hue);
+    int seen = 0;
+    for (int i = 0; i < 4; i++) {
+        SG_CHECK(order[i] >= 0 && order[i] < 4 && !(seen & (1 << order[i])),
+                 "order is not a permutation of 0..3 (order[%d] = %d)", i, order[i]);
+        seen |= 1 << order[i];
+    }
+    const size_t n = (size_t)H * W;
+    const unsigned blocks = aug_blocks(n);
+    cudaStream_t st = sg_cu_stream(be);
+    for (int i = 0; i < 4; i++) {
+        switch (order[i]) {
+        case 0:
+            k_brightness<<<blocks, AUG_THREADS, 0, st>>>(n, img, brightness);
+            SG_CU_LAUNCH("k_brightness");
+            break;
+        case 1: {
+            float *m = (float *)sg_cu_scratch(be, sizeof(float));
+            k_contrast_mean<<<1, MEAN_THREADS, 0, st>>>(n, img, contrast, m);
+            SG_CU_LAUNCH("k_contrast_mean");
+            k_contrast<<<blocks, AUG_THREADS, 0, st>>>(n, img, contrast, m);
+            SG_CU_LAUNCH("k_contrast");
+            break;
+        }
+        case 2:
+            k_saturation<<<blocks, AUG_THREADS, 0, st>>>(n, img, saturation);
+            SG_CU_LAUNCH("k_saturation");
+            break;
+        default:
+            /* A zero shift is skipped, as ColorJitter skips a hue range of 0; the HSV round trip
+             * is not bit-exact, and the identity parameters must leave the image unchanged. */
+            if (hue != 0.0f) {
+                k_hue<<<blocks, AUG_THREADS, 0, st>>>(n, img, hue);
+                SG_CU_LAUNCH("k_hue");
+            }
+            break;
+        }
+    }
+}
+
+static __global__ void k_grayscale(size_t n, float *__restrict__ img) {
+    float *r = img, *g = img + n, *b = img + 2 * n;
+    GRID_STRIDE_LOOP(p, n) {
+        const float l = luma(r[p], g[p], b[p]);
+        r[p] = l;
+        g[p] = l;
+        b[p] = l;
+    }
+}
+
+static void cu_aug_grayscale(const sg_backend *be, int H, int W, float *img) {
+    SG_CHECK(H > 0 && W > 0, "H=%d W=%d", H, W);
+    SG_CHECK(img, "aug_grayscale: NULL buffer");
+    const size_t n = (size_t)H * W;
+    k_grayscale<<<aug_blocks(n), AUG_THREADS, 0, sg_cu_stream(be)>>>(n, img);
+    SG_CU_LAUNCH("k_grayscale");
+}
+
+/* ---- Gaussian blur ---------------------------------------------------------------------------
+ * cpu/aug.c's separable blur: taps computed on the host exactly as there, a horizontal pass
+ * src -> work and a vertical pass work -> dst, each output summing its ksize taps in ascending
+ * order from 0 (the CPU's order for border and interior pixels alike), torch 'reflect' padding
+ * repeated periodically for kernels wider than the image. dst may alias src (the vertical pass
+ * reads only work); work must alias neither. */
+
+typedef struct {
+    float t[BLUR_MAX_KSIZE];
+} blur_taps;
+
+static __device__ __forceinline__ int reflect_index(int i, int n) {
+    if (n == 1) return 0;
+    const int period = 2 * (n - 1);
+    i %= period;
+    if (i < 0) i += period;
+    return i < n ? i : period - i;
+}
+
+/* The taps are copied to shared memory first: every thread reaches the barrier (the grid-stride
+ * loop comes after it). */
+static __global__ void k_blur_h(int C, int H, int W, const float *__restrict__ src,
+                                float *__restrict__ work, blur_taps taps, int ksize) {
+    __shared__ float st[BLUR_MAX_KSIZE];
+    for (int k = threadIdx.x; k < ksize; k += blockDim.x) st[k] = taps.t[k];
+    __syncthreads();
+    const int pad = ksize / 2;
+    const size_t total = (size_t)C * H * W;
+    GRID_STRIDE_LOOP(idx, total) {
+        const int x = (int)(idx % (size_t)W);
+        const float *in = src + (idx - (size_t)x); /* start of the row */
+        float acc = 0.0f;
+        for (int k = 0; k < ksize; k++)
+            acc = __fadd_rn(acc, __fmul_rn(st[k], in[reflect_index(x - pad + k, W)]));
+        work[idx] = acc;
+    }
+}
+
+static __global__ void k_blur_v(int C, int H, int W, const float *__restrict__ work, float *dst,
+                                blur_taps taps, int ksize) {
+    __shared__ float st[BLUR_MAX_KSIZE];
+    for (int k = threadIdx.x; k < ksize; k += blockDim.x) st[k] = taps.t[k];
+    __syncthreads();
+    const int pad = ksize / 2;
+    const size_t plane = (size_t)H * W, total = (size_t)C * plane;
+    GRID_STRIDE_LOOP(idx, total) {
+        const size_t c = idx / plane;
+        const size_t rem = idx - c * plane;
+        const int y = (int)(rem / (size_t)W), x = (int)(rem % (size_t)W);
+        const float *col = work + c * plane + (size_t)x;
+        float acc = 0.0f;
+        for (int k = 0; k < ksize; k++)
+            acc = __fadd_rn(acc, __fmul_rn(st[k], col[(size_t)reflect_index(y - pad + k, H) * W]));
+        dst[idx] = acc;
+    }
+}
+
+static void cu_aug_gaussian_blur(const sg_backend *be, int C, int H, int W, const float *src,
+                                 float *dst, int ksize, float sigma, float *work) {
+    SG_CHECK(C > 0 && H > 0 && W > 0, "C=%d H=%d W=%d", C, H, W);
+    SG_CHECK(ksize >= 1 && ksize % 2 == 1 && ksize <= BLUR_MAX_KSIZE,
+             "kernel size %d must be odd, in [1, %d]", ksize, BLUR_MAX_KSIZE);
+    SG_CHECK(sigma > 0.0f, "sigma %g must be > 0", (double)sigma);
+    SG_CHECK(src && dst && work, "aug_gaussian_blur: NULL buffer");
+    blur_taps taps;
+    const int pad = ksize / 2;
+    {
+        double pdf[BLUR_MAX_KSIZE], sum = 0;
+        for (int k = 0; k < ksize; k++) {
+            const double x = (double)(k - pad) / (double)sigma;
+            pdf[k] = exp(-0.5 * x * x);
+            sum += pdf[k];
+        }
+        for (int k = 0; k < ksize; k++) taps.t[k] = (float)(pdf[k] / sum);
+        for (int k = ksize; k < BLUR_MAX_KSIZE; k++) taps.t[k] = 0.0f; /* never read */
+    }
+    const size_t total = (size_t)C * H * W;
+    cudaStream_t st = sg_cu_stream(be);
+    k_blur_h<<<aug_blocks(total), AUG_THREADS, 0, st>>>(C, H, W, src, work, taps, ksize);
+    SG_CU_LAUNCH("k_blur_h");
+    k_blur_v<<<aug_blocks(total), AUG_THREADS, 0, st>>>(C, H, W, work, dst, taps, ksize);
+    SG_CU_LAUNCH("k_blur_v");
+}
+
+/* ---- solarize, normalize -------------------------------------------------------------------- */
+
+static __global__ void k_solarize(size_t n, float *__restrict__ img, float threshold) {
+    GRID_STRIDE_LOOP(i, n) {
+        const float v = img[i];
+        img[i] = v >= threshold ? __fsub_rn(1.0f, v) : v;
+    }
+}
+
+static void cu_aug_solarize(const sg_backend *be, size_t n, float *img, float threshold) {
+    if (n == 0) return;
+    SG_CHECK(img, "aug_solarize: NULL buffer");
+    k_solarize<<<aug_blocks(n), AUG_THREADS, 0, sg_cu_stream(be)>>>(n, img, threshold);
+    SG_CU_LAUNCH("k_solarize");
+}
+
+typedef struct {
+    float mean[NORM_MAX_C], std[NORM_MAX_C];
+} norm_params;
+
+/* (x - mean) / std with a true division, as torch's sub_(mean).div_(std). */
+static __global__ void k_normalize(int C, int HW, float *__restrict__ img, norm_params np) {
+    const size_t total = (size_t)C * HW;
+    GRID_STRIDE_LOOP(idx, total) {
+        const int c = (int)(idx / (size_t)HW);
+        img[idx] = __fdiv_rn(__fsub_rn(img[idx], np.mean[c]), np.std[c]);
+    }
+}
+
+/* mean[C] and std[C] are HOST pointers on this backend (as on the CPU, where host and backend
+ * memory are one): the few per-channel constants are read here and travel by value in the
+ * launch, so the caller need not keep device copies. Hence C <= NORM_MAX_C. */
+static void cu_aug_normalize(const sg_backend *be, int C, int HW, float *img, const float *mean,
+                             const float *std) {
+    SG_CHECK(C > 0 && HW > 0, "C=%d HW=%d", C, HW);
+    SG_CHECK(C <= NORM_MAX_C, "aug_normalize: C=%d, at most %d channels on cuda", C, NORM_MAX_C);
+    SG_CHECK(img && mean && std, "aug_normalize: NULL buffer");
+    norm_params np;
+    for (int c = 0; c < NORM_MAX_C; c++) {
+        np.mean[c] = c < C ? mean[c] : 0.0f;
+        np.std[c] = c < C ? std[c] : 1.0f;
+    }
+    for (int c = 0; c < C; c++) SG_CHECK(np.std[c] != 0.0f, "std[%d] is zero", c);
+    const size_t total = (size_t)C * HW;
+    k_normalize<<<aug_blocks(total), AUG_THREADS, 0, sg_cu_stream(be)>>>(C, HW, img, np);
+    SG_CU_LAUNCH("k_normalize");
+}
+
+void sg_cuda_fill_aug(sg_backend *be) {
+    be->aug_u8_to_float = cu_aug_u8_to_float;
+    be->aug_resized_crop = cu_aug_resized_crop;
+    be->aug_hflip = cu_aug_hflip;
+    be->aug_color_jitter = cu_aug_color_jitter;
+    be->aug_grayscale = cu_aug_grayscale;
+    be->aug_gaussian_blur = cu_aug_gaussian_blur;
+    be->aug_solarize = cu_aug_solarize;
+    be->aug_normalize = cu_aug_normalize;
+}

@@ -1,0 +1,217 @@
+/* kernels/cuda/backend_cuda.cu: the CUDA backend value: device, stream, cuBLAS and cuSOLVER
+ * handles, memory, timer, and the error reporting every file uses. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/cuda/cuda_backend.h"
+#include "kernels/cuda/cuda_internal.h"
+
+void sg_cu_fail_rt(cudaError_t e, const char *call, const char *file, int line) {
+    fprintf(stderr, "stopgrad: CUDA error at %s:%d: %s returned %s (%s)\n", file, line, call,
+            cudaGetErrorName(e), cudaGetErrorString(e));
+    abort();
+}
+
+void sg_cu_fail_blas(cublasStatus_t s, const char *call, const char *file, int line) {
+    fprintf(stderr, "stopgrad: cuBLAS error at %s:%d: %s returned %s (%s)\n", file, line, call,
+            cublasGetStatusName(s), cublasGetStatusString(s));
+    abort();
+}
+
+void sg_cu_fail_solver(cusolverStatus_t s, const char *call, const char *file, int line) {
+    fprintf(stderr, "stopgrad: cuSOLVER error at %s:%d: %s returned status %d\n", file, line, call,
+            (int)s);
+    abort();
+}
+
+/* ---- memory, sync, timer ------------------------------------------------------------------ */
+
+static void *cu_mem_alloc(const sg_backend *be, size_t bytes) {
+    void *p = NULL;
+    if (bytes == 0) bytes = 1;
+    if (cudaMalloc(&p, bytes) != cudaSuccess) {
+        (void)cudaGetLastError(); /* an out-of-memory is the caller's to report, with the size */
+        return NULL;
+    }
+    /* zero-filled, as the CPU backend's memory is: synchronous, allocation is build-time only */
+    SG_CU(cudaMemsetAsync(p, 0, bytes, sg_cu_stream(be)));
+    SG_CU(cudaStreamSynchronize(sg_cu_stream(be)));
+    return p;
+}
+
+static void cu_mem_free(const sg_backend *be, void *p) {
+    (void)be;
+    if (p) SG_CU(cudaFree(p));
+}
+
+static void *cu_host_alloc(const sg_backend *be, size_t bytes) {
+    (void)be;
+    void *p = NULL;
+    if (bytes == 0) bytes = 1;
+    if (cudaMallocHost(&p, bytes) != cudaSuccess) {
+        (void)cudaGetLastError();
+        return NULL;
+    }
+    memset(p, 0, bytes);
+    return p;
+}
+
+static void cu_host_free(const sg_backend *be, void *p) {
+    (void)be;
+    if (p) SG_CU(cudaFreeHost(p));
+}
+
+static void cu_upload(const sg_backend *be, void *dst, const void *src, size_t bytes) {
+    if (!bytes) return;
+    SG_CU(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, sg_cu_stream(be)));
+    SG_CU(cudaStreamSynchronize(sg_cu_stream(be))); /* src may be reused on return */
+}
+
+static void cu_download(const sg_backend *be, void *dst, const void *src, size_t bytes) {
+    if (!bytes) return;
+    SG_CU(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, sg_cu_stream(be)));
+    SG_CU(cudaStreamSynchronize(sg_cu_stream(be)));
+}
+
+static void cu_copy(const sg_backend *be, void *dst, const void *src, size_t bytes) {
+    if (!bytes || dst == src) return;
+    SG_CU(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, sg_cu_stream(be)));
+}
+
+static void cu_zero(const sg_backend *be, void *dst, size_t bytes) {
+    if (!bytes) return;
+    SG_CU(cudaMemsetAsync(dst, 0, bytes, sg_cu_stream(be)));
+}
+
+static void cu_sync(const sg_backend *be) { SG_CU(cudaStreamSynchronize(sg_cu_stream(be))); }
+
+static void cu_timer_start(const sg_backend *be) {
+    SG_CU(cudaEventRecord(sg_cu_state(be)->t0, sg_cu_stream(be)));
+}
+
+static double cu_timer_stop(const sg_backend *be) {
+    sg_cuda_state *st = sg_cu_state(be);
+    SG_CU(cudaEventRecord(st->t1, st->stream));
+    SG_CU(cudaEventSynchronize(st->t1));
+    float ms = 0;
+    SG_CU(cudaEventElapsedTime(&ms, st->t0, st->t1));
+    return (double)ms * 1e-3;
+}
+
+/* ---- the backend value ------------------------------------------------------------------- */
+
+static sg_backend cu_backend;
+static sg_cuda_state cu_state;
+static int cu_tried = 0, cu_ok = 0;
+static char cu_why[512];
+
+/* Every kernel slot must be filled (see backend_cpu.c): slots after `gemm` are all pointers. */
+static int cu_complete(const sg_backend *be, char *missing, size_t len) {
+    typedef void (*any_fn)(void);
+    const char *p = (const char *)be + offsetof(sg_backend, gemm);
+    const char *end = (const char *)be + sizeof *be;
+    for (; p + sizeof(any_fn) <= end; p += sizeof(any_fn)) {
+        any_fn fn;
+        memcpy(&fn, p, sizeof fn);
+        if (!fn) {
+            snprintf(missing, len, "the kernel slot at byte %zu of sg_backend is empty",
+                     (size_t)(p - (const char *)be));
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static int cu_init(void) {
+    int n = 0;
+    cudaError_t e = cudaGetDeviceCount(&n);
+    if (e != cudaSuccess || n == 0) {
+        snprintf(cu_why, sizeof cu_why, "no CUDA device (%s)",
+                 e != cudaSuccess ? cudaGetErrorString(e) : "cudaGetDeviceCount found none");
+        (void)cudaGetLastError();
+        return 0;
+    }
+    int dev = 0;
+    const char *env = getenv("SG_CUDA_DEVICE");
+    if (env && *env) dev = atoi(env);
+    if (dev < 0 || dev >= n) {
+        snprintf(cu_why, sizeof cu_why, "SG_CUDA_DEVICE=%s: expected 0..%d", env, n - 1);
+        return 0;
+    }
+    SG_CU(cudaSetDevice(dev));
+    memset(&cu_state, 0, sizeof cu_state);
+    cu_state.device = dev;
+    SG_CU(cudaDeviceGetAttribute(&cu_state.sm_count, cudaDevAttrMultiProcessorCount, dev));
+    SG_CU(cudaStreamCreateWithFlags(&cu_state.stream, cudaStreamNonBlocking));
+    SG_CUBLAS(cublasCreate(&cu_state.blas));
+    SG_CUBLAS(cublasSetStream(cu_state.blas, cu_state.stream));
+    /* Pure FP32 (no TF32): results comparable with the CPU backend and the FP32 references. */
+    SG_CUBLAS(cublasSetMathMode(cu_state.blas, CUBLAS_DEFAULT_MATH));
+    SG_CUBLAS(cublasSetPointerMode(cu_state.blas, CUBLAS_POINTER_MODE_HOST));
+    SG_CUSOLVER(cusolverDnCreate(&cu_state.solver));
+    SG_CUSOLVER(cusolverDnSetStream(cu_state.solver, cu_state.stream));
+    SG_CU(cudaEventCreate(&cu_state.t0));
+    SG_CU(cudaEventCreate(&cu_state.t1));
+    cu_state.scratch_bytes = SG_CU_SCRATCH_BYTES;
+    SG_CU(cudaMalloc(&cu_state.scratch, cu_state.scratch_bytes));
+    SG_CU(cudaMalloc((void **)&cu_state.info, sizeof(int)));
+
+    memset(&cu_backend, 0, sizeof cu_backend);
+    cu_backend.name = "cuda";
+    cu_backend.state = &cu_state;
+    cu_backend.host_memory = 0;
+    sg_cuda_fill_dense(&cu_backend);
+    sg_cuda_fill_optim(&cu_backend);
+    sg_cuda_fill_nn(&cu_backend);
+    sg_cuda_fill_aug(&cu_backend);
+    cu_backend.mem_alloc = cu_mem_alloc;
+    cu_backend.mem_free = cu_mem_free;
+    cu_backend.host_alloc = cu_host_alloc;
+    cu_backend.host_free = cu_host_free;
+    cu_backend.mem_upload = cu_upload;
+    cu_backend.mem_download = cu_download;
+    cu_backend.mem_copy = cu_copy;
+    cu_backend.mem_zero = cu_zero;
+    cu_backend.sync = cu_sync;
+    cu_backend.timer_start = cu_timer_start;
+    cu_backend.timer_stop = cu_timer_stop;
+    char missing[160];
+    SG_CHECK(cu_complete(&cu_backend, missing, sizeof missing), "cuda backend: %s", missing);
+    return 1;
+}
+
+extern "C" const sg_backend *sg_cuda_backend_get(void) {
+    if (!cu_tried) {
+        cu_tried = 1;
+        cu_ok = cu_init();
+    }
+    return cu_ok ? &cu_backend : NULL;
+}
+
+extern "C" const char *sg_cuda_unavailable(void) {
+    if (sg_cuda_backend_get()) return "available";
+    return cu_why;
+}
+
+extern "C" int sg_cuda_describe(sg_cuda_info *out) {
+    memset(out, 0, sizeof *out);
+    if (!sg_cuda_backend_get()) return 0;
+    cudaDeviceProp prop;
+    SG_CU(cudaGetDeviceProperties(&prop, cu_state.device));
+    out->ok = 1;
+    out->device = cu_state.device;
+    out->sm_count = prop.multiProcessorCount;
+    out->cc_major = prop.major;
+    out->cc_minor = prop.minor;
+    out->mem_bytes = prop.totalGlobalMem;
+    snprintf(out->name, sizeof out->name, "%s", prop.name);
+    SG_CU(cudaDriverGetVersion(&out->driver_version));
+    SG_CU(cudaRuntimeGetVersion(&out->runtime_version));
+    SG_CUBLAS(cublasGetVersion(cu_state.blas, &out->cublas_version));
+    SG_CUSOLVER(cusolverGetProperty(MAJOR_VERSION, &out->cusolver_version));
+    int minor = 0;
+    SG_CUSOLVER(cusolverGetProperty(MINOR_VERSION, &minor));
+    out->cusolver_version = out->cusolver_version * 1000 + minor;
+    return 1;
+}

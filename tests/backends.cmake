@@ -1,0 +1,17 @@
+# Tests that run once per backend (tests/test_backend.h): the executable takes the backend name
+# as its first argument. `staged` runs the CPU kernels behind the device-memory protocol, so CI
+# checks the GPU's code paths without a GPU; `cuda` reports itself skipped (exit 77, with the
+# reason) where there is no device or no CUDA build.
+function(sg_backend_test group name exe backend)
+  add_test(NAME ${group}.${name} COMMAND ${exe} ${backend})
+  set_tests_properties(${group}.${name} PROPERTIES SKIP_RETURN_CODE 77
+    ENVIRONMENT "SG_TEST_TMP=${CMAKE_BINARY_DIR}/test-tmp;SG_SOURCE_DIR=${CMAKE_SOURCE_DIR};OMP_WAIT_POLICY=passive")
+endfunction()
+
+# The PyTorch fixtures of the training engine (the cpu run is ssl.pytorch_fixtures).
+sg_backend_test(staged pytorch_fixtures test_pytorch_fixtures staged)
+sg_backend_test(cuda pytorch_fixtures test_pytorch_fixtures cuda)
+
+# Every kernel against the double references (the cpu run is kernels.backend_parity).
+sg_backend_test(staged backend_parity test_backend_parity staged)
+sg_backend_test(cuda backend_parity test_backend_parity cuda)

@@ -1,0 +1,122 @@
+/* Every kernel of one backend (argv[1]: cpu, staged, cuda; tests/test_backend.h) against the
+ * double-precision references, through the checker's one op table (kernels/check/opcheck.h):
+ * each op on its default shape, on random shapes with random modes (accumulate, bias, in-place,
+ * ...), and on model-scale shapes that take the large-problem paths (two-stage reductions,
+ * grouped im2col). The tolerance of each op is stated where the checker computes it
+ * (kernels/check/opcheck.c): float32 summation-order error of the op's sums, so a backend
+ * passes only if every output agrees with the reference as closely as any correct float32
+ * implementation must. Comparing with the double reference rather than with the CPU backend's
+ * output is the stricter test: two backends can agree with each other and both be wrong, but
+ * not both be within this tolerance of the exact value and differ by more than twice it.
+ * syevd is checked by reconstruction and orthogonality (eigenvector signs are arbitrary). */
+#include "kernels/check/opcheck.h"
+#include "test_backend.h"
+#include "test_util.h"
+
+/* Large-problem shapes: what a real STL-10 / CIFAR step runs, scaled to stay quick on a CPU. */
+static const struct {
+    const char *op, *shape;
+} kModelShapes[] = {
+    {"gemm_nn", "M=300,N=257,K=513,ldpad=0"},
+    {"gemm_tn", "M=128,N=128,K=512,ldpad=0"},
+    {"linear_fwd", "N=128,In=512,Out=128,bias=1"},
+    {"linear_bwd", "N=128,In=512,Out=128,dx=1,bias=1,acc=1"},
+    {"conv2d_fwd", "N=8,C=32,H=24,W=24,K=32,R=3,S=3,stride=1,pad=1"},
+    {"conv2d_bwd_data", "N=8,C=32,H=24,W=24,K=32,R=3,S=3,stride=1,pad=1"},
+    {"conv2d_bwd_filter", "N=8,C=32,H=24,W=24,K=32,R=3,S=3,stride=1,pad=1,acc=1"},
+    {"conv2d_fwd", "N=4,C=3,H=48,W=48,K=16,R=7,S=7,stride=2,pad=3"},
+    {"conv2d_bwd_filter", "N=4,C=3,H=48,W=48,K=16,R=7,S=7,stride=2,pad=3,acc=0"},
+    {"conv2d_bwd_data", "N=8,C=32,H=12,W=12,K=64,R=1,S=1,stride=2,pad=0"},
+    {"batchnorm_fwd_train", "N=64,C=16,HW=576,affine=1,running=1"},
+    {"batchnorm_fwd_train", "N=256,C=64,HW=1,affine=0,running=1"},
+    {"batchnorm_bwd", "N=64,C=16,HW=576,affine=1,acc=1"},
+    {"batchnorm_bwd", "N=256,C=64,HW=1,affine=0,acc=0"},
+    {"maxpool_fwd", "N=8,C=16,H=48,W=48,k=3,stride=2,pad=1"},
+    {"maxpool_bwd", "N=8,C=16,H=48,W=48,k=3,stride=2,pad=1"},
+    {"avgpool_global_fwd", "N=64,C=128,HW=36"},
+    {"pair_loss_fwd", "N=256,D=128"},
+    {"pair_loss_bwd", "N=256,D=128"},
+    {"corr_update", "N=512,D=128"},
+    {"syevd", "D=128"},
+    {"eig_rebuild", "D=128"},
+    {"lars_step", "n=200000,groups=7"},
+    {"sgd_step", "n=300000,groups=3"},
+};
+
+/* Value of `key` in a "k=v,k=v" spec, or -1. */
+static int spec_value(const char *spec, const char *key) {
+    size_t kl = strlen(key);
+    for (const char *p = spec; p && *p;) {
+        if (!strncmp(p, key, kl) && p[kl] == '=') return atoi(p + kl + 1);
+        p = strchr(p, ',');
+        if (p) p++;
+    }
+    return -1;
+}
+
+/* A random shape for op i: every size in [1, 3x its default], every mode (a parameter with a
+ * range of at most 4 values) uniformly over its range. */
+static void random_shape(int i, sg_rng *g, char *out, size_t len) {
+    const char *def = sg_opcheck_default_shape(i);
+    size_t at = 0;
+    out[0] = 0;
+    const char *name;
+    int lo, hi, d;
+    for (int k = 0; sg_opcheck_param(i, k, &name, &lo, &hi, &d); k++) {
+        int v = spec_value(def, name);
+        if (v < 0) v = d;
+        if (hi - lo <= 3) {
+            v = lo + (int)(sg_rng_u32(g) % (uint32_t)(hi - lo + 1));
+        } else if (d < 0 || spec_value(def, name) >= 0) {
+            int top = 3 * (v > 0 ? v : 1);
+            if (top > hi) top = hi;
+            int bottom = lo > 1 ? lo : 1;
+            if (!strcmp(name, "pad") || !strcmp(name, "ldpad")) bottom = lo;
+            if (top < bottom) top = bottom;
+            v = bottom + (int)(sg_rng_u32(g) % (uint32_t)(top - bottom + 1));
+        }
+        int w = snprintf(out + at, len - at, "%s%s=%d", k ? "," : "", name, v);
+        if (w < 0 || (size_t)w >= len - at) break;
+        at += (size_t)w;
+    }
+}
+
+static int run_one(const sg_backend *be, int i, const char *shape, uint64_t seed, double *worst) {
+    sg_opcheck_result res;
+    sg_err err;
+    if (sg_opcheck_run(be, i, shape, seed, 0, &res, &err) != 0) return -1; /* shape rejected */
+    CHECK(res.ok, "%s on %s: %s max err/tol %.3g (atol %.3g, rtol %.3g)", be->name,
+          sg_opcheck_name(i), res.shape, res.max_err, res.tol_atol, res.tol_rtol);
+    if (res.max_err > *worst) *worst = res.max_err;
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    sg_cpu_set_threads(2);
+    const sg_backend *be = tb_backend(argc, argv);
+    const int kRandom = 6;
+    printf("backend %s\n%-22s %6s %10s\n", be->name, "op", "shapes", "worst");
+    sg_rng g;
+    sg_rng_init(&g, 2026, 0x70617279u /* "pary" */, 0, 0);
+    for (int i = 0; i < sg_opcheck_nops(); i++) {
+        double worst = 0;
+        int ran = 0;
+        ran += run_one(be, i, NULL, 1, &worst) == 0;
+        for (int k = 0, tries = 0; k < kRandom && tries < 50; tries++) {
+            char shape[256];
+            random_shape(i, &g, shape, sizeof shape);
+            if (run_one(be, i, shape, 100 + (uint64_t)tries, &worst) == 0) k++, ran++;
+        }
+        for (size_t s = 0; s < sizeof kModelShapes / sizeof kModelShapes[0]; s++) {
+            if (strcmp(kModelShapes[s].op, sg_opcheck_name(i))) continue;
+            int rc = run_one(be, i, kModelShapes[s].shape, 7, &worst);
+            CHECK(rc == 0, "model shape %s of %s is accepted", kModelShapes[s].shape,
+                  kModelShapes[s].op);
+            ran += rc == 0;
+        }
+        CHECK(ran >= 1 + kRandom, "%s ran on %d shapes (want >= %d)", sg_opcheck_name(i), ran,
+              1 + kRandom);
+        printf("%-22s %6d %10.3g\n", sg_opcheck_name(i), ran, worst);
+    }
+    return test_finish();
+}

@@ -73,6 +73,10 @@ struct oc_run {
     void *dev[OC_MAXALLOC];    /* their backend mirrors (device backends; NULL: host only) */
     size_t bytes[OC_MAXALLOC];
     int nallocs;
+    int keep;            /* prepare mode: keep buffers and the call for sg_opcheck_time_once */
+    void *kept_args;     /* heap copy of the op's call arguments (they point into allocs) */
+    void (*kept_call)(const sg_backend *be, void *args);
+    void (*kept_restore)(const sg_backend *be, void *args);
     int alloc_failed;    /* malloc returned NULL */
     int too_large;       /* a buffer beyond INT_MAX elements */
     double failed_bytes; /* size of the allocation that failed */
@@ -254,12 +258,26 @@ static int oc_cmp_seconds(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-/* Sets the verdict; then, for a validated op only, times `call` (restore runs untimed before
- * each call, for ops that overwrite their own input). */
-static int oc_finish(oc_run *r, oc_call_fn call, oc_call_fn restore, void *args) {
+/* Sets the verdict. A validated op is then timed time_reps times (sg_opcheck_run), or kept with
+ * its buffers and arguments for the caller's own timing loop (sg_opcheck_prepare). `restore`,
+ * for ops that overwrite their own input, runs untimed before each timed call. */
+static int oc_finish_sized(oc_run *r, oc_call_fn call, oc_call_fn restore, void *args,
+                           size_t args_size) {
     sg_opcheck_result *o = r->out;
     o->ok = o->max_err <= 1.0;
-    if (!o->ok || r->time_reps <= 0) return 0;
+    if (!o->ok) return 0;
+    if (r->keep) {
+        r->kept_args = malloc(args_size);
+        if (!r->kept_args) return sg_errf(r->err, "%s: out of memory", r->op->name);
+        memcpy(r->kept_args, args, args_size);
+        r->kept_call = call;
+        r->kept_restore = restore;
+        if (!r->be->host_memory) oc_upload_all(r);
+        call(r->be, r->kept_args); /* warm-up: first touch, lazy library initialisation */
+        r->be->sync(r->be);
+        return 0;
+    }
+    if (r->time_reps <= 0) return 0;
     double *t = malloc(sizeof(double) * (size_t)r->time_reps);
     if (!t) return sg_errf(r->err, "%s: out of memory for %d timings", r->op->name, r->time_reps);
     /* the backend's own timer: CUDA events on a device, the host clock on the CPU */
@@ -278,6 +296,7 @@ static int oc_finish(oc_run *r, oc_call_fn call, oc_call_fn restore, void *args)
     free(t);
     return 0;
 }
+#define oc_finish(r, call, restore, args) oc_finish_sized((r), (call), (restore), (args), sizeof *(args))
 
 static int oc_bad_shape(oc_run *r, const char *why) {
     return sg_errf(r->err, "%s: shape %s: %s", r->op->name, r->out->shape, why);
@@ -982,7 +1001,7 @@ static int op_pair_loss_bwd(oc_run *r) { return op_pair_loss(r, 1); }
 
 /* ---- optimiser and EMA ----------------------------------------------------------------------- */
 
-#define OC_MAX_GROUPS 8
+#define OC_MAX_GROUPS 256 /* a real LARS step has one group per tensor (~70 for ResNet-18) */
 
 typedef struct {
     int ngroups;
@@ -1688,8 +1707,9 @@ static const char *oc_missing_kernel(const sg_backend *be, const oc_op *op) {
     return NULL;
 }
 
-int sg_opcheck_run(const sg_backend *be, int i, const char *shape_or_null, uint64_t seed,
-                   int time_reps, sg_opcheck_result *out, sg_err *err) {
+/* Parses the shape and runs op i's function on the run r (allocated by the caller). */
+static int oc_start(oc_run *r, const sg_backend *be, int i, const char *shape_or_null,
+                    uint64_t seed, int time_reps, int keep, sg_opcheck_result *out, sg_err *err) {
     SG_CHECK(be && out && i >= 0 && i < OC_NOPS, "op index %d of %d", i, OC_NOPS);
     const oc_op *op = &oc_ops[i];
     memset(out, 0, sizeof *out);
@@ -1697,23 +1717,78 @@ int sg_opcheck_run(const sg_backend *be, int i, const char *shape_or_null, uint6
     const char *missing = oc_missing_kernel(be, op);
     if (missing)
         return sg_errf(err, "%s: backend '%s' has no kernel %s", op->name, be->name, missing);
-    oc_run r = {
-        .be = be, .op = op, .opi = i, .seed = seed, .time_reps = time_reps, .out = out, .err = err};
+    *r = (oc_run){.be = be, .op = op, .opi = i, .seed = seed, .time_reps = time_reps,
+                  .keep = keep, .out = out, .err = err};
     const char *spec = shape_or_null ? shape_or_null : op->default_shape;
-    if (oc_parse_shape(op, spec, r.val, err)) return -1;
+    if (oc_parse_shape(op, spec, r->val, err)) return -1;
     size_t at = 0;
     for (int k = 0; k < OC_MAXP && op->params[k].name && at < sizeof out->shape; k++) {
         int w = snprintf(out->shape + at, sizeof out->shape - at, "%s%s=%d", k ? "," : "",
-                         op->params[k].name, r.val[k]);
+                         op->params[k].name, r->val[k]);
         if (w < 0) break;
         at += (size_t)w;
     }
-    oc_active = &r;
-    int rc = op->run(&r);
+    oc_active = r;
+    int rc = op->run(r);
     oc_active = NULL;
-    for (int k = 0; k < r.nallocs; k++) {
-        free(r.allocs[k]);
-        if (r.dev[k]) be->mem_free(be, r.dev[k]);
-    }
     return rc;
+}
+
+static void oc_release(oc_run *r) {
+    for (int k = 0; k < r->nallocs; k++) {
+        free(r->allocs[k]);
+        if (r->dev[k]) r->be->mem_free(r->be, r->dev[k]);
+    }
+    free(r->kept_args);
+    r->nallocs = 0;
+    r->kept_args = NULL;
+}
+
+int sg_opcheck_run(const sg_backend *be, int i, const char *shape_or_null, uint64_t seed,
+                   int time_reps, sg_opcheck_result *out, sg_err *err) {
+    oc_run r;
+    int rc = oc_start(&r, be, i, shape_or_null, seed, time_reps, 0, out, err);
+    oc_release(&r);
+    return rc;
+}
+
+struct sg_opcheck_prepared {
+    oc_run r;
+    sg_opcheck_result res;
+    sg_err err;
+};
+
+int sg_opcheck_prepare(const sg_backend *be, int i, const char *shape_or_null, uint64_t seed,
+                       sg_opcheck_prepared **prepared, sg_opcheck_result *out, sg_err *err) {
+    *prepared = NULL;
+    sg_opcheck_prepared *p = calloc(1, sizeof *p);
+    if (!p) return sg_errf(err, "out of memory");
+    int rc = oc_start(&p->r, be, i, shape_or_null, seed, 0, 1, &p->res, err);
+    *out = p->res;
+    if (rc == 0 && p->res.ok) {
+        p->r.out = &p->res;
+        p->r.err = &p->err;
+        *prepared = p;
+        return 0;
+    }
+    oc_release(&p->r);
+    free(p);
+    return rc;
+}
+
+double sg_opcheck_time_once(sg_opcheck_prepared *p) {
+    oc_run *r = &p->r;
+    oc_active = r; /* the call functions translate host pointers through the active run */
+    if (r->kept_restore) r->kept_restore(r->be, r->kept_args);
+    r->be->timer_start(r->be);
+    r->kept_call(r->be, r->kept_args);
+    double t = r->be->timer_stop(r->be);
+    oc_active = NULL;
+    return t;
+}
+
+void sg_opcheck_release(sg_opcheck_prepared *p) {
+    if (!p) return;
+    oc_release(&p->r);
+    free(p);
 }

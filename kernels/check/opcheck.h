@@ -56,3 +56,14 @@ const char *sg_opcheck_default_shape(int i);
  * inconsistent shape, a kernel the backend lacks, or out of memory. */
 int sg_opcheck_run(const sg_backend *be, int i, const char *shape_or_null, uint64_t seed,
                    int time_reps, sg_opcheck_result *out, sg_err *err);
+
+/* For a caller's own timing loop (the kernel suite under Google Benchmark): validates op i as
+ * sg_opcheck_run does and, when it matched, keeps its buffers (already in the backend's memory)
+ * in *prepared. *prepared is NULL when the op did not match (out->ok = 0) or could not run
+ * (-1, err set). sg_opcheck_time_once runs the kernel once more on the validated inputs and
+ * returns its seconds on the backend's timer (in-place inputs restored untimed first). */
+typedef struct sg_opcheck_prepared sg_opcheck_prepared;
+int sg_opcheck_prepare(const sg_backend *be, int i, const char *shape_or_null, uint64_t seed,
+                       sg_opcheck_prepared **prepared, sg_opcheck_result *out, sg_err *err);
+double sg_opcheck_time_once(sg_opcheck_prepared *p);
+void sg_opcheck_release(sg_opcheck_prepared *p);

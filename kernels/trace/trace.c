@@ -1,0 +1,343 @@
+/* kernels/trace/trace.c: the tracing backend (see trace.h). Every kernel slot is a wrapper that
+ * records (op, shape) and calls the wrapped backend's kernel with the wrapped backend itself
+ * (device backends reach their stream and handles through it). */
+#include "kernels/trace/trace.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/base/err.h"
+
+struct sg_trace {
+    sg_backend be;           /* the tracing backend handed out */
+    const sg_backend *inner; /* the backend it forwards to */
+    int on;
+    sg_trace_entry *e;
+    int n, cap;
+};
+
+#define T(be) ((sg_trace *)(be)->state)
+#define IN(be) (T(be)->inner)
+
+static void rec(const sg_backend *be, const char *op, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void rec(const sg_backend *be, const char *op, const char *fmt, ...) {
+    sg_trace *t = T(be);
+    if (!t->on) return;
+    char shape[160];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(shape, sizeof shape, fmt, ap);
+    va_end(ap);
+    for (int i = 0; i < t->n; i++)
+        if (!strcmp(t->e[i].op, op) && !strcmp(t->e[i].shape, shape)) {
+            t->e[i].calls++;
+            return;
+        }
+    if (t->n == t->cap) {
+        t->cap = t->cap ? 2 * t->cap : 64;
+        t->e = realloc(t->e, (size_t)t->cap * sizeof *t->e);
+        SG_CHECK(t->e != NULL, "out of memory tracing kernels");
+    }
+    sg_trace_entry *x = &t->e[t->n];
+    memset(x, 0, sizeof *x);
+    snprintf(x->op, sizeof x->op, "%s", op);
+    snprintf(x->shape, sizeof x->shape, "%s", shape);
+    x->calls = 1;
+    x->first = t->n++;
+}
+
+#define CONV_FMT "N=%d,C=%d,H=%d,W=%d,K=%d,R=%d,S=%d,stride=%d,pad=%d"
+#define CONV_ARGS(s) (s)->N, (s)->C, (s)->H, (s)->W, (s)->K, (s)->R, (s)->S, (s)->stride, (s)->pad
+#define POOL_FMT "N=%d,C=%d,H=%d,W=%d,k=%d,stride=%d,pad=%d"
+#define POOL_ARGS(s) (s)->N, (s)->C, (s)->H, (s)->W, (s)->k, (s)->stride, (s)->pad
+
+/* ---- dense ------------------------------------------------------------------------------ */
+
+static void t_gemm(const sg_backend *be, int tA, int tB, int M, int N, int K, float alpha,
+                   const float *A, int lda, const float *B, int ldb, float beta, float *C,
+                   int ldc) {
+    static const char *const names[4] = {"gemm_nn", "gemm_nt", "gemm_tn", "gemm_tt"};
+    /* the checker pads every stride equally; a traced call's own strides are usually tight */
+    rec(be, names[2 * !!tA + !!tB], "M=%d,N=%d,K=%d,ldpad=0", M, N, K);
+    IN(be)->gemm(IN(be), tA, tB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+static void t_linear_fwd(const sg_backend *be, int N, int In, int Out, const float *x,
+                         const float *W, const float *b, float *y) {
+    rec(be, "linear_fwd", "N=%d,In=%d,Out=%d,bias=%d", N, In, Out, b != NULL);
+    IN(be)->linear_fwd(IN(be), N, In, Out, x, W, b, y);
+}
+static void t_linear_bwd(const sg_backend *be, int N, int In, int Out, const float *x,
+                         const float *W, const float *dy, float *dx, float *dW, float *db,
+                         int acc) {
+    rec(be, "linear_bwd", "N=%d,In=%d,Out=%d,dx=%d,bias=%d,acc=%d", N, In, Out, dx != NULL,
+        db != NULL, !!acc);
+    IN(be)->linear_bwd(IN(be), N, In, Out, x, W, dy, dx, dW, db, acc);
+}
+static size_t t_conv_ws(const sg_backend *be, const sg_conv_shape *s) {
+    return IN(be)->conv2d_workspace_bytes(IN(be), s);
+}
+static void t_conv_fwd(const sg_backend *be, const sg_conv_shape *s, const float *x,
+                       const float *w, float *y, void *ws) {
+    rec(be, "conv2d_fwd", CONV_FMT, CONV_ARGS(s));
+    IN(be)->conv2d_fwd(IN(be), s, x, w, y, ws);
+}
+static void t_conv_bwd_data(const sg_backend *be, const sg_conv_shape *s, const float *dy,
+                            const float *w, float *dx, void *ws) {
+    rec(be, "conv2d_bwd_data", CONV_FMT, CONV_ARGS(s));
+    IN(be)->conv2d_bwd_data(IN(be), s, dy, w, dx, ws);
+}
+static void t_conv_bwd_filter(const sg_backend *be, const sg_conv_shape *s, const float *x,
+                              const float *dy, float *dw, int acc, void *ws) {
+    rec(be, "conv2d_bwd_filter", CONV_FMT ",acc=%d", CONV_ARGS(s), !!acc);
+    IN(be)->conv2d_bwd_filter(IN(be), s, x, dy, dw, acc, ws);
+}
+
+/* ---- batch norm, elementwise, pooling, loss --------------------------------------------- */
+
+static void t_bn_train(const sg_backend *be, int N, int C, int HW, const float *x,
+                       const float *gamma, const float *beta, float eps, float momentum,
+                       float *rm, float *rv, float *mean, float *invstd, float *y) {
+    rec(be, "batchnorm_fwd_train", "N=%d,C=%d,HW=%d,affine=%d,running=%d", N, C, HW,
+        gamma != NULL, rm != NULL);
+    IN(be)->batchnorm_fwd_train(IN(be), N, C, HW, x, gamma, beta, eps, momentum, rm, rv, mean,
+                                invstd, y);
+}
+static void t_bn_eval(const sg_backend *be, int N, int C, int HW, const float *x,
+                      const float *gamma, const float *beta, float eps, const float *rm,
+                      const float *rv, float *y) {
+    rec(be, "batchnorm_fwd_eval", "N=%d,C=%d,HW=%d,affine=%d", N, C, HW, gamma != NULL);
+    IN(be)->batchnorm_fwd_eval(IN(be), N, C, HW, x, gamma, beta, eps, rm, rv, y);
+}
+static void t_bn_bwd(const sg_backend *be, int N, int C, int HW, const float *x,
+                     const float *gamma, const float *mean, const float *invstd, const float *dy,
+                     float *dx, float *dgamma, float *dbeta, int acc) {
+    rec(be, "batchnorm_bwd", "N=%d,C=%d,HW=%d,affine=%d,acc=%d", N, C, HW, gamma != NULL, !!acc);
+    IN(be)->batchnorm_bwd(IN(be), N, C, HW, x, gamma, mean, invstd, dy, dx, dgamma, dbeta, acc);
+}
+static void t_relu_fwd(const sg_backend *be, size_t n, const float *x, float *y) {
+    rec(be, "relu_fwd", "n=%zu,inplace=%d", n, x == y);
+    IN(be)->relu_fwd(IN(be), n, x, y);
+}
+static void t_relu_bwd(const sg_backend *be, size_t n, const float *y, const float *dy,
+                       float *dx) {
+    rec(be, "relu_bwd", "n=%zu,inplace=%d", n, dy == dx);
+    IN(be)->relu_bwd(IN(be), n, y, dy, dx);
+}
+static void t_add_fwd(const sg_backend *be, size_t n, const float *a, const float *b, float *y) {
+    rec(be, "add_fwd", "n=%zu,inplace=%d", n, y == a ? 1 : y == b ? 2 : 0);
+    IN(be)->add_fwd(IN(be), n, a, b, y);
+}
+static void t_add_bwd(const sg_backend *be, size_t n, const float *dy, float *da, float *db,
+                      int acc) {
+    rec(be, "add_bwd", "n=%zu,db=%d,acc=%d", n, db != NULL, !!acc);
+    IN(be)->add_bwd(IN(be), n, dy, da, db, acc);
+}
+static void t_maxpool_fwd(const sg_backend *be, const sg_pool_shape *s, const float *x, float *y,
+                          int32_t *am) {
+    rec(be, "maxpool_fwd", POOL_FMT, POOL_ARGS(s));
+    IN(be)->maxpool_fwd(IN(be), s, x, y, am);
+}
+static void t_maxpool_bwd(const sg_backend *be, const sg_pool_shape *s, const float *dy,
+                          const int32_t *am, float *dx) {
+    rec(be, "maxpool_bwd", POOL_FMT, POOL_ARGS(s));
+    IN(be)->maxpool_bwd(IN(be), s, dy, am, dx);
+}
+static void t_avg_fwd(const sg_backend *be, int N, int C, int HW, const float *x, float *y) {
+    rec(be, "avgpool_global_fwd", "N=%d,C=%d,HW=%d", N, C, HW);
+    IN(be)->avgpool_global_fwd(IN(be), N, C, HW, x, y);
+}
+static void t_avg_bwd(const sg_backend *be, int N, int C, int HW, const float *dy, float *dx) {
+    rec(be, "avgpool_global_bwd", "N=%d,C=%d,HW=%d", N, C, HW);
+    IN(be)->avgpool_global_bwd(IN(be), N, C, HW, dy, dx);
+}
+static void t_loss_fwd(const sg_backend *be, int N, int D, int normalize, const float *p,
+                       const float *z, float *l) {
+    rec(be, "pair_loss_fwd", "N=%d,D=%d,normalize=%d", N, D, !!normalize);
+    IN(be)->pair_loss_fwd(IN(be), N, D, normalize, p, z, l);
+}
+static void t_loss_bwd(const sg_backend *be, int N, int D, int normalize, const float *p,
+                       const float *z, float scale, float *dp, float *dz) {
+    rec(be, "pair_loss_bwd", "N=%d,D=%d,normalize=%d,dz=%d", N, D, !!normalize, dz != NULL);
+    IN(be)->pair_loss_bwd(IN(be), N, D, normalize, p, z, scale, dp, dz);
+}
+
+/* ---- optimiser, EMA, DirectPred ---------------------------------------------------------- */
+
+static void t_sgd(const sg_backend *be, int ng, const sg_sgd_group *g, float momentum) {
+    size_t n = 0;
+    for (int i = 0; i < ng; i++) n += g[i].n;
+    rec(be, "sgd_step", "n=%zu,groups=%d", n, ng);
+    IN(be)->sgd_step(IN(be), ng, g, momentum);
+}
+static void t_lars(const sg_backend *be, int ng, const sg_lars_group *g, float lr, float mom,
+                   float eta) {
+    size_t n = 0;
+    for (int i = 0; i < ng; i++) n += g[i].n;
+    if (ng > 0) rec(be, "lars_step", "n=%zu,groups=%d", n, ng);
+    IN(be)->lars_step(IN(be), ng, g, lr, mom, eta);
+}
+static void t_ema(const sg_backend *be, size_t n, float m, const float *on, float *tg) {
+    rec(be, "ema_update", "n=%zu", n);
+    IN(be)->ema_update(IN(be), n, m, on, tg);
+}
+static void t_corr(const sg_backend *be, int N, int D, const float *f, float rho, int init,
+                   int center, float *F, float *work) {
+    rec(be, "corr_update", "N=%d,D=%d,init=%d,center=%d", N, D, !!init, !!center);
+    IN(be)->corr_update(IN(be), N, D, f, rho, init, center, F, work);
+}
+static size_t t_syevd_ws(const sg_backend *be, int D) {
+    return IN(be)->syevd_workspace_bytes(IN(be), D);
+}
+static int t_syevd(const sg_backend *be, int D, float *A, float *w, void *work) {
+    rec(be, "syevd", "D=%d", D);
+    return IN(be)->syevd(IN(be), D, A, w, work);
+}
+static void t_eig_rebuild(const sg_backend *be, int D, const float *V, const float *p, float *W,
+                          float *work) {
+    rec(be, "eig_rebuild", "D=%d", D);
+    IN(be)->eig_rebuild(IN(be), D, V, p, W, work);
+}
+
+/* ---- augmentation ----------------------------------------------------------------------- */
+
+static void t_u8(const sg_backend *be, size_t n, const uint8_t *src, float *dst) {
+    rec(be, "aug_u8_to_float", "n=%zu", n);
+    IN(be)->aug_u8_to_float(IN(be), n, src, dst);
+}
+static void t_crop(const sg_backend *be, int C, int H, int W, const float *src, float y0,
+                   float x0, float h, float w, int oH, int oW, float *dst) {
+    rec(be, "aug_resized_crop", "C=%d,H=%d,W=%d,outH=%d,outW=%d", C, H, W, oH, oW);
+    IN(be)->aug_resized_crop(IN(be), C, H, W, src, y0, x0, h, w, oH, oW, dst);
+}
+static void t_hflip(const sg_backend *be, int C, int H, int W, const float *src, float *dst) {
+    rec(be, "aug_hflip", "C=%d,H=%d,W=%d,inplace=%d", C, H, W, src == dst);
+    IN(be)->aug_hflip(IN(be), C, H, W, src, dst);
+}
+static void t_jitter(const sg_backend *be, int H, int W, float *img, float b, float c, float s,
+                     float hue, const int order[4]) {
+    rec(be, "aug_color_jitter", "H=%d,W=%d", H, W);
+    IN(be)->aug_color_jitter(IN(be), H, W, img, b, c, s, hue, order);
+}
+static void t_gray(const sg_backend *be, int H, int W, float *img) {
+    rec(be, "aug_grayscale", "H=%d,W=%d", H, W);
+    IN(be)->aug_grayscale(IN(be), H, W, img);
+}
+static void t_blur(const sg_backend *be, int C, int H, int W, const float *src, float *dst,
+                   int ksize, float sigma, float *work) {
+    rec(be, "aug_gaussian_blur", "C=%d,H=%d,W=%d,ksize=%d", C, H, W, ksize);
+    IN(be)->aug_gaussian_blur(IN(be), C, H, W, src, dst, ksize, sigma, work);
+}
+static void t_solarize(const sg_backend *be, size_t n, float *img, float th) {
+    rec(be, "aug_solarize", "n=%zu", n);
+    IN(be)->aug_solarize(IN(be), n, img, th);
+}
+static void t_normalize(const sg_backend *be, int C, int HW, float *img, const float *mean,
+                        const float *std) {
+    rec(be, "aug_normalize", "C=%d,HW=%d", C, HW);
+    IN(be)->aug_normalize(IN(be), C, HW, img, mean, std);
+}
+
+/* ---- memory and timer: forwarded, not recorded -------------------------------------------- */
+
+static void *t_alloc(const sg_backend *be, size_t n) { return IN(be)->mem_alloc(IN(be), n); }
+static void t_free(const sg_backend *be, void *p) { IN(be)->mem_free(IN(be), p); }
+static void *t_halloc(const sg_backend *be, size_t n) { return IN(be)->host_alloc(IN(be), n); }
+static void t_hfree(const sg_backend *be, void *p) { IN(be)->host_free(IN(be), p); }
+static void t_up(const sg_backend *be, void *d, const void *s, size_t n) {
+    IN(be)->mem_upload(IN(be), d, s, n);
+}
+static void t_down(const sg_backend *be, void *d, const void *s, size_t n) {
+    IN(be)->mem_download(IN(be), d, s, n);
+}
+static void t_copy(const sg_backend *be, void *d, const void *s, size_t n) {
+    IN(be)->mem_copy(IN(be), d, s, n);
+}
+static void t_zero(const sg_backend *be, void *d, size_t n) { IN(be)->mem_zero(IN(be), d, n); }
+static void t_sync(const sg_backend *be) { IN(be)->sync(IN(be)); }
+static void t_tstart(const sg_backend *be) { IN(be)->timer_start(IN(be)); }
+static double t_tstop(const sg_backend *be) { return IN(be)->timer_stop(IN(be)); }
+
+sg_trace *sg_trace_new(const sg_backend *inner, const sg_backend **out) {
+    sg_trace *t = calloc(1, sizeof *t);
+    SG_CHECK(t != NULL, "out of memory");
+    t->inner = inner;
+    t->on = 1;
+    sg_backend *b = &t->be;
+    b->name = "trace";
+    b->state = t;
+    b->host_memory = inner->host_memory;
+    b->gemm = t_gemm;
+    b->linear_fwd = t_linear_fwd;
+    b->linear_bwd = t_linear_bwd;
+    b->conv2d_workspace_bytes = t_conv_ws;
+    b->conv2d_fwd = t_conv_fwd;
+    b->conv2d_bwd_data = t_conv_bwd_data;
+    b->conv2d_bwd_filter = t_conv_bwd_filter;
+    b->batchnorm_fwd_train = t_bn_train;
+    b->batchnorm_fwd_eval = t_bn_eval;
+    b->batchnorm_bwd = t_bn_bwd;
+    b->relu_fwd = t_relu_fwd;
+    b->relu_bwd = t_relu_bwd;
+    b->add_fwd = t_add_fwd;
+    b->add_bwd = t_add_bwd;
+    b->maxpool_fwd = t_maxpool_fwd;
+    b->maxpool_bwd = t_maxpool_bwd;
+    b->avgpool_global_fwd = t_avg_fwd;
+    b->avgpool_global_bwd = t_avg_bwd;
+    b->pair_loss_fwd = t_loss_fwd;
+    b->pair_loss_bwd = t_loss_bwd;
+    b->sgd_step = t_sgd;
+    b->lars_step = t_lars;
+    b->ema_update = t_ema;
+    b->corr_update = t_corr;
+    b->syevd_workspace_bytes = t_syevd_ws;
+    b->syevd = t_syevd;
+    b->eig_rebuild = t_eig_rebuild;
+    b->aug_u8_to_float = t_u8;
+    b->aug_resized_crop = t_crop;
+    b->aug_hflip = t_hflip;
+    b->aug_color_jitter = t_jitter;
+    b->aug_grayscale = t_gray;
+    b->aug_gaussian_blur = t_blur;
+    b->aug_solarize = t_solarize;
+    b->aug_normalize = t_normalize;
+    b->mem_alloc = t_alloc;
+    b->mem_free = t_free;
+    b->host_alloc = t_halloc;
+    b->host_free = t_hfree;
+    b->mem_upload = t_up;
+    b->mem_download = t_down;
+    b->mem_copy = t_copy;
+    b->mem_zero = t_zero;
+    b->sync = t_sync;
+    b->timer_start = t_tstart;
+    b->timer_stop = t_tstop;
+    /* every slot after gemm is a function pointer: a new kernel without a wrapper is caught */
+    typedef void (*any_fn)(void);
+    for (const char *p = (const char *)b + offsetof(sg_backend, gemm);
+         p + sizeof(any_fn) <= (const char *)b + sizeof *b; p += sizeof(any_fn)) {
+        any_fn fn;
+        memcpy(&fn, p, sizeof fn);
+        SG_CHECK(fn != NULL, "trace backend: no wrapper for the slot at byte %zu",
+                 (size_t)(p - (const char *)b));
+    }
+    *out = b;
+    return t;
+}
+
+void sg_trace_free(sg_trace *t) {
+    if (!t) return;
+    free(t->e);
+    free(t);
+}
+
+void sg_trace_enable(sg_trace *t, int on) { t->on = on; }
+void sg_trace_reset(sg_trace *t) { t->n = 0; }
+int sg_trace_count(const sg_trace *t) { return t->n; }
+const sg_trace_entry *sg_trace_get(const sg_trace *t, int i) {
+    SG_CHECK(i >= 0 && i < t->n, "trace entry %d of %d", i, t->n);
+    return &t->e[i];
+}

@@ -1,0 +1,30 @@
+/* kernels/trace/trace.h: a backend that records every kernel call and forwards it.
+ *
+ * The kernel suite does not keep a hand-made list of shapes: it wraps the real backend in a
+ * tracing backend, runs one real training step (and one augmented view) of each configuration,
+ * and times what was called. Each call is recorded as the checker's op name and shape spec
+ * (kernels/check/opcheck.h), so a recorded kernel can be validated and timed by the checker on
+ * exactly that shape. Calls are de-duplicated by (op, shape) with a count per recording.
+ *
+ * Memory and timer calls are forwarded unrecorded. Not thread-safe: trace one thread's work. */
+#pragma once
+#include "kernels/kernels.h"
+
+typedef struct {
+    char op[24];     /* opcheck op name, e.g. "conv2d_bwd_filter", "gemm_nt" */
+    char shape[160]; /* opcheck shape spec */
+    long calls;      /* times it was called since sg_trace_reset */
+    int first;       /* order of first appearance */
+} sg_trace_entry;
+
+typedef struct sg_trace sg_trace;
+
+/* A tracing backend over `inner`: *out is the backend to use; free with sg_trace_free. */
+sg_trace *sg_trace_new(const sg_backend *inner, const sg_backend **out);
+void sg_trace_free(sg_trace *t);
+/* Recording on/off (starts on), and forgetting what was recorded. */
+void sg_trace_enable(sg_trace *t, int on);
+void sg_trace_reset(sg_trace *t);
+/* The distinct (op, shape) entries recorded, in order of first call. */
+int sg_trace_count(const sg_trace *t);
+const sg_trace_entry *sg_trace_get(const sg_trace *t, int i);

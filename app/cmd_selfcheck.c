@@ -15,13 +15,12 @@
 #include "core/base/csv.h"
 #include "core/base/err.h"
 #include "core/base/machine.h"
+#include "kernels/backend_machine.h"
 #include "kernels/check/opcheck.h"
 #include "kernels/kernels.h"
 
 #define SELFCHECK_DEFAULT_REPS 10
 
-/* The backends a build may have; sg_backend_get says which this one has. */
-static const char *const selfcheck_backend_names[] = {"cpu", "cuda"};
 
 /* ResNet-18's 3x3 layer on STL-10 crops (96x96 in, 24x24 after the stem), batch 64. */
 static const char *const selfcheck_gemm_shape = "M=1024,N=1024,K=1024";
@@ -165,17 +164,10 @@ static int selfcheck_parse(int argc, char **argv, selfcheck_opts *o) {
 static const sg_backend *selfcheck_backend(const char *name) {
     const sg_backend *be = sg_backend_get(name);
     if (be) return be;
-    char avail[128] = "";
-    for (size_t k = 0; k < sizeof selfcheck_backend_names / sizeof selfcheck_backend_names[0];
-         k++) {
-        if (!sg_backend_get(selfcheck_backend_names[k])) continue;
-        size_t at = strlen(avail);
-        snprintf(avail + at, sizeof avail - at, "%s%s", at ? ", " : "", selfcheck_backend_names[k]);
-    }
     fprintf(stderr,
-            "stopgrad selfcheck: unknown backend '%s'; this build has: %s\n"
+            "stopgrad selfcheck: backend '%s': %s (this build has: %s)\n"
             "(see stopgrad selfcheck --help)\n",
-            name, avail);
+            name, sg_backend_unavailable(name), sg_backend_compiled());
     return NULL;
 }
 
@@ -222,7 +214,7 @@ static int selfcheck_write_csv(const char *path, const char *backend, uint64_t s
                                       "gflops",  "gbytes_per_s", "error"};
     const int nown = (int)(sizeof own / sizeof own[0]);
     sg_machine m;
-    if (sg_machine_probe(&m, sg_cpu_get_threads(), err)) return -1;
+    if (sg_machine_probe_backend(&m, sg_backend_get(backend), sg_cpu_get_threads(), err)) return -1;
     int ncols = nown + sg_machine_ncols();
     const char **header = malloc(sizeof(char *) * (size_t)ncols);
     sg_csv_row *out = malloc(sizeof(sg_csv_row) * (size_t)(nrows ? nrows : 1));

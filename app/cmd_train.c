@@ -16,6 +16,7 @@ static void train_help(FILE *f, const sg_config *c) {
             "then appends a summary row to run.results. Later settings win: defaults, then the\n"
             "config file, then key=value overrides in order.\n\n"
             "options:\n"
+            "  --backend NAME    cpu or cuda (the same as trainer.backend=NAME)\n"
             "  --resume          continue the run folder's run from its checkpoint (bit-identical\n"
             "                    to an uninterrupted run)\n"
             "  --stop-after N    stop after N steps of this invocation, keeping the checkpoint\n"
@@ -52,6 +53,18 @@ int sg_cmd_train(int argc, char **argv) {
             train_help(stdout, c);
             sg_config_free(c);
             return 0;
+        } else if (!strcmp(a, "--backend")) {
+            char kv[160];
+            if (i + 1 >= argc) {
+                fprintf(stderr, "stopgrad train: --backend expects cpu or cuda\n");
+                rc = 2;
+            } else {
+                snprintf(kv, sizeof kv, "trainer.backend=%s", argv[++i]);
+                if (sg_train_config_set_arg(c, kv, &err)) {
+                    fprintf(stderr, "stopgrad train: --backend: %s\n", err.msg);
+                    rc = 2;
+                }
+            }
         } else if (!strcmp(a, "--resume")) {
             opts.resume = 1;
         } else if (!strcmp(a, "--quiet")) {

@@ -9,3 +9,4 @@ int sg_cmd_data(int argc, char **argv);
 int sg_cmd_machine(int argc, char **argv);
 int sg_cmd_selfcheck(int argc, char **argv);
 int sg_cmd_theory(int argc, char **argv);
+int sg_cmd_bench(int argc, char **argv);

@@ -19,6 +19,8 @@ static const command commands[] = {
     {"machine", sg_cmd_machine, "describe this machine (hwloc, OpenBLAS, build); CSV and XML"},
     {"selfcheck", sg_cmd_selfcheck,
      "validate every kernel of a backend against its reference; optional timing"},
+    {"bench", sg_cmd_bench,
+     "the kernel suite: every kernel of a real step, validated, timed (Google Benchmark)"},
     {"theory", sg_cmd_theory, "simulate the paper's linear-network theory and check its claims"},
 };
 static const int ncommands = (int)(sizeof commands / sizeof commands[0]);

@@ -74,7 +74,15 @@ static void compute_machine_id(sg_machine *m) {
     snprintf(key, sizeof key, "%s|%d|%d|%d|%d|%lld|%lld|%lld|%lld", m->cpu_model, m->packages,
              m->cores, m->pus, m->numa_nodes, m->l1d_bytes, m->l2_bytes, m->l3_bytes, mem_gib);
     uint64_t h = fnv1a64(0xcbf29ce484222325ull, key);
+    /* a run on an accelerator is a different machine to compare against */
+    if (m->accelerator_key[0]) h = fnv1a64(h, m->accelerator_key);
     snprintf(m->machine_id, sizeof m->machine_id, "%016llx", (unsigned long long)h);
+}
+
+void sg_machine_set_accelerator(sg_machine *m, const char *description, const char *key) {
+    snprintf(m->accelerator, sizeof m->accelerator, "%s", description ? description : "");
+    snprintf(m->accelerator_key, sizeof m->accelerator_key, "%s", key ? key : "");
+    compute_machine_id(m);
 }
 
 static int load_topology(hwloc_topology_t *topo, const char *what, sg_err *err) {
@@ -164,13 +172,14 @@ void sg_machine_print(const sg_machine *m, FILE *f) {
     fprintf(f, "openblas_config: %s\n", m->openblas_config);
     fprintf(f, "openblas_parallel: %s\n", m->openblas_parallel);
     fprintf(f, "threads: %d\n", m->threads);
+    fprintf(f, "accelerator: %s\n", m->accelerator[0] ? m->accelerator : "none");
 }
 
 static const char *const machine_header[] = {
     "machine_id",   "cpu_model",   "packages",   "cores",           "pus",
     "numa_nodes",   "l1d_bytes",   "l2_bytes",   "l3_bytes",        "memory_bytes",
     "os",           "compiler",    "build_flags", "build_type",     "git_commit",
-    "openblas_config", "openblas_parallel", "threads",
+    "openblas_config", "openblas_parallel", "threads", "accelerator",
 };
 #define MACHINE_NCOLS ((int)(sizeof machine_header / sizeof machine_header[0]))
 
@@ -197,6 +206,7 @@ void sg_machine_row(const sg_machine *m, sg_csv_row *row) {
     sg_csv_row_str(row, m->openblas_config);
     sg_csv_row_str(row, m->openblas_parallel);
     sg_csv_row_int(row, m->threads);
+    sg_csv_row_str(row, m->accelerator);
     SG_CHECK(row->nfields - before == MACHINE_NCOLS,
              "sg_machine_row wrote %d fields, header has %d", row->nfields - before, MACHINE_NCOLS);
 }

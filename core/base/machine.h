@@ -25,10 +25,15 @@ typedef struct {
     char openblas_config[256];  /* openblas_get_config() */
     char openblas_parallel[16]; /* "sequential", "pthreads", "openmp" */
     int threads;
+    char accelerator[320];     /* the device of the run's backend ("" on the CPU backend) */
+    char accelerator_key[160]; /* its hardware part, mixed into machine_id */
 } sg_machine;
 
 /* Probes the machine; threads is the count this run uses (recorded, not applied). */
 int sg_machine_probe(sg_machine *m, int threads, sg_err *err);
+/* Records the accelerator a run uses (kernels' sg_backend_device) and folds its hardware part
+ * (`key`) into machine_id, so a GPU's results compare only with the same GPU's. */
+void sg_machine_set_accelerator(sg_machine *m, const char *description, const char *key);
 /* Human-readable, one "name: value" per line. */
 void sg_machine_print(const sg_machine *m, FILE *f);
 

@@ -17,6 +17,7 @@
 #include "core/data/loader.h"
 #include "core/eval/eval.h"
 #include "core/ssl/train_config.h"
+#include "kernels/backend_machine.h"
 
 /* ---- CSV schemas ----------------------------------------------------------------------------- */
 
@@ -497,7 +498,7 @@ static void setting_string(const sg_config *c, char *buf, size_t len) {
 static int append_result(run *r, const sg_train_summary *sum, sg_err *err) {
     const sg_config *c = r->cfg;
     sg_machine mach;
-    if (sg_machine_probe(&mach, sg_cpu_get_threads(), err)) return -1;
+    if (sg_machine_probe_backend(&mach, r->be, sg_cpu_get_threads(), err)) return -1;
     char setting[4096], pp[512] = "", kp[256] = "", when[32], hash[20];
     setting_string(c, setting, sizeof setting);
     sg_probe_config pc = sg_probe_config_default();
@@ -637,7 +638,7 @@ static int setup(run *r, const sg_train_opts *opts, sg_err *err) {
         sg_machine mach;
         char mp[4300];
         snprintf(mp, sizeof mp, "%s/machine.csv", r->dir);
-        if (sg_machine_probe(&mach, sg_cpu_get_threads(), err) || sg_machine_write_csv(&mach, mp, err))
+        if (sg_machine_probe_backend(&mach, r->be, sg_cpu_get_threads(), err) || sg_machine_write_csv(&mach, mp, err))
             return -1;
     }
     if (sg_csv_stream_open(&r->steps_csv, r->steps_path, NSTEP_COLS, step_cols, err) ||

@@ -1,6 +1,8 @@
 /* core/ssl/train_config.c */
 #include "core/ssl/train_config.h"
 
+#include "core/data/augment.h"
+
 #include <stdio.h>
 #include <string.h>
 
@@ -259,5 +261,24 @@ int sg_train_settings(const sg_config *c, int in_channels, int H, int W, long st
                        sg_config_str(c, "predictor.kind"));
     if (s->eigmap == SG_EIGMAP_SHIFT && s->pred != SG_PRED_DIRECTPRED)
         return sg_errf(err, "predictor.eigmap=shift applies only to predictor.kind=directpred");
+    return 0;
+}
+
+int sg_train_input_shape(const sg_config *c, int *channels, int *size, sg_err *err) {
+    const char *ds = sg_config_str(c, "data.dataset");
+    int native, C = 3;
+    if (!strcmp(ds, "stl10")) native = 96;
+    else if (!strcmp(ds, "cifar10") || !strcmp(ds, "cifar100")) native = 32;
+    else if (!strcmp(ds, "imagenet")) native = 224;
+    else if (!strcmp(ds, "fashion_mnist")) native = 28, C = 1;
+    else if (!strcmp(ds, "synthetic")) native = (int)sg_config_int(c, "data.synthetic_size");
+    else return sg_errf(err, "data.dataset=%s: no input shape known", ds);
+    int S = (int)sg_config_int(c, "data.image_size");
+    if (S <= 0) S = native;
+    sg_aug_recipe rec;
+    if (sg_aug_recipe_for(ds, 0, C, S, &rec))
+        return sg_errf(err, "data.dataset=%s: no augmentation recipe", ds);
+    *channels = rec.out_channels > 0 ? rec.out_channels : C;
+    *size = S;
     return 0;
 }

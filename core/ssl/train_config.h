@@ -22,6 +22,10 @@ int sg_train_config_set_arg(sg_config *c, const char *arg, sg_err *err);
 int sg_train_settings(const sg_config *c, int in_channels, int H, int W, long steps_per_epoch,
                       sg_ssl_settings *set, sg_err *err);
 
+/* The model input a config trains on, without opening the data: channels after the dataset's
+ * recipe (Fashion-MNIST's single channel becomes 3) and the view side (data.image_size or the
+ * dataset's native size; data.synthetic_size for synthetic data). */
+int sg_train_input_shape(const sg_config *c, int *channels, int *size, sg_err *err);
 /* The Hydra translation table, for --help and tests. */
 typedef struct {
     const char *ref_key;   /* e.g. "trainer.dyn_lambda" */

@@ -115,6 +115,28 @@ const char *sg_backend_unavailable(const char *name) {
     return "unknown backend (expected cpu or cuda)";
 }
 
+void sg_backend_device(const sg_backend *be, char *desc, size_t desc_len, char *key,
+                       size_t key_len) {
+    if (desc_len) desc[0] = 0;
+    if (key_len) key[0] = 0;
+#ifdef SG_HAVE_CUDA
+    sg_cuda_info in;
+    if (be && !strcmp(be->name, "cuda") && sg_cuda_describe(&in)) {
+        double gib = (double)in.mem_bytes / (1024.0 * 1024.0 * 1024.0);
+        snprintf(desc, desc_len,
+                 "%s, cc %d.%d, %d SMs, %.1f GiB, driver %d.%d, runtime %d.%d, cuBLAS %d, "
+                 "cuSOLVER %d",
+                 in.name, in.cc_major, in.cc_minor, in.sm_count, gib, in.driver_version / 1000,
+                 (in.driver_version % 1000) / 10, in.runtime_version / 1000,
+                 (in.runtime_version % 1000) / 10, in.cublas_version, in.cusolver_version);
+        snprintf(key, key_len, "%s|%d.%d|%d|%.0f", in.name, in.cc_major, in.cc_minor,
+                 in.sm_count, gib);
+    }
+#else
+    (void)be;
+#endif
+}
+
 const char *sg_backend_compiled(void) {
 #ifdef SG_HAVE_CUDA
     return "cpu cuda";

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/base/arena.h"
 #include "core/base/err.h"
 
 struct sg_trace {
@@ -16,6 +17,7 @@ struct sg_trace {
     int on;
     sg_trace_entry *e;
     int n, cap;
+    uintptr_t dry_next; /* dry trace: the next fake address offset */
 };
 
 #define T(be) ((sg_trace *)(be)->state)
@@ -62,37 +64,41 @@ static void t_gemm(const sg_backend *be, int tA, int tB, int M, int N, int K, fl
     static const char *const names[4] = {"gemm_nn", "gemm_nt", "gemm_tn", "gemm_tt"};
     /* the checker pads every stride equally; a traced call's own strides are usually tight */
     rec(be, names[2 * !!tA + !!tB], "M=%d,N=%d,K=%d,ldpad=0", M, N, K);
-    IN(be)->gemm(IN(be), tA, tB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    if (IN(be)) IN(be)->gemm(IN(be), tA, tB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 static void t_linear_fwd(const sg_backend *be, int N, int In, int Out, const float *x,
                          const float *W, const float *b, float *y) {
     rec(be, "linear_fwd", "N=%d,In=%d,Out=%d,bias=%d", N, In, Out, b != NULL);
-    IN(be)->linear_fwd(IN(be), N, In, Out, x, W, b, y);
+    if (IN(be)) IN(be)->linear_fwd(IN(be), N, In, Out, x, W, b, y);
 }
 static void t_linear_bwd(const sg_backend *be, int N, int In, int Out, const float *x,
                          const float *W, const float *dy, float *dx, float *dW, float *db,
                          int acc) {
     rec(be, "linear_bwd", "N=%d,In=%d,Out=%d,dx=%d,bias=%d,acc=%d", N, In, Out, dx != NULL,
         db != NULL, !!acc);
-    IN(be)->linear_bwd(IN(be), N, In, Out, x, W, dy, dx, dW, db, acc);
+    if (IN(be)) IN(be)->linear_bwd(IN(be), N, In, Out, x, W, dy, dx, dW, db, acc);
+}
+/* Workspace sizes are pure functions of the shape: a dry trace asks the CPU backend. */
+static const sg_backend *ws_backend(const sg_backend *be) {
+    return IN(be) ? IN(be) : sg_backend_get("cpu");
 }
 static size_t t_conv_ws(const sg_backend *be, const sg_conv_shape *s) {
-    return IN(be)->conv2d_workspace_bytes(IN(be), s);
+    return ws_backend(be)->conv2d_workspace_bytes(ws_backend(be), s);
 }
 static void t_conv_fwd(const sg_backend *be, const sg_conv_shape *s, const float *x,
                        const float *w, float *y, void *ws) {
     rec(be, "conv2d_fwd", CONV_FMT, CONV_ARGS(s));
-    IN(be)->conv2d_fwd(IN(be), s, x, w, y, ws);
+    if (IN(be)) IN(be)->conv2d_fwd(IN(be), s, x, w, y, ws);
 }
 static void t_conv_bwd_data(const sg_backend *be, const sg_conv_shape *s, const float *dy,
                             const float *w, float *dx, void *ws) {
     rec(be, "conv2d_bwd_data", CONV_FMT, CONV_ARGS(s));
-    IN(be)->conv2d_bwd_data(IN(be), s, dy, w, dx, ws);
+    if (IN(be)) IN(be)->conv2d_bwd_data(IN(be), s, dy, w, dx, ws);
 }
 static void t_conv_bwd_filter(const sg_backend *be, const sg_conv_shape *s, const float *x,
                               const float *dy, float *dw, int acc, void *ws) {
     rec(be, "conv2d_bwd_filter", CONV_FMT ",acc=%d", CONV_ARGS(s), !!acc);
-    IN(be)->conv2d_bwd_filter(IN(be), s, x, dy, dw, acc, ws);
+    if (IN(be)) IN(be)->conv2d_bwd_filter(IN(be), s, x, dy, dw, acc, ws);
 }
 
 /* ---- batch norm, elementwise, pooling, loss --------------------------------------------- */
@@ -102,66 +108,66 @@ static void t_bn_train(const sg_backend *be, int N, int C, int HW, const float *
                        float *rm, float *rv, float *mean, float *invstd, float *y) {
     rec(be, "batchnorm_fwd_train", "N=%d,C=%d,HW=%d,affine=%d,running=%d", N, C, HW,
         gamma != NULL, rm != NULL);
-    IN(be)->batchnorm_fwd_train(IN(be), N, C, HW, x, gamma, beta, eps, momentum, rm, rv, mean,
+    if (IN(be)) IN(be)->batchnorm_fwd_train(IN(be), N, C, HW, x, gamma, beta, eps, momentum, rm, rv, mean,
                                 invstd, y);
 }
 static void t_bn_eval(const sg_backend *be, int N, int C, int HW, const float *x,
                       const float *gamma, const float *beta, float eps, const float *rm,
                       const float *rv, float *y) {
     rec(be, "batchnorm_fwd_eval", "N=%d,C=%d,HW=%d,affine=%d", N, C, HW, gamma != NULL);
-    IN(be)->batchnorm_fwd_eval(IN(be), N, C, HW, x, gamma, beta, eps, rm, rv, y);
+    if (IN(be)) IN(be)->batchnorm_fwd_eval(IN(be), N, C, HW, x, gamma, beta, eps, rm, rv, y);
 }
 static void t_bn_bwd(const sg_backend *be, int N, int C, int HW, const float *x,
                      const float *gamma, const float *mean, const float *invstd, const float *dy,
                      float *dx, float *dgamma, float *dbeta, int acc) {
     rec(be, "batchnorm_bwd", "N=%d,C=%d,HW=%d,affine=%d,acc=%d", N, C, HW, gamma != NULL, !!acc);
-    IN(be)->batchnorm_bwd(IN(be), N, C, HW, x, gamma, mean, invstd, dy, dx, dgamma, dbeta, acc);
+    if (IN(be)) IN(be)->batchnorm_bwd(IN(be), N, C, HW, x, gamma, mean, invstd, dy, dx, dgamma, dbeta, acc);
 }
 static void t_relu_fwd(const sg_backend *be, size_t n, const float *x, float *y) {
     rec(be, "relu_fwd", "n=%zu,inplace=%d", n, x == y);
-    IN(be)->relu_fwd(IN(be), n, x, y);
+    if (IN(be)) IN(be)->relu_fwd(IN(be), n, x, y);
 }
 static void t_relu_bwd(const sg_backend *be, size_t n, const float *y, const float *dy,
                        float *dx) {
     rec(be, "relu_bwd", "n=%zu,inplace=%d", n, dy == dx);
-    IN(be)->relu_bwd(IN(be), n, y, dy, dx);
+    if (IN(be)) IN(be)->relu_bwd(IN(be), n, y, dy, dx);
 }
 static void t_add_fwd(const sg_backend *be, size_t n, const float *a, const float *b, float *y) {
     rec(be, "add_fwd", "n=%zu,inplace=%d", n, y == a ? 1 : y == b ? 2 : 0);
-    IN(be)->add_fwd(IN(be), n, a, b, y);
+    if (IN(be)) IN(be)->add_fwd(IN(be), n, a, b, y);
 }
 static void t_add_bwd(const sg_backend *be, size_t n, const float *dy, float *da, float *db,
                       int acc) {
     rec(be, "add_bwd", "n=%zu,db=%d,acc=%d", n, db != NULL, !!acc);
-    IN(be)->add_bwd(IN(be), n, dy, da, db, acc);
+    if (IN(be)) IN(be)->add_bwd(IN(be), n, dy, da, db, acc);
 }
 static void t_maxpool_fwd(const sg_backend *be, const sg_pool_shape *s, const float *x, float *y,
                           int32_t *am) {
     rec(be, "maxpool_fwd", POOL_FMT, POOL_ARGS(s));
-    IN(be)->maxpool_fwd(IN(be), s, x, y, am);
+    if (IN(be)) IN(be)->maxpool_fwd(IN(be), s, x, y, am);
 }
 static void t_maxpool_bwd(const sg_backend *be, const sg_pool_shape *s, const float *dy,
                           const int32_t *am, float *dx) {
     rec(be, "maxpool_bwd", POOL_FMT, POOL_ARGS(s));
-    IN(be)->maxpool_bwd(IN(be), s, dy, am, dx);
+    if (IN(be)) IN(be)->maxpool_bwd(IN(be), s, dy, am, dx);
 }
 static void t_avg_fwd(const sg_backend *be, int N, int C, int HW, const float *x, float *y) {
     rec(be, "avgpool_global_fwd", "N=%d,C=%d,HW=%d", N, C, HW);
-    IN(be)->avgpool_global_fwd(IN(be), N, C, HW, x, y);
+    if (IN(be)) IN(be)->avgpool_global_fwd(IN(be), N, C, HW, x, y);
 }
 static void t_avg_bwd(const sg_backend *be, int N, int C, int HW, const float *dy, float *dx) {
     rec(be, "avgpool_global_bwd", "N=%d,C=%d,HW=%d", N, C, HW);
-    IN(be)->avgpool_global_bwd(IN(be), N, C, HW, dy, dx);
+    if (IN(be)) IN(be)->avgpool_global_bwd(IN(be), N, C, HW, dy, dx);
 }
 static void t_loss_fwd(const sg_backend *be, int N, int D, int normalize, const float *p,
                        const float *z, float *l) {
     rec(be, "pair_loss_fwd", "N=%d,D=%d,normalize=%d", N, D, !!normalize);
-    IN(be)->pair_loss_fwd(IN(be), N, D, normalize, p, z, l);
+    if (IN(be)) IN(be)->pair_loss_fwd(IN(be), N, D, normalize, p, z, l);
 }
 static void t_loss_bwd(const sg_backend *be, int N, int D, int normalize, const float *p,
                        const float *z, float scale, float *dp, float *dz) {
     rec(be, "pair_loss_bwd", "N=%d,D=%d,normalize=%d,dz=%d", N, D, !!normalize, dz != NULL);
-    IN(be)->pair_loss_bwd(IN(be), N, D, normalize, p, z, scale, dp, dz);
+    if (IN(be)) IN(be)->pair_loss_bwd(IN(be), N, D, normalize, p, z, scale, dp, dz);
 }
 
 /* ---- optimiser, EMA, DirectPred ---------------------------------------------------------- */
@@ -170,95 +176,121 @@ static void t_sgd(const sg_backend *be, int ng, const sg_sgd_group *g, float mom
     size_t n = 0;
     for (int i = 0; i < ng; i++) n += g[i].n;
     rec(be, "sgd_step", "n=%zu,groups=%d", n, ng);
-    IN(be)->sgd_step(IN(be), ng, g, momentum);
+    if (IN(be)) IN(be)->sgd_step(IN(be), ng, g, momentum);
 }
 static void t_lars(const sg_backend *be, int ng, const sg_lars_group *g, float lr, float mom,
                    float eta) {
     size_t n = 0;
     for (int i = 0; i < ng; i++) n += g[i].n;
     if (ng > 0) rec(be, "lars_step", "n=%zu,groups=%d", n, ng);
-    IN(be)->lars_step(IN(be), ng, g, lr, mom, eta);
+    if (IN(be)) IN(be)->lars_step(IN(be), ng, g, lr, mom, eta);
 }
 static void t_ema(const sg_backend *be, size_t n, float m, const float *on, float *tg) {
     rec(be, "ema_update", "n=%zu", n);
-    IN(be)->ema_update(IN(be), n, m, on, tg);
+    if (IN(be)) IN(be)->ema_update(IN(be), n, m, on, tg);
 }
 static void t_corr(const sg_backend *be, int N, int D, const float *f, float rho, int init,
                    int center, float *F, float *work) {
     rec(be, "corr_update", "N=%d,D=%d,init=%d,center=%d", N, D, !!init, !!center);
-    IN(be)->corr_update(IN(be), N, D, f, rho, init, center, F, work);
+    if (IN(be)) IN(be)->corr_update(IN(be), N, D, f, rho, init, center, F, work);
 }
 static size_t t_syevd_ws(const sg_backend *be, int D) {
-    return IN(be)->syevd_workspace_bytes(IN(be), D);
+    return ws_backend(be)->syevd_workspace_bytes(ws_backend(be), D);
 }
 static int t_syevd(const sg_backend *be, int D, float *A, float *w, void *work) {
     rec(be, "syevd", "D=%d", D);
-    return IN(be)->syevd(IN(be), D, A, w, work);
+    return IN(be) ? IN(be)->syevd(IN(be), D, A, w, work) : 0;
 }
 static void t_eig_rebuild(const sg_backend *be, int D, const float *V, const float *p, float *W,
                           float *work) {
     rec(be, "eig_rebuild", "D=%d", D);
-    IN(be)->eig_rebuild(IN(be), D, V, p, W, work);
+    if (IN(be)) IN(be)->eig_rebuild(IN(be), D, V, p, W, work);
 }
 
 /* ---- augmentation ----------------------------------------------------------------------- */
 
 static void t_u8(const sg_backend *be, size_t n, const uint8_t *src, float *dst) {
     rec(be, "aug_u8_to_float", "n=%zu", n);
-    IN(be)->aug_u8_to_float(IN(be), n, src, dst);
+    if (IN(be)) IN(be)->aug_u8_to_float(IN(be), n, src, dst);
 }
 static void t_crop(const sg_backend *be, int C, int H, int W, const float *src, float y0,
                    float x0, float h, float w, int oH, int oW, float *dst) {
     rec(be, "aug_resized_crop", "C=%d,H=%d,W=%d,outH=%d,outW=%d", C, H, W, oH, oW);
-    IN(be)->aug_resized_crop(IN(be), C, H, W, src, y0, x0, h, w, oH, oW, dst);
+    if (IN(be)) IN(be)->aug_resized_crop(IN(be), C, H, W, src, y0, x0, h, w, oH, oW, dst);
 }
 static void t_hflip(const sg_backend *be, int C, int H, int W, const float *src, float *dst) {
     rec(be, "aug_hflip", "C=%d,H=%d,W=%d,inplace=%d", C, H, W, src == dst);
-    IN(be)->aug_hflip(IN(be), C, H, W, src, dst);
+    if (IN(be)) IN(be)->aug_hflip(IN(be), C, H, W, src, dst);
 }
 static void t_jitter(const sg_backend *be, int H, int W, float *img, float b, float c, float s,
                      float hue, const int order[4]) {
     rec(be, "aug_color_jitter", "H=%d,W=%d", H, W);
-    IN(be)->aug_color_jitter(IN(be), H, W, img, b, c, s, hue, order);
+    if (IN(be)) IN(be)->aug_color_jitter(IN(be), H, W, img, b, c, s, hue, order);
 }
 static void t_gray(const sg_backend *be, int H, int W, float *img) {
     rec(be, "aug_grayscale", "H=%d,W=%d", H, W);
-    IN(be)->aug_grayscale(IN(be), H, W, img);
+    if (IN(be)) IN(be)->aug_grayscale(IN(be), H, W, img);
 }
 static void t_blur(const sg_backend *be, int C, int H, int W, const float *src, float *dst,
                    int ksize, float sigma, float *work) {
     rec(be, "aug_gaussian_blur", "C=%d,H=%d,W=%d,ksize=%d", C, H, W, ksize);
-    IN(be)->aug_gaussian_blur(IN(be), C, H, W, src, dst, ksize, sigma, work);
+    if (IN(be)) IN(be)->aug_gaussian_blur(IN(be), C, H, W, src, dst, ksize, sigma, work);
 }
 static void t_solarize(const sg_backend *be, size_t n, float *img, float th) {
     rec(be, "aug_solarize", "n=%zu", n);
-    IN(be)->aug_solarize(IN(be), n, img, th);
+    if (IN(be)) IN(be)->aug_solarize(IN(be), n, img, th);
 }
 static void t_normalize(const sg_backend *be, int C, int HW, float *img, const float *mean,
                         const float *std) {
     rec(be, "aug_normalize", "C=%d,HW=%d", C, HW);
-    IN(be)->aug_normalize(IN(be), C, HW, img, mean, std);
+    if (IN(be)) IN(be)->aug_normalize(IN(be), C, HW, img, mean, std);
 }
 
-/* ---- memory and timer: forwarded, not recorded -------------------------------------------- */
+/* ---- memory and timer: forwarded, not recorded ------------------------------------------
+ * A dry trace has no memory: mem_alloc hands out distinct, never-dereferenced addresses (the
+ * model only does pointer arithmetic inside each block), downloads write zeros (a finite loss,
+ * zero eigenvalues: the step's host logic takes its normal path), everything else is a no-op.
+ * Tracing ResNet-50 at ImageNet size then costs neither time nor memory. */
 
-static void *t_alloc(const sg_backend *be, size_t n) { return IN(be)->mem_alloc(IN(be), n); }
-static void t_free(const sg_backend *be, void *p) { IN(be)->mem_free(IN(be), p); }
-static void *t_halloc(const sg_backend *be, size_t n) { return IN(be)->host_alloc(IN(be), n); }
-static void t_hfree(const sg_backend *be, void *p) { IN(be)->host_free(IN(be), p); }
+#define DRY_BASE ((uintptr_t)1 << 44)
+
+static void *t_alloc(const sg_backend *be, size_t n) {
+    if (IN(be)) return IN(be)->mem_alloc(IN(be), n);
+    sg_trace *t = T(be);
+    uintptr_t at = DRY_BASE + t->dry_next;
+    t->dry_next += (n + 4095) / 4096 * 4096 + 4096;
+    return (void *)at;
+}
+static void t_free(const sg_backend *be, void *p) {
+    if (IN(be)) IN(be)->mem_free(IN(be), p);
+}
+static void *t_halloc(const sg_backend *be, size_t n) {
+    return IN(be) ? IN(be)->host_alloc(IN(be), n) : sg_aligned_alloc(n);
+}
+static void t_hfree(const sg_backend *be, void *p) {
+    if (IN(be)) IN(be)->host_free(IN(be), p);
+    else sg_aligned_free(p);
+}
 static void t_up(const sg_backend *be, void *d, const void *s, size_t n) {
-    IN(be)->mem_upload(IN(be), d, s, n);
+    if (IN(be)) IN(be)->mem_upload(IN(be), d, s, n);
 }
 static void t_down(const sg_backend *be, void *d, const void *s, size_t n) {
-    IN(be)->mem_download(IN(be), d, s, n);
+    if (IN(be)) IN(be)->mem_download(IN(be), d, s, n);
+    else memset(d, 0, n);
 }
 static void t_copy(const sg_backend *be, void *d, const void *s, size_t n) {
-    IN(be)->mem_copy(IN(be), d, s, n);
+    if (IN(be)) IN(be)->mem_copy(IN(be), d, s, n);
 }
-static void t_zero(const sg_backend *be, void *d, size_t n) { IN(be)->mem_zero(IN(be), d, n); }
-static void t_sync(const sg_backend *be) { IN(be)->sync(IN(be)); }
-static void t_tstart(const sg_backend *be) { IN(be)->timer_start(IN(be)); }
-static double t_tstop(const sg_backend *be) { return IN(be)->timer_stop(IN(be)); }
+static void t_zero(const sg_backend *be, void *d, size_t n) {
+    if (IN(be)) IN(be)->mem_zero(IN(be), d, n);
+}
+static void t_sync(const sg_backend *be) {
+    if (IN(be)) IN(be)->sync(IN(be));
+}
+static void t_tstart(const sg_backend *be) {
+    if (IN(be)) IN(be)->timer_start(IN(be));
+}
+static double t_tstop(const sg_backend *be) { return IN(be) ? IN(be)->timer_stop(IN(be)) : 0.0; }
 
 sg_trace *sg_trace_new(const sg_backend *inner, const sg_backend **out) {
     sg_trace *t = calloc(1, sizeof *t);
@@ -268,7 +300,7 @@ sg_trace *sg_trace_new(const sg_backend *inner, const sg_backend **out) {
     sg_backend *b = &t->be;
     b->name = "trace";
     b->state = t;
-    b->host_memory = inner->host_memory;
+    b->host_memory = inner ? inner->host_memory : 0;
     b->gemm = t_gemm;
     b->linear_fwd = t_linear_fwd;
     b->linear_bwd = t_linear_bwd;

@@ -19,7 +19,9 @@ typedef struct {
 
 typedef struct sg_trace sg_trace;
 
-/* A tracing backend over `inner`: *out is the backend to use; free with sg_trace_free. */
+/* A tracing backend over `inner`: *out is the backend to use; free with sg_trace_free.
+ * inner == NULL: a dry trace that records calls without running them and without memory
+ * (see trace.c), for taking the kernel list of any model on any machine. */
 sg_trace *sg_trace_new(const sg_backend *inner, const sg_backend **out);
 void sg_trace_free(sg_trace *t);
 /* Recording on/off (starts on), and forgetting what was recorded. */

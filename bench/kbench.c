@@ -1,0 +1,728 @@
+/* bench/kbench.c: the kernel suite (see kbench.h). */
+#define _POSIX_C_SOURCE 200809L
+#include "bench/kbench.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "bench/gbench.h"
+#include "core/base/csv.h"
+#include "core/base/log.h"
+#include "core/base/machine.h"
+#include "core/base/rng.h"
+#include "core/data/augment.h"
+#include "core/ssl/ssl.h"
+#include "core/ssl/train_config.h"
+#include "kernels/backend_machine.h"
+#include "kernels/check/opcheck.h"
+#include "kernels/trace/trace.h"
+
+
+/* ---- the suite file ------------------------------------------------------------------------ */
+
+static char *kb_trim(char *s) {
+    while (isspace((unsigned char)*s)) s++;
+    size_t n = strlen(s);
+    while (n && isspace((unsigned char)s[n - 1])) s[--n] = 0;
+    return s;
+}
+
+static int kb_valid_name(const char *s) {
+    if (!*s) return 0;
+    for (; *s; s++)
+        if (!isalnum((unsigned char)*s) && *s != '_' && *s != '-') return 0;
+    return 1;
+}
+
+int sg_kb_load(sg_kb_suite *s, const char *name_or_path, const char *suites_dir, sg_err *err) {
+    memset(s, 0, sizeof *s);
+    s->sgemm_n = 2048;
+    s->copy_mib = 256;
+    if (strchr(name_or_path, '/') || strstr(name_or_path, ".bench"))
+        snprintf(s->path, sizeof s->path, "%s", name_or_path);
+    else
+        snprintf(s->path, sizeof s->path, "%s/%s.bench", suites_dir, name_or_path);
+    FILE *f = fopen(s->path, "r");
+    if (!f) return sg_errf(err, "bench suite '%s' not found: cannot open %s", name_or_path, s->path);
+    const char *b = strrchr(s->path, '/');
+    snprintf(s->name, sizeof s->name, "%.63s", b ? b + 1 : s->path);
+    char *dot = strstr(s->name, ".bench");
+    if (dot) *dot = 0;
+    char line[4096];
+    int lineno = 0, rc = 0;
+    while (rc == 0 && fgets(line, sizeof line, f)) {
+        lineno++;
+        char *hash = strchr(line, '#');
+        if (hash) *hash = 0;
+        char *l = kb_trim(line);
+        if (!*l) continue;
+        char *eq = strchr(l, '=');
+        if (!eq) {
+            rc = sg_errf(err, "%s:%d: expected 'base = ...', 'config NAME = ...', 'sgemm = N' or "
+                              "'copy_mib = N'", s->path, lineno);
+            break;
+        }
+        *eq = 0;
+        char *key = kb_trim(l), *val = kb_trim(eq + 1);
+        if (!strcmp(key, "base")) {
+            size_t at = strlen(s->base);
+            snprintf(s->base + at, sizeof s->base - at, "%s%s", at ? " " : "", val);
+        } else if (!strncmp(key, "config ", 7)) {
+            char *name = kb_trim(key + 7);
+            int dup = 0;
+            for (int i = 0; i < s->nconfigs; i++) dup |= !strcmp(s->configs[i].name, name);
+            if (!kb_valid_name(name) || dup || s->nconfigs == SG_KB_MAX_CONFIGS) {
+                rc = sg_errf(err, "%s:%d: config name '%s' must be unique and use letters, digits, "
+                                  "'_' or '-' (at most %d configs)", s->path, lineno, name,
+                             SG_KB_MAX_CONFIGS);
+                break;
+            }
+            sg_kb_config *c = &s->configs[s->nconfigs++];
+            snprintf(c->name, sizeof c->name, "%s", name);
+            snprintf(c->overrides, sizeof c->overrides, "%s", val);
+        } else if (!strcmp(key, "sgemm") || !strcmp(key, "copy_mib")) {
+            char *end;
+            long v = strtol(val, &end, 10);
+            if (*end || v < 16 || v > 65536) {
+                rc = sg_errf(err, "%s:%d: %s = '%s': expected an integer in [16, 65536]", s->path,
+                             lineno, key, val);
+                break;
+            }
+            if (!strcmp(key, "sgemm")) s->sgemm_n = (int)v;
+            else s->copy_mib = (int)v;
+        } else {
+            rc = sg_errf(err, "%s:%d: unknown statement '%s' (expected base, config NAME, sgemm, "
+                              "copy_mib)", s->path, lineno, key);
+        }
+    }
+    fclose(f);
+    if (rc == 0 && s->nconfigs == 0)
+        rc = sg_errf(err, "%s: no 'config NAME = ...' line", s->path);
+    return rc;
+}
+
+/* ---- what is timed --------------------------------------------------------------------------- */
+
+typedef enum { KB_CEIL_SGEMM, KB_CEIL_COPY, KB_KERNEL, KB_STEP } kb_kind;
+
+/* One Google Benchmark entry and what it measured. */
+typedef struct {
+    kb_kind kind;
+    char name[256];   /* registered benchmark name */
+    char op[24];      /* opcheck op (kernels, sgemm ceiling) */
+    char shape[160];  /* opcheck shape; "batch=B" for steps */
+    int config;       /* step: its config */
+    double flops, bytes;
+    /* results */
+    int ran, status;  /* status: 0 ok, 1 mismatch, 2 error */
+    char message[1024];
+    double median_s, mean_s, stddev_s, cv, min_s;
+    double reps[64];
+    int nreps;
+} kb_bench;
+
+/* A kernel's use in a configuration: calls per step, or per augmented batch (aug = 1). */
+typedef struct {
+    int config, bench;
+    long calls;
+    int aug;
+} kb_use;
+
+typedef struct {
+    const sg_kb_suite *suite;
+    const sg_kb_opts *o;
+    kb_bench *b;
+    int nb, cap;
+    kb_use *u;
+    int nu, capu;
+    sg_ssl_settings set[SG_KB_MAX_CONFIGS];
+    int batch[SG_KB_MAX_CONFIGS];
+    double model_mib[SG_KB_MAX_CONFIGS];
+    /* caches across Google Benchmark's calls of one benchmark (all its repetitions run in a row) */
+    int cached;                   /* index of the bench whose state is held, or -1 */
+    sg_opcheck_prepared *prep;
+    sg_ssl model;
+    int model_built;
+    void *copy_src, *copy_dst;
+    sg_err err;
+    int error;                    /* an error that stops the suite */
+} kb_ctx;
+
+static int kb_add_bench(kb_ctx *k, kb_kind kind, const char *op, const char *shape, int config) {
+    for (int i = 0; i < k->nb; i++)
+        if (k->b[i].kind == kind && !strcmp(k->b[i].op, op) && !strcmp(k->b[i].shape, shape) &&
+            (kind != KB_STEP || k->b[i].config == config))
+            return i;
+    if (k->nb == k->cap) {
+        k->cap = k->cap ? 2 * k->cap : 64;
+        k->b = realloc(k->b, (size_t)k->cap * sizeof *k->b);
+        SG_CHECK(k->b != NULL, "out of memory");
+    }
+    kb_bench *b = &k->b[k->nb];
+    memset(b, 0, sizeof *b);
+    b->kind = kind;
+    b->config = config;
+    snprintf(b->op, sizeof b->op, "%s", op);
+    snprintf(b->shape, sizeof b->shape, "%s", shape);
+    static const char *const prefix[] = {"ceiling/sgemm", "ceiling/copy", "kernel", "step"};
+    if (kind == KB_STEP)
+        snprintf(b->name, sizeof b->name, "step/%s/%s", k->suite->configs[config].name, shape);
+    else if (kind == KB_KERNEL)
+        snprintf(b->name, sizeof b->name, "kernel/%s/%s", op, shape);
+    else
+        snprintf(b->name, sizeof b->name, "%s/%s", prefix[kind], shape);
+    return k->nb++;
+}
+
+static void kb_add_use(kb_ctx *k, int config, int bench, long calls, int aug) {
+    if (k->nu == k->capu) {
+        k->capu = k->capu ? 2 * k->capu : 128;
+        k->u = realloc(k->u, (size_t)k->capu * sizeof *k->u);
+        SG_CHECK(k->u != NULL, "out of memory");
+    }
+    k->u[k->nu++] = (kb_use){config, bench, calls, aug};
+}
+
+/* Applies space-separated key=value overrides. */
+static int kb_apply(sg_config *c, const char *text, sg_err *err) {
+    char buf[4096];
+    snprintf(buf, sizeof buf, "%s", text);
+    char *save = NULL;
+    for (char *t = strtok_r(buf, " \t", &save); t; t = strtok_r(NULL, " \t", &save))
+        if (sg_train_config_set_arg(c, t, err)) return -1;
+    return 0;
+}
+
+/* The settings and input shape of config i. */
+static int kb_settings(kb_ctx *k, int i, int *C, int *S, const char **dataset, sg_err *err) {
+    const sg_kb_suite *s = k->suite;
+    sg_config *c = sg_train_config_new();
+    int rc = kb_apply(c, s->base, err);
+    if (rc == 0) rc = kb_apply(c, s->configs[i].overrides, err);
+    if (rc == 0) rc = sg_train_input_shape(c, C, S, err);
+    if (rc == 0) rc = sg_train_settings(c, *C, *S, *S, 1000, &k->set[i], err);
+    static char ds[SG_KB_MAX_CONFIGS][32];
+    if (rc == 0) snprintf(ds[i], sizeof ds[i], "%s", sg_config_str(c, "data.dataset"));
+    *dataset = ds[i];
+    sg_config_free(c);
+    if (rc) {
+        char m[sizeof err->msg];
+        snprintf(m, sizeof m, "%s", err->msg);
+        sg_errf(err, "%s, config %s: %s", s->path, s->configs[i].name, m);
+    }
+    return rc;
+}
+
+/* The raw image a dataset's loader hands to augmentation (ImageNet: a typical 375 x 500). */
+static void kb_raw_image(const char *dataset, int S, int *C, int *H, int *W) {
+    *C = 3, *H = *W = S;
+    if (!strcmp(dataset, "stl10")) *H = *W = 96;
+    else if (!strcmp(dataset, "cifar10") || !strcmp(dataset, "cifar100")) *H = *W = 32;
+    else if (!strcmp(dataset, "fashion_mnist")) *C = 1, *H = *W = 28;
+    else if (!strcmp(dataset, "imagenet")) *H = 375, *W = 500;
+}
+
+/* Traces config i: the kernels of its second step and of one augmented image (both views). */
+static int kb_trace(kb_ctx *k, int i, sg_err *err) {
+    int C, S;
+    const char *dataset;
+    if (kb_settings(k, i, &C, &S, &dataset, err)) return -1;
+    const sg_backend *tbe;
+    sg_trace *t = sg_trace_new(NULL, &tbe);
+    sg_ssl m;
+    if (sg_ssl_build(&m, &k->set[i], tbe, err)) {
+        sg_trace_free(t);
+        return -1;
+    }
+    k->batch[i] = m.B;
+    /* what the model takes from the backend: activations, parameters, gradients, momentum */
+    k->model_mib[i] = ((double)m.arena.cap +
+                       sizeof(float) * ((double)m.online.total * 3 + (double)m.online.nbuf +
+                                        (double)m.target.total * 2 + (double)m.target.nbuf)) /
+                      (1024.0 * 1024.0);
+    sg_trace_enable(t, 0);
+    sg_ssl_step(&m); /* the first step initialises F; the second is every later step */
+    sg_trace_reset(t);
+    sg_trace_enable(t, 1);
+    sg_ssl_step(&m);
+    for (int e = 0; e < sg_trace_count(t); e++) {
+        const sg_trace_entry *x = sg_trace_get(t, e);
+        kb_add_use(k, i, kb_add_bench(k, KB_KERNEL, x->op, x->shape, -1), x->calls, 0);
+    }
+    sg_ssl_free(&m);
+    /* augmentation of one image, both views: per step that is B images */
+    sg_trace_reset(t);
+    int rc_ = 0, iC, iH, iW;
+    kb_raw_image(dataset, S, &iC, &iH, &iW);
+    sg_aug_recipe rec[2];
+    for (int v = 0; v < 2 && rc_ == 0; v++) rc_ = sg_aug_recipe_for(dataset, v, iC, S, &rec[v]);
+    size_t cap = sg_aug_scratch_floats(iC, iH, iW, S);
+    uint8_t *img = calloc((size_t)iC * iH * iW, 1);
+    float *dst = malloc((size_t)(C > 3 ? C : 3) * S * S * sizeof(float));
+    sg_aug_scratch sc = {malloc(cap * sizeof(float)), malloc(cap * sizeof(float)),
+                         malloc(cap * sizeof(float)), cap};
+    if (rc_ == 0 && img && dst && sc.a && sc.b && sc.c)
+        for (int v = 0; v < 2; v++) sg_augment(tbe, &rec[v], img, iC, iH, iW, 1, 0, 0, (uint32_t)v, dst, &sc);
+    for (int e = 0; e < sg_trace_count(t); e++) {
+        const sg_trace_entry *x = sg_trace_get(t, e);
+        kb_add_use(k, i, kb_add_bench(k, KB_KERNEL, x->op, x->shape, -1),
+                   x->calls * k->batch[i], 1);
+    }
+    free(img), free(dst), free(sc.a), free(sc.b), free(sc.c);
+    sg_trace_free(t);
+    if (rc_) return sg_errf(err, "no augmentation recipe for %s", dataset);
+    return 0;
+}
+
+/* ---- benchmark functions ------------------------------------------------------------------- */
+
+static kb_ctx *kb_active;
+
+static void kb_release_cache(kb_ctx *k) {
+    if (k->prep) sg_opcheck_release(k->prep);
+    k->prep = NULL;
+    if (k->model_built) sg_ssl_free(&k->model);
+    k->model_built = 0;
+    if (k->copy_src) k->o->be->mem_free(k->o->be, k->copy_src);
+    if (k->copy_dst) k->o->be->mem_free(k->o->be, k->copy_dst);
+    k->copy_src = k->copy_dst = NULL;
+    k->cached = -1;
+}
+
+static void kb_timed_loop(sg_gb_state *st, double (*once)(void *), void *arg, double flops,
+                          double bytes) {
+    int64_t iters = 0;
+    while (sg_gb_keep_running(st)) {
+        sg_gb_set_iteration_time(st, once(arg));
+        iters++;
+    }
+    if (bytes > 0) sg_gb_set_bytes_processed(st, (int64_t)(bytes * (double)iters));
+    if (flops > 0) sg_gb_counter(st, "FLOPS", flops * (double)iters, 1);
+}
+
+static double kb_op_once(void *p) { return sg_opcheck_time_once(p); }
+
+static void kb_fn_op(sg_gb_state *st, void *user) {
+    kb_ctx *k = kb_active;
+    int i = (int)(intptr_t)user;
+    kb_bench *b = &k->b[i];
+    if (k->cached != i) {
+        kb_release_cache(k);
+        sg_opcheck_result res;
+        sg_err err = {{0}};
+        int op = sg_opcheck_find(b->op);
+        SG_CHECK(op >= 0, "traced op %s is not in the checker's table", b->op);
+        int rc = sg_opcheck_prepare(k->o->be, op, b->shape, 1, &k->prep, &res, &err);
+        b->flops = res.cost.flops;
+        b->bytes = res.cost.bytes;
+        if (rc != 0) {
+            b->status = 2;
+            snprintf(b->message, sizeof b->message, "%s", err.msg);
+        } else if (!res.ok) {
+            b->status = 1;
+            snprintf(b->message, sizeof b->message,
+                     "mismatch against the reference: max err/tol %.3g (atol %.3g, rtol %.3g)",
+                     res.max_err, res.tol_atol, res.tol_rtol);
+        }
+        k->cached = i;
+    }
+    if (!k->prep) {
+        sg_gb_skip_with_error(st, b->message);
+        return;
+    }
+    kb_timed_loop(st, kb_op_once, k->prep, b->flops, b->bytes);
+}
+
+static double kb_copy_once(void *p) {
+    kb_ctx *k = p;
+    const sg_backend *be = k->o->be;
+    size_t n = (size_t)k->suite->copy_mib << 20;
+    be->timer_start(be);
+    be->mem_copy(be, k->copy_dst, k->copy_src, n);
+    return be->timer_stop(be);
+}
+
+static void kb_fn_copy(sg_gb_state *st, void *user) {
+    kb_ctx *k = kb_active;
+    int i = (int)(intptr_t)user;
+    kb_bench *b = &k->b[i];
+    const sg_backend *be = k->o->be;
+    size_t n = (size_t)k->suite->copy_mib << 20;
+    if (k->cached != i) {
+        kb_release_cache(k);
+        k->copy_src = be->mem_alloc(be, n);
+        k->copy_dst = be->mem_alloc(be, n);
+        k->cached = i;
+        if (!k->copy_src || !k->copy_dst) {
+            b->status = 2;
+            snprintf(b->message, sizeof b->message, "out of %s memory for two %d MiB buffers",
+                     be->name, k->suite->copy_mib);
+        } else {
+            /* the source is written once so its pages exist (and are not all-zero pages) */
+            float *h = malloc(n);
+            if (h) {
+                for (size_t j = 0; j < n / sizeof(float); j++) h[j] = (float)(j % 977);
+                be->mem_upload(be, k->copy_src, h, n);
+                free(h);
+            }
+            kb_copy_once(k);
+        }
+        b->bytes = 2.0 * (double)n; /* read + written */
+    }
+    if (b->status) {
+        sg_gb_skip_with_error(st, b->message);
+        return;
+    }
+    kb_timed_loop(st, kb_copy_once, k, 0, b->bytes);
+}
+
+static double kb_step_once(void *p) {
+    kb_ctx *k = p;
+    const sg_backend *be = k->o->be;
+    be->timer_start(be);
+    sg_ssl_step(&k->model);
+    return be->timer_stop(be);
+}
+
+static void kb_fn_step(sg_gb_state *st, void *user) {
+    kb_ctx *k = kb_active;
+    int i = (int)(intptr_t)user;
+    kb_bench *b = &k->b[i];
+    const sg_backend *be = k->o->be;
+    if (k->cached != i) {
+        kb_release_cache(k);
+        k->cached = i;
+        sg_err err = {{0}};
+        if (sg_ssl_build(&k->model, &k->set[b->config], be, &err)) {
+            b->status = 2;
+            snprintf(b->message, sizeof b->message, "%s", err.msg);
+        } else {
+            k->model_built = 1;
+            /* random views in [0, 1): a real step's numbers, not zeros */
+            const sg_resnet_spec *t = &k->set[b->config].trunk;
+            size_t n = (size_t)k->model.B * t->in_channels * t->H * t->W;
+            float *x = malloc(n * sizeof(float));
+            SG_CHECK(x != NULL, "out of memory for a batch");
+            sg_rng g;
+            sg_rng_init(&g, 7, 0x62656e63u /* "benc" */, (uint32_t)b->config, 0);
+            for (int v = 0; v < 2; v++) {
+                sg_rng_fill_uniform(&g, x, (long)n, 0.0f, 1.0f);
+                sg_ssl_put(&k->model, k->model.x[v], x, n);
+            }
+            free(x);
+            for (int w = 0; w < 2; w++) sg_ssl_step(&k->model); /* warm-up; F initialised */
+        }
+    }
+    if (b->status) {
+        sg_gb_skip_with_error(st, b->message);
+        return;
+    }
+    kb_timed_loop(st, kb_step_once, k, b->flops, 0);
+}
+
+/* Google Benchmark's rows: iteration rows carry each repetition's time, aggregate rows the
+ * statistics. A row's name is the registered name plus suffixes ("/manual_time", "_mean"). */
+static void kb_sink(const sg_gb_result *r, void *user) {
+    kb_ctx *k = user;
+    int best = -1;
+    size_t bl = 0;
+    for (int i = 0; i < k->nb; i++) {
+        size_t l = strlen(k->b[i].name);
+        if (!strncmp(r->name, k->b[i].name, l) && (r->name[l] == '/' || r->name[l] == 0 ||
+                                                     r->name[l] == '_') && l > bl)
+            best = i, bl = l;
+    }
+    if (best < 0) return;
+    kb_bench *b = &k->b[best];
+    if (r->error) {
+        if (!b->status) b->status = 2;
+        if (!b->message[0]) snprintf(b->message, sizeof b->message, "%s", r->error_message);
+        return;
+    }
+    b->ran = 1;
+    if (!strcmp(r->run_type, "iteration")) {
+        if (b->nreps < (int)(sizeof b->reps / sizeof b->reps[0])) b->reps[b->nreps++] = r->real_time_ns * 1e-9;
+    } else if (!strcmp(r->aggregate, "median")) {
+        b->median_s = r->real_time_ns * 1e-9;
+    } else if (!strcmp(r->aggregate, "mean")) {
+        b->mean_s = r->real_time_ns * 1e-9;
+    } else if (!strcmp(r->aggregate, "stddev")) {
+        b->stddev_s = r->real_time_ns * 1e-9;
+    } else if (r->is_cv) {
+        b->cv = r->cv_real;
+    }
+}
+
+/* ---- the CSV ---------------------------------------------------------------------------------- */
+
+static const char *const kb_cols[] = {
+    "run_id",    "time_utc",  "backend",   "suite",
+    "kind",      "config",    "kernel",     "shape",      "calls",     "flops",
+    "bytes",     "reps",      "median_s",   "mean_s",     "stddev_s",  "cv",
+    "min_s",     "gflops",    "gbs",        "frac_sgemm", "frac_copy", "share_of_step",
+    "model_mib", "status",    "message",    "rep_times_s"};
+#define KB_NBASE ((int)(sizeof kb_cols / sizeof kb_cols[0]))
+
+int sg_kb_ncols(void) { return KB_NBASE + sg_machine_ncols(); }
+
+const char *const *sg_kb_header(void) {
+    static const char *hdr[KB_NBASE + 64];
+    static int ready = 0;
+    if (!ready) {
+        int nm = sg_machine_ncols();
+        SG_CHECK(nm <= 64, "too many machine columns");
+        for (int i = 0; i < KB_NBASE; i++) hdr[i] = kb_cols[i];
+        for (int i = 0; i < nm; i++) hdr[KB_NBASE + i] = sg_machine_header()[i];
+        ready = 1;
+    }
+    return hdr;
+}
+
+typedef struct {
+    const char *run_id, *time_utc;
+    const sg_machine *mach;
+    const kb_ctx *k;
+    double sgemm_gflops, copy_gbs;
+} kb_rowctx;
+
+static void kb_opt_double(sg_csv_row *row, double v) {
+    if (isfinite(v)) sg_csv_row_double(row, v);
+    else sg_csv_row_str(row, "");
+}
+
+static void kb_row(sg_csv_row *row, const kb_rowctx *rc, const char *kind, const char *config,
+                   const kb_bench *b, const char *kernel, long calls, double flops, double bytes,
+                   double median, double share, double model_mib) {
+    const kb_ctx *k = rc->k;
+    sg_csv_row_init(row);
+    sg_csv_row_str(row, rc->run_id);
+    sg_csv_row_str(row, rc->time_utc);
+    sg_csv_row_str(row, k->o->be->name);
+    sg_csv_row_str(row, k->suite->name);
+    sg_csv_row_str(row, kind);
+    sg_csv_row_str(row, config);
+    sg_csv_row_str(row, kernel);
+    sg_csv_row_str(row, b ? b->shape : "");
+    sg_csv_row_int(row, calls);
+    sg_csv_row_double(row, flops);
+    sg_csv_row_double(row, bytes);
+    int ok = b && b->ran && !b->status && median > 0;
+    sg_csv_row_int(row, b ? b->nreps : 0);
+    kb_opt_double(row, ok ? median : NAN);
+    kb_opt_double(row, ok && b->mean_s > 0 ? b->mean_s : NAN);
+    kb_opt_double(row, ok ? b->stddev_s : NAN);
+    kb_opt_double(row, ok ? b->cv : NAN);
+    kb_opt_double(row, ok ? b->min_s : NAN);
+    double gf = ok && flops > 0 ? flops / median / 1e9 : NAN;
+    double gb = ok && bytes > 0 ? bytes / median / 1e9 : NAN;
+    kb_opt_double(row, gf);
+    kb_opt_double(row, gb);
+    kb_opt_double(row, rc->sgemm_gflops > 0 ? gf / rc->sgemm_gflops : NAN);
+    kb_opt_double(row, rc->copy_gbs > 0 ? gb / rc->copy_gbs : NAN);
+    kb_opt_double(row, share);
+    kb_opt_double(row, model_mib);
+    sg_csv_row_str(row, !b ? "ok" : b->status == 1 ? "mismatch" : b->status == 2 ? "error" :
+                        b->ran ? "ok" : "not_run");
+    sg_csv_row_str(row, b ? b->message : "");
+    char reps[64 * 24] = "";
+    size_t at = 0;
+    for (int j = 0; b && ok && j < b->nreps && at < sizeof reps; j++) {
+        int w = snprintf(reps + at, sizeof reps - at, "%s%.9g", j ? ";" : "", b->reps[j]);
+        if (w < 0) break;
+        at += (size_t)w;
+    }
+    sg_csv_row_str(row, reps);
+    sg_machine_row(rc->mach, row);
+}
+
+/* ---- the run ---------------------------------------------------------------------------------- */
+
+static int kb_matches(const sg_kb_opts *o, const char *name) {
+    return !o->filter || !o->filter[0] || strstr(name, o->filter) != NULL;
+}
+
+static void kb_finish_stats(kb_bench *b) {
+    if (b->nreps == 0) return;
+    double mn = b->reps[0];
+    for (int j = 1; j < b->nreps; j++) mn = b->reps[j] < mn ? b->reps[j] : mn;
+    b->min_s = mn;
+    if (b->median_s <= 0) { /* one repetition: no aggregate rows */
+        b->median_s = b->mean_s = b->reps[0];
+    }
+}
+
+int sg_kb_run(const sg_kb_suite *s, const sg_kb_opts *o, sg_err *err) {
+    kb_ctx k;
+    memset(&k, 0, sizeof k);
+    k.suite = s;
+    k.o = o;
+    k.cached = -1;
+    int rc = 0;
+    char shape[160];
+    snprintf(shape, sizeof shape, "M=%d,N=%d,K=%d,ldpad=0", s->sgemm_n, s->sgemm_n, s->sgemm_n);
+    int sgemm = kb_add_bench(&k, KB_CEIL_SGEMM, "gemm_nn", shape, -1);
+    snprintf(shape, sizeof shape, "mib=%d", s->copy_mib);
+    int copy = kb_add_bench(&k, KB_CEIL_COPY, "copy", shape, -1);
+    for (int i = 0; i < s->nconfigs && rc == 0; i++) {
+        sg_info("tracing %s", s->configs[i].name);
+        rc = kb_trace(&k, i, err);
+    }
+    if (rc) goto done;
+    int first_step = k.nb;
+    for (int i = 0; i < s->nconfigs; i++) {
+        snprintf(shape, sizeof shape, "batch=%d", k.batch[i]);
+        kb_add_bench(&k, KB_STEP, "step", shape, i);
+    }
+    /* a step's FLOPs: the sum over its kernels (known once the checker has sized them; taken
+     * here from the checker's cost functions through a validation-free run is not possible, so
+     * they are filled after the kernels ran) */
+    if (o->list) {
+        printf("%-10s %-22s %-64s %s\n", "config", "kernel", "shape", "calls/step");
+        for (int j = 0; j < k.nu; j++)
+            printf("%-10s %-22s %-64s %ld%s\n", s->configs[k.u[j].config].name, k.b[k.u[j].bench].op,
+                   k.b[k.u[j].bench].shape, k.u[j].calls, k.u[j].aug ? " (augmentation)" : "");
+        goto done;
+    }
+    /* register: ceilings first (every fraction refers to them), kernels, then whole steps */
+    for (int i = 0; i < k.nb; i++) {
+        kb_bench *b = &k.b[i];
+        int want = b->kind == KB_CEIL_SGEMM || b->kind == KB_CEIL_COPY ||
+                   (kb_matches(o, b->name) && (b->kind == KB_STEP || !o->step_only));
+        if (!want) continue;
+        sg_gb_spec spec = {.name = b->name,
+                           .fn = b->kind == KB_STEP        ? kb_fn_step
+                                 : b->kind == KB_CEIL_COPY ? kb_fn_copy
+                                                           : kb_fn_op,
+                           .user = (void *)(intptr_t)i,
+                           .manual_time = 1,
+                           .repetitions = o->repetitions,
+                           .min_time = o->min_time};
+        sg_gb_register(&spec);
+    }
+    kb_active = &k;
+    char a_out[1200], a_fmt[] = "--benchmark_out_format=json", a_agg[] =
+                                                               "--benchmark_report_aggregates_only=false";
+    char *argv[4] = {"stopgrad-bench", a_agg, NULL, NULL};
+    int argc = 2;
+    if (o->json_path) {
+        snprintf(a_out, sizeof a_out, "--benchmark_out=%s", o->json_path);
+        argv[argc++] = a_out;
+        argv[argc++] = a_fmt;
+    }
+    int n = sg_gb_run(argc, argv, kb_sink, &k, o->quiet, err);
+    kb_release_cache(&k);
+    kb_active = NULL;
+    if (n < 0) {
+        rc = -1;
+        goto done;
+    }
+    for (int i = 0; i < k.nb; i++) kb_finish_stats(&k.b[i]);
+
+    /* derived numbers */
+    kb_rowctx rcx = {.k = &k};
+    if (k.b[sgemm].ran && !k.b[sgemm].status && k.b[sgemm].median_s > 0)
+        rcx.sgemm_gflops = k.b[sgemm].flops / k.b[sgemm].median_s / 1e9;
+    if (k.b[copy].ran && !k.b[copy].status && k.b[copy].median_s > 0)
+        rcx.copy_gbs = k.b[copy].bytes / k.b[copy].median_s / 1e9;
+    sg_machine mach;
+    if (sg_machine_probe_backend(&mach, o->be, o->threads, err)) {
+        rc = -1;
+        goto done;
+    }
+    char run_id[96], tbuf[32];
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(tbuf, sizeof tbuf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    snprintf(run_id, sizeof run_id, "bench-%s-%s-%s-%ld", s->name, o->be->name, mach.machine_id,
+             (long)now);
+    rcx.run_id = run_id;
+    rcx.time_utc = tbuf;
+    rcx.mach = &mach;
+
+    int maxrows = k.nb + k.nu + 4 * s->nconfigs + 4, nrows = 0;
+    sg_csv_row *rows = calloc((size_t)maxrows, sizeof *rows);
+    SG_CHECK(rows != NULL, "out of memory");
+    kb_row(&rows[nrows++], &rcx, "ceiling", "", &k.b[sgemm], "sgemm", 1, k.b[sgemm].flops,
+           k.b[sgemm].bytes, k.b[sgemm].median_s, NAN, NAN);
+    kb_row(&rows[nrows++], &rcx, "ceiling", "", &k.b[copy], "copy", 1, 0, k.b[copy].bytes,
+           k.b[copy].median_s, NAN, NAN);
+    int mismatches = 0;
+    for (int c = 0; c < s->nconfigs; c++) {
+        const kb_bench *st = &k.b[first_step + c];
+        double step_s = st->ran && !st->status ? st->median_s : NAN;
+        double sum_kernels = 0, flops = 0, eig = 0;
+        int eig_parts = 0, kernels_timed = 1;
+        for (int j = 0; j < k.nu; j++) {
+            const kb_use *u = &k.u[j];
+            if (u->config != c) continue;
+            const kb_bench *b = &k.b[u->bench];
+            int timed = b->ran && !b->status && b->median_s > 0;
+            mismatches += b->status == 1;
+            double t = timed ? (double)u->calls * b->median_s : NAN;
+            if (!u->aug) {
+                flops += (double)u->calls * b->flops;
+                if (timed) sum_kernels += t;
+                else kernels_timed = 0;
+                if (!strcmp(b->op, "corr_update") || !strcmp(b->op, "syevd") ||
+                    !strcmp(b->op, "eig_rebuild")) {
+                    eig += t;
+                    eig_parts++;
+                }
+            }
+            kb_row(&rows[nrows++], &rcx, u->aug ? "augment" : "kernel", s->configs[c].name, b,
+                   b->op, u->calls, b->flops, b->bytes, b->median_s, u->aug ? NAN : t / step_s, NAN);
+        }
+        if (eig_parts) {
+            kb_bench e = {0};
+            snprintf(e.shape, sizeof e.shape, "D=%d", k.set[c].proj_out);
+            e.ran = isfinite(eig);
+            e.median_s = eig;
+            kb_row(&rows[nrows++], &rcx, "eigen_update", s->configs[c].name, &e,
+                   "directpred_eigen_update", 1, 0, 0, eig, eig / step_s, NAN);
+        }
+        if (!st->status && st->ran) {
+            kb_bench sb = *st;
+            sb.flops = flops;
+            kb_row(&rows[nrows++], &rcx, "step", s->configs[c].name, &sb, "step", 1, flops, 0,
+                   st->median_s, 1.0, k.model_mib[c]);
+            if (kernels_timed) {
+                kb_bench ob = {0};
+                snprintf(ob.shape, sizeof ob.shape, "%s", st->shape);
+                ob.ran = 1;
+                ob.median_s = step_s - sum_kernels;
+                kb_row(&rows[nrows++], &rcx, "step_overhead", s->configs[c].name, &ob,
+                       "outside_kernels", 1, 0, 0, ob.median_s, ob.median_s / step_s, NAN);
+            }
+            printf("step %-14s batch %4d: %9.3f ms, %8.1f img/s, kernels %5.1f%% of the step%s\n",
+                   s->configs[c].name, k.batch[c], 1e3 * step_s, k.batch[c] / step_s,
+                   kernels_timed ? 100.0 * sum_kernels / step_s : NAN,
+                   eig_parts ? "" : "");
+            if (eig_parts)
+                printf("     eigen-update (corr_update + syevd + eig_rebuild): %.3f ms = %.2f%% of "
+                       "the step\n", 1e3 * eig, 100.0 * eig / step_s);
+        } else if (st->status) {
+            kb_row(&rows[nrows++], &rcx, "step", s->configs[c].name, st, "step", 1, flops, 0,
+                   NAN, NAN, k.model_mib[c]);
+        }
+    }
+    /* kernels named by no config use (filtered out) are not rows: every row says where it is from */
+    if (rcx.sgemm_gflops > 0) printf("ceiling sgemm %s: %.1f GFLOP/s\n", k.b[sgemm].shape, rcx.sgemm_gflops);
+    if (rcx.copy_gbs > 0) printf("ceiling copy %s: %.1f GB/s\n", k.b[copy].shape, rcx.copy_gbs);
+    rc = sg_csv_write_atomic(o->csv_path, sg_kb_ncols(), sg_kb_header(), rows, (size_t)nrows, err);
+    for (int j = 0; j < nrows; j++) sg_csv_row_free(&rows[j]);
+    free(rows);
+    if (rc == 0 && mismatches) {
+        sg_errf(err, "%d kernel(s) did not match their reference; see status=mismatch in %s",
+                mismatches, o->csv_path);
+        rc = 1;
+    }
+done:
+    free(k.b);
+    free(k.u);
+    return rc;
+}

@@ -9,6 +9,10 @@ runs `--warmup` untimed steps and `--steps` timed ones on random views (data loa
 stopgrad's img/s is the step alone too), and prints images per second (images, each seen in two
 views) and the peak resident memory. Uses Debian's python3-torch (CPU); never needed by the build
 or the tests.
+
+--device cuda runs the same step on the GPU (scripts/gpu-check.sh), in FP32 as stopgrad's CUDA
+backend does: TF32 off for matmuls and cuDNN convolutions, cudnn.benchmark on (PyTorch's fastest
+FP32 algorithms), each step synchronised before it is timed; it reports the peak GPU memory.
 """
 import argparse
 import resource
@@ -30,17 +34,23 @@ def main():
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--width", type=float, default=1.0)
     ap.add_argument("--cifar-stem", action="store_true")
+    ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
+    dev = torch.device(a.device)
+    if a.device == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+        torch.backends.cudnn.benchmark = True
     torch.manual_seed(0)
     widths = [max(1, round(c * a.width)) for c in (64, 128, 256, 512)]
 
     def make_trunk():
         return CifarTrunk(widths, 3) if a.cifar_stem else ImagenetTrunk(18, widths, 3)
 
-    trunk, ttrunk = make_trunk(), make_trunk()
-    proj, tproj = mlp(widths[-1], 512, 128), mlp(widths[-1], 512, 128)
-    pred = mlp(128, 512, 128)
+    trunk, ttrunk = make_trunk().to(dev), make_trunk().to(dev)
+    proj, tproj = mlp(widths[-1], 512, 128).to(dev), mlp(widths[-1], 512, 128).to(dev)
+    pred = mlp(128, 512, 128).to(dev)
     online = list(trunk.parameters()) + list(proj.parameters())
     target = list(ttrunk.parameters()) + list(tproj.parameters())
     opt = torch.optim.SGD([{"params": online}, {"params": list(pred.parameters())}], lr=0.03,
@@ -49,10 +59,15 @@ def main():
     def loss_fn(p, t):
         return -2 * (F.normalize(p, dim=1) * F.normalize(t, dim=1)).sum(dim=1)
 
-    x1 = torch.rand(a.batch, 3, a.size, a.size)
-    x2 = torch.rand(a.batch, 3, a.size, a.size)
+    x1 = torch.rand(a.batch, 3, a.size, a.size, device=dev)
+    x2 = torch.rand(a.batch, 3, a.size, a.size, device=dev)
+
+    def sync():
+        if a.device == "cuda":
+            torch.cuda.synchronize()
     times = []
     for step in range(a.warmup + a.steps):
+        sync()
         t0 = time.perf_counter()
         p1, p2 = pred(proj(trunk(x1))), pred(proj(trunk(x2)))
         with torch.no_grad():
@@ -64,14 +79,18 @@ def main():
         with torch.no_grad():
             for po, pt in zip(online, target):
                 pt.mul_(0.996).add_(po, alpha=0.004)
+        sync()
         if step >= a.warmup:
             times.append(time.perf_counter() - t0)
     times.sort()
     med = times[len(times) // 2]
     rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"pytorch {torch.__version__} byol step: size {a.size} batch {a.batch} threads {a.threads} "
-          f"width {a.width}: median {med * 1e3:.1f} ms/step, {a.batch / med:.2f} img/s, "
-          f"peak RSS {rss_mib:.0f} MiB")
+    where = f"threads {a.threads}" if a.device == "cpu" else torch.cuda.get_device_name(0)
+    mem = (f"peak RSS {rss_mib:.0f} MiB" if a.device == "cpu" else
+           f"peak GPU memory {torch.cuda.max_memory_allocated() / 2**20:.0f} MiB")
+    print(f"pytorch {torch.__version__} byol step on {a.device} ({where}): size {a.size} "
+          f"batch {a.batch} width {a.width}: median {med * 1e3:.2f} ms/step, "
+          f"{a.batch / med:.2f} img/s, {mem}")
 
 
 if __name__ == "__main__":

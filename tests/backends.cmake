@@ -15,3 +15,7 @@ sg_backend_test(cuda pytorch_fixtures test_pytorch_fixtures cuda)
 # Every kernel against the double references (the cpu run is kernels.backend_parity).
 sg_backend_test(staged backend_parity test_backend_parity staged)
 sg_backend_test(cuda backend_parity test_backend_parity cuda)
+
+# Determinism of training steps, and agreement with the CPU backend (cpu: ssl.backend_determinism).
+sg_backend_test(staged backend_determinism test_backend_determinism staged)
+sg_backend_test(cuda backend_determinism test_backend_determinism cuda)

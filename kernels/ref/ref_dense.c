@@ -1,10 +1,14 @@
 /* kernels/ref/ref_dense.c: naive double-precision references of gemm, linear and conv2d
- * (see ref.h). Plain loops, written for obviousness, not speed. */
+ * (see ref.h). Plain loops, written for obviousness, not speed. The outer loops over
+ * independent outputs run in parallel (OpenMP): each output is still summed by one thread in the
+ * same order, so a reference is identical for any thread count, and the kernel suite can
+ * validate model-scale convolutions before timing them. */
 #include "kernels/ref/ref.h"
 
 /* C[M,N] = alpha op(A)[M,K] op(B)[K,N] + beta C; beta == 0 ignores C's old contents (BLAS). */
 void ref_gemm(int transA, int transB, int M, int N, int K, double alpha, const double *A, int lda,
               const double *B, int ldb, double beta, double *C, int ldc) {
+#pragma omp parallel for schedule(static) if ((double)M * N * K > 1e6)
     for (int i = 0; i < M; i++) {
         for (int j = 0; j < N; j++) {
             double sum = 0;
@@ -68,6 +72,7 @@ static size_t idx4(int a, int b, int c, int d, int B, int C, int D) {
 
 /* y[n,k,p,q] = sum_{c,r,s} x[n,c,p*stride-pad+r, q*stride-pad+s] w[k,c,r,s] (zero padding). */
 void ref_conv2d_fwd(const sg_conv_shape *s, const double *x, const double *w, double *y) {
+#pragma omp parallel for collapse(2) schedule(static)
     for (int n = 0; n < s->N; n++)
         for (int k = 0; k < s->K; k++)
             for (int p = 0; p < s->P; p++)
@@ -90,6 +95,7 @@ void ref_conv2d_fwd(const sg_conv_shape *s, const double *x, const double *w, do
 void ref_conv2d_bwd_data(const sg_conv_shape *s, const double *dy, const double *w, double *dx) {
     size_t nx = (size_t)s->N * s->C * s->H * s->W;
     for (size_t i = 0; i < nx; i++) dx[i] = 0;
+#pragma omp parallel for schedule(static) /* image n's taps land in image n only */
     for (int n = 0; n < s->N; n++)
         for (int k = 0; k < s->K; k++)
             for (int p = 0; p < s->P; p++)
@@ -110,6 +116,7 @@ void ref_conv2d_bwd_data(const sg_conv_shape *s, const double *dy, const double 
 /* dw[k,c,r,t] (+)= sum_{n,p,q} dy[n,k,p,q] x[n,c,p*stride-pad+r, q*stride-pad+t] */
 void ref_conv2d_bwd_filter(const sg_conv_shape *s, const double *x, const double *dy, double *dw,
                            int accumulate) {
+#pragma omp parallel for collapse(2) schedule(static)
     for (int k = 0; k < s->K; k++)
         for (int c = 0; c < s->C; c++)
             for (int r = 0; r < s->R; r++)

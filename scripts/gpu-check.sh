@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# scripts/gpu-check.sh: everything the CUDA backend must show on a machine with a GPU, in one go
+# (about 10 minutes on one H200): build, the backend tests (kernel parity against the
+# double-precision references, the PyTorch fixtures of the training step, determinism and
+# agreement with the CPU backend), the kernel suite, a short STL-10-shaped training run on
+# synthetic data in STL-10's exact file format, and the same step in PyTorch when it has CUDA.
+# Every part has its own time limit; a failing part is recorded and the rest still runs.
+#
+#   scripts/gpu-check.sh [--out DIR] [--build-dir DIR] [--prebuilt DIR] [--quick]
+#
+#   --out DIR        where the logs, CSVs and summary.txt go (default gpu-check-out)
+#   --build-dir DIR  CMake build folder (default build-gpu)
+#   --prebuilt DIR   skip the build: DIR holds stopgrad and the test programs built elsewhere
+#                    (scripts/gpu-bundle.sh makes one), with their shared libraries in DIR/lib
+#   --quick          the kernel suite on STL-10 only, fewer repetitions
+#
+# Exit status: 0 when every part passed, 1 otherwise. summary.txt says which.
+set -u
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+OUT=gpu-check-out
+BUILD=build-gpu
+PREBUILT=""
+QUICK=0
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --out) OUT=$2; shift 2 ;;
+        --build-dir) BUILD=$2; shift 2 ;;
+        --prebuilt) PREBUILT=$2; shift 2 ;;
+        --quick) QUICK=1; shift ;;
+        -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        *) echo "gpu-check.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
+    esac
+done
+mkdir -p "$OUT"
+OUT=$(cd "$OUT" && pwd)
+SUMMARY=$OUT/summary.txt
+: > "$SUMMARY"
+FAILED=0
+T0=$(date +%s)
+
+note() { echo "$*" | tee -a "$SUMMARY"; }
+
+# part NAME LIMIT_SECONDS COMMAND...: runs it with its output in $OUT/NAME.log, records the verdict.
+part() {
+    local name=$1 limit=$2; shift 2
+    local t=$(date +%s) rc
+    echo "== $name ($*)" > "$OUT/$name.log"
+    timeout --kill-after=10 "$limit" "$@" >> "$OUT/$name.log" 2>&1
+    rc=$?
+    local dt=$(( $(date +%s) - t ))
+    local verdict=PASS
+    if [ $rc -eq 77 ]; then verdict="SKIP"
+    elif [ $rc -eq 124 ] || [ $rc -eq 137 ]; then verdict="FAIL (timed out after ${limit}s)"; FAILED=1
+    elif [ $rc -ne 0 ]; then verdict="FAIL (exit $rc)"; FAILED=1
+    fi
+    note "$(printf '%-28s %-32s %5ss' "$name" "$verdict" "$dt")"
+    tail -n 3 "$OUT/$name.log" | sed 's/^/    /' >> "$SUMMARY"
+    return $rc
+}
+
+note "stopgrad gpu-check, $(date -u +%Y-%m-%dT%H:%M:%SZ), $(git rev-parse --short HEAD 2>/dev/null || echo no-git)"
+nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv,noheader \
+    2>/dev/null | sed 's/^/gpu: /' | tee -a "$SUMMARY"
+
+if [ -n "$PREBUILT" ]; then
+    BIN=$(cd "$PREBUILT" && pwd)
+    export LD_LIBRARY_PATH="$BIN/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+    note "binaries: prebuilt in $BIN"
+    # shared libraries the bundle left to this machine (the CUDA libraries of its toolkit)
+    for lib in $(ldd "$BIN/stopgrad" | awk '/not found/ {print $1}'); do
+        hit=$(find /usr/local /usr/lib /opt -name "$lib" 2>/dev/null | head -n 1)
+        if [ -n "$hit" ]; then
+            export LD_LIBRARY_PATH="$(dirname "$hit"):$LD_LIBRARY_PATH"
+        else
+            note "missing shared library $lib"
+        fi
+    done
+else
+    BIN=$ROOT/$BUILD
+    part build 600 bash -c "cmake -S '$ROOT' -B '$BIN' -DCMAKE_BUILD_TYPE=Release -DSG_WERROR=ON \
+        -DSG_CUDA=ON && cmake --build '$BIN' -j $(nproc)" || { note "build failed: stop"; exit 1; }
+fi
+SG=$BIN/stopgrad
+export SG_SOURCE_DIR=$ROOT OMP_WAIT_POLICY=passive
+part machine 60 "$SG" machine --backend cuda --csv "$OUT/machine.csv"
+
+# the backend tests: the same programs ctest runs, on the cuda backend
+part parity 300 "$BIN/test_backend_parity" cuda
+part pytorch_fixtures 120 "$BIN/test_pytorch_fixtures" cuda
+part determinism 120 "$BIN/test_backend_determinism" cuda
+part selfcheck 120 "$SG" selfcheck --backend cuda --csv "$OUT/selfcheck.csv"
+part selfcheck_gflops 120 "$SG" selfcheck --backend cuda --gflops
+
+# the kernel suite
+if [ $QUICK -eq 1 ]; then
+    part bench 300 "$SG" bench "$ROOT/suites/kernels-gpu-check.bench" --backend cuda --filter stl10 --repetitions 3 \
+        --min-time 0.01 --quiet --out "$OUT/bench.csv"
+else
+    part bench 420 "$SG" bench "$ROOT/suites/kernels-gpu-check.bench" --backend cuda --repetitions 5 --min-time 0.02 \
+        --quiet --out "$OUT/bench.csv"
+fi
+grep -E "^(step|     eigen|ceiling)" "$OUT/bench.log" | sed 's/^/    /' >> "$SUMMARY"
+
+# a short STL-10-shaped run: synthetic images in STL-10's files, the real loader and augmentation
+DATA=$OUT/stl10-fake
+part fake_data 120 "$SG" data fake stl10 "$DATA" --n 3000
+WORKERS=$(( $(nproc) > 4 ? $(nproc) - 2 : 2 ))
+part train 300 "$SG" train --backend cuda --quiet data.dataset=stl10 data.dir="$DATA" \
+    trainer.batch=128 trainer.epochs=1 trainer.max_steps=150 data.workers=$WORKERS \
+    eval.probe=false eval.knn=false run.dir="$OUT/runs" run.name=stl10-gpu-check \
+    run.results="$OUT/runs/results.csv"
+if [ -f "$OUT/runs/results.csv" ]; then
+    python3 - "$OUT/runs/results.csv" <<'PY' | tee -a "$SUMMARY"
+import csv, sys
+for r in csv.DictReader(open(sys.argv[1])):
+    print(f"    train {r['run_id']}: {r['steps']} steps, final loss {float(r['final_loss']):.4f}, "
+          f"{float(r['img_per_s']):.1f} img/s, data wait {100 * float(r['data_wait_frac']):.1f}%")
+PY
+fi
+
+# the same step in PyTorch on this GPU, when PyTorch has CUDA
+if python3 -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null; then
+    part pytorch_step 180 env -u LD_LIBRARY_PATH python3 scripts/peer_pytorch_step.py --device cuda --size 96 --batch 128 \
+        --steps 20 --warmup 5
+else
+    note "pytorch_step                 SKIP (no PyTorch with CUDA here)"
+fi
+
+note "total $(( $(date +%s) - T0 ))s; $( [ $FAILED -eq 0 ] && echo 'every part passed' || echo 'SOME PARTS FAILED')"
+exit $FAILED

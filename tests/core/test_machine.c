@@ -34,8 +34,8 @@ static void check_csv(const sg_machine *m, const char *path) {
         CHECK(strcmp(t.header[c], h[c]) == 0, "header %d: [%s] vs [%s]", c, t.header[c], h[c]);
     struct {
         const char *col;
-        char want[300];
-    } exp[18];
+        char want[400];
+    } exp[19];
     int n = 0;
 #define STR(name)                                                                            \
     (exp[n].col = #name, snprintf(exp[n].want, sizeof exp[n].want, "%s", m->name), n++)
@@ -60,6 +60,7 @@ static void check_csv(const sg_machine *m, const char *path) {
     STR(openblas_config);
     STR(openblas_parallel);
     NUM(threads);
+    STR(accelerator);
 #undef STR
 #undef NUM
     CHECK(n == sg_machine_ncols(), "this test knows %d columns, the header has %d", n,
@@ -126,9 +127,18 @@ int main(void) {
           sg_machine_ncols());
     sg_csv_row_free(&row);
     const char *const *h = sg_machine_header();
-    CHECK(sg_machine_ncols() == 18 && strcmp(h[0], "machine_id") == 0 &&
-              strcmp(h[17], "threads") == 0,
+    CHECK(sg_machine_ncols() == 19 && strcmp(h[0], "machine_id") == 0 &&
+              strcmp(h[17], "threads") == 0 && strcmp(h[18], "accelerator") == 0,
           "header: %d columns", sg_machine_ncols());
+
+    /* an accelerator joins the machine id: a GPU's results compare only with the same GPU's */
+    sg_machine g = m;
+    sg_machine_set_accelerator(&g, "NVIDIA Test GPU, cc 9.0", "NVIDIA Test GPU|9.0|132|140");
+    CHECK(strcmp(g.machine_id, m.machine_id) != 0 && strcmp(g.accelerator, "NVIDIA Test GPU, cc 9.0") == 0,
+          "accelerator changes the id (%s vs %s)", g.machine_id, m.machine_id);
+    sg_machine h2 = m;
+    sg_machine_set_accelerator(&h2, "", "");
+    CHECK(strcmp(h2.machine_id, m.machine_id) == 0, "no accelerator keeps the CPU id");
 
     snprintf(path, sizeof path, "%s/machine.csv", dir);
     check_csv(&m, path);

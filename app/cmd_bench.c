@@ -28,6 +28,7 @@ static void bench_help(FILE *f) {
             "options:\n"
             "  --backend NAME     cpu or cuda (default cpu)\n"
             "  --threads N        CPU threads (default: all cores)\n"
+            "  --configs A,B      only these configurations of the suite\n"
             "  --filter TEXT      only benchmarks whose name contains TEXT, e.g. conv2d or\n"
             "                     step/stl10 (the ceilings always run)\n"
             "  --repetitions N    repetitions of each benchmark, >= 2 (default 9)\n"
@@ -73,6 +74,7 @@ int sg_cmd_bench(int argc, char **argv) {
         } else if (!strcmp(a, "--steps-only")) {
             o.step_only = 1;
         } else if (!strcmp(a, "--backend") || !strcmp(a, "--threads") || !strcmp(a, "--filter") ||
+                   !strcmp(a, "--configs") ||
                    !strcmp(a, "--repetitions") || !strcmp(a, "--min-time") ||
                    !strcmp(a, "--out") || !strcmp(a, "--json")) {
             if (!has_value) {
@@ -92,6 +94,8 @@ int sg_cmd_bench(int argc, char **argv) {
                 threads = (int)t;
             } else if (!strcmp(a, "--filter")) {
                 o.filter = v;
+            } else if (!strcmp(a, "--configs")) {
+                o.configs = v;
             } else if (!strcmp(a, "--repetitions")) {
                 long r = strtol(v, &end, 10);
                 if (*end || r < 2 || r > 64) {

@@ -567,6 +567,26 @@ int sg_kb_run(const sg_kb_suite *s, const sg_kb_opts *o, sg_err *err) {
     int sgemm = kb_add_bench(&k, KB_CEIL_SGEMM, "gemm_nn", shape, -1);
     snprintf(shape, sizeof shape, "mib=%d", s->copy_mib);
     int copy = kb_add_bench(&k, KB_CEIL_COPY, "copy", shape, -1);
+    /* --configs: the named configurations only (each must exist) */
+    sg_kb_suite sel = *s;
+    if (o->configs && o->configs[0]) {
+        sel.nconfigs = 0;
+        char buf[1024];
+        snprintf(buf, sizeof buf, "%s", o->configs);
+        char *save = NULL;
+        for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+            int found = -1;
+            for (int i = 0; i < s->nconfigs; i++)
+                if (!strcmp(s->configs[i].name, t)) found = i;
+            if (found < 0) {
+                rc = sg_errf(err, "--configs: %s has no config '%s'", s->path, t);
+                goto done;
+            }
+            sel.configs[sel.nconfigs++] = s->configs[found];
+        }
+        s = &sel;
+        k.suite = s;
+    }
     for (int i = 0; i < s->nconfigs && rc == 0; i++) {
         sg_info("tracing %s", s->configs[i].name);
         rc = kb_trace(&k, i, err);

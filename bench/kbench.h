@@ -51,6 +51,7 @@ typedef struct {
     const sg_backend *be;
     int threads;           /* recorded in the CSV (the CPU backend's thread count) */
     const char *filter;    /* substring of the benchmark name ("conv2d", "step/stl10"), or NULL */
+    const char *configs;   /* comma-separated config names to run, or NULL for all */
     int repetitions;       /* >= 2 (9 unless asked otherwise) */
     double min_time;       /* seconds per repetition, 0: Google Benchmark's default */
     const char *csv_path;  /* results CSV (written atomically) */

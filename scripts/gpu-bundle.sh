@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# scripts/gpu-bundle.sh BUILD_DIR OUT.tar.xz: packs what scripts/gpu-check.sh --prebuilt needs
+# scripts/gpu-bundle.sh BUILD_DIR OUT.tar.gz: packs what scripts/gpu-check.sh --prebuilt needs
 # (stopgrad and the backend test programs from a CUDA build, with every shared library they use
 # except the C library and the CUDA toolkit's own) for a GPU machine that cannot build stopgrad
 # itself (no Debian packages there). The GPU machine must have the same CUDA major version.
 set -euo pipefail
-BUILD=${1:?usage: gpu-bundle.sh BUILD_DIR OUT.tar.xz}
-OUTF=${2:?usage: gpu-bundle.sh BUILD_DIR OUT.tar.xz}
+BUILD=${1:?usage: gpu-bundle.sh BUILD_DIR OUT.tar.gz}
+OUTF=${2:?usage: gpu-bundle.sh BUILD_DIR OUT.tar.gz}
 STAGE=$(mktemp -d)
 trap 'rm -rf "$STAGE"' EXIT
 mkdir -p "$STAGE/bundle/lib"
@@ -23,5 +23,5 @@ done | sort -u | while read -r lib; do
         *) cp -L "$lib" "$STAGE/bundle/lib/" ;;
     esac
 done
-tar -C "$STAGE" -cJf "$OUTF" bundle
+tar -C "$STAGE" -czf "$OUTF" bundle
 ls -la "$OUTF"

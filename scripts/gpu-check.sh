@@ -86,27 +86,30 @@ export SG_SOURCE_DIR=$ROOT OMP_WAIT_POLICY=passive
 part machine 60 "$SG" machine --backend cuda --csv "$OUT/machine.csv"
 
 # the backend tests: the same programs ctest runs, on the cuda backend
-part parity 300 "$BIN/test_backend_parity" cuda
-part pytorch_fixtures 120 "$BIN/test_pytorch_fixtures" cuda
-part determinism 120 "$BIN/test_backend_determinism" cuda
-part selfcheck 120 "$SG" selfcheck --backend cuda --csv "$OUT/selfcheck.csv"
-part selfcheck_gflops 120 "$SG" selfcheck --backend cuda --gflops
+part parity 120 "$BIN/test_backend_parity" cuda
+part pytorch_fixtures 60 "$BIN/test_pytorch_fixtures" cuda
+part determinism 60 "$BIN/test_backend_determinism" cuda
+part selfcheck 60 "$SG" selfcheck --backend cuda --csv "$OUT/selfcheck.csv"
+part selfcheck_gflops 60 "$SG" selfcheck --backend cuda --gflops
 
-# the kernel suite
+# the kernel suite: the ResNet-18 configurations, then ResNet-50 ImageNet in its own time box
+SUITE="$ROOT/suites/kernels-gpu-check.bench"
 if [ $QUICK -eq 1 ]; then
-    part bench 300 "$SG" bench "$ROOT/suites/kernels-gpu-check.bench" --backend cuda --filter stl10 --repetitions 3 \
+    part bench 240 "$SG" bench "$SUITE" --backend cuda --configs stl10 --repetitions 3 \
         --min-time 0.01 --quiet --out "$OUT/bench.csv"
 else
-    part bench 420 "$SG" bench "$ROOT/suites/kernels-gpu-check.bench" --backend cuda --repetitions 5 --min-time 0.02 \
-        --quiet --out "$OUT/bench.csv"
+    part bench 240 "$SG" bench "$SUITE" --backend cuda --configs stl10,stl10_directpred,cifar10,fmnist \
+        --repetitions 5 --min-time 0.02 --quiet --out "$OUT/bench.csv"
+    part bench_imagenet 150 "$SG" bench "$SUITE" --backend cuda --configs imagenet \
+        --repetitions 3 --min-time 0.02 --quiet --out "$OUT/bench_imagenet.csv"
 fi
-grep -E "^(step|     eigen|ceiling)" "$OUT/bench.log" | sed 's/^/    /' >> "$SUMMARY"
+cat "$OUT"/bench*.log | grep -E "^(step|     eigen|ceiling)" | sed 's/^/    /' >> "$SUMMARY"
 
 # a short STL-10-shaped run: synthetic images in STL-10's files, the real loader and augmentation
 DATA=$OUT/stl10-fake
-part fake_data 120 "$SG" data fake stl10 "$DATA" --n 3000
+part fake_data 60 "$SG" data fake stl10 "$DATA" --n 3000
 WORKERS=$(( $(nproc) > 4 ? $(nproc) - 2 : 2 ))
-part train 300 "$SG" train --backend cuda --quiet data.dataset=stl10 data.dir="$DATA" \
+part train 150 "$SG" train --backend cuda --quiet data.dataset=stl10 data.dir="$DATA" \
     trainer.batch=128 trainer.epochs=1 trainer.max_steps=150 data.workers=$WORKERS \
     eval.probe=false eval.knn=false run.dir="$OUT/runs" run.name=stl10-gpu-check \
     run.results="$OUT/runs/results.csv"
@@ -121,7 +124,7 @@ fi
 
 # the same step in PyTorch on this GPU, when PyTorch has CUDA
 if python3 -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null; then
-    part pytorch_step 180 env -u LD_LIBRARY_PATH python3 scripts/peer_pytorch_step.py --device cuda --size 96 --batch 128 \
+    part pytorch_step 120 env -u LD_LIBRARY_PATH python3 scripts/peer_pytorch_step.py --device cuda --size 96 --batch 128 \
         --steps 20 --warmup 5
 else
     note "pytorch_step                 SKIP (no PyTorch with CUDA here)"

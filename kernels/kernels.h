@@ -219,7 +219,7 @@ struct sg_backend {
     /* x >= threshold -> 1 - x, in place. */
     void (*aug_solarize)(const sg_backend *be, size_t n, float *img, float threshold);
     /* img[c] = (img[c] - mean[c]) / std[c] in place. mean and std are host arrays of C values
-     * (C <= 4 on CUDA, where they travel as kernel arguments). */
+     * (C <= 32 on CUDA, where they travel as kernel arguments). */
     void (*aug_normalize)(const sg_backend *be, int C, int HW, float *img, const float *mean,
                           const float *std);
 

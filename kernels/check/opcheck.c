@@ -32,7 +32,7 @@
 #define OC_MAXP 12          /* parameters per op */
 #define OC_MAXALLOC 40      /* buffers per op */
 #define OC_REQUIRED INT_MIN /* `def` of a parameter the spec must give */
-#define OC_DIM_MAX (1 << 24)
+#define OC_DIM_MAX (1 << 30) /* buffers beyond INT_MAX elements are refused by oc_n */
 #define OC_STREAM 0x6f70u /* Philox stream id0 of the checker ("op") */
 #define EPS32 ((double)FLT_EPSILON)
 
@@ -1776,16 +1776,24 @@ int sg_opcheck_prepare(const sg_backend *be, int i, const char *shape_or_null, u
     return rc;
 }
 
-double sg_opcheck_time_once(sg_opcheck_prepared *p) {
+double sg_opcheck_time_once(sg_opcheck_prepared *p) { return sg_opcheck_time_n(p, 1); }
+
+double sg_opcheck_time_n(sg_opcheck_prepared *p, int n) {
     oc_run *r = &p->r;
     oc_active = r; /* the call functions translate host pointers through the active run */
-    if (r->kept_restore) r->kept_restore(r->be, r->kept_args);
+    if (r->kept_restore) {
+        n = 1; /* an op that overwrites its input is restored before every timed call */
+        r->kept_restore(r->be, r->kept_args);
+    }
+    if (n < 1) n = 1;
     r->be->timer_start(r->be);
-    r->kept_call(r->be, r->kept_args);
-    double t = r->be->timer_stop(r->be);
+    for (int i = 0; i < n; i++) r->kept_call(r->be, r->kept_args);
+    double t = r->be->timer_stop(r->be) / n;
     oc_active = NULL;
     return t;
 }
+
+int sg_opcheck_restores(const sg_opcheck_prepared *p) { return p->r.kept_restore != NULL; }
 
 void sg_opcheck_release(sg_opcheck_prepared *p) {
     if (!p) return;

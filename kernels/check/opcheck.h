@@ -66,4 +66,10 @@ typedef struct sg_opcheck_prepared sg_opcheck_prepared;
 int sg_opcheck_prepare(const sg_backend *be, int i, const char *shape_or_null, uint64_t seed,
                        sg_opcheck_prepared **prepared, sg_opcheck_result *out, sg_err *err);
 double sg_opcheck_time_once(sg_opcheck_prepared *p);
+/* The mean seconds of n back-to-back calls in one timed interval (n = 1 for ops that restore
+ * their input): on a GPU, tiny kernels are then timed as a step runs them, queued behind each
+ * other, rather than each paying a whole launch-and-synchronise round trip. */
+double sg_opcheck_time_n(sg_opcheck_prepared *p, int n);
+/* 1 when the op restores its input before each call (syevd, in-place augmentation). */
+int sg_opcheck_restores(const sg_opcheck_prepared *p);
 void sg_opcheck_release(sg_opcheck_prepared *p);

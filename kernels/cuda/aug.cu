@@ -22,7 +22,7 @@ enum {
     AUG_MAX_BLOCKS = 8192, /* grid-stride beyond this */
     MEAN_THREADS = 1024,   /* the contrast mean: one block, power of two for the tree */
     BLUR_MAX_KSIZE = 255,  /* as the CPU: the taps travel by value in the launch */
-    NORM_MAX_C = 4,        /* aug_normalize: mean/std travel by value in the launch */
+    NORM_MAX_C = 32,       /* aug_normalize: mean/std travel by value in the launch */
 };
 
 static unsigned aug_blocks(size_t n) {

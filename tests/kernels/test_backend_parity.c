@@ -92,6 +92,7 @@ static int run_one(const sg_backend *be, int i, const char *shape, uint64_t seed
 }
 
 int main(int argc, char **argv) {
+    setvbuf(stdout, NULL, _IOLBF, 0); /* the table survives a kernel that aborts */
     sg_cpu_set_threads(2);
     const sg_backend *be = tb_backend(argc, argv);
     const int kRandom = 6;

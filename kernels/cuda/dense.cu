@@ -185,107 +185,96 @@ static size_t cu_conv2d_workspace_bytes(const sg_backend *be, const sg_conv_shap
     return plan.tmp_offset + plan.tmp_floats * sizeof(float);
 }
 
-/* The layout kernels (im2col, col2im, the two permutes) are row-wise: rows on grid y (strided
- * past 65535), a row's columns on grid x, all index arithmetic in 32 bits (the plan keeps every
- * dimension below INT_MAX). A 64-bit division costs tens of instructions per element on the GPU,
- * enough to make these kernels, not the gemm, the cost of a convolution. */
-#define ROW_LOOP(row, nrows) for (int row = (int)blockIdx.y; row < (nrows); row += (int)gridDim.y)
-#define COL_LOOP(j, ncols)                                                                      \
-    for (int j = (int)(blockIdx.x * blockDim.x + threadIdx.x); j < (ncols);                     \
-         j += (int)(gridDim.x * blockDim.x))
-
-static dim3 rows_grid(const sg_backend *be, int rows, int cols) {
-    unsigned gx = grid_for(be, (size_t)cols);
-    unsigned gy = rows < 65535 ? (unsigned)rows : 65535u;
-    return dim3(gx, gy > 0 ? gy : 1u, 1u);
-}
-
-/* col[C*R*S, m*PQ] from x[m, C, H, W] (the group's first image at x): row (c, r, t), column
- * (n, p, q). Writes coalesce along a row; padding taps are written as 0, so every element of the
- * m*PQ columns is written. */
+/* col[C*R*S, m*PQ] from x[m, C, H, W] (the group's first image at x). One thread per col
+ * element, in col's row-major order (so the writes coalesce); padding taps are written as 0, so
+ * every element of the m*PQ columns is written. */
 __global__ static void k_im2col(sg_conv_shape s, int m, const float *x, float *col) {
-    const int PQ = s.P * s.Q, cols = m * PQ, CRS = s.C * s.R * s.S;
-    ROW_LOOP(row, CRS) {
-        const int t = row % s.S, r = (row / s.S) % s.R, c = row / (s.S * s.R);
-        float *dst = col + (size_t)row * cols;
-        COL_LOOP(j, cols) {
-            const int n = j / PQ, pq = j - n * PQ;
-            const int p = pq / s.Q, q = pq - p * s.Q;
-            const int h = p * s.stride - s.pad + r, w = q * s.stride - s.pad + t;
-            float v = 0.0f;
-            if (h >= 0 && h < s.H && w >= 0 && w < s.W)
-                v = x[(((size_t)n * s.C + c) * s.H + h) * s.W + w];
-            dst[j] = v;
-        }
+    const int PQ = s.P * s.Q;
+    const size_t ldcol = (size_t)m * PQ; /* <= INT_MAX (the plan checks it) */
+    const size_t total = (size_t)s.C * s.R * s.S * ldcol;
+    GRID_STRIDE_LOOP(i, total) {
+        const size_t row = i / ldcol; /* (c, r, t), < C*R*S <= INT_MAX */
+        const int j = (int)(i - row * ldcol); /* (n, p, q) */
+        const int n = j / PQ, pq = j % PQ;
+        const int p = pq / s.Q, q = pq % s.Q;
+        const int t = (int)(row % (size_t)s.S);
+        const int r = (int)((row / (size_t)s.S) % (size_t)s.R);
+        const int c = (int)(row / ((size_t)s.S * s.R));
+        const int h = p * s.stride - s.pad + r, w = q * s.stride - s.pad + t;
+        float v = 0.0f;
+        if (h >= 0 && h < s.H && w >= 0 && w < s.W)
+            v = x[(((size_t)n * s.C + c) * s.H + h) * s.W + w];
+        col[i] = v;
     }
 }
 
 /* dx[m, C, H, W] = the adjoint of im2col applied to col[C*R*S, m*PQ], in gather form: one
- * thread per dx element (row (n, c), column (h, w)) sums the taps (r, s) whose output position
- * (p, q) it feeds, in a fixed (r, s) order. Deterministic, no atomics, and every dx element is
- * written (overwritten). */
+ * thread per dx element sums the taps (r, s) whose output position (p, q) it feeds, in a fixed
+ * (r, s) order. Deterministic, no atomics, and every dx element is written (overwritten). */
 __global__ static void k_col2im(sg_conv_shape s, int m, const float *col, float *dx) {
-    const int PQ = s.P * s.Q, HW = s.H * s.W, rows = m * s.C;
+    const int PQ = s.P * s.Q;
     const size_t ldcol = (size_t)m * PQ;
-    ROW_LOOP(nc, rows) {
-        const int n = nc / s.C, c = nc - n * s.C;
-        float *dst = dx + (size_t)nc * HW;
-        COL_LOOP(j, HW) {
-            const int h = j / s.W, w = j - h * s.W;
-            float acc = 0.0f;
-            for (int r = 0; r < s.R; r++) {
-                /* h = p*stride - pad + r  <=>  p = (h + pad - r) / stride, exactly */
-                const int hp = h + s.pad - r;
-                if (hp < 0 || hp % s.stride != 0) continue;
-                const int p = hp / s.stride;
-                if (p >= s.P) continue;
-                for (int t = 0; t < s.S; t++) {
-                    const int wq = w + s.pad - t;
-                    if (wq < 0 || wq % s.stride != 0) continue;
-                    const int q = wq / s.stride;
-                    if (q >= s.Q) continue;
-                    const size_t row = ((size_t)c * s.R + r) * s.S + t;
-                    acc += col[row * ldcol + (size_t)n * PQ + (size_t)p * s.Q + q];
-                }
+    const size_t total = (size_t)m * s.C * s.H * s.W;
+    GRID_STRIDE_LOOP(i, total) {
+        const int w = (int)(i % (size_t)s.W);
+        const int h = (int)((i / (size_t)s.W) % (size_t)s.H);
+        const size_t nc = i / ((size_t)s.W * s.H); /* n * C + c */
+        const int c = (int)(nc % (size_t)s.C);
+        const int n = (int)(nc / (size_t)s.C);
+        float acc = 0.0f;
+        for (int r = 0; r < s.R; r++) {
+            /* h = p*stride - pad + r  <=>  p = (h + pad - r) / stride, exactly */
+            const int hp = h + s.pad - r;
+            if (hp < 0 || hp % s.stride != 0) continue;
+            const int p = hp / s.stride;
+            if (p >= s.P) continue;
+            for (int t = 0; t < s.S; t++) {
+                const int wq = w + s.pad - t;
+                if (wq < 0 || wq % s.stride != 0) continue;
+                const int q = wq / s.stride;
+                if (q >= s.Q) continue;
+                const size_t row = ((size_t)c * s.R + r) * s.S + t;
+                acc += col[row * ldcol + (size_t)n * PQ + (size_t)p * s.Q + q];
             }
-            dst[j] = acc;
         }
+        dx[i] = acc;
     }
 }
 
-/* The two layouts of a group's [K] planes of PQ floats: nkpq is [m, K, PQ] (the activations'
- * NCHW), kn is [K, m*PQ] (the gemm's). Each row of PQ floats moves whole; kn_to_nkpq = 1 copies
- * kn -> nkpq, 0 copies nkpq -> kn. Row (n, k) of the nkpq side. */
-__global__ static void k_permute_planes(int m, int K, int PQ, int kn_to_nkpq, const float *src,
-                                        float *dst) {
-    const int rows = m * K;
-    ROW_LOOP(nk, rows) {
-        const int n = nk / K, k = nk - n * K;
-        const size_t at_nkpq = (size_t)nk * PQ, at_kn = ((size_t)k * m + n) * PQ;
-        const float *from = src + (kn_to_nkpq ? at_kn : at_nkpq);
-        float *to = dst + (kn_to_nkpq ? at_nkpq : at_kn);
-        COL_LOOP(j, PQ) to[j] = from[j];
+/* dst[K, m*PQ] <- src[m, K, PQ]; one thread per dst element. */
+__global__ static void k_nkpq_to_kn(int m, int K, int PQ, const float *src, float *dst) {
+    const size_t cols = (size_t)m * PQ;
+    const size_t total = (size_t)K * cols;
+    GRID_STRIDE_LOOP(i, total) {
+        const size_t k = i / cols, j = i % cols;
+        const size_t n = j / (size_t)PQ, pq = j % (size_t)PQ;
+        dst[i] = src[(n * K + k) * PQ + pq];
+    }
+}
+
+/* dst[m, K, PQ] <- src[K, m*PQ]; one thread per dst element. */
+__global__ static void k_kn_to_nkpq(int m, int K, int PQ, const float *src, float *dst) {
+    const size_t total = (size_t)m * K * PQ;
+    GRID_STRIDE_LOOP(i, total) {
+        const size_t pq = i % (size_t)PQ;
+        const size_t k = (i / (size_t)PQ) % (size_t)K;
+        const size_t n = i / ((size_t)PQ * K);
+        dst[i] = src[(k * m + n) * PQ + pq];
     }
 }
 
 static void launch_im2col(const sg_backend *be, const sg_conv_shape *s, int m, const float *x,
                           float *col) {
-    k_im2col<<<rows_grid(be, s->C * s->R * s->S, m * s->P * s->Q), THREADS, 0,
-               sg_cu_stream(be)>>>(*s, m, x, col);
+    const size_t total = (size_t)s->C * s->R * s->S * ((size_t)m * s->P * s->Q);
+    k_im2col<<<grid_for(be, total), THREADS, 0, sg_cu_stream(be)>>>(*s, m, x, col);
     SG_CU_LAUNCH("k_im2col");
-}
-
-static void launch_permute(const sg_backend *be, int m, int K, int PQ, int kn_to_nkpq,
-                           const float *src, float *dst) {
-    SG_CHECK((size_t)m * K <= INT_MAX, "conv group of %d images x %d planes", m, K);
-    k_permute_planes<<<rows_grid(be, m * K, PQ), THREADS, 0, sg_cu_stream(be)>>>(m, K, PQ,
-                                                                                 kn_to_nkpq, src, dst);
-    SG_CU_LAUNCH("k_permute_planes");
 }
 
 static void launch_nkpq_to_kn(const sg_backend *be, int m, int K, int PQ, const float *src,
                               float *dst) {
-    launch_permute(be, m, K, PQ, 0, src, dst);
+    const size_t total = (size_t)m * K * PQ;
+    k_nkpq_to_kn<<<grid_for(be, total), THREADS, 0, sg_cu_stream(be)>>>(m, K, PQ, src, dst);
+    SG_CU_LAUNCH("k_nkpq_to_kn");
 }
 
 /* Workspace pointers of a plan. */
@@ -310,7 +299,11 @@ static void cu_conv2d_fwd(const sg_backend *be, const sg_conv_shape *s, const fl
         launch_im2col(be, s, m, xg, col);
         float *out = m == 1 ? yg : tmp;
         cu_gemm(be, 0, 0, K, cols, CRS, 1.0f, w, CRS, col, cols, 0.0f, out, cols);
-        if (m > 1) launch_permute(be, m, K, PQ, 1, tmp, yg);
+        if (m > 1) {
+            k_kn_to_nkpq<<<grid_for(be, (size_t)K * cols), THREADS, 0, sg_cu_stream(be)>>>(
+                m, K, PQ, tmp, yg);
+            SG_CU_LAUNCH("k_kn_to_nkpq");
+        }
     }
 }
 
@@ -334,10 +327,8 @@ static void cu_conv2d_bwd_data(const sg_backend *be, const sg_conv_shape *s, con
         }
         /* col[CRS, cols] = w^T[CRS, K] dyb[K, cols] */
         cu_gemm(be, 1, 0, CRS, cols, K, 1.0f, w, CRS, dyb, cols, 0.0f, col, cols);
-        SG_CHECK((size_t)m * s->C <= INT_MAX && (size_t)s->H * s->W <= INT_MAX,
-                 "conv2d_bwd_data: %d images x %d channels of %d x %d", m, s->C, s->H, s->W);
-        k_col2im<<<rows_grid(be, m * s->C, s->H * s->W), THREADS, 0, sg_cu_stream(be)>>>(
-            *s, m, col, dxg);
+        const size_t total = (size_t)m * chw;
+        k_col2im<<<grid_for(be, total), THREADS, 0, sg_cu_stream(be)>>>(*s, m, col, dxg);
         SG_CU_LAUNCH("k_col2im");
     }
 }

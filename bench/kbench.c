@@ -577,6 +577,18 @@ static void kb_finish_stats(kb_bench *b) {
 }
 
 int sg_kb_run(const sg_kb_suite *s, const sg_kb_opts *o, sg_err *err) {
+    /* results are never overwritten: a second run writing the same file is refused up front */
+    FILE *exists;
+    if (!o->list && o->csv_path && (exists = fopen(o->csv_path, "r"))) {
+        fclose(exists);
+        return sg_errf(err, "%s already exists: results are never overwritten; choose another "
+                            "--out or delete it", o->csv_path);
+    }
+    if (!o->list && o->json_path && (exists = fopen(o->json_path, "r"))) {
+        fclose(exists);
+        return sg_errf(err, "%s already exists: results are never overwritten; choose another "
+                            "--json or delete it", o->json_path);
+    }
     kb_ctx k;
     memset(&k, 0, sizeof k);
     k.suite = s;

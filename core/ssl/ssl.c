@@ -460,6 +460,11 @@ double sg_ssl_step(sg_ssl *m) {
         be->add_fwd(be, m->target.total, m->online.g, m->target.g, m->online.g);
     }
 
+    /* The all-reduce point: every gradient of the step is in online.g (one contiguous buffer)
+     * and nothing has read it yet. Data-parallel training on several GPUs sums online.g across
+     * devices here (one all-reduce of online.total floats; BN statistics stay per device, as in
+     * the paper's code), and F's batch correlation in accumulate_correlations likewise. */
+
     /* optimizer */
     const double lr = sg_ssl_lr_at(set, m->step);
     sg_sgd_group groups[2];

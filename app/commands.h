@@ -10,3 +10,5 @@ int sg_cmd_machine(int argc, char **argv);
 int sg_cmd_selfcheck(int argc, char **argv);
 int sg_cmd_theory(int argc, char **argv);
 int sg_cmd_bench(int argc, char **argv);
+int sg_cmd_compare(int argc, char **argv);
+int sg_cmd_report(int argc, char **argv);

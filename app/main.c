@@ -21,6 +21,8 @@ static const command commands[] = {
      "validate every kernel of a backend against its reference; optional timing"},
     {"bench", sg_cmd_bench,
      "the kernel suite: every kernel of a real step, validated, timed (Google Benchmark)"},
+    {"compare", sg_cmd_compare, "regression check between two kernel-suite CSVs (Mann-Whitney)"},
+    {"report", sg_cmd_report, "kernel-suite CSVs of several machines side by side: markdown, PNG"},
     {"theory", sg_cmd_theory, "simulate the paper's linear-network theory and check its claims"},
 };
 static const int ncommands = (int)(sizeof commands / sizeof commands[0]);

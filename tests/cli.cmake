@@ -42,3 +42,22 @@ set_tests_properties(cli.data_info_stl10 PROPERTIES DEPENDS cli.data_fake_stl10
                      PASS_REGULAR_EXPRESSION "stl10: 40 images, 3 channels, 96x96, 10 classes")
 sg_cli_test(data_info_missing "STL-10.*not found.*/nonexistent-stl/train_X.bin"
             data info stl10 /nonexistent-stl)
+
+# stopgrad compare / report: kernel-suite CSVs of `stopgrad bench` (a committed H200 run is the
+# real-data input: against itself it must pass, and its report must be written)
+set(SG_MEASURED_BENCH ${CMAKE_SOURCE_DIR}/results/measured/h200-2026-11-29/bench-kernels-gpu-check-run1.csv)
+sg_cli_test(compare_help "usage: stopgrad compare BASE.csv NEW.csv.*--threshold.*--alpha.*exit status"
+            compare --help)
+sg_cli_test(compare_missing_file "stopgrad compare: /nonexistent/base.csv: cannot open"
+            compare /nonexistent/base.csv /nonexistent/new.csv)
+sg_cli_test(compare_bad_alpha "--alpha expects a number in \\(0, 1\\), got '2'" compare a.csv b.csv --alpha 2)
+sg_cli_test(compare_one_file "expected two CSV files, BASE.csv and NEW.csv; got 1" compare a.csv)
+sg_cli_test(compare_same_file "0 regression\\(s\\), 0 missing, 0 failed in NEW.*: PASS"
+            compare ${SG_MEASURED_BENCH} ${SG_MEASURED_BENCH})
+sg_cli_test(report_help "usage: stopgrad report A.csv.*--metric.*--force" report --help)
+sg_cli_test(report_missing_file "stopgrad report: /nonexistent/a.csv: cannot open"
+            report /nonexistent/a.csv --out ${CMAKE_BINARY_DIR}/test-tmp/report-cli-missing)
+sg_cli_test(report_bad_metric "--metric expects gflops, median_s or frac_sgemm, got 'flops'"
+            report x.csv --metric flops)
+sg_cli_test(report_measured "wrote .*/report-cli/report.md \\([0-9]+ rows x 1 inputs\\)"
+            report ${SG_MEASURED_BENCH} --out ${CMAKE_BINARY_DIR}/test-tmp/report-cli --force)

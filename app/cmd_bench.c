@@ -32,7 +32,7 @@ static void bench_help(FILE *f) {
             "  --filter TEXT      only benchmarks whose name contains TEXT, e.g. conv2d or\n"
             "                     step/stl10 (the ceilings always run)\n"
             "  --repetitions N    repetitions of each benchmark, >= 2 (default 9)\n"
-            "  --min-time S       seconds per repetition (default: Google Benchmark's)\n"
+            "  --min-time S       seconds per repetition, at least (default 0.05)\n"
             "  --steps-only       time only the whole steps (and the ceilings)\n"
             "  --out FILE         results CSV (default results/bench/SUITE-BACKEND-TIME.csv);\n"
             "                     an existing file is never overwritten\n"
@@ -58,7 +58,9 @@ static int mkdirs_for(const char *path) {
 }
 
 int sg_cmd_bench(int argc, char **argv) {
-    sg_kb_opts o = {.repetitions = 9};
+    /* 50 ms per repetition: ~300 kernels x 9 repetitions in minutes, not Google Benchmark's
+     * default 0.5 s each (a suite of a model's kernels would take an hour) */
+    sg_kb_opts o = {.repetitions = 9, .min_time = 0.05};
     const char *suite = NULL, *backend = "cpu", *out = NULL, *json = NULL;
     int threads = 0;
     for (int i = 1; i < argc; i++) {

@@ -132,9 +132,26 @@ int sg_suite_load(sg_suite *s, const char *name_or_path, const char *suites_dir,
                 break;
             }
             s->nexpect++;
+        } else if (!strncmp(l, "answers ", 8)) {
+            char *eq = strchr(l, '=');
+            int r = -1;
+            if (eq) {
+                *eq = 0;
+                r = find_run(s, trim(l + 8));
+            }
+            if (!eq || r < 0) {
+                rc = sg_errf(err, "%s:%d: expected 'answers RUN = REF_ID ...' after the run's own "
+                                  "'run RUN = ...' line%s%s", s->path, lineno,
+                             eq ? "; no run named " : "", eq ? trim(l + 8) : "");
+                break;
+            }
+            sg_suite_run *run = &s->runs[r];
+            size_t at = strlen(run->answers);
+            snprintf(run->answers + at, sizeof run->answers - at, "%s%s", at ? " " : "",
+                     trim(eq + 1));
         } else {
-            rc = sg_errf(err, "%s:%d: unknown statement '%.40s' (expected base, run, seeds or "
-                              "expect)", s->path, lineno, l);
+            rc = sg_errf(err, "%s:%d: unknown statement '%.40s' (expected base, run, seeds, "
+                              "expect or answers)", s->path, lineno, l);
         }
     }
     fclose(f);

@@ -4,6 +4,9 @@
  *   base = key=value key=value ...          settings shared by every run (repeatable)
  *   run NAME = key=value ...                one run (overrides on top of base)
  *   seeds = 1 2 3                           each run once per seed (trainer.seed)
+ *   answers RUN = REF_ID ...                the published rows (ref_id of
+ *                                           results/reference/published.csv) this run
+ *                                           reproduces; `stopgrad check` compares them
  *   expect LABEL: RUNS METRIC OP TARGET     a claim checked on the results, where RUNS is a
  *                                           comma-separated list of run names, METRIC a results
  *                                           column (probe_best, probe_final, knn_acc,
@@ -22,6 +25,7 @@
 typedef struct {
     char name[64];
     char overrides[2048];
+    char answers[512]; /* space-separated reference rows (results/reference/published.csv ref_id) */
 } sg_suite_run;
 
 typedef struct {

@@ -208,7 +208,14 @@ static int cpu_syevd(const sg_backend *be, int D, float *A, float *w, void *work
     const char jobz = 'V', uplo = 'L';
     const lapack_int n = D, lda = D;
     lapack_int info = 0;
+    /* One thread: ssyevd of a predictor-sized matrix (D = 128..512) is a long chain of small
+     * BLAS calls, and waking the thread team for each made it 25x slower on 2 threads than on
+     * one (16.6 ms against 0.65 ms at D = 128, passive waiting; `stopgrad bench`). One thread
+     * also makes F's eigenvectors the same whatever the thread count. */
+    const int threads = openblas_get_num_threads();
+    if (threads > 1) openblas_set_num_threads(1);
     LAPACK_ssyevd(&jobz, &uplo, &n, A, &lda, w, fwork, &lwork, iwork, &liwork, &info);
+    if (threads > 1) openblas_set_num_threads(threads);
     return (int)info;
 }
 

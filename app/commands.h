@@ -5,6 +5,7 @@
 
 int sg_cmd_train(int argc, char **argv);
 int sg_cmd_suite(int argc, char **argv);
+int sg_cmd_check(int argc, char **argv);
 int sg_cmd_data(int argc, char **argv);
 int sg_cmd_machine(int argc, char **argv);
 int sg_cmd_selfcheck(int argc, char **argv);

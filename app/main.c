@@ -15,6 +15,7 @@ typedef struct {
 static const command commands[] = {
     {"train", sg_cmd_train, "train BYOL / SimSiam / DirectPred; run folder, CSVs, checkpoints"},
     {"suite", sg_cmd_suite, "run or report a suite of training runs (suites/*.suite)"},
+    {"check", sg_cmd_check, "compare results with the published numbers, row by row"},
     {"data", sg_cmd_data, "write synthetic data in a dataset's exact format; inspect a dataset"},
     {"machine", sg_cmd_machine, "describe this machine (hwloc, OpenBLAS, build); CSV and XML"},
     {"selfcheck", sg_cmd_selfcheck,

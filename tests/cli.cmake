@@ -61,3 +61,15 @@ sg_cli_test(report_bad_metric "--metric expects gflops, median_s or frac_sgemm, 
             report x.csv --metric flops)
 sg_cli_test(report_measured "wrote .*/report-cli/report.md \\([0-9]+ rows x 1 inputs\\)"
             report ${SG_MEASURED_BENCH} --out ${CMAKE_BINARY_DIR}/test-tmp/report-cli --force)
+
+# stopgrad check: results against results/reference/published.csv (the real reference file and
+# suites must load: --list-unmapped reads both; a kernel-suite CSV is not a results CSV)
+sg_cli_test(check_help "usage: stopgrad check RESULTS.csv.*probe_best.*best test accuracy.*--list-unmapped.*exit status"
+            check --help)
+sg_cli_test(check_no_input "expected one or more results CSVs, or --list-unmapped" check)
+sg_cli_test(check_unknown_option "stopgrad check: unknown option '--foce'" check a.csv --foce)
+sg_cli_test(check_missing_file "stopgrad check: /nonexistent/results.csv: cannot open"
+            check /nonexistent/results.csv --out ${CMAKE_BINARY_DIR}/test-tmp/check-cli-missing)
+sg_cli_test(check_not_results "bench-kernels-gpu-check-run1.csv: no column 'tag' \\(expected a results CSV"
+            check ${SG_MEASURED_BENCH} --out ${CMAKE_BINARY_DIR}/test-tmp/check-cli-bench)
+sg_cli_test(check_list_unmapped "[0-9]+ of [0-9]+ reference rows are unmapped" check --list-unmapped)

@@ -1,11 +1,16 @@
 /* app/cmd_check.c: `stopgrad check`: results against the published numbers, row by row of
  * results/reference/published.csv (core/ssl/check.h). */
+#define _POSIX_C_SOURCE 200809L
+#include <dirent.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "app/commands.h"
 #include "build_info.h"
+#include "core/base/csv.h"
 #include "core/ssl/check.h"
+#include "core/ssl/suite.h"
 
 #define CHECK_MAX_INPUTS 64
 #define CHECK_DEFAULT_REFERENCE SG_SUITES_DIR "/../results/reference/published.csv"
@@ -35,6 +40,9 @@ static void check_help(FILE *f) {
         "  flags: PARTIAL-SEEDS (fewer seeds than published; still judged), SETUP-DIFFERS\n"
         "  (a run's dataset or epochs differ from the row's; still judged).\n"
         "A row without results is never PASS.\n\n"
+        "Then, for every suite with results here and `expect` lines (the CPU-scale mirror's\n"
+        "qualitative claims: which settings collapse, orderings), its table and each claim's\n"
+        "PASS / FAIL / NOT RUN; a failed claim also makes the exit status 1.\n\n"
         "Writes DIR/check.csv, DIR/check.md (a markdown table per published table) and\n"
         "DIR/check.png (per published table with results, bars of published vs ours, drawn by\n"
         "gnuplot: Debian's gnuplot-nox; its data and script are kept as check.dat, check.gp).\n\n"
@@ -51,6 +59,55 @@ static void check_help(FILE *f) {
         "missing column, unknown ref_id in a suite, an existing output without --force).\n",
         SG_CHECK_WITHIN_FLOOR, SG_CHECK_WITHIN_FLOOR, SG_CHECK_COLLAPSE_STD,
         SG_CHECK_COLLAPSE_MARGIN, SG_SUITES_DIR, CHECK_DEFAULT_REFERENCE);
+}
+
+/* The suites' own claims (their `expect` lines: which settings collapse, orderings) on the runs
+ * the results hold: the checks of the CPU-scale mirror, which answers no published row, and of
+ * any suite with expectations. Returns 0 when every claim with results holds, 1 when one fails
+ * (a claim without results is NOT RUN, never PASS), 2 on an input error. */
+static int check_claims(const char *const *results, int nresults, const char *suites_dir) {
+    DIR *d = opendir(suites_dir);
+    if (!d) return 0;
+    sg_suite *s = malloc(sizeof *s);
+    if (!s) {
+        closedir(d);
+        fprintf(stderr, "stopgrad check: out of memory\n");
+        return 2;
+    }
+    int rc = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        size_t n = strlen(e->d_name);
+        if (n < 7 || strcmp(e->d_name + n - 6, ".suite")) continue;
+        char path[4200];
+        snprintf(path, sizeof path, "%s/%s", suites_dir, e->d_name);
+        sg_err err;
+        if (sg_suite_load(s, path, suites_dir, &err)) continue; /* the reference check reported it */
+        if (s->nexpect == 0) continue;
+        for (int i = 0; i < nresults; i++) {
+            sg_csv_table t;
+            if (sg_csv_read(results[i], &t, &err)) continue;
+            int col = sg_csv_col(&t, "tag"), found = 0;
+            size_t pl = strlen(s->name);
+            for (size_t r = 0; col >= 0 && r < t.nrows && !found; r++) {
+                const char *tag = sg_csv_cell(&t, r, col);
+                found = !strncmp(tag, s->name, pl) && tag[pl] == '/';
+            }
+            sg_csv_table_free(&t);
+            if (!found) continue;
+            printf("\nclaims of suite %s on %s:", s->name, results[i]);
+            int src = sg_suite_report(s, results[i], &err);
+            if (src < 0) {
+                fprintf(stderr, "stopgrad check: %s\n", err.msg);
+                rc = 2;
+            } else if (src > 0 && rc == 0) {
+                rc = 1;
+            }
+        }
+    }
+    closedir(d);
+    free(s);
+    return rc;
 }
 
 int sg_cmd_check(int argc, char **argv) {
@@ -101,5 +158,8 @@ int sg_cmd_check(int argc, char **argv) {
                         "(see --help)\n");
         return 2;
     }
-    return sg_check_run(&o, stdout, stderr);
+    int rc = sg_check_run(&o, stdout, stderr);
+    if (rc == 2 || o.list_unmapped) return rc;
+    int crc = check_claims(inputs, o.in.nresults, o.in.suites_dir);
+    return crc > rc ? crc : rc;
 }

@@ -34,6 +34,10 @@ static void bench_help(FILE *f) {
             "  --repetitions N    repetitions of each benchmark, >= 2 (default 9)\n"
             "  --min-time S       seconds per repetition, at least (default 0.05)\n"
             "  --steps-only       time only the whole steps (and the ceilings)\n"
+            "  --interleave       run the repetitions of all benchmarks in random order, so\n"
+            "                     load from elsewhere spreads over many benchmarks instead of\n"
+            "                     slowing every repetition of a few (for regression checks on\n"
+            "                     shared machines; holds every benchmark's buffers at once)\n"
             "  --out FILE         results CSV (default results/bench/SUITE-BACKEND-TIME.csv);\n"
             "                     an existing file is never overwritten\n"
             "  --json FILE        Google Benchmark's JSON (default: the CSV's path with .json),\n"
@@ -73,6 +77,8 @@ int sg_cmd_bench(int argc, char **argv) {
             o.list = 1;
         } else if (!strcmp(a, "--quiet")) {
             o.quiet = 1;
+        } else if (!strcmp(a, "--interleave")) {
+            o.interleave = 1;
         } else if (!strcmp(a, "--steps-only")) {
             o.step_only = 1;
         } else if (!strcmp(a, "--backend") || !strcmp(a, "--threads") || !strcmp(a, "--filter") ||

@@ -118,6 +118,11 @@ typedef struct {
     int config;       /* step: its config */
     double flops, bytes;
     int calls_per_sample; /* back-to-back calls in one timed sample (Google Benchmark iteration) */
+    /* what its timing needs, made on first use: a validated op, a model, or copy buffers */
+    int ready;
+    sg_opcheck_prepared *prep;
+    sg_ssl *model;
+    void *copy_src, *copy_dst;
     /* results */
     int ran, status;  /* status: 0 ok, 1 mismatch, 2 error */
     char message[1024];
@@ -143,12 +148,8 @@ typedef struct {
     sg_ssl_settings set[SG_KB_MAX_CONFIGS];
     int batch[SG_KB_MAX_CONFIGS];
     double model_mib[SG_KB_MAX_CONFIGS];
-    /* caches across Google Benchmark's calls of one benchmark (all its repetitions run in a row) */
-    int cached;                   /* index of the bench whose state is held, or -1 */
-    sg_opcheck_prepared *prep;
-    sg_ssl model;
-    int model_built;
-    void *copy_src, *copy_dst;
+    /* the bench whose state is held (without interleaving only one is, to bound memory) */
+    int cached;
     sg_err err;
     int error;                    /* an error that stops the suite */
 } kb_ctx;
@@ -284,15 +285,28 @@ static int kb_trace(kb_ctx *k, int i, sg_err *err) {
 
 static kb_ctx *kb_active;
 
-static void kb_release_cache(kb_ctx *k) {
-    if (k->prep) sg_opcheck_release(k->prep);
-    k->prep = NULL;
-    if (k->model_built) sg_ssl_free(&k->model);
-    k->model_built = 0;
-    if (k->copy_src) k->o->be->mem_free(k->o->be, k->copy_src);
-    if (k->copy_dst) k->o->be->mem_free(k->o->be, k->copy_dst);
-    k->copy_src = k->copy_dst = NULL;
-    k->cached = -1;
+static void kb_release(kb_ctx *k, kb_bench *b) {
+    if (b->prep) sg_opcheck_release(b->prep);
+    b->prep = NULL;
+    if (b->model) {
+        sg_ssl_free(b->model);
+        free(b->model);
+    }
+    b->model = NULL;
+    if (b->copy_src) k->o->be->mem_free(k->o->be, b->copy_src);
+    if (b->copy_dst) k->o->be->mem_free(k->o->be, b->copy_dst);
+    b->copy_src = b->copy_dst = NULL;
+    b->ready = 0;
+}
+
+/* Before bench i runs: without interleaving Google Benchmark runs a benchmark's repetitions in
+ * a row, so the previous bench's state is released (one op's buffers or one model in memory at
+ * a time). With interleaving every state is kept until the end. Returns 1 when i's state must
+ * be made. */
+static int kb_switch_to(kb_ctx *k, int i) {
+    if (!k->o->interleave && k->cached >= 0 && k->cached != i) kb_release(k, &k->b[k->cached]);
+    k->cached = i;
+    return !k->b[i].ready;
 }
 
 static void kb_timed_loop(sg_gb_state *st, double (*once)(void *), void *arg, double flops,
@@ -325,13 +339,13 @@ static void kb_fn_op(sg_gb_state *st, void *user) {
     kb_ctx *k = kb_active;
     int i = (int)(intptr_t)user;
     kb_bench *b = &k->b[i];
-    if (k->cached != i) {
-        kb_release_cache(k);
+    if (kb_switch_to(k, i)) {
+        b->ready = 1;
         sg_opcheck_result res;
         sg_err err = {{0}};
         int op = sg_opcheck_find(b->op);
         SG_CHECK(op >= 0, "traced op %s is not in the checker's table", b->op);
-        int rc = sg_opcheck_prepare(k->o->be, op, b->shape, 1, &k->prep, &res, &err);
+        int rc = sg_opcheck_prepare(k->o->be, op, b->shape, 1, &b->prep, &res, &err);
         b->flops = res.cost.flops;
         b->bytes = res.cost.bytes;
         if (rc != 0) {
@@ -343,25 +357,25 @@ static void kb_fn_op(sg_gb_state *st, void *user) {
                      "mismatch against the reference: max err/tol %.3g (atol %.3g, rtol %.3g)",
                      res.max_err, res.tol_atol, res.tol_rtol);
         }
-        k->cached = i;
-        b->calls_per_sample = k->prep ? kb_calls_per_sample(k->prep) : 1;
-        kb_ncalls = b->calls_per_sample;
-        sg_info("%s: %s", b->name, k->prep ? "validated, timing" : b->message);
+        b->calls_per_sample = b->prep ? kb_calls_per_sample(b->prep) : 1;
+        sg_info("%s: %s", b->name, b->prep ? "validated, timing" : b->message);
     }
-    if (!k->prep) {
+    if (!b->prep) {
         sg_gb_skip_with_error(st, b->message);
         return;
     }
-    kb_timed_loop(st, kb_op_once, k->prep, b->flops * kb_ncalls, b->bytes * kb_ncalls);
+    kb_ncalls = b->calls_per_sample;
+    kb_timed_loop(st, kb_op_once, b->prep, b->flops * kb_ncalls, b->bytes * kb_ncalls);
     sg_gb_counter(st, "calls_per_iteration", kb_ncalls, 0);
 }
 
 static double kb_copy_once(void *p) {
-    kb_ctx *k = p;
+    kb_ctx *k = kb_active;
+    kb_bench *b = p;
     const sg_backend *be = k->o->be;
     size_t n = (size_t)k->suite->copy_mib << 20;
     be->timer_start(be);
-    be->mem_copy(be, k->copy_dst, k->copy_src, n);
+    be->mem_copy(be, b->copy_dst, b->copy_src, n);
     return be->timer_stop(be);
 }
 
@@ -371,12 +385,11 @@ static void kb_fn_copy(sg_gb_state *st, void *user) {
     kb_bench *b = &k->b[i];
     const sg_backend *be = k->o->be;
     size_t n = (size_t)k->suite->copy_mib << 20;
-    if (k->cached != i) {
-        kb_release_cache(k);
-        k->copy_src = be->mem_alloc(be, n);
-        k->copy_dst = be->mem_alloc(be, n);
-        k->cached = i;
-        if (!k->copy_src || !k->copy_dst) {
+    if (kb_switch_to(k, i)) {
+        b->ready = 1;
+        b->copy_src = be->mem_alloc(be, n);
+        b->copy_dst = be->mem_alloc(be, n);
+        if (!b->copy_src || !b->copy_dst) {
             b->status = 2;
             snprintf(b->message, sizeof b->message, "out of %s memory for two %d MiB buffers",
                      be->name, k->suite->copy_mib);
@@ -385,10 +398,10 @@ static void kb_fn_copy(sg_gb_state *st, void *user) {
             float *h = malloc(n);
             if (h) {
                 for (size_t j = 0; j < n / sizeof(float); j++) h[j] = (float)(j % 977);
-                be->mem_upload(be, k->copy_src, h, n);
+                be->mem_upload(be, b->copy_src, h, n);
                 free(h);
             }
-            kb_copy_once(k);
+            kb_copy_once(b);
         }
         b->bytes = 2.0 * (double)n; /* read + written */
     }
@@ -396,14 +409,15 @@ static void kb_fn_copy(sg_gb_state *st, void *user) {
         sg_gb_skip_with_error(st, b->message);
         return;
     }
-    kb_timed_loop(st, kb_copy_once, k, 0, b->bytes);
+    kb_timed_loop(st, kb_copy_once, b, 0, b->bytes);
 }
 
 static double kb_step_once(void *p) {
-    kb_ctx *k = p;
+    kb_ctx *k = kb_active;
+    kb_bench *b = p;
     const sg_backend *be = k->o->be;
     be->timer_start(be);
-    sg_ssl_step(&k->model);
+    sg_ssl_step(b->model);
     return be->timer_stop(be);
 }
 
@@ -412,35 +426,37 @@ static void kb_fn_step(sg_gb_state *st, void *user) {
     int i = (int)(intptr_t)user;
     kb_bench *b = &k->b[i];
     const sg_backend *be = k->o->be;
-    if (k->cached != i) {
-        kb_release_cache(k);
-        k->cached = i;
+    if (kb_switch_to(k, i)) {
+        b->ready = 1;
         sg_err err = {{0}};
-        if (sg_ssl_build(&k->model, &k->set[b->config], be, &err)) {
+        b->model = calloc(1, sizeof *b->model);
+        SG_CHECK(b->model != NULL, "out of memory");
+        if (sg_ssl_build(b->model, &k->set[b->config], be, &err)) {
             b->status = 2;
             snprintf(b->message, sizeof b->message, "%s", err.msg);
+            free(b->model);
+            b->model = NULL;
         } else {
-            k->model_built = 1;
             /* random views in [0, 1): a real step's numbers, not zeros */
             const sg_resnet_spec *t = &k->set[b->config].trunk;
-            size_t n = (size_t)k->model.B * t->in_channels * t->H * t->W;
+            size_t n = (size_t)b->model->B * t->in_channels * t->H * t->W;
             float *x = malloc(n * sizeof(float));
             SG_CHECK(x != NULL, "out of memory for a batch");
             sg_rng g;
             sg_rng_init(&g, 7, 0x62656e63u /* "benc" */, (uint32_t)b->config, 0);
             for (int v = 0; v < 2; v++) {
                 sg_rng_fill_uniform(&g, x, (long)n, 0.0f, 1.0f);
-                sg_ssl_put(&k->model, k->model.x[v], x, n);
+                sg_ssl_put(b->model, b->model->x[v], x, n);
             }
             free(x);
-            for (int w = 0; w < 2; w++) sg_ssl_step(&k->model); /* warm-up; F initialised */
+            for (int w = 0; w < 2; w++) sg_ssl_step(b->model); /* warm-up; F initialised */
         }
     }
     if (b->status) {
         sg_gb_skip_with_error(st, b->message);
         return;
     }
-    kb_timed_loop(st, kb_step_once, k, b->flops, 0);
+    kb_timed_loop(st, kb_step_once, b, b->flops, 0);
 }
 
 /* Google Benchmark's rows: iteration rows carry each repetition's time, aggregate rows the
@@ -659,15 +675,17 @@ int sg_kb_run(const sg_kb_suite *s, const sg_kb_opts *o, sg_err *err) {
     kb_active = &k;
     char a_out[1200], a_fmt[] = "--benchmark_out_format=json", a_agg[] =
                                                                "--benchmark_report_aggregates_only=false";
-    char *argv[4] = {"stopgrad-bench", a_agg, NULL, NULL};
+    char a_int[] = "--benchmark_enable_random_interleaving=true";
+    char *argv[5] = {"stopgrad-bench", a_agg, NULL, NULL, NULL};
     int argc = 2;
+    if (o->interleave) argv[argc++] = a_int;
     if (o->json_path) {
         snprintf(a_out, sizeof a_out, "--benchmark_out=%s", o->json_path);
         argv[argc++] = a_out;
         argv[argc++] = a_fmt;
     }
     int n = sg_gb_run(argc, argv, kb_sink, &k, o->quiet, err);
-    kb_release_cache(&k);
+    for (int i = 0; i < k.nb; i++) kb_release(&k, &k.b[i]);
     kb_active = NULL;
     if (n < 0) {
         rc = -1;

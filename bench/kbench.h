@@ -59,6 +59,11 @@ typedef struct {
     int step_only;         /* time only the whole steps (and the ceilings) */
     int quiet;             /* no console table */
     int list;              /* print the traced kernels and exit, timing nothing */
+    int interleave;        /* repetitions of all benchmarks in random order (Google Benchmark's
+                              random interleaving): a burst of load from elsewhere then hits a
+                              few repetitions of many benchmarks instead of every repetition of
+                              a few, which is what a regression check on a shared machine needs;
+                              keeps every benchmark's buffers in memory at once */
 } sg_kb_opts;
 
 /* Traces, validates, times and writes the CSV. Returns 0 when everything ran and validated, 1

@@ -9,7 +9,10 @@
 # 2. The baseline for this machine: results/baselines/MACHINEID-SUITE-BACKEND.csv (the machine id
 #    is the hardware hash `stopgrad machine` prints, so a baseline is only ever compared with the
 #    same hardware). With one, `stopgrad compare BASELINE DIR/bench.csv` fails the job when a
-#    kernel or step is slower by more than 10% at p < 0.01 (Mann-Whitney over the repetitions).
+#    kernel or step is slower by more than THRESHOLD (default 0.10) at p < 0.01 (Mann-Whitney
+#    over the repetitions). The suite runs with --interleave, so load from elsewhere spreads
+#    over many benchmarks; on a shared VM set THRESHOLD=0.3 (measured on the development VM:
+#    a rerun of the same build then passes, while one thread instead of two fails 18 kernels).
 #    Without one, the job says so and passes: commit DIR/bench.csv as the baseline
 #    (--update-baseline copies it into place) from a run you trust.
 # 3. `stopgrad report` of the baseline and the new run: DIR/report.md and DIR/report.png.
@@ -35,7 +38,8 @@ SG=${SG:-./build/stopgrad}
 mkdir -p "$OUT"
 rm -f "$OUT/bench.csv" "$OUT/bench.json"
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
-"$SG" bench "$SUITE" --backend "$BACKEND" --quiet --out "$OUT/bench.csv" --json "$OUT/bench.json"
+"$SG" bench "$SUITE" --backend "$BACKEND" --interleave --quiet --out "$OUT/bench.csv" \
+    --json "$OUT/bench.json"
 ID=$("$SG" machine --backend "$BACKEND" | awk '/^machine_id:/ {print $2}')
 BASE=results/baselines/$ID-$SUITE-$BACKEND.csv
 if [ "$UPDATE" = 1 ]; then
@@ -50,6 +54,6 @@ if [ ! -f "$BASE" ]; then
     exit 0
 fi
 rc=0
-"$SG" compare "$BASE" "$OUT/bench.csv" --csv "$OUT/compare.csv" || rc=$?
+"$SG" compare "$BASE" "$OUT/bench.csv" --threshold "${THRESHOLD:-0.10}" --csv "$OUT/compare.csv" || rc=$?
 "$SG" report "$BASE" "$OUT/bench.csv" --out "$OUT/report" --force || echo "(report: see above)"
 exit $rc

@@ -2,6 +2,7 @@
 #define _GNU_SOURCE /* mkdir, fsync, ftruncate, gmtime_r with -std=c11 */
 #include "core/ssl/train.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -375,6 +376,21 @@ static int load_checkpoint(run *r, sg_err *err) {
     return 0;
 }
 
+/* A run killed while writing a checkpoint leaves checkpoint.bin.tmp.PID beside the intact
+ * checkpoint.bin (written whole, then renamed); a resume removes those partial files. */
+static void remove_partial_checkpoints(const run *r) {
+    DIR *d = opendir(r->dir);
+    if (!d) return;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (strncmp(e->d_name, "checkpoint.bin.tmp.", 19) != 0) continue;
+        char p[4400];
+        snprintf(p, sizeof p, "%s/%s", r->dir, e->d_name);
+        if (unlink(p) == 0) sg_info("removed %s, a checkpoint cut short by a kill", p);
+    }
+    closedir(d);
+}
+
 /* Cuts a CSV we wrote back to its header plus `rows` rows (our rows hold no newlines). */
 static int truncate_rows(const char *path, long rows, sg_err *err) {
     FILE *f = fopen(path, "r+b");
@@ -614,6 +630,7 @@ static int setup(run *r, const sg_train_opts *opts, sg_err *err) {
         return sg_errf(err, "run folder %s already holds a run: add --resume to continue it, or "
                             "set run.name for a new one", r->dir);
     if (mkdir_p(r->dir, err)) return -1;
+    if (opts->resume) remove_partial_checkpoints(r);
     if (opts->resume && !file_exists(r->ckpt_path) && file_exists(r->steps_path)) {
         /* killed before its first checkpoint: nothing to keep, start over in the same folder */
         if (truncate_rows(r->steps_path, 0, err) || truncate_rows(r->epochs_path, 0, err))

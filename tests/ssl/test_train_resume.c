@@ -98,8 +98,15 @@ int main(void) {
     CHECK(!s.finished && s.steps == 5, "stopped after 5 steps (%ld)", s.steps);
     CHECK(run_train(b, 0, 0, &s, &err) != 0 && strstr(err.msg, "--resume"),
           "a second start without --resume is refused: %s", err.msg);
+    /* a kill during a checkpoint write leaves a partial temporary file: the resume removes it */
+    char partial[800];
+    snprintf(partial, sizeof partial, "%s/runs/b/checkpoint.bin.tmp.99999", root);
+    FILE *pf = fopen(partial, "w");
+    CHECK(pf != NULL, "partial checkpoint file made");
+    if (pf) fputs("cut short", pf), fclose(pf);
     CHECK(run_train(b, 1, 0, &s, &err) == 0, "resumed run: %s", err.msg);
     CHECK(s.finished && s.steps == 16, "resumed to 16 steps (%ld)", s.steps);
+    CHECK(access(partial, F_OK) != 0, "the partial checkpoint file is gone after the resume");
 
     sg_config *c = make_config("c", "0", NULL);
     CHECK(run_train(c, 0, 0, &s, &err) == 0, "inline-data run: %s", err.msg);

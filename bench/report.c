@@ -1,18 +1,15 @@
 /* bench/report.c: several kernel-suite CSVs side by side (report.h). */
-#define _XOPEN_SOURCE 700 /* popen, fileno, fsync, mkdir, access, realpath */
+#define _XOPEN_SOURCE 700 /* realpath */
 #include "bench/report.h"
 
 #include <errno.h>
 #include <math.h>
-#include <signal.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "core/base/csv.h"
+#include "core/base/gnuplot.h"
+#include "core/base/text.h"
 
 int sg_report_metric_parse(const char *name, sg_report_metric *m) {
     if (!strcmp(name, "gflops"))
@@ -24,35 +21,6 @@ int sg_report_metric_parse(const char *name, sg_report_metric *m) {
     else
         return -1;
     return 0;
-}
-
-/* ---- a growing string ------------------------------------------------------------------------ */
-
-typedef struct {
-    char *s;
-    size_t len, cap;
-} sbuf;
-
-static void sb_printf(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sb_printf(sbuf *b, const char *fmt, ...) {
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        size_t room = b->cap - b->len;
-        int n = vsnprintf(b->s ? b->s + b->len : NULL, b->s ? room : 0, fmt, ap);
-        va_end(ap);
-        SG_CHECK(n >= 0, "format error");
-        if (b->s && (size_t)n < room) {
-            b->len += (size_t)n;
-            return;
-        }
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap < b->len + (size_t)n + 1) cap *= 2;
-        char *s = realloc(b->s, cap);
-        SG_CHECK(s != NULL, "out of memory");
-        b->s = s;
-        b->cap = cap;
-    }
 }
 
 /* ---- the inputs ------------------------------------------------------------------------------ */
@@ -301,65 +269,66 @@ static void fmt_value(char *buf, size_t cap, double v) {
 }
 
 /* A markdown cell: '|' escaped, line breaks as spaces. */
-static void md_cell(sbuf *b, const char *s) {
+static void md_cell(sg_sbuf *b, const char *s) {
     for (; *s; s++) {
         if (*s == '|')
-            sb_printf(b, "\\|");
+            sg_sbuf_printf(b, "\\|");
         else if (*s == '\n' || *s == '\r')
-            sb_printf(b, " ");
+            sg_sbuf_printf(b, " ");
         else
-            sb_printf(b, "%c", *s);
+            sg_sbuf_printf(b, "%c", *s);
     }
 }
 
-static void build_markdown(const rp_ctx *c, sbuf *b) {
+static void build_markdown(const rp_ctx *c, sg_sbuf *b) {
     static const char *const metric_title[] = {"GFLOP/s", "median time (ms)",
                                                "fraction of the sgemm ceiling"};
-    sb_printf(b, "# Kernel suite report\n\n");
-    sb_printf(b,
-              "Written by `stopgrad report` from %d kernel-suite CSV(s) of `stopgrad bench`.\n\n",
-              c->nf);
-    sb_printf(b, "| column | file | backend | machine_id | CPU | accelerator | threads | suite | "
-                 "git commit | time (UTC) |\n|---|---|---|---|---|---|---|---|---|---|\n");
+    sg_sbuf_printf(b, "# Kernel suite report\n\n");
+    sg_sbuf_printf(
+        b, "Written by `stopgrad report` from %d kernel-suite CSV(s) of `stopgrad bench`.\n\n",
+        c->nf);
+    sg_sbuf_printf(b,
+                   "| column | file | backend | machine_id | CPU | accelerator | threads | suite | "
+                   "git commit | time (UTC) |\n|---|---|---|---|---|---|---|---|---|---|\n");
     for (int j = 0; j < c->nf; j++) {
         const rp_file *f = &c->files[j];
         const int cols[] = {C_BACKEND, C_MACHINE, C_CPU, C_ACC, C_THREADS, C_SUITE, C_GIT, C_TIME};
-        sb_printf(b, "| ");
+        sg_sbuf_printf(b, "| ");
         md_cell(b, f->label);
-        sb_printf(b, " | `");
+        sg_sbuf_printf(b, " | `");
         md_cell(b, f->path);
-        sb_printf(b, "` |");
+        sg_sbuf_printf(b, "` |");
         for (int k = 0; k < (int)(sizeof cols / sizeof cols[0]); k++) {
-            sb_printf(b, " ");
+            sg_sbuf_printf(b, " ");
             md_cell(b, *first(f, cols[k]) ? first(f, cols[k]) : "-");
-            sb_printf(b, " |");
+            sg_sbuf_printf(b, " |");
         }
-        sb_printf(b, "\n");
+        sg_sbuf_printf(b, "\n");
     }
-    sb_printf(b, "\n## %s per kernel\n\n", metric_title[c->metric]);
-    sb_printf(b,
-              "Steps in images/s (batch / median step time), ceilings in GFLOP/s (sgemm) or "
-              "GB/s (copy), kernels in %s. \"-\": not measured in that file; mismatch, error, "
-              "not_run: the row's status there.\n\n",
-              metric_title[c->metric]);
-    sb_printf(b, "| kind | config | kernel | shape | unit |");
+    sg_sbuf_printf(b, "\n## %s per kernel\n\n", metric_title[c->metric]);
+    sg_sbuf_printf(b,
+                   "Steps in images/s (batch / median step time), ceilings in GFLOP/s (sgemm) or "
+                   "GB/s (copy), kernels in %s. \"-\": not measured in that file; mismatch, error, "
+                   "not_run: the row's status there.\n\n",
+                   metric_title[c->metric]);
+    sg_sbuf_printf(b, "| kind | config | kernel | shape | unit |");
     for (int j = 0; j < c->nf; j++) {
-        sb_printf(b, " ");
+        sg_sbuf_printf(b, " ");
         md_cell(b, c->files[j].label);
-        sb_printf(b, " |");
+        sg_sbuf_printf(b, " |");
     }
-    sb_printf(b, "\n|---|---|---|---|---|");
-    for (int j = 0; j < c->nf; j++) sb_printf(b, "---:|");
-    sb_printf(b, "\n");
+    sg_sbuf_printf(b, "\n|---|---|---|---|---|");
+    for (int j = 0; j < c->nf; j++) sg_sbuf_printf(b, "---:|");
+    sg_sbuf_printf(b, "\n");
     for (int i = 0; i < c->nrows; i++) {
         const rp_row *r = &c->rows[i];
-        sb_printf(b, "| %s | ", type_names[r->type]);
+        sg_sbuf_printf(b, "| %s | ", type_names[r->type]);
         md_cell(b, *r->config ? r->config : "-");
-        sb_printf(b, " | ");
+        sg_sbuf_printf(b, " | ");
         md_cell(b, r->kernel);
-        sb_printf(b, " | ");
+        sg_sbuf_printf(b, " | ");
         md_cell(b, r->type == T_CEILING ? r->shapes : r->shape);
-        sb_printf(b, " | %s |", r->unit);
+        sg_sbuf_printf(b, " | %s |", r->unit);
         for (int j = 0; j < c->nf; j++) {
             char v[64];
             if (r->status[j])
@@ -368,91 +337,15 @@ static void build_markdown(const rp_ctx *c, sbuf *b) {
                 snprintf(v, sizeof v, "-");
             else
                 fmt_value(v, sizeof v, r->val[j]);
-            sb_printf(b, " ");
+            sg_sbuf_printf(b, " ");
             md_cell(b, v);
-            sb_printf(b, " |");
+            sg_sbuf_printf(b, " |");
         }
-        sb_printf(b, "\n");
+        sg_sbuf_printf(b, "\n");
     }
 }
 
-/* ---- files ----------------------------------------------------------------------------------- */
-
-static int mkdirs(const char *dir, sg_err *err) {
-    char tmp[4096];
-    if (snprintf(tmp, sizeof tmp, "%s", dir) >= (int)sizeof tmp)
-        return sg_errf(err, "--out: path too long: %s", dir);
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = 0;
-        if (mkdir(tmp, 0777) != 0 && errno != EEXIST)
-            return sg_errf(err, "cannot create the folder %s: %s", tmp, strerror(errno));
-        *p = '/';
-    }
-    if (mkdir(tmp, 0777) != 0 && errno != EEXIST)
-        return sg_errf(err, "cannot create the folder %s: %s", tmp, strerror(errno));
-    return 0;
-}
-
-/* Whole file through a temporary beside it, fsync and rename. */
-static int write_atomic(const char *path, const char *text, size_t len, sg_err *err) {
-    char tmp[4300];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-    FILE *f = fopen(tmp, "wb");
-    if (!f)
-        return sg_errf(err, "%s: cannot create a temporary file beside it: %s", path,
-                       strerror(errno));
-    int bad = fwrite(text, 1, len, f) != len;
-    bad |= fflush(f) != 0;
-    bad |= fsync(fileno(f)) != 0;
-    int e = errno;
-    bad |= fclose(f) != 0;
-    if (bad || rename(tmp, path) != 0) {
-        if (!bad) e = errno;
-        remove(tmp);
-        return sg_errf(err, "%s: write failed: %s", path, strerror(e));
-    }
-    return 0;
-}
-
-static int exists(const char *path) {
-    struct stat st;
-    return stat(path, &st) == 0;
-}
-
-/* The gnuplot executable: a path with '/', or a name searched on PATH; 0 when not found. */
-static int find_program(const char *name, char *found, size_t cap) {
-    if (strchr(name, '/')) {
-        snprintf(found, cap, "%s", name);
-        return access(name, X_OK) == 0;
-    }
-    const char *path = getenv("PATH");
-    if (!path) return 0;
-    char buf[8192];
-    snprintf(buf, sizeof buf, "%s", path);
-    char *save = NULL;
-    for (char *d = strtok_r(buf, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
-        snprintf(found, cap, "%s/%s", *d ? d : ".", name);
-        if (access(found, X_OK) == 0) return 1;
-    }
-    return 0;
-}
-
-/* src as the inside of a single-quoted gnuplot string ('' for '). */
-static void gp_sq(sbuf *b, const char *s) {
-    for (; *s; s++) sb_printf(b, *s == '\'' ? "''" : "%c", *s);
-}
-
-/* src as the inside of a double-quoted gnuplot string (" and \ escaped), at most max chars. */
-static void gp_dq(sbuf *b, const char *s, size_t max) {
-    size_t n = strlen(s);
-    int cut = n > max;
-    for (size_t i = 0; i < (cut ? max - 3 : n); i++) {
-        if (s[i] == '"' || s[i] == '\\') sb_printf(b, "\\");
-        sb_printf(b, "%c", s[i] == '\n' ? ' ' : s[i]);
-    }
-    if (cut) sb_printf(b, "...");
-}
+/* ---- the chart ------------------------------------------------------------------------------- */
 
 typedef struct {
     int *rows; /* indices into ctx rows */
@@ -478,26 +371,26 @@ static int has_value(const rp_ctx *c, const rp_row *r) {
     return 0;
 }
 
-static void panel_dat(const rp_ctx *c, const rp_panel *p, sbuf *dat) {
-    sb_printf(dat, "# %s\n# row", p->title);
-    for (int j = 0; j < c->nf; j++) sb_printf(dat, " value_%d", j + 1);
-    sb_printf(dat, " # label\n");
+static void panel_dat(const rp_ctx *c, const rp_panel *p, sg_sbuf *dat) {
+    sg_sbuf_printf(dat, "# %s\n# row", p->title);
+    for (int j = 0; j < c->nf; j++) sg_sbuf_printf(dat, " value_%d", j + 1);
+    sg_sbuf_printf(dat, " # label\n");
     for (int i = 0; i < p->n; i++) {
         const rp_row *r = &c->rows[p->rows[i]];
-        sb_printf(dat, "%d", i);
+        sg_sbuf_printf(dat, "%d", i);
         for (int j = 0; j < c->nf; j++) {
             if (isfinite(r->val[j]) && r->val[j] > 0)
-                sb_printf(dat, " %.9g", r->val[j]);
+                sg_sbuf_printf(dat, " %.9g", r->val[j]);
             else
-                sb_printf(dat, " NaN");
+                sg_sbuf_printf(dat, " NaN");
         }
-        sb_printf(dat, " # %s %s %s\n", r->config, r->kernel, r->shape);
+        sg_sbuf_printf(dat, " # %s %s %s\n", r->config, r->kernel, r->shape);
     }
-    sb_printf(dat, "\n\n");
+    sg_sbuf_printf(dat, "\n\n");
 }
 
 static void panel_script(const rp_ctx *c, const rp_panel *p, const char *dat, double origin,
-                         double height, int key, sbuf *gp) {
+                         double height, int key, sg_sbuf *gp) {
     double vmin = INFINITY, vmax = 0;
     for (int i = 0; i < p->n; i++)
         for (int j = 0; j < c->nf; j++) {
@@ -509,19 +402,19 @@ static void panel_script(const rp_ctx *c, const rp_panel *p, const char *dat, do
         }
     int logx = vmax / vmin > 200;
     double floor_x = logx ? pow(10, floor(log10(vmin))) : 0;
-    sb_printf(gp, "\nset origin 0,%.4f\nset size 1,%.4f\n", origin, height);
-    sb_printf(gp, "set title \"");
-    gp_dq(gp, p->title, 200);
-    sb_printf(gp, "\"\n");
+    sg_sbuf_printf(gp, "\nset origin 0,%.4f\nset size 1,%.4f\n", origin, height);
+    sg_sbuf_printf(gp, "set title \"");
+    sg_gp_dq(gp, p->title, 200);
+    sg_sbuf_printf(gp, "\"\n");
     if (key)
-        sb_printf(gp, "set key outside top center horizontal\n");
+        sg_sbuf_printf(gp, "set key outside top center horizontal\n");
     else
-        sb_printf(gp, "unset key\n");
+        sg_sbuf_printf(gp, "unset key\n");
     if (logx)
-        sb_printf(gp, "set logscale x\nset xrange [%.6g:%.6g]\n", floor_x, vmax * 3);
+        sg_sbuf_printf(gp, "set logscale x\nset xrange [%.6g:%.6g]\n", floor_x, vmax * 3);
     else
-        sb_printf(gp, "unset logscale x\nset xrange [0:%.6g]\n", vmax * 1.08);
-    sb_printf(gp, "set yrange [%.2f:-0.6]\nset ytics (", p->n - 0.4);
+        sg_sbuf_printf(gp, "unset logscale x\nset xrange [0:%.6g]\n", vmax * 1.08);
+    sg_sbuf_printf(gp, "set yrange [%.2f:-0.6]\nset ytics (", p->n - 0.4);
     for (int i = 0; i < p->n; i++) {
         const rp_row *r = &c->rows[p->rows[i]];
         char label[512];
@@ -529,30 +422,31 @@ static void panel_script(const rp_ctx *c, const rp_panel *p, const char *dat, do
             snprintf(label, sizeof label, "step %s %s", r->config, r->shape);
         else
             snprintf(label, sizeof label, "%s %s [%s]", r->kernel, r->shape, r->config);
-        sb_printf(gp, "%s\"", i ? ", " : "");
-        gp_dq(gp, label, 96);
-        sb_printf(gp, "\" %d", i);
+        sg_sbuf_printf(gp, "%s\"", i ? ", " : "");
+        sg_gp_dq(gp, label, 96);
+        sg_sbuf_printf(gp, "\" %d", i);
     }
-    sb_printf(gp, ")\n");
+    sg_sbuf_printf(gp, ")\n");
     double band = 0.8, h = band / c->nf;
-    sb_printf(gp, "plot ");
+    sg_sbuf_printf(gp, "plot ");
     for (int j = 0; j < c->nf; j++) {
         double off = -band / 2 + (j + 0.5) * h;
-        sb_printf(gp, "%s'", j ? ", \\\n     " : "");
-        gp_sq(gp, dat);
-        sb_printf(gp,
-                  "' index %d using %d:($1%+.4f):(%.6g):%d:($1%+.4f):($1%+.4f) with boxxyerror "
-                  "fillstyle solid 0.85 noborder lc %d title \"",
-                  p->index, j + 2, off, floor_x, j + 2, off - 0.45 * h, off + 0.45 * h, j + 1);
-        gp_dq(gp, c->files[j].label, 120);
-        sb_printf(gp, "\"");
+        sg_sbuf_printf(gp, "%s'", j ? ", \\\n     " : "");
+        sg_gp_sq(gp, dat);
+        sg_sbuf_printf(
+            gp,
+            "' index %d using %d:($1%+.4f):(%.6g):%d:($1%+.4f):($1%+.4f) with boxxyerror "
+            "fillstyle solid 0.85 noborder lc %d title \"",
+            p->index, j + 2, off, floor_x, j + 2, off - 0.45 * h, off + 0.45 * h, j + 1);
+        sg_gp_dq(gp, c->files[j].label, 120);
+        sg_sbuf_printf(gp, "\"");
     }
-    sb_printf(gp, "\n");
+    sg_sbuf_printf(gp, "\n");
 }
 
 /* The chart's data and script; the number of panels drawn (0: nothing to chart). */
-static int build_chart(const rp_ctx *c, const char *dir_dat, const char *png, sbuf *dat, sbuf *gp,
-                       int *nsteps, int *nkernels) {
+static int build_chart(const rp_ctx *c, const char *dir_dat, const char *png, sg_sbuf *dat,
+                       sg_sbuf *gp, int *nsteps, int *nkernels) {
     static const char *const kernel_title[] = {
         "kernels: GFLOP/s (higher is better)", "kernels: median time in ms (lower is better)",
         "kernels: fraction of the machine's sgemm ceiling (higher is better)"};
@@ -593,22 +487,13 @@ static int build_chart(const rp_ctx *c, const char *dir_dat, const char *png, sb
             H += ph[k];
         }
         int W = 1600;
-        sb_printf(gp,
-                  "# report.gp: written by `stopgrad report`; reads report.dat beside it and\n"
-                  "# writes report.png (or the file named by OUT: gnuplot -e \"OUT='x.png'\").\n");
-        sb_printf(gp,
-                  "if (strstrt(GPVAL_TERMINALS, 'pngcairo') > 0) {\n"
-                  "  set terminal pngcairo size %d,%d font 'DejaVu Sans,9' noenhanced\n"
-                  "} else {\n"
-                  "  set terminal png size %d,%d noenhanced\n"
-                  "}\n",
-                  W, H, W, H);
-        sb_printf(gp, "if (!exists('OUT')) OUT = '");
-        gp_sq(gp, png);
-        sb_printf(gp, "'\nset output OUT\nset multiplot\nset lmargin at screen 0.42\nset rmargin "
-                      "at screen 0.97\n"
-                      "set grid xtics lc rgb '#dddddd'\nset ytics nomirror scale 0\n"
-                      "set xtics nomirror\nset border 3\n");
+        sg_sbuf_printf(
+            gp, "# report.gp: written by `stopgrad report`; reads report.dat beside it and\n"
+                "# writes report.png (or the file named by OUT: gnuplot -e \"OUT='x.png'\").\n");
+        sg_gp_png_output(gp, W, H, png);
+        sg_sbuf_printf(gp, "set multiplot\nset lmargin at screen 0.42\nset rmargin at screen 0.97\n"
+                           "set grid xtics lc rgb '#dddddd'\nset ytics nomirror scale 0\n"
+                           "set xtics nomirror\nset border 3\n");
         double top = 1.0;
         int key = 1;
         for (int k = 0; k < 2; k++) {
@@ -618,42 +503,11 @@ static int build_chart(const rp_ctx *c, const char *dir_dat, const char *png, sb
             panel_script(c, &panels[k], dir_dat, top < 0 ? 0 : top, hfrac, key, gp);
             key = 0;
         }
-        sb_printf(gp, "\nunset multiplot\nunset output\n");
+        sg_sbuf_printf(gp, "\nunset multiplot\nunset output\n");
     }
     free(steps);
     free(kern);
     return np;
-}
-
-/* Feeds "OUT = 'png_out'" and the script to gnuplot through a pipe. */
-static int render(const char *gnuplot, const sbuf *gp, const char *png_out, const char *gp_path,
-                  sg_err *err) {
-    sbuf cmd = {0}; /* the path single-quoted for the shell */
-    sb_printf(&cmd, "'");
-    for (const char *s = gnuplot; *s; s++) sb_printf(&cmd, *s == '\'' ? "'\\''" : "%c", *s);
-    sb_printf(&cmd, "'");
-    fflush(NULL);
-    FILE *p = popen(cmd.s, "w");
-    free(cmd.s);
-    if (!p) return sg_errf(err, "cannot run '%s': %s", gnuplot, strerror(errno));
-    /* a gnuplot that dies early must not kill us with SIGPIPE */
-    void (*old)(int) = signal(SIGPIPE, SIG_IGN);
-    sbuf head = {0};
-    sb_printf(&head, "OUT = '");
-    gp_sq(&head, png_out);
-    sb_printf(&head, "'\n");
-    int short_write = fwrite(head.s, 1, head.len, p) != head.len;
-    free(head.s);
-    size_t wrote = short_write ? 0 : fwrite(gp->s, 1, gp->len, p);
-    int st = pclose(p);
-    signal(SIGPIPE, old == SIG_ERR ? SIG_DFL : old);
-    if (st == -1) return sg_errf(err, "waiting for '%s': %s", gnuplot, strerror(errno));
-    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0 || wrote != gp->len)
-        return sg_errf(err,
-                       "gnuplot ('%s') failed on the script %s (exit status %d); its "
-                       "messages are above",
-                       gnuplot, gp_path, WIFEXITED(st) ? WEXITSTATUS(st) : -1);
-    return 0;
 }
 
 /* ---- the report ------------------------------------------------------------------------------ */
@@ -685,11 +539,11 @@ int sg_report_write(const sg_report_opts *o, sg_report_summary *sum, sg_err *err
     snprintf(s.png_path, sizeof s.png_path, "%s/report.png", o->out_dir);
     snprintf(s.dat_path, sizeof s.dat_path, "%s/report.dat", o->out_dir);
     snprintf(s.gp_path, sizeof s.gp_path, "%s/report.gp", o->out_dir);
-    if (!rc && !o->force && (exists(s.md_path) || exists(s.png_path)))
+    if (!rc && !o->force && (sg_file_exists(s.md_path) || sg_file_exists(s.png_path)))
         rc = sg_errf(err,
                      "%s already exists: a report is not overwritten; choose another --out "
                      "or pass --force",
-                     exists(s.md_path) ? s.md_path : s.png_path);
+                     sg_file_exists(s.md_path) ? s.md_path : s.png_path);
     if (!rc) {
         s.ncolumns = c.nf;
         for (int i = 0; i < c.nrows; i++) {
@@ -698,12 +552,11 @@ int sg_report_write(const sg_report_opts *o, sg_report_summary *sum, sg_err *err
             s.nkernels += c.rows[i].type == T_KERNEL;
         }
         s.nrows = c.nrows;
-        if (mkdirs(o->out_dir, err)) rc = -2;
+        if (sg_mkdirs(o->out_dir, err)) rc = -2;
     }
-    sbuf md = {0}, dat = {0}, gp = {0};
+    sg_sbuf md = {0}, dat = {0}, gp = {0};
     int np = 0;
-    char png_tmp[4300], abs_dir[4096] = "", abs_dat[4200], abs_png[4200], abs_png_tmp[4300];
-    snprintf(png_tmp, sizeof png_tmp, "%s.tmp", s.png_path);
+    char abs_dir[4096] = "", abs_dat[4200], abs_png[4200];
     if (!rc && !realpath(o->out_dir, abs_dir)) {
         sg_errf(err, "%s: cannot resolve the folder: %s", o->out_dir, strerror(errno));
         rc = -2;
@@ -712,22 +565,21 @@ int sg_report_write(const sg_report_opts *o, sg_report_summary *sum, sg_err *err
         /* the script names its files by absolute path: it can be rerun from anywhere */
         snprintf(abs_dat, sizeof abs_dat, "%s/report.dat", abs_dir);
         snprintf(abs_png, sizeof abs_png, "%s/report.png", abs_dir);
-        snprintf(abs_png_tmp, sizeof abs_png_tmp, "%s/report.png.tmp", abs_dir);
         build_markdown(&c, &md);
         np = build_chart(&c, abs_dat, abs_png, &dat, &gp, &s.chart_steps, &s.chart_kernels);
-        if (write_atomic(s.md_path, md.s, md.len, err))
+        if (sg_write_text_atomic(s.md_path, md.s, md.len, err))
             rc = -2;
         else if (o->log)
             fprintf(o->log, "wrote %s (%d rows x %d inputs)\n", s.md_path, s.nrows, c.nf);
     }
     if (!rc && np) {
-        if (write_atomic(s.dat_path, dat.s, dat.len, err) ||
-            write_atomic(s.gp_path, gp.s, gp.len, err))
+        if (sg_write_text_atomic(s.dat_path, dat.s, dat.len, err) ||
+            sg_write_text_atomic(s.gp_path, gp.s, gp.len, err))
             rc = -2;
     }
     if (!rc) {
         /* --force: an old chart must not stay beside a new table */
-        if (exists(s.png_path) && remove(s.png_path) != 0) {
+        if (sg_file_exists(s.png_path) && remove(s.png_path) != 0) {
             sg_errf(err, "%s: cannot remove the old chart: %s", s.png_path, strerror(errno));
             rc = -2;
         }
@@ -741,29 +593,24 @@ int sg_report_write(const sg_report_opts *o, sg_report_summary *sum, sg_err *err
                     "written",
                     s.png_path);
             rc = 1;
-        } else if (!find_program(gnuplot, exe, sizeof exe)) {
+        } else if (!sg_find_program(gnuplot, exe, sizeof exe)) {
             sg_errf(err,
                     "%s needs gnuplot, and '%s' is not %s (scripts/setup.sh installs "
                     "Debian's gnuplot-nox); %s, %s and %s were written",
                     s.png_path, gnuplot, strchr(gnuplot, '/') ? "an executable" : "on PATH",
                     s.md_path, s.dat_path, s.gp_path);
             rc = 1;
-        } else if (render(exe, &gp, abs_png_tmp, s.gp_path, err)) {
-            remove(png_tmp);
-            rc = 1;
-        } else if (rename(png_tmp, s.png_path) != 0) {
-            sg_errf(err, "%s: cannot rename %s to it: %s", s.png_path, png_tmp, strerror(errno));
-            rc = -2;
         } else {
-            s.png = 1;
-            if (o->log)
+            rc = sg_gnuplot_png(exe, &gp, s.gp_path, s.png_path, abs_png, err);
+            s.png = rc == 0;
+            if (s.png && o->log)
                 fprintf(o->log, "wrote %s (%d step(s), %d kernel(s))\n", s.png_path, s.chart_steps,
                         s.chart_kernels);
         }
     }
-    free(md.s);
-    free(dat.s);
-    free(gp.s);
+    sg_sbuf_free(&md);
+    sg_sbuf_free(&dat);
+    sg_sbuf_free(&gp);
     for (int i = 0; i < c.nrows; i++) {
         free(c.rows[i].val);
         free(c.rows[i].status);

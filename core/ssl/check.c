@@ -1,19 +1,16 @@
 /* core/ssl/check.c: stopgrad's results against the published numbers (check.h). */
-#define _XOPEN_SOURCE 700 /* popen, fileno, fsync, mkdir, access, realpath, strdup, strtok_r */
+#define _XOPEN_SOURCE 700 /* realpath, strdup, strtok_r */
 #include "core/ssl/check.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <math.h>
-#include <signal.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "core/base/csv.h"
+#include "core/base/gnuplot.h"
+#include "core/base/text.h"
 #include "core/ssl/suite.h"
 
 static const char *const verdict_names[SG_CHECK_NVERDICTS] = {"PASS", "FAIL", "NOT RUN", "UNMAPPED",
@@ -21,35 +18,6 @@ static const char *const verdict_names[SG_CHECK_NVERDICTS] = {"PASS", "FAIL", "N
 
 const char *sg_check_verdict_name(sg_check_verdict v) {
     return (unsigned)v < SG_CHECK_NVERDICTS ? verdict_names[v] : "?";
-}
-
-/* ---- a growing string (as bench/report.c) ---------------------------------------------------- */
-
-typedef struct {
-    char *s;
-    size_t len, cap;
-} sbuf;
-
-static void sb_printf(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sb_printf(sbuf *b, const char *fmt, ...) {
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        size_t room = b->cap - b->len;
-        int n = vsnprintf(b->s ? b->s + b->len : NULL, b->s ? room : 0, fmt, ap);
-        va_end(ap);
-        SG_CHECK(n >= 0, "format error");
-        if (b->s && (size_t)n < room) {
-            b->len += (size_t)n;
-            return;
-        }
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap < b->len + (size_t)n + 1) cap *= 2;
-        char *s = realloc(b->s, cap);
-        SG_CHECK(s != NULL, "out of memory");
-        b->s = s;
-        b->cap = cap;
-    }
 }
 
 static char *xstrdup(const char *s) {
@@ -650,66 +618,6 @@ void sg_check_print_summary(const sg_check *c, FILE *f) {
 /* ---- files ------------------------------------------------------------------------------------
  */
 
-static int mkdirs(const char *dir, sg_err *err) {
-    char tmp[4096];
-    if (snprintf(tmp, sizeof tmp, "%s", dir) >= (int)sizeof tmp)
-        return sg_errf(err, "--out: path too long: %s", dir);
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = 0;
-        if (mkdir(tmp, 0777) != 0 && errno != EEXIST)
-            return sg_errf(err, "cannot create the folder %s: %s", tmp, strerror(errno));
-        *p = '/';
-    }
-    if (mkdir(tmp, 0777) != 0 && errno != EEXIST)
-        return sg_errf(err, "cannot create the folder %s: %s", tmp, strerror(errno));
-    return 0;
-}
-
-/* Whole file through a temporary beside it, fsync and rename. */
-static int write_atomic(const char *path, const char *text, size_t len, sg_err *err) {
-    char tmp[4300];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-    FILE *f = fopen(tmp, "wb");
-    if (!f)
-        return sg_errf(err, "%s: cannot create a temporary file beside it: %s", path,
-                       strerror(errno));
-    int bad = fwrite(text, 1, len, f) != len;
-    bad |= fflush(f) != 0;
-    bad |= fsync(fileno(f)) != 0;
-    int e = errno;
-    bad |= fclose(f) != 0;
-    if (bad || rename(tmp, path) != 0) {
-        if (!bad) e = errno;
-        remove(tmp);
-        return sg_errf(err, "%s: write failed: %s", path, strerror(e));
-    }
-    return 0;
-}
-
-static int exists(const char *path) {
-    struct stat st;
-    return stat(path, &st) == 0;
-}
-
-/* The gnuplot executable: a path with '/', or a name searched on PATH; 0 when not found. */
-static int find_program(const char *name, char *found, size_t cap) {
-    if (strchr(name, '/')) {
-        snprintf(found, cap, "%s", name);
-        return access(name, X_OK) == 0;
-    }
-    const char *path = getenv("PATH");
-    if (!path) return 0;
-    char buf[8192];
-    snprintf(buf, sizeof buf, "%s", path);
-    char *save = NULL;
-    for (char *d = strtok_r(buf, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
-        snprintf(found, cap, "%s/%s", *d ? d : ".", name);
-        if (access(found, X_OK) == 0) return 1;
-    }
-    return 0;
-}
-
 static void num_cell(char *b, size_t cap, double v, int prec) {
     if (isnan(v))
         b[0] = 0;
@@ -775,12 +683,12 @@ static int write_csv(const sg_check *c, const char *path, sg_err *err) {
     return rc;
 }
 
-static void md_cell(sbuf *b, const char *s) {
+static void md_cell(sg_sbuf *b, const char *s) {
     for (; *s; s++) {
         if (*s == '|')
-            sb_printf(b, "\\|");
+            sg_sbuf_printf(b, "\\|");
         else
-            sb_printf(b, "%c", *s == '\n' ? ' ' : *s);
+            sg_sbuf_printf(b, "%c", *s == '\n' ? ' ' : *s);
     }
 }
 
@@ -795,39 +703,41 @@ static int first_of_table(const sg_check *c, int i) {
     return 1;
 }
 
-static void build_markdown(const sg_check *c, sbuf *b) {
-    sb_printf(b, "# stopgrad check: ours against the published numbers\n\n");
-    sb_printf(b, "Reference: `");
+static void build_markdown(const sg_check *c, sg_sbuf *b) {
+    sg_sbuf_printf(b, "# stopgrad check: ours against the published numbers\n\n");
+    sg_sbuf_printf(b, "Reference: `");
     md_cell(b, c->reference);
-    sb_printf(b,
-              "`. Results: %ld rows from %d file(s), %ld of them with a tag no suite's `answers` "
-              "name; %d suite file(s).\n\n",
-              c->nresult_rows, c->nfiles, c->nignored, c->nsuites);
-    sb_printf(b,
-              "stopgrad's number is `probe_best`: the reference code reports the best test "
-              "accuracy over its linear probe's epochs. Ours: mean ± sample std over seeds. "
-              "Rules: `within` passes when |ours - published| <= max(2 x published std, %.1f) "
-              "points; `collapse` passes when ours collapsed too (collapse_std < %.2f or probe "
-              "below chance + %.0f points). NOT RUN: a suite answers the row but no results; "
-              "UNMAPPED: no suite answers it; NO METRIC: results without the row's metric. "
-              "PARTIAL-SEEDS: fewer seeds than published; SETUP-DIFFERS: our dataset or epochs "
-              "differ from the row's. \"?\": not published.\n\n",
-              SG_CHECK_WITHIN_FLOOR, SG_CHECK_COLLAPSE_STD, SG_CHECK_COLLAPSE_MARGIN);
-    sb_printf(b,
-              "**%d PASS, %d FAIL, %d NOT RUN, %d UNMAPPED, %d NO METRIC** of %d rows; %d "
-              "PARTIAL-SEEDS, %d SETUP-DIFFERS.\n",
-              c->count[SG_CHECK_PASS], c->count[SG_CHECK_FAIL], c->count[SG_CHECK_NOT_RUN],
-              c->count[SG_CHECK_UNMAPPED], c->count[SG_CHECK_NO_METRIC], c->nrows, c->npartial,
-              c->nsetup);
+    sg_sbuf_printf(
+        b,
+        "`. Results: %ld rows from %d file(s), %ld of them with a tag no suite's `answers` "
+        "name; %d suite file(s).\n\n",
+        c->nresult_rows, c->nfiles, c->nignored, c->nsuites);
+    sg_sbuf_printf(
+        b,
+        "stopgrad's number is `probe_best`: the reference code reports the best test "
+        "accuracy over its linear probe's epochs. Ours: mean ± sample std over seeds. "
+        "Rules: `within` passes when |ours - published| <= max(2 x published std, %.1f) "
+        "points; `collapse` passes when ours collapsed too (collapse_std < %.2f or probe "
+        "below chance + %.0f points). NOT RUN: a suite answers the row but no results; "
+        "UNMAPPED: no suite answers it; NO METRIC: results without the row's metric. "
+        "PARTIAL-SEEDS: fewer seeds than published; SETUP-DIFFERS: our dataset or epochs "
+        "differ from the row's. \"?\": not published.\n\n",
+        SG_CHECK_WITHIN_FLOOR, SG_CHECK_COLLAPSE_STD, SG_CHECK_COLLAPSE_MARGIN);
+    sg_sbuf_printf(b,
+                   "**%d PASS, %d FAIL, %d NOT RUN, %d UNMAPPED, %d NO METRIC** of %d rows; %d "
+                   "PARTIAL-SEEDS, %d SETUP-DIFFERS.\n",
+                   c->count[SG_CHECK_PASS], c->count[SG_CHECK_FAIL], c->count[SG_CHECK_NOT_RUN],
+                   c->count[SG_CHECK_UNMAPPED], c->count[SG_CHECK_NO_METRIC], c->nrows, c->npartial,
+                   c->nsetup);
     for (int i = 0; i < c->nrows; i++) {
         if (!first_of_table(c, i)) continue;
-        sb_printf(b, "\n## ");
+        sg_sbuf_printf(b, "\n## ");
         md_cell(b, c->rows[i].source);
-        sb_printf(b, ", table ");
+        sg_sbuf_printf(b, ", table ");
         md_cell(b, c->rows[i].table);
-        sb_printf(b, "\n\n| ref_id | setting | dataset | epochs | metric | published | ours | "
-                     "diff | judged by | verdict | runs |\n"
-                     "|---|---|---|---:|---|---:|---:|---:|---|---|---|\n");
+        sg_sbuf_printf(b, "\n\n| ref_id | setting | dataset | epochs | metric | published | ours | "
+                          "diff | judged by | verdict | runs |\n"
+                          "|---|---|---|---:|---|---:|---:|---:|---|---|---|\n");
         for (int k = i; k < c->nrows; k++) {
             const sg_check_row *r = &c->rows[k];
             if (!same_table(r, &c->rows[i])) continue;
@@ -848,35 +758,19 @@ static void build_markdown(const sg_check *c, sbuf *b) {
                                    judged,
                                    verdict,
                                    *r->runs ? r->runs : "-"};
-            sb_printf(b, "|");
+            sg_sbuf_printf(b, "|");
             for (size_t j = 0; j < sizeof cells / sizeof cells[0]; j++) {
-                sb_printf(b, " %s", j == 9 ? "**" : "");
+                sg_sbuf_printf(b, " %s", j == 9 ? "**" : "");
                 md_cell(b, cells[j]);
-                sb_printf(b, "%s |", j == 9 ? "**" : "");
+                sg_sbuf_printf(b, "%s |", j == 9 ? "**" : "");
             }
-            sb_printf(b, "\n");
+            sg_sbuf_printf(b, "\n");
         }
     }
 }
 
 /* ---- the chart --------------------------------------------------------------------------------
  */
-
-/* src as the inside of a single-quoted gnuplot string ('' for '). */
-static void gp_sq(sbuf *b, const char *s) {
-    for (; *s; s++) sb_printf(b, *s == '\'' ? "''" : "%c", *s);
-}
-
-/* src as the inside of a double-quoted gnuplot string (" and \ escaped), at most max chars. */
-static void gp_dq(sbuf *b, const char *s, size_t max) {
-    size_t n = strlen(s);
-    int cut = n > max;
-    for (size_t i = 0; i < (cut ? max - 3 : n); i++) {
-        if (s[i] == '"' || s[i] == '\\') sb_printf(b, "\\");
-        sb_printf(b, "%c", s[i] == '\n' ? ' ' : s[i]);
-    }
-    if (cut) sb_printf(b, "...");
-}
 
 static int table_has_results(const sg_check *c, int first) {
     for (int k = first; k < c->nrows; k++)
@@ -886,8 +780,8 @@ static int table_has_results(const sg_check *c, int first) {
 
 /* Data and script of the chart: one panel per published table with any results; returns the
  * rows drawn (0: nothing to chart). */
-static int build_chart(const sg_check *c, const char *dat_path, const char *png, sbuf *dat,
-                       sbuf *gp) {
+static int build_chart(const sg_check *c, const char *dat_path, const char *png, sg_sbuf *dat,
+                       sg_sbuf *gp) {
     int npanels = 0, nrows = 0;
     for (int i = 0; i < c->nrows; i++)
         if (first_of_table(c, i) && table_has_results(c, i)) {
@@ -897,29 +791,22 @@ static int build_chart(const sg_check *c, const char *dat_path, const char *png,
     if (!npanels) return 0;
     const int row_px = 30, head_px = 70, W = 1500;
     int H = npanels * head_px + nrows * row_px + 10;
-    sb_printf(gp,
-              "# check.gp: written by `stopgrad check`; reads check.dat beside it and writes\n"
-              "# check.png (or the file named by OUT: gnuplot -e \"OUT='x.png'\").\n"
-              "if (strstrt(GPVAL_TERMINALS, 'pngcairo') > 0) {\n"
-              "  set terminal pngcairo size %d,%d font 'DejaVu Sans,9' noenhanced\n"
-              "} else {\n"
-              "  set terminal png size %d,%d noenhanced\n"
-              "}\n",
-              W, H, W, H);
-    sb_printf(gp, "if (!exists('OUT')) OUT = '");
-    gp_sq(gp, png);
-    sb_printf(gp, "'\nset output OUT\nset multiplot\nset lmargin at screen 0.40\n"
-                  "set rmargin at screen 0.97\nset grid xtics lc rgb '#dddddd'\n"
-                  "set ytics nomirror scale 0\nset xtics nomirror\nset border 3\n"
-                  "set xrange [0:100]\nset xlabel 'accuracy (%%)' offset 0,0.6\n");
+    sg_sbuf_printf(gp,
+                   "# check.gp: written by `stopgrad check`; reads check.dat beside it and writes\n"
+                   "# check.png (or the file named by OUT: gnuplot -e \"OUT='x.png'\").\n");
+    sg_gp_png_output(gp, W, H, png);
+    sg_sbuf_printf(gp, "set multiplot\nset lmargin at screen 0.40\n"
+                       "set rmargin at screen 0.97\nset grid xtics lc rgb '#dddddd'\n"
+                       "set ytics nomirror scale 0\nset xtics nomirror\nset border 3\n"
+                       "set xrange [0:100]\nset xlabel 'accuracy (%%)' offset 0,0.6\n");
     double top = 1.0;
     int index = 0;
     for (int i = 0; i < c->nrows; i++) {
         if (!first_of_table(c, i) || !table_has_results(c, i)) continue;
         int n = 0;
-        sb_printf(dat, "# %s %s: row published published_std ours ours_std # ref_id\n",
-                  c->rows[i].source, c->rows[i].table);
-        sbuf tics = {0};
+        sg_sbuf_printf(dat, "# %s %s: row published published_std ours ours_std # ref_id\n",
+                       c->rows[i].source, c->rows[i].table);
+        sg_sbuf tics = {0};
         for (int k = i; k < c->nrows; k++) {
             const sg_check_row *r = &c->rows[k];
             if (!same_table(r, &c->rows[i])) continue;
@@ -928,84 +815,56 @@ static int build_chart(const sg_check *c, const char *dat_path, const char *png,
             if (!isnan(r->pub_std)) snprintf(ps, sizeof ps, "%.6g", r->pub_std);
             if (r->n) snprintf(om, sizeof om, "%.6g", r->ours_mean);
             if (!isnan(r->ours_std)) snprintf(os, sizeof os, "%.6g", r->ours_std);
-            sb_printf(dat, "%d %.6g %s %s %s # %s\n", n, r->pub_mean, ps, om, os, r->ref_id);
+            sg_sbuf_printf(dat, "%d %.6g %s %s %s # %s\n", n, r->pub_mean, ps, om, os, r->ref_id);
             char label[400], verdict[96];
             fmt_verdict(verdict, sizeof verdict, r);
             char setting[300];
             fmt_setting(setting, sizeof setting, r);
             snprintf(label, sizeof label, "%s %s [%s]", r->ref_id, setting, verdict);
-            sb_printf(&tics, "%s\"", n ? ", " : "");
-            gp_dq(&tics, label, 110);
-            sb_printf(&tics, "\" %d", n);
+            sg_sbuf_printf(&tics, "%s\"", n ? ", " : "");
+            sg_gp_dq(&tics, label, 110);
+            sg_sbuf_printf(&tics, "\" %d", n);
             n++;
         }
-        sb_printf(dat, "\n\n");
+        sg_sbuf_printf(dat, "\n\n");
         double h = (double)(head_px + n * row_px) / H;
         top -= h;
-        sb_printf(gp, "\nset origin 0,%.4f\nset size 1,%.4f\nset title \"", top < 0 ? 0 : top, h);
-        gp_dq(gp, c->rows[i].source, 60);
-        sb_printf(gp, ", table ");
-        gp_dq(gp, c->rows[i].table, 40);
-        sb_printf(gp, ": published vs stopgrad (probe_best), mean and std over seeds\"\n");
+        sg_sbuf_printf(gp, "\nset origin 0,%.4f\nset size 1,%.4f\nset title \"", top < 0 ? 0 : top,
+                       h);
+        sg_gp_dq(gp, c->rows[i].source, 60);
+        sg_sbuf_printf(gp, ", table ");
+        sg_gp_dq(gp, c->rows[i].table, 40);
+        sg_sbuf_printf(gp, ": published vs stopgrad (probe_best), mean and std over seeds\"\n");
         if (index == 0)
-            sb_printf(gp, "set key outside top right horizontal\n");
+            sg_sbuf_printf(gp, "set key outside top right horizontal\n");
         else
-            sb_printf(gp, "unset key\n");
-        sb_printf(gp, "set yrange [%.2f:-0.6]\nset ytics (%s)\n", n - 0.4, tics.s ? tics.s : "");
-        free(tics.s);
+            sg_sbuf_printf(gp, "unset key\n");
+        sg_sbuf_printf(gp, "set yrange [%.2f:-0.6]\nset ytics (%s)\n", n - 0.4,
+                       tics.s ? tics.s : "");
+        sg_sbuf_free(&tics);
         const char *what[2] = {"published", "stopgrad"};
-        sb_printf(gp, "plot ");
+        sg_sbuf_printf(gp, "plot ");
         for (int j = 0; j < 2; j++) {
             int cv = j ? 4 : 2, cs = j ? 5 : 3;
             double off = j ? 0.19 : -0.19;
-            sb_printf(gp, "%s'", j ? ", \\\n     " : "");
-            gp_sq(gp, dat_path);
-            sb_printf(gp,
-                      "' index %d using %d:($1%+.2f):(0):%d:($1%+.2f):($1%+.2f) with boxxyerror "
-                      "fillstyle solid 0.85 noborder lc %d title '%s', \\\n     '",
-                      index, cv, off, cv, off - 0.17, off + 0.17, j + 1, what[j]);
-            gp_sq(gp, dat_path);
-            sb_printf(gp,
-                      "' index %d using %d:($1%+.2f):%d with xerrorbars pointsize 0 lc "
-                      "rgb '#333333' notitle",
-                      index, cv, off, cs);
+            sg_sbuf_printf(gp, "%s'", j ? ", \\\n     " : "");
+            sg_gp_sq(gp, dat_path);
+            sg_sbuf_printf(
+                gp,
+                "' index %d using %d:($1%+.2f):(0):%d:($1%+.2f):($1%+.2f) with boxxyerror "
+                "fillstyle solid 0.85 noborder lc %d title '%s', \\\n     '",
+                index, cv, off, cv, off - 0.17, off + 0.17, j + 1, what[j]);
+            sg_gp_sq(gp, dat_path);
+            sg_sbuf_printf(gp,
+                           "' index %d using %d:($1%+.2f):%d with xerrorbars pointsize 0 lc "
+                           "rgb '#333333' notitle",
+                           index, cv, off, cs);
         }
-        sb_printf(gp, "\n");
+        sg_sbuf_printf(gp, "\n");
         index++;
     }
-    sb_printf(gp, "\nunset multiplot\nunset output\n");
+    sg_sbuf_printf(gp, "\nunset multiplot\nunset output\n");
     return nrows;
-}
-
-/* Feeds "OUT = 'png_out'" and the script to gnuplot through a pipe. */
-static int render(const char *gnuplot, const sbuf *gp, const char *png_out, const char *gp_path,
-                  sg_err *err) {
-    sbuf cmd = {0}; /* the path single-quoted for the shell */
-    sb_printf(&cmd, "'");
-    for (const char *s = gnuplot; *s; s++) sb_printf(&cmd, *s == '\'' ? "'\\''" : "%c", *s);
-    sb_printf(&cmd, "'");
-    fflush(NULL);
-    FILE *p = popen(cmd.s, "w");
-    free(cmd.s);
-    if (!p) return sg_errf(err, "cannot run '%s': %s", gnuplot, strerror(errno));
-    /* a gnuplot that dies early must not kill us with SIGPIPE */
-    void (*old)(int) = signal(SIGPIPE, SIG_IGN);
-    sbuf head = {0};
-    sb_printf(&head, "OUT = '");
-    gp_sq(&head, png_out);
-    sb_printf(&head, "'\n");
-    int short_write = fwrite(head.s, 1, head.len, p) != head.len;
-    free(head.s);
-    size_t wrote = short_write ? 0 : fwrite(gp->s, 1, gp->len, p);
-    int st = pclose(p);
-    signal(SIGPIPE, old == SIG_ERR ? SIG_DFL : old);
-    if (st == -1) return sg_errf(err, "waiting for '%s': %s", gnuplot, strerror(errno));
-    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0 || wrote != gp->len)
-        return sg_errf(err,
-                       "gnuplot ('%s') failed on the script %s (exit status %d); its "
-                       "messages are above",
-                       gnuplot, gp_path, WIFEXITED(st) ? WEXITSTATUS(st) : -1);
-    return 0;
 }
 
 int sg_check_write(const sg_check *c, const sg_check_out_opts *o, sg_check_written *w,
@@ -1019,36 +878,34 @@ int sg_check_write(const sg_check *c, const sg_check_out_opts *o, sg_check_writt
     snprintf(s.dat_path, sizeof s.dat_path, "%s/check.dat", o->out_dir);
     snprintf(s.gp_path, sizeof s.gp_path, "%s/check.gp", o->out_dir);
     if (w) *w = s;
-    const char *old = exists(s.csv_path)   ? s.csv_path
-                      : exists(s.md_path)  ? s.md_path
-                      : exists(s.png_path) ? s.png_path
-                                           : NULL;
+    const char *old = sg_file_exists(s.csv_path)   ? s.csv_path
+                      : sg_file_exists(s.md_path)  ? s.md_path
+                      : sg_file_exists(s.png_path) ? s.png_path
+                                                   : NULL;
     if (old && !o->force)
         return sg_errf(err,
                        "%s already exists: a check is not overwritten; choose another --out "
                        "or pass --force",
                        old);
-    if (mkdirs(o->out_dir, err)) return -2;
+    if (sg_mkdirs(o->out_dir, err)) return -2;
     char abs_dir[4096];
     if (!realpath(o->out_dir, abs_dir)) {
         sg_errf(err, "%s: cannot resolve the folder: %s", o->out_dir, strerror(errno));
         return -2;
     }
-    char abs_dat[4200], abs_png[4200], abs_png_tmp[4300], png_tmp[4300];
+    char abs_dat[4200], abs_png[4200];
     snprintf(abs_dat, sizeof abs_dat, "%s/check.dat", abs_dir);
     snprintf(abs_png, sizeof abs_png, "%s/check.png", abs_dir);
-    snprintf(abs_png_tmp, sizeof abs_png_tmp, "%s/check.png.tmp", abs_dir);
-    snprintf(png_tmp, sizeof png_tmp, "%s.tmp", s.png_path);
     if (write_csv(c, s.csv_path, err)) return -2;
     if (o->log) fprintf(o->log, "wrote %s (%d rows)\n", s.csv_path, c->nrows);
-    sbuf md = {0}, dat = {0}, gp = {0};
+    sg_sbuf md = {0}, dat = {0}, gp = {0};
     build_markdown(c, &md);
-    int rc = write_atomic(s.md_path, md.s, md.len, err) ? -2 : 0;
-    free(md.s);
+    int rc = sg_write_text_atomic(s.md_path, md.s, md.len, err) ? -2 : 0;
+    sg_sbuf_free(&md);
     if (rc) return rc;
     if (o->log) fprintf(o->log, "wrote %s\n", s.md_path);
     /* --force: an old chart must not stay beside a new table */
-    if (exists(s.png_path) && remove(s.png_path) != 0) {
+    if (sg_file_exists(s.png_path) && remove(s.png_path) != 0) {
         sg_errf(err, "%s: cannot remove the old chart: %s", s.png_path, strerror(errno));
         return -2;
     }
@@ -1057,32 +914,28 @@ int sg_check_write(const sg_check *c, const sg_check_out_opts *o, sg_check_writt
         if (o->log)
             fprintf(o->log, "%s not written: no reference row has results, nothing to chart\n",
                     s.png_path);
-    } else if (write_atomic(s.dat_path, dat.s, dat.len, err) ||
-               write_atomic(s.gp_path, gp.s, gp.len, err)) {
+    } else if (sg_write_text_atomic(s.dat_path, dat.s, dat.len, err) ||
+               sg_write_text_atomic(s.gp_path, gp.s, gp.len, err)) {
         rc = -2;
     } else {
         char exe[4200];
         const char *gnuplot = o->gnuplot && *o->gnuplot ? o->gnuplot : "gnuplot";
-        if (!find_program(gnuplot, exe, sizeof exe)) {
+        if (!sg_find_program(gnuplot, exe, sizeof exe)) {
             sg_errf(err,
                     "%s needs gnuplot, and '%s' is not %s (Debian's gnuplot-nox provides it; "
                     "scripts/setup.sh installs it); %s, %s, %s and %s were written",
                     s.png_path, gnuplot, strchr(gnuplot, '/') ? "an executable" : "on PATH",
                     s.csv_path, s.md_path, s.dat_path, s.gp_path);
             rc = 1;
-        } else if (render(exe, &gp, abs_png_tmp, s.gp_path, err)) {
-            remove(png_tmp);
-            rc = 1;
-        } else if (rename(png_tmp, s.png_path) != 0) {
-            sg_errf(err, "%s: cannot rename %s to it: %s", s.png_path, png_tmp, strerror(errno));
-            rc = -2;
         } else {
-            s.png = 1;
-            if (o->log) fprintf(o->log, "wrote %s (%d rows charted)\n", s.png_path, s.charted);
+            rc = sg_gnuplot_png(exe, &gp, s.gp_path, s.png_path, abs_png, err);
+            s.png = rc == 0;
+            if (s.png && o->log)
+                fprintf(o->log, "wrote %s (%d rows charted)\n", s.png_path, s.charted);
         }
     }
-    free(dat.s);
-    free(gp.s);
+    sg_sbuf_free(&dat);
+    sg_sbuf_free(&gp);
     if (w) *w = s;
     return rc;
 }

@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <math.h>
 #include <spawn.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +13,7 @@
 #include <sys/wait.h>
 
 #include "core/base/csv.h"
+#include "core/base/text.h"
 #include "core/theory/flow.h"
 #include "core/theory/linalg.h"
 #include "core/theory/modes.h"
@@ -90,34 +90,6 @@ static void tab_write(int *rc, tab *t, const char *dir, const char *name, int nc
     tab_free(t);
 }
 
-/* A growing string for the gnuplot scripts. */
-typedef struct {
-    char *s;
-    size_t len, cap;
-} sbuf;
-
-static void sb_printf(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sb_printf(sbuf *b, const char *fmt, ...) {
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        size_t room = b->cap - b->len;
-        int n = vsnprintf(b->s ? b->s + b->len : NULL, b->s ? room : 0, fmt, ap);
-        va_end(ap);
-        SG_CHECK(n >= 0, "format error");
-        if (b->s && (size_t)n < room) {
-            b->len += (size_t)n;
-            return;
-        }
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap < b->len + (size_t)n + 1) cap *= 2;
-        char *s = realloc(b->s, cap);
-        SG_CHECK(s != NULL, "out of memory");
-        b->s = s;
-        b->cap = cap;
-    }
-}
-
 /* src as the inside of a gnuplot double-quoted string: " and \ escaped, and each "; " turned
  * into a line break so long parameter lists wrap in the title. */
 static const char *gq(const char *src, char *dst, size_t cap) {
@@ -145,20 +117,20 @@ typedef struct {
 /* Script preamble: pngcairo when this gnuplot has it (else the libgd png terminal), literal
  * text (no enhanced-text markup, so names like alpha_p print as written), comma-separated
  * data with a header line that every plot skips. */
-static void sb_preamble(sbuf *b, const char *dir, const char *name, int w, int h) {
-    sb_printf(b, "# %s.gp: written by `stopgrad theory figures`; reads the CSVs beside it.\n",
-              name);
-    sb_printf(b,
-              "if (strstrt(GPVAL_TERMINALS, 'pngcairo') > 0) {\n"
-              "  set terminal pngcairo size %d,%d font 'DejaVu Sans,10' noenhanced\n"
-              "} else {\n"
-              "  set terminal png size %d,%d noenhanced\n"
-              "}\n"
-              "cd '%s'\n"
-              "set output '%s.png'\n"
-              "set datafile separator ','\n"
-              "set grid lc rgb '#dddddd'\n",
-              w, h, w, h, dir, name);
+static void sb_preamble(sg_sbuf *b, const char *dir, const char *name, int w, int h) {
+    sg_sbuf_printf(b, "# %s.gp: written by `stopgrad theory figures`; reads the CSVs beside it.\n",
+                   name);
+    sg_sbuf_printf(b,
+                   "if (strstrt(GPVAL_TERMINALS, 'pngcairo') > 0) {\n"
+                   "  set terminal pngcairo size %d,%d font 'DejaVu Sans,10' noenhanced\n"
+                   "} else {\n"
+                   "  set terminal png size %d,%d noenhanced\n"
+                   "}\n"
+                   "cd '%s'\n"
+                   "set output '%s.png'\n"
+                   "set datafile separator ','\n"
+                   "set grid lc rgb '#dddddd'\n",
+                   w, h, w, h, dir, name);
 }
 
 static int run_gnuplot(const fig_ctx *c, const char *script, sg_err *err) {
@@ -180,20 +152,19 @@ static int run_gnuplot(const fig_ctx *c, const char *script, sg_err *err) {
 }
 
 /* Writes DIR/name.gp, renders it, and adds the figure to the index. */
-static int finish_figure(fig_ctx *c, const char *name, sbuf *b, const char *data,
+static int finish_figure(fig_ctx *c, const char *name, sg_sbuf *b, const char *data,
                          const char *caption, const char *params, sg_err *err) {
     char path[8192];
     snprintf(path, sizeof path, "%s/%s.gp", c->dir, name);
     FILE *f = fopen(path, "w");
     if (!f) {
-        free(b->s);
+        sg_sbuf_free(b);
         return sg_errf(err, "cannot write '%s': %s", path, strerror(errno));
     }
     size_t wrote = fwrite(b->s, 1, b->len, f);
     int bad = wrote != b->len;
     if (fclose(f) != 0) bad = 1;
-    free(b->s);
-    memset(b, 0, sizeof *b);
+    sg_sbuf_free(b);
     if (bad) return sg_errf(err, "cannot write '%s': %s", path, strerror(errno));
     if (c->o->render && run_gnuplot(c, path, err)) return -1;
     sg_csv_row *r = tab_row(&c->index);
@@ -349,31 +320,32 @@ static int fig3(fig_ctx *c, sg_err *err) {
              "tau=%g alpha_p=%g sigma2=%g eta in {0, 0.01, 1}; eta_crit=%.4g; trajectories T=%g "
              "from p0 in {-0.8,-0.3,0.2,0.7,1.2} x s0 in {0.2,0.9,1.6}",
              tau, alpha_p, sigma2, sg_th_eta_crit(tau, sigma2), T);
-    sbuf b = {0};
+    sg_sbuf b = {0};
     char qbuf[1100];
     sb_preamble(&b, dir, "fig3_phase_portraits", 1650, 660);
-    sb_printf(&b, "set multiplot layout 1,3 title \"Fig. 3: phase portraits of (p, s)\\n%s\"\n",
-              gq(params, qbuf, sizeof qbuf));
-    sb_printf(&b,
-              "set xrange [%g:%g]\nset yrange [%g:%g]\nset xlabel 'p (eigenvalue of W_p)'\n"
-              "set ylabel 's (eigenvalue of F)'\nset key below\n",
-              pmin, pmax, smin, smax);
+    sg_sbuf_printf(&b,
+                   "set multiplot layout 1,3 title \"Fig. 3: phase portraits of (p, s)\\n%s\"\n",
+                   gq(params, qbuf, sizeof qbuf));
+    sg_sbuf_printf(&b,
+                   "set xrange [%g:%g]\nset yrange [%g:%g]\nset xlabel 'p (eigenvalue of W_p)'\n"
+                   "set ylabel 's (eigenvalue of F)'\nset key below\n",
+                   pmin, pmax, smin, smax);
     for (int e = 0; e < 3; e++) {
         double E = etas[e];
-        sb_printf(&b, "unset arrow\n");
+        sg_sbuf_printf(&b, "unset arrow\n");
         if (E == 0) {
-            sb_printf(&b, "set arrow from %g,%g to %g,%g nohead lw 2 lc rgb '#2ca02c' dt 3\n",
-                      tau / (1 + sigma2), smin, tau / (1 + sigma2), smax);
-            sb_printf(&b, "set arrow from %g,%g to %g,%g nohead lw 4 lc rgb '#2ca02c' dt 3\n", pmin,
-                      smin, pmax, smin);
+            sg_sbuf_printf(&b, "set arrow from %g,%g to %g,%g nohead lw 2 lc rgb '#2ca02c' dt 3\n",
+                           tau / (1 + sigma2), smin, tau / (1 + sigma2), smax);
+            sg_sbuf_printf(&b, "set arrow from %g,%g to %g,%g nohead lw 4 lc rgb '#2ca02c' dt 3\n",
+                           pmin, smin, pmax, smin);
         }
         const char *note = "";
         if (E == 0)
             note = " (fixed lines: s = 0 and p = tau/(1+sigma2))";
         else if (E > sg_th_eta_crit(tau, sigma2))
             note = " > eta_crit: every start collapses";
-        sb_printf(&b, "set title 'eta = %g%s'\n", E, note);
-        sb_printf(
+        sg_sbuf_printf(&b, "set title 'eta = %g%s'\n", E, note);
+        sg_sbuf_printf(
             &b,
             "plot 'fig3_field.csv' skip 1 using 2:($1==%g?$3:1/0):4:5 with vectors "
             "head size 0.012,20 lc rgb '#aaaaaa' notitle, \\\n"
@@ -387,7 +359,7 @@ static int fig3(fig_ctx *c, sg_err *err) {
             "pt 6 ps 1.6 lw 2 lc rgb 'black' title 'unstable fixed point'\n",
             E, E, alpha_p, E, E);
     }
-    sb_printf(&b, "unset multiplot\n");
+    sg_sbuf_printf(&b, "unset multiplot\n");
     return finish_figure(c, "fig3_phase_portraits", &b,
                          "fig3_field.csv fig3_trajectories.csv fig3_fixed_points.csv",
                          "phase portraits of the per-mode system with the invariant parabola "
@@ -459,41 +431,44 @@ static int fig4(fig_ctx *c, sg_err *err) {
              "left: tau=%g alpha_p=%g sigma2=%g, eta in {0,0.05,...,0.3}, eta_crit=%.4g; right: "
              "p*_{+-} for tau in {0.5,0.75,1}, sigma2=%g",
              tau, alpha_p, sigma2, sg_th_eta_crit(tau, sigma2), sigma2);
-    sbuf b = {0};
+    sg_sbuf b = {0};
     char qbuf[1100];
     sb_preamble(&b, c->dir, "fig4_fixed_points", 1400, 560);
-    sb_printf(&b,
-              "set multiplot layout 1,2 title \"Fig. 4: 1-D dynamics on the invariant "
-              "parabola\\n%s\"\n",
-              gq(params, qbuf, sizeof qbuf));
-    sb_printf(&b,
-              "set title 'dp/dt = p^2 (tau - (1+sigma2) p) - eta p on s = p^2/alpha_p "
-              "(filled: stable, open: unstable, half: double root)'\n"
-              "set xlabel 'p'\nset ylabel 'dp/dt'\nset xrange [-0.1:1.1]\nset yrange [-0.12:0.2]\n"
-              "set key top right box opaque\nset xzeroaxis lt -1\n");
-    sb_printf(&b, "plot for [i=0:%d] 'fig4_parabola_flow.csv' skip 1 using 2:($1==word('", ne - 1);
-    for (int e = 0; e < ne; e++) sb_printf(&b, "%s%g", e ? " " : "", etas[e]);
-    sb_printf(&b, "', i+1)+0 ? $3 : 1/0) with lines lw 2 lc i+1 title sprintf('eta = %%s', "
-                  "word('");
-    for (int e = 0; e < ne; e++) sb_printf(&b, "%s%g", e ? " " : "", etas[e]);
-    sb_printf(&b,
-              "', i+1)), \\\n"
-              "  'fig4_fixed_points.csv' skip 1 using 2:($3==1?0:1/0) with points pt 7 ps 1.5 "
-              "lc rgb 'black' notitle, \\\n"
-              "  'fig4_fixed_points.csv' skip 1 using 2:($3==0?0:1/0) with points pt 6 ps 1.5 "
-              "lw 2 lc rgb 'black' notitle, \\\n"
-              "  'fig4_fixed_points.csv' skip 1 using 2:($3==0.5?0:1/0) with points pt 4 ps 1.5 "
-              "lw 2 lc rgb 'black' notitle\n");
-    sb_printf(&b, "set title 'branches p*_+ (solid) and p*_- (dashed, the collapse basin edge) "
-                  "against eta'\nset xlabel 'eta'\nset ylabel 'p*'\nset autoscale\n"
-                  "set yrange [0:1.05]\nset key top right\n");
-    sb_printf(&b, "plot for [i=1:3] 'fig4_branches.csv' skip 1 using 2:($1==word('0.5 0.75 1', "
-                  "i)+0 ? $4 : 1/0) with lines lw 2 lc i title sprintf('tau = %%s: p*_+', "
-                  "word('0.5 0.75 1', i)), \\\n"
-                  "  for [i=1:3] 'fig4_branches.csv' skip 1 using 2:($1==word('0.5 0.75 1', "
-                  "i)+0 ? $3 : 1/0) with lines lw 2 dt 2 lc i title sprintf('tau = %%s: p*_-', "
-                  "word('0.5 0.75 1', i))\n");
-    sb_printf(&b, "unset multiplot\n");
+    sg_sbuf_printf(&b,
+                   "set multiplot layout 1,2 title \"Fig. 4: 1-D dynamics on the invariant "
+                   "parabola\\n%s\"\n",
+                   gq(params, qbuf, sizeof qbuf));
+    sg_sbuf_printf(
+        &b, "set title 'dp/dt = p^2 (tau - (1+sigma2) p) - eta p on s = p^2/alpha_p "
+            "(filled: stable, open: unstable, half: double root)'\n"
+            "set xlabel 'p'\nset ylabel 'dp/dt'\nset xrange [-0.1:1.1]\nset yrange [-0.12:0.2]\n"
+            "set key top right box opaque\nset xzeroaxis lt -1\n");
+    sg_sbuf_printf(&b, "plot for [i=0:%d] 'fig4_parabola_flow.csv' skip 1 using 2:($1==word('",
+                   ne - 1);
+    for (int e = 0; e < ne; e++) sg_sbuf_printf(&b, "%s%g", e ? " " : "", etas[e]);
+    sg_sbuf_printf(&b, "', i+1)+0 ? $3 : 1/0) with lines lw 2 lc i+1 title sprintf('eta = %%s', "
+                       "word('");
+    for (int e = 0; e < ne; e++) sg_sbuf_printf(&b, "%s%g", e ? " " : "", etas[e]);
+    sg_sbuf_printf(
+        &b, "', i+1)), \\\n"
+            "  'fig4_fixed_points.csv' skip 1 using 2:($3==1?0:1/0) with points pt 7 ps 1.5 "
+            "lc rgb 'black' notitle, \\\n"
+            "  'fig4_fixed_points.csv' skip 1 using 2:($3==0?0:1/0) with points pt 6 ps 1.5 "
+            "lw 2 lc rgb 'black' notitle, \\\n"
+            "  'fig4_fixed_points.csv' skip 1 using 2:($3==0.5?0:1/0) with points pt 4 ps 1.5 "
+            "lw 2 lc rgb 'black' notitle\n");
+    sg_sbuf_printf(&b,
+                   "set title 'branches p*_+ (solid) and p*_- (dashed, the collapse basin edge) "
+                   "against eta'\nset xlabel 'eta'\nset ylabel 'p*'\nset autoscale\n"
+                   "set yrange [0:1.05]\nset key top right\n");
+    sg_sbuf_printf(&b,
+                   "plot for [i=1:3] 'fig4_branches.csv' skip 1 using 2:($1==word('0.5 0.75 1', "
+                   "i)+0 ? $4 : 1/0) with lines lw 2 lc i title sprintf('tau = %%s: p*_+', "
+                   "word('0.5 0.75 1', i)), \\\n"
+                   "  for [i=1:3] 'fig4_branches.csv' skip 1 using 2:($1==word('0.5 0.75 1', "
+                   "i)+0 ? $3 : 1/0) with lines lw 2 dt 2 lc i title sprintf('tau = %%s: p*_-', "
+                   "word('0.5 0.75 1', i))\n");
+    sg_sbuf_printf(&b, "unset multiplot\n");
     return finish_figure(c, "fig4_fixed_points", &b,
                          "fig4_parabola_flow.csv fig4_fixed_points.csv fig4_branches.csv",
                          "1-D fixed-point diagrams on the invariant parabola and the branches "
@@ -548,30 +523,30 @@ static int fig5(fig_ctx *c, sg_err *err) {
              "top: beta=%g (alpha*beta=%g), eta in {0,0.04,0.08,0.12}; bottom: eta=%g, beta in "
              "{0.01,0.04,0.1,0.4}",
              alpha_p, sigma2, p0, s0, alpha, beta_row1, alpha * beta_row1, eta_row2);
-    sbuf b = {0};
+    sg_sbuf b = {0};
     char qbuf[1100];
     sb_preamble(&b, c->dir, "fig5_ema_trajectories", 1650, 900);
-    sb_printf(&b,
-              "set multiplot layout 2,3 title \"Fig. 5: per-mode dynamics with an EMA "
-              "target\\n%s\"\n",
-              gq(params, qbuf, sizeof qbuf));
-    sb_printf(&b, "set xlabel 'iteration'\nset key top right box opaque\n");
+    sg_sbuf_printf(&b,
+                   "set multiplot layout 2,3 title \"Fig. 5: per-mode dynamics with an EMA "
+                   "target\\n%s\"\n",
+                   gq(params, qbuf, sizeof qbuf));
+    sg_sbuf_printf(&b, "set xlabel 'iteration'\nset key top right box opaque\n");
     static const char *ylab[3] = {"p (predictor eigenvalue)", "s (eigenvalue of F)",
                                   "tau (target / online)"};
     static const int col[3] = {7, 8, 9};
     for (int series = 1; series <= 2; series++)
         for (int v = 0; v < 3; v++) {
-            sb_printf(&b, "set ylabel '%s'\nset title '%s'\n", ylab[v],
-                      series == 1 ? "varying eta (beta = 0.04)" : "varying beta (eta = 0.1)");
-            sb_printf(&b, v == 2 ? "set yrange [0:1.5]\n" : "set autoscale y\n");
-            sb_printf(
+            sg_sbuf_printf(&b, "set ylabel '%s'\nset title '%s'\n", ylab[v],
+                           series == 1 ? "varying eta (beta = 0.04)" : "varying beta (eta = 0.1)");
+            sg_sbuf_printf(&b, v == 2 ? "set yrange [0:1.5]\n" : "set autoscale y\n");
+            sg_sbuf_printf(
                 &b,
                 "plot for [i=0:3] 'fig5_trajectories.csv' skip 1 using 6:(($1==%d && $2==i) ? "
                 "$%d : 1/0) with lines lw 2 lc i+1 title sprintf('%s = %%s', word('%s', i+1))\n",
                 series, col[v], series == 1 ? "eta" : "beta",
                 series == 1 ? "0 0.04 0.08 0.12" : "0.01 0.04 0.1 0.4");
         }
-    sb_printf(&b, "unset multiplot\n");
+    sg_sbuf_printf(&b, "unset multiplot\n");
     return finish_figure(c, "fig5_ema_trajectories", &b, "fig5_trajectories.csv",
                          "trajectories of p, s and tau varying the weight decay eta and the EMA "
                          "rate beta: larger eta or smaller beta collapses",
@@ -673,30 +648,32 @@ static int fig7_8(fig_ctx *c, sg_err *err) {
              "n1=%d n2=%d X=I X'=sigma^2 I sigma=%g alpha_p=%g BYOL EMA beta=%g W_a(0)=0, free "
              "W_p; W, W_p ~ N(0,0.3^2); %d runs per eta; eta in {0,0.01,0.1}; T=%g",
              N1, N2, sigma, alpha_p, beta, RUNS, T);
-    sbuf b = {0};
+    sg_sbuf b = {0};
     char qbuf[1100];
     sb_preamble(&b, c->dir, "fig7_commutator", 1500, 560);
-    sb_printf(&b,
-              "set multiplot layout 1,2 title \"Fig. 7: eigenspace alignment in the matrix "
-              "flow\\n%s\"\n",
-              gq(params, qbuf, sizeof qbuf));
-    sb_printf(&b, "set logscale y\nset format y '1e%%L'\nset xlabel 't'\nset key bottom left "
-                  "box opaque\n");
-    sb_printf(&b, "set title '||[F, W_p]||_F / (||F||_F ||W_p||_F)'\nset ylabel 'relative "
-                  "commutator'\n");
-    sb_printf(&b,
-              "plot for [e=1:3] for [r=0:%d] 'fig7_commutator.csv' skip 1 using 3:(($1==word('0 "
-              "0.01 0.1', e)+0 && $2==r) ? $4 : 1/0) with lines lc e title (r==0 ? "
-              "sprintf('eta = %%s', word('0 0.01 0.1', e)) : '')\n",
-              RUNS - 1);
-    sb_printf(&b, "set title 'asymmetry ||W_p - W_p^T||_F / ||W_p||_F'\nset ylabel 'relative "
-                  "asymmetry'\n");
-    sb_printf(&b,
-              "plot for [e=1:3] for [r=0:%d] 'fig7_commutator.csv' skip 1 using 3:(($1==word('0 "
-              "0.01 0.1', e)+0 && $2==r) ? $5 : 1/0) with lines lc e title (r==0 ? "
-              "sprintf('eta = %%s', word('0 0.01 0.1', e)) : '')\n",
-              RUNS - 1);
-    sb_printf(&b, "unset multiplot\n");
+    sg_sbuf_printf(&b,
+                   "set multiplot layout 1,2 title \"Fig. 7: eigenspace alignment in the matrix "
+                   "flow\\n%s\"\n",
+                   gq(params, qbuf, sizeof qbuf));
+    sg_sbuf_printf(&b, "set logscale y\nset format y '1e%%L'\nset xlabel 't'\nset key bottom left "
+                       "box opaque\n");
+    sg_sbuf_printf(&b, "set title '||[F, W_p]||_F / (||F||_F ||W_p||_F)'\nset ylabel 'relative "
+                       "commutator'\n");
+    sg_sbuf_printf(
+        &b,
+        "plot for [e=1:3] for [r=0:%d] 'fig7_commutator.csv' skip 1 using 3:(($1==word('0 "
+        "0.01 0.1', e)+0 && $2==r) ? $4 : 1/0) with lines lc e title (r==0 ? "
+        "sprintf('eta = %%s', word('0 0.01 0.1', e)) : '')\n",
+        RUNS - 1);
+    sg_sbuf_printf(&b, "set title 'asymmetry ||W_p - W_p^T||_F / ||W_p||_F'\nset ylabel 'relative "
+                       "asymmetry'\n");
+    sg_sbuf_printf(
+        &b,
+        "plot for [e=1:3] for [r=0:%d] 'fig7_commutator.csv' skip 1 using 3:(($1==word('0 "
+        "0.01 0.1', e)+0 && $2==r) ? $5 : 1/0) with lines lc e title (r==0 ? "
+        "sprintf('eta = %%s', word('0 0.01 0.1', e)) : '')\n",
+        RUNS - 1);
+    sg_sbuf_printf(&b, "unset multiplot\n");
     if (finish_figure(c, "fig7_commutator", &b, "fig7_commutator.csv",
                       "||[F, W_p]|| over time in the matrix flow (10 runs per eta): weight decay "
                       "drives the eigenspace alignment and the symmetry of W_p",
@@ -706,29 +683,30 @@ static int fig7_8(fig_ctx *c, sg_err *err) {
     char params8[520];
     snprintf(params8, sizeof params8, "run 0 of Fig. 7 at eta=0.01 (%s)", params);
     sb_preamble(&b, c->dir, "fig8_spectra", 1650, 560);
-    sb_printf(&b,
-              "set multiplot layout 1,3 title 'Fig. 8: spectra in the matrix flow; n1=%d n2=%d "
-              "sigma=%g alpha_p=%g beta=%g eta=0.01 T=%g'\n",
-              N1, N2, sigma, alpha_p, beta, T);
-    sb_printf(&b, "set xlabel 't'\nset key off\n");
-    sb_printf(&b,
-              "set title 'eigenvalues s_j of F = W W^T'\nset ylabel 's_j'\n"
-              "plot for [j=0:%d] 'fig8_spectra.csv' skip 1 using 1:($2==j ? $3 : 1/0) with "
-              "lines lw 2 lc j+1\n",
-              N2 - 1);
-    sb_printf(&b,
-              "set title 'p_j = u_j^T W_p u_j along the eigenvectors u_j of F'\nset ylabel "
-              "'p_j'\nplot for [j=0:%d] 'fig8_spectra.csv' skip 1 using 1:($2==j ? $4 : 1/0) "
-              "with lines lw 2 lc j+1\n",
-              N2 - 1);
-    sb_printf(&b,
-              "set title '(p_j, s_j) paths and the parabola s = p^2/alpha_p'\nset xlabel "
-              "'p_j'\nset ylabel 's_j'\nset key top left\n"
-              "plot for [j=0:%d] 'fig8_spectra.csv' skip 1 using ($2==j ? $4 : 1/0):3 with "
-              "lines lw 2 lc j+1 notitle, x**2/%g with lines dt 2 lw 2 lc rgb 'black' title "
-              "'s = p^2/alpha_p'\n",
-              N2 - 1, alpha_p);
-    sb_printf(&b, "unset multiplot\n");
+    sg_sbuf_printf(
+        &b,
+        "set multiplot layout 1,3 title 'Fig. 8: spectra in the matrix flow; n1=%d n2=%d "
+        "sigma=%g alpha_p=%g beta=%g eta=0.01 T=%g'\n",
+        N1, N2, sigma, alpha_p, beta, T);
+    sg_sbuf_printf(&b, "set xlabel 't'\nset key off\n");
+    sg_sbuf_printf(&b,
+                   "set title 'eigenvalues s_j of F = W W^T'\nset ylabel 's_j'\n"
+                   "plot for [j=0:%d] 'fig8_spectra.csv' skip 1 using 1:($2==j ? $3 : 1/0) with "
+                   "lines lw 2 lc j+1\n",
+                   N2 - 1);
+    sg_sbuf_printf(&b,
+                   "set title 'p_j = u_j^T W_p u_j along the eigenvectors u_j of F'\nset ylabel "
+                   "'p_j'\nplot for [j=0:%d] 'fig8_spectra.csv' skip 1 using 1:($2==j ? $4 : 1/0) "
+                   "with lines lw 2 lc j+1\n",
+                   N2 - 1);
+    sg_sbuf_printf(&b,
+                   "set title '(p_j, s_j) paths and the parabola s = p^2/alpha_p'\nset xlabel "
+                   "'p_j'\nset ylabel 's_j'\nset key top left\n"
+                   "plot for [j=0:%d] 'fig8_spectra.csv' skip 1 using ($2==j ? $4 : 1/0):3 with "
+                   "lines lw 2 lc j+1 notitle, x**2/%g with lines dt 2 lw 2 lc rgb 'black' title "
+                   "'s = p^2/alpha_p'\n",
+                   N2 - 1, alpha_p);
+    sg_sbuf_printf(&b, "unset multiplot\n");
     return finish_figure(c, "fig8_spectra", &b, "fig8_spectra.csv",
                          "eigenvalues of F and of W_p along F's eigenvectors over time; the "
                          "pairs approach the invariant parabola",
@@ -801,30 +779,32 @@ static int fig9(fig_ctx *c, sg_err *err) {
              "W(0) ~ N(0,0.3^2), W_p(0) ~ N(0,0.3^2) (symmetrised / I / DirectPred as the variant "
              "needs)",
              N1, N2, sigma2, eta, alpha_p, beta, T);
-    sbuf b = {0};
+    sg_sbuf b = {0};
     char qbuf[1100];
     sb_preamble(&b, c->dir, "fig9_variants", 1500, 560);
-    sb_printf(&b, "set multiplot layout 1,2 title \"Fig. 9: variants of the linear model\\n%s\"\n",
-              gq(params, qbuf, sizeof qbuf));
-    sb_printf(&b, "set logscale y\nset format y '1e%%L'\nset xlabel 't'\nset key bottom left "
-                  "box opaque\n");
-    sb_printf(&b, "set title '||W||_F: no stop-gradient and no predictor collapse'\nset ylabel "
-                  "'||W||_F'\n");
-    sb_printf(&b, "names = \"");
-    for (int i = 0; i < nv; i++) sb_printf(&b, "%s'%s'", i ? " " : "", v[i].name);
-    sb_printf(&b, "\"\n");
+    sg_sbuf_printf(&b,
+                   "set multiplot layout 1,2 title \"Fig. 9: variants of the linear model\\n%s\"\n",
+                   gq(params, qbuf, sizeof qbuf));
+    sg_sbuf_printf(&b, "set logscale y\nset format y '1e%%L'\nset xlabel 't'\nset key bottom left "
+                       "box opaque\n");
+    sg_sbuf_printf(&b,
+                   "set title '||W||_F: no stop-gradient and no predictor collapse'\nset ylabel "
+                   "'||W||_F'\n");
+    sg_sbuf_printf(&b, "names = \"");
+    for (int i = 0; i < nv; i++) sg_sbuf_printf(&b, "%s'%s'", i ? " " : "", v[i].name);
+    sg_sbuf_printf(&b, "\"\n");
     /* word() splits on spaces but honours quotes. */
-    sb_printf(&b,
-              "plot for [i=0:%d] 'fig9_variants.csv' skip 1 using 3:($1==i ? $4 : 1/0) with "
-              "lines lw 2 lc i+1 title word(names, i+1)\n",
-              nv - 1);
-    sb_printf(&b, "set title '||[F, W_p]||_F / (||F||_F ||W_p||_F) (below 1e-15: rounding)'\n"
-                  "set ylabel 'relative commutator'\nset yrange [1e-18:*]\n");
-    sb_printf(&b,
-              "plot for [i=0:%d] 'fig9_variants.csv' skip 1 using 3:($1==i ? $5 : 1/0) with "
-              "lines lw 2 lc i+1 title word(names, i+1)\n",
-              nv - 1);
-    sb_printf(&b, "unset multiplot\n");
+    sg_sbuf_printf(&b,
+                   "plot for [i=0:%d] 'fig9_variants.csv' skip 1 using 3:($1==i ? $4 : 1/0) with "
+                   "lines lw 2 lc i+1 title word(names, i+1)\n",
+                   nv - 1);
+    sg_sbuf_printf(&b, "set title '||[F, W_p]||_F / (||F||_F ||W_p||_F) (below 1e-15: rounding)'\n"
+                       "set ylabel 'relative commutator'\nset yrange [1e-18:*]\n");
+    sg_sbuf_printf(&b,
+                   "plot for [i=0:%d] 'fig9_variants.csv' skip 1 using 3:($1==i ? $5 : 1/0) with "
+                   "lines lw 2 lc i+1 title word(names, i+1)\n",
+                   nv - 1);
+    sg_sbuf_printf(&b, "unset multiplot\n");
     return finish_figure(c, "fig9_variants", &b, "fig9_variants.csv",
                          "||W|| and ||[F, W_p]|| over time for SimSiam, BYOL, no stop-gradient, "
                          "no predictor, symmetric W_p and DirectPred from the same start",
@@ -910,18 +890,18 @@ static int fig_sgd(fig_ctx *c, sg_err *err) {
              "n1=%d n2=%d X=I X'=sigma2 I sigma2=%g eta=%g alpha_p=%g BYOL EMA beta=%g free W_p; "
              "SGD t = step*lr, seed 101; W, W_p ~ N(0,0.4^2), W_a(0)=W(0); T=%g",
              N1, N2, sigma2, eta, alpha_p, beta, T);
-    sbuf b = {0};
+    sg_sbuf b = {0};
     char qbuf[1100];
     sb_preamble(&b, c->dir, "sgd_vs_flow", 1500, 560);
-    sb_printf(&b,
-              "set multiplot layout 1,2 title \"Discrete SGD (sampled data and augmentation "
-              "noise) against the gradient flow\\n%s\"\n",
-              gq(params, qbuf, sizeof qbuf));
-    sb_printf(&b, "set xlabel 't'\nset key bottom right box opaque\n");
+    sg_sbuf_printf(&b,
+                   "set multiplot layout 1,2 title \"Discrete SGD (sampled data and augmentation "
+                   "noise) against the gradient flow\\n%s\"\n",
+                   gq(params, qbuf, sizeof qbuf));
+    sg_sbuf_printf(&b, "set xlabel 't'\nset key bottom right box opaque\n");
     static const char *lab[2] = {"||W||_F", "||W_p||_F"};
     for (int k = 0; k < 2; k++) {
-        sb_printf(&b, "set title '%s'\nset ylabel '%s'\n", lab[k], lab[k]);
-        sb_printf(
+        sg_sbuf_printf(&b, "set title '%s'\nset ylabel '%s'\n", lab[k], lab[k]);
+        sg_sbuf_printf(
             &b,
             "plot for [i=1:3] 'sgd_vs_flow.csv' skip 1 using 3:($2==i ? $%d : 1/0) with lines "
             "lw 1.5 lc i+1 title word('\"SGD lr=0.02 B=32\" \"SGD lr=0.02 B=4\" \"SGD "
@@ -929,7 +909,7 @@ static int fig_sgd(fig_ctx *c, sg_err *err) {
             "lines lw 2.5 dt 2 lc rgb 'black' title 'gradient flow'\n",
             4 + k, 4 + k);
     }
-    sb_printf(&b, "unset multiplot\n");
+    sg_sbuf_printf(&b, "unset multiplot\n");
     return finish_figure(c, "sgd_vs_flow", &b, "sgd_vs_flow.csv",
                          "discrete SGD with sampled data, sampled augmentation noise and finite "
                          "batches against the gradient flow's prediction",

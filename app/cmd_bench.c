@@ -9,6 +9,7 @@
 
 #include "app/commands.h"
 #include "bench/kbench.h"
+#include "core/base/text.h"
 #include "build_info.h"
 #include "kernels/kernels.h"
 
@@ -46,19 +47,14 @@ static void bench_help(FILE *f) {
             "  --quiet            no console table\n");
 }
 
-static int mkdirs_for(const char *path) {
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s", path);
-    char *slash = strrchr(tmp, '/');
+/* The folder a file will be written to, created with its parents. */
+static int mkdirs_for(const char *path, sg_err *err) {
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
     if (!slash) return 0;
     *slash = 0;
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = 0;
-        if (mkdir(tmp, 0777) != 0 && errno != EEXIST) return -1;
-        *p = '/';
-    }
-    return (mkdir(tmp, 0777) != 0 && errno != EEXIST) ? -1 : 0;
+    return sg_mkdirs(dir, err);
 }
 
 int sg_cmd_bench(int argc, char **argv) {
@@ -172,9 +168,8 @@ int sg_cmd_bench(int argc, char **argv) {
                 stat(out, &st) == 0 ? out : json);
         return 2;
     }
-    if (!o.list && (mkdirs_for(out) || mkdirs_for(json))) {
-        fprintf(stderr, "stopgrad bench: cannot create the folder of %s: %s\n", out,
-                strerror(errno));
+    if (!o.list && (mkdirs_for(out, &err) || mkdirs_for(json, &err))) {
+        fprintf(stderr, "stopgrad bench: %s\n", err.msg);
         return 1;
     }
     o.csv_path = out;

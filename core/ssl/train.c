@@ -15,6 +15,7 @@
 #include "core/base/csv.h"
 #include "core/base/log.h"
 #include "core/base/machine.h"
+#include "core/base/text.h"
 #include "core/data/loader.h"
 #include "core/eval/eval.h"
 #include "core/ssl/train_config.h"
@@ -88,21 +89,6 @@ typedef struct {
     double epoch_seconds, epoch_wait;
     long epoch_timed_steps;
 } run;
-
-static int mkdir_p(const char *path, sg_err *err) {
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s", path);
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = 0;
-        if (mkdir(tmp, 0777) != 0 && errno != EEXIST)
-            return sg_errf(err, "cannot create folder %s: %s", tmp, strerror(errno));
-        *p = '/';
-    }
-    if (mkdir(tmp, 0777) != 0 && errno != EEXIST)
-        return sg_errf(err, "cannot create folder %s: %s", tmp, strerror(errno));
-    return 0;
-}
 
 static int file_exists(const char *p) {
     struct stat st;
@@ -629,7 +615,7 @@ static int setup(run *r, const sg_train_opts *opts, sg_err *err) {
     if (!opts->resume && file_exists(r->steps_path))
         return sg_errf(err, "run folder %s already holds a run: add --resume to continue it, or "
                             "set run.name for a new one", r->dir);
-    if (mkdir_p(r->dir, err)) return -1;
+    if (sg_mkdirs(r->dir, err)) return -1;
     if (opts->resume) remove_partial_checkpoints(r);
     if (opts->resume && !file_exists(r->ckpt_path) && file_exists(r->steps_path)) {
         /* killed before its first checkpoint: nothing to keep, start over in the same folder */

@@ -9,6 +9,9 @@ echo "== Release build (-Werror) =="
 cmake -S . -B build-test -DCMAKE_BUILD_TYPE=Release -DSG_WERROR=ON >/dev/null
 cmake --build build-test -j "$jobs"
 (cd build-test && ctest --output-on-failure --timeout 600 -j "$jobs")
+# ctest lists a skipped test without its reason: print each one's own line ("no CUDA device").
+echo "== skipped tests and why =="
+(cd build-test && ctest -R '^cuda\.' -V 2>&1 | grep -E '^[0-9]+: SKIPPED:' | sort -u) || true
 
 echo "== ASan + UBSan build =="
 cmake -S . -B build-san -DCMAKE_BUILD_TYPE=Debug -DSG_WERROR=ON -DSG_SANITIZE=ON >/dev/null

@@ -127,7 +127,9 @@ static int cu_init(void) {
     int n = 0;
     cudaError_t e = cudaGetDeviceCount(&n);
     if (e != cudaSuccess || n == 0) {
-        snprintf(cu_why, sizeof cu_why, "no CUDA device (%s)",
+        /* without an NVIDIA driver the runtime reports an "insufficient" driver: say so plainly */
+        snprintf(cu_why, sizeof cu_why, "no CUDA device (%s%s)",
+                 e == cudaErrorInsufficientDriver ? "no usable NVIDIA driver: " : "",
                  e != cudaSuccess ? cudaGetErrorString(e) : "cudaGetDeviceCount found none");
         (void)cudaGetLastError();
         return 0;

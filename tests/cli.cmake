@@ -73,3 +73,14 @@ sg_cli_test(check_missing_file "stopgrad check: /nonexistent/results.csv: cannot
 sg_cli_test(check_not_results "bench-kernels-gpu-check-run1.csv: no column 'tag' \\(expected a results CSV"
             check ${SG_MEASURED_BENCH} --out ${CMAKE_BINARY_DIR}/test-tmp/check-cli-bench)
 sg_cli_test(check_list_unmapped "[0-9]+ of [0-9]+ reference rows are unmapped" check --list-unmapped)
+
+# stopgrad bench: the kernel suite's usage errors name what was wrong; --list traces a suite
+sg_cli_test(bench_help "usage: stopgrad bench \\[SUITE\\].*--interleave.*--list" bench --help)
+sg_cli_test(bench_missing_suite "bench suite 'nosuch' not found: cannot open .*/suites/nosuch.bench"
+            bench nosuch)
+sg_cli_test(bench_bad_reps "--repetitions expects 2..64, got '1'" bench --repetitions 1)
+sg_cli_test(bench_list "fmnist_directpred +syevd +D=128" bench kernels-ci --list)
+# a backend that cannot be used says why (not built here, or no CUDA device on a CUDA build);
+# with a GPU the backend is taken and the run stops at the next missing input, the data folder
+sg_cli_test(train_backend_cuda "trainer.backend=cuda: (not built|no CUDA device)|data.dir is required"
+            train --backend cuda --quiet)

@@ -10,14 +10,16 @@
 
 static void suite_help(FILE *f) {
     fprintf(f,
-            "usage: stopgrad suite run SUITE [--out DIR] [--jobs N] [--quiet] [key=value ...]\n"
+            "usage: stopgrad suite run SUITE [--out DIR] [--jobs N] [--backend NAME] [--quiet]\n"
+            "                          [key=value ...]\n"
             "       stopgrad suite report SUITE [--out DIR]\n"
             "       stopgrad suite list\n\n"
             "SUITE is a name in %s (NAME.suite) or a path to a .suite file.\n"
             "run: trains every (run, seed) of the suite not yet in DIR/results.csv (a killed run\n"
             "     resumes from its checkpoint), then prints the table and the suite's expectations;\n"
             "     key=value overrides apply to every run (e.g. trainer.threads=2). --jobs N runs N\n"
-            "     at once, one thread each (results identical to 1-thread runs).\n"
+            "     at once, one thread each (results identical to 1-thread runs). --backend cuda\n"
+            "     trains every run on the GPU (the same as trainer.backend=cuda).\n"
             "report: the table and expectations of DIR/results.csv, without training.\n"
             "DIR defaults to results/runs/SUITE. Exit status: 0 all expectations hold, 1 one\n"
             "failed, 2 bad usage or input.\n",
@@ -69,6 +71,9 @@ int sg_cmd_suite(int argc, char **argv) {
                 return 2;
             }
             o.jobs = (int)v;
+        } else if (!strcmp(argv[i], "--backend") && i + 1 < argc) {
+            size_t at = strlen(extra);
+            snprintf(extra + at, sizeof extra - at, "%strainer.backend=%s", at ? " " : "", argv[++i]);
         } else if (!strcmp(argv[i], "--quiet")) {
             o.quiet = 1;
         } else if (!strcmp(argv[i], "--help")) {

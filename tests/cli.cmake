@@ -84,3 +84,6 @@ sg_cli_test(bench_list "fmnist_directpred +syevd +D=128" bench kernels-ci --list
 # with a GPU the backend is taken and the run stops at the next missing input, the data folder
 sg_cli_test(train_backend_cuda "trainer.backend=cuda: (not built|no CUDA device)|data.dir is required"
             train --backend cuda --quiet)
+# stopgrad suite run --backend: an unknown backend is a config error naming the key and the choices
+sg_cli_test(suite_backend_invalid "trainer.backend.*'gpu' is not a valid choice; expected one of: cpu, cuda"
+            suite run quick --backend gpu --out ${CMAKE_BINARY_DIR}/test-tmp/suite-backend-cli)

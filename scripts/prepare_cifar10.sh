@@ -30,63 +30,20 @@ PAGE=https://www.cs.toronto.edu/~kriz/cifar.html
 RECORD_BYTES=3073 # 1 label byte + 3 x 32 x 32
 FILES=(data_batch_1.bin data_batch_2.bin data_batch_3.bin data_batch_4.bin data_batch_5.bin test_batch.bin)
 
-skip_md5=0 force=0 sg=""
-args=()
-while [ $# -gt 0 ]; do
-    case "$1" in
-        --skip-md5) skip_md5=1; shift ;;
-        --force) force=1; shift ;;
-        --stopgrad) [ $# -ge 2 ] || { usage >&2; exit 2; }; sg=$2; shift 2 ;;
-        -h|--help) usage; exit 0 ;;
-        -*) echo "prepare_cifar10: unknown option '$1'" >&2; usage >&2; exit 2 ;;
-        *) args+=("$1"); shift ;;
-    esac
-done
-[ ${#args[@]} -eq 2 ] || { usage >&2; exit 2; }
+NAME=prepare_cifar10
+source "$(dirname "$0")/prepare_common.sh"
+prep_parse 2 "$@"
 archive=${args[0]} target=${args[1]}
-root=$(cd "$(dirname "$0")/.." && pwd)
-
-die() { echo "prepare_cifar10: $*" >&2; exit 1; }
-
-find_stopgrad() {
-    local c
-    for c in "$sg" "${STOPGRAD:-}" "$root/build/stopgrad" "$root/build-nocuda/stopgrad" \
-             "$root/build-cuda/stopgrad" "$(command -v stopgrad || true)"; do
-        if [ -n "$c" ] && [ -x "$c" ]; then echo "$c"; return 0; fi
-    done
-    return 1
-}
 
 [ -f "$archive" ] || die "archive $archive not found (download cifar-10-binary.tar.gz from $PAGE)"
-stopgrad=$(find_stopgrad) || die "no stopgrad binary found (build it first, e.g. bash scripts/setup.sh, or pass --stopgrad PATH)"
 
 if [ $skip_md5 -eq 0 ]; then
-    echo "prepare_cifar10: checking the MD5 of $archive"
-    got=$(md5sum "$archive" | cut -d' ' -f1)
-    if [ "$got" != "$EXPECTED_MD5" ]; then
-        cat >&2 <<EOF
-prepare_cifar10: MD5 MISMATCH for $archive
-  expected $EXPECTED_MD5 (cifar-10-binary.tar.gz as published)
-  got      $got
-The download is incomplete or corrupted, or it is another version of CIFAR-10 (the Python or
-MATLAB archive has other files). Download "CIFAR-10 binary version (suitable for C programs)",
-cifar-10-binary.tar.gz, again from $PAGE.
-If you re-packed the archive yourself (same files, cifar-10-batches-bin/ inside), rerun with
---skip-md5.
-EOF
-        exit 1
-    fi
-    echo "prepare_cifar10: MD5 ok ($got)"
+    prep_md5 "$archive" "$EXPECTED_MD5" cifar-10-binary.tar.gz \
+        "(The Python or MATLAB archive has other files.) Download \"CIFAR-10 binary version (suitable for C programs)\", cifar-10-binary.tar.gz, again from $PAGE."
 fi
 
 out="$target/cifar-10-batches-bin"
-if [ -e "$out" ]; then
-    [ $force -eq 1 ] || die "$out already exists (remove it, or rerun with --force to replace it)"
-    rm -rf "$out"
-fi
-mkdir -p "$target"
-stage=$(mktemp -d "$target/.cifar10-unpack.XXXXXX")
-trap 'rm -rf "$stage"' EXIT
+prep_stage "$target" "$out"
 
 echo "prepare_cifar10: unpacking into $target"
 tar -xzf "$archive" -C "$stage"

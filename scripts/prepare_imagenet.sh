@@ -41,38 +41,15 @@ MD5_TRAIN=1d675b47d978889d74fa0da5fadfb00e
 MD5_VAL=29b22e2961454d5413ddabcf34fc5622
 MD5_DEVKIT=fa75699e90414af021442c21a62c3abf
 
-skip_md5=0 force=0 sg=""
-args=()
-while [ $# -gt 0 ]; do
-    case "$1" in
-        --skip-md5) skip_md5=1; shift ;;
-        --force) force=1; shift ;;
-        --stopgrad) [ $# -ge 2 ] || { usage >&2; exit 2; }; sg=$2; shift 2 ;;
-        -h|--help) usage; exit 0 ;;
-        -*) echo "prepare_imagenet: unknown option '$1'" >&2; usage >&2; exit 2 ;;
-        *) args+=("$1"); shift ;;
-    esac
-done
-[ ${#args[@]} -eq 4 ] || { usage >&2; exit 2; }
+NAME=prepare_imagenet
+source "$(dirname "$0")/prepare_common.sh"
+prep_parse 4 "$@"
 train_tar=${args[0]} val_tar=${args[1]} devkit=${args[2]} target=${args[3]}
-root=$(cd "$(dirname "$0")/.." && pwd)
-
-die() { echo "prepare_imagenet: $*" >&2; exit 1; }
-
-find_stopgrad() {
-    local c
-    for c in "$sg" "${STOPGRAD:-}" "$root/build/stopgrad" "$root/build-nocuda/stopgrad" \
-             "$root/build-cuda/stopgrad" "$(command -v stopgrad || true)"; do
-        if [ -n "$c" ] && [ -x "$c" ]; then echo "$c"; return 0; fi
-    done
-    return 1
-}
 
 for f in "$train_tar" "$val_tar" "$devkit"; do
     [ -f "$f" ] || die "archive $f not found (download the ILSVRC2012 training and validation images and the development kit (Task 1 & 2) from $PAGE)"
 done
-# everything that can fail fast does, before hours of checksums and unpacking
-stopgrad=$(find_stopgrad) || die "no stopgrad binary found (build it first, e.g. bash scripts/setup.sh, or pass --stopgrad PATH)"
+# everything that can fail fast does (prep_parse found stopgrad), before hours of checksums
 py=/usr/bin/python3
 [ -x "$py" ] || py=$(command -v python3 || true)
 [ -n "$py" ] || die "python3 is needed to read the devkit's meta.mat (Debian: apt-get install python3 python3-scipy)"
@@ -87,37 +64,14 @@ EOF
     exit 1
 fi
 
-check_md5() { # FILE EXPECTED NAME
-    echo "prepare_imagenet: checking the MD5 of $1 (reads the whole file)"
-    local got
-    got=$(md5sum "$1" | cut -d' ' -f1)
-    if [ "$got" != "$2" ]; then
-        cat >&2 <<EOF
-prepare_imagenet: MD5 MISMATCH for $1
-  expected $2 ($3 as published)
-  got      $got
-The download is incomplete or corrupted, or it is not the official $3. Download it again
-from $PAGE (ILSVRC 2012).
-If you re-packed the archive yourself (the official layout inside), rerun with --skip-md5.
-EOF
-        exit 1
-    fi
-    echo "prepare_imagenet: MD5 ok ($got)"
-}
 if [ $skip_md5 -eq 0 ]; then
-    check_md5 "$devkit" "$MD5_DEVKIT" ILSVRC2012_devkit_t12.tar.gz
-    check_md5 "$val_tar" "$MD5_VAL" ILSVRC2012_img_val.tar
-    check_md5 "$train_tar" "$MD5_TRAIN" ILSVRC2012_img_train.tar
+    prep_md5 "$devkit" "$MD5_DEVKIT" ILSVRC2012_devkit_t12.tar.gz "Download it again from $PAGE (ILSVRC 2012)."
+    prep_md5 "$val_tar" "$MD5_VAL" ILSVRC2012_img_val.tar "Download it again from $PAGE (ILSVRC 2012)."
+    prep_md5 "$train_tar" "$MD5_TRAIN" ILSVRC2012_img_train.tar "Download it again from $PAGE (ILSVRC 2012)."
 fi
 
 out="$target/imagenet"
-if [ -e "$out" ]; then
-    [ $force -eq 1 ] || die "$out already exists (remove it, or rerun with --force to replace it)"
-    rm -rf "$out"
-fi
-mkdir -p "$target"
-stage=$(mktemp -d "$target/.imagenet-unpack.XXXXXX")
-trap 'rm -rf "$stage"' EXIT
+prep_stage "$target" "$out"
 mkdir -p "$out/train" "$out/val"
 
 # 1. the devkit: meta.mat and the validation ground truth -> one "file wnid" line per image

@@ -30,62 +30,20 @@ PAGE=https://cs.stanford.edu/~acoates/stl10/
 IMAGE_BYTES=27648 # 3 x 96 x 96
 FILES=(train_X.bin train_y.bin test_X.bin test_y.bin unlabeled_X.bin)
 
-skip_md5=0 force=0 sg=""
-args=()
-while [ $# -gt 0 ]; do
-    case "$1" in
-        --skip-md5) skip_md5=1; shift ;;
-        --force) force=1; shift ;;
-        --stopgrad) [ $# -ge 2 ] || { usage >&2; exit 2; }; sg=$2; shift 2 ;;
-        -h|--help) usage; exit 0 ;;
-        -*) echo "prepare_stl10: unknown option '$1'" >&2; usage >&2; exit 2 ;;
-        *) args+=("$1"); shift ;;
-    esac
-done
-[ ${#args[@]} -eq 2 ] || { usage >&2; exit 2; }
+NAME=prepare_stl10
+source "$(dirname "$0")/prepare_common.sh"
+prep_parse 2 "$@"
 archive=${args[0]} target=${args[1]}
-root=$(cd "$(dirname "$0")/.." && pwd)
-
-die() { echo "prepare_stl10: $*" >&2; exit 1; }
-
-find_stopgrad() {
-    local c
-    for c in "$sg" "${STOPGRAD:-}" "$root/build/stopgrad" "$root/build-nocuda/stopgrad" \
-             "$root/build-cuda/stopgrad" "$(command -v stopgrad || true)"; do
-        if [ -n "$c" ] && [ -x "$c" ]; then echo "$c"; return 0; fi
-    done
-    return 1
-}
 
 [ -f "$archive" ] || die "archive $archive not found (download stl10_binary.tar.gz from $PAGE)"
-# fail before the long unpack when the final check cannot run
-stopgrad=$(find_stopgrad) || die "no stopgrad binary found (build it first, e.g. bash scripts/setup.sh, or pass --stopgrad PATH)"
 
 if [ $skip_md5 -eq 0 ]; then
-    echo "prepare_stl10: checking the MD5 of $archive"
-    got=$(md5sum "$archive" | cut -d' ' -f1)
-    if [ "$got" != "$EXPECTED_MD5" ]; then
-        cat >&2 <<EOF
-prepare_stl10: MD5 MISMATCH for $archive
-  expected $EXPECTED_MD5 (stl10_binary.tar.gz as published)
-  got      $got
-The download is incomplete or corrupted, or it is not the official archive. Download
-stl10_binary.tar.gz again from $PAGE (the binary version).
-If you re-packed the archive yourself (same files, stl10_binary/ inside), rerun with --skip-md5.
-EOF
-        exit 1
-    fi
-    echo "prepare_stl10: MD5 ok ($got)"
+    prep_md5 "$archive" "$EXPECTED_MD5" stl10_binary.tar.gz \
+        "Download stl10_binary.tar.gz again from $PAGE (the binary version)."
 fi
 
 out="$target/stl10_binary"
-if [ -e "$out" ]; then
-    [ $force -eq 1 ] || die "$out already exists (remove it, or rerun with --force to replace it)"
-    rm -rf "$out"
-fi
-mkdir -p "$target"
-stage=$(mktemp -d "$target/.stl10-unpack.XXXXXX")
-trap 'rm -rf "$stage"' EXIT
+prep_stage "$target" "$out"
 
 echo "prepare_stl10: unpacking into $target (about 2.9 GB)"
 tar -xzf "$archive" -C "$stage"

@@ -1,6 +1,5 @@
 /* app/cmd_bench.c: `stopgrad bench`: the kernel suite (bench/kbench.h). */
 #define _POSIX_C_SOURCE 200809L
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -150,8 +150,6 @@ typedef struct {
     double model_mib[SG_KB_MAX_CONFIGS];
     /* the bench whose state is held (without interleaving only one is, to bound memory) */
     int cached;
-    sg_err err;
-    int error;                    /* an error that stops the suite */
 } kb_ctx;
 
 static int kb_add_bench(kb_ctx *k, kb_kind kind, const char *op, const char *shape, int config) {
@@ -646,9 +644,8 @@ int sg_kb_run(const sg_kb_suite *s, const sg_kb_opts *o, sg_err *err) {
         snprintf(shape, sizeof shape, "batch=%d", k.batch[i]);
         kb_add_bench(&k, KB_STEP, "step", shape, i);
     }
-    /* a step's FLOPs: the sum over its kernels (known once the checker has sized them; taken
-     * here from the checker's cost functions through a validation-free run is not possible, so
-     * they are filled after the kernels ran) */
+    /* a step's FLOPs are the sum over its kernels', known once the checker has run them: they
+     * are added up when the rows are written */
     if (o->list) {
         printf("%-10s %-22s %-64s %s\n", "config", "kernel", "shape", "calls/step");
         for (int j = 0; j < k.nu; j++)
@@ -769,10 +766,9 @@ int sg_kb_run(const sg_kb_suite *s, const sg_kb_opts *o, sg_err *err) {
                 kb_row(&rows[nrows++], &rcx, "step_overhead", s->configs[c].name, &ob,
                        "outside_kernels", 1, 0, 0, ob.median_s, ob.median_s / step_s, NAN);
             }
-            printf("step %-14s batch %4d: %9.3f ms, %8.1f img/s, kernels %5.1f%% of the step%s\n",
+            printf("step %-14s batch %4d: %9.3f ms, %8.1f img/s, kernels %5.1f%% of the step\n",
                    s->configs[c].name, k.batch[c], 1e3 * step_s, k.batch[c] / step_s,
-                   kernels_timed ? 100.0 * sum_kernels / step_s : NAN,
-                   eig_parts ? "" : "");
+                   kernels_timed ? 100.0 * sum_kernels / step_s : NAN);
             if (eig_parts)
                 printf("     eigen-update (corr_update + syevd + eig_rebuild): %.3f ms = %.2f%% of "
                        "the step\n", 1e3 * eig, 100.0 * eig / step_s);

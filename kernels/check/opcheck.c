@@ -73,7 +73,7 @@ struct oc_run {
     void *dev[OC_MAXALLOC];    /* their backend mirrors (device backends; NULL: host only) */
     size_t bytes[OC_MAXALLOC];
     int nallocs;
-    int keep;            /* prepare mode: keep buffers and the call for sg_opcheck_time_once */
+    int keep;            /* prepare mode: keep buffers and the call for sg_opcheck_time_n */
     void *kept_args;     /* heap copy of the op's call arguments (they point into allocs) */
     void (*kept_call)(const sg_backend *be, void *args);
     void (*kept_restore)(const sg_backend *be, void *args);
@@ -1776,7 +1776,6 @@ int sg_opcheck_prepare(const sg_backend *be, int i, const char *shape_or_null, u
     return rc;
 }
 
-double sg_opcheck_time_once(sg_opcheck_prepared *p) { return sg_opcheck_time_n(p, 1); }
 
 double sg_opcheck_time_n(sg_opcheck_prepared *p, int n) {
     oc_run *r = &p->r;

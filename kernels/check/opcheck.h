@@ -60,12 +60,10 @@ int sg_opcheck_run(const sg_backend *be, int i, const char *shape_or_null, uint6
 /* For a caller's own timing loop (the kernel suite under Google Benchmark): validates op i as
  * sg_opcheck_run does and, when it matched, keeps its buffers (already in the backend's memory)
  * in *prepared. *prepared is NULL when the op did not match (out->ok = 0) or could not run
- * (-1, err set). sg_opcheck_time_once runs the kernel once more on the validated inputs and
- * returns its seconds on the backend's timer (in-place inputs restored untimed first). */
+ * (-1, err set). */
 typedef struct sg_opcheck_prepared sg_opcheck_prepared;
 int sg_opcheck_prepare(const sg_backend *be, int i, const char *shape_or_null, uint64_t seed,
                        sg_opcheck_prepared **prepared, sg_opcheck_result *out, sg_err *err);
-double sg_opcheck_time_once(sg_opcheck_prepared *p);
 /* The mean seconds of n back-to-back calls in one timed interval (n = 1 for ops that restore
  * their input): on a GPU, tiny kernels are then timed as a step runs them, queued behind each
  * other, rather than each paying a whole launch-and-synchronise round trip. */

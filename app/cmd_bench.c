@@ -8,6 +8,7 @@
 
 #include "app/commands.h"
 #include "bench/kbench.h"
+#include "core/base/file.h"
 #include "core/base/text.h"
 #include "build_info.h"
 #include "kernels/kernels.h"
@@ -44,16 +45,6 @@ static void bench_help(FILE *f) {
             "                     which tools/compare.py reads\n"
             "  --list             print the traced kernels of each configuration and exit\n"
             "  --quiet            no console table\n");
-}
-
-/* The folder a file will be written to, created with its parents. */
-static int mkdirs_for(const char *path, sg_err *err) {
-    char dir[4096];
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (!slash) return 0;
-    *slash = 0;
-    return sg_mkdirs(dir, err);
 }
 
 int sg_cmd_bench(int argc, char **argv) {
@@ -167,7 +158,7 @@ int sg_cmd_bench(int argc, char **argv) {
                 stat(out, &st) == 0 ? out : json);
         return 2;
     }
-    if (!o.list && (mkdirs_for(out, &err) || mkdirs_for(json, &err))) {
+    if (!o.list && (sg_mkdirs_for(out, &err) || sg_mkdirs_for(json, &err))) {
         fprintf(stderr, "stopgrad bench: %s\n", err.msg);
         return 1;
     }

@@ -22,7 +22,7 @@ static void train_help(FILE *f, const sg_config *c) {
             "  --stop-after N    stop after N steps of this invocation, keeping the checkpoint\n"
             "                    (as if killed there; for resume tests and time-boxed jobs)\n"
             "  --print-config    print the resolved config and exit\n"
-            "  --quiet           no progress bar\n"
+            "  --quiet           no progress (a bar on a terminal, a line every 30 s elsewhere)\n"
             "  --help            this text\n\n"
             "The paper's reference code's Hydra keys are accepted and translated:\n");
     int n;
@@ -44,7 +44,7 @@ static int parse_long(const char *s, long *out) {
 
 int sg_cmd_train(int argc, char **argv) {
     sg_config *c = sg_train_config_new();
-    sg_train_opts opts = {0, 0, 0};
+    sg_train_opts opts = {0, SG_TRAIN_PROGRESS_AUTO, 0};
     int print_config = 0, rc = 0;
     sg_err err;
     for (int i = 1; i < argc && rc == 0; i++) {
@@ -68,7 +68,7 @@ int sg_cmd_train(int argc, char **argv) {
         } else if (!strcmp(a, "--resume")) {
             opts.resume = 1;
         } else if (!strcmp(a, "--quiet")) {
-            opts.quiet = 1;
+            opts.progress = SG_TRAIN_PROGRESS_NONE;
         } else if (!strcmp(a, "--print-config")) {
             print_config = 1;
         } else if (!strcmp(a, "--stop-after")) {

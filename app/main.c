@@ -1,4 +1,5 @@
 /* app/main.c: the stopgrad executable, a dispatcher over subcommands. */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -41,6 +42,10 @@ static void usage(FILE *f) {
 }
 
 int main(int argc, char **argv) {
+    /* Past a file-size limit (ulimit -f), write(2) then fails with EFBIG and the writer removes
+     * its temporary file and names the path; the default SIGXFSZ would kill the process first
+     * and leave the temporary file behind. */
+    signal(SIGXFSZ, SIG_IGN);
     if (argc < 2) {
         usage(stderr);
         return 2;

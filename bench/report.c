@@ -9,6 +9,7 @@
 
 #include "core/base/csv.h"
 #include "core/base/gnuplot.h"
+#include "core/base/file.h"
 #include "core/base/text.h"
 
 int sg_report_metric_parse(const char *name, sg_report_metric *m) {
@@ -567,14 +568,14 @@ int sg_report_write(const sg_report_opts *o, sg_report_summary *sum, sg_err *err
         snprintf(abs_png, sizeof abs_png, "%s/report.png", abs_dir);
         build_markdown(&c, &md);
         np = build_chart(&c, abs_dat, abs_png, &dat, &gp, &s.chart_steps, &s.chart_kernels);
-        if (sg_write_text_atomic(s.md_path, md.s, md.len, err))
+        if (sg_write_file_atomic(s.md_path, md.s, md.len, err))
             rc = -2;
         else if (o->log)
             fprintf(o->log, "wrote %s (%d rows x %d inputs)\n", s.md_path, s.nrows, c.nf);
     }
     if (!rc && np) {
-        if (sg_write_text_atomic(s.dat_path, dat.s, dat.len, err) ||
-            sg_write_text_atomic(s.gp_path, gp.s, gp.len, err))
+        if (sg_write_file_atomic(s.dat_path, dat.s, dat.len, err) ||
+            sg_write_file_atomic(s.gp_path, gp.s, gp.len, err))
             rc = -2;
     }
     if (!rc) {

@@ -641,7 +641,7 @@ static void write_value(const char *v, FILE *f) {
 
 void sg_config_write(const sg_config *c, FILE *f) {
     SG_CHECK(c && f, "sg_config_write needs a config and a file");
-    fprintf(f, "# stopgrad config, hash %016llx\n", (unsigned long long)sg_config_hash(c));
+    fprintf(f, "# stopgrad config\n");
     for (int i = 0; i < c->n; i++) {
         fprintf(f, "%s = ", c->specs[i].key);
         write_value(c->vals[i].text, f);
@@ -659,11 +659,16 @@ static uint64_t fnv1a(uint64_t h, const char *s) {
     return h;
 }
 
-uint64_t sg_config_hash(const sg_config *c) {
+uint64_t sg_config_hash(const sg_config *c) { return sg_config_hash_without(c, NULL, 0); }
+
+uint64_t sg_config_hash_without(const sg_config *c, const char *const *skip, int nskip) {
     SG_CHECK(c != NULL, "sg_config_hash needs a config");
     /* Over "key=value\n" for every key in schema order, values in canonical text. */
     uint64_t h = 0xcbf29ce484222325ull;
     for (int i = 0; i < c->n; i++) {
+        int skipped = 0;
+        for (int k = 0; k < nskip && !skipped; k++) skipped = !strcmp(skip[k], c->specs[i].key);
+        if (skipped) continue;
         h = fnv1a(h, c->specs[i].key);
         h = fnv1a(h, "=");
         h = fnv1a(h, c->vals[i].text);

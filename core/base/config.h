@@ -64,6 +64,9 @@ int sg_config_is_set(const sg_config *c, const char *key);
 void sg_config_write(const sg_config *c, FILE *f);
 /* 64-bit FNV-1a hash of the resolved "key=value" lines: identifies a setting in result rows. */
 uint64_t sg_config_hash(const sg_config *c);
+/* The same hash over every key but the nskip keys of skip (keys that say where or how a run is
+ * stored or executed, not what it computes). */
+uint64_t sg_config_hash_without(const sg_config *c, const char *const *skip, int nskip);
 /* `--help` text: every key with type, default, range/choices and help. */
 void sg_config_print_help(const sg_config *c, FILE *f);
 

@@ -8,6 +8,8 @@
 #define _DEFAULT_SOURCE /* flock, fsync, getpid with -std=c11 */
 #include "core/base/csv.h"
 
+#include "core/base/file.h"
+
 #include <csv.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -180,63 +182,14 @@ static int read_all_fd(int fd, buf_t *b) {
     }
 }
 
-/* Makes a rename durable: the directory entry itself must reach the disk. */
-static void fsync_parent_dir(const char *path) {
-    const char *slash = strrchr(path, '/');
-    size_t dlen = slash ? (slash == path ? 1 : (size_t)(slash - path)) : 0;
-    char *dir = slash ? xstrndup(path, dlen) : xstrndup(".", 1);
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0) {
-        /* Some filesystems refuse fsync on a directory; the data file itself is already synced. */
-        (void)fsync(fd);
-        close(fd);
-    }
-    free(dir);
-}
-
-/* Writes parts[] to a fresh file beside `path` (same directory, so rename is atomic), fsyncs it
- * and renames it over `path`. mode < 0: 0666 minus the umask; otherwise that mode exactly
- * (append keeps the mode of the file it replaces). */
+/* parts[] as the whole of path, through core/base/file's temporary-file-and-rename writer. */
 static int write_file_atomic(const char *path, const buf_t *parts, int nparts, int mode,
                              sg_err *err) {
-    static atomic_uint counter;
-    size_t tlen = strlen(path) + 64;
-    char *tmp = xrealloc(NULL, tlen);
-    int fd = -1;
-    for (int attempt = 0; attempt < 100 && fd < 0; attempt++) {
-        snprintf(tmp, tlen, "%s.tmp.%ld.%u", path, (long)getpid(), atomic_fetch_add(&counter, 1u));
-        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-        if (fd < 0 && errno != EEXIST) break;
-    }
-    if (fd < 0) {
-        int e = errno;
-        free(tmp);
-        return sg_errf(err, "%s: cannot create a temporary file beside it: %s", path, strerror(e));
-    }
-    /* the first step that fails names itself; errno is saved right after it */
-    const char *failed = NULL;
-    int e = 0;
-    if (mode >= 0 && fchmod(fd, (mode_t)mode) != 0) failed = "chmod";
-    for (int i = 0; !failed && i < nparts; i++)
-        if (parts[i].len && write_all(fd, parts[i].p, parts[i].len) != 0) failed = "write";
-    if (!failed && fsync(fd) != 0) failed = "fsync";
-    if (failed) e = errno;
-    if (close(fd) != 0 && !failed) {
-        failed = "close";
-        e = errno;
-    }
-    if (!failed && rename(tmp, path) != 0) {
-        failed = "rename";
-        e = errno;
-    }
-    if (failed) {
-        unlink(tmp);
-        free(tmp);
-        return sg_errf(err, "%s: %s failed: %s", path, failed, strerror(e));
-    }
-    free(tmp);
-    fsync_parent_dir(path);
-    return 0;
+    sg_atomic_file f;
+    if (sg_atomic_open(&f, path, mode, err)) return -1;
+    for (int i = 0; i < nparts; i++)
+        if (parts[i].len && sg_atomic_write(&f, parts[i].p, parts[i].len, err)) return -1;
+    return sg_atomic_commit(&f, err);
 }
 
 int sg_csv_write_atomic(const char *path, int ncols, const char *const *header,
@@ -497,6 +450,7 @@ static int check_existing(const char *path, const char *s, size_t n, int ncols,
 
 int sg_csv_append(const char *path, int ncols, const char *const *header, const sg_csv_row *rows,
                   size_t nrows, sg_err *err) {
+    if (sg_mkdirs_for(path, err)) return -1;
     size_t llen = strlen(path) + 6;
     char *lockpath = xrealloc(NULL, llen);
     snprintf(lockpath, llen, "%s.lock", path);
@@ -552,6 +506,7 @@ int sg_csv_stream_open(sg_csv_stream *s, const char *path, int ncols, const char
                        sg_err *err) {
     s->fd = -1;
     s->ncols = ncols;
+    if (sg_mkdirs_for(path, err)) return -1;
     size_t plen = strlen(path);
     if (plen >= sizeof s->path)
         return sg_errf(err, "%s: path too long (%zu bytes, at most %zu)", path, plen,

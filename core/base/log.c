@@ -50,8 +50,19 @@ void sg_progress_start(sg_progress *p, FILE *out, const char *label, long long t
     snprintf(p->unit, sizeof p->unit, "%s", unit ? unit : "it");
     p->total = total;
     p->t_start = sg_now();
-    p->t_last_draw = 0;
+    p->t_last_draw = p->t_start;
     p->tty = isatty(fileno(p->out));
+}
+
+void sg_progress_rate_in(sg_progress *p, double per_unit, const char *item) {
+    p->per_unit = per_unit;
+    snprintf(p->item, sizeof p->item, "%s", item ? item : "");
+}
+
+void sg_progress_lines(sg_progress *p) { p->tty = 0; }
+
+void sg_progress_skip(sg_progress *p, long long done) {
+    p->done = p->done_before = p->done_last_draw = done;
 }
 
 void sg_progress_format(const sg_progress *p, long long done, double elapsed, char *buf,
@@ -63,30 +74,41 @@ void sg_progress_format(const sg_progress *p, long long done, double elapsed, ch
     char bar[32];
     for (int i = 0; i < width; i++) bar[i] = i < fill ? '#' : '.';
     bar[width] = 0;
-    double rate = elapsed > 0 ? (double)done / elapsed : 0;
-    char el[32], eta[32];
+    double rate = elapsed > 0 ? (double)(done - p->done_before) / elapsed : 0;
+    char el[32], eta[32], shown[48];
     format_duration(elapsed, el, sizeof el);
     format_duration(rate > 0 ? (double)(p->total - done) / rate : -1, eta, sizeof eta);
-    snprintf(buf, len, "%s [%s] %lld/%lld %s  %.1f %s/s  elapsed %s  eta %s", p->label, bar, done,
-             p->total, p->unit, rate, p->unit, el, eta);
+    if (p->item[0] && p->per_unit > 0)
+        snprintf(shown, sizeof shown, "%.1f %s/s", rate * p->per_unit, p->item);
+    else
+        snprintf(shown, sizeof shown, "%.1f %s/s", rate, p->unit);
+    snprintf(buf, len, "%s [%s] %lld/%lld %s  %s  elapsed %s  eta %s", p->label, bar, done,
+             p->total, p->unit, shown, el, eta);
 }
 
-void sg_progress_update(sg_progress *p, long long done) {
+void sg_progress_update_at(sg_progress *p, long long done, double now) {
     p->done = done;
-    if (!p->tty) return;
-    double now = sg_now();
-    if (now - p->t_last_draw < 0.1 && done < p->total) return; /* 10 redraws/s at most */
+    double since = now - p->t_last_draw;
+    if (p->tty) {
+        if (since < 0.1 && done < p->total) return; /* 10 redraws/s at most */
+    } else {
+        int step_5pct = p->total > 0 && 20 * (done - p->done_last_draw) >= p->total;
+        if (!(since >= 30 || (step_5pct && since >= 10))) return;
+    }
     p->t_last_draw = now;
+    p->done_last_draw = done;
     char line[256];
     sg_progress_format(p, done, now - p->t_start, line, sizeof line);
-    fprintf(p->out, "\r%s\033[K", line);
+    fprintf(p->out, p->tty ? "\r%s\033[K" : "%s\n", line);
     fflush(p->out);
 }
+
+void sg_progress_update(sg_progress *p, long long done) { sg_progress_update_at(p, done, sg_now()); }
 
 void sg_progress_finish(sg_progress *p) {
     char line[256];
     sg_progress_format(p, p->done, sg_now() - p->t_start, line, sizeof line);
-    /* On a terminal: finish the bar's line. In a pipe: one summary line, nothing else. */
+    /* On a terminal: finish the bar's line. Elsewhere: the last whole line. */
     fprintf(p->out, p->tty ? "\r%s\033[K\n" : "%s\n", line);
     fflush(p->out);
 }

@@ -3,6 +3,8 @@
 #define _GNU_SOURCE /* cpu_set_t in OpenBLAS's cblas.h; getpid, fsync with -std=c11 */
 #include "core/base/machine.h"
 
+#include "core/base/file.h"
+
 #include <cblas.h>
 #include <ctype.h>
 #include <errno.h>
@@ -223,24 +225,19 @@ int sg_machine_write_csv(const sg_machine *m, const char *path, sg_err *err) {
 int sg_machine_write_xml(const char *path, sg_err *err) {
     hwloc_topology_t topo;
     if (load_topology(&topo, path, err) != 0) return -1;
-    size_t tlen = strlen(path) + 32;
-    char *tmp = malloc(tlen);
-    SG_CHECK(tmp != NULL, "out of memory");
-    snprintf(tmp, tlen, "%s.tmp.%ld", path, (long)getpid());
-    int rc = 0;
-    if (hwloc_topology_export_xml(topo, tmp, 0) != 0) {
-        rc = sg_errf(err, "%s: hwloc XML export to %s failed: %s", path, tmp, strerror(errno));
-    } else {
-        /* hwloc closed the file without syncing it; sync before the rename makes it visible */
-        int fd = open(tmp, O_RDONLY | O_CLOEXEC);
-        if (fd < 0 || fsync(fd) != 0)
-            rc = sg_errf(err, "%s: fsync of %s failed: %s", path, tmp, strerror(errno));
-        if (fd >= 0) close(fd);
-        if (rc == 0 && rename(tmp, path) != 0)
-            rc = sg_errf(err, "%s: rename from %s failed: %s", path, tmp, strerror(errno));
+    /* hwloc writes the file by name: the temporary file's name, renamed into place */
+    sg_atomic_file f;
+    int rc = sg_atomic_open(&f, path, -1, err);
+    if (rc == 0) {
+        close(sg_atomic_release_fd(&f));
+        if (hwloc_topology_export_xml(topo, f.tmp, 0) != 0) {
+            rc = sg_errf(err, "%s: hwloc XML export to %s failed: %s", path, f.tmp,
+                         strerror(errno));
+            sg_atomic_abort(&f);
+        } else {
+            rc = sg_atomic_commit(&f, err);
+        }
     }
-    if (rc != 0) unlink(tmp);
-    free(tmp);
     hwloc_topology_destroy(topo);
     return rc;
 }

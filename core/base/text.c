@@ -1,4 +1,4 @@
-/* core/base/text.c: a growing string and whole-file helpers (text.h). */
+/* core/base/text.c: a growing string and the lookup of a program on PATH (text.h). */
 #define _XOPEN_SOURCE 700 /* fileno, fsync, mkdir, access, strtok_r, getpid */
 #include "core/base/text.h"
 
@@ -39,50 +39,7 @@ void sg_sbuf_free(sg_sbuf *b) {
     b->len = b->cap = 0;
 }
 
-/* ---- files ----------------------------------------------------------------------------------- */
-
-int sg_mkdirs(const char *dir, sg_err *err) {
-    char tmp[4096];
-    if (!*dir) return sg_errf(err, "cannot create a folder with an empty name");
-    if (snprintf(tmp, sizeof tmp, "%s", dir) >= (int)sizeof tmp)
-        return sg_errf(err, "cannot create the folder %s: path too long (at most %zu bytes)", dir,
-                       sizeof tmp - 1);
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = 0;
-        if (mkdir(tmp, 0777) != 0 && errno != EEXIST)
-            return sg_errf(err, "cannot create the folder %s: %s", tmp, strerror(errno));
-        *p = '/';
-    }
-    if (mkdir(tmp, 0777) != 0 && errno != EEXIST)
-        return sg_errf(err, "cannot create the folder %s: %s", tmp, strerror(errno));
-    return 0;
-}
-
-int sg_write_text_atomic(const char *path, const char *text, size_t len, sg_err *err) {
-    char tmp[4300];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-    FILE *f = fopen(tmp, "wb");
-    if (!f)
-        return sg_errf(err, "%s: cannot create a temporary file beside it: %s", path,
-                       strerror(errno));
-    int bad = fwrite(text, 1, len, f) != len;
-    bad |= fflush(f) != 0;
-    bad |= fsync(fileno(f)) != 0;
-    int e = errno;
-    bad |= fclose(f) != 0;
-    if (bad || rename(tmp, path) != 0) {
-        if (!bad) e = errno;
-        remove(tmp);
-        return sg_errf(err, "%s: write failed: %s", path, strerror(e));
-    }
-    return 0;
-}
-
-int sg_file_exists(const char *path) {
-    struct stat st;
-    return stat(path, &st) == 0;
-}
+/* ---- programs ------------------------------------------------------------------------------- */
 
 int sg_find_program(const char *name, char *found, size_t cap) {
     if (strchr(name, '/')) {

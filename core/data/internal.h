@@ -26,28 +26,6 @@ void *sgd_big_alloc(size_t bytes, const char *what, sg_err *err);
 /* Reads exactly bytes (in chunks, so multi-GB reads work) or fails naming path. */
 int sgd_read_exact(FILE *f, void *buf, size_t bytes, const char *path, sg_err *err);
 
-/* mkdir -p of dir / of the folder that holds path. */
-int sgd_mkdirs(const char *dir, sg_err *err);
-int sgd_mkdirs_for(const char *path, sg_err *err);
-
-/* A file written under a temporary name in the same folder, renamed over path on commit. */
-typedef struct {
-    FILE *f;
-    char path[SG_DATASET_PATH_MAX];
-    char tmp[SG_DATASET_PATH_MAX + 64];
-} sgd_out;
-
-/* "path.tmp.<pid>.<n>", unique within the process and across processes. */
-int sgd_tmp_name(char *tmp, size_t cap, const char *path, sg_err *err);
-int sgd_out_open(sgd_out *o, const char *path, sg_err *err);
-int sgd_out_write(sgd_out *o, const void *data, size_t bytes, sg_err *err);
-/* Flushes, fsyncs, closes and renames; on failure the temporary file is removed. */
-int sgd_out_commit(sgd_out *o, sg_err *err);
-/* Closes and removes the temporary file. */
-void sgd_out_abort(sgd_out *o);
-/* rename(tmp, path), removing tmp on failure. */
-int sgd_rename(const char *tmp, const char *path, sg_err *err);
-
 /* JPEG (jpeg.c). Decodes path into buf as RGB CHW, see sg_dataset_image; header_only fills only
  * the shape. */
 int sgd_jpeg_decode(const char *path, int min_side, uint8_t *buf, size_t cap, int *C, int *H,

@@ -4,6 +4,7 @@
  * libjpeg reports errors by calling error_exit, which by default exits the process; we jump
  * back (setjmp/longjmp) and turn the message into an sg_err naming the file. Each call has its
  * own decompressor and FILE, so worker threads can decode concurrently. */
+#define _POSIX_C_SOURCE 200809L /* open_memstream */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 #include <jerror.h>
 #include <jpeglib.h>
 
+#include "core/base/file.h"
 #include "core/data/internal.h"
 
 typedef struct {
@@ -163,12 +165,14 @@ int sg_write_jpeg(const char *path, int C, int H, int W, const uint8_t *pixels, 
                        (long)JPEG_MAX_DIMENSION);
     if (quality < 1 || quality > 100)
         return sg_errf(err, "JPEG %s: quality %d outside 1..100", path, quality);
-    if (sgd_mkdirs_for(path, err)) return -1;
-    sgd_out out;
-    if (sgd_out_open(&out, path, err)) return -1;
     uint8_t *row = malloc((size_t)W * (size_t)C);
-    if (!row) {
-        sgd_out_abort(&out);
+    if (!row) return sg_errf(err, "out of memory writing %s", path);
+    /* compressed into memory, then written whole (core/base/file.h) */
+    char *jpg = NULL;
+    size_t jpg_len = 0;
+    FILE *mem = open_memstream(&jpg, &jpg_len);
+    if (!mem) {
+        free(row);
         return sg_errf(err, "out of memory writing %s", path);
     }
     struct jpeg_compress_struct cinfo;
@@ -179,11 +183,12 @@ int sg_write_jpeg(const char *path, int C, int H, int W, const uint8_t *pixels, 
         jpeg_failure((j_common_ptr)&cinfo, path, err);
         jpeg_destroy_compress(&cinfo);
         free(row);
-        sgd_out_abort(&out);
+        fclose(mem);
+        free(jpg);
         return -1;
     }
     jpeg_create_compress(&cinfo);
-    jpeg_stdio_dest(&cinfo, out.f);
+    jpeg_stdio_dest(&cinfo, mem);
     cinfo.image_width = (JDIMENSION)W;
     cinfo.image_height = (JDIMENSION)H;
     cinfo.input_components = C;
@@ -204,5 +209,8 @@ int sg_write_jpeg(const char *path, int C, int H, int W, const uint8_t *pixels, 
     jpeg_finish_compress(&cinfo);
     jpeg_destroy_compress(&cinfo);
     free(row);
-    return sgd_out_commit(&out, err);
+    int rc = fclose(mem) != 0 ? sg_errf(err, "out of memory writing %s", path)
+                              : sg_write_file_atomic(path, jpg, jpg_len, err);
+    free(jpg);
+    return rc;
 }

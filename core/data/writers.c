@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "core/base/file.h"
 #include "core/data/internal.h"
 
 static int check_labels(const char *what, const int32_t *labels, int n, int lo, int hi,
@@ -30,15 +31,15 @@ int sg_write_stl10(const char *dir, const char *split, int n, const uint8_t *pix
         return sg_errf(err, "STL-10 writer: split %s %s labels", split,
                        unlabeled ? "takes no" : "needs");
     if (labels && check_labels("STL-10 writer", labels, n, 0, 9, err)) return -1;
-    if (sgd_mkdirs(dir, err)) return -1;
+    if (sg_mkdirs(dir, err)) return -1;
 
     char name[64], path[SG_DATASET_PATH_MAX];
     snprintf(name, sizeof name, "%s_X.bin", split);
     if (sgd_path_join(path, sizeof path, dir, name, err)) return -1;
     uint8_t *img = malloc(IMAGE);
     if (!img) return sg_errf(err, "out of memory writing %s", path);
-    sgd_out out;
-    if (sgd_out_open(&out, path, err)) {
+    sg_atomic_file out;
+    if (sg_atomic_open(&out, path, -1, err)) {
         free(img);
         return -1;
     }
@@ -48,14 +49,14 @@ int sg_write_stl10(const char *dir, const char *split, int n, const uint8_t *pix
             for (int x = 0; x < HW; x++)
                 for (int y = 0; y < HW; y++)
                     img[c * PLANE + x * HW + y] = src[c * PLANE + y * HW + x];
-        if (sgd_out_write(&out, img, IMAGE, err)) {
-            sgd_out_abort(&out);
+        if (sg_atomic_write(&out, img, IMAGE, err)) {
+            sg_atomic_abort(&out);
             free(img);
             return -1;
         }
     }
     free(img);
-    if (sgd_out_commit(&out, err)) return -1;
+    if (sg_atomic_commit(&out, err)) return -1;
     if (unlabeled) return 0;
 
     snprintf(name, sizeof name, "%s_y.bin", split);
@@ -63,9 +64,9 @@ int sg_write_stl10(const char *dir, const char *split, int n, const uint8_t *pix
     uint8_t *y = malloc((size_t)n);
     if (!y) return sg_errf(err, "out of memory writing %s", path);
     for (int i = 0; i < n; i++) y[i] = (uint8_t)(labels[i] + 1);
-    int rc = sgd_out_open(&out, path, err);
-    if (rc == 0 && (rc = sgd_out_write(&out, y, (size_t)n, err)) != 0) sgd_out_abort(&out);
-    if (rc == 0) rc = sgd_out_commit(&out, err);
+    int rc = sg_atomic_open(&out, path, -1, err);
+    if (rc == 0 && (rc = sg_atomic_write(&out, y, (size_t)n, err)) != 0) sg_atomic_abort(&out);
+    if (rc == 0) rc = sg_atomic_commit(&out, err);
     free(y);
     return rc;
 }
@@ -74,18 +75,18 @@ int sg_write_stl10(const char *dir, const char *split, int n, const uint8_t *pix
 static int write_cifar_file(const char *path, int n, const uint8_t *pixels,
                             const int32_t *const *label_sets, int nlabels, sg_err *err) {
     enum { IMAGE = 3072 };
-    sgd_out out;
-    if (sgd_out_open(&out, path, err)) return -1;
+    sg_atomic_file out;
+    if (sg_atomic_open(&out, path, -1, err)) return -1;
     for (int i = 0; i < n; i++) {
         uint8_t lab[2];
         for (int k = 0; k < nlabels; k++) lab[k] = (uint8_t)label_sets[k][i];
-        if (sgd_out_write(&out, lab, (size_t)nlabels, err) ||
-            sgd_out_write(&out, pixels + (size_t)i * IMAGE, IMAGE, err)) {
-            sgd_out_abort(&out);
+        if (sg_atomic_write(&out, lab, (size_t)nlabels, err) ||
+            sg_atomic_write(&out, pixels + (size_t)i * IMAGE, IMAGE, err)) {
+            sg_atomic_abort(&out);
             return -1;
         }
     }
-    return sgd_out_commit(&out, err);
+    return sg_atomic_commit(&out, err);
 }
 
 int sg_write_cifar10(const char *dir, int train, int n, const uint8_t *pixels,
@@ -94,7 +95,7 @@ int sg_write_cifar10(const char *dir, int train, int n, const uint8_t *pixels,
         return sg_errf(err, "CIFAR-10 writer: %d images, the %s split needs at least %d", n,
                        train ? "train" : "test", train ? 5 : 1);
     if (check_labels("CIFAR-10 writer", labels, n, 0, 9, err)) return -1;
-    if (sgd_mkdirs(dir, err)) return -1;
+    if (sg_mkdirs(dir, err)) return -1;
     char path[SG_DATASET_PATH_MAX];
     if (!train) {
         if (sgd_path_join(path, sizeof path, dir, "test_batch.bin", err)) return -1;
@@ -120,7 +121,7 @@ int sg_write_cifar100(const char *dir, int train, int n, const uint8_t *pixels,
     if (check_labels("CIFAR-100 writer (coarse)", coarse, n, 0, 19, err) ||
         check_labels("CIFAR-100 writer (fine)", fine, n, 0, 99, err))
         return -1;
-    if (sgd_mkdirs(dir, err)) return -1;
+    if (sg_mkdirs(dir, err)) return -1;
     char path[SG_DATASET_PATH_MAX];
     if (sgd_path_join(path, sizeof path, dir, train ? "train.bin" : "test.bin", err)) return -1;
     const int32_t *sets[2] = {coarse, fine};
@@ -141,18 +142,21 @@ static int write_idx_file(const char *path, uint32_t magic, int ndims, const uin
         head[hl++] = (unsigned char)words[k];
     }
     if (!gzip) {
-        sgd_out out;
-        if (sgd_out_open(&out, path, err)) return -1;
-        if (sgd_out_write(&out, head, hl, err) || sgd_out_write(&out, data, bytes, err)) {
-            sgd_out_abort(&out);
+        sg_atomic_file out;
+        if (sg_atomic_open(&out, path, -1, err)) return -1;
+        if (sg_atomic_write(&out, head, hl, err) || sg_atomic_write(&out, data, bytes, err)) {
+            sg_atomic_abort(&out);
             return -1;
         }
-        return sgd_out_commit(&out, err);
+        return sg_atomic_commit(&out, err);
     }
-    char tmp[SG_DATASET_PATH_MAX + 64];
-    if (sgd_tmp_name(tmp, sizeof tmp, path, err)) return -1;
-    gzFile f = gzopen(tmp, "wb6");
-    if (!f) return sg_errf(err, "cannot create %s: %s", tmp, strerror(errno ? errno : ENOMEM));
+    sg_atomic_file out;
+    if (sg_atomic_open(&out, path, -1, err)) return -1;
+    gzFile f = gzdopen(sg_atomic_release_fd(&out), "wb6"); /* gzclose closes the descriptor */
+    if (!f) {
+        sg_atomic_abort(&out);
+        return sg_errf(err, "cannot start a gzip stream for %s: out of memory", path);
+    }
     int ok = gzwrite(f, head, (unsigned)hl) == (int)hl;
     const size_t chunk = (size_t)1 << 30;
     for (size_t at = 0; ok && at < bytes; at += chunk) {
@@ -168,10 +172,10 @@ static int write_idx_file(const char *path, uint32_t magic, int ndims, const uin
         snprintf(whybuf, sizeof whybuf, "closing the gzip stream failed");
     }
     if (!ok) {
-        unlink(tmp);
-        return sg_errf(err, "cannot write %s: %s", tmp, whybuf);
+        sg_atomic_abort(&out);
+        return sg_errf(err, "cannot write %s: %s", path, whybuf);
     }
-    return sgd_rename(tmp, path, err);
+    return sg_atomic_commit(&out, err);
 }
 
 int sg_write_idx(const char *images_path, const char *labels_path, int n, int H, int W,
@@ -179,7 +183,7 @@ int sg_write_idx(const char *images_path, const char *labels_path, int n, int H,
     if (n < 1 || H < 1 || W < 1)
         return sg_errf(err, "idx writer: %d images of %dx%d", n, H, W);
     if (check_labels("idx writer", labels, n, 0, 255, err)) return -1;
-    if (sgd_mkdirs_for(images_path, err) || sgd_mkdirs_for(labels_path, err)) return -1;
+    if (sg_mkdirs_for(images_path, err) || sg_mkdirs_for(labels_path, err)) return -1;
     uint8_t *lab = malloc((size_t)n);
     if (!lab) return sg_errf(err, "out of memory writing %s", labels_path);
     for (int i = 0; i < n; i++) lab[i] = (uint8_t)labels[i];

@@ -10,6 +10,7 @@
 
 #include "core/base/csv.h"
 #include "core/base/gnuplot.h"
+#include "core/base/file.h"
 #include "core/base/text.h"
 #include "core/ssl/suite.h"
 
@@ -900,7 +901,7 @@ int sg_check_write(const sg_check *c, const sg_check_out_opts *o, sg_check_writt
     if (o->log) fprintf(o->log, "wrote %s (%d rows)\n", s.csv_path, c->nrows);
     sg_sbuf md = {0}, dat = {0}, gp = {0};
     build_markdown(c, &md);
-    int rc = sg_write_text_atomic(s.md_path, md.s, md.len, err) ? -2 : 0;
+    int rc = sg_write_file_atomic(s.md_path, md.s, md.len, err) ? -2 : 0;
     sg_sbuf_free(&md);
     if (rc) return rc;
     if (o->log) fprintf(o->log, "wrote %s\n", s.md_path);
@@ -914,8 +915,8 @@ int sg_check_write(const sg_check *c, const sg_check_out_opts *o, sg_check_writt
         if (o->log)
             fprintf(o->log, "%s not written: no reference row has results, nothing to chart\n",
                     s.png_path);
-    } else if (sg_write_text_atomic(s.dat_path, dat.s, dat.len, err) ||
-               sg_write_text_atomic(s.gp_path, gp.s, gp.len, err)) {
+    } else if (sg_write_file_atomic(s.dat_path, dat.s, dat.len, err) ||
+               sg_write_file_atomic(s.gp_path, gp.s, gp.len, err)) {
         rc = -2;
     } else {
         char exe[4200];

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "core/base/csv.h"
+#include "core/base/file.h"
 #include "core/base/log.h"
 #include "core/ssl/train.h"
 #include "core/ssl/train_config.h"
@@ -294,7 +295,12 @@ static int run_one(const sg_suite *s, const sg_suite_opts *o, int r, long seed, 
     char steps[4400];
     snprintf(steps, sizeof steps, "%s/%s/steps.csv", runs_dir, id);
     FILE *sf = fopen(steps, "rb");
-    sg_train_opts to = {sf != NULL, o->quiet || o->jobs > 1, 0};
+    /* parallel runs share the terminal: whole lines, never bars drawn over each other */
+    sg_train_opts to = {sf != NULL,
+                        o->quiet      ? SG_TRAIN_PROGRESS_NONE
+                        : o->jobs > 1 ? SG_TRAIN_PROGRESS_LINES
+                                      : SG_TRAIN_PROGRESS_AUTO,
+                        0};
     if (sf) fclose(sf);
     sg_info("%s%s", id, to.resume ? " (resuming)" : "");
     sg_train_summary sum;
@@ -308,8 +314,7 @@ int sg_suite_run_all(const sg_suite *s, const sg_suite_opts *o, sg_err *err) {
     char results[4200], runs_dir[4200];
     snprintf(results, sizeof results, "%s/results.csv", o->out_dir);
     snprintf(runs_dir, sizeof runs_dir, "%s/runs", o->out_dir);
-    if (mkdir(o->out_dir, 0777) != 0 && errno != EEXIST)
-        return sg_errf(err, "cannot create %s: %s", o->out_dir, strerror(errno));
+    if (sg_mkdirs(o->out_dir, err)) return -1;
     /* the (run, seed) pairs not yet in the results */
     int pending_run[SG_SUITE_MAX_RUNS * SG_SUITE_MAX_SEEDS];
     long pending_seed[SG_SUITE_MAX_RUNS * SG_SUITE_MAX_SEEDS];

@@ -15,6 +15,7 @@
 #include "core/base/csv.h"
 #include "core/base/log.h"
 #include "core/base/machine.h"
+#include "core/base/file.h"
 #include "core/base/text.h"
 #include "core/data/loader.h"
 #include "core/eval/eval.h"
@@ -253,15 +254,13 @@ typedef struct {
     int32_t F_ready, pad;
 } ckpt_header;
 
-static int write_block(FILE *f, const void *p, size_t bytes) {
-    return bytes == 0 || fwrite(p, 1, bytes, f) == bytes;
-}
-
-/* A model buffer of n floats written through a host copy (the model may live on a device). */
-static int write_model_block(FILE *f, const sg_ssl *m, const float *src, size_t n, float *host) {
+/* A model buffer of n floats written through a host copy (the model may live on a device).
+ * 1 when written; 0 when the write failed (f is aborted then, and err says why). */
+static int write_model_block(sg_atomic_file *f, const sg_ssl *m, const float *src, size_t n,
+                             float *host, sg_err *err) {
     if (n == 0) return 1;
     sg_ssl_get(m, host, src, n);
-    return write_block(f, host, n * sizeof(float));
+    return sg_atomic_write(f, host, n * sizeof(float), err) == 0;
 }
 
 /* The largest block of a checkpoint, in floats. */
@@ -276,31 +275,29 @@ static int save_checkpoint(run *r, sg_err *err) {
     sg_ssl *m = &r->m;
     float *host = malloc(ckpt_max_block(m) * sizeof(float));
     if (!host) return sg_errf(err, "out of memory writing checkpoint %s", r->ckpt_path);
-    char tmp[4300];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%d", r->ckpt_path, (int)getpid());
-    FILE *f = fopen(tmp, "wb");
-    if (!f) {
+    sg_atomic_file f;
+    if (sg_atomic_open(&f, r->ckpt_path, -1, err)) {
         free(host);
-        return sg_errf(err, "cannot write checkpoint %s: %s", tmp, strerror(errno));
+        return -1;
     }
     const size_t DD = (size_t)m->D * m->D;
     ckpt_header h = {CKPT_MAGIC, CKPT_VERSION, r->config_hash, m->step, r->epochs_done,
                      r->epoch_loss_sum, (int64_t)m->online.total, (int64_t)m->online.nbuf,
                      (int64_t)m->target.total, (int64_t)m->target.nbuf, m->D, m->F_ready, 0};
-    int ok = write_block(f, &h, sizeof h) &&
-             write_model_block(f, m, m->online.w, m->online.total, host) &&
-             write_model_block(f, m, m->online.buf, m->online.nbuf, host) &&
-             write_model_block(f, m, m->mom, m->online.total, host) &&
-             write_model_block(f, m, m->target.w, m->target.total, host) &&
-             write_model_block(f, m, m->target.buf, m->target.nbuf, host) &&
-             write_model_block(f, m, m->F, DD, host) && write_model_block(f, m, m->M2, DD, host) &&
-             write_model_block(f, m, m->mu, (size_t)m->D, host);
+    int ok = sg_atomic_write(&f, &h, sizeof h, err) == 0 &&
+             write_model_block(&f, m, m->online.w, m->online.total, host, err) &&
+             write_model_block(&f, m, m->online.buf, m->online.nbuf, host, err) &&
+             write_model_block(&f, m, m->mom, m->online.total, host, err) &&
+             write_model_block(&f, m, m->target.w, m->target.total, host, err) &&
+             write_model_block(&f, m, m->target.buf, m->target.nbuf, host, err) &&
+             write_model_block(&f, m, m->F, DD, host, err) &&
+             write_model_block(&f, m, m->M2, DD, host, err) &&
+             write_model_block(&f, m, m->mu, (size_t)m->D, host, err);
     free(host);
-    ok = ok && fflush(f) == 0 && fsync(fileno(f)) == 0;
-    ok = (fclose(f) == 0) && ok;
-    if (!ok || rename(tmp, r->ckpt_path) != 0) {
-        unlink(tmp);
-        return sg_errf(err, "writing checkpoint %s failed: %s", r->ckpt_path, strerror(errno));
+    if (!ok || sg_atomic_commit(&f, err)) {
+        char msg[sizeof err->msg];
+        snprintf(msg, sizeof msg, "%s", err->msg);
+        return sg_errf(err, "writing checkpoint %s failed: %s", r->ckpt_path, msg);
     }
     return 0;
 }
@@ -598,7 +595,7 @@ static int setup(run *r, const sg_train_opts *opts, sg_err *err) {
         if (!r->xh[v]) return sg_errf(err, "out of memory: host staging of a batch");
     }
 
-    r->config_hash = sg_config_hash(c);
+    r->config_hash = sg_train_config_hash(c);
     const char *name = sg_config_str(c, "run.name");
     if (name[0])
         snprintf(r->run_id, sizeof r->run_id, "%s", name);
@@ -630,14 +627,21 @@ static int setup(run *r, const sg_train_opts *opts, sg_err *err) {
         sg_info("resuming %s at step %ld (epoch %ld)", r->run_id, r->m.step, r->epochs_done + 1);
     }
     if (!opts->resume || !file_exists(r->ckpt_path)) {
-        char cfgp[4300], tmp[4400];
+        char cfgp[4300];
         snprintf(cfgp, sizeof cfgp, "%s/config.cfg", r->dir);
-        snprintf(tmp, sizeof tmp, "%s.tmp", cfgp);
-        FILE *f = fopen(tmp, "w");
-        if (!f) return sg_errf(err, "cannot write %s: %s", tmp, strerror(errno));
-        sg_config_write(c, f);
-        if (fclose(f) != 0 || rename(tmp, cfgp) != 0)
-            return sg_errf(err, "cannot write %s: %s", cfgp, strerror(errno));
+        char *text = NULL;
+        size_t len = 0;
+        FILE *mem = open_memstream(&text, &len);
+        if (!mem) return sg_errf(err, "out of memory writing %s", cfgp);
+        sg_config_write(c, mem);
+        fprintf(mem, "# setting hash %016llx (every key but paths, names, threads, workers and "
+                     "checkpoint interval)\n",
+                (unsigned long long)r->config_hash);
+        int bad = fclose(mem) != 0;
+        bad = bad ? sg_errf(err, "out of memory writing %s", cfgp)
+                  : sg_write_file_atomic(cfgp, text, len, err);
+        free(text);
+        if (bad) return -1;
         sg_machine mach;
         char mp[4300];
         snprintf(mp, sizeof mp, "%s/machine.csv", r->dir);
@@ -678,7 +682,13 @@ int sg_train_run(const sg_config *cfg, const sg_train_opts *opts, sg_train_summa
     double sum_step_s = 0, sum_wait_s = 0;
     long timed_steps = 0, ran = 0;
     sg_progress bar;
-    if (!rc && !opts->quiet) sg_progress_start(&bar, NULL, r->run_id, r->total_steps, "step");
+    const int show = !rc && opts->progress != SG_TRAIN_PROGRESS_NONE;
+    if (show) {
+        sg_progress_start(&bar, NULL, r->run_id, r->total_steps, "step");
+        sg_progress_rate_in(&bar, m->B, "img");
+        if (opts->progress == SG_TRAIN_PROGRESS_LINES) sg_progress_lines(&bar);
+        sg_progress_skip(&bar, m->step); /* a resumed run: rate and ETA of what is left */
+    }
     while (rc == 0 && m->step < r->total_steps) {
         if (opts->stop_after > 0 && ran >= opts->stop_after) break;
         const long k = m->step, epoch = k / r->spe;
@@ -718,7 +728,7 @@ int sg_train_run(const sg_config *cfg, const sg_train_opts *opts, sg_train_summa
         rc = sg_csv_stream_write(&r->steps_csv, &row, err);
         sg_csv_row_free(&row);
         if (rc) break;
-        if (!opts->quiet) sg_progress_update(&bar, m->step);
+        if (show) sg_progress_update(&bar, m->step);
 
         const int epoch_end = m->step % r->spe == 0;
         if (epoch_end) {
@@ -736,7 +746,7 @@ int sg_train_run(const sg_config *cfg, const sg_train_opts *opts, sg_train_summa
         }
         if (!rc && (epoch_end || (every > 0 && m->step % every == 0))) rc = save_checkpoint(r, err);
     }
-    if (!rc && !opts->quiet) sg_progress_finish(&bar);
+    if (!rc && show) sg_progress_finish(&bar);
     if (!rc) {
         snprintf(out->run_id, sizeof out->run_id, "%s", r->run_id);
         snprintf(out->run_dir, sizeof out->run_dir, "%s", r->dir);

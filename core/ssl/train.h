@@ -15,9 +15,15 @@
 #include "core/base/config.h"
 #include "core/base/err.h"
 
+typedef enum {
+    SG_TRAIN_PROGRESS_AUTO,  /* a bar on a terminal, a line every 30 s elsewhere */
+    SG_TRAIN_PROGRESS_LINES, /* lines even on a terminal (runs sharing one) */
+    SG_TRAIN_PROGRESS_NONE,
+} sg_train_progress;
+
 typedef struct {
-    int resume;        /* continue from the run folder's checkpoint */
-    int quiet;         /* no progress bar */
+    int resume;                 /* continue from the run folder's checkpoint */
+    sg_train_progress progress; /* how steps are reported while training */
     long stop_after;   /* > 0: stop (as if killed) after this many steps of this invocation,
                           leaving the checkpoint; for tests of resume */
 } sg_train_opts;

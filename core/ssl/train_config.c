@@ -116,6 +116,19 @@ sg_config *sg_train_config_new(void) {
     return sg_config_new(s, n);
 }
 
+/* Keys that say where a run is stored, what it is called or how its work is spread over
+ * threads, none of which is part of what it computes: a run may be resumed with other values.
+ * (The thread count can change the last bits of a CPU run: resuming with another count gives a
+ * valid run that is not bit-identical to an uninterrupted one.) */
+static const char *const unhashed_keys[] = {"data.dir",     "data.workers", "trainer.threads",
+                                            "trainer.checkpoint_every",     "run.dir",
+                                            "run.name",     "run.results",  "run.tag"};
+
+uint64_t sg_train_config_hash(const sg_config *c) {
+    return sg_config_hash_without(c, unhashed_keys,
+                                  (int)(sizeof unhashed_keys / sizeof unhashed_keys[0]));
+}
+
 static const sg_hydra_rule rules[] = {
     {"trainer.predictor_reg", "corr", "predictor.kind", "directpred"},
     {"trainer.predictor_reg", "directcopy", "predictor.kind", "directcopy"},

@@ -13,6 +13,10 @@
 const sg_cfg_spec *sg_train_schema(int *n);
 sg_config *sg_train_config_new(void);
 
+/* The hash that identifies a training setting (results rows, checkpoints, derived run names):
+ * every key but the paths, names, thread and worker counts and checkpoint interval. */
+uint64_t sg_train_config_hash(const sg_config *c);
+
 /* A command-line override "key=value": our keys directly, the reference code's keys through the
  * translation table. Errors name the key (and the reference key it came from). */
 int sg_train_config_set_arg(sg_config *c, const char *arg, sg_err *err);

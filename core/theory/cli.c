@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/base/file.h"
 #include "core/base/config.h"
 #include "core/theory/checks.h"
 #include "core/theory/figures.h"
@@ -166,7 +167,7 @@ static int cmd_check(int argc, char **argv) {
     if (csv) {
         snprintf(path, sizeof path, "%s", csv);
     } else {
-        if (sg_th_mkdir_p(out, &err)) {
+        if (sg_mkdirs(out, &err)) {
             fprintf(stderr, "stopgrad theory check: %s\n", err.msg);
             rc = 1;
         }

@@ -12,6 +12,7 @@
 #include <sys/types.h>
 #include <sys/wait.h>
 
+#include "core/base/file.h"
 #include "core/base/csv.h"
 #include "core/base/text.h"
 #include "core/theory/flow.h"
@@ -23,25 +24,6 @@
 extern char **environ;
 
 /* ---- plumbing: paths, tables, scripts, gnuplot ---------------------------------------------- */
-
-int sg_th_mkdir_p(const char *dir, sg_err *err) {
-    char buf[4096];
-    size_t n = strlen(dir);
-    if (n == 0 || n >= sizeof buf) return sg_errf(err, "output directory '%s': bad length", dir);
-    memcpy(buf, dir, n + 1);
-    for (size_t i = 1; i <= n; i++) {
-        if (buf[i] != '/' && buf[i] != 0) continue;
-        char keep = buf[i];
-        buf[i] = 0;
-        if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-            return sg_errf(err, "cannot create directory '%s': %s", buf, strerror(errno));
-        struct stat st;
-        if (stat(buf, &st) != 0 || !S_ISDIR(st.st_mode))
-            return sg_errf(err, "'%s' exists and is not a directory", buf);
-        buf[i] = keep;
-    }
-    return 0;
-}
 
 typedef struct {
     sg_csv_row *rows;
@@ -156,16 +138,9 @@ static int finish_figure(fig_ctx *c, const char *name, sg_sbuf *b, const char *d
                          const char *caption, const char *params, sg_err *err) {
     char path[8192];
     snprintf(path, sizeof path, "%s/%s.gp", c->dir, name);
-    FILE *f = fopen(path, "w");
-    if (!f) {
-        sg_sbuf_free(b);
-        return sg_errf(err, "cannot write '%s': %s", path, strerror(errno));
-    }
-    size_t wrote = fwrite(b->s, 1, b->len, f);
-    int bad = wrote != b->len;
-    if (fclose(f) != 0) bad = 1;
+    int bad = sg_write_file_atomic(path, b->s, b->len, err);
     sg_sbuf_free(b);
-    if (bad) return sg_errf(err, "cannot write '%s': %s", path, strerror(errno));
+    if (bad) return -1;
     if (c->o->render && run_gnuplot(c, path, err)) return -1;
     sg_csv_row *r = tab_row(&c->index);
     char png[300], gp[300];
@@ -919,7 +894,7 @@ static int fig_sgd(fig_ctx *c, sg_err *err) {
 /* ---- driver ------------------------------------------------------------------------------- */
 
 int sg_th_figures(const sg_th_figures_opts *o, sg_err *err) {
-    if (sg_th_mkdir_p(o->out_dir, err)) return -1;
+    if (sg_mkdirs(o->out_dir, err)) return -1;
     fig_ctx c = {.o = o};
     char *abs = realpath(o->out_dir, NULL);
     if (!abs) return sg_errf(err, "cannot resolve '%s': %s", o->out_dir, strerror(errno));

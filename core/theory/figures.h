@@ -23,8 +23,6 @@ typedef struct {
 /* Writes every figure. Returns 0, or -1 with a message naming the file or the gnuplot failure. */
 int sg_th_figures(const sg_th_figures_opts *o, sg_err *err);
 
-/* Creates dir and its parents (mode 0777 & ~umask). 0, or -1 naming the path that failed. */
-int sg_th_mkdir_p(const char *dir, sg_err *err);
 
 /* Number of figures written by sg_th_figures and their PNG base names (for tests/reports). */
 int sg_th_figure_count(void);

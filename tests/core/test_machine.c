@@ -160,15 +160,35 @@ int main(void) {
     }
     unlink(path);
 
-    /* an unwritable destination is reported with its path */
-    snprintf(path, sizeof path, "%s/no_such_dir/topology.xml", dir);
+    /* missing folders are created */
+    snprintf(path, sizeof path, "%s/new/sub/topology.xml", dir);
+    CHECK(sg_machine_write_xml(path, &err) == 0 && access(path, R_OK) == 0,
+          "xml into a new folder: %s", err.msg);
+    unlink(path);
+    snprintf(path, sizeof path, "%s/new/sub/machine.csv", dir);
+    CHECK(sg_machine_write_csv(&m, path, &err) == 0 && access(path, R_OK) == 0,
+          "csv into a new folder: %s", err.msg);
+    unlink(path);
+    snprintf(path, sizeof path, "%s/new/sub", dir);
+    rmdir(path);
+    snprintf(path, sizeof path, "%s/new", dir);
+    rmdir(path);
+
+    /* an unwritable destination (a file where a folder should be) is reported with its path */
+    char blocker[1100];
+    snprintf(blocker, sizeof blocker, "%s/a_file", dir);
+    FILE *bf = fopen(blocker, "w");
+    CHECK(bf != NULL, "made %s", blocker);
+    if (bf) fclose(bf);
+    snprintf(path, sizeof path, "%s/a_file/topology.xml", dir);
     memset(&err, 0, sizeof err);
     rc = sg_machine_write_xml(path, &err);
     CHECK(rc == -1 && strstr(err.msg, path) != NULL, "xml error: %s", err.msg);
-    snprintf(path, sizeof path, "%s/no_such_dir/machine.csv", dir);
+    snprintf(path, sizeof path, "%s/a_file/machine.csv", dir);
     memset(&err, 0, sizeof err);
     rc = sg_machine_write_csv(&m, path, &err);
     CHECK(rc == -1 && strstr(err.msg, path) != NULL, "csv error: %s", err.msg);
+    unlink(blocker);
 
     rmdir(dir);
     return test_finish();

@@ -11,7 +11,9 @@ as stopgrad's core/ssl/ssl.c does it (and as the paper's reference code does): e
 BN batch, symmetric loss -2 cos(p_v, t_other) averaged over the batch, SGD with momentum and
 weight decay, the predictor as its own parameter group, DirectPred's overwrite after the
 optimizer step, then the EMA update. The file holds the initial weights, the two views, the loss
-and every parameter gradient of the first step, and the losses of 10 steps (fresh views each).
+and every parameter gradient of the first step, and the losses of 10 steps (fresh views each);
+for each first-step result also its float64 value ("<name>.f64") and the envelope of float32
+rounding around it ("<name>.env", see main).
 
 File format (little endian): b"SGFX", u32 count, then per tensor: u32 name length, name bytes,
 u32 ndim, u32 dims[ndim], f32 data[prod(dims)].
@@ -35,7 +37,7 @@ RHO, EPS = 0.3, 0.1
 STEPS = 10
 
 
-def trunk_case(depth, seed):
+def trunk_case(depth, seed, dtype=torch.float32, jitter=0.0, jitter_seed=0):
     """Forward and backward of a trunk alone: feat = trunk(x), L = sum(g * feat)."""
     torch.manual_seed(seed)
     net = ImagenetTrunk(depth, WIDTH, C_IN)
@@ -45,14 +47,39 @@ def trunk_case(depth, seed):
             if ".bn" in "." + n or "downsample.1" in n:
                 p.uniform_(0.5, 1.5)
     x = torch.rand(4, C_IN, 48, 40) * 2 - 1
-    feat = net(x)
-    g = torch.rand(feat.shape) * 2 - 1
-    (g * feat).sum().backward()
-    t = {"x": x, "g": g, "feat": feat.detach()}
+    feat_shape = net(x).shape
+    g = torch.rand(feat_shape) * 2 - 1
+    t = {"x": x.clone(), "g": g.clone()}
     for n, p in net.named_parameters():
         t["online." + n] = p.detach().clone()
+    if jitter:
+        jgen = torch.Generator().manual_seed(jitter_seed)
+        x = x * (1 + jitter * (torch.rand(x.shape, generator=jgen) * 2 - 1))
+    net.to(dtype)
+    net.zero_grad()
+    feat = net(x.to(dtype))
+    (g.to(dtype) * feat).sum().backward()
+    t["feat"] = feat.detach()
+    for n, p in net.named_parameters():
         t["grad." + n] = p.grad.detach().clone()
     return t
+
+
+def with_exact(t, exact, runs):
+    """Adds "<k>.f64" (the float64 value) and "<k>.env" (the largest deviation from it among
+    the float32 runs) for every computed tensor k of t (see main)."""
+    keys = [k for k in exact if k.startswith("grad.") or k in
+            ("feat", "loss0", "F.after0", "predictor.weight.after0")]
+    env = {k: (t[k].double() - exact[k]).abs().max() for k in keys}
+    for alt in runs:
+        for k in keys:
+            env[k] = torch.maximum(env[k], (alt[k].double() - exact[k]).abs().max())
+    for k in keys:
+        t[k + ".f64"] = exact[k]
+        t[k + ".env"] = env[k].reshape(1)
+    nonzero = [k for k in keys if exact[k].abs().max() > 1e-6]
+    worst = max(nonzero, key=lambda k: (env[k] / exact[k].abs().max()).item())
+    return f"widest envelope {worst}: {env[worst].item():.3g} (scale {exact[worst].abs().max().item():.3g})"
 
 
 class Net(nn.Module):
@@ -83,10 +110,13 @@ def directpred_weight(Fm):
     s = s.clamp(min=0)
     p = (s / s.max()).sqrt() + EPS
     p = p.clamp(min=1e-4)
-    return (U @ torch.diag(p) @ U.t()).float()
+    return (U @ torch.diag(p) @ U.t()).to(Fm.dtype)
 
 
-def run_case(name, method, pred_kind, stop_grad, seed, jitter=0.0, jitter_seed=0):
+def run_case(name, method, pred_kind, stop_grad, seed, jitter=0.0, jitter_seed=0,
+             dtype=torch.float32, steps=STEPS):
+    """One case; dtype float64 runs the same weights and views (drawn in float32, then widened)
+    in double precision: the exact result the float32 computations are measured against."""
     torch.manual_seed(seed)
     online = Net()
     if pred_kind == "mlp":
@@ -94,6 +124,9 @@ def run_case(name, method, pred_kind, stop_grad, seed, jitter=0.0, jitter_seed=0
     else:
         pred = nn.Linear(D, D, bias=False)
     target = Net() if method == "byol" else None  # the reference code's independent init
+    for mod in (online, pred, target):
+        if mod is not None:
+            mod.to(dtype)
     tensors = {}
     for n, p in named_params(online, pred):
         tensors["online." + n] = p.detach().clone()
@@ -109,11 +142,12 @@ def run_case(name, method, pred_kind, stop_grad, seed, jitter=0.0, jitter_seed=0
     losses = []
     gen = torch.Generator().manual_seed(seed + 1000)
     jgen = torch.Generator().manual_seed(jitter_seed)
-    for step in range(STEPS):
+    for step in range(steps):
         x = [torch.rand(B, C_IN, HW, HW, generator=gen) * 2 - 1 for _ in range(2)]
         if jitter:
-            # rounding-level noise, for the envelope of the 10-step comparison (see main)
+            # rounding-level noise, for the envelopes of the comparisons (see main)
             x = [xv * (1 + jitter * (torch.rand(xv.shape, generator=jgen) * 2 - 1)) for xv in x]
+        x = [xv.to(dtype) for xv in x]
         z = [online(xv) for xv in x]
         p = [pred(zv) for zv in z]
         if method == "simsiam":
@@ -182,8 +216,11 @@ def main():
              ("byol_nosg", "byol", "mlp", False, 3),
              ("directpred", "byol", "directpred", True, 4)]
     for name, depth, seed in (("trunk_r18_imagenet", 18, 5), ("trunk_r50_imagenet", 50, 6)):
-        write(os.path.join(out, name + ".sgfx"), trunk_case(depth, seed))
-        print(f"{name}: written")
+        t = trunk_case(depth, seed)
+        runs = [trunk_case(depth, seed, jitter=1e-7, jitter_seed=200 + r) for r in range(8)]
+        note = with_exact(t, trunk_case(depth, seed, dtype=torch.float64), runs)
+        write(os.path.join(out, name + ".sgfx"), t)
+        print(f"{name}: {note}")
     for name, method, pred_kind, sg, seed in cases:
         t = run_case(name, method, pred_kind, sg, seed)
         # Training a tiny network on a batch of 4 is chaotic: a difference at the level of float
@@ -191,6 +228,19 @@ def main():
         # So the 10-step losses come with PyTorch's own rounding envelope: the largest deviation
         # of 8 runs whose inputs differ by 1e-6 (relative; stopgrad's own rounding differs from
         # PyTorch's by more than 1e-7: other summation orders in conv, BN and gemm), and the C test accepts 4x that.
+        #
+        # The first step is compared with its exact value instead: the same step in float64
+        # ("<name>.f64"). How far a correct float32 computation may land from it depends on the
+        # tensor (a BN weight's gradient after a batch of 4 is a small difference of large sums),
+        # not on the machine, so each compared tensor gets its own envelope ("<name>.env"): the
+        # largest deviation from float64 among this float32 run and 8 float32 runs whose inputs
+        # differ by 1e-7 (relative: one rounding of a float32; at 1e-6 a max-pool's choice or a
+        # ReLU's sign can flip, which changes a gradient discontinuously). The C test accepts 4x
+        # that, whichever kernels OpenBLAS picks.
+        exact = run_case(name, method, pred_kind, sg, seed, dtype=torch.float64, steps=1)
+        runs = [run_case(name, method, pred_kind, sg, seed, jitter=1e-7, jitter_seed=200 + r,
+                         steps=1) for r in range(8)]
+        note = with_exact(t, exact, runs)
         base = t["losses"]
         spread = torch.zeros_like(base)
         for r in range(8):
@@ -199,6 +249,7 @@ def main():
         t["losses_envelope"] = spread
         write(os.path.join(out, name + ".sgfx"), t)
         print(f"{name}: loss0 {t['loss0'].item():.6f}, 10-step losses {[round(v, 5) for v in t['losses'].tolist()]}")
+        print(f"  first step: {note}")
 
 
 if __name__ == "__main__":

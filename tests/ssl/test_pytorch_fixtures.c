@@ -1,6 +1,8 @@
 /* One training step of BYOL, SimSiam, BYOL without stop-gradient and DirectPred against
- * PyTorch (fixtures from scripts/make_fixtures.py, committed in tests/fixtures/): the loss and
- * every parameter gradient of the first step, then the losses of 10 steps. On the backend named
+ * PyTorch (fixtures from scripts/make_fixtures.py, committed in tests/fixtures/): the loss, every
+ * parameter gradient and DirectPred's F and W_p of the first step against their float64 values,
+ * each within a tolerance derived from how float32 rounding moves that result (so the test holds
+ * whichever kernels OpenBLAS picks), then the losses of 10 steps. On the backend named
  * by argv[1] (tests/test_backend.h): cpu, staged or cuda. */
 #include "core/ssl/ssl.h"
 #include "fixture.h"
@@ -57,6 +59,12 @@ static int load_params(sg_ssl *m, const fx_file *fx, sg_params *p, const char *p
     return missing;
 }
 
+/* One first-step result of case cas against its float64 value (tests/fixture.h). */
+static int first_step_close(const char *cas, const char *name, const fx_file *fx,
+                            const float *ours, size_t n) {
+    return fx_close_to_exact(fx, cas, name, ours, n);
+}
+
 static void run_case(const char *name, sg_method method, sg_pred_kind pred, int sg) {
     char path[1024];
     const char *src = getenv("SG_SOURCE_DIR");
@@ -77,78 +85,38 @@ static void run_case(const char *name, sg_method method, sg_pred_kind pred, int 
     sg_ssl_put(&m, m.x[0], fx_get(&fx, "x1")->data, nx);
     sg_ssl_put(&m, m.x[1], fx_get(&fx, "x2")->data, nx);
     double loss0 = sg_ssl_step(&m);
-    double want0 = fx_get(&fx, "loss0")->data[0];
-    CHECK(fabs(loss0 - want0) <= 1e-4 * fabs(want0) + 1e-6, "%s: loss %.7f vs PyTorch %.7f", name,
-          loss0, want0);
+    float loss0f = (float)loss0;
+    CHECK(first_step_close(name, "loss0", &fx, &loss0f, 1), "%s: first-step loss %.7f", name,
+          loss0);
 
     /* DirectPred: F and the predictor it sets after the first step */
-    const fx_tensor *F0 = fx_get(&fx, "F.after0"), *W0 = fx_get(&fx, "predictor.weight.after0");
-    if (F0 && W0) {
-        double ef = 0, ew = 0, sf = 0, sw = 0;
-        float *F = malloc(F0->n * sizeof(float)), *W = malloc(W0->n * sizeof(float));
-        sg_ssl_get(&m, F, m.F, F0->n);
-        sg_ssl_get(&m, W, m.pred_lin.W, W0->n);
-        for (size_t j = 0; j < F0->n; j++) {
-            ef = fmax(ef, fabs(F[j] - F0->data[j]));
-            sf = fmax(sf, fabs(F0->data[j]));
-            ew = fmax(ew, fabs(W[j] - W0->data[j]));
-            sw = fmax(sw, fabs(W0->data[j]));
-        }
+    if (fx_get(&fx, "F.after0")) {
+        size_t DD = fx_get(&fx, "F.after0")->n;
+        float *F = malloc(DD * sizeof(float)), *W = malloc(DD * sizeof(float));
+        sg_ssl_get(&m, F, m.F, DD);
+        sg_ssl_get(&m, W, m.pred_lin.W, DD);
+        CHECK(first_step_close(name, "F.after0", &fx, F, DD), "%s: F after step 0", name);
+        CHECK(first_step_close(name, "predictor.weight.after0", &fx, W, DD),
+              "%s: W_p after step 0", name);
         free(F);
         free(W);
-        CHECK(ef <= 1e-5 * sf, "%s: F after step 0 differs by %.3g (scale %.3g)", name, ef, sf);
-        CHECK(ew <= 1e-4 * sw, "%s: W_p after step 0 differs by %.3g (scale %.3g)", name, ew, sw);
     }
 
-    /* every gradient, per tensor, relative to the tensor's own scale; tensors whose exact
-     * gradient is zero (the bias of a Linear followed by batch norm: BN removes any shift) are
-     * checked to be zero in both, relative to the largest gradient of the model */
+    /* every gradient, per tensor (tensors whose exact gradient is zero, the bias of a Linear
+     * followed by batch norm, are held to the same rule: their float32 values are rounding
+     * noise, and the envelope measures its size) */
     float *grad = malloc(m.online.total * sizeof(float));
     sg_ssl_get(&m, grad, m.online.g, m.online.total);
-    double global = 0;
-    for (int i = 0; i < m.online.count; i++) {
-        char nm[160];
-        snprintf(nm, sizeof nm, "grad.%s", m.online.entries[i].name);
-        const fx_tensor *t = fx_get(&fx, nm);
-        for (size_t j = 0; t && j < t->n; j++) global = fmax(global, fabs(t->data[j]));
-    }
-    int bad = 0, zero_tensors = 0;
+    int bad = 0;
     for (int i = 0; i < m.online.count; i++) {
         const sg_param_entry *e = &m.online.entries[i];
         char nm[160];
         snprintf(nm, sizeof nm, "grad.%s", e->name);
-        const fx_tensor *t = fx_get(&fx, nm);
-        if (!t || t->n != e->count) {
-            bad++;
-            continue;
-        }
-        double scale = 0;
-        for (size_t j = 0; j < t->n; j++) scale = fmax(scale, fabs(t->data[j]));
-        double worst = 0, ours = 0;
-        for (size_t j = 0; j < t->n; j++) {
-            worst = fmax(worst, fabs(grad[e->offset + j] - t->data[j]));
-            ours = fmax(ours, fabs(grad[e->offset + j]));
-        }
-        if (scale < 1e-4 * global) {
-            zero_tensors++;
-            if (ours > 1e-4 * global) {
-                fprintf(stderr, "  %s: %s should be ~0 (PyTorch %.3g) but is %.3g\n", name,
-                        e->name, scale, ours);
-                bad++;
-            }
-            continue;
-        }
-        if (worst > 1e-4 * scale + 1e-7) {
-            if (bad < 6)
-                fprintf(stderr, "  %s: %s differs by %.3g (scale %.3g)\n", name, e->name, worst,
-                        scale);
-            bad++;
-        }
+        bad += !first_step_close(name, nm, &fx, grad + e->offset, e->count);
     }
     free(grad);
-    CHECK(bad == 0, "%s: %d of %d gradient tensors differ from PyTorch", name, bad, m.online.count);
-    CHECK(zero_tensors <= 3, "%s: %d tensors with zero gradient (expected the BN-cancelled biases)",
-          name, zero_tensors);
+    CHECK(bad == 0, "%s: %d of %d gradient tensors outside their envelope around the float64 "
+                    "gradient", name, bad, m.online.count);
 
     /* 10 steps: the losses stay within PyTorch's own rounding envelope (4x the spread of
      * PyTorch runs whose inputs differ at the rounding level; see make_fixtures.py) */
@@ -175,12 +143,18 @@ static void run_case(const char *name, sg_method method, sg_pred_kind pred, int 
 }
 
 int main(int argc, char **argv) {
-    sg_cpu_set_threads(2);
     g_be = tb_backend(argc, argv);
     printf("backend %s\n", g_be->name);
-    run_case("byol", SG_METHOD_BYOL, SG_PRED_MLP, 1);
-    run_case("simsiam", SG_METHOD_SIMSIAM, SG_PRED_MLP, 1);
-    run_case("byol_nosg", SG_METHOD_BYOL, SG_PRED_MLP, 0);
-    run_case("directpred", SG_METHOD_BYOL, SG_PRED_DIRECTPRED, 1);
+    /* the CPU's summation orders depend on the thread count: both counts the project runs at */
+    for (int threads = 1; threads <= 2; threads++) {
+        sg_cpu_set_threads(threads);
+        fx_worst_ratio = 0;
+        run_case("byol", SG_METHOD_BYOL, SG_PRED_MLP, 1);
+        run_case("simsiam", SG_METHOD_SIMSIAM, SG_PRED_MLP, 1);
+        run_case("byol_nosg", SG_METHOD_BYOL, SG_PRED_MLP, 0);
+        run_case("directpred", SG_METHOD_BYOL, SG_PRED_DIRECTPRED, 1);
+        printf("%d thread(s): first step, worst |ours - float64| / tolerance %.3f (%s)\n",
+               threads, fx_worst_ratio, fx_worst_what);
+    }
     return test_finish();
 }

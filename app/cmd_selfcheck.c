@@ -173,9 +173,9 @@ static const sg_backend *selfcheck_backend(const char *name) {
 
 static void selfcheck_list(void) {
     printf("%-20s %-48s %s\n", "op", "parameters", "default shape");
-    for (int i = 0; i < sg_opcheck_nops(); i++)
-        printf("%-20s %-48s %s\n", sg_opcheck_name(i), sg_opcheck_params(i),
-               sg_opcheck_default_shape(i));
+    for (int i = 0; i < SG_OP_COUNT; i++)
+        printf("%-20s %-48s %s\n", sg_op_get(i)->name, sg_op_params_text(i),
+               sg_op_get(i)->default_shape);
 }
 
 static double selfcheck_rate(double amount, const sg_opcheck_result *r) {
@@ -276,7 +276,7 @@ int sg_cmd_selfcheck(int argc, char **argv) {
     if (o.threads) sg_cpu_set_threads(o.threads);
 
     /* the ops to run: --gflops' two, or those whose name contains --filter */
-    int nops = sg_opcheck_nops();
+    int nops = SG_OP_COUNT;
     int *ops = malloc(sizeof(int) * (size_t)(nops + 2));
     const char **shapes = malloc(sizeof(char *) * (size_t)(nops + 2));
     selfcheck_row *rows = malloc(sizeof(selfcheck_row) * (size_t)(nops + 2));
@@ -288,15 +288,15 @@ int sg_cmd_selfcheck(int argc, char **argv) {
     int nsel = 0, reps = o.time_reps, status = 0;
     if (o.gflops) {
         if (reps == 0) reps = SELFCHECK_DEFAULT_REPS;
-        ops[0] = sg_opcheck_find("gemm_nn"), shapes[0] = selfcheck_gemm_shape;
-        ops[1] = sg_opcheck_find("conv2d_fwd"), shapes[1] = selfcheck_conv_shape;
+        ops[0] = sg_op_find("gemm_nn"), shapes[0] = selfcheck_gemm_shape;
+        ops[1] = sg_op_find("conv2d_fwd"), shapes[1] = selfcheck_conv_shape;
         nsel = 2;
-    } else if (o.filter && sg_opcheck_find(o.filter) >= 0) {
-        ops[0] = sg_opcheck_find(o.filter), shapes[0] = o.shape;
+    } else if (o.filter && sg_op_find(o.filter) >= 0) {
+        ops[0] = sg_op_find(o.filter), shapes[0] = o.shape;
         nsel = 1;
     } else {
         for (int i = 0; i < nops; i++)
-            if (!o.filter || strstr(sg_opcheck_name(i), o.filter))
+            if (!o.filter || strstr(sg_op_get(i)->name, o.filter))
                 ops[nsel] = i, shapes[nsel++] = o.shape;
         if (nsel == 0) {
             status = selfcheck_usage_error("--filter '%s' matches no op name (--list lists them)",
@@ -306,8 +306,8 @@ int sg_cmd_selfcheck(int argc, char **argv) {
         } else if (o.shape && nsel != 1) {
             status = selfcheck_usage_error("--shape needs --filter selecting exactly one op; "
                                            "'%s' matches %d (%s, %s, ...)",
-                                           o.filter, nsel, sg_opcheck_name(ops[0]),
-                                           sg_opcheck_name(ops[1]));
+                                           o.filter, nsel, sg_op_get(ops[0])->name,
+                                           sg_op_get(ops[1])->name);
         }
     }
     if (status) {

@@ -341,7 +341,7 @@ static void kb_fn_op(sg_gb_state *st, void *user) {
         b->ready = 1;
         sg_opcheck_result res;
         sg_err err = {{0}};
-        int op = sg_opcheck_find(b->op);
+        int op = sg_op_find(b->op);
         SG_CHECK(op >= 0, "traced op %s is not in the checker's table", b->op);
         int rc = sg_opcheck_prepare(k->o->be, op, b->shape, 1, &b->prep, &res, &err);
         b->flops = res.cost.flops;

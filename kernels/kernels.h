@@ -77,6 +77,10 @@ struct sg_backend {
     /* 1: backend pointers are host pointers (cpu), so host code may read and write them
      * directly; 0: device memory, reached only through the mem_* functions. */
     int host_memory;
+    /* Optional (NULL: every op whose slots are filled runs at every shape). op is an sg_op of
+     * kernels/ops.h, val its parameter values in the op table's order (NULL: any shape); 1 when
+     * this backend runs it. Callers ask through sg_backend_supports (kernels/ops.h). */
+    int (*supports)(const sg_backend *be, int op, const int *val);
 
     /* ---- dense ---------------------------------------------------------------------------
      * C[M,N] = alpha * op(A) * op(B) + beta * C; op(X) = X or X^T (trans != 0).
@@ -297,6 +301,14 @@ sg_cost sg_cost_ema_update(size_t n);
 sg_cost sg_cost_corr_update(int N, int D);
 sg_cost sg_cost_syevd(int D);
 sg_cost sg_cost_eig_rebuild(int D);
+sg_cost sg_cost_aug_u8_to_float(size_t n);
+sg_cost sg_cost_aug_resized_crop(int C, int H, int W, int outH, int outW);
+sg_cost sg_cost_aug_hflip(int C, int H, int W);
+sg_cost sg_cost_aug_color_jitter(int H, int W);
+sg_cost sg_cost_aug_grayscale(int H, int W);
+sg_cost sg_cost_aug_gaussian_blur(int C, int H, int W, int ksize);
+sg_cost sg_cost_aug_solarize(size_t n);
+sg_cost sg_cost_aug_normalize(int C, int HW);
 
 #ifdef __cplusplus
 }

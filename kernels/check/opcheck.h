@@ -1,28 +1,29 @@
-/* kernels/check/opcheck.h: every backend kernel, validated against its double reference.
+/* kernels/check/opcheck.h: every op of the op table (kernels/ops.h), validated against its
+ * double reference on any backend.
  *
- * In the spirit of ggml's test-backend-ops: one table lists every kernel of kernels.h (gemm in
- * its four transpose variants, the aug_* ops included). Running an op allocates random inputs
- * (the project's Philox RNG, seeded; output buffers are pre-filled with random garbage, so a
- * kernel that fails to overwrite is caught), runs the backend kernel and the reference
- * (kernels/ref/ref.h) on the same inputs, and compares every output element:
+ * In the spirit of ggml's test-backend-ops: running an op allocates random inputs (the project's
+ * Philox RNG, seeded; output buffers are pre-filled with random garbage, so a kernel that fails
+ * to overwrite is caught), runs the backend kernel and the reference (kernels/ref/ref.h) on the
+ * same inputs, and compares every output element:
  *     err_i = |got_i - ref_i| / (atol + rtol * |ref_i|)
  * max_err is the largest err_i over all outputs of the op; the op passes when max_err <= 1.
  * syevd is checked by reconstruction (V^T diag(w) V = A), orthogonality (V V^T = I) and its
  * eigenvalues, since eigenvector signs are arbitrary.
  *
- * Only a validated kernel is timed: the backend kernel alone, time_reps times, median kept.
- * The checker is not a kernel: it mallocs its own buffers (host memory, so it checks backends
- * whose pointers are host pointers) and sizes workspaces with the *_workspace_bytes functions.
+ * Only a validated kernel is timed: the backend kernel alone, time_reps times, median kept, with
+ * the backend's own timer. The checker is not a kernel: it mallocs its own host buffers and, on
+ * a backend whose memory is not host memory, a backend mirror of each (uploaded before the call,
+ * downloaded after), and sizes workspaces with the *_workspace_bytes functions.
  *
- * Shapes are text, "key=value" pairs separated by commas, e.g. for conv2d_fwd
- *     "N=64,C=64,H=24,W=24,K=64,R=3,S=3,stride=1,pad=1"
- * Each op has required parameters (sizes) and optional ones with a default (modes such as
- * acc=0|1 for accumulate, inplace=, bias=); sg_opcheck_params lists them. */
+ * Ops are indexed by sg_op; shapes are the op table's text (sg_op_parse_shape): required
+ * parameters (sizes) and optional ones with a default (modes such as acc=0|1, inplace=, bias=),
+ * listed by sg_op_params_text. */
 #pragma once
 #include <stdint.h>
 
 #include "core/base/err.h"
 #include "kernels/kernels.h"
+#include "kernels/ops.h"
 
 typedef struct {
     const char *kernel; /* op name, e.g. "gemm_nt", "conv2d_fwd" */
@@ -36,17 +37,6 @@ typedef struct {
     int reps;              /* timed calls (0: not timed, or not validated) */
 } sg_opcheck_result;
 
-int sg_opcheck_nops(void);
-const char *sg_opcheck_name(int i);
-/* Index of the op named exactly `name`, or -1. */
-int sg_opcheck_find(const char *name);
-/* The op's parameters as text, optional ones with their default: "M,N,K,[ldpad=0]". */
-const char *sg_opcheck_params(int i);
-/* Parameter k of op i: its name, range [lo, hi] and default (-1 for a required one).
- * Returns 0 past the last parameter. */
-int sg_opcheck_param(int i, int k, const char **name, int *lo, int *hi, int *def);
-/* The small shape the op runs on when no shape is given. */
-const char *sg_opcheck_default_shape(int i);
 
 /* Runs op i on its small default shape, or on `shape_or_null` (a spec as above; every required
  * parameter must be given). Inputs are random from `seed`. When time_reps > 0 and the op

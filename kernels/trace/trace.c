@@ -3,13 +3,13 @@
  * (device backends reach their stream and handles through it). */
 #include "kernels/trace/trace.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/base/arena.h"
 #include "core/base/err.h"
+#include "kernels/ops.h"
 
 struct sg_trace {
     sg_backend be;           /* the tracing backend handed out */
@@ -23,16 +23,16 @@ struct sg_trace {
 #define T(be) ((sg_trace *)(be)->state)
 #define IN(be) (T(be)->inner)
 
-static void rec(const sg_backend *be, const char *op, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void rec(const sg_backend *be, const char *op, const char *fmt, ...) {
+/* Records a call of `op` described by its parameters, by the op table's names (kernels/ops.h):
+ * the shape text is the table's, so the checker and the kernel suite read it back as written. */
+static void rec_kv(const sg_backend *be, sg_op opi, const sg_op_kv *kv) {
     sg_trace *t = T(be);
     if (!t->on) return;
+    int val[SG_OP_MAXP];
+    sg_op_vals(opi, val, kv);
     char shape[160];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(shape, sizeof shape, fmt, ap);
-    va_end(ap);
+    sg_op_format_shape(opi, val, shape, sizeof shape);
+    const char *op = sg_op_get(opi)->name;
     for (int i = 0; i < t->n; i++)
         if (!strcmp(t->e[i].op, op) && !strcmp(t->e[i].shape, shape)) {
             t->e[i].calls++;
@@ -51,31 +51,34 @@ static void rec(const sg_backend *be, const char *op, const char *fmt, ...) {
     x->first = t->n++;
 }
 
-#define CONV_FMT "N=%d,C=%d,H=%d,W=%d,K=%d,R=%d,S=%d,stride=%d,pad=%d"
-#define CONV_ARGS(s) (s)->N, (s)->C, (s)->H, (s)->W, (s)->K, (s)->R, (s)->S, (s)->stride, (s)->pad
-#define POOL_FMT "N=%d,C=%d,H=%d,W=%d,k=%d,stride=%d,pad=%d"
-#define POOL_ARGS(s) (s)->N, (s)->C, (s)->H, (s)->W, (s)->k, (s)->stride, (s)->pad
+#define rec(be, op, ...) rec_kv((be), SG_OP_##op, (const sg_op_kv[]){__VA_ARGS__, {NULL, 0}})
+#define CONV_KV(s)                                                                            \
+    {"N", (s)->N}, {"C", (s)->C}, {"H", (s)->H}, {"W", (s)->W}, {"K", (s)->K}, {"R", (s)->R},  \
+        {"S", (s)->S}, {"stride", (s)->stride}, {"pad", (s)->pad}
+#define POOL_KV(s)                                                                            \
+    {"N", (s)->N}, {"C", (s)->C}, {"H", (s)->H}, {"W", (s)->W}, {"k", (s)->k},                 \
+        {"stride", (s)->stride}, {"pad", (s)->pad}
 
 /* ---- dense ------------------------------------------------------------------------------ */
 
 static void t_gemm(const sg_backend *be, int tA, int tB, int M, int N, int K, float alpha,
                    const float *A, int lda, const float *B, int ldb, float beta, float *C,
                    int ldc) {
-    static const char *const names[4] = {"gemm_nn", "gemm_nt", "gemm_tn", "gemm_tt"};
+    static const sg_op ops[4] = {SG_OP_gemm_nn, SG_OP_gemm_nt, SG_OP_gemm_tn, SG_OP_gemm_tt};
     /* the checker pads every stride equally; a traced call's own strides are usually tight */
-    rec(be, names[2 * !!tA + !!tB], "M=%d,N=%d,K=%d,ldpad=0", M, N, K);
+    rec_kv(be, ops[2 * !!tA + !!tB],
+           (const sg_op_kv[]){{"M", M}, {"N", N}, {"K", K}, {"ldpad", 0}, {NULL, 0}});
     if (IN(be)) IN(be)->gemm(IN(be), tA, tB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 static void t_linear_fwd(const sg_backend *be, int N, int In, int Out, const float *x,
                          const float *W, const float *b, float *y) {
-    rec(be, "linear_fwd", "N=%d,In=%d,Out=%d,bias=%d", N, In, Out, b != NULL);
+    rec(be, linear_fwd, {"N", N}, {"In", In}, {"Out", Out}, {"bias", b != NULL});
     if (IN(be)) IN(be)->linear_fwd(IN(be), N, In, Out, x, W, b, y);
 }
 static void t_linear_bwd(const sg_backend *be, int N, int In, int Out, const float *x,
                          const float *W, const float *dy, float *dx, float *dW, float *db,
                          int acc) {
-    rec(be, "linear_bwd", "N=%d,In=%d,Out=%d,dx=%d,bias=%d,acc=%d", N, In, Out, dx != NULL,
-        db != NULL, !!acc);
+    rec(be, linear_bwd, {"N", N}, {"In", In}, {"Out", Out}, {"dx", dx != NULL}, {"bias", db != NULL}, {"acc", !!acc});
     if (IN(be)) IN(be)->linear_bwd(IN(be), N, In, Out, x, W, dy, dx, dW, db, acc);
 }
 /* Workspace sizes are pure functions of the shape: a dry trace asks the CPU backend. */
@@ -87,17 +90,17 @@ static size_t t_conv_ws(const sg_backend *be, const sg_conv_shape *s) {
 }
 static void t_conv_fwd(const sg_backend *be, const sg_conv_shape *s, const float *x,
                        const float *w, float *y, void *ws) {
-    rec(be, "conv2d_fwd", CONV_FMT, CONV_ARGS(s));
+    rec(be, conv2d_fwd, CONV_KV(s));
     if (IN(be)) IN(be)->conv2d_fwd(IN(be), s, x, w, y, ws);
 }
 static void t_conv_bwd_data(const sg_backend *be, const sg_conv_shape *s, const float *dy,
                             const float *w, float *dx, void *ws) {
-    rec(be, "conv2d_bwd_data", CONV_FMT, CONV_ARGS(s));
+    rec(be, conv2d_bwd_data, CONV_KV(s));
     if (IN(be)) IN(be)->conv2d_bwd_data(IN(be), s, dy, w, dx, ws);
 }
 static void t_conv_bwd_filter(const sg_backend *be, const sg_conv_shape *s, const float *x,
                               const float *dy, float *dw, int acc, void *ws) {
-    rec(be, "conv2d_bwd_filter", CONV_FMT ",acc=%d", CONV_ARGS(s), !!acc);
+    rec(be, conv2d_bwd_filter, CONV_KV(s), {"acc", !!acc});
     if (IN(be)) IN(be)->conv2d_bwd_filter(IN(be), s, x, dy, dw, acc, ws);
 }
 
@@ -106,67 +109,66 @@ static void t_conv_bwd_filter(const sg_backend *be, const sg_conv_shape *s, cons
 static void t_bn_train(const sg_backend *be, int N, int C, int HW, const float *x,
                        const float *gamma, const float *beta, float eps, float momentum,
                        float *rm, float *rv, float *mean, float *invstd, float *y) {
-    rec(be, "batchnorm_fwd_train", "N=%d,C=%d,HW=%d,affine=%d,running=%d", N, C, HW,
-        gamma != NULL, rm != NULL);
+    rec(be, batchnorm_fwd_train, {"N", N}, {"C", C}, {"HW", HW}, {"affine", gamma != NULL}, {"running", rm != NULL});
     if (IN(be)) IN(be)->batchnorm_fwd_train(IN(be), N, C, HW, x, gamma, beta, eps, momentum, rm, rv, mean,
                                 invstd, y);
 }
 static void t_bn_eval(const sg_backend *be, int N, int C, int HW, const float *x,
                       const float *gamma, const float *beta, float eps, const float *rm,
                       const float *rv, float *y) {
-    rec(be, "batchnorm_fwd_eval", "N=%d,C=%d,HW=%d,affine=%d", N, C, HW, gamma != NULL);
+    rec(be, batchnorm_fwd_eval, {"N", N}, {"C", C}, {"HW", HW}, {"affine", gamma != NULL});
     if (IN(be)) IN(be)->batchnorm_fwd_eval(IN(be), N, C, HW, x, gamma, beta, eps, rm, rv, y);
 }
 static void t_bn_bwd(const sg_backend *be, int N, int C, int HW, const float *x,
                      const float *gamma, const float *mean, const float *invstd, const float *dy,
                      float *dx, float *dgamma, float *dbeta, int acc) {
-    rec(be, "batchnorm_bwd", "N=%d,C=%d,HW=%d,affine=%d,acc=%d", N, C, HW, gamma != NULL, !!acc);
+    rec(be, batchnorm_bwd, {"N", N}, {"C", C}, {"HW", HW}, {"affine", gamma != NULL}, {"acc", !!acc});
     if (IN(be)) IN(be)->batchnorm_bwd(IN(be), N, C, HW, x, gamma, mean, invstd, dy, dx, dgamma, dbeta, acc);
 }
 static void t_relu_fwd(const sg_backend *be, size_t n, const float *x, float *y) {
-    rec(be, "relu_fwd", "n=%zu,inplace=%d", n, x == y);
+    rec(be, relu_fwd, {"n", n}, {"inplace", x == y});
     if (IN(be)) IN(be)->relu_fwd(IN(be), n, x, y);
 }
 static void t_relu_bwd(const sg_backend *be, size_t n, const float *y, const float *dy,
                        float *dx) {
-    rec(be, "relu_bwd", "n=%zu,inplace=%d", n, dy == dx);
+    rec(be, relu_bwd, {"n", n}, {"inplace", dy == dx});
     if (IN(be)) IN(be)->relu_bwd(IN(be), n, y, dy, dx);
 }
 static void t_add_fwd(const sg_backend *be, size_t n, const float *a, const float *b, float *y) {
-    rec(be, "add_fwd", "n=%zu,inplace=%d", n, y == a ? 1 : y == b ? 2 : 0);
+    rec(be, add_fwd, {"n", n}, {"inplace", y == a ? 1 : y == b ? 2 : 0});
     if (IN(be)) IN(be)->add_fwd(IN(be), n, a, b, y);
 }
 static void t_add_bwd(const sg_backend *be, size_t n, const float *dy, float *da, float *db,
                       int acc) {
-    rec(be, "add_bwd", "n=%zu,db=%d,acc=%d", n, db != NULL, !!acc);
+    rec(be, add_bwd, {"n", n}, {"db", db != NULL}, {"acc", !!acc});
     if (IN(be)) IN(be)->add_bwd(IN(be), n, dy, da, db, acc);
 }
 static void t_maxpool_fwd(const sg_backend *be, const sg_pool_shape *s, const float *x, float *y,
                           int32_t *am) {
-    rec(be, "maxpool_fwd", POOL_FMT, POOL_ARGS(s));
+    rec(be, maxpool_fwd, POOL_KV(s));
     if (IN(be)) IN(be)->maxpool_fwd(IN(be), s, x, y, am);
 }
 static void t_maxpool_bwd(const sg_backend *be, const sg_pool_shape *s, const float *dy,
                           const int32_t *am, float *dx) {
-    rec(be, "maxpool_bwd", POOL_FMT, POOL_ARGS(s));
+    rec(be, maxpool_bwd, POOL_KV(s));
     if (IN(be)) IN(be)->maxpool_bwd(IN(be), s, dy, am, dx);
 }
 static void t_avg_fwd(const sg_backend *be, int N, int C, int HW, const float *x, float *y) {
-    rec(be, "avgpool_global_fwd", "N=%d,C=%d,HW=%d", N, C, HW);
+    rec(be, avgpool_global_fwd, {"N", N}, {"C", C}, {"HW", HW});
     if (IN(be)) IN(be)->avgpool_global_fwd(IN(be), N, C, HW, x, y);
 }
 static void t_avg_bwd(const sg_backend *be, int N, int C, int HW, const float *dy, float *dx) {
-    rec(be, "avgpool_global_bwd", "N=%d,C=%d,HW=%d", N, C, HW);
+    rec(be, avgpool_global_bwd, {"N", N}, {"C", C}, {"HW", HW});
     if (IN(be)) IN(be)->avgpool_global_bwd(IN(be), N, C, HW, dy, dx);
 }
 static void t_loss_fwd(const sg_backend *be, int N, int D, int normalize, const float *p,
                        const float *z, float *l) {
-    rec(be, "pair_loss_fwd", "N=%d,D=%d,normalize=%d", N, D, !!normalize);
+    rec(be, pair_loss_fwd, {"N", N}, {"D", D}, {"normalize", !!normalize});
     if (IN(be)) IN(be)->pair_loss_fwd(IN(be), N, D, normalize, p, z, l);
 }
 static void t_loss_bwd(const sg_backend *be, int N, int D, int normalize, const float *p,
                        const float *z, float scale, float *dp, float *dz) {
-    rec(be, "pair_loss_bwd", "N=%d,D=%d,normalize=%d,dz=%d", N, D, !!normalize, dz != NULL);
+    rec(be, pair_loss_bwd, {"N", N}, {"D", D}, {"normalize", !!normalize}, {"dz", dz != NULL});
     if (IN(be)) IN(be)->pair_loss_bwd(IN(be), N, D, normalize, p, z, scale, dp, dz);
 }
 
@@ -175,74 +177,74 @@ static void t_loss_bwd(const sg_backend *be, int N, int D, int normalize, const 
 static void t_sgd(const sg_backend *be, int ng, const sg_sgd_group *g, float momentum) {
     size_t n = 0;
     for (int i = 0; i < ng; i++) n += g[i].n;
-    rec(be, "sgd_step", "n=%zu,groups=%d", n, ng);
+    rec(be, sgd_step, {"n", n}, {"groups", ng});
     if (IN(be)) IN(be)->sgd_step(IN(be), ng, g, momentum);
 }
 static void t_lars(const sg_backend *be, int ng, const sg_lars_group *g, float lr, float mom,
                    float eta) {
     size_t n = 0;
     for (int i = 0; i < ng; i++) n += g[i].n;
-    if (ng > 0) rec(be, "lars_step", "n=%zu,groups=%d", n, ng);
+    if (ng > 0) rec(be, lars_step, {"n", n}, {"groups", ng});
     if (IN(be)) IN(be)->lars_step(IN(be), ng, g, lr, mom, eta);
 }
 static void t_ema(const sg_backend *be, size_t n, float m, const float *on, float *tg) {
-    rec(be, "ema_update", "n=%zu", n);
+    rec(be, ema_update, {"n", n});
     if (IN(be)) IN(be)->ema_update(IN(be), n, m, on, tg);
 }
 static void t_corr(const sg_backend *be, int N, int D, const float *f, float rho, int init,
                    int center, float *F, float *work) {
-    rec(be, "corr_update", "N=%d,D=%d,init=%d,center=%d", N, D, !!init, !!center);
+    rec(be, corr_update, {"N", N}, {"D", D}, {"init", !!init}, {"center", !!center});
     if (IN(be)) IN(be)->corr_update(IN(be), N, D, f, rho, init, center, F, work);
 }
 static size_t t_syevd_ws(const sg_backend *be, int D) {
     return ws_backend(be)->syevd_workspace_bytes(ws_backend(be), D);
 }
 static int t_syevd(const sg_backend *be, int D, float *A, float *w, void *work) {
-    rec(be, "syevd", "D=%d", D);
+    rec(be, syevd, {"D", D});
     return IN(be) ? IN(be)->syevd(IN(be), D, A, w, work) : 0;
 }
 static void t_eig_rebuild(const sg_backend *be, int D, const float *V, const float *p, float *W,
                           float *work) {
-    rec(be, "eig_rebuild", "D=%d", D);
+    rec(be, eig_rebuild, {"D", D});
     if (IN(be)) IN(be)->eig_rebuild(IN(be), D, V, p, W, work);
 }
 
 /* ---- augmentation ----------------------------------------------------------------------- */
 
 static void t_u8(const sg_backend *be, size_t n, const uint8_t *src, float *dst) {
-    rec(be, "aug_u8_to_float", "n=%zu", n);
+    rec(be, aug_u8_to_float, {"n", n});
     if (IN(be)) IN(be)->aug_u8_to_float(IN(be), n, src, dst);
 }
 static void t_crop(const sg_backend *be, int C, int H, int W, const float *src, float y0,
                    float x0, float h, float w, int oH, int oW, float *dst) {
-    rec(be, "aug_resized_crop", "C=%d,H=%d,W=%d,outH=%d,outW=%d", C, H, W, oH, oW);
+    rec(be, aug_resized_crop, {"C", C}, {"H", H}, {"W", W}, {"outH", oH}, {"outW", oW});
     if (IN(be)) IN(be)->aug_resized_crop(IN(be), C, H, W, src, y0, x0, h, w, oH, oW, dst);
 }
 static void t_hflip(const sg_backend *be, int C, int H, int W, const float *src, float *dst) {
-    rec(be, "aug_hflip", "C=%d,H=%d,W=%d,inplace=%d", C, H, W, src == dst);
+    rec(be, aug_hflip, {"C", C}, {"H", H}, {"W", W}, {"inplace", src == dst});
     if (IN(be)) IN(be)->aug_hflip(IN(be), C, H, W, src, dst);
 }
 static void t_jitter(const sg_backend *be, int H, int W, float *img, float b, float c, float s,
                      float hue, const int order[4]) {
-    rec(be, "aug_color_jitter", "H=%d,W=%d", H, W);
+    rec(be, aug_color_jitter, {"H", H}, {"W", W});
     if (IN(be)) IN(be)->aug_color_jitter(IN(be), H, W, img, b, c, s, hue, order);
 }
 static void t_gray(const sg_backend *be, int H, int W, float *img) {
-    rec(be, "aug_grayscale", "H=%d,W=%d", H, W);
+    rec(be, aug_grayscale, {"H", H}, {"W", W});
     if (IN(be)) IN(be)->aug_grayscale(IN(be), H, W, img);
 }
 static void t_blur(const sg_backend *be, int C, int H, int W, const float *src, float *dst,
                    int ksize, float sigma, float *work) {
-    rec(be, "aug_gaussian_blur", "C=%d,H=%d,W=%d,ksize=%d", C, H, W, ksize);
+    rec(be, aug_gaussian_blur, {"C", C}, {"H", H}, {"W", W}, {"ksize", ksize});
     if (IN(be)) IN(be)->aug_gaussian_blur(IN(be), C, H, W, src, dst, ksize, sigma, work);
 }
 static void t_solarize(const sg_backend *be, size_t n, float *img, float th) {
-    rec(be, "aug_solarize", "n=%zu", n);
+    rec(be, aug_solarize, {"n", n});
     if (IN(be)) IN(be)->aug_solarize(IN(be), n, img, th);
 }
 static void t_normalize(const sg_backend *be, int C, int HW, float *img, const float *mean,
                         const float *std) {
-    rec(be, "aug_normalize", "C=%d,HW=%d", C, HW);
+    rec(be, aug_normalize, {"C", C}, {"HW", HW});
     if (IN(be)) IN(be)->aug_normalize(IN(be), C, HW, img, mean, std);
 }
 

@@ -2,8 +2,8 @@
  *
  * The kernel suite does not keep a hand-made list of shapes: it wraps the real backend in a
  * tracing backend, runs one real training step (and one augmented view) of each configuration,
- * and times what was called. Each call is recorded as the checker's op name and shape spec
- * (kernels/check/opcheck.h), so a recorded kernel can be validated and timed by the checker on
+ * and times what was called. Each call is recorded as its op of the op table (kernels/ops.h)
+ * and the table's shape text, so a recorded kernel can be validated and timed by the checker on
  * exactly that shape. Calls are de-duplicated by (op, shape) with a count per recording.
  *
  * Memory and timer calls are forwarded unrecorded. Not thread-safe: trace one thread's work. */
@@ -11,8 +11,8 @@
 #include "kernels/kernels.h"
 
 typedef struct {
-    char op[24];     /* opcheck op name, e.g. "conv2d_bwd_filter", "gemm_nt" */
-    char shape[160]; /* opcheck shape spec */
+    char op[24];     /* op name of kernels/ops.h, e.g. "conv2d_bwd_filter", "gemm_nt" */
+    char shape[160]; /* the op table's shape text */
     long calls;      /* times it was called since sg_trace_reset */
     int first;       /* order of first appearance */
 } sg_trace_entry;

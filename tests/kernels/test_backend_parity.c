@@ -57,12 +57,14 @@ static int spec_value(const char *spec, const char *key) {
 /* A random shape for op i: every size in [1, 3x its default], every mode (a parameter with a
  * range of at most 4 values) uniformly over its range. */
 static void random_shape(int i, sg_rng *g, char *out, size_t len) {
-    const char *def = sg_opcheck_default_shape(i);
+    const char *def = sg_op_get(i)->default_shape;
     size_t at = 0;
     out[0] = 0;
-    const char *name;
-    int lo, hi, d;
-    for (int k = 0; sg_opcheck_param(i, k, &name, &lo, &hi, &d); k++) {
+    const sg_op_desc *op = sg_op_get(i);
+    for (int k = 0; k < SG_OP_MAXP && op->params[k].name; k++) {
+        const char *name = op->params[k].name;
+        int lo = op->params[k].lo, hi = op->params[k].hi;
+        int d = op->params[k].def == SG_OP_REQUIRED ? -1 : op->params[k].def;
         int v = spec_value(def, name);
         if (v < 0) v = d;
         if (hi - lo <= 3) {
@@ -86,7 +88,7 @@ static int run_one(const sg_backend *be, int i, const char *shape, uint64_t seed
     sg_err err;
     if (sg_opcheck_run(be, i, shape, seed, 0, &res, &err) != 0) return -1; /* shape rejected */
     CHECK(res.ok, "%s on %s: %s max err/tol %.3g (atol %.3g, rtol %.3g)", be->name,
-          sg_opcheck_name(i), res.shape, res.max_err, res.tol_atol, res.tol_rtol);
+          sg_op_get(i)->name, res.shape, res.max_err, res.tol_atol, res.tol_rtol);
     if (res.max_err > *worst) *worst = res.max_err;
     return 0;
 }
@@ -99,7 +101,7 @@ int main(int argc, char **argv) {
     printf("backend %s\n%-22s %6s %10s\n", be->name, "op", "shapes", "worst");
     sg_rng g;
     sg_rng_init(&g, 2026, 0x70617279u /* "pary" */, 0, 0);
-    for (int i = 0; i < sg_opcheck_nops(); i++) {
+    for (int i = 0; i < SG_OP_COUNT; i++) {
         double worst = 0;
         int ran = 0;
         ran += run_one(be, i, NULL, 1, &worst) == 0;
@@ -109,15 +111,15 @@ int main(int argc, char **argv) {
             if (run_one(be, i, shape, 100 + (uint64_t)tries, &worst) == 0) k++, ran++;
         }
         for (size_t s = 0; s < sizeof kModelShapes / sizeof kModelShapes[0]; s++) {
-            if (strcmp(kModelShapes[s].op, sg_opcheck_name(i))) continue;
+            if (strcmp(kModelShapes[s].op, sg_op_get(i)->name)) continue;
             int rc = run_one(be, i, kModelShapes[s].shape, 7, &worst);
             CHECK(rc == 0, "model shape %s of %s is accepted", kModelShapes[s].shape,
                   kModelShapes[s].op);
             ran += rc == 0;
         }
-        CHECK(ran >= 1 + kRandom, "%s ran on %d shapes (want >= %d)", sg_opcheck_name(i), ran,
+        CHECK(ran >= 1 + kRandom, "%s ran on %d shapes (want >= %d)", sg_op_get(i)->name, ran,
               1 + kRandom);
-        printf("%-22s %6d %10.3g\n", sg_opcheck_name(i), ran, worst);
+        printf("%-22s %6d %10.3g\n", sg_op_get(i)->name, ran, worst);
     }
     return test_finish();
 }

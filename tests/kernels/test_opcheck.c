@@ -15,7 +15,7 @@
 static const sg_backend *cpu;
 
 static int op_index(const char *name) {
-    int i = sg_opcheck_find(name);
+    int i = sg_op_find(name);
     SG_CHECK(i >= 0, "no op %s", name);
     return i;
 }
@@ -106,7 +106,7 @@ static int syevd_swapping_vectors(const sg_backend *be, int D, float *A, float *
 /* ---- tests --------------------------------------------------------------------------------- */
 
 static void test_list(void) {
-    int n = sg_opcheck_nops();
+    int n = SG_OP_COUNT;
     CHECK(n == 36, "%d ops", n);
     static const char *const expected[] = {
         "gemm_nn", "gemm_nt", "gemm_tn", "gemm_tt", "linear_fwd", "linear_bwd", "conv2d_fwd",
@@ -117,22 +117,22 @@ static void test_list(void) {
         "aug_u8_to_float", "aug_resized_crop", "aug_hflip", "aug_color_jitter", "aug_grayscale",
         "aug_gaussian_blur", "aug_solarize", "aug_normalize"};
     for (size_t k = 0; k < sizeof expected / sizeof expected[0]; k++)
-        CHECK(sg_opcheck_find(expected[k]) >= 0, "op %s missing from the list", expected[k]);
+        CHECK(sg_op_find(expected[k]) >= 0, "op %s missing from the list", expected[k]);
     for (int i = 0; i < n; i++) {
-        CHECK(sg_opcheck_find(sg_opcheck_name(i)) == i, "op %s listed twice", sg_opcheck_name(i));
-        CHECK(strlen(sg_opcheck_params(i)) > 0, "op %s has no parameters", sg_opcheck_name(i));
+        CHECK(sg_op_find(sg_op_get(i)->name) == i, "op %s listed twice", sg_op_get(i)->name);
+        CHECK(strlen(sg_op_params_text(i)) > 0, "op %s has no parameters", sg_op_get(i)->name);
     }
-    CHECK(strcmp(sg_opcheck_params(op_index("gemm_nn")), "M,N,K,[ldpad=0]") == 0, "%s",
-          sg_opcheck_params(op_index("gemm_nn")));
-    CHECK(sg_opcheck_find("gemm") == -1, "a prefix is not a name");
+    CHECK(strcmp(sg_op_params_text(op_index("gemm_nn")), "M,N,K,[ldpad=0]") == 0, "%s",
+          sg_op_params_text(op_index("gemm_nn")));
+    CHECK(sg_op_find("gemm") == -1, "a prefix is not a name");
 }
 
 static void test_every_op_passes(void) {
     const uint64_t seeds[2] = {1, 20240611};
     for (int s = 0; s < 2; s++)
-        for (int i = 0; i < sg_opcheck_nops(); i++)
-            CHECK(passes(cpu, sg_opcheck_name(i), NULL, seeds[s]), "%s seed %llu",
-                  sg_opcheck_name(i), (unsigned long long)seeds[s]);
+        for (int i = 0; i < SG_OP_COUNT; i++)
+            CHECK(passes(cpu, sg_op_get(i)->name, NULL, seeds[s]), "%s seed %llu",
+                  sg_op_get(i)->name, (unsigned long long)seeds[s]);
 }
 
 /* The other modes and geometries, each for two seeds. */

@@ -1,0 +1,224 @@
+/* kernels/check/opcheck_dense.c: the checks of gemm in its four transpose variants, linear layers and the three conv2d passes (see opcheck_internal.h). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/check/opcheck_internal.h"
+#include "kernels/ref/ref.h"
+
+/* ---- dense ----------------------------------------------------------------------------------- */
+
+typedef struct {
+    int tA, tB, M, N, K, lda, ldb, ldc;
+    float alpha, beta;
+    const float *A, *B;
+    float *C;
+} gemm_args;
+
+static void gemm_call(const sg_backend *be, void *p) {
+    gemm_args *a = p;
+    be->gemm(be, a->tA, a->tB, a->M, a->N, a->K, a->alpha, OC_DEV(a->A), a->lda, OC_DEV(a->B),
+             a->ldb, a->beta, OC_DEV(a->C), a->ldc);
+}
+
+/* C[M,N] (row stride N+ldpad) = alpha op(A) op(B) + beta C with stored strides padded by ldpad;
+ * C's padding columns must come back untouched. */
+static int op_gemm(oc_run *r, int tA, int tB) {
+    int M = oc_p(r, "M"), N = oc_p(r, "N"), K = oc_p(r, "K"), ldpad = oc_p(r, "ldpad");
+    gemm_args a = {.tA = tA, .tB = tB, .M = M, .N = N, .K = K};
+    int rowsA = a.tA ? K : M, colsA = a.tA ? M : K;
+    int rowsB = a.tB ? N : K, colsB = a.tB ? K : N;
+    a.lda = colsA + ldpad;
+    a.ldb = colsB + ldpad;
+    a.ldc = N + ldpad;
+    a.alpha = 1.25f; /* neither 0 nor 1, exactly representable: a kernel ignoring them fails */
+    a.beta = 0.5f;
+    size_t nA = oc_n(r, rowsA, a.lda, 1, 1), nB = oc_n(r, rowsB, a.ldb, 1, 1),
+           nC = oc_n(r, M, a.ldc, 1, 1);
+    float *A = OC_F(r, nA), *B = OC_F(r, nB), *C = OC_F(r, nC);
+    double *Ad = OC_D(r, nA), *Bd = OC_D(r, nB), *Cd = OC_D(r, nC);
+    if (oc_alloc_status(r)) return -1;
+    oc_uniform(r, A, nA, -1, 1);
+    oc_uniform(r, B, nB, -1, 1);
+    oc_uniform(r, C, nC, -1, 1);
+    oc_to_double(A, Ad, nA);
+    oc_to_double(B, Bd, nB);
+    oc_to_double(C, Cd, nC);
+    a.A = A;
+    a.B = B;
+    a.C = C;
+    oc_exec(r, gemm_call, &a);
+    ref_gemm(a.tA, a.tB, M, N, K, a.alpha, Ad, a.lda, Bd, a.ldb, a.beta, Cd, a.ldc);
+    /* K products of size <= |alpha| plus beta*C */
+    oc_tol(r, 2 * EPS32 * 1.25 * (K + 1), 1e-6);
+    oc_cmp(r, C, Cd, nC);
+    return oc_finish(r, gemm_call, NULL, &a);
+}
+
+typedef struct {
+    int N, In, Out, acc;
+    const float *x, *W, *b, *dy;
+    float *y, *dx, *dW, *db;
+} linear_args;
+
+static void linear_fwd_call(const sg_backend *be, void *p) {
+    linear_args *a = p;
+    be->linear_fwd(be, a->N, a->In, a->Out, OC_DEV(a->x), OC_DEV(a->W), OC_DEV(a->b), OC_DEV(a->y));
+}
+
+int oc_linear_fwd(oc_run *r) {
+    int N = oc_p(r, "N"), In = oc_p(r, "In"), Out = oc_p(r, "Out"), bias = oc_p(r, "bias");
+    size_t nx = oc_n(r, N, In, 1, 1), nW = oc_n(r, Out, In, 1, 1), ny = oc_n(r, N, Out, 1, 1);
+    float *x = OC_F(r, nx), *W = OC_F(r, nW), *b = OC_F(r, (size_t)Out), *y = OC_F(r, ny);
+    double *xd = OC_D(r, nx), *Wd = OC_D(r, nW), *bd = OC_D(r, (size_t)Out), *yd = OC_D(r, ny);
+    if (oc_alloc_status(r)) return -1;
+    oc_uniform(r, x, nx, -1, 1);
+    oc_uniform(r, W, nW, -1, 1);
+    oc_uniform(r, b, (size_t)Out, -1, 1);
+    oc_uniform(r, y, ny, -100, 100); /* garbage: y must be overwritten */
+    oc_to_double(x, xd, nx);
+    oc_to_double(W, Wd, nW);
+    oc_to_double(b, bd, (size_t)Out);
+    linear_args a = {.N = N, .In = In, .Out = Out, .x = x, .W = W, .b = bias ? b : NULL, .y = y};
+    oc_exec(r, linear_fwd_call, &a);
+    ref_linear_fwd(N, In, Out, xd, Wd, bias ? bd : NULL, yd);
+    oc_tol(r, 2 * EPS32 * (In + 1), 1e-6); /* In products <= 1, plus the bias */
+    oc_cmp(r, y, yd, ny);
+    return oc_finish(r, linear_fwd_call, NULL, &a);
+}
+
+static void linear_bwd_call(const sg_backend *be, void *p) {
+    linear_args *a = p;
+    be->linear_bwd(be, a->N, a->In, a->Out, OC_DEV(a->x), OC_DEV(a->W), OC_DEV(a->dy),
+                   OC_DEV(a->dx), OC_DEV(a->dW), OC_DEV(a->db), a->acc);
+}
+
+int oc_linear_bwd(oc_run *r) {
+    int N = oc_p(r, "N"), In = oc_p(r, "In"), Out = oc_p(r, "Out");
+    int want_dx = oc_p(r, "dx"), bias = oc_p(r, "bias"), acc = oc_p(r, "acc");
+    size_t nx = oc_n(r, N, In, 1, 1), nW = oc_n(r, Out, In, 1, 1), ny = oc_n(r, N, Out, 1, 1);
+    float *x = OC_F(r, nx), *W = OC_F(r, nW), *dy = OC_F(r, ny), *dx = OC_F(r, nx),
+          *dW = OC_F(r, nW), *db = OC_F(r, (size_t)Out);
+    double *xd = OC_D(r, nx), *Wd = OC_D(r, nW), *dyd = OC_D(r, ny), *dxd = OC_D(r, nx),
+           *dWd = OC_D(r, nW), *dbd = OC_D(r, (size_t)Out);
+    if (oc_alloc_status(r)) return -1;
+    oc_uniform(r, x, nx, -1, 1);
+    oc_uniform(r, W, nW, -1, 1);
+    oc_uniform(r, dy, ny, -1, 1);
+    oc_uniform(r, dx, nx, -100, 100); /* garbage: dx is overwritten */
+    oc_uniform(r, dW, nW, -1, 1);     /* accumulated into when acc = 1 */
+    oc_uniform(r, db, (size_t)Out, -1, 1);
+    oc_to_double(x, xd, nx);
+    oc_to_double(W, Wd, nW);
+    oc_to_double(dy, dyd, ny);
+    oc_to_double(dW, dWd, nW);
+    oc_to_double(db, dbd, (size_t)Out);
+    linear_args a = {.N = N,
+                     .In = In,
+                     .Out = Out,
+                     .acc = acc,
+                     .x = x,
+                     .W = W,
+                     .dy = dy,
+                     .dx = want_dx ? dx : NULL,
+                     .dW = dW,
+                     .db = bias ? db : NULL};
+    oc_exec(r, linear_bwd_call, &a);
+    ref_linear_bwd(N, In, Out, xd, Wd, dyd, want_dx ? dxd : NULL, dWd, bias ? dbd : NULL, acc);
+    /* dx sums Out products, dW and db sum N, plus the accumulated value */
+    oc_tol(r, 2 * EPS32 * ((N > Out ? N : Out) + 1), 1e-6);
+    if (want_dx) oc_cmp(r, dx, dxd, nx);
+    oc_cmp(r, dW, dWd, nW);
+    if (bias) oc_cmp(r, db, dbd, (size_t)Out);
+    return oc_finish(r, linear_bwd_call, NULL, &a);
+}
+
+/* ---- convolution ----------------------------------------------------------------------------- */
+
+typedef struct {
+    sg_conv_shape s;
+    int acc;
+    const float *x, *w, *dy;
+    float *y, *dx, *dw;
+    void *ws;
+} conv_args;
+
+static void conv_fwd_call(const sg_backend *be, void *p) {
+    conv_args *a = p;
+    be->conv2d_fwd(be, &a->s, OC_DEV(a->x), OC_DEV(a->w), OC_DEV(a->y), OC_DEV(a->ws));
+}
+static void conv_bwd_data_call(const sg_backend *be, void *p) {
+    conv_args *a = p;
+    be->conv2d_bwd_data(be, &a->s, OC_DEV(a->dy), OC_DEV(a->w), OC_DEV(a->dx), OC_DEV(a->ws));
+}
+static void conv_bwd_filter_call(const sg_backend *be, void *p) {
+    conv_args *a = p;
+    be->conv2d_bwd_filter(be, &a->s, OC_DEV(a->x), OC_DEV(a->dy), OC_DEV(a->dw), a->acc,
+                          OC_DEV(a->ws));
+}
+
+/* Reads the conv geometry, rejecting one whose output would be empty. */
+static int oc_conv_shape(oc_run *r, sg_conv_shape *s) {
+    int H = oc_p(r, "H"), W = oc_p(r, "W"), R = oc_p(r, "R"), S = oc_p(r, "S");
+    int pad = oc_p(r, "pad");
+    if ((double)H + 2.0 * pad < R || (double)W + 2.0 * pad < S)
+        return oc_bad_shape(r, "the filter (R x S) is larger than the padded input");
+    *s = sg_conv_shape_make(oc_p(r, "N"), oc_p(r, "C"), H, W, oc_p(r, "K"), R, S, oc_p(r, "stride"),
+                            pad);
+    return 0;
+}
+
+/* The three passes share set-up: x[N,C,H,W], w[K,C,R,S], dy[N,K,P,Q] random; the outputs
+ * y, dx garbage; dw random (accumulated into when acc = 1). which: 0 fwd, 1 data, 2 filter. */
+static int op_conv(oc_run *r, int which) {
+    conv_args a = {0};
+    if (oc_conv_shape(r, &a.s)) return -1;
+    const sg_conv_shape *s = &a.s;
+    a.acc = which == 2 ? oc_p(r, "acc") : 0;
+    size_t nx = oc_n(r, s->N, s->C, s->H, s->W), nw = oc_n(r, s->K, s->C, s->R, s->S),
+           ny = oc_n(r, s->N, s->K, s->P, s->Q);
+    size_t ws_bytes = r->be->conv2d_workspace_bytes(r->be, s);
+    float *x = OC_F(r, nx), *w = OC_F(r, nw), *y = OC_F(r, ny);
+    double *xd = OC_D(r, nx), *wd = OC_D(r, nw), *yd = OC_D(r, ny);
+    a.ws = OC_BACKEND(r, ws_bytes, 1);
+    if (oc_alloc_status(r)) return -1;
+    /* y is the output (fwd) or the incoming gradient dy (both backward passes); x is the input
+     * (fwd, filter) or the output dx (data); w is the filter or the output dw (filter). */
+    oc_uniform(r, x, nx, which == 1 ? -100 : -1, which == 1 ? 100 : 1);
+    oc_uniform(r, w, nw, -1, 1);
+    oc_uniform(r, y, ny, which == 0 ? -100 : -1, which == 0 ? 100 : 1);
+    oc_to_double(x, xd, nx);
+    oc_to_double(w, wd, nw);
+    oc_to_double(y, yd, ny);
+    oc_call_fn call;
+    double terms; /* length of each output's sum */
+    if (which == 0) {
+        a.x = x, a.w = w, a.y = y, call = conv_fwd_call;
+        oc_exec(r, call, &a);
+        ref_conv2d_fwd(s, xd, wd, yd);
+        terms = (double)s->C * s->R * s->S;
+    } else if (which == 1) {
+        a.dy = y, a.w = w, a.dx = x, call = conv_bwd_data_call;
+        oc_exec(r, call, &a);
+        ref_conv2d_bwd_data(s, yd, wd, xd);
+        terms = (double)s->K * s->R * s->S;
+    } else {
+        a.x = x, a.dy = y, a.dw = w, call = conv_bwd_filter_call;
+        oc_exec(r, call, &a);
+        ref_conv2d_bwd_filter(s, xd, yd, wd, a.acc);
+        terms = (double)s->N * s->P * s->Q + 1;
+    }
+    oc_tol(r, 2 * EPS32 * terms, 1e-6);
+    if (which == 0) oc_cmp(r, y, yd, ny);
+    if (which == 1) oc_cmp(r, x, xd, nx);
+    if (which == 2) oc_cmp(r, w, wd, nw);
+    return oc_finish(r, call, NULL, &a);
+}
+int oc_conv2d_fwd(oc_run *r) { return op_conv(r, 0); }
+int oc_conv2d_bwd_data(oc_run *r) { return op_conv(r, 1); }
+int oc_conv2d_bwd_filter(oc_run *r) { return op_conv(r, 2); }
+
+int oc_gemm_nn(oc_run *r) { return op_gemm(r, 0, 0); }
+int oc_gemm_nt(oc_run *r) { return op_gemm(r, 0, 1); }
+int oc_gemm_tn(oc_run *r) { return op_gemm(r, 1, 0); }
+int oc_gemm_tt(oc_run *r) { return op_gemm(r, 1, 1); }

@@ -1,0 +1,473 @@
+/* kernels/check/opcheck_nn.c: the checks of batch norm, relu, add, pooling and the pair loss (see opcheck_internal.h). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/check/opcheck_internal.h"
+#include "kernels/ref/ref.h"
+
+/* ---- batch norm ------------------------------------------------------------------------------ */
+
+typedef struct {
+    int N, C, HW, acc;
+    float eps, momentum;
+    const float *x, *gamma, *beta, *dy;
+    float *rmean, *rvar, *mean, *invstd, *y, *dx, *dgamma, *dbeta;
+} bn_args;
+
+static void bn_train_call(const sg_backend *be, void *p) {
+    bn_args *a = p;
+    be->batchnorm_fwd_train(be, a->N, a->C, a->HW, OC_DEV(a->x), OC_DEV(a->gamma), OC_DEV(a->beta),
+                            a->eps, a->momentum, OC_DEV(a->rmean), OC_DEV(a->rvar), OC_DEV(a->mean),
+                            OC_DEV(a->invstd), OC_DEV(a->y));
+}
+static void bn_eval_call(const sg_backend *be, void *p) {
+    bn_args *a = p;
+    be->batchnorm_fwd_eval(be, a->N, a->C, a->HW, OC_DEV(a->x), OC_DEV(a->gamma), OC_DEV(a->beta),
+                           a->eps, OC_DEV(a->rmean), OC_DEV(a->rvar), OC_DEV(a->y));
+}
+static void bn_bwd_call(const sg_backend *be, void *p) {
+    bn_args *a = p;
+    be->batchnorm_bwd(be, a->N, a->C, a->HW, OC_DEV(a->x), OC_DEV(a->gamma), OC_DEV(a->mean),
+                      OC_DEV(a->invstd), OC_DEV(a->dy), OC_DEV(a->dx), OC_DEV(a->dgamma),
+                      OC_DEV(a->dbeta), a->acc);
+}
+
+/* x[N,C,HW] with a per-element offset so batch means are far from 0 and variances from 1. */
+int oc_batchnorm_fwd_train(oc_run *r) {
+    int N = oc_p(r, "N"), C = oc_p(r, "C"), HW = oc_p(r, "HW");
+    int affine = oc_p(r, "affine"), running = oc_p(r, "running");
+    if (running && (double)N * HW < 2)
+        return oc_bad_shape(r, "the unbiased running variance needs N*HW >= 2");
+    size_t nx = oc_n(r, N, C, HW, 1), nc = (size_t)C;
+    float *x = OC_F(r, nx), *y = OC_F(r, nx), *gamma = OC_F(r, nc), *beta = OC_F(r, nc),
+          *rmean = OC_F(r, nc), *rvar = OC_F(r, nc), *mean = OC_F(r, nc), *invstd = OC_F(r, nc);
+    double *xd = OC_D(r, nx), *yd = OC_D(r, nx), *gd = OC_D(r, nc), *bd = OC_D(r, nc),
+           *rmd = OC_D(r, nc), *rvd = OC_D(r, nc), *md = OC_D(r, nc), *isd = OC_D(r, nc);
+    if (oc_alloc_status(r)) return -1;
+    oc_uniform(r, x, nx, -2, 3);
+    oc_uniform(r, gamma, nc, 0.5f, 1.5f);
+    oc_uniform(r, beta, nc, -0.5f, 0.5f);
+    oc_uniform(r, rmean, nc, -1, 1);
+    oc_uniform(r, rvar, nc, 0.5f, 1.5f);
+    oc_uniform(r, y, nx, -100, 100);
+    oc_uniform(r, mean, nc, -100, 100);
+    oc_uniform(r, invstd, nc, -100, 100);
+    oc_to_double(x, xd, nx);
+    oc_to_double(gamma, gd, nc);
+    oc_to_double(beta, bd, nc);
+    oc_to_double(rmean, rmd, nc);
+    oc_to_double(rvar, rvd, nc);
+    bn_args a = {.N = N,
+                 .C = C,
+                 .HW = HW,
+                 .eps = 1e-5f,
+                 .momentum = 0.1f,
+                 .x = x,
+                 .gamma = affine ? gamma : NULL,
+                 .beta = affine ? beta : NULL,
+                 .rmean = running ? rmean : NULL,
+                 .rvar = running ? rvar : NULL,
+                 .mean = mean,
+                 .invstd = invstd,
+                 .y = y};
+    oc_exec(r, bn_train_call, &a);
+    ref_batchnorm_fwd_train(N, C, HW, xd, affine ? gd : NULL, affine ? bd : NULL, a.eps, a.momentum,
+                            running ? rmd : NULL, running ? rvd : NULL, md, isd, yd);
+    /* statistics are sums of N*HW values of size <= 3 (squares <= 9), normalised by the count:
+     * a few ulps of y's O(1) scale, plus the rounding of the sums */
+    oc_tol(r, 1e-5 + 2 * EPS32 * sqrt((double)N * HW), 1e-5);
+    oc_cmp(r, y, yd, nx);
+    oc_cmp(r, mean, md, nc);
+    oc_cmp(r, invstd, isd, nc);
+    if (running) {
+        oc_cmp(r, rmean, rmd, nc);
+        oc_cmp(r, rvar, rvd, nc);
+    }
+    return oc_finish(r, bn_train_call, NULL, &a);
+}
+
+int oc_batchnorm_fwd_eval(oc_run *r) {
+    int N = oc_p(r, "N"), C = oc_p(r, "C"), HW = oc_p(r, "HW"), affine = oc_p(r, "affine");
+    size_t nx = oc_n(r, N, C, HW, 1), nc = (size_t)C;
+    float *x = OC_F(r, nx), *y = OC_F(r, nx), *gamma = OC_F(r, nc), *beta = OC_F(r, nc),
+          *rmean = OC_F(r, nc), *rvar = OC_F(r, nc);
+    double *xd = OC_D(r, nx), *yd = OC_D(r, nx), *gd = OC_D(r, nc), *bd = OC_D(r, nc),
+           *rmd = OC_D(r, nc), *rvd = OC_D(r, nc);
+    if (oc_alloc_status(r)) return -1;
+    oc_uniform(r, x, nx, -2, 3);
+    oc_uniform(r, gamma, nc, 0.5f, 1.5f);
+    oc_uniform(r, beta, nc, -0.5f, 0.5f);
+    oc_uniform(r, rmean, nc, -1, 1);
+    oc_uniform(r, rvar, nc, 0.5f, 1.5f);
+    oc_uniform(r, y, nx, -100, 100);
+    oc_to_double(x, xd, nx);
+    oc_to_double(gamma, gd, nc);
+    oc_to_double(beta, bd, nc);
+    oc_to_double(rmean, rmd, nc);
+    oc_to_double(rvar, rvd, nc);
+    bn_args a = {.N = N,
+                 .C = C,
+                 .HW = HW,
+                 .eps = 1e-5f,
+                 .x = x,
+                 .gamma = affine ? gamma : NULL,
+                 .beta = affine ? beta : NULL,
+                 .rmean = rmean,
+                 .rvar = rvar,
+                 .y = y};
+    oc_exec(r, bn_eval_call, &a);
+    ref_batchnorm_fwd_eval(N, C, HW, xd, affine ? gd : NULL, affine ? bd : NULL, a.eps, rmd, rvd,
+                           yd);
+    oc_tol(r, 1e-6, 1e-6); /* elementwise: a few ulps of |y| <= ~6 */
+    oc_cmp(r, y, yd, nx);
+    return oc_finish(r, bn_eval_call, NULL, &a);
+}
+
+/* mean/invstd are the reference's statistics of x (rounded to float, given to both); dy is
+ * random plus 0.3 x, so that mean(dy) and mean(dy * xhat) are far from 0 and a kernel that
+ * drops either term of the gradient fails at any batch size. */
+int oc_batchnorm_bwd(oc_run *r) {
+    int N = oc_p(r, "N"), C = oc_p(r, "C"), HW = oc_p(r, "HW");
+    int affine = oc_p(r, "affine"), acc = oc_p(r, "acc");
+    size_t nx = oc_n(r, N, C, HW, 1), nc = (size_t)C;
+    float *x = OC_F(r, nx), *dy = OC_F(r, nx), *dx = OC_F(r, nx), *gamma = OC_F(r, nc),
+          *mean = OC_F(r, nc), *invstd = OC_F(r, nc), *dgamma = OC_F(r, nc), *dbeta = OC_F(r, nc);
+    double *xd = OC_D(r, nx), *dyd = OC_D(r, nx), *dxd = OC_D(r, nx), *gd = OC_D(r, nc),
+           *md = OC_D(r, nc), *isd = OC_D(r, nc), *dgd = OC_D(r, nc), *dbd = OC_D(r, nc);
+    if (oc_alloc_status(r)) return -1;
+    oc_uniform(r, x, nx, -2, 3);
+    oc_uniform(r, dy, nx, -1, 1);
+    for (size_t i = 0; i < nx; i++) dy[i] += 0.3f * x[i];
+    oc_uniform(r, dx, nx, -100, 100);
+    oc_uniform(r, gamma, nc, 0.5f, 1.5f);
+    oc_uniform(r, dgamma, nc, -1, 1);
+    oc_uniform(r, dbeta, nc, -1, 1);
+    oc_to_double(x, xd, nx);
+    /* the statistics, through the reference forward (dxd serves as its throwaway y) */
+    ref_batchnorm_fwd_train(N, C, HW, xd, NULL, NULL, 1e-5, 0.1, NULL, NULL, md, isd, dxd);
+    for (size_t c = 0; c < nc; c++) {
+        mean[c] = (float)md[c];
+        invstd[c] = (float)isd[c];
+    }
+    oc_to_double(mean, md, nc);
+    oc_to_double(invstd, isd, nc);
+    oc_to_double(dy, dyd, nx);
+    oc_to_double(gamma, gd, nc);
+    oc_to_double(dgamma, dgd, nc);
+    oc_to_double(dbeta, dbd, nc);
+    bn_args a = {.N = N,
+                 .C = C,
+                 .HW = HW,
+                 .acc = acc,
+                 .x = x,
+                 .gamma = affine ? gamma : NULL,
+                 .mean = mean,
+                 .invstd = invstd,
+                 .dy = dy,
+                 .dx = dx,
+                 .dgamma = affine ? dgamma : NULL,
+                 .dbeta = affine ? dbeta : NULL};
+    oc_exec(r, bn_bwd_call, &a);
+    ref_batchnorm_bwd(N, C, HW, xd, affine ? gd : NULL, md, isd, dyd, dxd, affine ? dgd : NULL,
+                      affine ? dbd : NULL, acc);
+    /* dgamma and dbeta are sums of N*HW terms with a nonzero mean, so of size ~N*HW: their
+     * rounding is relative (rtol); dx is O(1), through means of those sums */
+    oc_tol(r, 1e-5 + 2 * EPS32 * sqrt((double)N * HW), 2e-5);
+    oc_cmp(r, dx, dxd, nx);
+    if (affine) {
+        oc_cmp(r, dgamma, dgd, nc);
+        oc_cmp(r, dbeta, dbd, nc);
+    }
+    return oc_finish(r, bn_bwd_call, NULL, &a);
+}
+
+/* ---- elementwise and pooling ----------------------------------------------------------------- */
+
+typedef struct {
+    size_t n;
+    int acc;
+    const float *a, *b, *dy, *y;
+    float *out, *out2;
+} ew_args;
+
+static void relu_fwd_call(const sg_backend *be, void *p) {
+    ew_args *e = p;
+    be->relu_fwd(be, e->n, OC_DEV(e->a), OC_DEV(e->out));
+}
+static void relu_bwd_call(const sg_backend *be, void *p) {
+    ew_args *e = p;
+    be->relu_bwd(be, e->n, OC_DEV(e->y), OC_DEV(e->dy), OC_DEV(e->out));
+}
+static void add_fwd_call(const sg_backend *be, void *p) {
+    ew_args *e = p;
+    be->add_fwd(be, e->n, OC_DEV(e->a), OC_DEV(e->b), OC_DEV(e->out));
+}
+static void add_bwd_call(const sg_backend *be, void *p) {
+    ew_args *e = p;
+    be->add_bwd(be, e->n, OC_DEV(e->dy), OC_DEV(e->out), OC_DEV(e->out2), e->acc);
+}
+
+/* inplace = 1: y aliases x (allowed by the interface). */
+int oc_relu_fwd(oc_run *r) {
+    size_t n = (size_t)oc_p(r, "n");
+    int inplace = oc_p(r, "inplace");
+    float *x = OC_F(r, n), *y = OC_F(r, n);
+    double *xd = OC_D(r, n), *yd = OC_D(r, n);
+    if (oc_alloc_status(r)) return -1;
+    oc_uniform(r, x, n, -1, 1);
+    oc_uniform(r, y, n, -100, 100);
+    oc_to_double(x, xd, n);
+    ew_args e = {.n = n, .a = x, .out = inplace ? x : y};
+    oc_exec(r, relu_fwd_call, &e);
+    ref_relu_fwd(n, xd, yd);
+    oc_tol(r, 0, 0); /* exact */
+    oc_cmp(r, e.out, yd, n);
+    return oc_finish(r, relu_fwd_call, NULL, &e);
+}
+
+/* y = relu(random), so it holds exact zeros where the gradient must stop; inplace = 1: dx
+ * aliases dy. */
+int oc_relu_bwd(oc_run *r) {
+    size_t n = (size_t)oc_p(r, "n");
+    int inplace = oc_p(r, "inplace");
+    float *y = OC_F(r, n), *dy = OC_F(r, n), *dx = OC_F(r, n);
+    double *yd = OC_D(r, n), *dyd = OC_D(r, n), *dxd = OC_D(r, n);
+    if (oc_alloc_status(r)) return -1;
+    oc_uniform(r, y, n, -1, 1);
+    for (size_t i = 0; i < n; i++) y[i] = y[i] > 0 ? y[i] : 0;
+    oc_uniform(r, dy, n, -1, 1);
+    oc_uniform(r, dx, n, -100, 100);
+    oc_to_double(y, yd, n);
+    oc_to_double(dy, dyd, n);
+    ew_args e = {.n = n, .y = y, .dy = dy, .out = inplace ? dy : dx};
+    oc_exec(r, relu_bwd_call, &e);
+    ref_relu_bwd(n, yd, dyd, dxd);
+    oc_tol(r, 0, 0); /* exact */
+    oc_cmp(r, e.out, dxd, n);
+    return oc_finish(r, relu_bwd_call, NULL, &e);
+}
+
+/* inplace = 1: y aliases a; 2: y aliases b. */
+int oc_add_fwd(oc_run *r) {
+    size_t n = (size_t)oc_p(r, "n");
+    int inplace = oc_p(r, "inplace");
+    float *a = OC_F(r, n), *b = OC_F(r, n), *y = OC_F(r, n);
+    double *ad = OC_D(r, n), *bd = OC_D(r, n), *yd = OC_D(r, n);
+    if (oc_alloc_status(r)) return -1;
+    oc_uniform(r, a, n, -1, 1);
+    oc_uniform(r, b, n, -1, 1);
+    oc_uniform(r, y, n, -100, 100);
+    oc_to_double(a, ad, n);
+    oc_to_double(b, bd, n);
+    ew_args e = {.n = n, .a = a, .b = b, .out = inplace == 1 ? a : inplace == 2 ? b : y};
+    oc_exec(r, add_fwd_call, &e);
+    ref_add_fwd(n, ad, bd, yd);
+    oc_tol(r, 0, EPS32); /* one float rounding: half an ulp of the exact sum */
+    oc_cmp(r, e.out, yd, n);
+    return oc_finish(r, add_fwd_call, NULL, &e);
+}
+
+/* db = 0 passes NULL for db (only da wanted). */
+int oc_add_bwd(oc_run *r) {
+    size_t n = (size_t)oc_p(r, "n");
+    int want_db = oc_p(r, "db"), acc = oc_p(r, "acc");
+    float *dy = OC_F(r, n), *da = OC_F(r, n), *db = OC_F(r, n);
+    double *dyd = OC_D(r, n), *dad = OC_D(r, n), *dbd = OC_D(r, n);
+    if (oc_alloc_status(r)) return -1;
+    oc_uniform(r, dy, n, -1, 1);
+    oc_uniform(r, da, n, -1, 1); /* accumulated into when acc = 1 */
+    oc_uniform(r, db, n, -1, 1);
+    oc_to_double(dy, dyd, n);
+    oc_to_double(da, dad, n);
+    oc_to_double(db, dbd, n);
+    ew_args e = {.n = n, .acc = acc, .dy = dy, .out = da, .out2 = want_db ? db : NULL};
+    oc_exec(r, add_bwd_call, &e);
+    ref_add_bwd(n, dyd, dad, want_db ? dbd : NULL, acc);
+    oc_tol(r, 0, EPS32); /* a copy, or one float addition */
+    oc_cmp(r, da, dad, n);
+    if (want_db) oc_cmp(r, db, dbd, n);
+    return oc_finish(r, add_bwd_call, NULL, &e);
+}
+
+typedef struct {
+    sg_pool_shape s;
+    int N, C, HW;
+    const float *x, *dy;
+    const int32_t *argmax_in;
+    float *y, *dx;
+    int32_t *argmax;
+} pool_args;
+
+static void maxpool_fwd_call(const sg_backend *be, void *p) {
+    pool_args *a = p;
+    be->maxpool_fwd(be, &a->s, OC_DEV(a->x), OC_DEV(a->y), OC_DEV(a->argmax));
+}
+static void maxpool_bwd_call(const sg_backend *be, void *p) {
+    pool_args *a = p;
+    be->maxpool_bwd(be, &a->s, OC_DEV(a->dy), OC_DEV(a->argmax_in), OC_DEV(a->dx));
+}
+static void avgpool_fwd_call(const sg_backend *be, void *p) {
+    pool_args *a = p;
+    be->avgpool_global_fwd(be, a->N, a->C, a->HW, OC_DEV(a->x), OC_DEV(a->y));
+}
+static void avgpool_bwd_call(const sg_backend *be, void *p) {
+    pool_args *a = p;
+    be->avgpool_global_bwd(be, a->N, a->C, a->HW, OC_DEV(a->dy), OC_DEV(a->dx));
+}
+
+static int oc_pool_shape(oc_run *r, sg_pool_shape *s) {
+    int H = oc_p(r, "H"), W = oc_p(r, "W"), k = oc_p(r, "k"), pad = oc_p(r, "pad");
+    if (pad >= k) return oc_bad_shape(r, "pad must be smaller than the window k");
+    if ((double)H + 2.0 * pad < k || (double)W + 2.0 * pad < k)
+        return oc_bad_shape(r, "the window k is larger than the padded input");
+    *s = sg_pool_shape_make(oc_p(r, "N"), oc_p(r, "C"), H, W, k, oc_p(r, "stride"), pad);
+    return 0;
+}
+
+/* Random x has no ties, so argmax is unique and must match exactly. */
+int oc_maxpool_fwd(oc_run *r) {
+    pool_args a = {0};
+    if (oc_pool_shape(r, &a.s)) return -1;
+    const sg_pool_shape *s = &a.s;
+    size_t nx = oc_n(r, s->N, s->C, s->H, s->W), ny = oc_n(r, s->N, s->C, s->P, s->Q);
+    float *x = OC_F(r, nx), *y = OC_F(r, ny);
+    int32_t *am = OC_BACKEND(r, ny, sizeof(int32_t)), *amd = OC_HOST(r, ny, sizeof(int32_t));
+    double *xd = OC_D(r, nx), *yd = OC_D(r, ny);
+    if (oc_alloc_status(r)) return -1;
+    oc_uniform(r, x, nx, -1, 1);
+    oc_uniform(r, y, ny, -100, 100);
+    for (size_t i = 0; i < ny; i++) am[i] = -7;
+    oc_to_double(x, xd, nx);
+    a.x = x, a.y = y, a.argmax = am;
+    oc_exec(r, maxpool_fwd_call, &a);
+    ref_maxpool_fwd(s, xd, yd, amd);
+    oc_tol(r, 0, 0); /* a max is exact */
+    oc_cmp(r, y, yd, ny);
+    oc_cmp_i32(r, am, amd, ny);
+    return oc_finish(r, maxpool_fwd_call, NULL, &a);
+}
+
+/* argmax from the reference forward on random x; overlapping windows (k > stride) make dx sum
+ * several dy. */
+int oc_maxpool_bwd(oc_run *r) {
+    pool_args a = {0};
+    if (oc_pool_shape(r, &a.s)) return -1;
+    const sg_pool_shape *s = &a.s;
+    size_t nx = oc_n(r, s->N, s->C, s->H, s->W), ny = oc_n(r, s->N, s->C, s->P, s->Q);
+    float *dy = OC_F(r, ny), *dx = OC_F(r, nx);
+    int32_t *am = OC_BACKEND(r, ny, sizeof(int32_t));
+    double *xd = OC_D(r, nx), *yd = OC_D(r, ny), *dyd = OC_D(r, ny), *dxd = OC_D(r, nx);
+    if (oc_alloc_status(r)) return -1;
+    oc_uniform(r, dx, nx, -1, 1); /* x first, through dx's buffer, then garbage for dx */
+    oc_to_double(dx, xd, nx);
+    ref_maxpool_fwd(s, xd, yd, am);
+    oc_uniform(r, dx, nx, -100, 100);
+    oc_uniform(r, dy, ny, -1, 1);
+    oc_to_double(dy, dyd, ny);
+    a.dy = dy, a.argmax_in = am, a.dx = dx;
+    oc_exec(r, maxpool_bwd_call, &a);
+    ref_maxpool_bwd(s, dyd, am, dxd);
+    double overlap = ceil((double)s->k / s->stride);
+    oc_tol(r, 2 * EPS32 * overlap * overlap, 0); /* sums of at most ceil(k/stride)^2 dy */
+    oc_cmp(r, dx, dxd, nx);
+    return oc_finish(r, maxpool_bwd_call, NULL, &a);
+}
+
+int oc_avgpool_global_fwd(oc_run *r) {
+    int N = oc_p(r, "N"), C = oc_p(r, "C"), HW = oc_p(r, "HW");
+    size_t nx = oc_n(r, N, C, HW, 1), ny = oc_n(r, N, C, 1, 1);
+    float *x = OC_F(r, nx), *y = OC_F(r, ny);
+    double *xd = OC_D(r, nx), *yd = OC_D(r, ny);
+    if (oc_alloc_status(r)) return -1;
+    oc_uniform(r, x, nx, -1, 1);
+    oc_uniform(r, y, ny, -100, 100);
+    oc_to_double(x, xd, nx);
+    pool_args a = {.N = N, .C = C, .HW = HW, .x = x, .y = y};
+    oc_exec(r, avgpool_fwd_call, &a);
+    ref_avgpool_global_fwd(N, C, HW, xd, yd);
+    oc_tol(r, 2 * EPS32, 1e-6); /* a sum of HW values <= 1, divided by HW */
+    oc_cmp(r, y, yd, ny);
+    return oc_finish(r, avgpool_fwd_call, NULL, &a);
+}
+
+int oc_avgpool_global_bwd(oc_run *r) {
+    int N = oc_p(r, "N"), C = oc_p(r, "C"), HW = oc_p(r, "HW");
+    size_t nx = oc_n(r, N, C, HW, 1), ny = oc_n(r, N, C, 1, 1);
+    float *dy = OC_F(r, ny), *dx = OC_F(r, nx);
+    double *dyd = OC_D(r, ny), *dxd = OC_D(r, nx);
+    if (oc_alloc_status(r)) return -1;
+    oc_uniform(r, dy, ny, -1, 1);
+    oc_uniform(r, dx, nx, -100, 100);
+    oc_to_double(dy, dyd, ny);
+    pool_args a = {.N = N, .C = C, .HW = HW, .dy = dy, .dx = dx};
+    oc_exec(r, avgpool_bwd_call, &a);
+    ref_avgpool_global_bwd(N, C, HW, dyd, dxd);
+    oc_tol(r, 0, 2 * EPS32); /* dy/HW or dy*(1/HW): at most two roundings */
+    oc_cmp(r, dx, dxd, nx);
+    return oc_finish(r, avgpool_bwd_call, NULL, &a);
+}
+
+/* ---- loss ------------------------------------------------------------------------------------ */
+
+typedef struct {
+    int N, D, normalize;
+    float scale;
+    const float *p, *z;
+    float *loss, *dp, *dz;
+} loss_args;
+
+static void pair_loss_fwd_call(const sg_backend *be, void *q) {
+    loss_args *a = q;
+    be->pair_loss_fwd(be, a->N, a->D, a->normalize, OC_DEV(a->p), OC_DEV(a->z), OC_DEV(a->loss));
+}
+static void pair_loss_bwd_call(const sg_backend *be, void *q) {
+    loss_args *a = q;
+    be->pair_loss_bwd(be, a->N, a->D, a->normalize, OC_DEV(a->p), OC_DEV(a->z), a->scale,
+                      OC_DEV(a->dp), OC_DEV(a->dz));
+}
+
+static int op_pair_loss(oc_run *r, int bwd) {
+    int N = oc_p(r, "N"), D = oc_p(r, "D"), normalize = oc_p(r, "normalize");
+    int want_dz = bwd ? oc_p(r, "dz") : 0;
+    size_t n = oc_n(r, N, D, 1, 1);
+    float *p = OC_F(r, n), *z = OC_F(r, n), *loss = OC_F(r, (size_t)N), *dp = OC_F(r, n),
+          *dz = OC_F(r, n);
+    double *pd = OC_D(r, n), *zd = OC_D(r, n), *lossd = OC_D(r, (size_t)N), *dpd = OC_D(r, n),
+           *dzd = OC_D(r, n);
+    if (oc_alloc_status(r)) return -1;
+    oc_uniform(r, p, n, -1, 1);
+    oc_uniform(r, z, n, -1, 1);
+    oc_uniform(r, loss, (size_t)N, -100, 100);
+    oc_uniform(r, dp, n, -100, 100);
+    oc_uniform(r, dz, n, -100, 100);
+    oc_to_double(p, pd, n);
+    oc_to_double(z, zd, n);
+    loss_args a = {.N = N,
+                   .D = D,
+                   .normalize = normalize,
+                   .scale = 1.0f / (float)N,
+                   .p = p,
+                   .z = z,
+                   .loss = loss,
+                   .dp = dp,
+                   .dz = want_dz ? dz : NULL};
+    /* rows are sums of D terms: |p|^2, |z|^2 and p.z of size <= 1 (or (p-z)^2 <= 4) */
+    double scale = normalize ? 1.0 : 4.0;
+    if (!bwd) {
+        oc_exec(r, pair_loss_fwd_call, &a);
+        ref_pair_loss_fwd(N, D, normalize, pd, zd, lossd);
+        oc_tol(r, 2 * EPS32 * scale * D, 1e-6);
+        oc_cmp(r, loss, lossd, (size_t)N);
+        return oc_finish(r, pair_loss_fwd_call, NULL, &a);
+    }
+    oc_exec(r, pair_loss_bwd_call, &a);
+    ref_pair_loss_bwd(N, D, normalize, pd, zd, (double)a.scale, dpd, want_dz ? dzd : NULL);
+    /* each gradient element is scale * (a few row sums) of the same size */
+    oc_tol(r, 2 * EPS32 * scale * D * a.scale * 4, 1e-5);
+    oc_cmp(r, dp, dpd, n);
+    if (want_dz) oc_cmp(r, dz, dzd, n);
+    return oc_finish(r, pair_loss_bwd_call, NULL, &a);
+}
+int oc_pair_loss_fwd(oc_run *r) { return op_pair_loss(r, 0); }
+int oc_pair_loss_bwd(oc_run *r) { return op_pair_loss(r, 1); }

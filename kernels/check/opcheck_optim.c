@@ -1,0 +1,258 @@
+/* kernels/check/opcheck_optim.c: the checks of SGD, LARS, EMA and DirectPred's correlation, eigendecomposition and rebuild (see opcheck_internal.h). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/check/opcheck_internal.h"
+#include "kernels/ref/ref.h"
+
+/* ---- optimiser and EMA ----------------------------------------------------------------------- */
+
+
+typedef struct {
+    int ngroups;
+    sg_sgd_group groups[SG_OP_MAX_GROUPS];
+    float momentum;
+} sgd_args;
+
+static void sgd_call(const sg_backend *be, void *p) {
+    sgd_args *a = p;
+    sg_sgd_group g[SG_OP_MAX_GROUPS]; /* the table is host memory; its buffers the backend's */
+    for (int k = 0; k < a->ngroups; k++) {
+        g[k] = a->groups[k];
+        g[k].w = OC_DEV(g[k].w), g[k].g = OC_DEV(g[k].g), g[k].m = OC_DEV(g[k].m);
+    }
+    be->sgd_step(be, a->ngroups, g, a->momentum);
+}
+
+/* n parameters split into `groups` contiguous groups with their own lr and weight decay (one
+ * without decay, as a predictor group may be). */
+int oc_sgd_step(oc_run *r) {
+    int n = oc_p(r, "n"), ngroups = oc_p(r, "groups");
+    if (ngroups > n) return oc_bad_shape(r, "every group needs at least one parameter");
+    size_t nn = (size_t)n;
+    float *w = OC_F(r, nn), *g = OC_F(r, nn), *m = OC_F(r, nn);
+    double *wd = OC_D(r, nn), *gd = OC_D(r, nn), *md = OC_D(r, nn);
+    if (oc_alloc_status(r)) return -1;
+    oc_uniform(r, w, nn, -1, 1);
+    oc_uniform(r, g, nn, -1, 1);
+    oc_uniform(r, m, nn, -1, 1);
+    oc_to_double(w, wd, nn);
+    oc_to_double(g, gd, nn);
+    oc_to_double(m, md, nn);
+    sgd_args a = {.ngroups = ngroups, .momentum = 0.9f};
+    ref_sgd_group rg[SG_OP_MAX_GROUPS];
+    size_t at = 0;
+    for (int k = 0; k < ngroups; k++) {
+        size_t len = nn / (size_t)ngroups + ((size_t)k < nn % (size_t)ngroups);
+        float lr = 0.03f * (float)(k + 1), wdecay = (k == 1) ? 0.0f : 5e-4f * (float)(k + 1);
+        a.groups[k] = (sg_sgd_group){w + at, g + at, m + at, len, lr, wdecay};
+        rg[k] = (ref_sgd_group){wd + at, gd + at, md + at, len, lr, wdecay};
+        at += len;
+    }
+    oc_exec(r, sgd_call, &a);
+    ref_sgd_step(ngroups, rg, (double)a.momentum);
+    oc_tol(r, 4 * EPS32, 4 * EPS32); /* three dependent roundings per element */
+    oc_cmp(r, w, wd, nn);
+    oc_cmp(r, m, md, nn);
+    return oc_finish(r, sgd_call, NULL, &a);
+}
+
+typedef struct {
+    int ngroups;
+    sg_lars_group groups[SG_OP_MAX_GROUPS];
+    float lr, momentum, eta;
+} lars_args;
+
+static void lars_call(const sg_backend *be, void *p) {
+    lars_args *a = p;
+    sg_lars_group g[SG_OP_MAX_GROUPS];
+    for (int k = 0; k < a->ngroups; k++) {
+        g[k] = a->groups[k];
+        g[k].w = OC_DEV(g[k].w), g[k].g = OC_DEV(g[k].g), g[k].m = OC_DEV(g[k].m);
+    }
+    be->lars_step(be, a->ngroups, g, a->lr, a->momentum, a->eta);
+}
+
+/* n parameters in `groups` tensors; every third tensor excluded from adaptation (a bias). */
+int oc_lars_step(oc_run *r) {
+    int n = oc_p(r, "n"), ngroups = oc_p(r, "groups");
+    if (ngroups > n) return oc_bad_shape(r, "every group needs at least one parameter");
+    size_t nn = (size_t)n;
+    float *w = OC_F(r, nn), *g = OC_F(r, nn), *m = OC_F(r, nn);
+    double *wd = OC_D(r, nn), *gd = OC_D(r, nn), *md = OC_D(r, nn);
+    if (oc_alloc_status(r)) return -1;
+    oc_uniform(r, w, nn, -1, 1);
+    oc_uniform(r, g, nn, -1, 1);
+    oc_uniform(r, m, nn, -1, 1);
+    oc_to_double(w, wd, nn);
+    oc_to_double(g, gd, nn);
+    oc_to_double(m, md, nn);
+    lars_args a = {.ngroups = ngroups, .lr = 0.2f, .momentum = 0.9f, .eta = 0.001f};
+    ref_lars_group rg[SG_OP_MAX_GROUPS];
+    size_t at = 0;
+    for (int k = 0; k < ngroups; k++) {
+        size_t len = nn / (size_t)ngroups + ((size_t)k < nn % (size_t)ngroups);
+        int adapt = k % 3 != 2;
+        a.groups[k] = (sg_lars_group){w + at, g + at, m + at, len, 1.5e-6f, adapt};
+        rg[k] = (ref_lars_group){wd + at, gd + at, md + at, len, 1.5e-6f, adapt};
+        at += len;
+    }
+    oc_exec(r, lars_call, &a);
+    ref_lars_step(ngroups, rg, (double)a.lr, (double)a.momentum, (double)a.eta);
+    oc_tol(r, 8 * EPS32, 8 * EPS32); /* the trust ratio adds a few roundings */
+    oc_cmp(r, w, wd, nn);
+    oc_cmp(r, m, md, nn);
+    return oc_finish(r, lars_call, NULL, &a);
+}
+
+typedef struct {
+    size_t n;
+    float m;
+    const float *online;
+    float *target;
+} ema_args;
+
+static void ema_call(const sg_backend *be, void *p) {
+    ema_args *a = p;
+    be->ema_update(be, a->n, a->m, OC_DEV(a->online), OC_DEV(a->target));
+}
+
+int oc_ema_update(oc_run *r) {
+    size_t n = (size_t)oc_p(r, "n");
+    float *online = OC_F(r, n), *target = OC_F(r, n);
+    double *od = OC_D(r, n), *td = OC_D(r, n);
+    if (oc_alloc_status(r)) return -1;
+    oc_uniform(r, online, n, -1, 1);
+    oc_uniform(r, target, n, -1, 1);
+    oc_to_double(online, od, n);
+    oc_to_double(target, td, n);
+    ema_args a = {.n = n, .m = 0.996f, .online = online, .target = target};
+    oc_exec(r, ema_call, &a);
+    ref_ema_update(n, (double)a.m, od, td);
+    oc_tol(r, 2 * EPS32, 2 * EPS32); /* m*t + (1-m)*o: a few roundings of values <= 1 */
+    oc_cmp(r, target, td, n);
+    return oc_finish(r, ema_call, NULL, &a);
+}
+
+/* ---- DirectPred / DirectCopy ----------------------------------------------------------------- */
+
+typedef struct {
+    int N, D, init, center, ret;
+    float rho;
+    const float *f, *V, *p, *A0;
+    float *F, *work, *A, *w, *W;
+    void *ws;
+} eig_args;
+
+static void corr_call(const sg_backend *be, void *q) {
+    eig_args *a = q;
+    be->corr_update(be, a->N, a->D, OC_DEV(a->f), a->rho, a->init, a->center, OC_DEV(a->F),
+                    OC_DEV(a->work));
+}
+
+/* F starts as a random symmetric matrix (the running estimate) so rho is exercised; f has a
+ * nonzero mean so centring matters. */
+int oc_corr_update(oc_run *r) {
+    int N = oc_p(r, "N"), D = oc_p(r, "D"), init = oc_p(r, "init"), center = oc_p(r, "center");
+    size_t nf = oc_n(r, N, D, 1, 1), nF = oc_n(r, D, D, 1, 1);
+    float *f = OC_F(r, nf), *F = OC_F(r, nF), *work = OC_F(r, (size_t)D);
+    double *fd = OC_D(r, nf), *Fd = OC_D(r, nF);
+    if (oc_alloc_status(r)) return -1;
+    oc_uniform(r, f, nf, -0.5f, 1);
+    oc_symmetric(r, F, D, -1, 1);
+    oc_uniform(r, work, (size_t)D, -100, 100);
+    oc_to_double(f, fd, nf);
+    oc_to_double(F, Fd, nF);
+    eig_args a = {
+        .N = N, .D = D, .init = init, .center = center, .rho = 0.3f, .f = f, .F = F, .work = work};
+    oc_exec(r, corr_call, &a);
+    ref_corr_update(N, D, fd, (double)a.rho, init, center, Fd);
+    oc_tol(r, 2 * EPS32 * (N + 2), 1e-6); /* sums of N products <= 1, then the blend */
+    oc_cmp(r, F, Fd, nF);
+    return oc_finish(r, corr_call, NULL, &a);
+}
+
+static void syevd_call(const sg_backend *be, void *q) {
+    eig_args *a = q;
+    a->ret = be->syevd(be, a->D, OC_DEV(a->A), OC_DEV(a->w), OC_DEV(a->ws));
+}
+static void syevd_restore(const sg_backend *be, void *q) {
+    (void)be;
+    eig_args *a = q;
+    be->mem_copy(be, OC_DEV(a->A), OC_DEV(a->A0), sizeof(float) * (size_t)a->D * (size_t)a->D);
+}
+
+/* A = B B^T / D (symmetric, eigenvalues in about [0, 4/3], distinct). Eigenvector signs are
+ * arbitrary, so the output is checked for what it must satisfy: eigenvalues ascending and equal
+ * to the reference's, V^T diag(w) V = A, and V V^T = I, all in double from the float outputs. */
+int oc_syevd(oc_run *r) {
+    int D = oc_p(r, "D");
+    size_t nA = oc_n(r, D, D, 1, 1);
+    size_t ws_bytes = r->be->syevd_workspace_bytes(r->be, D);
+    float *B = OC_F(r, nA), *A0 = OC_F(r, nA), *A = OC_F(r, nA), *w = OC_F(r, (size_t)D);
+    double *Ad = OC_D(r, nA), *wd = OC_D(r, (size_t)D), *recon = OC_D(r, nA), *gram = OC_D(r, nA),
+           *ident = OC_D(r, nA);
+    void *ws = OC_BACKEND(r, ws_bytes, 1);
+    if (oc_alloc_status(r)) return -1;
+    oc_uniform(r, B, nA, -1, 1);
+    for (int i = 0; i < D; i++)
+        for (int j = i; j < D; j++) {
+            double s = 0;
+            for (int k = 0; k < D; k++) s += (double)B[(size_t)i * D + k] * B[(size_t)j * D + k];
+            A0[(size_t)i * D + j] = A0[(size_t)j * D + i] = (float)(s / D);
+        }
+    memcpy(A, A0, sizeof(float) * nA);
+    oc_uniform(r, w, (size_t)D, -100, 100);
+    oc_to_double(A0, Ad, nA);
+    eig_args a = {.D = D, .A0 = A0, .A = A, .w = w, .ws = ws};
+    oc_exec(r, syevd_call, &a);
+    ref_syevd(D, Ad, wd);
+    /* The float solver's backward error is O(D eps ||A||), ||A|| <= ~4/3; same for V V^T - I. */
+    oc_tol(r, 4 * EPS32 * D, 0);
+    if (a.ret != 0) oc_worse(r, INFINITY);
+    for (int j = 1; j < D; j++)
+        if (!(w[j - 1] <= w[j])) oc_worse(r, INFINITY);
+    oc_cmp(r, w, wd, (size_t)D);
+    oc_to_double(A0, Ad, nA);
+    for (int i = 0; i < D; i++)
+        for (int j = 0; j < D; j++) {
+            double rs = 0, gs = 0;
+            for (int k = 0; k < D; k++) {
+                rs += (double)w[k] * A[(size_t)k * D + i] * A[(size_t)k * D + j];
+                gs += (double)A[(size_t)i * D + k] * A[(size_t)j * D + k];
+            }
+            recon[(size_t)i * D + j] = rs;
+            gram[(size_t)i * D + j] = gs;
+            ident[(size_t)i * D + j] = i == j;
+        }
+    oc_cmp_dd(r, recon, Ad, nA);
+    oc_cmp_dd(r, gram, ident, nA);
+    return oc_finish(r, syevd_call, syevd_restore, &a);
+}
+
+static void eig_rebuild_call(const sg_backend *be, void *q) {
+    eig_args *a = q;
+    be->eig_rebuild(be, a->D, OC_DEV(a->V), OC_DEV(a->p), OC_DEV(a->W), OC_DEV(a->work));
+}
+
+/* Any V works (the formula holds for any rows), so V is random. */
+int oc_eig_rebuild(oc_run *r) {
+    int D = oc_p(r, "D");
+    size_t nV = oc_n(r, D, D, 1, 1);
+    float *V = OC_F(r, nV), *p = OC_F(r, (size_t)D), *W = OC_F(r, nV), *work = OC_F(r, nV);
+    double *Vd = OC_D(r, nV), *pd = OC_D(r, (size_t)D), *Wd = OC_D(r, nV);
+    if (oc_alloc_status(r)) return -1;
+    oc_uniform(r, V, nV, -1, 1);
+    oc_uniform(r, p, (size_t)D, 0, 1);
+    oc_uniform(r, W, nV, -100, 100);
+    oc_uniform(r, work, nV, -100, 100);
+    oc_to_double(V, Vd, nV);
+    oc_to_double(p, pd, (size_t)D);
+    eig_args a = {.D = D, .V = V, .p = p, .W = W, .work = work};
+    oc_exec(r, eig_rebuild_call, &a);
+    ref_eig_rebuild(D, Vd, pd, Wd);
+    oc_tol(r, 2 * EPS32 * D, 1e-6); /* sums of D products <= 1 */
+    oc_cmp(r, W, Wd, nV);
+    return oc_finish(r, eig_rebuild_call, NULL, &a);
+}

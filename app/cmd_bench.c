@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "kernels/backend.h"
 #include "app/commands.h"
 #include "bench/kbench.h"
 #include "core/base/file.h"

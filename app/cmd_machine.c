@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/backend.h"
 #include "app/commands.h"
 #include "core/base/machine.h"
 #include "kernels/backend_machine.h"

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/backend.h"
 #include "app/commands.h"
 #include "core/base/csv.h"
 #include "core/base/err.h"

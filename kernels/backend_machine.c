@@ -1,4 +1,5 @@
 /* kernels/backend_machine.c: see backend_machine.h. */
+#include "kernels/backend.h"
 #include "kernels/backend_machine.h"
 
 int sg_machine_probe_backend(sg_machine *m, const sg_backend *be, int threads, sg_err *err) {

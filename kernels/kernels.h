@@ -251,20 +251,6 @@ struct sg_backend {
     double (*timer_stop)(const sg_backend *be);
 };
 
-/* The backend named `name` ("cpu"; "cuda" when built with it and a device is present), or
- * NULL. A NULL for "cuda" comes with the reason in sg_backend_unavailable("cuda"). */
-const sg_backend *sg_backend_get(const char *name);
-/* Why sg_backend_get(name) returned NULL: "not built (no CUDA toolkit at configure time)",
- * "no CUDA device", an unknown name, ... */
-const char *sg_backend_unavailable(const char *name);
-/* The device behind a backend, for machine descriptions: a readable description ("NVIDIA H200,
- * cc 9.0, 132 SMs, 139.8 GiB, driver 13.0, runtime 13.0, cuBLAS 130001, cuSOLVER 12000") and
- * its hardware part (name, cc, SMs, memory) into key; both "" on the CPU backend. */
-void sg_backend_device(const sg_backend *be, char *desc, size_t desc_len, char *key,
-                       size_t key_len);
-/* Backends compiled into this binary, space-separated: "cpu" or "cpu cuda". */
-const char *sg_backend_compiled(void);
-
 /* CPU backend threads: sets OpenMP's and OpenBLAS's thread counts together (OpenBLAS is the
  * OpenMP build, so a BLAS call inside one of our parallel regions does not spawn more threads).
  * n <= 0 means the number of cores. Returns the count in effect. */

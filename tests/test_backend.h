@@ -14,6 +14,7 @@
 #pragma once
 #include <string.h>
 
+#include "kernels/backend.h"
 #include "core/base/arena.h"
 #include "kernels/kernels.h"
 #include "test_util.h"

@@ -1,4 +1,5 @@
 /* core/data/augment.c */
+#include "kernels/backend.h"
 #include "core/data/augment.h"
 
 #include <math.h>
@@ -86,12 +87,12 @@ static int load_float(const sg_backend *be, const sg_aug_recipe *r, const uint8_
                       int H, int W, sg_aug_scratch *s) {
     const size_t plane = (size_t)H * W;
     if (C == 1 && r->out_channels == 3) {
-        be->aug_u8_to_float(be, plane, img, s->a);
+        sg_aug_u8_to_float(be, plane, img, s->a);
         memcpy(s->a + plane, s->a, plane * sizeof(float));
         memcpy(s->a + 2 * plane, s->a, plane * sizeof(float));
         return 3;
     }
-    be->aug_u8_to_float(be, (size_t)C * plane, img, s->a);
+    sg_aug_u8_to_float(be, (size_t)C * plane, img, s->a);
     return C;
 }
 
@@ -136,9 +137,9 @@ void sg_augment(const sg_backend *be, const sg_aug_recipe *r, const uint8_t *img
     const size_t n_out = (size_t)C * S * S;
     int box[4];
     sg_aug_draw_crop(&rng, r, H, W, box);
-    be->aug_resized_crop(be, C, H, W, s->a, (float)box[0], (float)box[1], (float)box[2],
+    sg_aug_resized_crop(be, C, H, W, s->a, (float)box[0], (float)box[1], (float)box[2],
                          (float)box[3], S, S, dst);
-    if (sg_rng_uniform_double(&rng) < r->flip_p) be->aug_hflip(be, C, S, S, dst, dst);
+    if (sg_rng_uniform_double(&rng) < r->flip_p) sg_aug_hflip(be, C, S, S, dst, dst);
     if (r->jitter_p > 0 && C == 3 && sg_rng_uniform_double(&rng) < r->jitter_p) {
         double b = sg_rng_uniform_range(&rng, fmax(0, 1 - r->brightness), 1 + r->brightness);
         double c = sg_rng_uniform_range(&rng, fmax(0, 1 - r->contrast), 1 + r->contrast);
@@ -151,18 +152,18 @@ void sg_augment(const sg_backend *be, const sg_aug_recipe *r, const uint8_t *img
             order[i] = order[j];
             order[j] = t;
         }
-        be->aug_color_jitter(be, S, S, dst, (float)b, (float)c, (float)sa, (float)h, order);
+        sg_aug_color_jitter(be, S, S, dst, (float)b, (float)c, (float)sa, (float)h, order);
     }
     if (r->gray_p > 0 && C == 3 && sg_rng_uniform_double(&rng) < r->gray_p)
-        be->aug_grayscale(be, S, S, dst);
+        sg_aug_grayscale(be, S, S, dst);
     if (r->blur_p > 0 && sg_rng_uniform_double(&rng) < r->blur_p) {
         double sigma = sg_rng_uniform_range(&rng, r->blur_sigma_min, r->blur_sigma_max);
-        be->aug_gaussian_blur(be, C, S, S, dst, s->b, r->blur_ksize, (float)sigma, s->c);
+        sg_aug_gaussian_blur(be, C, S, S, dst, s->b, r->blur_ksize, (float)sigma, s->c);
         memcpy(dst, s->b, n_out * sizeof(float));
     }
     if (r->solarize_p > 0 && sg_rng_uniform_double(&rng) < r->solarize_p)
-        be->aug_solarize(be, n_out, dst, 0.5f);
-    if (r->normalize) be->aug_normalize(be, C, S * S, dst, r->mean, r->std);
+        sg_aug_solarize(be, n_out, dst, 0.5f);
+    if (r->normalize) sg_aug_normalize(be, C, S * S, dst, r->mean, r->std);
 }
 
 void sg_eval_view(const sg_backend *be, const sg_aug_recipe *r, int center_crop, const uint8_t *img,
@@ -176,7 +177,7 @@ void sg_eval_view(const sg_backend *be, const sg_aug_recipe *r, int center_crop,
         float side = (float)(H < W ? H : W);
         float h = center_crop ? side * 224.0f / 256.0f : (float)H;
         float w = center_crop ? side * 224.0f / 256.0f : (float)W;
-        be->aug_resized_crop(be, C, H, W, s->a, (H - h) / 2, (W - w) / 2, h, w, S, S, dst);
+        sg_aug_resized_crop(be, C, H, W, s->a, (H - h) / 2, (W - w) / 2, h, w, S, S, dst);
     }
-    if (r->normalize) be->aug_normalize(be, C, S * S, dst, r->mean, r->std);
+    if (r->normalize) sg_aug_normalize(be, C, S * S, dst, r->mean, r->std);
 }

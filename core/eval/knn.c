@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/backend.h"
 #include "core/base/arena.h"
 #include "core/eval/eval.h"
 
@@ -152,7 +153,7 @@ int sg_knn_eval(const sg_backend *be, const sg_knn_config *cfg, int ntrain, int 
     for (int r0 = 0; r0 < ntest; r0 += rows_max) {
         const int rows = ntest - r0 < rows_max ? ntest - r0 : rows_max;
         /* sims[rows, ntrain] = test[r0 : r0+rows, D] train[ntrain, D]^T */
-        be->gemm(be, 0, 1, rows, ntrain, D, 1.0f, test_feat + (size_t)r0 * D, D, train_feat, D,
+        sg_gemm(be, 0, 1, rows, ntrain, D, 1.0f, test_feat + (size_t)r0 * D, D, train_feat, D,
                  0.0f, sims, ntrain);
         /* a parallel region costs more than a small block's selection: threads only above 64k
          * similarities */

@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdio.h>
 
+#include "kernels/backend.h"
 #include "core/base/err.h"
 #include "core/eval/eval.h"
 
@@ -48,7 +49,7 @@ void sg_predictor_alignment(const sg_backend *be, int D, const float *V, const f
                             float *cos_align, float *rayleigh, float *work) {
     SG_CHECK(D >= 1, "predictor_alignment: D %d", D);
     /* work[D, D] = V Wp^T: row j = (Wp u_j)^T */
-    be->gemm(be, 0, 1, D, D, D, 1.0f, V, D, Wp, D, 0.0f, work, D);
+    sg_gemm(be, 0, 1, D, D, D, 1.0f, V, D, Wp, D, 0.0f, work, D);
     for (int j = 0; j < D; j++) {
         const float *u = V + (size_t)j * D, *wu = work + (size_t)j * D;
         double dot = 0.0, uu = 0.0, ww = 0.0;
@@ -83,7 +84,7 @@ int sg_sym_part_eigvals(const sg_backend *be, int D, const float *W, float *eig,
             sym[(size_t)i * D + j] = s;
             sym[(size_t)j * D + i] = s;
         }
-    return be->syevd(be, D, sym, eig, syevd_work);
+    return sg_syevd(be, D, sym, eig, syevd_work);
 }
 
 int sg_format_spectrum(int n, const float *v, char *buf, size_t len) {

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/backend.h"
 #include "core/base/arena.h"
 #include "core/base/rng.h"
 #include "core/eval/eval.h"
@@ -141,7 +142,7 @@ static double accuracy(const sg_backend *be, int n, int D, int C, const float *x
     long correct = 0;
     for (int r0 = 0; r0 < n; r0 += rows_per_fwd) {
         int rows = n - r0 < rows_per_fwd ? n - r0 : rows_per_fwd;
-        be->linear_fwd(be, rows, D, C, x + (size_t)r0 * D, W, b, logits);
+        sg_linear_fwd(be, rows, D, C, x + (size_t)r0 * D, W, b, logits);
         correct += count_correct(rows, C, logits, labels + r0);
     }
     return 100.0 * (double)correct / (double)n;
@@ -270,10 +271,10 @@ int sg_probe_run(const sg_backend *be, const sg_probe_config *cfg, int ntrain, i
                 ybatch[r] = train_labels[src];
             }
             /* logits[rows, C] = xbatch W^T + b */
-            be->linear_fwd(be, rows, D, C, xbatch, W, b, logits);
+            sg_linear_fwd(be, rows, D, C, xbatch, W, b, logits);
             loss_sum += sg_probe_xent(rows, C, logits, ybatch, dlogits);
             /* dW[C, D] = dlogits^T xbatch, db[C] = column sums of dlogits */
-            be->linear_bwd(be, rows, D, C, xbatch, W, dlogits, NULL, dW, db, 0);
+            sg_linear_bwd(be, rows, D, C, xbatch, W, dlogits, NULL, dW, db, 0);
             sg_probe_adam_step(nparam, params, grads, adam_m, adam_v, ++step, cfg->lr, cfg->beta1,
                                cfg->beta2, cfg->adam_eps, cfg->weight_decay);
             nbatches++;

@@ -1,4 +1,5 @@
 /* core/nn/heads.c */
+#include "kernels/backend.h"
 #include "core/nn/heads.h"
 
 #include <stdio.h>
@@ -33,12 +34,12 @@ void sg_mlp_acts_build(sg_mlp_acts *a, const sg_mlp *m, sg_arena *arena) {
 }
 
 void sg_linear_forward(const sg_backend *be, const sg_linear *l, const float *x, float *y) {
-    be->linear_fwd(be, l->N, l->In, l->Out, x, l->W, l->b, y);
+    sg_linear_fwd(be, l->N, l->In, l->Out, x, l->W, l->b, y);
 }
 
 void sg_linear_backward(const sg_backend *be, const sg_linear *l, const float *x, const float *dy,
                         float *dx) {
-    be->linear_bwd(be, l->N, l->In, l->Out, x, l->W, dy, dx, l->dW, l->db, 1);
+    sg_linear_bwd(be, l->N, l->In, l->Out, x, l->W, dy, dx, l->dW, l->db, 1);
 }
 
 void sg_mlp_forward(const sg_backend *be, const sg_mlp *m, sg_mlp_acts *a, const float *x,
@@ -46,7 +47,7 @@ void sg_mlp_forward(const sg_backend *be, const sg_mlp *m, sg_mlp_acts *a, const
     a->x = x;
     sg_linear_forward(be, &m->l1, x, a->h);
     sg_bn_forward(be, &m->bn, a->h, a->r, &a->saved, train);
-    be->relu_fwd(be, (size_t)m->l1.N * m->l1.Out, a->r, a->r);
+    sg_relu_fwd(be, (size_t)m->l1.N * m->l1.Out, a->r, a->r);
     sg_linear_forward(be, &m->l2, a->r, a->y);
 }
 
@@ -54,7 +55,7 @@ void sg_mlp_backward(const sg_backend *be, const sg_mlp *m, sg_mlp_acts *a, cons
                      float *dx) {
     size_t nh = (size_t)m->l1.N * m->l1.Out;
     sg_linear_backward(be, &m->l2, a->r, dy, a->dr);
-    be->relu_bwd(be, nh, a->r, a->dr, a->dr);
+    sg_relu_bwd(be, nh, a->r, a->dr, a->dr);
     sg_bn_backward(be, &m->bn, a->h, &a->saved, a->dr, a->dh);
     sg_linear_backward(be, &m->l1, a->x, a->dh, dx);
 }

@@ -1,4 +1,5 @@
 /* core/nn/layers.c */
+#include "kernels/backend.h"
 #include "core/nn/layers.h"
 
 #include <math.h>
@@ -55,16 +56,16 @@ void sg_bn_init(sg_bn *b) {
 void sg_bn_forward(const sg_backend *be, const sg_bn *b, const float *x, float *y,
                    sg_bn_saved *saved, int train) {
     if (train)
-        be->batchnorm_fwd_train(be, b->N, b->C, b->HW, x, b->gamma, b->beta, b->eps, b->momentum,
+        sg_batchnorm_fwd_train(be, b->N, b->C, b->HW, x, b->gamma, b->beta, b->eps, b->momentum,
                                 b->running_mean, b->running_var, saved->mean, saved->invstd, y);
     else
-        be->batchnorm_fwd_eval(be, b->N, b->C, b->HW, x, b->gamma, b->beta, b->eps,
+        sg_batchnorm_fwd_eval(be, b->N, b->C, b->HW, x, b->gamma, b->beta, b->eps,
                                b->running_mean, b->running_var, y);
 }
 
 void sg_bn_backward(const sg_backend *be, const sg_bn *b, const float *x, const sg_bn_saved *saved,
                     const float *dy, float *dx) {
-    be->batchnorm_bwd(be, b->N, b->C, b->HW, x, b->gamma, saved->mean, saved->invstd, dy, dx,
+    sg_batchnorm_bwd(be, b->N, b->C, b->HW, x, b->gamma, saved->mean, saved->invstd, dy, dx,
                       b->dgamma, b->dbeta, 1);
 }
 

@@ -1,4 +1,5 @@
 /* core/nn/resnet.c */
+#include "kernels/backend.h"
 #include "core/nn/resnet.h"
 
 #include <math.h>
@@ -17,7 +18,7 @@ static void track(sg_resnet *net, size_t numel) {
 static void track_conv(sg_resnet *net, const sg_backend *be, const sg_conv *c) {
     track(net, sg_conv_numel_out(c));
     track(net, (size_t)c->s.N * c->s.C * c->s.H * c->s.W);
-    size_t ws = be->conv2d_workspace_bytes(be, &c->s);
+    size_t ws = sg_conv2d_workspace_bytes(be, &c->s);
     if (ws > net->conv_workspace) net->conv_workspace = ws;
 }
 
@@ -177,9 +178,9 @@ void sg_resnet_scratch_build(sg_resnet_scratch *s, const sg_resnet *net, sg_aren
 /* conv -> BN (-> ReLU in place when relu) */
 static void conv_bn_fwd(const sg_backend *be, const sg_conv *c, const sg_bn *b, const float *x,
                         float *t, float *y, sg_bn_saved *saved, int relu, int train, void *ws) {
-    be->conv2d_fwd(be, &c->s, x, c->w, t, ws);
+    sg_conv2d_fwd(be, &c->s, x, c->w, t, ws);
     sg_bn_forward(be, b, t, y, saved, train);
-    if (relu) be->relu_fwd(be, sg_conv_numel_out(c), y, y);
+    if (relu) sg_relu_fwd(be, sg_conv_numel_out(c), y, y);
 }
 
 void sg_resnet_forward(const sg_backend *be, const sg_resnet *net, sg_resnet_acts *a,
@@ -187,7 +188,7 @@ void sg_resnet_forward(const sg_backend *be, const sg_resnet *net, sg_resnet_act
     a->x = x;
     conv_bn_fwd(be, &net->stem_conv, &net->stem_bn, x, a->stem_c, a->stem_r, &a->stem_s, 1,
                 train, s->conv_ws);
-    if (net->has_pool) be->maxpool_fwd(be, &net->pool, a->stem_r, a->pool, a->argmax);
+    if (net->has_pool) sg_maxpool_fwd(be, &net->pool, a->stem_r, a->pool, a->argmax);
     const float *in = a->pool;
     for (int i = 0; i < net->nblocks; i++) {
         const sg_block *b = &net->blocks[i];
@@ -208,14 +209,14 @@ void sg_resnet_forward(const sg_backend *be, const sg_resnet *net, sg_resnet_act
         if (b->has_down) {
             /* the shortcut's BN output is only needed here: it goes through scratch */
             conv_bn_fwd(be, &b->cd, &b->bd, in, ba->td, s->buf[0], &ba->sd, 0, train, s->conv_ws);
-            be->add_fwd(be, n, ba->out, s->buf[0], ba->out);
+            sg_add_fwd(be, n, ba->out, s->buf[0], ba->out);
         } else {
-            be->add_fwd(be, n, ba->out, in, ba->out);
+            sg_add_fwd(be, n, ba->out, in, ba->out);
         }
-        be->relu_fwd(be, n, ba->out, ba->out);
+        sg_relu_fwd(be, n, ba->out, ba->out);
         in = ba->out;
     }
-    be->avgpool_global_fwd(be, net->N, net->feat_dim, net->final_HW, in, a->feat);
+    sg_avgpool_global_fwd(be, net->N, net->feat_dim, net->final_HW, in, a->feat);
 }
 
 /* dy (consumed) -> BN backward -> conv backward: accumulates dW, writes dx when dx != NULL.
@@ -224,8 +225,8 @@ static void conv_bn_bwd(const sg_backend *be, const sg_conv *c, const sg_bn *b, 
                         const float *t, const sg_bn_saved *saved, const float *dy, float *tmp,
                         float *dx, void *ws) {
     sg_bn_backward(be, b, t, saved, dy, tmp);
-    be->conv2d_bwd_filter(be, &c->s, x, tmp, c->dw, 1, ws);
-    if (dx) be->conv2d_bwd_data(be, &c->s, tmp, c->w, dx, ws);
+    sg_conv2d_bwd_filter(be, &c->s, x, tmp, c->dw, 1, ws);
+    if (dx) sg_conv2d_bwd_data(be, &c->s, tmp, c->w, dx, ws);
 }
 
 void sg_resnet_backward(const sg_backend *be, const sg_resnet *net, sg_resnet_acts *a,
@@ -233,41 +234,41 @@ void sg_resnet_backward(const sg_backend *be, const sg_resnet *net, sg_resnet_ac
     float *A = s->buf[0], *B = s->buf[1], *C = s->buf[2], *D = s->buf[3];
     void *ws = s->conv_ws;
     /* A = dL/d(last block output) */
-    be->avgpool_global_bwd(be, net->N, net->feat_dim, net->final_HW, dfeat, A);
+    sg_avgpool_global_bwd(be, net->N, net->feat_dim, net->final_HW, dfeat, A);
     for (int i = net->nblocks - 1; i >= 0; i--) {
         const sg_block *b = &net->blocks[i];
         sg_block_acts *ba = &a->b[i];
         const float *in = i > 0 ? a->b[i - 1].out : a->pool;
         const sg_conv *last = b->bottleneck ? &b->c3 : &b->c2;
         size_t n_out = sg_conv_numel_out(last);
-        be->relu_bwd(be, n_out, ba->out, A, A); /* A = d(sum) */
+        sg_relu_bwd(be, n_out, ba->out, A, A); /* A = d(sum) */
         if (!b->bottleneck) {
             conv_bn_bwd(be, &b->c2, &b->b2, ba->r1, ba->t2, &ba->s2, A, C, D, ws);
         } else {
             conv_bn_bwd(be, &b->c3, &b->b3, ba->r2, ba->t3, &ba->s3, A, C, D, ws);
-            be->relu_bwd(be, sg_conv_numel_out(&b->c2), ba->r2, D, D);
+            sg_relu_bwd(be, sg_conv_numel_out(&b->c2), ba->r2, D, D);
             conv_bn_bwd(be, &b->c2, &b->b2, ba->r1, ba->t2, &ba->s2, D, C, D, ws);
         }
-        be->relu_bwd(be, sg_conv_numel_out(&b->c1), ba->r1, D, D);
+        sg_relu_bwd(be, sg_conv_numel_out(&b->c1), ba->r1, D, D);
         conv_bn_bwd(be, &b->c1, &b->b1, in, ba->t1, &ba->s1, D, C, B, ws);
         size_t n_in = (size_t)b->c1.s.N * b->c1.s.C * b->c1.s.H * b->c1.s.W;
         if (b->has_down) {
             conv_bn_bwd(be, &b->cd, &b->bd, in, ba->td, &ba->sd, A, C, D, ws);
-            be->add_fwd(be, n_in, B, D, B);
+            sg_add_fwd(be, n_in, B, D, B);
         } else {
-            be->add_fwd(be, n_in, B, A, B);
+            sg_add_fwd(be, n_in, B, A, B);
         }
         float *t = A; /* B is now dL/d(block input): the next (earlier) block's dout */
         A = B;
         B = t;
     }
     if (net->has_pool) {
-        be->maxpool_bwd(be, &net->pool, A, a->argmax, B);
+        sg_maxpool_bwd(be, &net->pool, A, a->argmax, B);
         float *t = A;
         A = B;
         B = t;
     }
     size_t n_stem = sg_conv_numel_out(&net->stem_conv);
-    be->relu_bwd(be, n_stem, a->stem_r, A, A);
+    sg_relu_bwd(be, n_stem, a->stem_r, A, A);
     conv_bn_bwd(be, &net->stem_conv, &net->stem_bn, a->x, a->stem_c, &a->stem_s, A, C, NULL, ws);
 }

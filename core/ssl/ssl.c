@@ -1,4 +1,5 @@
 /* core/ssl/ssl.c: the model and one training step (see ssl.h for the algorithm). */
+#include "kernels/backend.h"
 #include "core/ssl/ssl.h"
 
 #include <math.h>
@@ -64,7 +65,7 @@ static int build_all(sg_ssl *m, sg_params *on, sg_params *tg, sg_arena *a, sg_er
     m->p = SG_ARENA_NEW(a, float, D);
     m->work = SG_ARENA_NEW(a, float, (size_t)D * D);
     m->work2 = SG_ARENA_NEW(a, float, (size_t)D * D);
-    m->syevd_ws = sg_arena_alloc(a, be->syevd_workspace_bytes(be, D));
+    m->syevd_ws = sg_arena_alloc(a, sg_syevd_workspace_bytes(be, D));
     return 0;
 }
 
@@ -245,7 +246,7 @@ static void accumulate_correlations(sg_ssl *m, const float *t[2]) {
     const size_t nBD = (size_t)B * D;
     for (int v = 0; v < 2; v++)
         be->mem_copy(be, m->fcat + (size_t)v * nBD, m->on_proj[v].y, nBD * sizeof(float));
-    be->corr_update(be, 2 * B, D, m->fcat, rho, init, 0, m->F, NULL);
+    sg_corr_update(be, 2 * B, D, m->fcat, rho, init, 0, m->F, NULL);
     if (m->set.zero_mean) { /* the moving mean of f, on the host (only this variant needs it) */
         float *f = m->host, *mu = m->host + 2 * nBD;
         sg_ssl_get(m, f, m->fcat, 2 * nBD);
@@ -262,7 +263,7 @@ static void accumulate_correlations(sg_ssl *m, const float *t[2]) {
         /* batch M2 = (1/2B) sum_v t_{other}^T z_v: the target paired with each prediction */
         float alpha = (init ? 1.0f : 1.0f - rho) / (float)(2 * B);
         for (int v = 0; v < 2; v++)
-            be->gemm(be, 1, 0, D, D, B, alpha, t[1 - v], D, m->on_proj[v].y, D,
+            sg_gemm(be, 1, 0, D, D, B, alpha, t[1 - v], D, m->on_proj[v].y, D,
                      v == 0 ? (init ? 0.0f : rho) : 1.0f, m->M2, D);
     }
     m->F_ready = 1;
@@ -288,7 +289,7 @@ static void set_predictor_from_F(sg_ssl *m) {
         float scale = 1.0f;
         if (m->set.directcopy_normalize) {
             be->mem_copy(be, m->work, m->V, DD * sizeof(float));
-            int info = be->syevd(be, D, m->work, m->s, m->syevd_ws);
+            int info = sg_syevd(be, D, m->work, m->s, m->syevd_ws);
             SG_CHECK(info == 0, "syevd failed (info %d) on F", info);
             sg_ssl_get(m, hs, m->s, (size_t)D);
             if (hs[D - 1] > 0) scale = 1.0f / hs[D - 1];
@@ -300,13 +301,13 @@ static void set_predictor_from_F(sg_ssl *m) {
         sg_ssl_put(m, W, h1, DD);
         return;
     }
-    int info = be->syevd(be, D, m->V, m->s, m->syevd_ws);
+    int info = sg_syevd(be, D, m->V, m->s, m->syevd_ws);
     SG_CHECK(info == 0, "syevd failed (info %d) on F", info);
     sg_ssl_get(m, hs, m->s, (size_t)D);
     if (m->set.pred == SG_PRED_DIRECTPRED) {
         sg_ssl_eigmap(&m->set, D, hs, hp);
         sg_ssl_put(m, m->p, hp, (size_t)D);
-        be->eig_rebuild(be, D, m->V, m->p, W, m->work);
+        sg_eig_rebuild(be, D, m->V, m->p, W, m->work);
         return;
     }
     /* optimal: symmetrise M2, rotate into F's eigenbasis (rows of V: Q^T), divide entry (i,j)
@@ -317,8 +318,8 @@ static void set_predictor_from_F(sg_ssl *m) {
         for (int j = 0; j < D; j++)
             h1[(size_t)i * D + j] = 0.5f * (h0[(size_t)i * D + j] + h0[(size_t)j * D + i]);
     sg_ssl_put(m, M2s, h1, DD);
-    be->gemm(be, 0, 0, D, D, D, 1.0f, m->V, D, M2s, D, 0.0f, W, D);    /* W = V M2s */
-    be->gemm(be, 0, 1, D, D, D, 1.0f, W, D, m->V, D, 0.0f, M2s, D);    /* M2s = V M2s V^T */
+    sg_gemm(be, 0, 0, D, D, D, 1.0f, m->V, D, M2s, D, 0.0f, W, D);    /* W = V M2s */
+    sg_gemm(be, 0, 1, D, D, D, 1.0f, W, D, m->V, D, 0.0f, M2s, D);    /* M2s = V M2s V^T */
     sg_ssl_get(m, h0, M2s, DD);
     for (int i = 0; i < D; i++)
         for (int j = 0; j < D; j++) {
@@ -326,8 +327,8 @@ static void set_predictor_from_F(sg_ssl *m) {
             h0[(size_t)i * D + j] /= (float)((si + sj + m->set.optimal_reg) / 2.0);
         }
     sg_ssl_put(m, M2s, h0, DD);
-    be->gemm(be, 1, 0, D, D, D, 1.0f, m->V, D, M2s, D, 0.0f, m->work2, D); /* V^T X */
-    be->gemm(be, 0, 0, D, D, D, 1.0f, m->work2, D, m->V, D, 0.0f, W, D);   /* (V^T X) V */
+    sg_gemm(be, 1, 0, D, D, D, 1.0f, m->V, D, M2s, D, 0.0f, m->work2, D); /* V^T X */
+    sg_gemm(be, 0, 0, D, D, D, 1.0f, m->work2, D, m->V, D, 0.0f, W, D);   /* (V^T X) V */
 }
 
 static void symmetrize_predictor(sg_ssl *m) {
@@ -413,13 +414,13 @@ double sg_ssl_step(sg_ssl *m) {
     int used_p[2] = {0, 0}, used_t[2] = {0, 0};
     for (int v = 0; v < ndir; v++) {
         const int o = 1 - v;
-        be->pair_loss_fwd(be, B, D, set->normalize_loss, m->pred_out[v], t[o], m->row_loss);
+        sg_pair_loss_fwd(be, B, D, set->normalize_loss, m->pred_out[v], t[o], m->row_loss);
         float *rows = m->host;
         sg_ssl_get(m, rows, m->row_loss, (size_t)B);
         double sum = 0;
         for (int b = 0; b < B; b++) sum += rows[b];
         loss += sum / B - (set->normalize_loss ? 2.0 : 0.0);
-        be->pair_loss_bwd(be, B, D, set->normalize_loss, m->pred_out[v], t[o], 1.0f / (float)B,
+        sg_pair_loss_bwd(be, B, D, set->normalize_loss, m->pred_out[v], t[o], 1.0f / (float)B,
                           m->dp[v], sg_off ? m->dt[o] : NULL);
         used_p[v] = 1;
         used_t[o] = sg_off;
@@ -443,7 +444,7 @@ double sg_ssl_step(sg_ssl *m) {
             be->mem_zero(be, m->dz[v], nBD * sizeof(float));
         }
         if (used_t[v] && !m->has_target) { /* SimSiam: t_v = z_v */
-            be->add_fwd(be, nBD, m->dz[v], m->dt[v], m->dz[v]);
+            sg_add_fwd(be, nBD, m->dz[v], m->dt[v], m->dz[v]);
             any = 1;
         }
         if (!any) continue;
@@ -457,7 +458,7 @@ double sg_ssl_step(sg_ssl *m) {
             sg_mlp_backward(be, &m->tproj, &m->tg_proj[v], m->dt[v], m->dfeat);
             sg_resnet_backward(be, &m->ttrunk, &m->tg[v], &m->scratch, m->dfeat);
         }
-        be->add_fwd(be, m->target.total, m->online.g, m->target.g, m->online.g);
+        sg_add_fwd(be, m->target.total, m->online.g, m->target.g, m->online.g);
     }
 
     /* The all-reduce point: every gradient of the step is in online.g (one contiguous buffer)
@@ -480,7 +481,7 @@ double sg_ssl_step(sg_ssl *m) {
         groups[ng++] = (sg_sgd_group){m->online.w + first, m->online.g + first, m->mom + first,
                                       count, (float)(lr * set->pred_lr_mult), (float)set->pred_wd};
     if (set->optimizer == SG_OPT_SGD) {
-        be->sgd_step(be, ng, groups, (float)set->momentum);
+        sg_sgd_step(be, ng, groups, (float)set->momentum);
     } else {
         /* LARS: one group per tensor; biases and BN parameters excluded from adaptation and
          * decay (BYOL's recipe). The predictor's tensors take lr * alpha_p. */
@@ -495,8 +496,8 @@ double sg_ssl_step(sg_ssl *m) {
                                   (float)(is_pred ? set->pred_wd : set->wd),
                                   e->kind == SG_PK_CONV_W || e->kind == SG_PK_LINEAR_W};
         }
-        be->lars_step(be, n_tp, m->lars_tp, (float)lr, (float)set->momentum, (float)set->lars_eta);
-        be->lars_step(be, n_pred, m->lars_pred, (float)(lr * set->pred_lr_mult),
+        sg_lars_step(be, n_tp, m->lars_tp, (float)lr, (float)set->momentum, (float)set->lars_eta);
+        sg_lars_step(be, n_pred, m->lars_pred, (float)(lr * set->pred_lr_mult),
                       (float)set->momentum, (float)set->lars_eta);
     }
 
@@ -504,7 +505,7 @@ double sg_ssl_step(sg_ssl *m) {
     if (set->pred_symmetric) symmetrize_predictor(m);
     if (pred_is_set_from_F(set->pred) && m->step % set->freq == 0) set_predictor_from_F(m);
     if (m->has_target)
-        be->ema_update(be, m->target.total, (float)sg_ssl_ema_at(set, m->step), m->online.w,
+        sg_ema_update(be, m->target.total, (float)sg_ssl_ema_at(set, m->step), m->online.w,
                        m->target.w);
     m->step++;
     m->last_loss = loss;

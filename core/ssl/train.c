@@ -1,5 +1,6 @@
 /* core/ssl/train.c: the training run (see train.h). */
 #define _GNU_SOURCE /* mkdir, fsync, ftruncate, gmtime_r with -std=c11 */
+#include "kernels/backend.h"
 #include "core/ssl/train.h"
 
 #include <dirent.h>
@@ -406,7 +407,7 @@ static int epoch_row(run *r, int epoch, int evaluated, double img_s, double wait
     float *V = malloc((size_t)D * D * sizeof(float)), *s = malloc((size_t)D * sizeof(float));
     float *ws = malloc((size_t)D * D * sizeof(float)), *we = malloc((size_t)D * sizeof(float));
     float *al = malloc((size_t)D * sizeof(float));
-    void *sw = malloc(be->syevd_workspace_bytes(be, D));
+    void *sw = malloc(sg_syevd_workspace_bytes(be, D));
     char *fe = malloc(SG_SPECTRUM_CHARS(D)), *wpe = malloc(SG_SPECTRUM_CHARS(D)),
          *ale = malloc(SG_SPECTRUM_CHARS(D));
     if (!work || !z || !Wh || !V || !s || !ws || !we || !al || !sw || !fe || !wpe || !ale) {
@@ -425,7 +426,7 @@ static int epoch_row(run *r, int epoch, int evaluated, double img_s, double wait
         sg_ssl_get(m, z + (size_t)B * D, sg_ssl_last_z(m, 1), (size_t)B * D);
         r->collapse = sg_collapse_std(2 * B, D, z, work);
         sg_ssl_get(m, V, m->F, (size_t)D * D);
-        info = be->syevd(be, D, V, s, sw);
+        info = sg_syevd(be, D, V, s, sw);
         if (info == 0) {
             r->eff_rank = sg_effective_rank(D, s);
             sg_format_spectrum(D, s, fe, SG_SPECTRUM_CHARS(D));

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/backend.h"
 #include "kernels/check/opcheck_internal.h"
 #include "kernels/ref/ref.h"
 
@@ -22,37 +23,37 @@ typedef struct {
 
 static void aug_u8_call(const sg_backend *be, void *p) {
     aug_args *a = p;
-    be->aug_u8_to_float(be, a->n, OC_DEV(a->u8), OC_DEV(a->dst));
+    sg_aug_u8_to_float(be, a->n, OC_DEV(a->u8), OC_DEV(a->dst));
 }
 static void aug_crop_call(const sg_backend *be, void *p) {
     aug_args *a = p;
-    be->aug_resized_crop(be, a->C, a->H, a->W, OC_DEV(a->src), a->y0, a->x0, a->h, a->w, a->outH,
+    sg_aug_resized_crop(be, a->C, a->H, a->W, OC_DEV(a->src), a->y0, a->x0, a->h, a->w, a->outH,
                          a->outW, OC_DEV(a->dst));
 }
 static void aug_hflip_call(const sg_backend *be, void *p) {
     aug_args *a = p;
-    be->aug_hflip(be, a->C, a->H, a->W, OC_DEV(a->src), OC_DEV(a->dst));
+    sg_aug_hflip(be, a->C, a->H, a->W, OC_DEV(a->src), OC_DEV(a->dst));
 }
 static void aug_jitter_call(const sg_backend *be, void *p) {
     aug_args *a = p;
-    be->aug_color_jitter(be, a->H, a->W, OC_DEV(a->img), a->b, a->c, a->s, a->hue, a->order);
+    sg_aug_color_jitter(be, a->H, a->W, OC_DEV(a->img), a->b, a->c, a->s, a->hue, a->order);
 }
 static void aug_gray_call(const sg_backend *be, void *p) {
     aug_args *a = p;
-    be->aug_grayscale(be, a->H, a->W, OC_DEV(a->img));
+    sg_aug_grayscale(be, a->H, a->W, OC_DEV(a->img));
 }
 static void aug_blur_call(const sg_backend *be, void *p) {
     aug_args *a = p;
-    be->aug_gaussian_blur(be, a->C, a->H, a->W, OC_DEV(a->src), OC_DEV(a->dst), a->ksize, a->sigma,
+    sg_aug_gaussian_blur(be, a->C, a->H, a->W, OC_DEV(a->src), OC_DEV(a->dst), a->ksize, a->sigma,
                           OC_DEV(a->work));
 }
 static void aug_solarize_call(const sg_backend *be, void *p) {
     aug_args *a = p;
-    be->aug_solarize(be, a->n, OC_DEV(a->img), a->threshold);
+    sg_aug_solarize(be, a->n, OC_DEV(a->img), a->threshold);
 }
 static void aug_normalize_call(const sg_backend *be, void *p) {
     aug_args *a = p;
-    be->aug_normalize(be, a->C, a->HW, OC_DEV(a->img), a->mean, a->std);
+    sg_aug_normalize(be, a->C, a->HW, OC_DEV(a->img), a->mean, a->std);
 }
 /* The in-place ops that would drift under repetition start each timed call from the input. */
 static void aug_restore_img(const sg_backend *be, void *p) {

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/backend.h"
 #include "kernels/check/opcheck_internal.h"
 #include "kernels/ref/ref.h"
 
@@ -17,7 +18,7 @@ typedef struct {
 
 static void gemm_call(const sg_backend *be, void *p) {
     gemm_args *a = p;
-    be->gemm(be, a->tA, a->tB, a->M, a->N, a->K, a->alpha, OC_DEV(a->A), a->lda, OC_DEV(a->B),
+    sg_gemm(be, a->tA, a->tB, a->M, a->N, a->K, a->alpha, OC_DEV(a->A), a->lda, OC_DEV(a->B),
              a->ldb, a->beta, OC_DEV(a->C), a->ldc);
 }
 
@@ -63,7 +64,7 @@ typedef struct {
 
 static void linear_fwd_call(const sg_backend *be, void *p) {
     linear_args *a = p;
-    be->linear_fwd(be, a->N, a->In, a->Out, OC_DEV(a->x), OC_DEV(a->W), OC_DEV(a->b), OC_DEV(a->y));
+    sg_linear_fwd(be, a->N, a->In, a->Out, OC_DEV(a->x), OC_DEV(a->W), OC_DEV(a->b), OC_DEV(a->y));
 }
 
 int oc_linear_fwd(oc_run *r) {
@@ -89,7 +90,7 @@ int oc_linear_fwd(oc_run *r) {
 
 static void linear_bwd_call(const sg_backend *be, void *p) {
     linear_args *a = p;
-    be->linear_bwd(be, a->N, a->In, a->Out, OC_DEV(a->x), OC_DEV(a->W), OC_DEV(a->dy),
+    sg_linear_bwd(be, a->N, a->In, a->Out, OC_DEV(a->x), OC_DEV(a->W), OC_DEV(a->dy),
                    OC_DEV(a->dx), OC_DEV(a->dW), OC_DEV(a->db), a->acc);
 }
 
@@ -145,15 +146,15 @@ typedef struct {
 
 static void conv_fwd_call(const sg_backend *be, void *p) {
     conv_args *a = p;
-    be->conv2d_fwd(be, &a->s, OC_DEV(a->x), OC_DEV(a->w), OC_DEV(a->y), OC_DEV(a->ws));
+    sg_conv2d_fwd(be, &a->s, OC_DEV(a->x), OC_DEV(a->w), OC_DEV(a->y), OC_DEV(a->ws));
 }
 static void conv_bwd_data_call(const sg_backend *be, void *p) {
     conv_args *a = p;
-    be->conv2d_bwd_data(be, &a->s, OC_DEV(a->dy), OC_DEV(a->w), OC_DEV(a->dx), OC_DEV(a->ws));
+    sg_conv2d_bwd_data(be, &a->s, OC_DEV(a->dy), OC_DEV(a->w), OC_DEV(a->dx), OC_DEV(a->ws));
 }
 static void conv_bwd_filter_call(const sg_backend *be, void *p) {
     conv_args *a = p;
-    be->conv2d_bwd_filter(be, &a->s, OC_DEV(a->x), OC_DEV(a->dy), OC_DEV(a->dw), a->acc,
+    sg_conv2d_bwd_filter(be, &a->s, OC_DEV(a->x), OC_DEV(a->dy), OC_DEV(a->dw), a->acc,
                           OC_DEV(a->ws));
 }
 
@@ -177,7 +178,7 @@ static int op_conv(oc_run *r, int which) {
     a.acc = which == 2 ? oc_p(r, "acc") : 0;
     size_t nx = oc_n(r, s->N, s->C, s->H, s->W), nw = oc_n(r, s->K, s->C, s->R, s->S),
            ny = oc_n(r, s->N, s->K, s->P, s->Q);
-    size_t ws_bytes = r->be->conv2d_workspace_bytes(r->be, s);
+    size_t ws_bytes = sg_conv2d_workspace_bytes(r->be, s);
     float *x = OC_F(r, nx), *w = OC_F(r, nw), *y = OC_F(r, ny);
     double *xd = OC_D(r, nx), *wd = OC_D(r, nw), *yd = OC_D(r, ny);
     a.ws = OC_BACKEND(r, ws_bytes, 1);

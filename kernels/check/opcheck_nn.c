@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/backend.h"
 #include "kernels/check/opcheck_internal.h"
 #include "kernels/ref/ref.h"
 
@@ -17,18 +18,18 @@ typedef struct {
 
 static void bn_train_call(const sg_backend *be, void *p) {
     bn_args *a = p;
-    be->batchnorm_fwd_train(be, a->N, a->C, a->HW, OC_DEV(a->x), OC_DEV(a->gamma), OC_DEV(a->beta),
+    sg_batchnorm_fwd_train(be, a->N, a->C, a->HW, OC_DEV(a->x), OC_DEV(a->gamma), OC_DEV(a->beta),
                             a->eps, a->momentum, OC_DEV(a->rmean), OC_DEV(a->rvar), OC_DEV(a->mean),
                             OC_DEV(a->invstd), OC_DEV(a->y));
 }
 static void bn_eval_call(const sg_backend *be, void *p) {
     bn_args *a = p;
-    be->batchnorm_fwd_eval(be, a->N, a->C, a->HW, OC_DEV(a->x), OC_DEV(a->gamma), OC_DEV(a->beta),
+    sg_batchnorm_fwd_eval(be, a->N, a->C, a->HW, OC_DEV(a->x), OC_DEV(a->gamma), OC_DEV(a->beta),
                            a->eps, OC_DEV(a->rmean), OC_DEV(a->rvar), OC_DEV(a->y));
 }
 static void bn_bwd_call(const sg_backend *be, void *p) {
     bn_args *a = p;
-    be->batchnorm_bwd(be, a->N, a->C, a->HW, OC_DEV(a->x), OC_DEV(a->gamma), OC_DEV(a->mean),
+    sg_batchnorm_bwd(be, a->N, a->C, a->HW, OC_DEV(a->x), OC_DEV(a->gamma), OC_DEV(a->mean),
                       OC_DEV(a->invstd), OC_DEV(a->dy), OC_DEV(a->dx), OC_DEV(a->dgamma),
                       OC_DEV(a->dbeta), a->acc);
 }
@@ -193,19 +194,19 @@ typedef struct {
 
 static void relu_fwd_call(const sg_backend *be, void *p) {
     ew_args *e = p;
-    be->relu_fwd(be, e->n, OC_DEV(e->a), OC_DEV(e->out));
+    sg_relu_fwd(be, e->n, OC_DEV(e->a), OC_DEV(e->out));
 }
 static void relu_bwd_call(const sg_backend *be, void *p) {
     ew_args *e = p;
-    be->relu_bwd(be, e->n, OC_DEV(e->y), OC_DEV(e->dy), OC_DEV(e->out));
+    sg_relu_bwd(be, e->n, OC_DEV(e->y), OC_DEV(e->dy), OC_DEV(e->out));
 }
 static void add_fwd_call(const sg_backend *be, void *p) {
     ew_args *e = p;
-    be->add_fwd(be, e->n, OC_DEV(e->a), OC_DEV(e->b), OC_DEV(e->out));
+    sg_add_fwd(be, e->n, OC_DEV(e->a), OC_DEV(e->b), OC_DEV(e->out));
 }
 static void add_bwd_call(const sg_backend *be, void *p) {
     ew_args *e = p;
-    be->add_bwd(be, e->n, OC_DEV(e->dy), OC_DEV(e->out), OC_DEV(e->out2), e->acc);
+    sg_add_bwd(be, e->n, OC_DEV(e->dy), OC_DEV(e->out), OC_DEV(e->out2), e->acc);
 }
 
 /* inplace = 1: y aliases x (allowed by the interface). */
@@ -301,19 +302,19 @@ typedef struct {
 
 static void maxpool_fwd_call(const sg_backend *be, void *p) {
     pool_args *a = p;
-    be->maxpool_fwd(be, &a->s, OC_DEV(a->x), OC_DEV(a->y), OC_DEV(a->argmax));
+    sg_maxpool_fwd(be, &a->s, OC_DEV(a->x), OC_DEV(a->y), OC_DEV(a->argmax));
 }
 static void maxpool_bwd_call(const sg_backend *be, void *p) {
     pool_args *a = p;
-    be->maxpool_bwd(be, &a->s, OC_DEV(a->dy), OC_DEV(a->argmax_in), OC_DEV(a->dx));
+    sg_maxpool_bwd(be, &a->s, OC_DEV(a->dy), OC_DEV(a->argmax_in), OC_DEV(a->dx));
 }
 static void avgpool_fwd_call(const sg_backend *be, void *p) {
     pool_args *a = p;
-    be->avgpool_global_fwd(be, a->N, a->C, a->HW, OC_DEV(a->x), OC_DEV(a->y));
+    sg_avgpool_global_fwd(be, a->N, a->C, a->HW, OC_DEV(a->x), OC_DEV(a->y));
 }
 static void avgpool_bwd_call(const sg_backend *be, void *p) {
     pool_args *a = p;
-    be->avgpool_global_bwd(be, a->N, a->C, a->HW, OC_DEV(a->dy), OC_DEV(a->dx));
+    sg_avgpool_global_bwd(be, a->N, a->C, a->HW, OC_DEV(a->dy), OC_DEV(a->dx));
 }
 
 static int oc_pool_shape(oc_run *r, sg_pool_shape *s) {
@@ -419,11 +420,11 @@ typedef struct {
 
 static void pair_loss_fwd_call(const sg_backend *be, void *q) {
     loss_args *a = q;
-    be->pair_loss_fwd(be, a->N, a->D, a->normalize, OC_DEV(a->p), OC_DEV(a->z), OC_DEV(a->loss));
+    sg_pair_loss_fwd(be, a->N, a->D, a->normalize, OC_DEV(a->p), OC_DEV(a->z), OC_DEV(a->loss));
 }
 static void pair_loss_bwd_call(const sg_backend *be, void *q) {
     loss_args *a = q;
-    be->pair_loss_bwd(be, a->N, a->D, a->normalize, OC_DEV(a->p), OC_DEV(a->z), a->scale,
+    sg_pair_loss_bwd(be, a->N, a->D, a->normalize, OC_DEV(a->p), OC_DEV(a->z), a->scale,
                       OC_DEV(a->dp), OC_DEV(a->dz));
 }
 

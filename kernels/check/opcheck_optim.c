@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/backend.h"
 #include "kernels/check/opcheck_internal.h"
 #include "kernels/ref/ref.h"
 
@@ -22,7 +23,7 @@ static void sgd_call(const sg_backend *be, void *p) {
         g[k] = a->groups[k];
         g[k].w = OC_DEV(g[k].w), g[k].g = OC_DEV(g[k].g), g[k].m = OC_DEV(g[k].m);
     }
-    be->sgd_step(be, a->ngroups, g, a->momentum);
+    sg_sgd_step(be, a->ngroups, g, a->momentum);
 }
 
 /* n parameters split into `groups` contiguous groups with their own lr and weight decay (one
@@ -71,7 +72,7 @@ static void lars_call(const sg_backend *be, void *p) {
         g[k] = a->groups[k];
         g[k].w = OC_DEV(g[k].w), g[k].g = OC_DEV(g[k].g), g[k].m = OC_DEV(g[k].m);
     }
-    be->lars_step(be, a->ngroups, g, a->lr, a->momentum, a->eta);
+    sg_lars_step(be, a->ngroups, g, a->lr, a->momentum, a->eta);
 }
 
 /* n parameters in `groups` tensors; every third tensor excluded from adaptation (a bias). */
@@ -115,7 +116,7 @@ typedef struct {
 
 static void ema_call(const sg_backend *be, void *p) {
     ema_args *a = p;
-    be->ema_update(be, a->n, a->m, OC_DEV(a->online), OC_DEV(a->target));
+    sg_ema_update(be, a->n, a->m, OC_DEV(a->online), OC_DEV(a->target));
 }
 
 int oc_ema_update(oc_run *r) {
@@ -147,7 +148,7 @@ typedef struct {
 
 static void corr_call(const sg_backend *be, void *q) {
     eig_args *a = q;
-    be->corr_update(be, a->N, a->D, OC_DEV(a->f), a->rho, a->init, a->center, OC_DEV(a->F),
+    sg_corr_update(be, a->N, a->D, OC_DEV(a->f), a->rho, a->init, a->center, OC_DEV(a->F),
                     OC_DEV(a->work));
 }
 
@@ -175,7 +176,7 @@ int oc_corr_update(oc_run *r) {
 
 static void syevd_call(const sg_backend *be, void *q) {
     eig_args *a = q;
-    a->ret = be->syevd(be, a->D, OC_DEV(a->A), OC_DEV(a->w), OC_DEV(a->ws));
+    a->ret = sg_syevd(be, a->D, OC_DEV(a->A), OC_DEV(a->w), OC_DEV(a->ws));
 }
 static void syevd_restore(const sg_backend *be, void *q) {
     (void)be;
@@ -189,7 +190,7 @@ static void syevd_restore(const sg_backend *be, void *q) {
 int oc_syevd(oc_run *r) {
     int D = oc_p(r, "D");
     size_t nA = oc_n(r, D, D, 1, 1);
-    size_t ws_bytes = r->be->syevd_workspace_bytes(r->be, D);
+    size_t ws_bytes = sg_syevd_workspace_bytes(r->be, D);
     float *B = OC_F(r, nA), *A0 = OC_F(r, nA), *A = OC_F(r, nA), *w = OC_F(r, (size_t)D);
     double *Ad = OC_D(r, nA), *wd = OC_D(r, (size_t)D), *recon = OC_D(r, nA), *gram = OC_D(r, nA),
            *ident = OC_D(r, nA);
@@ -233,7 +234,7 @@ int oc_syevd(oc_run *r) {
 
 static void eig_rebuild_call(const sg_backend *be, void *q) {
     eig_args *a = q;
-    be->eig_rebuild(be, a->D, OC_DEV(a->V), OC_DEV(a->p), OC_DEV(a->W), OC_DEV(a->work));
+    sg_eig_rebuild(be, a->D, OC_DEV(a->V), OC_DEV(a->p), OC_DEV(a->W), OC_DEV(a->work));
 }
 
 /* Any V works (the formula holds for any rows), so V is random. */

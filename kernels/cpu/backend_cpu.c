@@ -1,4 +1,5 @@
-/* kernels/cpu/backend_cpu.c: the CPU backend value and its thread control. */
+/* kernels/cpu/backend_cpu.c: the CPU backend value and its thread control (the registry that
+ * hands it out is kernels/backend.c). */
 #include <omp.h>
 #include <stddef.h>
 #include <string.h>
@@ -8,29 +9,13 @@
 #include "core/base/arena.h"
 #include "core/base/err.h"
 #include "core/base/log.h"
+#include "kernels/backend.h"
 #include "kernels/cpu/cpu_internal.h"
 
-#ifdef SG_HAVE_CUDA
-#include "kernels/cuda/cuda_backend.h"
-#endif
 
 static sg_backend cpu_backend;
 static int cpu_ready = 0;
 static int cpu_threads = 0;
-
-/* Every kernel slot must be filled: a NULL kernel would only show up as a crash deep in a run.
- * The slots after `state` are all function pointers (kernels.h keeps it that way). */
-static void check_complete(const sg_backend *be) {
-    typedef void (*any_fn)(void);
-    const char *p = (const char *)be + offsetof(sg_backend, gemm);
-    const char *end = (const char *)be + sizeof *be;
-    for (; p + sizeof(any_fn) <= end; p += sizeof(any_fn)) {
-        any_fn fn;
-        memcpy(&fn, p, sizeof fn);
-        SG_CHECK(fn != NULL, "cpu backend: the kernel slot at byte %zu of sg_backend is empty",
-                 (size_t)(p - (const char *)be));
-    }
-}
 
 /* ---- memory: host memory, kernels are synchronous ------------------------------------ */
 
@@ -76,7 +61,7 @@ static void cpu_fill_memory(sg_backend *be) {
     be->timer_stop = cpu_timer_stop;
 }
 
-static const sg_backend *cpu_get(void) {
+const sg_backend *sg_cpu_backend(void) {
     /* First use happens on the main thread before any parallel work. */
     if (!cpu_ready) {
         memset(&cpu_backend, 0, sizeof cpu_backend);
@@ -87,62 +72,12 @@ static const sg_backend *cpu_get(void) {
         sg_cpu_fill_optim(&cpu_backend);
         sg_cpu_fill_aug(&cpu_backend);
         cpu_fill_memory(&cpu_backend);
-        check_complete(&cpu_backend);
+        const char *empty = sg_backend_empty_slot(&cpu_backend);
+        SG_CHECK(empty == NULL, "cpu backend: the slot %s is empty", empty ? empty : "");
         if (cpu_threads == 0) sg_cpu_set_threads(0);
         cpu_ready = 1;
     }
     return &cpu_backend;
-}
-
-const sg_backend *sg_backend_get(const char *name) {
-    if (name && strcmp(name, "cpu") == 0) return cpu_get();
-#ifdef SG_HAVE_CUDA
-    if (name && strcmp(name, "cuda") == 0) return sg_cuda_backend_get();
-#endif
-    return NULL;
-}
-
-const char *sg_backend_unavailable(const char *name) {
-    if (!name) return "no backend named";
-    if (strcmp(name, "cpu") == 0) return "available";
-    if (strcmp(name, "cuda") == 0) {
-#ifdef SG_HAVE_CUDA
-        return sg_cuda_backend_get() ? "available" : sg_cuda_unavailable();
-#else
-        return "not built: no CUDA toolkit was found when this binary was configured";
-#endif
-    }
-    return "unknown backend (expected cpu or cuda)";
-}
-
-void sg_backend_device(const sg_backend *be, char *desc, size_t desc_len, char *key,
-                       size_t key_len) {
-    if (desc_len) desc[0] = 0;
-    if (key_len) key[0] = 0;
-#ifdef SG_HAVE_CUDA
-    sg_cuda_info in;
-    if (be && !strcmp(be->name, "cuda") && sg_cuda_describe(&in)) {
-        double gib = (double)in.mem_bytes / (1024.0 * 1024.0 * 1024.0);
-        snprintf(desc, desc_len,
-                 "%s, cc %d.%d, %d SMs, %.1f GiB, driver %d.%d, runtime %d.%d, cuBLAS %d, "
-                 "cuSOLVER %d",
-                 in.name, in.cc_major, in.cc_minor, in.sm_count, gib, in.driver_version / 1000,
-                 (in.driver_version % 1000) / 10, in.runtime_version / 1000,
-                 (in.runtime_version % 1000) / 10, in.cublas_version, in.cusolver_version);
-        snprintf(key, key_len, "%s|%d.%d|%d|%.0f", in.name, in.cc_major, in.cc_minor,
-                 in.sm_count, gib);
-    }
-#else
-    (void)be;
-#endif
-}
-
-const char *sg_backend_compiled(void) {
-#ifdef SG_HAVE_CUDA
-    return "cpu cuda";
-#else
-    return "cpu";
-#endif
 }
 
 int sg_cpu_set_threads(int n) {

@@ -3,6 +3,9 @@
 #pragma once
 #include "kernels/kernels.h"
 
+/* The CPU backend value, made on first use (kernels/backend.c hands it out by name). */
+const sg_backend *sg_cpu_backend(void);
+
 void sg_cpu_fill_dense(sg_backend *be);   /* cpu/dense.c: gemm, linear, conv2d */
 void sg_cpu_fill_nn(sg_backend *be);      /* cpu/nn.c: batch norm, relu, add, pooling, loss */
 void sg_cpu_fill_optim(sg_backend *be);   /* cpu/optim.c: sgd, ema, correlation, eigen */

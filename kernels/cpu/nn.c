@@ -125,12 +125,6 @@ static void cpu_batchnorm_fwd_train(const sg_backend *be, int N, int C, int HW, 
                                     float momentum, float *running_mean, float *running_var,
                                     float *mean, float *invstd, float *y) {
     (void)be;
-    SG_CHECK(N > 0 && C > 0 && HW > 0, "batchnorm_fwd_train: N%d C%d HW%d", N, C, HW);
-    /* PyTorch refuses to train BN on one value per channel: the unbiased variance is 0/0. */
-    SG_CHECK((long long)N * HW > 1, "batchnorm_fwd_train needs more than one value per channel "
-                                    "(N%d HW%d)", N, HW);
-    SG_CHECK(!running_mean == !running_var, "batchnorm_fwd_train: running_mean and running_var "
-                                            "must both be given or both be NULL");
     const double M = (double)N * HW;
     const size_t total = (size_t)N * C * HW;
 
@@ -197,8 +191,6 @@ static void cpu_batchnorm_fwd_eval(const sg_backend *be, int N, int C, int HW, c
                                    const float *running_mean, const float *running_var,
                                    float *y) {
     (void)be;
-    SG_CHECK(N > 0 && C > 0 && HW > 0, "batchnorm_fwd_eval: N%d C%d HW%d", N, C, HW);
-    SG_CHECK(running_mean && running_var, "batchnorm_fwd_eval needs the running statistics");
     const size_t total = (size_t)N * C * HW;
 
     if (HW == 1) {
@@ -271,7 +263,6 @@ static void cpu_batchnorm_bwd(const sg_backend *be, int N, int C, int HW, const 
                               const float *dy, float *dx, float *dgamma, float *dbeta,
                               int accumulate) {
     (void)be;
-    SG_CHECK(N > 0 && C > 0 && HW > 0, "batchnorm_bwd: N%d C%d HW%d", N, C, HW);
     const double M = (double)N * HW;
     const size_t total = (size_t)N * C * HW;
 
@@ -456,7 +447,6 @@ static void cpu_maxpool_bwd(const sg_backend *be, const sg_pool_shape *s, const 
 static void cpu_avgpool_global_fwd(const sg_backend *be, int N, int C, int HW, const float *x,
                                    float *y) {
     (void)be;
-    SG_CHECK(N > 0 && C > 0 && HW > 0, "avgpool_global_fwd: N%d C%d HW%d", N, C, HW);
     const ptrdiff_t planes = (ptrdiff_t)N * C;
     const size_t total = (size_t)planes * HW;
 #pragma omp parallel for schedule(static) if (total >= SG_NN_PAR_MIN)
@@ -468,7 +458,6 @@ static void cpu_avgpool_global_fwd(const sg_backend *be, int N, int C, int HW, c
 static void cpu_avgpool_global_bwd(const sg_backend *be, int N, int C, int HW, const float *dy,
                                    float *dx) {
     (void)be;
-    SG_CHECK(N > 0 && C > 0 && HW > 0, "avgpool_global_bwd: N%d C%d HW%d", N, C, HW);
     const ptrdiff_t planes = (ptrdiff_t)N * C;
     const size_t total = (size_t)planes * HW;
 #pragma omp parallel for schedule(static) if (total >= SG_NN_PAR_MIN)
@@ -486,7 +475,6 @@ static void cpu_avgpool_global_bwd(const sg_backend *be, int N, int C, int HW, c
 static void cpu_pair_loss_fwd(const sg_backend *be, int N, int D, int normalize, const float *p,
                               const float *z, float *row_loss) {
     (void)be;
-    SG_CHECK(N > 0 && D > 0, "pair_loss_fwd: N%d D%d", N, D);
 #pragma omp parallel for schedule(static) if ((size_t)N * D >= SG_NN_PAR_MIN)
     for (int i = 0; i < N; i++) {
         const float *pi = p + (size_t)i * D, *zi = z + (size_t)i * D;
@@ -507,7 +495,6 @@ static void cpu_pair_loss_fwd(const sg_backend *be, int N, int D, int normalize,
 static void cpu_pair_loss_bwd(const sg_backend *be, int N, int D, int normalize, const float *p,
                               const float *z, float scale, float *dp, float *dz) {
     (void)be;
-    SG_CHECK(N > 0 && D > 0, "pair_loss_bwd: N%d D%d", N, D);
     const double s2 = 2.0 * (double)scale;
 #pragma omp parallel for schedule(static) if ((size_t)N * D >= SG_NN_PAR_MIN)
     for (int i = 0; i < N; i++) {

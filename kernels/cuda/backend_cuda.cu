@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/backend.h"
 #include "kernels/cuda/cuda_backend.h"
 #include "kernels/cuda/cuda_internal.h"
 
@@ -106,23 +107,6 @@ static sg_cuda_state cu_state;
 static int cu_tried = 0, cu_ok = 0;
 static char cu_why[512];
 
-/* Every kernel slot must be filled (see backend_cpu.c): slots after `gemm` are all pointers. */
-static int cu_complete(const sg_backend *be, char *missing, size_t len) {
-    typedef void (*any_fn)(void);
-    const char *p = (const char *)be + offsetof(sg_backend, gemm);
-    const char *end = (const char *)be + sizeof *be;
-    for (; p + sizeof(any_fn) <= end; p += sizeof(any_fn)) {
-        any_fn fn;
-        memcpy(&fn, p, sizeof fn);
-        if (!fn) {
-            snprintf(missing, len, "the kernel slot at byte %zu of sg_backend is empty",
-                     (size_t)(p - (const char *)be));
-            return 0;
-        }
-    }
-    return 1;
-}
-
 static int cu_init(void) {
     int n = 0;
     cudaError_t e = cudaGetDeviceCount(&n);
@@ -178,8 +162,8 @@ static int cu_init(void) {
     cu_backend.sync = cu_sync;
     cu_backend.timer_start = cu_timer_start;
     cu_backend.timer_stop = cu_timer_stop;
-    char missing[160];
-    SG_CHECK(cu_complete(&cu_backend, missing, sizeof missing), "cuda backend: %s", missing);
+    const char *empty = sg_backend_empty_slot(&cu_backend);
+    SG_CHECK(empty == NULL, "cuda backend: the slot %s is empty", empty ? empty : "");
     return 1;
 }
 

@@ -9,6 +9,7 @@
 
 #include "core/base/arena.h"
 #include "core/base/err.h"
+#include "kernels/backend.h"
 #include "kernels/ops.h"
 
 struct sg_trace {
@@ -349,15 +350,9 @@ sg_trace *sg_trace_new(const sg_backend *inner, const sg_backend **out) {
     b->sync = t_sync;
     b->timer_start = t_tstart;
     b->timer_stop = t_tstop;
-    /* every slot after gemm is a function pointer: a new kernel without a wrapper is caught */
-    typedef void (*any_fn)(void);
-    for (const char *p = (const char *)b + offsetof(sg_backend, gemm);
-         p + sizeof(any_fn) <= (const char *)b + sizeof *b; p += sizeof(any_fn)) {
-        any_fn fn;
-        memcpy(&fn, p, sizeof fn);
-        SG_CHECK(fn != NULL, "trace backend: no wrapper for the slot at byte %zu",
-                 (size_t)(p - (const char *)b));
-    }
+    /* a new kernel slot without a wrapper here is caught the first time a trace is made */
+    const char *empty = sg_backend_empty_slot(b);
+    SG_CHECK(empty == NULL, "trace backend: no wrapper for the slot %s", empty ? empty : "");
     *out = b;
     return t;
 }

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "kernels/backend.h"
 #include "bench/kbench.h"
 #include "core/base/csv.h"
 #include "test_util.h"

@@ -13,6 +13,7 @@
  */
 #include "core/eval/eval.h"
 #include "kernels/kernels.h"
+#include "kernels/backend.h"
 #include "kernels/ref/ref.h"
 #include "test_util.h"
 
@@ -106,8 +107,8 @@ static void random_eigvecs(const sg_backend *be, int D, uint64_t seed, float *V,
             V[(size_t)i * D + j] = a;
             V[(size_t)j * D + i] = a;
         }
-    void *ws = tu_alloc(be->syevd_workspace_bytes(be, D));
-    int info = be->syevd(be, D, V, ev, ws);
+    void *ws = tu_alloc(sg_syevd_workspace_bytes(be, D));
+    int info = sg_syevd(be, D, V, ev, ws);
     CHECK(info == 0, "syevd info %d", info);
     free(ws);
 }
@@ -122,12 +123,12 @@ static void test_alignment(const sg_backend *be) {
         float *p = tu_alloc(D * sizeof(float)), *cosv = tu_alloc(D * sizeof(float));
         float *ray = tu_alloc(D * sizeof(float)), *eig = tu_alloc(D * sizeof(float));
         float *sym = tu_alloc(DD * sizeof(float));
-        void *sw = tu_alloc(be->syevd_workspace_bytes(be, D));
+        void *sw = tu_alloc(sg_syevd_workspace_bytes(be, D));
         random_eigvecs(be, D, 10 + t, V, ev);
 
         /* W_p = V^T diag(p) V, p > 0: aligned with every eigenvector of F */
         tu_fill(p, D, 20 + t, 1, 0.1f, 2.0f);
-        be->eig_rebuild(be, D, V, p, W, work);
+        sg_eig_rebuild(be, D, V, p, W, work);
         sg_predictor_alignment(be, D, V, W, cosv, ray, work);
         double pd[128], ones[128];
         for (int j = 0; j < D; j++) pd[j] = p[j], ones[j] = 1.0;
@@ -150,7 +151,7 @@ static void test_alignment(const sg_backend *be) {
 
         /* negative p: anti-aligned, cos -1 */
         for (int j = 0; j < D; j++) p[j] = -p[j], ones[j] = -1.0;
-        be->eig_rebuild(be, D, V, p, W, work);
+        sg_eig_rebuild(be, D, V, p, W, work);
         sg_predictor_alignment(be, D, V, W, cosv, NULL, work);
         CHECK(tu_close_fd("cos -1", cosv, ones, D, 1e-5, 0), "D %d anti-aligned", D);
 

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "kernels/kernels.h"
+#include "kernels/backend.h"
 #include "kernels/ref/ref.h"
 #include "test_util.h"
 
@@ -35,16 +36,16 @@ static void check_size(const sg_backend *be, size_t n, uint64_t seed) {
     tu_f2d(b, bd, n);
     tu_f2d(dy, dyd, n);
 
-    be->add_fwd(be, n, a, b, y);
-    be->add_fwd(be, n, a, b, y2);
+    sg_add_fwd(be, n, a, b, y);
+    sg_add_fwd(be, n, a, b, y2);
     ref_add_fwd(n, ad, bd, yd);
     CHECK(exact("add y", y, yd, n), "add_fwd n=%zu", n);
     CHECK(memcmp(y, y2, fb) == 0, "add_fwd n=%zu: two calls differ", n);
     memcpy(buf, a, fb);
-    be->add_fwd(be, n, buf, b, buf);
+    sg_add_fwd(be, n, buf, b, buf);
     CHECK(memcmp(buf, y, fb) == 0, "add_fwd y aliasing a, n=%zu", n);
     memcpy(buf, b, fb);
-    be->add_fwd(be, n, a, buf, buf);
+    sg_add_fwd(be, n, a, buf, buf);
     CHECK(memcmp(buf, y, fb) == 0, "add_fwd y aliasing b, n=%zu", n);
 
     /* which: 1 da only, 2 db only, 3 both */
@@ -54,8 +55,8 @@ static void check_size(const sg_backend *be, size_t n, uint64_t seed) {
             tu_f2d(da0, dad, n);
             tu_f2d(db0, dbd, n);
             float *pa = (which & 1) ? da : NULL, *pb = (which & 2) ? db : NULL;
-            be->add_bwd(be, n, dy, pa, pb, acc);
-            be->add_bwd(be, n, dy, (which & 1) ? da2 : NULL, (which & 2) ? db2 : NULL, acc);
+            sg_add_bwd(be, n, dy, pa, pb, acc);
+            sg_add_bwd(be, n, dy, (which & 1) ? da2 : NULL, (which & 2) ? db2 : NULL, acc);
             ref_add_bwd(n, dyd, (which & 1) ? dad : NULL, (which & 2) ? dbd : NULL, acc);
             CHECK(exact("da", da, dad, n) && exact("db", db, dbd, n),
                   "add_bwd n=%zu acc %d outputs %d", n, acc, which);

@@ -6,6 +6,7 @@
 #include <pthread.h>
 
 #include "kernels/kernels.h"
+#include "kernels/backend.h"
 #include "kernels/ref/ref.h"
 #include "test_util.h"
 
@@ -31,7 +32,7 @@ typedef struct {
 static void *run_job(void *arg) {
     job *j = arg;
     for (int rep = 0; rep < 4; rep++)
-        be->aug_gaussian_blur(be, TC, TH, TW, j->src, j->dst, TK, j->sigma, j->work);
+        sg_aug_gaussian_blur(be, TC, TH, TW, j->src, j->dst, TK, j->sigma, j->work);
     return NULL;
 }
 
@@ -48,7 +49,7 @@ int main(void) {
         kernel1d(K, sigma, w);
         memset(src, 0, sizeof src);
         src[cy * W + cx] = 1.0f;
-        be->aug_gaussian_blur(be, 1, H, W, src, dst, K, (float)sigma, work);
+        sg_aug_gaussian_blur(be, 1, H, W, src, dst, K, (float)sigma, work);
         double want[H * W];
         for (int y = 0; y < H; y++)
             for (int x = 0; x < W; x++) {
@@ -65,7 +66,7 @@ int main(void) {
          * would give different values. */
         memset(src, 0, sizeof src);
         src[1 * W + 1] = 1.0f;
-        be->aug_gaussian_blur(be, 1, H, W, src, dst, K, (float)sigma, work);
+        sg_aug_gaussian_blur(be, 1, H, W, src, dst, K, (float)sigma, work);
         double corner = (2 * w[K / 2 - 1]) * (2 * w[K / 2 - 1]);
         CHECK(fabs(dst[0] - corner) <= 1e-6 * corner, "reflect corner %.9g want %.9g",
               (double)dst[0], corner);
@@ -84,12 +85,12 @@ int main(void) {
         enum { C = 3, H = 12, W = 19 };
         float src[C * H * W], dst[C * H * W], work[C * H * W];
         for (int i = 0; i < C * H * W; i++) src[i] = 0.6f;
-        be->aug_gaussian_blur(be, C, H, W, src, dst, 9, 2.0f, work);
+        sg_aug_gaussian_blur(be, C, H, W, src, dst, 9, 2.0f, work);
         double e = 0;
         for (int i = 0; i < C * H * W; i++) e = fmax(e, fabs(dst[i] - 0.6));
         CHECK(e <= 1e-6, "constant image moved by %g", e);
         tu_fill(src, C * H * W, 1100, 1, 0.0f, 1.0f);
-        be->aug_gaussian_blur(be, C, H, W, src, dst, 1, 0.7f, work);
+        sg_aug_gaussian_blur(be, C, H, W, src, dst, 1, 0.7f, work);
         CHECK(memcmp(src, dst, sizeof src) == 0, "ksize 1 is not the identity");
     }
 
@@ -105,7 +106,7 @@ int main(void) {
         double *dsrc = tu_alloc(n * sizeof(double)), *ref = tu_alloc(n * sizeof(double));
         tu_fill(src, n, 1200 + trial, 1, 0.0f, 1.0f);
         tu_f2d(src, dsrc, n);
-        be->aug_gaussian_blur(be, C, H, W, src, dst, K, sigma, work);
+        sg_aug_gaussian_blur(be, C, H, W, src, dst, K, sigma, work);
         ref_aug_gaussian_blur(C, H, W, dsrc, ref, K, sigma);
         /* float taps, two passes of <= 23 float multiply-adds on [0,1] values (seen: 1.2e-7) */
         CHECK(tu_close_fd("blur", dst, ref, n, 5e-7, 0.0), "trial %d %dx%dx%d k=%d sigma=%g", trial,
@@ -128,7 +129,7 @@ int main(void) {
             jobs[t].work = tu_alloc(n * sizeof(float));
             jobs[t].sigma = 0.5f + 0.4f * (float)t;
             tu_fill(jobs[t].src, n, 1300 + t, 1, 0.0f, 1.0f);
-            be->aug_gaussian_blur(be, TC, TH, TW, jobs[t].src, seq + t * n, TK, jobs[t].sigma,
+            sg_aug_gaussian_blur(be, TC, TH, TW, jobs[t].src, seq + t * n, TK, jobs[t].sigma,
                                   seq_work);
         }
         pthread_t tid[THREADS];

@@ -6,6 +6,7 @@
 #include <pthread.h>
 
 #include "kernels/kernels.h"
+#include "kernels/backend.h"
 #include "kernels/ref/ref.h"
 #include "test_util.h"
 
@@ -52,7 +53,7 @@ static void *run_job(void *arg) {
     job *j = arg;
     for (int rep = 0; rep < 3; rep++)
         for (int i = 0; i < IMAGES; i++)
-            be->aug_color_jitter(be, TH, TW, j->imgs + (size_t)i * 3 * TH * TW, j->factors[i][0],
+            sg_aug_color_jitter(be, TH, TW, j->imgs + (size_t)i * 3 * TH * TW, j->factors[i][0],
                                  j->factors[i][1], j->factors[i][2], j->factors[i][3],
                                  j->orders[i]);
     return NULL;
@@ -74,7 +75,7 @@ int main(void) {
             int order[4];
             random_order(&r, order);
             memcpy(img, orig, sizeof img);
-            be->aug_color_jitter(be, H, W, img, 1.0f, 1.0f, 1.0f, 0.0f, order);
+            sg_aug_color_jitter(be, H, W, img, 1.0f, 1.0f, 1.0f, 0.0f, order);
             CHECK(memcmp(img, orig, sizeof img) == 0, "identity changed the image (order %d%d%d%d)",
                   order[0], order[1], order[2], order[3]);
         }
@@ -88,10 +89,10 @@ int main(void) {
         const int o_b[4] = {0, 1, 2, 3}, o_c[4] = {1, 0, 2, 3}, o_s[4] = {2, 0, 1, 3},
                   o_h[4] = {3, 0, 1, 2};
         fill_colour(img, n, 0.5f, 0.25f, 0.125f);
-        be->aug_color_jitter(be, H, W, img, 1.5f, 1, 1, 0, o_b);
+        sg_aug_color_jitter(be, H, W, img, 1.5f, 1, 1, 0, o_b);
         CHECK(colour_error(img, n, 0.75, 0.375, 0.1875) == 0, "brightness 1.5 of (.5,.25,.125)");
         fill_colour(img, n, 0.5f, 0.25f, 0.125f);
-        be->aug_color_jitter(be, H, W, img, 3.0f, 1, 1, 0, o_b);
+        sg_aug_color_jitter(be, H, W, img, 3.0f, 1, 1, 0, o_b);
         CHECK(colour_error(img, n, 1.0, 0.75, 0.375) == 0, "brightness 3 does not clamp at 1");
 
         /* hue +1/3: red -> green -> blue -> red; -1/3 the other way */
@@ -109,14 +110,14 @@ int main(void) {
         };
         for (size_t i = 0; i < sizeof hues / sizeof hues[0]; i++) {
             fill_colour(img, n, hues[i].in[0], hues[i].in[1], hues[i].in[2]);
-            be->aug_color_jitter(be, H, W, img, 1, 1, 1, hues[i].shift, o_h);
+            sg_aug_color_jitter(be, H, W, img, 1, 1, 1, hues[i].shift, o_h);
             double e = colour_error(img, n, hues[i].out[0], hues[i].out[1], hues[i].out[2]);
             CHECK(e <= 1e-6, "hue %+.4f of (%g,%g,%g): error %g", (double)hues[i].shift,
                   (double)hues[i].in[0], (double)hues[i].in[1], (double)hues[i].in[2], e);
         }
         /* a gray pixel has no hue: unchanged by any shift */
         fill_colour(img, n, 0.4f, 0.4f, 0.4f);
-        be->aug_color_jitter(be, H, W, img, 1, 1, 1, 0.37f, o_h);
+        sg_aug_color_jitter(be, H, W, img, 1, 1, 1, 0.37f, o_h);
         CHECK(colour_error(img, n, 0.4f, 0.4f, 0.4f) == 0, "hue shift changed a gray image");
 
         /* contrast 0: every pixel becomes the mean luma of the image */
@@ -127,15 +128,15 @@ int main(void) {
             mean += 0.299 * rnd[p] + 0.587 * rnd[n + p] + 0.114 * rnd[2 * n + p];
         mean /= (double)n;
         memcpy(img, rnd, 3 * n * sizeof(float));
-        be->aug_color_jitter(be, H, W, img, 1, 0.0f, 1, 0, o_c);
+        sg_aug_color_jitter(be, H, W, img, 1, 0.0f, 1, 0, o_c);
         CHECK(colour_error(img, n, mean, mean, mean) <= 2e-7, "contrast 0 is not the mean gray");
 
         /* saturation 0: the grayscale op's result */
         float gray[3 * 6 * 7];
         memcpy(gray, rnd, sizeof gray);
-        be->aug_grayscale(be, H, W, gray);
+        sg_aug_grayscale(be, H, W, gray);
         memcpy(img, rnd, sizeof img);
-        be->aug_color_jitter(be, H, W, img, 1, 1, 0.0f, 0, o_s);
+        sg_aug_color_jitter(be, H, W, img, 1, 1, 0.0f, 0, o_s);
         double e = 0;
         for (size_t i = 0; i < 3 * n; i++) e = fmax(e, fabs((double)img[i] - gray[i]));
         CHECK(e <= 2e-7, "saturation 0 differs from grayscale by %g", e);
@@ -157,7 +158,7 @@ int main(void) {
         double *ref = tu_alloc(n * sizeof(double));
         tu_fill(img, n, 900 + trial, 1, 0.0f, 1.0f);
         tu_f2d(img, ref, n);
-        be->aug_color_jitter(be, H, W, img, f[0], f[1], f[2], f[3], order);
+        sg_aug_color_jitter(be, H, W, img, f[0], f[1], f[2], f[3], order);
         ref_aug_color_jitter(H, W, ref, f[0], f[1], f[2], f[3], order);
         /* a few float roundings per op, amplified by factors <= 2 through up to four ops */
         CHECK(tu_close_fd("color jitter", img, ref, n, 1e-5, 0.0),

@@ -3,6 +3,7 @@
  * property torchvision's RandomResizedCrop has, and the double reference on random images, boxes
  * (integer and fractional) and output sizes. */
 #include "kernels/kernels.h"
+#include "kernels/backend.h"
 #include "kernels/ref/ref.h"
 #include "test_util.h"
 
@@ -22,7 +23,7 @@ int main(void) {
         for (int bi = 0; bi < 4; bi++) {
             const int y0 = boxes[bi][0], x0 = boxes[bi][1], h = boxes[bi][2], w = boxes[bi][3];
             float out[C * H * W];
-            be->aug_resized_crop(be, C, H, W, board, (float)y0, (float)x0, (float)h, (float)w, h, w,
+            sg_aug_resized_crop(be, C, H, W, board, (float)y0, (float)x0, (float)h, (float)w, h, w,
                                  out);
             int same = 1;
             for (int c = 0; c < C; c++)
@@ -43,7 +44,7 @@ int main(void) {
                                 0.375f, 0.390625f, 0.421875f, 0.4375f, //
                                 0.5f,   0.4375f,   0.3125f,   0.25f};
         float out[16];
-        be->aug_resized_crop(be, 1, 2, 2, src, 0, 0, 2, 2, 4, 4, out);
+        sg_aug_resized_crop(be, 1, 2, 2, src, 0, 0, 2, 2, 4, 4, out);
         for (int i = 0; i < 16; i++)
             CHECK(out[i] == want[i], "2x upscale [%d][%d] = %.9g, want %.9g", i / 4, i % 4,
                   (double)out[i], (double)want[i]);
@@ -58,7 +59,7 @@ int main(void) {
         float *src = tu_alloc((size_t)C * H * W * sizeof(float));
         float *dst = tu_alloc((size_t)C * H * W * sizeof(float));
         tu_fill(src, (size_t)C * H * W, 600, 1, 0.0f, 1.0f);
-        be->aug_resized_crop(be, C, H, W, src, 0, 0, (float)H, (float)W, H, W, dst);
+        sg_aug_resized_crop(be, C, H, W, src, 0, 0, (float)H, (float)W, H, W, dst);
         CHECK(memcmp(src, dst, (size_t)C * H * W * sizeof(float)) == 0, "full crop not identity");
         free(src);
         free(dst);
@@ -80,9 +81,9 @@ int main(void) {
             for (int y = 0; y < h; y++)
                 memcpy(box + ((size_t)c * h + y) * w, src + ((size_t)c * H + y0 + y) * W + x0,
                        (size_t)w * sizeof(float));
-        be->aug_resized_crop(be, C, H, W, src, (float)y0, (float)x0, (float)h, (float)w, outH, outW,
+        sg_aug_resized_crop(be, C, H, W, src, (float)y0, (float)x0, (float)h, (float)w, outH, outW,
                              a);
-        be->aug_resized_crop(be, C, h, w, box, 0, 0, (float)h, (float)w, outH, outW, b);
+        sg_aug_resized_crop(be, C, h, w, box, 0, 0, (float)h, (float)w, outH, outW, b);
         double *bd = tu_alloc((size_t)C * outH * outW * sizeof(double));
         tu_f2d(b, bd, (size_t)C * outH * outW);
         /* same samples up to the float rounding of the box offset in the source coordinate */
@@ -118,7 +119,7 @@ int main(void) {
         double *dsrc = tu_alloc(nin * sizeof(double)), *ref = tu_alloc(nout * sizeof(double));
         tu_fill(src, nin, 700 + trial, 1, 0.0f, 1.0f);
         tu_f2d(src, dsrc, nin);
-        be->aug_resized_crop(be, C, H, W, src, y0, x0, h, w, outH, outW, dst);
+        sg_aug_resized_crop(be, C, H, W, src, y0, x0, h, w, outH, outW, dst);
         ref_aug_resized_crop(C, H, W, dsrc, y0, x0, h, w, outH, outW, ref);
         /* float source coordinates (|s| < 40: rounding ~2e-6) times pixel differences <= 1 */
         CHECK(tu_close_fd("resized crop", dst, ref, nout, 5e-6, 0.0),

@@ -1,6 +1,7 @@
 /* aug_hflip: left-right mirror, out of place and in place; a known gradient and the double
  * reference on random images of odd and even widths. */
 #include "kernels/kernels.h"
+#include "kernels/backend.h"
 #include "kernels/ref/ref.h"
 #include "test_util.h"
 
@@ -15,14 +16,14 @@ int main(void) {
         for (int c = 0; c < C; c++)
             for (int y = 0; y < H; y++)
                 for (int x = 0; x < W; x++) src[(c * H + y) * W + x] = (float)x / (float)(W - 1);
-        be->aug_hflip(be, C, H, W, src, dst);
+        sg_aug_hflip(be, C, H, W, src, dst);
         int reversed = 1;
         for (int c = 0; c < C; c++)
             for (int y = 0; y < H; y++)
                 for (int x = 0; x < W; x++)
                     reversed &= dst[(c * H + y) * W + x] == (float)(W - 1 - x) / (float)(W - 1);
         CHECK(reversed, "gradient not reversed");
-        be->aug_hflip(be, C, H, W, src, src); /* in place */
+        sg_aug_hflip(be, C, H, W, src, src); /* in place */
         CHECK(memcmp(src, dst, sizeof dst) == 0, "in-place flip differs from out-of-place");
     }
 
@@ -38,13 +39,13 @@ int main(void) {
         tu_fill(src, n, 500 + trial, 1, 0.0f, 1.0f);
         tu_f2d(src, dsrc, n);
         memcpy(inplace, src, n * sizeof(float));
-        be->aug_hflip(be, C, H, W, src, dst);
-        be->aug_hflip(be, C, H, W, inplace, inplace);
+        sg_aug_hflip(be, C, H, W, src, dst);
+        sg_aug_hflip(be, C, H, W, inplace, inplace);
         ref_aug_hflip(C, H, W, dsrc, ref);
         /* a permutation: exact */
         CHECK(tu_close_fd("flip", dst, ref, n, 1e-30, 0.0), "trial %d %dx%dx%d", trial, C, H, W);
         CHECK(memcmp(inplace, dst, n * sizeof(float)) == 0, "trial %d: in place differs", trial);
-        be->aug_hflip(be, C, H, W, dst, dst);
+        sg_aug_hflip(be, C, H, W, dst, dst);
         CHECK(memcmp(dst, src, n * sizeof(float)) == 0, "trial %d: flip twice != identity", trial);
         free(src);
         free(dst);

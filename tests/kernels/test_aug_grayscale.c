@@ -1,6 +1,7 @@
 /* aug_grayscale: luma 0.299 R + 0.587 G + 0.114 B into all three channels; known colours and the
  * double reference on random images. */
 #include "kernels/kernels.h"
+#include "kernels/backend.h"
 #include "kernels/ref/ref.h"
 #include "test_util.h"
 
@@ -29,16 +30,16 @@ int main(void) {
         const size_t n = (size_t)H * W;
         float img[3 * 5 * 11];
         fill_colour(img, n, 1, 0, 0);
-        be->aug_grayscale(be, H, W, img);
+        sg_aug_grayscale(be, H, W, img);
         CHECK(all_equal(img, 3 * n, 0.299f), "red -> %.9g, want 0.299", (double)img[0]);
         fill_colour(img, n, 0, 1, 0);
-        be->aug_grayscale(be, H, W, img);
+        sg_aug_grayscale(be, H, W, img);
         CHECK(all_equal(img, 3 * n, 0.587f), "green -> %.9g, want 0.587", (double)img[0]);
         fill_colour(img, n, 0, 0, 1);
-        be->aug_grayscale(be, H, W, img);
+        sg_aug_grayscale(be, H, W, img);
         CHECK(all_equal(img, 3 * n, 0.114f), "blue -> %.9g, want 0.114", (double)img[0]);
         fill_colour(img, n, 1, 1, 1);
-        be->aug_grayscale(be, H, W, img);
+        sg_aug_grayscale(be, H, W, img);
         CHECK(fabsf(img[0] - 1.0f) <= 1e-7f && all_equal(img, 3 * n, img[0]),
               "white -> %.9g, want 1", (double)img[0]);
     }
@@ -52,7 +53,7 @@ int main(void) {
         double *ref = tu_alloc(3 * n * sizeof(double));
         tu_fill(img, 3 * n, 400 + trial, 1, 0.0f, 1.0f);
         tu_f2d(img, ref, 3 * n);
-        be->aug_grayscale(be, H, W, img);
+        sg_aug_grayscale(be, H, W, img);
         ref_aug_grayscale(H, W, ref);
         CHECK(tu_close_fd("grayscale", img, ref, 3 * n, 3e-7, 0.0), "trial %d %dx%d", trial, H, W);
         CHECK(memcmp(img, img + n, n * sizeof(float)) == 0 &&

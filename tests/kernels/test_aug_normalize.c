@@ -1,6 +1,7 @@
 /* aug_normalize: img[c] = (img[c] - mean[c]) / std[c] in place; known values with ImageNet's
  * statistics and the double reference on random images and statistics. */
 #include "kernels/kernels.h"
+#include "kernels/backend.h"
 #include "kernels/ref/ref.h"
 #include "test_util.h"
 
@@ -15,7 +16,7 @@ int main(void) {
         float img[3 * 6];
         for (int c = 0; c < 3; c++)
             for (int p = 0; p < HW; p++) img[c * HW + p] = p % 2 ? 1.0f : mean[c];
-        be->aug_normalize(be, 3, HW, img, mean, std);
+        sg_aug_normalize(be, 3, HW, img, mean, std);
         for (int c = 0; c < 3; c++) {
             CHECK(img[c * HW] == 0.0f, "channel %d: mean maps to %g", c, (double)img[c * HW]);
             double white = (1.0 - (double)mean[c]) / (double)std[c];
@@ -40,7 +41,7 @@ int main(void) {
             torch_order[i] = (img[i] - mean[i / (size_t)HW]) / std[i / (size_t)HW];
         tu_f2d(mean, dmean, (size_t)C);
         tu_f2d(std, dstd, (size_t)C);
-        be->aug_normalize(be, C, HW, img, mean, std);
+        sg_aug_normalize(be, C, HW, img, mean, std);
         ref_aug_normalize(C, HW, ref, dmean, dstd);
         /* two float roundings, the first on a value <= 1 then scaled by 1/std <= 10 */
         CHECK(tu_close_fd("normalize", img, ref, n, 2e-6, 2e-7), "trial %d C=%d HW=%d", trial, C,

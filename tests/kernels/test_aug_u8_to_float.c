@@ -1,5 +1,6 @@
 /* aug_u8_to_float: dst = src / 255, against the double reference and on every byte value. */
 #include "kernels/kernels.h"
+#include "kernels/backend.h"
 #include "kernels/ref/ref.h"
 #include "test_util.h"
 
@@ -12,7 +13,7 @@ int main(void) {
     for (int v = 0; v < 256; v++) all[v] = (uint8_t)v;
     float got[256];
     double want[256];
-    be->aug_u8_to_float(be, 256, all, got);
+    sg_aug_u8_to_float(be, 256, all, got);
     ref_aug_u8_to_float(256, all, want);
     CHECK(got[0] == 0.0f && got[255] == 1.0f, "endpoints %g %g", (double)got[0], (double)got[255]);
     CHECK(got[51] == 0.2f, "51/255 = %.9g, want 0.2f", (double)got[51]);
@@ -34,7 +35,7 @@ int main(void) {
         tu_fill(noise, n, 100 + trial, 1, 0.0f, 256.0f);
         for (size_t i = 0; i < n; i++) src[i] = (uint8_t)noise[i];
         dst[n] = -7.0f;
-        be->aug_u8_to_float(be, n, src, dst);
+        sg_aug_u8_to_float(be, n, src, dst);
         ref_aug_u8_to_float(n, src, ref);
         CHECK(tu_close_fd("random bytes", dst, ref, n, 1e-12, 6e-8), "trial %d n=%zu", trial, n);
         CHECK(dst[n] == -7.0f, "wrote past the end (n=%zu)", n);

@@ -9,6 +9,7 @@
  * output is the stricter test: two backends can agree with each other and both be wrong, but
  * not both be within this tolerance of the exact value and differ by more than twice it.
  * syevd is checked by reconstruction and orthogonality (eigenvector signs are arbitrary). */
+#include "kernels/backend.h"
 #include "kernels/check/opcheck.h"
 #include "test_backend.h"
 #include "test_util.h"

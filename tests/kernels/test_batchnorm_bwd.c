@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "kernels/kernels.h"
+#include "kernels/backend.h"
 #include "kernels/ref/ref.h"
 #include "test_util.h"
 
@@ -40,7 +41,7 @@ static void check_case(const sg_backend *be, const bn_case *k, int affine, int a
     tu_fill(dg0, C, seed, 5, -1.0f, 1.0f); /* what accumulate adds to */
     tu_fill(db0, C, seed, 6, -1.0f, 1.0f);
     const float *g = affine ? gamma : NULL;
-    be->batchnorm_fwd_train(be, N, C, HW, x, g, affine ? beta : NULL, 1e-5f, 0.1f, NULL, NULL,
+    sg_batchnorm_fwd_train(be, N, C, HW, x, g, affine ? beta : NULL, 1e-5f, 0.1f, NULL, NULL,
                             mean, invstd, y);
 
     bwd_out o[2];
@@ -50,7 +51,7 @@ static void check_case(const sg_backend *be, const bn_case *k, int affine, int a
         o[r].dbeta = tu_alloc(cb);
         memcpy(o[r].dgamma, dg0, cb);
         memcpy(o[r].dbeta, db0, cb);
-        be->batchnorm_bwd(be, N, C, HW, x, g, mean, invstd, dy, o[r].dx,
+        sg_batchnorm_bwd(be, N, C, HW, x, g, mean, invstd, dy, o[r].dx,
                           affine ? o[r].dgamma : NULL, affine ? o[r].dbeta : NULL, accumulate);
     }
     CHECK(memcmp(o[0].dx, o[1].dx, n * sizeof(float)) == 0 &&

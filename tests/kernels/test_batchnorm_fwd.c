@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "kernels/kernels.h"
+#include "kernels/backend.h"
 #include "kernels/ref/ref.h"
 #include "test_util.h"
 
@@ -69,7 +70,7 @@ static void check_train(const sg_backend *be, const bn_case *k, int affine, int 
         train_out_alloc(&o[r], n, C);
         memcpy(o[r].rm, rm0, (size_t)C * sizeof(float));
         memcpy(o[r].rv, rv0, (size_t)C * sizeof(float));
-        be->batchnorm_fwd_train(be, N, C, HW, x, g, b, eps, momentum, running ? o[r].rm : NULL,
+        sg_batchnorm_fwd_train(be, N, C, HW, x, g, b, eps, momentum, running ? o[r].rm : NULL,
                                 running ? o[r].rv : NULL, o[r].mean, o[r].invstd, o[r].y);
     }
     CHECK(train_out_same(&o[0], &o[1], n, C), "train N%d C%d HW%d: two calls differ", N, C, HW);
@@ -129,8 +130,8 @@ static void check_eval(const sg_backend *be, const bn_case *k, int affine, uint6
     tu_fill(rm, C, seed, 14, k->xlo, k->xhi);
     tu_fill(rv, C, seed, 15, 0.05f, 2.0f);
     const float *g = affine ? gamma : NULL, *b = affine ? beta : NULL;
-    be->batchnorm_fwd_eval(be, N, C, HW, x, g, b, eps, rm, rv, y);
-    be->batchnorm_fwd_eval(be, N, C, HW, x, g, b, eps, rm, rv, y2);
+    sg_batchnorm_fwd_eval(be, N, C, HW, x, g, b, eps, rm, rv, y);
+    sg_batchnorm_fwd_eval(be, N, C, HW, x, g, b, eps, rm, rv, y2);
     CHECK(memcmp(y, y2, n * sizeof(float)) == 0, "eval N%d C%d HW%d: two calls differ", N, C, HW);
 
     double *xd = tu_alloc(n * sizeof(double)), *yd = tu_alloc(n * sizeof(double));

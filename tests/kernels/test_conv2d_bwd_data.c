@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "kernels/kernels.h"
+#include "kernels/backend.h"
 #include "kernels/ref/ref.h"
 #include "test_util.h"
 #include "conv_cases.h"
@@ -16,7 +17,7 @@
 static void check_case(const sg_backend *be, const conv_case *c, uint64_t seed, int threads) {
     sg_conv_shape s = make_shape(c);
     size_t nx = x_count(&s), nw = w_count(&s), ny = y_count(&s);
-    size_t ws = be->conv2d_workspace_bytes(be, &s);
+    size_t ws = sg_conv2d_workspace_bytes(be, &s);
     float *dy = tu_alloc(ny * sizeof(float)), *w = tu_alloc(nw * sizeof(float));
     float *dx = tu_alloc(nx * sizeof(float)), *dx2 = tu_alloc(nx * sizeof(float));
     void *work = ws ? malloc(ws) : NULL;
@@ -30,14 +31,14 @@ static void check_case(const sg_backend *be, const conv_case *c, uint64_t seed, 
 
     if (work) memset(work, 0xff, ws);
     memset(dx, 0xff, nx * sizeof(float));
-    be->conv2d_bwd_data(be, &s, dy, w, dx, work);
+    sg_conv2d_bwd_data(be, &s, dy, w, dx, work);
     CHECK(close_enough("dx", dx, dxd, nx, (double)s.K * s.R * s.S),
           "conv2d_bwd_data %s N%d C%d %dx%d K%d %dx%d/%d pad %d, %d threads", c->what, s.N, s.C,
           s.H, s.W, s.K, s.R, s.S, s.stride, s.pad, threads);
 
     if (work) memset(work, 0xff, ws);
     memset(dx2, 0xff, nx * sizeof(float));
-    be->conv2d_bwd_data(be, &s, dy, w, dx2, work);
+    sg_conv2d_bwd_data(be, &s, dy, w, dx2, work);
     CHECK(memcmp(dx, dx2, nx * sizeof(float)) == 0,
           "conv2d_bwd_data %s not deterministic, %d threads", c->what, threads);
 

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "kernels/kernels.h"
+#include "kernels/backend.h"
 #include "kernels/ref/ref.h"
 #include "test_util.h"
 #include "conv_cases.h"
@@ -16,7 +17,7 @@
 static void check_case(const sg_backend *be, const conv_case *c, uint64_t seed, int threads) {
     sg_conv_shape s = make_shape(c);
     size_t nx = x_count(&s), nw = w_count(&s), ny = y_count(&s);
-    size_t ws = be->conv2d_workspace_bytes(be, &s);
+    size_t ws = sg_conv2d_workspace_bytes(be, &s);
     float *x = tu_alloc(nx * sizeof(float)), *dy = tu_alloc(ny * sizeof(float));
     float *dw0 = tu_alloc(nw * sizeof(float));
     float *dw = tu_alloc(nw * sizeof(float)), *dw2 = tu_alloc(nw * sizeof(float));
@@ -40,7 +41,7 @@ static void check_case(const sg_backend *be, const conv_case *c, uint64_t seed, 
             else
                 memset(outs[call], 0xff, nw * sizeof(float));
             if (work) memset(work, 0xff, ws);
-            be->conv2d_bwd_filter(be, &s, x, dy, outs[call], accumulate, work);
+            sg_conv2d_bwd_filter(be, &s, x, dy, outs[call], accumulate, work);
         }
         CHECK(close_enough("dw", dw, dwd, nw, terms + accumulate),
               "conv2d_bwd_filter %s N%d C%d %dx%d K%d %dx%d/%d pad %d, accumulate %d, %d threads",

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "kernels/kernels.h"
+#include "kernels/backend.h"
 #include "kernels/ref/ref.h"
 #include "test_util.h"
 #include "conv_cases.h"
@@ -16,7 +17,7 @@
 static void check_case(const sg_backend *be, const conv_case *c, uint64_t seed, int threads) {
     sg_conv_shape s = make_shape(c);
     size_t nx = x_count(&s), nw = w_count(&s), ny = y_count(&s);
-    size_t ws = be->conv2d_workspace_bytes(be, &s);
+    size_t ws = sg_conv2d_workspace_bytes(be, &s);
     float *x = tu_alloc(nx * sizeof(float)), *w = tu_alloc(nw * sizeof(float));
     float *y = tu_alloc(ny * sizeof(float)), *y2 = tu_alloc(ny * sizeof(float));
     void *work = ws ? malloc(ws) : NULL;
@@ -30,14 +31,14 @@ static void check_case(const sg_backend *be, const conv_case *c, uint64_t seed, 
 
     if (work) memset(work, 0xff, ws);
     memset(y, 0xff, ny * sizeof(float));
-    be->conv2d_fwd(be, &s, x, w, y, work);
+    sg_conv2d_fwd(be, &s, x, w, y, work);
     CHECK(close_enough("y", y, yd, ny, (double)s.C * s.R * s.S),
           "conv2d_fwd %s N%d C%d %dx%d K%d %dx%d/%d pad %d, %d threads", c->what, s.N, s.C, s.H,
           s.W, s.K, s.R, s.S, s.stride, s.pad, threads);
 
     if (work) memset(work, 0xff, ws);
     memset(y2, 0xff, ny * sizeof(float));
-    be->conv2d_fwd(be, &s, x, w, y2, work);
+    sg_conv2d_fwd(be, &s, x, w, y2, work);
     CHECK(memcmp(y, y2, ny * sizeof(float)) == 0, "conv2d_fwd %s not deterministic, %d threads",
           c->what, threads);
 
@@ -65,10 +66,10 @@ static void check_known_answers(const sg_backend *be) {
         CHECK(s->P == 2 && s->Q == 2, "known-answer shape %d gave %dx%d", i, s->P, s->Q);
         ref_conv2d_fwd(s, xd, wd, yd);
         CHECK(tu_close_dd("ref y", yd, wants[i], 4, 1e-12, 0), "ref_conv2d_fwd known answer %d", i);
-        size_t ws = be->conv2d_workspace_bytes(be, s);
+        size_t ws = sg_conv2d_workspace_bytes(be, s);
         void *work = ws ? malloc(ws) : NULL;
         float y[4];
-        be->conv2d_fwd(be, s, x, w, y, work);
+        sg_conv2d_fwd(be, s, x, w, y, work);
         CHECK(tu_close_fd("cpu y", y, wants[i], 4, 1e-6, 0), "cpu conv2d_fwd known answer %d", i);
         free(work);
     }

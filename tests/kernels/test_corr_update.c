@@ -3,6 +3,7 @@
  * of further batches, plain and centred; both triangles written and exactly symmetric; init
  * never reads the old F; determinism; 1 and 2 threads. */
 #include "kernels/kernels.h"
+#include "kernels/backend.h"
 #include "kernels/ref/ref.h"
 #include "test_util.h"
 
@@ -22,7 +23,7 @@ static void run_backend(const sg_backend *be, shape s, float rho, int center, ui
                         float *f, float *F, float *work) {
     for (int step = 0; step < NSTEPS; step++) {
         make_batch(f, s.N, s.D, seed, step);
-        be->corr_update(be, s.N, s.D, f, rho, step == 0, center, F, work);
+        sg_corr_update(be, s.N, s.D, f, rho, step == 0, center, F, work);
     }
 }
 
@@ -64,7 +65,7 @@ int main(void) {
                     make_batch(f, s.N, s.D, seed, step);
                     tu_f2d(f, fd, (size_t)s.N * s.D);
                     ref_corr_update(s.N, s.D, fd, rho, step == 0, center, Fr);
-                    be->corr_update(be, s.N, s.D, f, rho, step == 0, center, F, work);
+                    sg_corr_update(be, s.N, s.D, f, rho, step == 0, center, F, work);
                     /* Entries are means of products of O(1) values; float sums over N terms
                      * (and, centred, the f^T f / N - mu mu^T cancellation with |mu| ~ 0.5). */
                     char w2[160];
@@ -103,7 +104,7 @@ int main(void) {
     {
         const int D = 9;
         make_batch(f, 1, D, 3, 0);
-        be->corr_update(be, 1, D, f, 0.3f, 1, 1, F, work);
+        sg_corr_update(be, 1, D, f, 0.3f, 1, 1, F, work);
         double worst = 0;
         for (int i = 0; i < D * D; i++) worst = fmax(worst, fabs(F[i]));
         CHECK(worst < 1e-6, "centred F of one sample is %g, want 0", worst);

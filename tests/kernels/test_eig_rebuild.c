@@ -3,6 +3,7 @@
  * ones: the kernel is a plain product), exact symmetry of W, determinism, 1 and 2 threads,
  * and the DirectPred round trip: syevd then eig_rebuild with p = the eigenvalues gives back A. */
 #include "kernels/kernels.h"
+#include "kernels/backend.h"
 #include "kernels/ref/ref.h"
 #include "test_util.h"
 
@@ -33,7 +34,7 @@ static void check_random(const sg_backend *be, int threads) {
         tu_f2d(V, Vd, DD);
         tu_f2d(p, pd, (size_t)D);
         ref_eig_rebuild(D, Vd, pd, Wd);
-        be->eig_rebuild(be, D, V, p, W, work);
+        sg_eig_rebuild(be, D, V, p, W, work);
 
         char what[64];
         snprintf(what, sizeof what, "eig_rebuild D %d threads %d", D, threads);
@@ -44,7 +45,7 @@ static void check_random(const sg_backend *be, int threads) {
                           1e-5),
               "%s", what);
         CHECK(exactly_symmetric(D, W), "%s: W not exactly symmetric", what);
-        be->eig_rebuild(be, D, V, p, W2, work);
+        sg_eig_rebuild(be, D, V, p, W2, work);
         CHECK(memcmp(W, W2, DD * sizeof(float)) == 0, "%s: two calls differ", what);
         free(V);
         free(p);
@@ -68,13 +69,13 @@ static void check_round_trip(const sg_backend *be, int threads) {
     float *ones = (float *)tu_alloc((size_t)D * sizeof(float));
     float *W = (float *)tu_alloc(DD * sizeof(float));
     float *work = (float *)tu_alloc(DD * sizeof(float));
-    void *ws = tu_alloc(be->syevd_workspace_bytes(be, D));
+    void *ws = tu_alloc(sg_syevd_workspace_bytes(be, D));
     tu_fill(A, DD, 700, 1, -1.0f, 1.0f);
     for (int i = 0; i < D; i++)
         for (int j = 0; j < i; j++) A[(size_t)i * D + j] = A[(size_t)j * D + i];
     memcpy(V, A, DD * sizeof(float));
-    CHECK(be->syevd(be, D, V, w, ws) == 0, "round trip: syevd failed");
-    be->eig_rebuild(be, D, V, w, W, work);
+    CHECK(sg_syevd(be, D, V, w, ws) == 0, "round trip: syevd failed");
+    sg_eig_rebuild(be, D, V, w, W, work);
     double num = 0, den = 0;
     for (size_t i = 0; i < DD; i++) {
         num += ((double)W[i] - A[i]) * ((double)W[i] - A[i]);
@@ -84,7 +85,7 @@ static void check_round_trip(const sg_backend *be, int threads) {
     CHECK(sqrt(num / den) <= tol, "round trip D %d threads %d: ||W - A|| / ||A|| = %.3g > %.3g",
           D, threads, sqrt(num / den), tol);
     for (int j = 0; j < D; j++) ones[j] = 1.0f;
-    be->eig_rebuild(be, D, V, ones, W, work);
+    sg_eig_rebuild(be, D, V, ones, W, work);
     double worst = 0;
     for (int i = 0; i < D; i++)
         for (int j = 0; j < D; j++)

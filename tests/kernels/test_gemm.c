@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "kernels/kernels.h"
+#include "kernels/backend.h"
 #include "kernels/ref/ref.h"
 #include "test_util.h"
 
@@ -74,7 +75,7 @@ static void check_case(const sg_backend *be, const gemm_case *c, uint64_t seed, 
              c->ldc);
 
     memcpy(C, C0, nc * sizeof(float));
-    be->gemm(be, c->transA, c->transB, c->M, c->N, c->K, c->alpha, A, c->lda, B, c->ldb, c->beta, C,
+    sg_gemm(be, c->transA, c->transB, c->M, c->N, c->K, c->alpha, A, c->lda, B, c->ldb, c->beta, C,
              c->ldc);
     int ok = 1, pad_ok = 1;
     for (int i = 0; i < c->M; i++) {
@@ -89,7 +90,7 @@ static void check_case(const sg_backend *be, const gemm_case *c, uint64_t seed, 
     CHECK(pad_ok, "gemm wrote past column N of C (M%d N%d ldc%d)", c->M, c->N, c->ldc);
 
     memcpy(C2, C0, nc * sizeof(float));
-    be->gemm(be, c->transA, c->transB, c->M, c->N, c->K, c->alpha, A, c->lda, B, c->ldb, c->beta,
+    sg_gemm(be, c->transA, c->transB, c->M, c->N, c->K, c->alpha, A, c->lda, B, c->ldb, c->beta,
              C2, c->ldc);
     CHECK(memcmp(C, C2, nc * sizeof(float)) == 0, "gemm not deterministic: M%d N%d K%d, %d threads",
           c->M, c->N, c->K, threads);
@@ -114,7 +115,7 @@ static void check_known_answer(const sg_backend *be) {
         float Af[4], Bf[4], Cf[4] = {1, 1, 1, 1};
         tu_d2f(ta ? At : A, Af, 4);
         tu_d2f(tb ? Bt : B, Bf, 4);
-        be->gemm(be, ta, tb, 2, 2, 2, 2.0f, Af, 2, Bf, 2, -1.0f, Cf, 2);
+        sg_gemm(be, ta, tb, 2, 2, 2, 2.0f, Af, 2, Bf, 2, -1.0f, Cf, 2);
         CHECK(tu_close_fd("cpu C", Cf, want2, 4, 1e-6, 0), "cpu gemm known answer, combo %d",
               combo);
     }

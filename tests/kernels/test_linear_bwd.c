@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "kernels/kernels.h"
+#include "kernels/backend.h"
 #include "kernels/ref/ref.h"
 #include "test_util.h"
 
@@ -58,7 +59,7 @@ static void check_case(const sg_backend *be, const linear_case *c, uint64_t seed
         memset(dx[k], 0xff, nx * sizeof(float));
         memcpy(dW[k], dW0, nw * sizeof(float));
         memcpy(db[k], db0, nb * sizeof(float));
-        be->linear_bwd(be, c->N, c->In, c->Out, x, W, dy, c->want_dx ? dx[k] : NULL, dW[k],
+        sg_linear_bwd(be, c->N, c->In, c->Out, x, W, dy, c->want_dx ? dx[k] : NULL, dW[k],
                        c->want_db ? db[k] : NULL, c->accumulate);
     }
     int ok = tu_close_fd("dW", dW[0], dWd, nw, atol_for(c->N + c->accumulate), 1e-5);

@@ -8,6 +8,7 @@
  * (an eigenvector with its sign flipped) must still pass. */
 #include <string.h>
 
+#include "kernels/backend.h"
 #include "kernels/check/opcheck.h"
 #include "kernels/kernels.h"
 #include "test_util.h"

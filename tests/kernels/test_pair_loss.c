@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "kernels/kernels.h"
+#include "kernels/backend.h"
 #include "kernels/ref/ref.h"
 #include "test_util.h"
 
@@ -62,10 +63,10 @@ static void check_case(const sg_backend *be, int N, int D, int normalize, int ki
         o[r].loss = tu_alloc((size_t)N * sizeof(float));
         o[r].dp = tu_alloc(fb);
         o[r].dz = tu_alloc(fb);
-        be->pair_loss_fwd(be, N, D, normalize, p, z, o[r].loss);
-        be->pair_loss_bwd(be, N, D, normalize, p, z, scale, o[r].dp, o[r].dz);
+        sg_pair_loss_fwd(be, N, D, normalize, p, z, o[r].loss);
+        sg_pair_loss_bwd(be, N, D, normalize, p, z, scale, o[r].dp, o[r].dz);
     }
-    be->pair_loss_bwd(be, N, D, normalize, p, z, scale, dp_only, NULL);
+    sg_pair_loss_bwd(be, N, D, normalize, p, z, scale, dp_only, NULL);
     CHECK(memcmp(o[0].loss, o[1].loss, (size_t)N * sizeof(float)) == 0 &&
               memcmp(o[0].dp, o[1].dp, fb) == 0 && memcmp(o[0].dz, o[1].dz, fb) == 0,
           "pair loss N%d D%d: two calls differ", N, D);

@@ -2,6 +2,7 @@
  * their own lr / weight decay, several momenta, several steps), a hand-computed PyTorch step,
  * determinism, and bit-identity across 1 and 2 threads (the update is elementwise). */
 #include "kernels/kernels.h"
+#include "kernels/backend.h"
 #include "kernels/ref/ref.h"
 #include "test_util.h"
 
@@ -44,7 +45,7 @@ static void run_backend(const sg_backend *be, fstate *s, float momentum, uint64_
                                        .n = group_n[k], .lr = group_lr[k],
                                        .weight_decay = group_wd[k]};
         }
-        be->sgd_step(be, NGROUPS, groups, momentum);
+        sg_sgd_step(be, NGROUPS, groups, momentum);
     }
 }
 
@@ -122,20 +123,20 @@ static void check_known_values(const sg_backend *be) {
         {.w = &w1, .g = &g1, .m = &m1, .n = 1, .lr = 0.1f, .weight_decay = 0.1f},
         {.w = &w2, .g = &g2, .m = &m2, .n = 1, .lr = 0.2f, .weight_decay = 0.0f},
     };
-    be->sgd_step(be, 2, groups, 0.9f);
+    sg_sgd_step(be, 2, groups, 0.9f);
     CHECK(fabsf(m1 - 0.6f) < 1e-6f && fabsf(w1 - 0.94f) < 1e-6f, "step 1: m %g w %g", m1, w1);
     CHECK(fabsf(m2 + 1.0f) < 1e-6f && fabsf(w2 - 2.2f) < 1e-6f, "step 1 group 2: m %g w %g", m2,
           w2);
-    be->sgd_step(be, 2, groups, 0.9f);
+    sg_sgd_step(be, 2, groups, 0.9f);
     CHECK(fabsf(m1 - 1.134f) < 1e-6f && fabsf(w1 - 0.8266f) < 1e-6f, "step 2: m %g w %g", m1, w1);
     CHECK(fabsf(m2 + 1.9f) < 1e-6f && fabsf(w2 - 2.58f) < 1e-6f, "step 2 group 2: m %g w %g", m2,
           w2);
     /* zero groups and an empty group are no-ops */
     const float w1_kept = w1, m1_kept = m1;
-    be->sgd_step(be, 0, groups, 0.9f);
+    sg_sgd_step(be, 0, groups, 0.9f);
     sg_sgd_group empty = {.w = NULL, .g = NULL, .m = NULL, .n = 0, .lr = 0.1f,
                           .weight_decay = 0.0f};
-    be->sgd_step(be, 1, &empty, 0.9f);
+    sg_sgd_step(be, 1, &empty, 0.9f);
     CHECK(w1 == w1_kept && m1 == m1_kept, "no-op calls changed w %g or m %g", w1, m1);
 }
 

@@ -15,6 +15,7 @@
  * 64 eps up to D = 64 and eps * D beyond (LAPACK's own tests allow 30 * D * eps): loose enough
  * for any correct solver, and a wrong eigenpair shows up at 1e-3 or more. */
 #include "kernels/kernels.h"
+#include "kernels/backend.h"
 #include "kernels/ref/ref.h"
 #include "test_util.h"
 
@@ -102,7 +103,7 @@ static decomp_err decomp_check_f(int D, const float *A, const float *V, const fl
 static decomp_err backend_syevd_checked(const sg_backend *be, const char *what, int D,
                                         const float *A, float *V, float *w) {
     const size_t DD = (size_t)D * D, guard = 4096;
-    const size_t bytes = be->syevd_workspace_bytes(be, D);
+    const size_t bytes = sg_syevd_workspace_bytes(be, D);
     /* ssyevd's documented minimum for JOBZ='V' */
     const size_t min_bytes = D > 1 ? (size_t)(1 + 6 * D + 2 * D * D) * 4 + (size_t)(3 + 5 * D) * 4
                                    : 8;
@@ -110,7 +111,7 @@ static decomp_err backend_syevd_checked(const sg_backend *be, const char *what, 
           min_bytes);
     void *ws = guarded_workspace(bytes, guard);
     memcpy(V, A, DD * sizeof(float));
-    int info = be->syevd(be, D, V, w, ws);
+    int info = sg_syevd(be, D, V, w, ws);
     CHECK(info == 0, "%s: info %d", what, info);
     CHECK(guard_intact(ws, bytes, guard), "%s: syevd wrote past its workspace", what);
 
@@ -124,7 +125,7 @@ static decomp_err backend_syevd_checked(const sg_backend *be, const char *what, 
     float *V2 = (float *)tu_alloc(DD * sizeof(float));
     float *w2 = (float *)tu_alloc((size_t)D * sizeof(float));
     memcpy(V2, A, DD * sizeof(float));
-    info = be->syevd(be, D, V2, w2, ws);
+    info = sg_syevd(be, D, V2, w2, ws);
     CHECK(info == 0 && memcmp(V, V2, DD * sizeof(float)) == 0 &&
               memcmp(w, w2, (size_t)D * sizeof(float)) == 0,
           "%s: two calls differ (info %d)", what, info);
@@ -250,7 +251,7 @@ static void check_correlation(const sg_backend *be, int threads) {
     double *Fd = (double *)tu_alloc(DD * sizeof(double));
     double *wd = (double *)tu_alloc((size_t)D * sizeof(double));
     tu_fill(f, (size_t)N * D, 99, 1, -1.0f, 1.0f);
-    be->corr_update(be, N, D, f, 0.3f, 1, 0, F, work);
+    sg_corr_update(be, N, D, f, 0.3f, 1, 0, F, work);
     char what[64];
     snprintf(what, sizeof what, "correlation N %d D %d threads %d", N, D, threads);
     backend_syevd_checked(be, what, D, F, V, w);

@@ -1,0 +1,428 @@
+/* kernels/backend.c: the backend front door (see backend.h): the registry, the slot check, and
+ * every kernel call validated once before it reaches a backend. */
+#include "kernels/backend.h"
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/base/err.h"
+#include "kernels/cpu/cpu_internal.h"
+
+#ifdef SG_HAVE_CUDA
+#include "kernels/cuda/cuda_backend.h"
+#endif
+
+/* ---- the registry ------------------------------------------------------------------------------ */
+
+const sg_backend *sg_backend_get(const char *name) {
+    if (name && strcmp(name, "cpu") == 0) return sg_cpu_backend();
+#ifdef SG_HAVE_CUDA
+    if (name && strcmp(name, "cuda") == 0) return sg_cuda_backend_get();
+#endif
+    return NULL;
+}
+
+const char *sg_backend_unavailable(const char *name) {
+    if (!name) return "no backend named";
+    if (strcmp(name, "cpu") == 0) return "available";
+    if (strcmp(name, "cuda") == 0) {
+#ifdef SG_HAVE_CUDA
+        return sg_cuda_backend_get() ? "available" : sg_cuda_unavailable();
+#else
+        return "not built: no CUDA toolkit was found when this binary was configured";
+#endif
+    }
+    return "unknown backend (expected cpu or cuda)";
+}
+
+void sg_backend_device(const sg_backend *be, char *desc, size_t desc_len, char *key,
+                       size_t key_len) {
+    if (desc_len) desc[0] = 0;
+    if (key_len) key[0] = 0;
+#ifdef SG_HAVE_CUDA
+    sg_cuda_info in;
+    if (be && !strcmp(be->name, "cuda") && sg_cuda_describe(&in)) {
+        double gib = (double)in.mem_bytes / (1024.0 * 1024.0 * 1024.0);
+        snprintf(desc, desc_len,
+                 "%s, cc %d.%d, %d SMs, %.1f GiB, driver %d.%d, runtime %d.%d, cuBLAS %d, "
+                 "cuSOLVER %d",
+                 in.name, in.cc_major, in.cc_minor, in.sm_count, gib, in.driver_version / 1000,
+                 (in.driver_version % 1000) / 10, in.runtime_version / 1000,
+                 (in.runtime_version % 1000) / 10, in.cublas_version, in.cusolver_version);
+        snprintf(key, key_len, "%s|%d.%d|%d|%.0f", in.name, in.cc_major, in.cc_minor,
+                 in.sm_count, gib);
+    }
+#else
+    (void)be;
+#endif
+}
+
+const char *sg_backend_compiled(void) {
+#ifdef SG_HAVE_CUDA
+    return "cpu cuda";
+#else
+    return "cpu";
+#endif
+}
+
+/* ---- every required slot, by name ------------------------------------------------------------ */
+
+typedef void (*any_fn)(void);
+#define SLOT(f) {#f, offsetof(sg_backend, f)}
+static const struct {
+    const char *name;
+    size_t offset;
+} required_slots[] = {
+    SLOT(gemm), SLOT(linear_fwd), SLOT(linear_bwd), SLOT(conv2d_workspace_bytes),
+    SLOT(conv2d_fwd), SLOT(conv2d_bwd_data), SLOT(conv2d_bwd_filter),
+    SLOT(batchnorm_fwd_train), SLOT(batchnorm_fwd_eval), SLOT(batchnorm_bwd), SLOT(relu_fwd),
+    SLOT(relu_bwd), SLOT(add_fwd), SLOT(add_bwd), SLOT(maxpool_fwd), SLOT(maxpool_bwd),
+    SLOT(avgpool_global_fwd), SLOT(avgpool_global_bwd), SLOT(pair_loss_fwd),
+    SLOT(pair_loss_bwd), SLOT(sgd_step), SLOT(lars_step), SLOT(ema_update), SLOT(corr_update),
+    SLOT(syevd_workspace_bytes), SLOT(syevd), SLOT(eig_rebuild), SLOT(aug_u8_to_float),
+    SLOT(aug_resized_crop), SLOT(aug_hflip), SLOT(aug_color_jitter), SLOT(aug_grayscale),
+    SLOT(aug_gaussian_blur), SLOT(aug_solarize), SLOT(aug_normalize), SLOT(mem_alloc),
+    SLOT(mem_free), SLOT(host_alloc), SLOT(host_free), SLOT(mem_upload), SLOT(mem_download),
+    SLOT(mem_copy), SLOT(mem_zero), SLOT(sync), SLOT(timer_start), SLOT(timer_stop),
+};
+/* kernels.h keeps every slot from gemm on a function pointer: the list above must name them all */
+_Static_assert(sizeof required_slots / sizeof required_slots[0] ==
+                   (sizeof(sg_backend) - offsetof(sg_backend, gemm)) / sizeof(any_fn),
+               "every slot of sg_backend from gemm on is in required_slots");
+
+const char *sg_backend_empty_slot(const sg_backend *be) {
+    for (size_t i = 0; i < sizeof required_slots / sizeof required_slots[0]; i++) {
+        any_fn fn;
+        memcpy(&fn, (const char *)be + required_slots[i].offset, sizeof fn);
+        if (!fn) return required_slots[i].name;
+    }
+    return NULL;
+}
+
+/* ---- the kernels, validated ------------------------------------------------------------------ */
+
+static int max_int(int a, int b) { return a > b ? a : b; }
+
+/* the geometry is the one sg_conv_shape_make computes for its inputs */
+static void check_conv(const char *op, const sg_conv_shape *s) {
+    SG_CHECK(s != NULL, "%s: no shape", op);
+    SG_CHECK(s->N > 0 && s->C > 0 && s->H > 0 && s->W > 0 && s->K > 0 && s->R > 0 && s->S > 0 &&
+                 s->stride > 0 && s->pad >= 0 && s->H + 2 * s->pad >= s->R &&
+                 s->W + 2 * s->pad >= s->S &&
+                 s->P == (s->H + 2 * s->pad - s->R) / s->stride + 1 &&
+                 s->Q == (s->W + 2 * s->pad - s->S) / s->stride + 1,
+             "%s: shape N%d C%d H%d W%d K%d R%d S%d stride %d pad %d -> P%d Q%d is not one "
+             "sg_conv_shape_make made",
+             op, s->N, s->C, s->H, s->W, s->K, s->R, s->S, s->stride, s->pad, s->P, s->Q);
+}
+
+static void check_pool(const char *op, const sg_pool_shape *s) {
+    SG_CHECK(s != NULL, "%s: no shape", op);
+    SG_CHECK(s->N > 0 && s->C > 0 && s->H > 0 && s->W > 0 && s->k > 0 && s->stride > 0 &&
+                 s->pad >= 0 && s->pad < s->k && s->H + 2 * s->pad >= s->k &&
+                 s->W + 2 * s->pad >= s->k &&
+                 s->P == (s->H + 2 * s->pad - s->k) / s->stride + 1 &&
+                 s->Q == (s->W + 2 * s->pad - s->k) / s->stride + 1,
+             "%s: shape N%d C%d H%d W%d k%d stride %d pad %d -> P%d Q%d is not one "
+             "sg_pool_shape_make made",
+             op, s->N, s->C, s->H, s->W, s->k, s->stride, s->pad, s->P, s->Q);
+}
+
+static void check_nchw(const char *op, int N, int C, int HW) {
+    SG_CHECK(N > 0 && C > 0 && HW > 0, "%s: N%d C%d HW%d", op, N, C, HW);
+}
+
+void sg_gemm(const sg_backend *be, int transA, int transB, int M, int N, int K, float alpha,
+             const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc) {
+    /* Stored shapes: A is [M,K] or [K,M] (transA), B is [K,N] or [N,K] (transB), C is [M,N]. */
+    SG_CHECK(M >= 0 && N >= 0 && K >= 0, "gemm: M%d N%d K%d", M, N, K);
+    SG_CHECK(lda >= max_int(1, transA ? M : K) && ldb >= max_int(1, transB ? K : N) &&
+                 ldc >= max_int(1, N),
+             "gemm: leading dimensions lda%d ldb%d ldc%d for M%d N%d K%d transA%d transB%d", lda,
+             ldb, ldc, M, N, K, transA, transB);
+    SG_CHECK(M == 0 || N == 0 || (C && (K == 0 || (A && B))), "gemm: NULL matrix");
+    be->gemm(be, transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+void sg_linear_fwd(const sg_backend *be, int N, int In, int Out, const float *x, const float *W,
+                   const float *b, float *y) {
+    SG_CHECK(N > 0 && In > 0 && Out > 0, "linear_fwd: N%d In%d Out%d", N, In, Out);
+    SG_CHECK(x && W && y, "linear_fwd: NULL buffer");
+    be->linear_fwd(be, N, In, Out, x, W, b, y);
+}
+
+void sg_linear_bwd(const sg_backend *be, int N, int In, int Out, const float *x, const float *W,
+                   const float *dy, float *dx, float *dW, float *db, int accumulate) {
+    SG_CHECK(N > 0 && In > 0 && Out > 0, "linear_bwd: N%d In%d Out%d", N, In, Out);
+    SG_CHECK(x && W && dy && dW, "linear_bwd: NULL buffer");
+    be->linear_bwd(be, N, In, Out, x, W, dy, dx, dW, db, accumulate);
+}
+
+size_t sg_conv2d_workspace_bytes(const sg_backend *be, const sg_conv_shape *s) {
+    check_conv("conv2d_workspace_bytes", s);
+    return be->conv2d_workspace_bytes(be, s);
+}
+
+/* the caller's workspace must exist whenever the backend asks for one */
+static void check_conv_call(const sg_backend *be, const char *op, const sg_conv_shape *s,
+                            const void *a, const void *b, const void *out, const void *ws) {
+    check_conv(op, s);
+    SG_CHECK(a && b && out, "%s: NULL buffer", op);
+    SG_CHECK(ws || be->conv2d_workspace_bytes(be, s) == 0, "%s: needs a workspace of %zu bytes",
+             op, be->conv2d_workspace_bytes(be, s));
+}
+
+void sg_conv2d_fwd(const sg_backend *be, const sg_conv_shape *s, const float *x, const float *w,
+                   float *y, void *workspace) {
+    check_conv_call(be, "conv2d_fwd", s, x, w, y, workspace);
+    be->conv2d_fwd(be, s, x, w, y, workspace);
+}
+
+void sg_conv2d_bwd_data(const sg_backend *be, const sg_conv_shape *s, const float *dy,
+                        const float *w, float *dx, void *workspace) {
+    check_conv_call(be, "conv2d_bwd_data", s, dy, w, dx, workspace);
+    be->conv2d_bwd_data(be, s, dy, w, dx, workspace);
+}
+
+void sg_conv2d_bwd_filter(const sg_backend *be, const sg_conv_shape *s, const float *x,
+                          const float *dy, float *dw, int accumulate, void *workspace) {
+    check_conv_call(be, "conv2d_bwd_filter", s, x, dy, dw, workspace);
+    be->conv2d_bwd_filter(be, s, x, dy, dw, accumulate, workspace);
+}
+
+void sg_batchnorm_fwd_train(const sg_backend *be, int N, int C, int HW, const float *x,
+                            const float *gamma, const float *beta, float eps, float momentum,
+                            float *running_mean, float *running_var, float *mean, float *invstd,
+                            float *y) {
+    check_nchw("batchnorm_fwd_train", N, C, HW);
+    /* PyTorch refuses to train BN on one value per channel: the unbiased variance is 0/0. */
+    SG_CHECK((long long)N * HW > 1,
+             "batchnorm_fwd_train needs more than one value per channel (N%d HW%d)", N, HW);
+    SG_CHECK(!running_mean == !running_var,
+             "batchnorm_fwd_train: running_mean and running_var must both be given or both be "
+             "NULL");
+    SG_CHECK(!gamma == !beta, "batchnorm_fwd_train: gamma and beta go together");
+    SG_CHECK(x && mean && invstd && y, "batchnorm_fwd_train: NULL buffer");
+    SG_CHECK(eps > 0 && momentum >= 0 && momentum <= 1, "batchnorm_fwd_train: eps %g momentum %g",
+             (double)eps, (double)momentum);
+    be->batchnorm_fwd_train(be, N, C, HW, x, gamma, beta, eps, momentum, running_mean,
+                            running_var, mean, invstd, y);
+}
+
+void sg_batchnorm_fwd_eval(const sg_backend *be, int N, int C, int HW, const float *x,
+                           const float *gamma, const float *beta, float eps,
+                           const float *running_mean, const float *running_var, float *y) {
+    check_nchw("batchnorm_fwd_eval", N, C, HW);
+    SG_CHECK(running_mean && running_var, "batchnorm_fwd_eval needs the running statistics");
+    SG_CHECK(!gamma == !beta, "batchnorm_fwd_eval: gamma and beta go together");
+    SG_CHECK(x && y && eps > 0, "batchnorm_fwd_eval: NULL buffer or eps %g", (double)eps);
+    be->batchnorm_fwd_eval(be, N, C, HW, x, gamma, beta, eps, running_mean, running_var, y);
+}
+
+void sg_batchnorm_bwd(const sg_backend *be, int N, int C, int HW, const float *x,
+                      const float *gamma, const float *mean, const float *invstd, const float *dy,
+                      float *dx, float *dgamma, float *dbeta, int accumulate) {
+    check_nchw("batchnorm_bwd", N, C, HW);
+    SG_CHECK(x && mean && invstd && dy && dx, "batchnorm_bwd: NULL buffer");
+    SG_CHECK(!dgamma == !dbeta && (!dgamma || gamma),
+             "batchnorm_bwd: dgamma and dbeta go together, and need gamma");
+    be->batchnorm_bwd(be, N, C, HW, x, gamma, mean, invstd, dy, dx, dgamma, dbeta, accumulate);
+}
+
+void sg_relu_fwd(const sg_backend *be, size_t n, const float *x, float *y) {
+    SG_CHECK(n == 0 || (x && y), "relu_fwd: NULL buffer");
+    be->relu_fwd(be, n, x, y);
+}
+
+void sg_relu_bwd(const sg_backend *be, size_t n, const float *y, const float *dy, float *dx) {
+    SG_CHECK(n == 0 || (y && dy && dx), "relu_bwd: NULL buffer");
+    be->relu_bwd(be, n, y, dy, dx);
+}
+
+void sg_add_fwd(const sg_backend *be, size_t n, const float *a, const float *b, float *y) {
+    SG_CHECK(n == 0 || (a && b && y), "add_fwd: NULL buffer");
+    be->add_fwd(be, n, a, b, y);
+}
+
+void sg_add_bwd(const sg_backend *be, size_t n, const float *dy, float *da, float *db,
+                int accumulate) {
+    SG_CHECK(n == 0 || dy, "add_bwd: NULL dy");
+    be->add_bwd(be, n, dy, da, db, accumulate);
+}
+
+void sg_maxpool_fwd(const sg_backend *be, const sg_pool_shape *s, const float *x, float *y,
+                    int32_t *argmax) {
+    check_pool("maxpool_fwd", s);
+    SG_CHECK(x && y && argmax, "maxpool_fwd: NULL buffer");
+    be->maxpool_fwd(be, s, x, y, argmax);
+}
+
+void sg_maxpool_bwd(const sg_backend *be, const sg_pool_shape *s, const float *dy,
+                    const int32_t *argmax, float *dx) {
+    check_pool("maxpool_bwd", s);
+    SG_CHECK(dy && argmax && dx, "maxpool_bwd: NULL buffer");
+    be->maxpool_bwd(be, s, dy, argmax, dx);
+}
+
+void sg_avgpool_global_fwd(const sg_backend *be, int N, int C, int HW, const float *x, float *y) {
+    check_nchw("avgpool_global_fwd", N, C, HW);
+    SG_CHECK(x && y, "avgpool_global_fwd: NULL buffer");
+    be->avgpool_global_fwd(be, N, C, HW, x, y);
+}
+
+void sg_avgpool_global_bwd(const sg_backend *be, int N, int C, int HW, const float *dy,
+                           float *dx) {
+    check_nchw("avgpool_global_bwd", N, C, HW);
+    SG_CHECK(dy && dx, "avgpool_global_bwd: NULL buffer");
+    be->avgpool_global_bwd(be, N, C, HW, dy, dx);
+}
+
+void sg_pair_loss_fwd(const sg_backend *be, int N, int D, int normalize, const float *p,
+                      const float *z, float *row_loss) {
+    SG_CHECK(N > 0 && D > 0, "pair_loss_fwd: N%d D%d", N, D);
+    SG_CHECK(p && z && row_loss, "pair_loss_fwd: NULL buffer");
+    be->pair_loss_fwd(be, N, D, normalize, p, z, row_loss);
+}
+
+void sg_pair_loss_bwd(const sg_backend *be, int N, int D, int normalize, const float *p,
+                      const float *z, float scale, float *dp, float *dz) {
+    SG_CHECK(N > 0 && D > 0, "pair_loss_bwd: N%d D%d", N, D);
+    SG_CHECK(p && z && dp, "pair_loss_bwd: NULL buffer");
+    be->pair_loss_bwd(be, N, D, normalize, p, z, scale, dp, dz);
+}
+
+void sg_sgd_step(const sg_backend *be, int ngroups, const sg_sgd_group *groups, float momentum) {
+    SG_CHECK(ngroups >= 0 && (ngroups == 0 || groups), "sgd_step: ngroups %d, groups %p",
+             ngroups, (const void *)groups);
+    for (int gi = 0; gi < ngroups; gi++)
+        SG_CHECK(groups[gi].n == 0 || (groups[gi].w && groups[gi].g && groups[gi].m),
+                 "sgd_step group %d: w, g and m must be non-NULL", gi);
+    be->sgd_step(be, ngroups, groups, momentum);
+}
+
+void sg_lars_step(const sg_backend *be, int ngroups, const sg_lars_group *groups, float lr,
+                  float momentum, float eta) {
+    SG_CHECK(ngroups >= 0 && (ngroups == 0 || groups), "lars_step: ngroups %d", ngroups);
+    for (int gi = 0; gi < ngroups; gi++)
+        SG_CHECK(groups[gi].n == 0 || (groups[gi].w && groups[gi].g && groups[gi].m),
+                 "lars_step group %d: w, g and m must be non-NULL", gi);
+    be->lars_step(be, ngroups, groups, lr, momentum, eta);
+}
+
+void sg_ema_update(const sg_backend *be, size_t n, float m, const float *online, float *target) {
+    SG_CHECK(n == 0 || (online && target), "ema_update: NULL buffer");
+    SG_CHECK(m >= 0 && m <= 1, "ema_update: rate %g outside [0, 1]", (double)m);
+    be->ema_update(be, n, m, online, target);
+}
+
+void sg_corr_update(const sg_backend *be, int N, int D, const float *f, float rho, int init,
+                    int center, float *F, float *work) {
+    SG_CHECK(N > 0 && D > 0, "corr_update: N %d, D %d", N, D);
+    SG_CHECK(f && F, "corr_update: NULL buffer");
+    SG_CHECK(!center || work, "corr_update: the centred variant needs work[D]");
+    SG_CHECK(rho >= 0 && rho <= 1, "corr_update: rho %g outside [0, 1]", (double)rho);
+    be->corr_update(be, N, D, f, rho, init, center, F, work);
+}
+
+size_t sg_syevd_workspace_bytes(const sg_backend *be, int D) {
+    SG_CHECK(D > 0, "syevd_workspace_bytes: D %d", D);
+    return be->syevd_workspace_bytes(be, D);
+}
+
+int sg_syevd(const sg_backend *be, int D, float *A, float *w, void *work) {
+    SG_CHECK(D > 0 && A && w && work, "syevd: D %d or a NULL buffer", D);
+    return be->syevd(be, D, A, w, work);
+}
+
+void sg_eig_rebuild(const sg_backend *be, int D, const float *V, const float *p, float *W,
+                    float *work) {
+    SG_CHECK(D > 0 && V && p && W && work, "eig_rebuild: D %d or a NULL buffer", D);
+    be->eig_rebuild(be, D, V, p, W, work);
+}
+
+/* ---- augmentation ---------------------------------------------------------------------------- */
+
+static void check_image(const char *op, int C, int H, int W) {
+    SG_CHECK(C > 0 && H > 0 && W > 0, "%s: C=%d H=%d W=%d", op, C, H, W);
+}
+
+void sg_aug_u8_to_float(const sg_backend *be, size_t n, const uint8_t *src, float *dst) {
+    SG_CHECK(n == 0 || (src && dst), "aug_u8_to_float: NULL buffer");
+    be->aug_u8_to_float(be, n, src, dst);
+}
+
+void sg_aug_resized_crop(const sg_backend *be, int C, int H, int W, const float *src, float y0,
+                         float x0, float h, float w, int outH, int outW, float *dst) {
+    check_image("aug_resized_crop", C, H, W);
+    SG_CHECK(outH > 0 && outW > 0, "aug_resized_crop: outH=%d outW=%d", outH, outW);
+    /* Boxes come from integer draws converted to float; the slack only absorbs rounding of a
+     * caller that computes them in float. */
+    SG_CHECK(y0 >= 0.0f && x0 >= 0.0f && h > 0.0f && w > 0.0f && y0 + h <= (float)H + 1e-3f &&
+                 x0 + w <= (float)W + 1e-3f,
+             "aug_resized_crop: box (y0=%g x0=%g h=%g w=%g) not inside the %dx%d image",
+             (double)y0, (double)x0, (double)h, (double)w, H, W);
+    SG_CHECK(src && dst, "aug_resized_crop: NULL buffer");
+    be->aug_resized_crop(be, C, H, W, src, y0, x0, h, w, outH, outW, dst);
+}
+
+void sg_aug_hflip(const sg_backend *be, int C, int H, int W, const float *src, float *dst) {
+    check_image("aug_hflip", C, H, W);
+    SG_CHECK(src && dst, "aug_hflip: NULL buffer");
+    /* dst may be src exactly; a partial overlap is a caller bug */
+    const uintptr_t s = (uintptr_t)src, d = (uintptr_t)dst;
+    const uintptr_t bytes = (uintptr_t)C * (uintptr_t)H * (uintptr_t)W * sizeof(float);
+    SG_CHECK(d == s || d + bytes <= s || s + bytes <= d,
+             "aug_hflip: dst overlaps src without being src");
+    be->aug_hflip(be, C, H, W, src, dst);
+}
+
+void sg_aug_color_jitter(const sg_backend *be, int H, int W, float *img, float brightness,
+                         float contrast, float saturation, float hue, const int order[4]) {
+    check_image("aug_color_jitter", 3, H, W);
+    SG_CHECK(img && order, "aug_color_jitter: NULL buffer");
+    SG_CHECK(brightness >= 0.0f && contrast >= 0.0f && saturation >= 0.0f,
+             "aug_color_jitter: negative factor (brightness %g contrast %g saturation %g)",
+             (double)brightness, (double)contrast, (double)saturation);
+    SG_CHECK(hue >= -0.5f && hue <= 0.5f, "aug_color_jitter: hue shift %g outside [-0.5, 0.5]",
+             (double)hue);
+    int seen = 0;
+    for (int i = 0; i < 4; i++) {
+        SG_CHECK(order[i] >= 0 && order[i] < 4 && !(seen & (1 << order[i])),
+                 "aug_color_jitter: order is not a permutation of 0..3 (order[%d] = %d)", i,
+                 order[i]);
+        seen |= 1 << order[i];
+    }
+    be->aug_color_jitter(be, H, W, img, brightness, contrast, saturation, hue, order);
+}
+
+void sg_aug_grayscale(const sg_backend *be, int H, int W, float *img) {
+    check_image("aug_grayscale", 3, H, W);
+    SG_CHECK(img, "aug_grayscale: NULL buffer");
+    be->aug_grayscale(be, H, W, img);
+}
+
+void sg_aug_gaussian_blur(const sg_backend *be, int C, int H, int W, const float *src,
+                          float *dst, int ksize, float sigma, float *work) {
+    check_image("aug_gaussian_blur", C, H, W);
+    SG_CHECK(ksize >= 1 && ksize % 2 == 1 && ksize <= SG_AUG_BLUR_MAX_KSIZE,
+             "aug_gaussian_blur: kernel size %d must be odd, in [1, %d]", ksize,
+             SG_AUG_BLUR_MAX_KSIZE);
+    SG_CHECK(sigma > 0.0f, "aug_gaussian_blur: sigma %g must be > 0", (double)sigma);
+    SG_CHECK(src && dst && work, "aug_gaussian_blur: NULL buffer");
+    be->aug_gaussian_blur(be, C, H, W, src, dst, ksize, sigma, work);
+}
+
+void sg_aug_solarize(const sg_backend *be, size_t n, float *img, float threshold) {
+    SG_CHECK(n == 0 || img, "aug_solarize: NULL buffer");
+    be->aug_solarize(be, n, img, threshold);
+}
+
+void sg_aug_normalize(const sg_backend *be, int C, int HW, float *img, const float *mean,
+                      const float *std) {
+    SG_CHECK(C > 0 && HW > 0, "aug_normalize: C=%d HW=%d", C, HW);
+    SG_CHECK(img && mean && std, "aug_normalize: NULL buffer");
+    for (int c = 0; c < C; c++) SG_CHECK(std[c] != 0.0f, "aug_normalize: std[%d] is zero", c);
+    be->aug_normalize(be, C, HW, img, mean, std);
+}

@@ -6,12 +6,12 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "kernels/backend.h"
 #include "app/commands.h"
 #include "bench/kbench.h"
 #include "core/base/file.h"
 #include "core/base/text.h"
 #include "build_info.h"
+#include "kernels/backend.h"
 #include "kernels/kernels.h"
 
 static void bench_help(FILE *f) {

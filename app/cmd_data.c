@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "app/commands.h"
-#include "core/data/dataset.h"
+#include "core/data/datasets.h"
 
 static void data_help(FILE *f) {
     fprintf(f,
@@ -20,63 +20,33 @@ static void data_help(FILE *f) {
             "      the reader's error).\n");
 }
 
+/* The formats `data fake` writes: the table's rows with a fake size, for messages. */
+static const char *fake_formats(void) {
+    static char names[256];
+    if (!names[0])
+        for (int i = 0, at = 0; i < sg_dataset_count(); i++)
+            if (sg_dataset_at(i)->fake_size > 0)
+                at += snprintf(names + at, sizeof names - (size_t)at, "%s%s", at ? ", " : "",
+                               sg_dataset_at(i)->name);
+    return names;
+}
+
 static int fake(const char *fmt, const char *dir, int n, unsigned long long seed, sg_err *err) {
-    int size = !strcmp(fmt, "stl10") ? 96 : !strcmp(fmt, "cifar10") ? 32
-             : !strcmp(fmt, "fashion_mnist") ? 28 : !strcmp(fmt, "imagenet") ? 64 : 0;
-    if (!size)
-        return sg_errf(err, "unknown format '%s' (expected stl10, cifar10, fashion_mnist or imagenet)",
-                       fmt);
-    int C = !strcmp(fmt, "fashion_mnist") ? 1 : 3;
-    /* one generated set: the classes are the same patterns in every split */
-    sg_dataset d;
-    int total = 3 * n;
-    if (sg_dataset_synthetic(&d, total, C, size, size, 10, seed, err)) return -1;
-    const size_t img = (size_t)C * size * size;
-    const uint8_t *train = d.pixels, *test = d.pixels + (size_t)n * img,
-                  *extra = d.pixels + (size_t)2 * n * img;
-    const int32_t *ltrain = d.labels, *ltest = d.labels + n;
-    int rc = 0;
-    char p1[4200], p2[4200];
-    if (!strcmp(fmt, "stl10")) {
-        rc = sg_write_stl10(dir, "train", n, train, ltrain, err);
-        if (!rc) rc = sg_write_stl10(dir, "test", n, test, ltest, err);
-        if (!rc) rc = sg_write_stl10(dir, "unlabeled", n, extra, NULL, err);
-    } else if (!strcmp(fmt, "cifar10")) {
-        rc = sg_write_cifar10(dir, 1, n, train, ltrain, err);
-        if (!rc) rc = sg_write_cifar10(dir, 0, n, test, ltest, err);
-    } else if (!strcmp(fmt, "fashion_mnist")) {
-        snprintf(p1, sizeof p1, "%s/train-images-idx3-ubyte.gz", dir);
-        snprintf(p2, sizeof p2, "%s/train-labels-idx1-ubyte.gz", dir);
-        rc = sg_write_idx(p1, p2, n, size, size, train, ltrain, 1, err);
-        snprintf(p1, sizeof p1, "%s/t10k-images-idx3-ubyte.gz", dir);
-        snprintf(p2, sizeof p2, "%s/t10k-labels-idx1-ubyte.gz", dir);
-        if (!rc) rc = sg_write_idx(p1, p2, n, size, size, test, ltest, 1, err);
-    } else {
-        for (int i = 0; i < 2 * n && !rc; i++) {
-            const char *split = i < n ? "train" : "val";
-            snprintf(p1, sizeof p1, "%s/%s/n%08d/img_%06d.JPEG", dir, split, (int)d.labels[i], i);
-            rc = sg_write_jpeg(p1, C, size, size, d.pixels + (size_t)i * img, 90, err);
-        }
-    }
-    sg_dataset_close(&d);
-    if (!rc) printf("wrote %d train and %d test images of %s format in %s\n", n, n, fmt, dir);
-    return rc;
+    const sg_dataset_info *ds = sg_dataset_find(fmt);
+    if (!ds || ds->fake_size <= 0)
+        return sg_errf(err, "unknown format '%s' (expected %s)", fmt, fake_formats());
+    if (sg_dataset_write_fake(ds, dir, n, seed, err)) return -1;
+    printf("wrote %d train and %d test images of %s format in %s\n", n, n, fmt, dir);
+    return 0;
 }
 
 static int info(const char *fmt, const char *dir, sg_err *err) {
+    const sg_dataset_info *ds = sg_dataset_find(fmt);
+    if (!ds || ds->format == SG_DS_SYNTHETIC)
+        return sg_errf(err, "unknown format '%s' (expected one of %s, except synthetic)", fmt,
+                       sg_dataset_names());
     sg_dataset d;
-    int rc;
-    char sub[4200];
-    if (!strcmp(fmt, "stl10")) rc = sg_dataset_open_stl10(&d, dir, "train+unlabeled", err);
-    else if (!strcmp(fmt, "cifar10")) rc = sg_dataset_open_cifar10(&d, dir, 1, err);
-    else if (!strcmp(fmt, "cifar100")) rc = sg_dataset_open_cifar100(&d, dir, 1, 1, err);
-    else if (!strcmp(fmt, "fashion_mnist")) rc = sg_dataset_open_fashion_mnist(&d, dir, 1, err);
-    else if (!strcmp(fmt, "imagenet")) {
-        snprintf(sub, sizeof sub, "%s/train", dir);
-        rc = sg_dataset_open_imagenet(&d, sub, err);
-    } else
-        return sg_errf(err, "unknown format '%s' (expected stl10, cifar10, cifar100, fashion_mnist "
-                            "or imagenet)", fmt);
+    int rc = sg_dataset_open_split(ds, dir, SG_SPLIT_PRETRAIN, &d, err);
     if (rc) return -1;
     printf("%s: %d images, %d channels, %dx%d%s, %d classes, from %s\n", fmt, d.n, d.C, d.H, d.W,
            d.H ? "" : " (varies)", d.nclasses, d.path);

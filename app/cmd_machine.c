@@ -3,9 +3,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kernels/backend.h"
 #include "app/commands.h"
 #include "core/base/machine.h"
+#include "kernels/backend.h"
 #include "kernels/backend_machine.h"
 #include "kernels/kernels.h"
 

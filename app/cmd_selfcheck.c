@@ -11,11 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kernels/backend.h"
 #include "app/commands.h"
 #include "core/base/csv.h"
 #include "core/base/err.h"
 #include "core/base/machine.h"
+#include "kernels/backend.h"
 #include "kernels/backend_machine.h"
 #include "kernels/check/opcheck.h"
 #include "kernels/kernels.h"

@@ -218,13 +218,12 @@ static int kb_settings(kb_ctx *k, int i, int *C, int *S, const char **dataset, s
     return rc;
 }
 
-/* The raw image a dataset's loader hands to augmentation (ImageNet: a typical 375 x 500). */
-static void kb_raw_image(const char *dataset, int S, int *C, int *H, int *W) {
-    *C = 3, *H = *W = S;
-    if (!strcmp(dataset, "stl10")) *H = *W = 96;
-    else if (!strcmp(dataset, "cifar10") || !strcmp(dataset, "cifar100")) *H = *W = 32;
-    else if (!strcmp(dataset, "fashion_mnist")) *C = 1, *H = *W = 28;
-    else if (!strcmp(dataset, "imagenet")) *H = 375, *W = 500;
+/* The raw image a dataset's loader hands to augmentation: the table's typical stored image
+ * (ImageNet: 375 x 500), or the view side where images come at it (synthetic data). */
+static void kb_raw_image(const sg_dataset_info *ds, int S, int *C, int *H, int *W) {
+    *C = ds->channels;
+    *H = ds->raw_h > 0 ? ds->raw_h : S;
+    *W = ds->raw_w > 0 ? ds->raw_w : S;
 }
 
 /* Traces config i: the kernels of its second step and of one augmented image (both views). */
@@ -258,9 +257,11 @@ static int kb_trace(kb_ctx *k, int i, sg_err *err) {
     /* augmentation of one image, both views: per step that is B images */
     sg_trace_reset(t);
     int rc_ = 0, iC, iH, iW;
-    kb_raw_image(dataset, S, &iC, &iH, &iW);
+    const sg_dataset_info *ds = sg_dataset_find(dataset);
+    SG_CHECK(ds != NULL, "config %s: data.dataset=%s has no row", k->suite->configs[i].name, dataset);
+    kb_raw_image(ds, S, &iC, &iH, &iW);
     sg_aug_recipe rec[2];
-    for (int v = 0; v < 2 && rc_ == 0; v++) rc_ = sg_aug_recipe_for(dataset, v, iC, S, &rec[v]);
+    for (int v = 0; v < 2; v++) sg_aug_recipe_make(ds, v, iC, S, &rec[v]);
     size_t cap = sg_aug_scratch_floats(iC, iH, iW, S);
     uint8_t *img = calloc((size_t)iC * iH * iW, 1);
     float *dst = malloc((size_t)(C > 3 ? C : 3) * S * S * sizeof(float));

@@ -1,6 +1,5 @@
 /* kernels/backend.c: the backend front door (see backend.h): the registry, the slot check, and
  * every kernel call validated once before it reaches a backend. */
-#include "kernels/backend.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -11,6 +10,7 @@
 #include "kernels/cpu/cpu_internal.h"
 
 #ifdef SG_HAVE_CUDA
+#include "kernels/backend.h"
 #include "kernels/cuda/cuda_backend.h"
 #endif
 

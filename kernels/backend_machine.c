@@ -1,6 +1,7 @@
 /* kernels/backend_machine.c: see backend_machine.h. */
-#include "kernels/backend.h"
 #include "kernels/backend_machine.h"
+
+#include "kernels/backend.h"
 
 int sg_machine_probe_backend(sg_machine *m, const sg_backend *be, int threads, sg_err *err) {
     if (sg_machine_probe(m, threads, err)) return -1;

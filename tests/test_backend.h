@@ -14,8 +14,8 @@
 #pragma once
 #include <string.h>
 
-#include "kernels/backend.h"
 #include "core/base/arena.h"
+#include "kernels/backend.h"
 #include "kernels/kernels.h"
 #include "test_util.h"
 

@@ -1,6 +1,7 @@
 /* core/data/augment.c */
-#include "kernels/backend.h"
 #include "core/data/augment.h"
+
+#include "kernels/backend.h"
 
 #include <math.h>
 #include <string.h>
@@ -17,10 +18,12 @@ static void set_common(sg_aug_recipe *r, int out_size) {
     r->blur_sigma_max = 2.0;
 }
 
-int sg_aug_recipe_for(const char *dataset, int view, int C, int out_size, sg_aug_recipe *r) {
+void sg_aug_recipe_make(const sg_dataset_info *ds, int view, int C, int out_size,
+                        sg_aug_recipe *r) {
     set_common(r, out_size);
     const int colour = C == 3;
-    if (!strcmp(dataset, "stl10")) {
+    switch (ds->recipe) {
+    case SG_RECIPE_STL10:
         /* reference code: SimCLR's recipe with s = 1 and a 9x9 blur (int(0.1 * 96)) always */
         r->jitter_p = colour ? 0.8 : 0;
         r->brightness = r->contrast = r->saturation = 0.8;
@@ -28,21 +31,14 @@ int sg_aug_recipe_for(const char *dataset, int view, int C, int out_size, sg_aug
         r->gray_p = colour ? 0.2 : 0;
         r->blur_p = 1.0;
         r->blur_ksize = (int)(0.1 * out_size) | 1;
-    } else if (!strcmp(dataset, "cifar10") || !strcmp(dataset, "cifar100") ||
-               !strcmp(dataset, "synthetic")) {
+        break;
+    case SG_RECIPE_CIFAR:
         r->jitter_p = colour ? 0.8 : 0;
         r->brightness = r->contrast = r->saturation = 0.4;
         r->hue = 0.1;
         r->gray_p = colour ? 0.2 : 0;
-        if (strcmp(dataset, "synthetic") != 0 && colour) {
-            /* the reference code's CIFAR normalisation constants */
-            static const float mean[3] = {0.4914f, 0.4822f, 0.4465f};
-            static const float std[3] = {0.2023f, 0.1994f, 0.2010f};
-            r->normalize = 1;
-            memcpy(r->mean, mean, sizeof mean);
-            memcpy(r->std, std, sizeof std);
-        }
-    } else if (!strcmp(dataset, "imagenet")) {
+        break;
+    case SG_RECIPE_IMAGENET:
         /* BYOL's asymmetric views: blur 1.0 / 0.1, solarisation 0 / 0.2, kernel 23 at 224 */
         r->jitter_p = colour ? 0.8 : 0;
         r->brightness = r->contrast = 0.4;
@@ -52,12 +48,8 @@ int sg_aug_recipe_for(const char *dataset, int view, int C, int out_size, sg_aug
         r->blur_p = view == 0 ? 1.0 : 0.1;
         r->blur_ksize = ((int)(0.1 * out_size)) | 1;
         r->solarize_p = view == 0 ? 0.0 : 0.2;
-        static const float mean[3] = {0.485f, 0.456f, 0.406f};
-        static const float std[3] = {0.229f, 0.224f, 0.225f};
-        r->normalize = colour;
-        memcpy(r->mean, mean, sizeof mean);
-        memcpy(r->std, std, sizeof std);
-    } else if (!strcmp(dataset, "fashion_mnist")) {
+        break;
+    case SG_RECIPE_FASHION:
         /* The CPU-scale mirror. Grey images are replicated into three channels so the CIFAR
          * jitter applies (brightness and contrast; saturation and hue leave grey as it is):
          * with crop and flip alone, BYOL matches the views by low-level cues and its features
@@ -69,9 +61,19 @@ int sg_aug_recipe_for(const char *dataset, int view, int C, int out_size, sg_aug
         r->brightness = r->contrast = 0.4;
         r->blur_p = 0.5;
         r->blur_ksize = 3;
-    } else {
-        return -1;
+        break;
     }
+    if (ds->mean && colour) {
+        r->normalize = 1;
+        memcpy(r->mean, ds->mean, sizeof r->mean);
+        memcpy(r->std, ds->std, sizeof r->std);
+    }
+}
+
+int sg_aug_recipe_for(const char *dataset, int view, int C, int out_size, sg_aug_recipe *r) {
+    const sg_dataset_info *ds = sg_dataset_find(dataset);
+    if (!ds) return -1;
+    sg_aug_recipe_make(ds, view, C, out_size, r);
     return 0;
 }
 

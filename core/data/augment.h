@@ -9,6 +9,7 @@
 
 #include "core/base/err.h"
 #include "core/base/rng.h"
+#include "core/data/datasets.h"
 #include "kernels/kernels.h"
 
 typedef struct {
@@ -30,10 +31,12 @@ typedef struct {
     float mean[3], std[3];
 } sg_aug_recipe;
 
-/* The recipe of RECIPE.md for a dataset ("stl10", "cifar10", "cifar100", "imagenet",
- * "fashion_mnist", "synthetic") and view (0 or 1; they differ only for ImageNet, where BYOL's
- * views are asymmetric in blur and solarisation). C is the image's channel count, out_size the
- * view side. Returns -1 for an unknown dataset name. */
+/* The recipe of RECIPE.md for a dataset of the dataset table (its recipe and normalisation) and
+ * view (0 or 1; they differ only for ImageNet, where BYOL's views are asymmetric in blur and
+ * solarisation). C is the image's channel count, out_size the view side. */
+void sg_aug_recipe_make(const sg_dataset_info *ds, int view, int C, int out_size,
+                        sg_aug_recipe *r);
+/* The same by data.dataset name; -1 for a name the table does not have. */
 int sg_aug_recipe_for(const char *dataset, int view, int C, int out_size, sg_aug_recipe *r);
 
 /* Scratch of one worker: three float images of at most cap floats each. */

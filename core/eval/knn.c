@@ -14,9 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kernels/backend.h"
 #include "core/base/arena.h"
 #include "core/eval/eval.h"
+#include "kernels/backend.h"
 
 sg_knn_config sg_knn_config_default(void) {
     sg_knn_config c;

@@ -4,9 +4,9 @@
 #include <math.h>
 #include <stdio.h>
 
-#include "kernels/backend.h"
 #include "core/base/err.h"
 #include "core/eval/eval.h"
+#include "kernels/backend.h"
 
 double sg_collapse_std(int N, int d, const float *z, double *work) {
     SG_CHECK(N >= 2 && d >= 1, "collapse_std: N %d (>= 2), d %d (>= 1)", N, d);

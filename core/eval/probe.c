@@ -14,10 +14,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kernels/backend.h"
 #include "core/base/arena.h"
 #include "core/base/rng.h"
 #include "core/eval/eval.h"
+#include "kernels/backend.h"
 
 sg_probe_config sg_probe_config_default(void) {
     sg_probe_config c;

@@ -1,6 +1,7 @@
 /* core/nn/heads.c */
-#include "kernels/backend.h"
 #include "core/nn/heads.h"
+
+#include "kernels/backend.h"
 
 #include <stdio.h>
 

@@ -1,6 +1,7 @@
 /* core/nn/layers.c */
-#include "kernels/backend.h"
 #include "core/nn/layers.h"
+
+#include "kernels/backend.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -1,6 +1,7 @@
 /* core/nn/resnet.c */
-#include "kernels/backend.h"
 #include "core/nn/resnet.h"
+
+#include "kernels/backend.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -1,12 +1,21 @@
 /* core/ssl/ssl.c: the model and one training step (see ssl.h for the algorithm). */
-#include "kernels/backend.h"
 #include "core/ssl/ssl.h"
+
+#include "kernels/backend.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 static const double kPi = 3.14159265358979323846;
+
+const char *const sg_pred_kind_names[] = {"mlp",        "linear",     "identity", "random",
+                                          "directpred", "directcopy", "optimal"};
+_Static_assert(sizeof sg_pred_kind_names / sizeof sg_pred_kind_names[0] == SG_PRED_COUNT,
+               "a name for every sg_pred_kind");
+const char *const sg_eigmap_names[] = {"code", "paper", "shift"};
+_Static_assert(sizeof sg_eigmap_names / sizeof sg_eigmap_names[0] == SG_EIGMAP_COUNT,
+               "a name for every sg_eigmap");
 
 static int pred_is_linear(sg_pred_kind k) {
     return k == SG_PRED_LINEAR || k == SG_PRED_DIRECTPRED || k == SG_PRED_DIRECTCOPY ||

@@ -42,13 +42,19 @@ typedef enum {
     SG_PRED_DIRECTPRED, /* linear, set from F's eigendecomposition every freq steps */
     SG_PRED_DIRECTCOPY, /* linear, set to F + eps I (or F / lambda_max + eps I) */
     SG_PRED_OPTIMAL,    /* linear, the solution of W F + F W = 2 M2 (DirectPred Table 1) */
+    SG_PRED_COUNT
 } sg_pred_kind;
+/* The predictor.kind value of each kind, in enum order. */
+extern const char *const sg_pred_kind_names[SG_PRED_COUNT];
 
 typedef enum {
     SG_EIGMAP_CODE = 0, /* p = max(sqrt(max(s,0)/s_max) + eps, 1e-4)  (reference code) */
     SG_EIGMAP_PAPER,    /* p = sqrt(max(s,0)) + eps * s_max           (paper Eq. 18) */
     SG_EIGMAP_SHIFT,    /* p = sqrt(max(s - c, 0))                     (Table 7) */
+    SG_EIGMAP_COUNT
 } sg_eigmap;
+/* The predictor.eigmap value of each map, in enum order. */
+extern const char *const sg_eigmap_names[SG_EIGMAP_COUNT];
 
 typedef enum { SG_OPT_SGD = 0, SG_OPT_LARS = 1 } sg_optimizer;
 

@@ -1,6 +1,5 @@
 /* core/ssl/train.c: the training run (see train.h). */
 #define _GNU_SOURCE /* mkdir, fsync, ftruncate, gmtime_r with -std=c11 */
-#include "kernels/backend.h"
 #include "core/ssl/train.h"
 
 #include <dirent.h>
@@ -15,12 +14,14 @@
 
 #include "core/base/csv.h"
 #include "core/base/log.h"
-#include "core/base/machine.h"
 #include "core/base/file.h"
+#include "core/base/machine.h"
 #include "core/base/text.h"
+#include "core/data/datasets.h"
 #include "core/data/loader.h"
 #include "core/eval/eval.h"
 #include "core/ssl/train_config.h"
+#include "kernels/backend.h"
 #include "kernels/backend_machine.h"
 
 /* ---- CSV schemas ----------------------------------------------------------------------------- */
@@ -67,7 +68,7 @@ typedef struct {
     const sg_backend *be;  /* the model's backend (trainer.backend) */
     const sg_backend *hbe; /* host work: augmentation, evaluation, diagnostics (always cpu) */
     float *xh[2];          /* [B, C, S, S] host staging of the two views (be->host_alloc) */
-    char dataset[32];
+    const sg_dataset_info *ds; /* the dataset table's row of data.dataset */
     sg_dataset pre, evtest, evtrain; /* evtrain unused (n = 0) when it is `pre` */
     ds_range eval_train, eval_test;
     int S, C;
@@ -101,59 +102,39 @@ static int file_exists(const char *p) {
 
 static int open_data(run *r, sg_err *err) {
     const sg_config *c = r->cfg;
-    const char *ds = sg_config_str(c, "data.dataset");
+    const char *name = sg_config_str(c, "data.dataset");
     const char *dir = sg_config_str(c, "data.dir");
-    snprintf(r->dataset, sizeof r->dataset, "%s", ds);
-    int native = 0, rc = 0;
-    if (strcmp(ds, "fashion_mnist") != 0 && strcmp(ds, "synthetic") != 0 && !dir[0])
+    const sg_dataset_info *ds = sg_dataset_find(name);
+    SG_CHECK(ds != NULL, "data.dataset=%s has no row in the dataset table", name);
+    r->ds = ds;
+    int native = ds->native_size, rc = 0;
+    if (ds->needs_dir && !dir[0])
         return sg_errf(err, "data.dir is required for data.dataset=%s (the folder holding the "
-                            "dataset's files; see REPRODUCE.md)", ds);
-    if (!strcmp(ds, "stl10")) {
-        native = 96;
-        rc = sg_dataset_open_stl10(&r->pre, dir, "train+unlabeled", err);
-        if (!rc) rc = sg_dataset_open_stl10(&r->evtrain, dir, "train", err);
-        if (!rc) rc = sg_dataset_open_stl10(&r->evtest, dir, "test", err);
-        r->eval_train = (ds_range){&r->evtrain, 0, r->evtrain.n};
-    } else if (!strcmp(ds, "cifar10") || !strcmp(ds, "cifar100")) {
-        native = 32;
-        int c100 = !strcmp(ds, "cifar100");
-        rc = c100 ? sg_dataset_open_cifar100(&r->pre, dir, 1, 1, err)
-                  : sg_dataset_open_cifar10(&r->pre, dir, 1, err);
-        if (!rc)
-            rc = c100 ? sg_dataset_open_cifar100(&r->evtest, dir, 0, 1, err)
-                      : sg_dataset_open_cifar10(&r->evtest, dir, 0, err);
-        r->eval_train = (ds_range){&r->pre, 0, r->pre.n};
-    } else if (!strcmp(ds, "fashion_mnist")) {
-        native = 28;
-        rc = sg_dataset_open_fashion_mnist(&r->pre, dir[0] ? dir : NULL, 1, err);
-        if (!rc) rc = sg_dataset_open_fashion_mnist(&r->evtest, dir[0] ? dir : NULL, 0, err);
-        r->eval_train = (ds_range){&r->pre, 0, r->pre.n};
-    } else if (!strcmp(ds, "imagenet")) {
-        native = 224;
-        char sub[4200];
-        snprintf(sub, sizeof sub, "%s/train", dir);
-        rc = sg_dataset_open_imagenet(&r->pre, sub, err);
-        snprintf(sub, sizeof sub, "%s/val", dir);
-        if (!rc) rc = sg_dataset_open_imagenet(&r->evtest, sub, err);
-        r->eval_train = (ds_range){&r->pre, 0, r->pre.n};
-    } else { /* synthetic: one generated set, the last fifth held out for evaluation */
+                            "dataset's files: %s; see REPRODUCE.md)", name, ds->files);
+    if (ds->format == SG_DS_SYNTHETIC) {
+        /* one generated set, the last fifth held out for evaluation */
         int n = (int)sg_config_int(c, "data.synthetic_n");
-        int size = (int)sg_config_int(c, "data.synthetic_size");
-        native = size;
-        rc = sg_dataset_synthetic(&r->pre, n + n / 4, 3, size, size,
+        native = (int)sg_config_int(c, "data.synthetic_size");
+        rc = sg_dataset_synthetic(&r->pre, n + n / 4, ds->channels, native, native,
                                   (int)sg_config_int(c, "data.synthetic_classes"), 0x5eedu, err);
         r->eval_train = (ds_range){&r->pre, 0, n};
         r->eval_test = (ds_range){&r->pre, n, n / 4};
+    } else {
+        rc = sg_dataset_open_split(ds, dir, SG_SPLIT_PRETRAIN, &r->pre, err);
+        if (!rc && !ds->eval_on_pretrain)
+            rc = sg_dataset_open_split(ds, dir, SG_SPLIT_EVAL_TRAIN, &r->evtrain, err);
+        if (!rc) rc = sg_dataset_open_split(ds, dir, SG_SPLIT_EVAL_TEST, &r->evtest, err);
+        r->eval_train = ds->eval_on_pretrain ? (ds_range){&r->pre, 0, r->pre.n}
+                                             : (ds_range){&r->evtrain, 0, r->evtrain.n};
+        r->eval_test = (ds_range){&r->evtest, 0, r->evtest.n};
     }
     if (rc) return -1;
-    if (strcmp(ds, "synthetic") != 0) r->eval_test = (ds_range){&r->evtest, 0, r->evtest.n};
     int tl = (int)sg_config_int(c, "eval.train_limit"), el = (int)sg_config_int(c, "eval.test_limit");
     if (tl > 0 && tl < r->eval_train.count) r->eval_train.count = tl;
     if (el > 0 && el < r->eval_test.count) r->eval_test.count = el;
     int size = (int)sg_config_int(c, "data.image_size");
     r->S = size > 0 ? size : native;
-    for (int v = 0; v < 2; v++)
-        SG_CHECK(sg_aug_recipe_for(ds, v, r->pre.C, r->S, &r->rec[v]) == 0, "no recipe for %s", ds);
+    for (int v = 0; v < 2; v++) sg_aug_recipe_make(ds, v, r->pre.C, r->S, &r->rec[v]);
     r->C = r->rec[0].out_channels > 0 ? r->rec[0].out_channels : r->pre.C;
     return 0;
 }
@@ -163,7 +144,7 @@ static int features(run *r, const ds_range *rg, float *feat, int32_t *labels, sg
     sg_ssl *m = &r->m;
     const int B = m->B, D = m->trunk.feat_dim;
     const size_t img = (size_t)r->C * r->S * r->S;
-    const int center = !strcmp(r->dataset, "imagenet");
+    const int center = r->ds->eval_center_crop;
     int maxH = rg->d->H > 0 ? rg->d->H : 4096, maxW = rg->d->W > 0 ? rg->d->W : 4096;
     size_t ucap = (size_t)r->C * maxH * maxW, fcap = sg_aug_scratch_floats(r->C, maxH, maxW, r->S);
     uint8_t *u8 = malloc(ucap);
@@ -523,7 +504,7 @@ static int append_result(run *r, const sg_train_summary *sum, sg_err *err) {
     sg_csv_row_str(&row, mach.git_commit);
     sg_csv_row_str(&row, hash);
     sg_csv_row_int(&row, sg_config_int(c, "trainer.seed"));
-    sg_csv_row_str(&row, r->dataset);
+    sg_csv_row_str(&row, r->ds->name);
     sg_csv_row_str(&row, sg_config_str(c, "method.name"));
     sg_csv_row_str(&row, sg_config_str(c, "predictor.kind"));
     sg_csv_row_str(&row, setting);
@@ -580,7 +561,7 @@ static int setup(run *r, const sg_train_opts *opts, sg_err *err) {
     r->epochs = (int)sg_config_int(c, "trainer.epochs");
     int B = (int)sg_config_int(c, "trainer.batch");
     int limit = (int)sg_config_int(c, "data.limit");
-    if (!strcmp(r->dataset, "synthetic") && (limit == 0 || limit > r->eval_train.count))
+    if (r->ds->format == SG_DS_SYNTHETIC && (limit == 0 || limit > r->eval_train.count))
         limit = r->eval_train.count; /* never pre-train on the held-out fifth */
     if (sg_loader_open(&r->loader, &r->pre, r->rec, B, (int)sg_config_int(c, "data.workers"),
                        (uint64_t)sg_config_int(c, "trainer.seed"), limit, r->hbe, err))
@@ -601,7 +582,7 @@ static int setup(run *r, const sg_train_opts *opts, sg_err *err) {
     if (name[0])
         snprintf(r->run_id, sizeof r->run_id, "%s", name);
     else
-        snprintf(r->run_id, sizeof r->run_id, "%s-%s-%s-%08llx-s%lld", r->dataset,
+        snprintf(r->run_id, sizeof r->run_id, "%s-%s-%s-%08llx-s%lld", r->ds->name,
                  sg_config_str(c, "method.name"), sg_config_str(c, "predictor.kind"),
                  (unsigned long long)(r->config_hash & 0xffffffffu), sg_config_int(c, "trainer.seed"));
     snprintf(r->dir, sizeof r->dir, "%s/%s", sg_config_str(c, "run.dir"), r->run_id);

@@ -205,15 +205,24 @@ static int enum_is(const sg_config *c, const char *key, const char *v) {
     return strcmp(sg_config_str(c, key), v) == 0;
 }
 
+/* The index of an enum key's value in names[n] (the C enum's name table). The schema's choices
+ * and the table must agree (tests/ssl/test_switches.c checks it): a value without a name is a
+ * programming error. */
+static int enum_index(const sg_config *c, const char *key, const char *const *names, int n) {
+    for (int k = 0; k < n; k++)
+        if (enum_is(c, key, names[k])) return k;
+    SG_CHECK(0, "%s=%s has no entry in its enum's name table", key, sg_config_str(c, key));
+    return 0;
+}
+
 int sg_train_settings(const sg_config *c, int in_channels, int H, int W, long steps_per_epoch,
                       sg_ssl_settings *s, sg_err *err) {
     memset(s, 0, sizeof *s);
-    const char *ds = sg_config_str(c, "data.dataset");
+    const sg_dataset_info *ds = sg_dataset_find(sg_config_str(c, "data.dataset"));
     s->trunk.depth = enum_is(c, "model.depth", "50") ? 50 : 18;
     s->trunk.width = sg_config_float(c, "model.width");
     if (enum_is(c, "model.stem", "auto"))
-        s->trunk.stem = (!strcmp(ds, "stl10") || !strcmp(ds, "imagenet")) ? SG_STEM_IMAGENET
-                                                                         : SG_STEM_CIFAR;
+        s->trunk.stem = ds && ds->imagenet_stem ? SG_STEM_IMAGENET : SG_STEM_CIFAR;
     else
         s->trunk.stem = enum_is(c, "model.stem", "imagenet") ? SG_STEM_IMAGENET : SG_STEM_CIFAR;
     s->trunk.in_channels = in_channels;
@@ -232,10 +241,7 @@ int sg_train_settings(const sg_config *c, int in_channels, int H, int W, long st
     s->symmetric_loss = enum_is(c, "method.loss", "symmetric");
     s->normalize_loss = sg_config_bool(c, "method.normalize");
 
-    static const char *const kinds[] = {"mlp", "linear", "identity", "random",
-                                        "directpred", "directcopy", "optimal"};
-    for (int k = 0; k < 7; k++)
-        if (enum_is(c, "predictor.kind", kinds[k])) s->pred = (sg_pred_kind)k;
+    s->pred = (sg_pred_kind)enum_index(c, "predictor.kind", sg_pred_kind_names, SG_PRED_COUNT);
     s->pred_symmetric = sg_config_bool(c, "predictor.symmetric");
     s->pred_bias = sg_config_bool(c, "predictor.bias");
     s->pred_lr_mult = sg_config_float(c, "predictor.lr_mult");
@@ -243,9 +249,7 @@ int sg_train_settings(const sg_config *c, int in_channels, int H, int W, long st
     s->rho = sg_config_float(c, "predictor.rho");
     s->eps = sg_config_float(c, "predictor.eps");
     s->freq = (int)sg_config_int(c, "predictor.freq");
-    s->eigmap = enum_is(c, "predictor.eigmap", "paper")   ? SG_EIGMAP_PAPER
-                : enum_is(c, "predictor.eigmap", "shift") ? SG_EIGMAP_SHIFT
-                                                          : SG_EIGMAP_CODE;
+    s->eigmap = (sg_eigmap)enum_index(c, "predictor.eigmap", sg_eigmap_names, SG_EIGMAP_COUNT);
     s->shift_c = sg_config_float(c, "predictor.shift_c");
     s->zero_mean = sg_config_bool(c, "predictor.zero_mean");
     s->directcopy_normalize = sg_config_bool(c, "predictor.directcopy_normalize");
@@ -278,20 +282,16 @@ int sg_train_settings(const sg_config *c, int in_channels, int H, int W, long st
 }
 
 int sg_train_input_shape(const sg_config *c, int *channels, int *size, sg_err *err) {
-    const char *ds = sg_config_str(c, "data.dataset");
-    int native, C = 3;
-    if (!strcmp(ds, "stl10")) native = 96;
-    else if (!strcmp(ds, "cifar10") || !strcmp(ds, "cifar100")) native = 32;
-    else if (!strcmp(ds, "imagenet")) native = 224;
-    else if (!strcmp(ds, "fashion_mnist")) native = 28, C = 1;
-    else if (!strcmp(ds, "synthetic")) native = (int)sg_config_int(c, "data.synthetic_size");
-    else return sg_errf(err, "data.dataset=%s: no input shape known", ds);
+    const char *name = sg_config_str(c, "data.dataset");
+    const sg_dataset_info *ds = sg_dataset_find(name);
+    if (!ds) return sg_errf(err, "data.dataset=%s: not in the dataset table (%s)", name,
+                            sg_dataset_names());
+    int native = ds->native_size > 0 ? ds->native_size : (int)sg_config_int(c, "data.synthetic_size");
     int S = (int)sg_config_int(c, "data.image_size");
     if (S <= 0) S = native;
     sg_aug_recipe rec;
-    if (sg_aug_recipe_for(ds, 0, C, S, &rec))
-        return sg_errf(err, "data.dataset=%s: no augmentation recipe", ds);
-    *channels = rec.out_channels > 0 ? rec.out_channels : C;
+    sg_aug_recipe_make(ds, 0, ds->channels, S, &rec);
+    *channels = rec.out_channels > 0 ? rec.out_channels : ds->channels;
     *size = S;
     return 0;
 }

@@ -7,9 +7,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "kernels/backend.h"
 #include "bench/kbench.h"
 #include "core/base/csv.h"
+#include "kernels/backend.h"
 #include "test_util.h"
 
 static const char *tmpdir(void) {

@@ -1,8 +1,8 @@
 /* The augmentation pipeline: views are a pure function of (seed, step) whatever the worker count
  * and the order steps are asked for; a step is a batch of distinct images, epochs are
  * permutations; the recipes follow RECIPE.md; the crop draw follows torchvision's rules. */
-#include "kernels/backend.h"
 #include "core/data/loader.h"
+#include "kernels/backend.h"
 #include "test_util.h"
 
 static int same(const float *a, const float *b, size_t n) { return memcmp(a, b, n * sizeof(float)) == 0; }

@@ -9,8 +9,8 @@
  * - Blocking: block_rows 1, 7 and all rows give identical predictions; so do 1 and 2 threads.
  * - Bad input: k, T, block_rows, labels out of range.
  */
-#include "kernels/backend.h"
 #include "core/eval/eval.h"
+#include "kernels/backend.h"
 #include "kernels/kernels.h"
 #include "test_util.h"
 

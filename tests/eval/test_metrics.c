@@ -12,8 +12,8 @@
  * - Spectrum formatting: exact strings, truncation, the SG_SPECTRUM_CHARS bound.
  */
 #include "core/eval/eval.h"
-#include "kernels/kernels.h"
 #include "kernels/backend.h"
+#include "kernels/kernels.h"
 #include "kernels/ref/ref.h"
 #include "test_util.h"
 

@@ -11,8 +11,8 @@
  * - Determinism: two runs give the same bits; the per-epoch record agrees with final/best.
  * - Bad input: invalid config fields, labels out of range, non-finite features.
  */
-#include "kernels/backend.h"
 #include "core/eval/eval.h"
+#include "kernels/backend.h"
 #include "kernels/kernels.h"
 #include "test_util.h"
 

@@ -4,8 +4,8 @@
  * backward against central finite differences of the reference forward. */
 #include <string.h>
 
-#include "kernels/kernels.h"
 #include "kernels/backend.h"
+#include "kernels/kernels.h"
 #include "kernels/ref/ref.h"
 #include "test_util.h"
 

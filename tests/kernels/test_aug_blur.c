@@ -5,8 +5,8 @@
  * padding, and concurrent calls from several threads. */
 #include <pthread.h>
 
-#include "kernels/kernels.h"
 #include "kernels/backend.h"
+#include "kernels/kernels.h"
 #include "kernels/ref/ref.h"
 #include "test_util.h"
 

@@ -5,8 +5,8 @@
  * threads agreeing bit for bit with sequential ones. */
 #include <pthread.h>
 
-#include "kernels/kernels.h"
 #include "kernels/backend.h"
+#include "kernels/kernels.h"
 #include "kernels/ref/ref.h"
 #include "test_util.h"
 

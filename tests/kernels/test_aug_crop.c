@@ -2,8 +2,8 @@
  * (checkerboard squares at scale 1, a hand-computed 2x upscale, the identity), the crop-then-resize
  * property torchvision's RandomResizedCrop has, and the double reference on random images, boxes
  * (integer and fractional) and output sizes. */
-#include "kernels/kernels.h"
 #include "kernels/backend.h"
+#include "kernels/kernels.h"
 #include "kernels/ref/ref.h"
 #include "test_util.h"
 

@@ -1,7 +1,7 @@
 /* aug_hflip: left-right mirror, out of place and in place; a known gradient and the double
  * reference on random images of odd and even widths. */
-#include "kernels/kernels.h"
 #include "kernels/backend.h"
+#include "kernels/kernels.h"
 #include "kernels/ref/ref.h"
 #include "test_util.h"
 

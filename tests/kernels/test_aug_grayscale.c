@@ -1,7 +1,7 @@
 /* aug_grayscale: luma 0.299 R + 0.587 G + 0.114 B into all three channels; known colours and the
  * double reference on random images. */
-#include "kernels/kernels.h"
 #include "kernels/backend.h"
+#include "kernels/kernels.h"
 #include "kernels/ref/ref.h"
 #include "test_util.h"
 

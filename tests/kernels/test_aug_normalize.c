@@ -1,7 +1,7 @@
 /* aug_normalize: img[c] = (img[c] - mean[c]) / std[c] in place; known values with ImageNet's
  * statistics and the double reference on random images and statistics. */
-#include "kernels/kernels.h"
 #include "kernels/backend.h"
+#include "kernels/kernels.h"
 #include "kernels/ref/ref.h"
 #include "test_util.h"
 

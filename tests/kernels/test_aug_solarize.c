@@ -1,7 +1,7 @@
 /* aug_solarize: x >= threshold -> 1 - x, in place; known values at threshold 0.5 and the double
  * reference on random images and thresholds. */
-#include "kernels/kernels.h"
 #include "kernels/backend.h"
+#include "kernels/kernels.h"
 #include "kernels/ref/ref.h"
 #include "test_util.h"
 

@@ -1,6 +1,6 @@
 /* aug_u8_to_float: dst = src / 255, against the double reference and on every byte value. */
-#include "kernels/kernels.h"
 #include "kernels/backend.h"
+#include "kernels/kernels.h"
 #include "kernels/ref/ref.h"
 #include "test_util.h"
 

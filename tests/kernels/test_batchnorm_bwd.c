@@ -5,8 +5,8 @@
  * repeated (bit-identical) and run with 1 and 2 threads (bit-identical too). */
 #include <string.h>
 
-#include "kernels/kernels.h"
 #include "kernels/backend.h"
+#include "kernels/kernels.h"
 #include "kernels/ref/ref.h"
 #include "test_util.h"
 

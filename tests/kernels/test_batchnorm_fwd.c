@@ -6,8 +6,8 @@
  * channel's statistics are summed by one thread in a fixed order). */
 #include <string.h>
 
-#include "kernels/kernels.h"
 #include "kernels/backend.h"
+#include "kernels/kernels.h"
 #include "kernels/ref/ref.h"
 #include "test_util.h"
 

@@ -2,8 +2,8 @@
  * correlation F) against ref_corr_update: initialisation from the first batch, then rho blends
  * of further batches, plain and centred; both triangles written and exactly symmetric; init
  * never reads the old F; determinism; 1 and 2 threads. */
-#include "kernels/kernels.h"
 #include "kernels/backend.h"
+#include "kernels/kernels.h"
 #include "kernels/ref/ref.h"
 #include "test_util.h"
 

@@ -2,8 +2,8 @@
  * (u_j = row j of V), against ref_eig_rebuild for random V and p (any V, not only orthogonal
  * ones: the kernel is a plain product), exact symmetry of W, determinism, 1 and 2 threads,
  * and the DirectPred round trip: syevd then eig_rebuild with p = the eigenvalues gives back A. */
-#include "kernels/kernels.h"
 #include "kernels/backend.h"
+#include "kernels/kernels.h"
 #include "kernels/ref/ref.h"
 #include "test_util.h"
 

@@ -1,8 +1,8 @@
 /* tests/kernels/test_ema.c: the CPU backend's ema_update against ref_ema_update over several
  * steps and momenta (BYOL's 0.996, 0.99, 0.5), the exact end points m = 1 (target kept) and
  * m = 0 (target copied), determinism, and bit-identity across 1 and 2 threads. */
-#include "kernels/kernels.h"
 #include "kernels/backend.h"
+#include "kernels/kernels.h"
 #include "kernels/ref/ref.h"
 #include "test_util.h"
 

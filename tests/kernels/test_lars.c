@@ -1,8 +1,8 @@
 /* tests/kernels/test_lars.c: lars_step against ref_lars_step over several steps (adapted and
  * excluded tensors, a zero-norm tensor), a hand-computed step, determinism and bit-identity
  * across 1 and 2 threads. */
-#include "kernels/kernels.h"
 #include "kernels/backend.h"
+#include "kernels/kernels.h"
 #include "kernels/ref/ref.h"
 #include "test_util.h"
 

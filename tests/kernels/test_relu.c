@@ -4,8 +4,8 @@
  * forward on inputs kept away from the kink at 0. */
 #include <string.h>
 
-#include "kernels/kernels.h"
 #include "kernels/backend.h"
+#include "kernels/kernels.h"
 #include "kernels/ref/ref.h"
 #include "test_util.h"
 

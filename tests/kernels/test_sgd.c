@@ -1,8 +1,8 @@
 /* tests/kernels/test_sgd.c: the CPU backend's sgd_step against ref_sgd_step (several groups with
  * their own lr / weight decay, several momenta, several steps), a hand-computed PyTorch step,
  * determinism, and bit-identity across 1 and 2 threads (the update is elementwise). */
-#include "kernels/kernels.h"
 #include "kernels/backend.h"
+#include "kernels/kernels.h"
 #include "kernels/ref/ref.h"
 #include "test_util.h"
 

@@ -14,8 +14,8 @@
  * slowly with D (OpenBLAS 0.3.21 measured: c = 8..25 for D = 2..512). The bound is
  * 64 eps up to D = 64 and eps * D beyond (LAPACK's own tests allow 30 * D * eps): loose enough
  * for any correct solver, and a wrong eigenpair shows up at 1e-3 or more. */
-#include "kernels/kernels.h"
 #include "kernels/backend.h"
+#include "kernels/kernels.h"
 #include "kernels/ref/ref.h"
 #include "test_util.h"
 

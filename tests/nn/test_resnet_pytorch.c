@@ -5,9 +5,9 @@
  * stem and the heads are covered by tests/ssl/test_pytorch_fixtures.c; finite differences of a
  * whole float network are no check at all: BN over small batches makes them noise.) Also the
  * canonical trunks' parameter counts against torchvision's. */
-#include "kernels/backend.h"
 #include "core/nn/resnet.h"
 #include "fixture.h"
+#include "kernels/backend.h"
 #include "test_util.h"
 
 static void check_trunk(const char *name, int depth) {

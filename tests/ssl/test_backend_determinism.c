@@ -7,8 +7,8 @@
  * F to 1e-4 of their scale). Later steps are not compared across backends: these small models
  * are chaotic (PyTorch's own losses spread by 1% after three steps when its inputs move by one
  * rounding; tests/fixtures' envelopes), so a multi-step comparison would test the chaos. */
-#include "kernels/backend.h"
 #include "core/ssl/ssl.h"
+#include "kernels/backend.h"
 #include "test_backend.h"
 #include "test_util.h"
 

@@ -2,8 +2,8 @@
  * / DirectCopy / the optimal predictor are set from F (and M2) exactly as defined, every `freq`
  * steps; the eigenvalue maps; identity and frozen predictors; target init; one-directional loss;
  * LARS; the learning-rate and EMA schedules. */
-#include "kernels/backend.h"
 #include "core/ssl/ssl.h"
+#include "kernels/backend.h"
 #include "kernels/ref/ref.h"
 #include "test_util.h"
 

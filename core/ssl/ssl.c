@@ -121,6 +121,35 @@ static void init_weights(sg_ssl *m) {
     }
 }
 
+/* The optimiser's parameter groups, made once the model's memory is final: SGD's two groups
+ * (trunk and projector; the predictor with its own learning-rate multiplier and decay), or
+ * LARS's one group per tensor, biases and BN parameters excluded from adaptation and decay
+ * (BYOL's recipe). Only the learning rate changes per step (sg_ssl_update sets it). */
+static void build_optimizer_groups(sg_ssl *m) {
+    const sg_ssl_settings *set = &m->set;
+    size_t first, count;
+    sg_params_group_range(&m->online, SG_PG_TRUNK, &first, &count);
+    size_t tp_end = first + count;
+    if (sg_params_group_range(&m->online, SG_PG_PROJECTOR, &first, &count)) tp_end = first + count;
+    m->n_sgd = 0;
+    m->sgd[m->n_sgd++] = (sg_sgd_group){m->online.w, m->online.g, m->mom, tp_end, 0.0f,
+                                        (float)set->wd};
+    if (pred_is_trained(set->pred) &&
+        sg_params_group_range(&m->online, SG_PG_PREDICTOR, &first, &count))
+        m->sgd[m->n_sgd++] = (sg_sgd_group){m->online.w + first, m->online.g + first,
+                                            m->mom + first, count, 0.0f, (float)set->pred_wd};
+    m->n_lars_tp = m->n_lars_pred = 0;
+    for (int i = 0; i < m->online.count; i++) {
+        const sg_param_entry *e = &m->online.entries[i];
+        int is_pred = e->group == SG_PG_PREDICTOR;
+        if (is_pred && !pred_is_trained(set->pred)) continue;
+        sg_lars_group *lg = is_pred ? &m->lars_pred[m->n_lars_pred++] : &m->lars_tp[m->n_lars_tp++];
+        *lg = (sg_lars_group){m->online.w + e->offset, m->online.g + e->offset, m->mom + e->offset,
+                              e->count, (float)(is_pred ? set->pred_wd : set->wd),
+                              e->kind == SG_PK_CONV_W || e->kind == SG_PK_LINEAR_W};
+    }
+}
+
 int sg_ssl_build(sg_ssl *m, const sg_ssl_settings *set, const sg_backend *be, sg_err *err) {
     memset(m, 0, sizeof *m);
     m->set = *set;
@@ -192,6 +221,7 @@ int sg_ssl_build(sg_ssl *m, const sg_ssl_settings *set, const sg_backend *be, sg
         return -1;
     }
     SG_CHECK(!m->has_target || m->target.total <= m->online.total, "target larger than online");
+    build_optimizer_groups(m);
     return 0;
 }
 
@@ -391,18 +421,10 @@ static void predictor_backward(sg_ssl *m, int v) {
         m->be->mem_copy(m->be, m->dz[v], m->dp[v], n * sizeof(float));
 }
 
-double sg_ssl_step(sg_ssl *m) {
+double sg_ssl_forward(sg_ssl *m) {
     const sg_backend *be = m->be;
     const sg_ssl_settings *set = &m->set;
     const int B = m->B, D = m->D;
-    const size_t nBD = (size_t)B * D;
-    const int sg_off = !set->stop_gradient;
-
-    be->mem_zero(be, m->online.g, m->online.total * sizeof(float));
-    if (m->has_target && sg_off) be->mem_zero(be, m->target.g, m->target.total * sizeof(float));
-
-    /* forward */
-    const float *t[2];
     for (int v = 0; v < 2; v++) {
         sg_resnet_forward(be, &m->trunk, &m->on[v], &m->scratch, m->x[v], 1);
         sg_mlp_forward(be, &m->proj, &m->on_proj[v], m->on[v].feat, 1);
@@ -412,38 +434,47 @@ double sg_ssl_step(sg_ssl *m) {
         if (m->has_target) {
             sg_resnet_forward(be, &m->ttrunk, &m->tg[v], &m->scratch, m->x[v], 1);
             sg_mlp_forward(be, &m->tproj, &m->tg_proj[v], m->tg[v].feat, 1);
-            t[v] = m->tg_proj[v].y;
+            m->t[v] = m->tg_proj[v].y;
         } else {
-            t[v] = m->on_proj[v].y;
+            m->t[v] = m->on_proj[v].y;
         }
     }
     /* loss: prediction of view v against the target of the other view */
     const int ndir = set->symmetric_loss ? 2 : 1;
     double loss = 0;
-    int used_p[2] = {0, 0}, used_t[2] = {0, 0};
     for (int v = 0; v < ndir; v++) {
-        const int o = 1 - v;
-        sg_pair_loss_fwd(be, B, D, set->normalize_loss, m->pred_out[v], t[o], m->row_loss);
+        sg_pair_loss_fwd(be, B, D, set->normalize_loss, m->pred_out[v], m->t[1 - v], m->row_loss);
         float *rows = m->host;
         sg_ssl_get(m, rows, m->row_loss, (size_t)B);
         double sum = 0;
         for (int b = 0; b < B; b++) sum += rows[b];
         loss += sum / B - (set->normalize_loss ? 2.0 : 0.0);
-        sg_pair_loss_bwd(be, B, D, set->normalize_loss, m->pred_out[v], t[o], 1.0f / (float)B,
-                          m->dp[v], sg_off ? m->dt[o] : NULL);
+    }
+    m->last_loss = loss;
+    /* a diverged step observes nothing: the caller stops the run on the non-finite loss */
+    if (isfinite(loss)) accumulate_correlations(m, m->t);
+    return loss;
+}
+
+void sg_ssl_backward(sg_ssl *m) {
+    const sg_backend *be = m->be;
+    const sg_ssl_settings *set = &m->set;
+    const int B = m->B, D = m->D;
+    const size_t nBD = (size_t)B * D;
+    const int sg_off = !set->stop_gradient;
+
+    be->mem_zero(be, m->online.g, m->online.total * sizeof(float));
+    if (m->has_target && sg_off) be->mem_zero(be, m->target.g, m->target.total * sizeof(float));
+    const int ndir = set->symmetric_loss ? 2 : 1;
+    int used_p[2] = {0, 0}, used_t[2] = {0, 0};
+    for (int v = 0; v < ndir; v++) {
+        const int o = 1 - v;
+        sg_pair_loss_bwd(be, B, D, set->normalize_loss, m->pred_out[v], m->t[o], 1.0f / (float)B,
+                         m->dp[v], sg_off ? m->dt[o] : NULL);
         used_p[v] = 1;
         used_t[o] = sg_off;
     }
-
-    /* a diverged step changes nothing: the caller stops the run on the non-finite loss */
-    if (!isfinite(loss)) {
-        m->last_loss = loss;
-        return loss;
-    }
-
-    accumulate_correlations(m, t);
-
-    /* backward: online branch of each view */
+    /* online branch of each view */
     for (int v = 0; v < 2; v++) {
         int any = 0;
         if (used_p[v]) {
@@ -469,55 +500,42 @@ double sg_ssl_step(sg_ssl *m) {
         }
         sg_add_fwd(be, m->target.total, m->online.g, m->target.g, m->online.g);
     }
-
     /* The all-reduce point: every gradient of the step is in online.g (one contiguous buffer)
-     * and nothing has read it yet. Data-parallel training on several GPUs sums online.g across
-     * devices here (one all-reduce of online.total floats; BN statistics stay per device, as in
-     * the paper's code), and F's batch correlation in accumulate_correlations likewise. */
+     * and nothing has read it yet. Data-parallel training sums online.g across ranks between
+     * sg_ssl_backward and sg_ssl_update (one all-reduce of online.total floats; BN statistics
+     * stay per rank, as in the paper's code), and F's batch correlation in sg_ssl_forward
+     * likewise. */
+}
 
-    /* optimizer */
+void sg_ssl_update(sg_ssl *m) {
+    const sg_backend *be = m->be;
+    const sg_ssl_settings *set = &m->set;
     const double lr = sg_ssl_lr_at(set, m->step);
-    sg_sgd_group groups[2];
-    int ng = 0;
-    size_t first, count;
-    sg_params_group_range(&m->online, SG_PG_TRUNK, &first, &count);
-    size_t tp_end = first + count;
-    if (sg_params_group_range(&m->online, SG_PG_PROJECTOR, &first, &count)) tp_end = first + count;
-    groups[ng++] = (sg_sgd_group){m->online.w, m->online.g, m->mom, tp_end, (float)lr,
-                                  (float)set->wd};
-    if (pred_is_trained(set->pred) &&
-        sg_params_group_range(&m->online, SG_PG_PREDICTOR, &first, &count))
-        groups[ng++] = (sg_sgd_group){m->online.w + first, m->online.g + first, m->mom + first,
-                                      count, (float)(lr * set->pred_lr_mult), (float)set->pred_wd};
     if (set->optimizer == SG_OPT_SGD) {
-        sg_sgd_step(be, ng, groups, (float)set->momentum);
+        m->sgd[0].lr = (float)lr;
+        if (m->n_sgd > 1) m->sgd[1].lr = (float)(lr * set->pred_lr_mult);
+        sg_sgd_step(be, m->n_sgd, m->sgd, (float)set->momentum);
     } else {
-        /* LARS: one group per tensor; biases and BN parameters excluded from adaptation and
-         * decay (BYOL's recipe). The predictor's tensors take lr * alpha_p. */
-        int n_tp = 0, n_pred = 0;
-        for (int i = 0; i < m->online.count; i++) {
-            const sg_param_entry *e = &m->online.entries[i];
-            int is_pred = e->group == SG_PG_PREDICTOR;
-            if (is_pred && !pred_is_trained(set->pred)) continue;
-            sg_lars_group *lg = is_pred ? &m->lars_pred[n_pred++] : &m->lars_tp[n_tp++];
-            *lg = (sg_lars_group){m->online.w + e->offset, m->online.g + e->offset,
-                                  m->mom + e->offset, e->count,
-                                  (float)(is_pred ? set->pred_wd : set->wd),
-                                  e->kind == SG_PK_CONV_W || e->kind == SG_PK_LINEAR_W};
-        }
-        sg_lars_step(be, n_tp, m->lars_tp, (float)lr, (float)set->momentum, (float)set->lars_eta);
-        sg_lars_step(be, n_pred, m->lars_pred, (float)(lr * set->pred_lr_mult),
-                      (float)set->momentum, (float)set->lars_eta);
+        /* the predictor's tensors take lr * alpha_p */
+        sg_lars_step(be, m->n_lars_tp, m->lars_tp, (float)lr, (float)set->momentum,
+                     (float)set->lars_eta);
+        sg_lars_step(be, m->n_lars_pred, m->lars_pred, (float)(lr * set->pred_lr_mult),
+                     (float)set->momentum, (float)set->lars_eta);
     }
-
     /* predictor regularisation, then EMA (the reference code's order) */
     if (set->pred_symmetric) symmetrize_predictor(m);
     if (pred_is_set_from_F(set->pred) && m->step % set->freq == 0) set_predictor_from_F(m);
     if (m->has_target)
         sg_ema_update(be, m->target.total, (float)sg_ssl_ema_at(set, m->step), m->online.w,
-                       m->target.w);
+                      m->target.w);
     m->step++;
-    m->last_loss = loss;
+}
+
+double sg_ssl_step(sg_ssl *m) {
+    double loss = sg_ssl_forward(m);
+    if (!isfinite(loss)) return loss; /* a diverged step changes nothing */
+    sg_ssl_backward(m);
+    sg_ssl_update(m);
     return loss;
 }
 

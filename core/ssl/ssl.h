@@ -107,7 +107,12 @@ typedef struct {
     sg_mlp pred_mlp;    /* SG_PRED_MLP, SG_PRED_RANDOM */
     sg_linear pred_lin; /* linear kinds */
     float *mom;         /* [online.total] optimizer momentum */
-    sg_lars_group *lars_tp, *lars_pred; /* LARS: one group per tensor, filled each step */
+    /* the optimiser's parameter groups, made at build time (only the lr changes per step):
+     * SGD's trunk+projector and predictor groups; LARS's one group per tensor */
+    sg_sgd_group sgd[2];
+    int n_sgd;
+    sg_lars_group *lars_tp, *lars_pred;
+    int n_lars_tp, n_lars_pred;
 
     /* BYOL target: trunk | projector, the same layout as online's first two groups */
     int has_target;
@@ -127,6 +132,7 @@ typedef struct {
     float *dz[2];              /* [B, D] dL/dz_v */
     float *dfeat;              /* [B, feat] */
     float *fcat;               /* [2B, D] predictor inputs of both views (detached) */
+    const float *t[2];         /* [B, D] the targets of the last forward (views 0 and 1) */
 
     /* DirectPred / DirectCopy / optimal */
     float *F;                  /* [D, D] moving-average correlation of f */
@@ -152,8 +158,18 @@ void sg_ssl_free(sg_ssl *m);
 void sg_ssl_get(const sg_ssl *m, float *host, const float *src, size_t n);
 void sg_ssl_put(sg_ssl *m, float *dst, const float *host, size_t n);
 
-/* One training step on m->x[0], m->x[1] (backend memory: fill with sg_ssl_put). Returns the loss
- * (reference code's form). */
+/* A training step in three parts (llm.c's forward / backward / update), on m->x[0], m->x[1]
+ * (backend memory: fill with sg_ssl_put):
+ *   sg_ssl_forward: both branches, the loss (reference code's form, returned and kept in
+ *     last_loss) and, when it is finite, the predictor-input statistics (F, M2, mu);
+ *   sg_ssl_backward: every gradient into online.g, which nothing reads before update (the
+ *     point where data-parallel training all-reduces it);
+ *   sg_ssl_update: the optimiser step, the predictor's regularisation or overwrite, the EMA.
+ * sg_ssl_step runs the three and stops after forward on a non-finite loss (the step then changes
+ * nothing; the caller stops the run). */
+double sg_ssl_forward(sg_ssl *m);
+void sg_ssl_backward(sg_ssl *m);
+void sg_ssl_update(sg_ssl *m);
 double sg_ssl_step(sg_ssl *m);
 
 /* Learning rate and EMA rate at step k (the schedules). */

@@ -172,6 +172,28 @@ void sg_ssl_backward(sg_ssl *m);
 void sg_ssl_update(sg_ssl *m);
 double sg_ssl_step(sg_ssl *m);
 
+/* ---- the model's state on disk (core/ssl/checkpoint.c) ----------------------------------------
+ * Everything a resume needs (weights, BN statistics, momentum, target, F/M2/mu, the step) in one
+ * file with a versioned header (setting hash, every buffer's name and size, step, total steps,
+ * backend, precision) and a checksum over header and body, written through core/base/file.h
+ * (temporary file, then rename). The run's own counters travel with it. */
+typedef struct {
+    uint64_t config_hash;  /* the setting (sg_train_config_hash) */
+    int64_t epochs_done;   /* epochs finished */
+    double epoch_loss_sum; /* loss summed over the current epoch's steps so far */
+    int64_t total_steps;   /* of the run: a checkpoint's step must lie in [1, total_steps] */
+} sg_ckpt_run;
+
+#define SG_CKPT_OTHER_SETTING (-2) /* sg_ssl_load: the file belongs to another setting */
+
+int sg_ssl_save(const sg_ssl *m, const char *path, const sg_ckpt_run *run, sg_err *err);
+/* Checks the whole file against this model and expect (size, magic, version, setting, buffers,
+ * step range, checksum) before touching the model; then loads it, sets m->step and fills *got
+ * (may be NULL). 0; SG_CKPT_OTHER_SETTING when the setting hash differs (got->config_hash set);
+ * -1 for any other problem, each named in err with the path. */
+int sg_ssl_load(sg_ssl *m, const char *path, const sg_ckpt_run *expect, sg_ckpt_run *got,
+                sg_err *err);
+
 /* Learning rate and EMA rate at step k (the schedules). */
 double sg_ssl_lr_at(const sg_ssl_settings *set, long k);
 double sg_ssl_ema_at(const sg_ssl_settings *set, long k);

@@ -222,127 +222,63 @@ static int evaluate(run *r, int epoch, sg_err *err) {
     return rc;
 }
 
-/* ---- checkpoints ----------------------------------------------------------------------------- */
+/* ---- checkpoints: the model's (sg_ssl_save / sg_ssl_load) with the run's counters ---------- */
 
-#define CKPT_MAGIC 0x4b434753u /* "SGCK" */
-#define CKPT_VERSION 1u
-
-typedef struct {
-    uint32_t magic, version;
-    uint64_t config_hash;
-    int64_t step, epochs_done;
-    double epoch_loss_sum;
-    int64_t n_online, n_online_buf, n_target, n_target_buf, D;
-    int32_t F_ready, pad;
-} ckpt_header;
-
-/* A model buffer of n floats written through a host copy (the model may live on a device).
- * 1 when written; 0 when the write failed (f is aborted then, and err says why). */
-static int write_model_block(sg_atomic_file *f, const sg_ssl *m, const float *src, size_t n,
-                             float *host, sg_err *err) {
-    if (n == 0) return 1;
-    sg_ssl_get(m, host, src, n);
-    return sg_atomic_write(f, host, n * sizeof(float), err) == 0;
-}
-
-/* The largest block of a checkpoint, in floats. */
-static size_t ckpt_max_block(const sg_ssl *m) {
-    size_t n = m->online.total, DD = (size_t)m->D * m->D;
-    if (m->online.nbuf > n) n = m->online.nbuf;
-    if (DD > n) n = DD;
-    return n ? n : 1;
+static sg_ckpt_run ckpt_run_of(const run *r) {
+    return (sg_ckpt_run){r->config_hash, r->epochs_done, r->epoch_loss_sum, r->total_steps};
 }
 
 static int save_checkpoint(run *r, sg_err *err) {
-    sg_ssl *m = &r->m;
-    float *host = malloc(ckpt_max_block(m) * sizeof(float));
-    if (!host) return sg_errf(err, "out of memory writing checkpoint %s", r->ckpt_path);
-    sg_atomic_file f;
-    if (sg_atomic_open(&f, r->ckpt_path, -1, err)) {
-        free(host);
-        return -1;
-    }
-    const size_t DD = (size_t)m->D * m->D;
-    ckpt_header h = {CKPT_MAGIC, CKPT_VERSION, r->config_hash, m->step, r->epochs_done,
-                     r->epoch_loss_sum, (int64_t)m->online.total, (int64_t)m->online.nbuf,
-                     (int64_t)m->target.total, (int64_t)m->target.nbuf, m->D, m->F_ready, 0};
-    int ok = sg_atomic_write(&f, &h, sizeof h, err) == 0 &&
-             write_model_block(&f, m, m->online.w, m->online.total, host, err) &&
-             write_model_block(&f, m, m->online.buf, m->online.nbuf, host, err) &&
-             write_model_block(&f, m, m->mom, m->online.total, host, err) &&
-             write_model_block(&f, m, m->target.w, m->target.total, host, err) &&
-             write_model_block(&f, m, m->target.buf, m->target.nbuf, host, err) &&
-             write_model_block(&f, m, m->F, DD, host, err) &&
-             write_model_block(&f, m, m->M2, DD, host, err) &&
-             write_model_block(&f, m, m->mu, (size_t)m->D, host, err);
-    free(host);
-    if (!ok || sg_atomic_commit(&f, err)) {
-        char msg[sizeof err->msg];
-        snprintf(msg, sizeof msg, "%s", err->msg);
-        return sg_errf(err, "writing checkpoint %s failed: %s", r->ckpt_path, msg);
-    }
-    return 0;
+    sg_ckpt_run cr = ckpt_run_of(r);
+    return sg_ssl_save(&r->m, r->ckpt_path, &cr, err);
 }
 
-static int read_block(FILE *f, void *p, size_t bytes) {
-    return bytes == 0 || fread(p, 1, bytes, f) == bytes;
-}
-
-static int read_model_block(FILE *f, sg_ssl *m, float *dst, size_t n, float *host) {
-    if (n == 0) return 1;
-    if (!read_block(f, host, n * sizeof(float))) return 0;
-    sg_ssl_put(m, dst, host, n);
-    return 1;
+/* The keys (of those the setting hash covers) whose values differ between the run folder's
+ * config.cfg and this run's config, as "key: old -> new; ...". */
+static void differing_keys(const run *r, char *out, size_t cap) {
+    out[0] = 0;
+    char cfgp[4300];
+    snprintf(cfgp, sizeof cfgp, "%s/config.cfg", r->dir);
+    sg_config *old = sg_train_config_new();
+    sg_err e;
+    if (sg_config_load_file(old, cfgp, &e) != 0) {
+        snprintf(out, cap, "the run folder's config.cfg cannot be read: %.400s", e.msg);
+        sg_config_free(old);
+        return;
+    }
+    int n;
+    const sg_cfg_spec *spec = sg_train_schema(&n);
+    size_t at = 0;
+    for (int i = 0; i < n && at < cap; i++) {
+        const char *k = spec[i].key;
+        if (!sg_train_config_key_hashed(k)) continue;
+        const char *a = sg_config_text(old, k), *b = sg_config_text(r->cfg, k);
+        if (strcmp(a, b) != 0) {
+            int w = snprintf(out + at, cap - at, "%s%s: %s -> %s", at ? "; " : "", k, a, b);
+            if (w < 0) break;
+            at += (size_t)w;
+        }
+    }
+    if (!out[0]) snprintf(out, cap, "config.cfg agrees with this run: the checkpoint is foreign");
+    sg_config_free(old);
 }
 
 static int load_checkpoint(run *r, sg_err *err) {
-    sg_ssl *m = &r->m;
-    FILE *f = fopen(r->ckpt_path, "rb");
-    if (!f)
-        return sg_errf(err, "--resume: no checkpoint %s (the run never reached one; start it "
-                            "again without --resume)", r->ckpt_path);
-    ckpt_header h;
-    const size_t DD = (size_t)m->D * m->D;
-    int ok = read_block(f, &h, sizeof h);
-    if (ok && (h.magic != CKPT_MAGIC || h.version != CKPT_VERSION)) {
-        fclose(f);
-        return sg_errf(err, "%s is not a stopgrad checkpoint of version %u", r->ckpt_path,
-                       CKPT_VERSION);
+    sg_ckpt_run want = ckpt_run_of(r), got;
+    int rc = sg_ssl_load(&r->m, r->ckpt_path, &want, &got, err);
+    if (rc == SG_CKPT_OTHER_SETTING) {
+        char diff[512], msg[sizeof err->msg];
+        differing_keys(r, diff, sizeof diff);
+        snprintf(msg, sizeof msg, "%s", err->msg);
+        return sg_errf(err, "%.350s; keys that differ: %.500s. Resume with the run's own "
+                            "config.cfg, or set run.name for a new run", msg, diff);
     }
-    if (ok && h.config_hash != r->config_hash) {
-        fclose(f);
-        return sg_errf(err, "%s was written by a different config (hash %016llx, this one "
-                            "%016llx): resume with the run's own config.cfg",
-                       r->ckpt_path, (unsigned long long)h.config_hash,
-                       (unsigned long long)r->config_hash);
-    }
-    ok = ok && h.n_online == (int64_t)m->online.total && h.n_online_buf == (int64_t)m->online.nbuf &&
-         h.n_target == (int64_t)m->target.total && h.n_target_buf == (int64_t)m->target.nbuf &&
-         h.D == m->D;
-    float *host = ok ? malloc(ckpt_max_block(m) * sizeof(float)) : NULL;
-    if (ok && !host) {
-        fclose(f);
-        return sg_errf(err, "out of memory reading checkpoint %s", r->ckpt_path);
-    }
-    ok = ok && read_model_block(f, m, m->online.w, m->online.total, host) &&
-         read_model_block(f, m, m->online.buf, m->online.nbuf, host) &&
-         read_model_block(f, m, m->mom, m->online.total, host) &&
-         read_model_block(f, m, m->target.w, m->target.total, host) &&
-         read_model_block(f, m, m->target.buf, m->target.nbuf, host) &&
-         read_model_block(f, m, m->F, DD, host) && read_model_block(f, m, m->M2, DD, host) &&
-         read_model_block(f, m, m->mu, (size_t)m->D, host);
-    free(host);
-    fclose(f);
-    if (!ok) return sg_errf(err, "checkpoint %s is truncated or does not match this model", r->ckpt_path);
-    m->step = h.step;
-    m->F_ready = h.F_ready;
-    r->epochs_done = h.epochs_done;
-    r->epoch_loss_sum = h.epoch_loss_sum;
+    if (rc) return -1;
+    r->epochs_done = got.epochs_done;
+    r->epoch_loss_sum = got.epoch_loss_sum;
     return 0;
 }
 
-/* A run killed while writing a checkpoint leaves checkpoint.bin.tmp.PID beside the intact
- * checkpoint.bin (written whole, then renamed); a resume removes those partial files. */
 static void remove_partial_checkpoints(const run *r) {
     DIR *d = opendir(r->dir);
     if (!d) return;
@@ -596,7 +532,14 @@ static int setup(run *r, const sg_train_opts *opts, sg_err *err) {
                             "set run.name for a new one", r->dir);
     if (sg_mkdirs(r->dir, err)) return -1;
     if (opts->resume) remove_partial_checkpoints(r);
-    if (opts->resume && !file_exists(r->ckpt_path) && file_exists(r->steps_path)) {
+    /* only a checkpoint that is truly absent means "killed before the first one": anything else
+     * in its place (a symlink loop, an unreadable path) is an error, never a silent restart */
+    struct stat ck;
+    const int have_ckpt = lstat(r->ckpt_path, &ck) == 0;
+    if (opts->resume && !have_ckpt && errno != ENOENT)
+        return sg_errf(err, "--resume: checkpoint %s cannot be examined: %s", r->ckpt_path,
+                       strerror(errno));
+    if (opts->resume && !have_ckpt && file_exists(r->steps_path)) {
         /* killed before its first checkpoint: nothing to keep, start over in the same folder */
         if (truncate_rows(r->steps_path, 0, err) || truncate_rows(r->epochs_path, 0, err))
             return -1;
@@ -608,7 +551,7 @@ static int setup(run *r, const sg_train_opts *opts, sg_err *err) {
             return -1;
         sg_info("resuming %s at step %ld (epoch %ld)", r->run_id, r->m.step, r->epochs_done + 1);
     }
-    if (!opts->resume || !file_exists(r->ckpt_path)) {
+    if (!opts->resume || !have_ckpt) {
         char cfgp[4300];
         snprintf(cfgp, sizeof cfgp, "%s/config.cfg", r->dir);
         char *text = NULL;

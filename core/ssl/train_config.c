@@ -124,6 +124,12 @@ static const char *const unhashed_keys[] = {"data.dir",     "data.workers", "tra
                                             "trainer.checkpoint_every",     "run.dir",
                                             "run.name",     "run.results",  "run.tag"};
 
+int sg_train_config_key_hashed(const char *key) {
+    for (size_t i = 0; i < sizeof unhashed_keys / sizeof unhashed_keys[0]; i++)
+        if (!strcmp(unhashed_keys[i], key)) return 0;
+    return 1;
+}
+
 uint64_t sg_train_config_hash(const sg_config *c) {
     return sg_config_hash_without(c, unhashed_keys,
                                   (int)(sizeof unhashed_keys / sizeof unhashed_keys[0]));

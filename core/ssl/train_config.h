@@ -16,6 +16,8 @@ sg_config *sg_train_config_new(void);
 /* The hash that identifies a training setting (results rows, checkpoints, derived run names):
  * every key but the paths, names, thread and worker counts and checkpoint interval. */
 uint64_t sg_train_config_hash(const sg_config *c);
+/* 1 when key is part of that hash. */
+int sg_train_config_key_hashed(const char *key);
 
 /* A command-line override "key=value": our keys directly, the reference code's keys through the
  * translation table. Errors name the key (and the reference key it came from). */

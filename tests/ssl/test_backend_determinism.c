@@ -11,6 +11,7 @@
 #include "kernels/backend.h"
 #include "test_backend.h"
 #include "test_util.h"
+#include "tiny_ssl.h"
 
 #define STEPS 4
 
@@ -23,30 +24,11 @@ typedef struct {
 } outcome;
 
 static sg_ssl_settings settings(int directpred) {
-    sg_ssl_settings s;
-    memset(&s, 0, sizeof s);
-    s.trunk = (sg_resnet_spec){18, SG_STEM_CIFAR, 0.125, 3, 16, 16};
-    s.proj_hidden = 32;
-    s.proj_out = 16;
-    s.pred_hidden = 32;
-    s.batch = 8;
-    s.method = SG_METHOD_BYOL;
-    s.stop_gradient = 1;
-    s.ema = 0.99;
-    s.symmetric_loss = 1;
-    s.normalize_loss = 1;
+    sg_ssl_settings s = tiny_ssl(0.125, 32, 16, 8);
     s.pred = directpred ? SG_PRED_DIRECTPRED : SG_PRED_MLP;
-    s.pred_lr_mult = 1;
-    s.pred_wd = 4e-4;
-    s.rho = 0.3;
-    s.eps = 0.1;
-    s.freq = 1;
     s.optimizer = directpred ? SG_OPT_LARS : SG_OPT_SGD;
     s.lars_eta = 0.001;
     s.lr = directpred ? 0.3 : 0.05;
-    s.momentum = 0.9;
-    s.wd = 4e-4;
-    s.total_steps = 100;
     s.seed = 5;
     return s;
 }

@@ -8,34 +8,19 @@
 #include "fixture.h"
 #include "test_backend.h"
 #include "test_util.h"
+#include "tiny_ssl.h"
 
 static const sg_backend *g_be;
 
+/* make_fixtures.py's model and recipe */
 static sg_ssl_settings settings(sg_method method, sg_pred_kind pred, int stop_gradient) {
-    sg_ssl_settings s;
-    memset(&s, 0, sizeof s);
-    s.trunk = (sg_resnet_spec){18, SG_STEM_CIFAR, 0.0625, 3, 16, 16};
-    s.proj_hidden = 16;
-    s.proj_out = 8;
-    s.pred_hidden = 16;
-    s.batch = 4;
+    sg_ssl_settings s = tiny_ssl(0.0625, 16, 8, 4);
     s.method = method;
     s.stop_gradient = stop_gradient;
     s.ema = 0.996;
     s.target_copy = 0;
-    s.symmetric_loss = 1;
-    s.normalize_loss = 1;
     s.pred = pred;
-    s.pred_lr_mult = 1;
-    s.pred_wd = 4e-4;
-    s.rho = 0.3;
-    s.eps = 0.1;
-    s.freq = 1;
-    s.eigmap = SG_EIGMAP_CODE;
-    s.optimizer = SG_OPT_SGD;
     s.lr = 0.03;
-    s.momentum = 0.9;
-    s.wd = 4e-4;
     s.total_steps = 10;
     s.seed = 7;
     return s;

@@ -6,34 +6,9 @@
 #include "kernels/backend.h"
 #include "kernels/ref/ref.h"
 #include "test_util.h"
+#include "tiny_ssl.h"
 
-static sg_ssl_settings base(void) {
-    sg_ssl_settings s;
-    memset(&s, 0, sizeof s);
-    s.trunk = (sg_resnet_spec){18, SG_STEM_CIFAR, 0.0625, 3, 16, 16};
-    s.proj_hidden = 16;
-    s.proj_out = 8;
-    s.pred_hidden = 16;
-    s.batch = 8;
-    s.method = SG_METHOD_BYOL;
-    s.stop_gradient = 1;
-    s.ema = 0.99;
-    s.symmetric_loss = 1;
-    s.normalize_loss = 1;
-    s.pred = SG_PRED_MLP;
-    s.pred_lr_mult = 1;
-    s.pred_wd = 4e-4;
-    s.rho = 0.3;
-    s.eps = 0.1;
-    s.freq = 1;
-    s.optimizer = SG_OPT_SGD;
-    s.lr = 0.05;
-    s.momentum = 0.9;
-    s.wd = 4e-4;
-    s.total_steps = 100;
-    s.seed = 3;
-    return s;
-}
+static sg_ssl_settings base(void) { return tiny_ssl(0.0625, 16, 8, 8); }
 
 static void build(sg_ssl *m, const sg_ssl_settings *s) {
     sg_err err;

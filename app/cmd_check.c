@@ -1,5 +1,5 @@
 /* app/cmd_check.c: `stopgrad check`: results against the published numbers, row by row of
- * results/reference/published.csv (core/ssl/check.h). */
+ * results/reference/published.csv (core/harness/published.h). */
 #define _POSIX_C_SOURCE 200809L
 #include <dirent.h>
 #include <stdio.h>
@@ -9,8 +9,8 @@
 #include "app/commands.h"
 #include "build_info.h"
 #include "core/base/csv.h"
-#include "core/ssl/check.h"
-#include "core/ssl/suite.h"
+#include "core/harness/published.h"
+#include "core/harness/suite.h"
 
 #define CHECK_MAX_INPUTS 64
 #define CHECK_DEFAULT_REFERENCE SG_SUITES_DIR "/../results/reference/published.csv"
@@ -57,8 +57,8 @@ static void check_help(FILE *f) {
         "exit status: 0 no FAIL; 1 a FAIL, or check.png could not be made (no gnuplot: the\n"
         "CSV and markdown are written); 2 usage or input error (unreadable or malformed file,\n"
         "missing column, unknown ref_id in a suite, an existing output without --force).\n",
-        SG_CHECK_WITHIN_FLOOR, SG_CHECK_WITHIN_FLOOR, SG_CHECK_COLLAPSE_STD,
-        SG_CHECK_COLLAPSE_MARGIN, SG_SUITES_DIR, CHECK_DEFAULT_REFERENCE);
+        SG_PUB_WITHIN_FLOOR, SG_PUB_WITHIN_FLOOR, SG_PUB_COLLAPSE_STD,
+        SG_PUB_COLLAPSE_MARGIN, SG_SUITES_DIR, CHECK_DEFAULT_REFERENCE);
 }
 
 /* The suites' own claims (their `expect` lines: which settings collapse, orderings) on the runs
@@ -112,7 +112,7 @@ static int check_claims(const char *const *results, int nresults, const char *su
 
 int sg_cmd_check(int argc, char **argv) {
     const char *inputs[CHECK_MAX_INPUTS];
-    sg_check_opts o;
+    sg_published_opts o;
     memset(&o, 0, sizeof o);
     o.in.results = inputs;
     o.in.suites_dir = SG_SUITES_DIR;
@@ -158,7 +158,7 @@ int sg_cmd_check(int argc, char **argv) {
                         "(see --help)\n");
         return 2;
     }
-    int rc = sg_check_run(&o, stdout, stderr);
+    int rc = sg_published_run(&o, stdout, stderr);
     if (rc == 2 || o.list_unmapped) return rc;
     int crc = check_claims(inputs, o.in.nresults, o.in.suites_dir);
     return crc > rc ? crc : rc;

@@ -1,6 +1,6 @@
 /* app/cmd_selfcheck.c: `stopgrad selfcheck`, every kernel of a backend against its reference.
  *
- * Runs the op list of kernels/check/opcheck.h: each op on a small random shape (or one given
+ * Runs the op list of kernels/opcheck/opcheck.h: each op on a small random shape (or one given
  * shape), compared with its double-precision reference; optionally timed after validation.
  * Prints one table row per op; exit status 0 when every op passed, 1 when one failed or could
  * not run, 2 on a usage error. */
@@ -17,7 +17,7 @@
 #include "core/base/machine.h"
 #include "kernels/backend.h"
 #include "kernels/backend_machine.h"
-#include "kernels/check/opcheck.h"
+#include "kernels/opcheck/opcheck.h"
 #include "kernels/kernels.h"
 
 #define SELFCHECK_DEFAULT_REPS 10

@@ -6,7 +6,7 @@
 
 #include "app/commands.h"
 #include "build_info.h"
-#include "core/ssl/suite.h"
+#include "core/harness/suite.h"
 
 static void suite_help(FILE *f) {
     fprintf(f,

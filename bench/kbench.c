@@ -18,7 +18,7 @@
 #include "core/ssl/ssl.h"
 #include "core/ssl/train_config.h"
 #include "kernels/backend_machine.h"
-#include "kernels/check/opcheck.h"
+#include "kernels/opcheck/opcheck.h"
 #include "kernels/trace/trace.h"
 
 

@@ -8,7 +8,7 @@
  *   - the machine's ceilings measured in the same run: sgemm of a large square product and a
  *     streaming copy (bytes read + written per second);
  *   - every traced kernel, validated against its double reference on the same inputs first
- *     (kernels/check/opcheck.h): a mismatch is recorded as such and never timed;
+ *     (kernels/opcheck/opcheck.h): a mismatch is recorded as such and never timed;
  *   - the whole training step of each configuration, with its per-kernel breakdown (calls x
  *     median of each kernel, as a share of the step) and the step's time outside kernels;
  *   - the DirectPred eigen-update (corr_update + syevd + eig_rebuild) as its own entry.

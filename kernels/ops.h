@@ -6,8 +6,8 @@
  * shape it is checked on by default, and its FLOP/byte cost. Everything that handles ops by
  * name reads this table:
  *   - the tracer (kernels/trace) records each call as (op, parameter values);
- *   - the op checker (kernels/check) parses a shape text with it and runs the op's check,
- *     one function per op (oc_<op> in kernels/check/opcheck_<family>.c; the linker refuses a
+ *   - the op checker (kernels/opcheck) parses a shape text with it and runs the op's check,
+ *     one function per op (oc_<op> in kernels/opcheck/opcheck_<family>.c; the linker refuses a
  *     table entry without one);
  *   - the kernel suite (bench/) and `stopgrad selfcheck` list, validate and time the ops.
  * Shapes travel as text, "key=value" pairs in the table's parameter order, e.g. for conv2d_fwd

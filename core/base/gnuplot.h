@@ -1,4 +1,4 @@
-/* core/base/gnuplot.h: charts rendered by gnuplot (bench/report.c, core/ssl/check.c).
+/* core/base/gnuplot.h: charts rendered by gnuplot (bench/report.c, core/harness/published.c).
  * The writers keep their gnuplot script (and its data) beside the chart so that it can be
  * rerun by hand; the script writes the PNG named by the gnuplot variable OUT. */
 #pragma once

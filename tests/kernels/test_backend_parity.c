@@ -1,16 +1,16 @@
 /* Every kernel of one backend (argv[1]: cpu, staged, cuda; tests/test_backend.h) against the
- * double-precision references, through the checker's one op table (kernels/check/opcheck.h):
+ * double-precision references, through the checker's one op table (kernels/opcheck/opcheck.h):
  * each op on its default shape, on random shapes with random modes (accumulate, bias, in-place,
  * ...), and on model-scale shapes that take the large-problem paths (two-stage reductions,
  * grouped im2col). The tolerance of each op is stated where the checker computes it
- * (kernels/check/opcheck.c): float32 summation-order error of the op's sums, so a backend
+ * (kernels/opcheck/opcheck.c): float32 summation-order error of the op's sums, so a backend
  * passes only if every output agrees with the reference as closely as any correct float32
  * implementation must. Comparing with the double reference rather than with the CPU backend's
  * output is the stricter test: two backends can agree with each other and both be wrong, but
  * not both be within this tolerance of the exact value and differ by more than twice it.
  * syevd is checked by reconstruction and orthogonality (eigenvector signs are arbitrary). */
 #include "kernels/backend.h"
-#include "kernels/check/opcheck.h"
+#include "kernels/opcheck/opcheck.h"
 #include "test_backend.h"
 #include "test_util.h"
 

@@ -1,4 +1,4 @@
-/* tests/kernels/test_opcheck.c: the op checker (kernels/check/opcheck.h).
+/* tests/kernels/test_opcheck.c: the op checker (kernels/opcheck/opcheck.h).
  *
  * Every op passes on the CPU backend for two seeds, on its default shape and on shapes that
  * reach the other modes (accumulate off, no bias, in-place, stride 1, ...); shape specs parse
@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "kernels/backend.h"
-#include "kernels/check/opcheck.h"
+#include "kernels/opcheck/opcheck.h"
 #include "kernels/kernels.h"
 #include "test_util.h"
 

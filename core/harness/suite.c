@@ -1,6 +1,6 @@
-/* core/ssl/suite.c */
+/* core/harness/suite.c: the suite runner (suite.h). */
 #define _GNU_SOURCE /* strtok_r, mkdir with -std=c11 */
-#include "core/ssl/suite.h"
+#include "core/harness/suite.h"
 
 #include <ctype.h>
 #include <errno.h>

@@ -1,10 +1,10 @@
-/* kernels/check/opcheck_aug.c: the checks of the augmentation ops (see opcheck_internal.h). */
+/* kernels/opcheck/opcheck_aug.c: the checks of the augmentation ops (see opcheck_internal.h). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "kernels/backend.h"
-#include "kernels/check/opcheck_internal.h"
+#include "kernels/opcheck/opcheck_internal.h"
 #include "kernels/ref/ref.h"
 
 /* ---- augmentation ------------------------------------------------------------------------------

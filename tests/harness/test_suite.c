@@ -7,7 +7,7 @@
 
 #include "core/base/csv.h"
 #include "core/base/log.h"
-#include "core/ssl/suite.h"
+#include "core/harness/suite.h"
 #include "test_util.h"
 
 static char root[512];

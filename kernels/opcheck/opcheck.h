@@ -1,4 +1,4 @@
-/* kernels/check/opcheck.h: every op of the op table (kernels/ops.h), validated against its
+/* kernels/opcheck/opcheck.h: every op of the op table (kernels/ops.h), validated against its
  * double reference on any backend.
  *
  * In the spirit of ggml's test-backend-ops: running an op allocates random inputs (the project's

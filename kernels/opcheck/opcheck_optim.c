@@ -1,10 +1,10 @@
-/* kernels/check/opcheck_optim.c: the checks of SGD, LARS, EMA and DirectPred's correlation, eigendecomposition and rebuild (see opcheck_internal.h). */
+/* kernels/opcheck/opcheck_optim.c: the checks of SGD, LARS, EMA and DirectPred's correlation, eigendecomposition and rebuild (see opcheck_internal.h). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "kernels/backend.h"
-#include "kernels/check/opcheck_internal.h"
+#include "kernels/opcheck/opcheck_internal.h"
 #include "kernels/ref/ref.h"
 
 /* ---- optimiser and EMA ----------------------------------------------------------------------- */

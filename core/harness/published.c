@@ -1,6 +1,6 @@
-/* core/ssl/check.c: stopgrad's results against the published numbers (check.h). */
+/* core/harness/published.c: stopgrad's results against the published numbers (published.h). */
 #define _XOPEN_SOURCE 700 /* realpath, strdup, strtok_r */
-#include "core/ssl/check.h"
+#include "core/harness/published.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -12,13 +12,13 @@
 #include "core/base/gnuplot.h"
 #include "core/base/file.h"
 #include "core/base/text.h"
-#include "core/ssl/suite.h"
+#include "core/harness/suite.h"
 
-static const char *const verdict_names[SG_CHECK_NVERDICTS] = {"PASS", "FAIL", "NOT RUN", "UNMAPPED",
+static const char *const verdict_names[SG_PUB_NVERDICTS] = {"PASS", "FAIL", "NOT RUN", "UNMAPPED",
                                                               "NO METRIC"};
 
-const char *sg_check_verdict_name(sg_check_verdict v) {
-    return (unsigned)v < SG_CHECK_NVERDICTS ? verdict_names[v] : "?";
+const char *sg_published_verdict_name(sg_published_verdict v) {
+    return (unsigned)v < SG_PUB_NVERDICTS ? verdict_names[v] : "?";
 }
 
 static char *xstrdup(const char *s) {
@@ -63,7 +63,7 @@ static int parse_num(const char *path, size_t line, const char *col, const char 
     return 0;
 }
 
-static int load_reference(sg_check *c, const char *path, sg_err *err) {
+static int load_reference(sg_published *c, const char *path, sg_err *err) {
     static const char *const need[] = {"ref_id", "source", "table", "dataset", "epochs", "setting",
                                        "metric", "mean",   "std",   "seeds",   "rule"};
     enum {
@@ -102,7 +102,7 @@ static int load_reference(sg_check *c, const char *path, sg_err *err) {
     int rc = 0;
     for (size_t r = 0; r < t.nrows && !rc; r++) {
         size_t line = r + 2;
-        sg_check_row *row = &c->rows[c->nrows];
+        sg_published_row *row = &c->rows[c->nrows];
         const char *id = sg_csv_cell(&t, r, col[R_ID]);
         if (!*id) {
             rc = sg_errf(err, "%s: line %zu, column ref_id: empty; expected a unique id", path,
@@ -236,7 +236,7 @@ static int by_name(const void *a, const void *b) {
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static int load_suites(sg_check *c, mapping *m, const char *dir, sg_err *err) {
+static int load_suites(sg_published *c, mapping *m, const char *dir, sg_err *err) {
     DIR *d = opendir(dir);
     if (!d) return sg_errf(err, "%s: cannot open the suites folder: %s", dir, strerror(errno));
     char **names = NULL;
@@ -285,7 +285,7 @@ static int load_suites(sg_check *c, mapping *m, const char *dir, sg_err *err) {
                 m->row_tags[row] =
                     xrealloc(m->row_tags[row], (size_t)(m->row_ntags[row] + 1) * sizeof(int));
                 m->row_tags[row][m->row_ntags[row]++] = gi;
-                sg_check_row *cr = &c->rows[row];
+                sg_published_row *cr = &c->rows[row];
                 size_t at = strlen(cr->runs);
                 snprintf(cr->runs + at, sizeof cr->runs - at, "%s%s", at ? " " : "", tag);
                 cr->nruns++;
@@ -301,7 +301,7 @@ static int load_suites(sg_check *c, mapping *m, const char *dir, sg_err *err) {
 /* ---- results ----------------------------------------------------------------------------------
  */
 
-static int load_results(sg_check *c, mapping *m, const char *path, sg_err *err) {
+static int load_results(sg_published *c, mapping *m, const char *path, sg_err *err) {
     static const char *const need[] = {"tag",    "seed",       "dataset",
                                        "epochs", "probe_best", "collapse_std"};
     enum { X_TAG, X_SEED, X_DATASET, X_EPOCHS, X_PROBE, X_CSTD, X_N };
@@ -391,9 +391,9 @@ static int load_results(sg_check *c, mapping *m, const char *path, sg_err *err) 
 /* ---- judging ----------------------------------------------------------------------------------
  */
 
-static void judge(sg_check_row *row, const mapping *m, int ri) {
+static void judge(sg_published_row *row, const mapping *m, int ri) {
     if (m->row_ntags[ri] == 0) {
-        row->verdict = SG_CHECK_UNMAPPED;
+        row->verdict = SG_PUB_UNMAPPED;
         return;
     }
     double sum = 0, sum2 = 0, csum = 0;
@@ -424,11 +424,11 @@ static void judge(sg_check_row *row, const mapping *m, int ri) {
         }
     }
     if (row->nresults == 0) {
-        row->verdict = SG_CHECK_NOT_RUN;
+        row->verdict = SG_PUB_NOT_RUN;
         return;
     }
     if (strcmp(row->metric, "top1") != 0) { /* stopgrad measures top-1 only */
-        row->verdict = SG_CHECK_NO_METRIC;
+        row->verdict = SG_PUB_NO_METRIC;
         return;
     }
     row->n = n;
@@ -444,7 +444,7 @@ static void judge(sg_check_row *row, const mapping *m, int ri) {
     }
     row->ours_collapse_std = nc ? csum / nc : NAN;
     if (n == 0) { /* probe_best empty or nan in every seed */
-        row->verdict = SG_CHECK_NO_METRIC;
+        row->verdict = SG_PUB_NO_METRIC;
         return;
     }
     row->diff = row->ours_mean - row->pub_mean;
@@ -453,19 +453,19 @@ static void judge(sg_check_row *row, const mapping *m, int ri) {
     int pass;
     if (!strcmp(row->rule, "within")) {
         double band = 2 * row->pub_std;
-        row->tolerance = isnan(band) || band < SG_CHECK_WITHIN_FLOOR ? SG_CHECK_WITHIN_FLOOR : band;
+        row->tolerance = isnan(band) || band < SG_PUB_WITHIN_FLOOR ? SG_PUB_WITHIN_FLOOR : band;
         pass = fabs(row->diff) <= row->tolerance + 1e-9;
     } else {
-        row->tolerance = 100.0 / dataset_classes(row->dataset) + SG_CHECK_COLLAPSE_MARGIN;
+        row->tolerance = 100.0 / dataset_classes(row->dataset) + SG_PUB_COLLAPSE_MARGIN;
         row->collapsed =
-            (!isnan(row->ours_collapse_std) && row->ours_collapse_std < SG_CHECK_COLLAPSE_STD) ||
+            (!isnan(row->ours_collapse_std) && row->ours_collapse_std < SG_PUB_COLLAPSE_STD) ||
             row->ours_mean < row->tolerance;
         pass = row->collapsed;
     }
-    row->verdict = pass ? SG_CHECK_PASS : SG_CHECK_FAIL;
+    row->verdict = pass ? SG_PUB_PASS : SG_PUB_FAIL;
 }
 
-int sg_check_compute(const sg_check_inputs *in, sg_check *c, sg_err *err) {
+int sg_published_compute(const sg_published_inputs *in, sg_published *c, sg_err *err) {
     memset(c, 0, sizeof *c);
     if (load_reference(c, in->reference, err)) return -1;
     mapping m = {0};
@@ -485,9 +485,9 @@ int sg_check_compute(const sg_check_inputs *in, sg_check *c, sg_err *err) {
     return rc;
 }
 
-void sg_check_free(sg_check *c) {
+void sg_published_free(sg_published *c) {
     for (int i = 0; i < c->nrows; i++) {
-        sg_check_row *r = &c->rows[i];
+        sg_published_row *r = &c->rows[i];
         free(r->ref_id), free(r->source), free(r->table), free(r->dataset), free(r->epochs);
         free(r->setting), free(r->metric), free(r->rule), free(r->eval), free(r->note);
     }
@@ -499,7 +499,7 @@ void sg_check_free(sg_check *c) {
  */
 
 /* "77.86 ± 0.16 (5 seeds)", "64.70 (std ?, seeds ?)" */
-static void fmt_published(char *b, size_t cap, const sg_check_row *r) {
+static void fmt_published(char *b, size_t cap, const sg_published_row *r) {
     char std[32], seeds[32];
     if (isnan(r->pub_std))
         snprintf(std, sizeof std, "?");
@@ -512,7 +512,7 @@ static void fmt_published(char *b, size_t cap, const sg_check_row *r) {
     snprintf(b, cap, "%.2f ± %s (%s)", r->pub_mean, std, seeds);
 }
 
-static void fmt_ours(char *b, size_t cap, const sg_check_row *r) {
+static void fmt_ours(char *b, size_t cap, const sg_published_row *r) {
     if (r->n == 0)
         snprintf(b, cap, "-");
     else if (r->n == 1)
@@ -521,7 +521,7 @@ static void fmt_ours(char *b, size_t cap, const sg_check_row *r) {
         snprintf(b, cap, "%.2f ± %.2f (%d seeds)", r->ours_mean, r->ours_std, r->n);
 }
 
-static void fmt_diff(char *b, size_t cap, const sg_check_row *r) {
+static void fmt_diff(char *b, size_t cap, const sg_published_row *r) {
     if (isnan(r->diff))
         snprintf(b, cap, "-");
     else
@@ -529,20 +529,20 @@ static void fmt_diff(char *b, size_t cap, const sg_check_row *r) {
 }
 
 /* "directpred rho=0.3 (cifar10, 100 ep)", "linear-predictor (imagenet, 60 ep, top5)" */
-static void fmt_setting(char *b, size_t cap, const sg_check_row *r) {
+static void fmt_setting(char *b, size_t cap, const sg_published_row *r) {
     int top1 = !strcmp(r->metric, "top1");
     snprintf(b, cap, "%s (%s%s%s%s%s%s)", r->setting, r->dataset, *r->epochs ? ", " : "", r->epochs,
              *r->epochs ? " ep" : "", top1 ? "" : ", ", top1 ? "" : r->metric);
 }
 
 /* "PASS", "FAIL PARTIAL-SEEDS SETUP-DIFFERS" */
-static void fmt_verdict(char *b, size_t cap, const sg_check_row *r) {
-    snprintf(b, cap, "%s%s%s", sg_check_verdict_name(r->verdict),
+static void fmt_verdict(char *b, size_t cap, const sg_published_row *r) {
+    snprintf(b, cap, "%s%s%s", sg_published_verdict_name(r->verdict),
              r->partial_seeds ? " PARTIAL-SEEDS" : "", r->setup_differs ? " SETUP-DIFFERS" : "");
 }
 
 /* What the rule asked: "|diff| <= 1.50", "collapsed: std 0.0004 < 0.01 or probe < 5.10" */
-static void fmt_judged(char *b, size_t cap, const sg_check_row *r) {
+static void fmt_judged(char *b, size_t cap, const sg_published_row *r) {
     if (isnan(r->tolerance))
         snprintf(b, cap, "-");
     else if (!strcmp(r->rule, "within"))
@@ -551,7 +551,7 @@ static void fmt_judged(char *b, size_t cap, const sg_check_row *r) {
         snprintf(b, cap, "collapse: probe < %.2f", r->tolerance);
     else
         snprintf(b, cap, "collapse: collapse_std %.4f < %.2f or probe < %.2f", r->ours_collapse_std,
-                 SG_CHECK_COLLAPSE_STD, r->tolerance);
+                 SG_PUB_COLLAPSE_STD, r->tolerance);
 }
 
 /* Display width of UTF-8 text (continuation bytes take no column). */
@@ -566,7 +566,7 @@ static void pad(FILE *f, const char *s, int w) {
     for (int k = width(s); k < w; k++) fputc(' ', f);
 }
 
-void sg_check_print(const sg_check *c, FILE *f) {
+void sg_published_print(const sg_published *c, FILE *f) {
     enum { NC = 8 };
     static const char *const head[NC] = {"ref_id", "table", "setting",   "published",
                                          "ours",   "diff",  "judged by", "verdict"};
@@ -583,7 +583,7 @@ void sg_check_print(const sg_check *c, FILE *f) {
             }
         }
         for (int i = 0; i < c->nrows; i++) {
-            const sg_check_row *r = &c->rows[i];
+            const sg_published_row *r = &c->rows[i];
             snprintf(cell[0], sizeof cell[0], "%s", r->ref_id);
             snprintf(cell[1], sizeof cell[1], "%s", r->table);
             fmt_setting(cell[2], sizeof cell[2], r);
@@ -606,13 +606,13 @@ void sg_check_print(const sg_check *c, FILE *f) {
     }
 }
 
-void sg_check_print_summary(const sg_check *c, FILE *f) {
+void sg_published_print_summary(const sg_published *c, FILE *f) {
     fprintf(f,
             "check: %d reference rows: %d PASS, %d FAIL, %d NOT RUN, %d UNMAPPED, %d NO METRIC; "
             "%d PARTIAL-SEEDS, %d SETUP-DIFFERS (results: %ld rows from %d file(s), %ld with a tag "
             "no suite's answers name; %d suite(s))\n",
-            c->nrows, c->count[SG_CHECK_PASS], c->count[SG_CHECK_FAIL], c->count[SG_CHECK_NOT_RUN],
-            c->count[SG_CHECK_UNMAPPED], c->count[SG_CHECK_NO_METRIC], c->npartial, c->nsetup,
+            c->nrows, c->count[SG_PUB_PASS], c->count[SG_PUB_FAIL], c->count[SG_PUB_NOT_RUN],
+            c->count[SG_PUB_UNMAPPED], c->count[SG_PUB_NO_METRIC], c->npartial, c->nsetup,
             c->nresult_rows, c->nfiles, c->nignored, c->nsuites);
 }
 
@@ -626,7 +626,7 @@ static void num_cell(char *b, size_t cap, double v, int prec) {
         snprintf(b, cap, "%.*f", prec, v);
 }
 
-static int write_csv(const sg_check *c, const char *path, sg_err *err) {
+static int write_csv(const sg_published *c, const char *path, sg_err *err) {
     static const char *const head[] = {
         "ref_id",         "source",        "table",           "dataset",
         "epochs",         "setting",       "metric",          "rule",
@@ -638,7 +638,7 @@ static int write_csv(const sg_check *c, const char *path, sg_err *err) {
     sg_csv_row *rows = calloc((size_t)(c->nrows ? c->nrows : 1), sizeof *rows);
     SG_CHECK(rows != NULL, "out of memory");
     for (int i = 0; i < c->nrows; i++) {
-        const sg_check_row *r = &c->rows[i];
+        const sg_published_row *r = &c->rows[i];
         sg_csv_row *o = &rows[i];
         char b[64];
         sg_csv_row_init(o);
@@ -669,7 +669,7 @@ static int write_csv(const sg_check *c, const char *path, sg_err *err) {
         sg_csv_row_str(o, b);
         num_cell(b, sizeof b, r->diff, 4);
         sg_csv_row_str(o, b);
-        sg_csv_row_str(o, sg_check_verdict_name(r->verdict));
+        sg_csv_row_str(o, sg_published_verdict_name(r->verdict));
         snprintf(b, sizeof b, "%s%s%s", r->partial_seeds ? "PARTIAL-SEEDS" : "",
                  r->partial_seeds && r->setup_differs ? " " : "",
                  r->setup_differs ? "SETUP-DIFFERS" : "");
@@ -694,17 +694,17 @@ static void md_cell(sg_sbuf *b, const char *s) {
 }
 
 /* Rows of one published table (source + table) are contiguous groups in first-seen order. */
-static int same_table(const sg_check_row *a, const sg_check_row *b) {
+static int same_table(const sg_published_row *a, const sg_published_row *b) {
     return !strcmp(a->source, b->source) && !strcmp(a->table, b->table);
 }
 
-static int first_of_table(const sg_check *c, int i) {
+static int first_of_table(const sg_published *c, int i) {
     for (int k = 0; k < i; k++)
         if (same_table(&c->rows[k], &c->rows[i])) return 0;
     return 1;
 }
 
-static void build_markdown(const sg_check *c, sg_sbuf *b) {
+static void build_markdown(const sg_published *c, sg_sbuf *b) {
     sg_sbuf_printf(b, "# stopgrad check: ours against the published numbers\n\n");
     sg_sbuf_printf(b, "Reference: `");
     md_cell(b, c->reference);
@@ -723,12 +723,12 @@ static void build_markdown(const sg_check *c, sg_sbuf *b) {
         "UNMAPPED: no suite answers it; NO METRIC: results without the row's metric. "
         "PARTIAL-SEEDS: fewer seeds than published; SETUP-DIFFERS: our dataset or epochs "
         "differ from the row's. \"?\": not published.\n\n",
-        SG_CHECK_WITHIN_FLOOR, SG_CHECK_COLLAPSE_STD, SG_CHECK_COLLAPSE_MARGIN);
+        SG_PUB_WITHIN_FLOOR, SG_PUB_COLLAPSE_STD, SG_PUB_COLLAPSE_MARGIN);
     sg_sbuf_printf(b,
                    "**%d PASS, %d FAIL, %d NOT RUN, %d UNMAPPED, %d NO METRIC** of %d rows; %d "
                    "PARTIAL-SEEDS, %d SETUP-DIFFERS.\n",
-                   c->count[SG_CHECK_PASS], c->count[SG_CHECK_FAIL], c->count[SG_CHECK_NOT_RUN],
-                   c->count[SG_CHECK_UNMAPPED], c->count[SG_CHECK_NO_METRIC], c->nrows, c->npartial,
+                   c->count[SG_PUB_PASS], c->count[SG_PUB_FAIL], c->count[SG_PUB_NOT_RUN],
+                   c->count[SG_PUB_UNMAPPED], c->count[SG_PUB_NO_METRIC], c->nrows, c->npartial,
                    c->nsetup);
     for (int i = 0; i < c->nrows; i++) {
         if (!first_of_table(c, i)) continue;
@@ -740,7 +740,7 @@ static void build_markdown(const sg_check *c, sg_sbuf *b) {
                           "diff | judged by | verdict | runs |\n"
                           "|---|---|---|---:|---|---:|---:|---:|---|---|---|\n");
         for (int k = i; k < c->nrows; k++) {
-            const sg_check_row *r = &c->rows[k];
+            const sg_published_row *r = &c->rows[k];
             if (!same_table(r, &c->rows[i])) continue;
             char pub[128], ours[128], diff[32], judged[160], verdict[96];
             fmt_published(pub, sizeof pub, r);
@@ -773,7 +773,7 @@ static void build_markdown(const sg_check *c, sg_sbuf *b) {
 /* ---- the chart --------------------------------------------------------------------------------
  */
 
-static int table_has_results(const sg_check *c, int first) {
+static int table_has_results(const sg_published *c, int first) {
     for (int k = first; k < c->nrows; k++)
         if (same_table(&c->rows[k], &c->rows[first]) && c->rows[k].n > 0) return 1;
     return 0;
@@ -781,7 +781,7 @@ static int table_has_results(const sg_check *c, int first) {
 
 /* Data and script of the chart: one panel per published table with any results; returns the
  * rows drawn (0: nothing to chart). */
-static int build_chart(const sg_check *c, const char *dat_path, const char *png, sg_sbuf *dat,
+static int build_chart(const sg_published *c, const char *dat_path, const char *png, sg_sbuf *dat,
                        sg_sbuf *gp) {
     int npanels = 0, nrows = 0;
     for (int i = 0; i < c->nrows; i++)
@@ -809,7 +809,7 @@ static int build_chart(const sg_check *c, const char *dat_path, const char *png,
                        c->rows[i].source, c->rows[i].table);
         sg_sbuf tics = {0};
         for (int k = i; k < c->nrows; k++) {
-            const sg_check_row *r = &c->rows[k];
+            const sg_published_row *r = &c->rows[k];
             if (!same_table(r, &c->rows[i])) continue;
             /* NaN: not published / not measured (gnuplot skips the bar) */
             char ps[32] = "NaN", om[32] = "NaN", os[32] = "NaN";
@@ -868,9 +868,9 @@ static int build_chart(const sg_check *c, const char *dat_path, const char *png,
     return nrows;
 }
 
-int sg_check_write(const sg_check *c, const sg_check_out_opts *o, sg_check_written *w,
+int sg_published_write(const sg_published *c, const sg_published_out_opts *o, sg_published_written *w,
                    sg_err *err) {
-    sg_check_written s;
+    sg_published_written s;
     memset(&s, 0, sizeof s);
     if (!o->out_dir || !*o->out_dir) return sg_errf(err, "--out: empty folder name");
     snprintf(s.csv_path, sizeof s.csv_path, "%s/check.csv", o->out_dir);
@@ -944,32 +944,32 @@ int sg_check_write(const sg_check *c, const sg_check_out_opts *o, sg_check_writt
 /* ---- the command ------------------------------------------------------------------------------
  */
 
-int sg_check_run(const sg_check_opts *o, FILE *out, FILE *errf) {
-    sg_check c;
+int sg_published_run(const sg_published_opts *o, FILE *out, FILE *errf) {
+    sg_published c;
     sg_err err;
-    if (sg_check_compute(&o->in, &c, &err)) {
+    if (sg_published_compute(&o->in, &c, &err)) {
         fprintf(errf, "stopgrad check: %s\n", err.msg);
-        sg_check_free(&c);
+        sg_published_free(&c);
         return 2;
     }
     if (o->list_unmapped) {
         for (int i = 0; i < c.nrows; i++)
-            if (c.rows[i].verdict == SG_CHECK_UNMAPPED) fprintf(out, "%s\n", c.rows[i].ref_id);
-        int n = c.count[SG_CHECK_UNMAPPED];
+            if (c.rows[i].verdict == SG_PUB_UNMAPPED) fprintf(out, "%s\n", c.rows[i].ref_id);
+        int n = c.count[SG_PUB_UNMAPPED];
         fprintf(errf, "check: %d of %d reference rows are unmapped (no suite in %s answers them)\n",
                 n, c.nrows, o->in.suites_dir);
-        sg_check_free(&c);
+        sg_published_free(&c);
         return n ? 1 : 0;
     }
-    sg_check_print(&c, out);
+    sg_published_print(&c, out);
     fprintf(out, "\n");
-    sg_check_print_summary(&c, out);
+    sg_published_print_summary(&c, out);
     fflush(out);
-    sg_check_out_opts wo = o->out;
+    sg_published_out_opts wo = o->out;
     if (!wo.log) wo.log = out;
-    int wrc = sg_check_write(&c, &wo, NULL, &err);
-    int failed = c.count[SG_CHECK_FAIL] > 0;
-    sg_check_free(&c);
+    int wrc = sg_published_write(&c, &wo, NULL, &err);
+    int failed = c.count[SG_PUB_FAIL] > 0;
+    sg_published_free(&c);
     if (wrc < 0) {
         fprintf(errf, "stopgrad check: %s\n", err.msg);
         return 2;

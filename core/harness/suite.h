@@ -1,4 +1,4 @@
-/* core/ssl/suite.h: suites of training runs, described as data in suites/NAME.suite.
+/* core/harness/suite.h: suites of training runs, described as data in suites/NAME.suite.
  *
  * A suite file has one statement per line ('#' starts a comment):
  *   base = key=value key=value ...          settings shared by every run (repeatable)

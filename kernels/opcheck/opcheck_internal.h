@@ -1,4 +1,4 @@
-/* kernels/check/opcheck_internal.h: what the op checker's family files share (not public).
+/* kernels/opcheck/opcheck_internal.h: what the op checker's family files share (not public).
  *
  * The checker is split like the CPU backend: opcheck.c holds the runner and the helpers below,
  * and each family of kernels/ops.h has its checks in opcheck_<family>.c, one function oc_<op>
@@ -25,7 +25,7 @@
 #include <stdint.h>
 
 #include "core/base/rng.h"
-#include "kernels/check/opcheck.h"
+#include "kernels/opcheck/opcheck.h"
 #include "kernels/ops.h"
 
 #define OC_MAXALLOC 40 /* buffers per op */

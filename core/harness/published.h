@@ -1,5 +1,5 @@
-/* core/ssl/check.h: `stopgrad check`: stopgrad's results against the published numbers, row by
- * row of results/reference/published.csv.
+/* core/harness/published.h: the published-number checker behind `stopgrad check`: stopgrad's
+ * results against the published numbers, row by row of results/reference/published.csv.
  *
  * Inputs:
  *  - results CSVs of `stopgrad suite run` / `stopgrad train` (the columns of
@@ -35,19 +35,19 @@
 #include "core/base/err.h"
 
 typedef enum {
-    SG_CHECK_PASS = 0,
-    SG_CHECK_FAIL,
-    SG_CHECK_NOT_RUN,
-    SG_CHECK_UNMAPPED,
-    SG_CHECK_NO_METRIC,
-    SG_CHECK_NVERDICTS
-} sg_check_verdict;
+    SG_PUB_PASS = 0,
+    SG_PUB_FAIL,
+    SG_PUB_NOT_RUN,
+    SG_PUB_UNMAPPED,
+    SG_PUB_NO_METRIC,
+    SG_PUB_NVERDICTS
+} sg_published_verdict;
 
-const char *sg_check_verdict_name(sg_check_verdict v);
+const char *sg_published_verdict_name(sg_published_verdict v);
 
-#define SG_CHECK_WITHIN_FLOOR 1.5    /* points: the smallest `within` band */
-#define SG_CHECK_COLLAPSE_STD 0.01   /* collapse_std below this is a collapse */
-#define SG_CHECK_COLLAPSE_MARGIN 5.0 /* points above chance still counted as collapsed */
+#define SG_PUB_WITHIN_FLOOR 1.5    /* points: the smallest `within` band */
+#define SG_PUB_COLLAPSE_STD 0.01   /* collapse_std below this is a collapse */
+#define SG_PUB_COLLAPSE_MARGIN 5.0 /* points above chance still counted as collapsed */
 
 typedef struct {
     /* the reference row */
@@ -66,50 +66,50 @@ typedef struct {
     double tolerance;           /* within: the band; collapse: the probe threshold */
     int collapsed;              /* collapse rule: whether ours collapsed */
     char ours_setup[160];       /* "stl10, 100 epochs" (distinct values of the results rows) */
-    sg_check_verdict verdict;
+    sg_published_verdict verdict;
     int partial_seeds, setup_differs;
-} sg_check_row;
+} sg_published_row;
 
 typedef struct {
-    sg_check_row *rows;
+    sg_published_row *rows;
     int nrows;
-    int count[SG_CHECK_NVERDICTS];
+    int count[SG_PUB_NVERDICTS];
     int npartial, nsetup;
     int nfiles;           /* results files read */
     long nresult_rows;    /* rows in them */
     long nignored;        /* of which no suite's answers name the tag */
     int nsuites;          /* suite files loaded */
     char reference[4096]; /* the reference file's path */
-} sg_check;
+} sg_published;
 
 typedef struct {
     const char *const *results; /* results CSVs; may be empty (everything NOT RUN / UNMAPPED) */
     int nresults;
     const char *suites_dir; /* every *.suite in it */
     const char *reference;  /* published.csv */
-} sg_check_inputs;
+} sg_published_inputs;
 
 /* Reads everything and judges every reference row. -1 on an input error (file, line and column
- * named in err). c is freed with sg_check_free in either case. */
-int sg_check_compute(const sg_check_inputs *in, sg_check *c, sg_err *err);
-void sg_check_free(sg_check *c);
+ * named in err). c is freed with sg_published_free in either case. */
+int sg_published_compute(const sg_published_inputs *in, sg_published *c, sg_err *err);
+void sg_published_free(sg_published *c);
 
 /* The table (one line per reference row, aligned) and the summary line. */
-void sg_check_print(const sg_check *c, FILE *f);
-void sg_check_print_summary(const sg_check *c, FILE *f);
+void sg_published_print(const sg_published *c, FILE *f);
+void sg_published_print_summary(const sg_published *c, FILE *f);
 
 typedef struct {
     const char *out_dir; /* created when missing */
     int force;           /* overwrite existing check.csv / check.md / check.png */
     const char *gnuplot; /* the executable; NULL: "gnuplot" on PATH */
     FILE *log;           /* "wrote ..." lines; NULL: silent */
-} sg_check_out_opts;
+} sg_published_out_opts;
 
 typedef struct {
     char csv_path[4200], md_path[4200], png_path[4200], dat_path[4200], gp_path[4200];
     int png;     /* 1 when check.png was written */
     int charted; /* rows drawn in the chart */
-} sg_check_written;
+} sg_published_written;
 
 /* Writes out_dir/check.csv (sg_csv_write_atomic), check.md (one markdown table per published
  * table), and check.png: per published table with any results, grouped horizontal bars of
@@ -119,16 +119,16 @@ typedef struct {
  * old one is removed); 1 when the CSV and markdown were written but not the PNG (gnuplot
  * missing or failed; err says which, and that Debian's gnuplot-nox provides it); -1 when an
  * output exists and force is off (nothing written); -2 when a file cannot be written. */
-int sg_check_write(const sg_check *c, const sg_check_out_opts *o, sg_check_written *w, sg_err *err);
+int sg_published_write(const sg_published *c, const sg_published_out_opts *o, sg_published_written *w, sg_err *err);
 
 typedef struct {
-    sg_check_inputs in;
-    sg_check_out_opts out;
+    sg_published_inputs in;
+    sg_published_out_opts out;
     int list_unmapped; /* print only the unmapped ref_ids (no outputs written) */
-} sg_check_opts;
+} sg_published_opts;
 
 /* The whole command: computes, prints (to out), writes the outputs, and returns the exit status:
  * 0 no FAIL; 1 a FAIL, or the PNG could not be made; 2 an input error or an output that cannot
  * be written (messages on errf, prefixed "stopgrad check: "). With list_unmapped: the unmapped
  * ref_ids, one per line, on out, a count line on errf; 0 when none is unmapped, else 1. */
-int sg_check_run(const sg_check_opts *o, FILE *out, FILE *errf);
+int sg_published_run(const sg_published_opts *o, FILE *out, FILE *errf);

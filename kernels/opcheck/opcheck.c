@@ -1,4 +1,4 @@
-/* kernels/check/opcheck.c: the validate-then-time runner over the op table (see opcheck.h) and
+/* kernels/opcheck/opcheck.c: the validate-then-time runner over the op table (see opcheck.h) and
  * the helpers the checks of each family share (opcheck_internal.h). The checks themselves are in
  * opcheck_{dense,nn,optim,aug}.c, mirroring kernels/cpu/. */
 #include <limits.h>
@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "core/base/log.h"
-#include "kernels/check/opcheck_internal.h"
+#include "kernels/opcheck/opcheck_internal.h"
 
 #define OC_STREAM 0x6f70u /* Philox stream id0 of the checker ("op") */
 

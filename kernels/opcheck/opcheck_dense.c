@@ -1,10 +1,10 @@
-/* kernels/check/opcheck_dense.c: the checks of gemm in its four transpose variants, linear layers and the three conv2d passes (see opcheck_internal.h). */
+/* kernels/opcheck/opcheck_dense.c: the checks of gemm in its four transpose variants, linear layers and the three conv2d passes (see opcheck_internal.h). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "kernels/backend.h"
-#include "kernels/check/opcheck_internal.h"
+#include "kernels/opcheck/opcheck_internal.h"
 #include "kernels/ref/ref.h"
 
 /* ---- dense ----------------------------------------------------------------------------------- */

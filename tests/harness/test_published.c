@@ -1,4 +1,4 @@
-/* tests/ssl/test_check.c: `stopgrad check` (core/ssl/check.h) on synthetic inputs written in
+/* tests/harness/test_published.c: `stopgrad check` (core/harness/published.h) on synthetic inputs written in
  * SG_TEST_TMP: results CSVs with the real header (sg_train_results_header, machine columns
  * "fixed"), a suite file with `answers` and a reference file in published.csv's format.
  * Checked: (a) an exact match passes; (b) a clear miss (10 points) fails and the command exits 1,
@@ -16,7 +16,7 @@
 
 #include "core/base/csv.h"
 #include "core/base/machine.h"
-#include "core/ssl/check.h"
+#include "core/harness/published.h"
 #include "core/ssl/train.h"
 #include "test_util.h"
 
@@ -156,7 +156,7 @@ static const res ROWS[] = {
 };
 enum { NROWS = sizeof ROWS / sizeof ROWS[0] };
 
-static const sg_check_row *find(const sg_check *c, const char *id) {
+static const sg_published_row *find(const sg_published *c, const char *id) {
     for (int i = 0; i < c->nrows; i++)
         if (!strcmp(c->rows[i].ref_id, id)) return &c->rows[i];
     fprintf(stderr, "no row %s\n", id);
@@ -188,14 +188,14 @@ static int is_png(const char *path) {
     return ok;
 }
 
-/* sg_check_run with its stdout and stderr captured into *out / *errs (freed by the caller). */
-static int run_cmd(const sg_check_opts *o, char **out, char **errs) {
+/* sg_published_run with its stdout and stderr captured into *out / *errs (freed by the caller). */
+static int run_cmd(const sg_published_opts *o, char **out, char **errs) {
     char po[1200], pe[1200];
     path_of(po, sizeof po, "run.out");
     path_of(pe, sizeof pe, "run.err");
     FILE *fo = fopen(po, "w"), *fe = fopen(pe, "w");
     SG_CHECK(fo && fe, "cannot open %s", po);
-    int rc = sg_check_run(o, fo, fe);
+    int rc = sg_published_run(o, fo, fe);
     fclose(fo);
     fclose(fe);
     *out = slurp(po);
@@ -222,10 +222,10 @@ int main(void) {
     write_results(results, ROWS, NROWS, NULL);
 
     const char *inputs[2] = {results, NULL};
-    sg_check_inputs in = {inputs, 1, suites, ref};
-    sg_check c;
+    sg_published_inputs in = {inputs, 1, suites, ref};
+    sg_published c;
     sg_err err;
-    int rc = sg_check_compute(&in, &c, &err);
+    int rc = sg_published_compute(&in, &c, &err);
     CHECK(rc == 0, "compute: %s", err.msg);
     if (rc) return test_finish();
     CHECK(c.nrows == 10 && c.nsuites == 1 && c.nfiles == 1, "%d rows, %d suites, %d files", c.nrows,
@@ -234,64 +234,64 @@ int main(void) {
           c.nresult_rows, c.nignored);
 
     /* (a) exact match */
-    const sg_check_row *r = find(&c, "t-exact");
-    CHECK(r->verdict == SG_CHECK_PASS && r->n == 3 && fabs(r->ours_mean - 77.86) < 1e-9 &&
+    const sg_published_row *r = find(&c, "t-exact");
+    CHECK(r->verdict == SG_PUB_PASS && r->n == 3 && fabs(r->ours_mean - 77.86) < 1e-9 &&
               fabs(r->ours_std - 0.1) < 1e-9 && fabs(r->diff) < 1e-9 &&
               fabs(r->tolerance - 1.5) < 1e-12 && !r->partial_seeds && !r->setup_differs,
-          "exact: %s n %d mean %.4f std %.4f diff %.2g tol %.3f", sg_check_verdict_name(r->verdict),
+          "exact: %s n %d mean %.4f std %.4f diff %.2g tol %.3f", sg_published_verdict_name(r->verdict),
           r->n, r->ours_mean, r->ours_std, r->diff, r->tolerance);
     CHECK(!strcmp(r->runs, "repro/exact") && !strcmp(r->ours_setup, "stl10, 100 epochs"),
           "runs '%s', setup '%s'", r->runs, r->ours_setup);
     /* (b) a clear miss */
     r = find(&c, "t-miss");
-    CHECK(r->verdict == SG_CHECK_FAIL && fabs(r->diff - 10.0) < 1e-9, "miss: %s diff %.4f",
-          sg_check_verdict_name(r->verdict), r->diff);
+    CHECK(r->verdict == SG_PUB_FAIL && fabs(r->diff - 10.0) < 1e-9, "miss: %s diff %.4f",
+          sg_published_verdict_name(r->verdict), r->diff);
     /* (c) missing seeds: flagged, still judged */
     r = find(&c, "t-partial");
-    CHECK(r->verdict == SG_CHECK_PASS && r->partial_seeds && r->n == 2 && r->pub_seeds == 5 &&
+    CHECK(r->verdict == SG_PUB_PASS && r->partial_seeds && r->n == 2 && r->pub_seeds == 5 &&
               fabs(r->tolerance - 2.0) < 1e-12,
-          "partial: %s flag %d n %d of %d, tol %.3f", sg_check_verdict_name(r->verdict),
+          "partial: %s flag %d n %d of %d, tol %.3f", sg_published_verdict_name(r->verdict),
           r->partial_seeds, r->n, r->pub_seeds, r->tolerance);
     CHECK(!strcmp(r->note, "a note, with a comma"), "note read: '%s'", r->note);
     /* (d) mapped, no results: NOT RUN, never PASS */
     r = find(&c, "t-notrun");
-    CHECK(r->verdict == SG_CHECK_NOT_RUN && r->n == 0 && isnan(r->ours_mean) && !r->partial_seeds,
-          "notrun: %s", sg_check_verdict_name(r->verdict));
+    CHECK(r->verdict == SG_PUB_NOT_RUN && r->n == 0 && isnan(r->ours_mean) && !r->partial_seeds,
+          "notrun: %s", sg_published_verdict_name(r->verdict));
     /* (e) unmapped */
     r = find(&c, "t-unmapped");
-    CHECK(r->verdict == SG_CHECK_UNMAPPED && r->nruns == 0 && !r->runs[0], "unmapped: %s",
-          sg_check_verdict_name(r->verdict));
+    CHECK(r->verdict == SG_PUB_UNMAPPED && r->nruns == 0 && !r->runs[0], "unmapped: %s",
+          sg_published_verdict_name(r->verdict));
     /* setup differs (flag, still judged); no std published: the 1.5 floor */
     r = find(&c, "t-setup");
-    CHECK(r->verdict == SG_CHECK_PASS && r->setup_differs && !r->partial_seeds &&
+    CHECK(r->verdict == SG_PUB_PASS && r->setup_differs && !r->partial_seeds &&
               fabs(r->tolerance - 1.5) < 1e-12 && strstr(r->ours_setup, "fashion_mnist, 2 epochs"),
-          "setup: %s flag %d setup '%s'", sg_check_verdict_name(r->verdict), r->setup_differs,
+          "setup: %s flag %d setup '%s'", sg_published_verdict_name(r->verdict), r->setup_differs,
           r->ours_setup);
     /* (f) collapse rows: ImageNet chance 0.1% -> threshold 5.1 */
     r = find(&c, "t-collapse-a");
-    CHECK(r->verdict == SG_CHECK_PASS && r->collapsed && fabs(r->tolerance - 5.1) < 1e-9,
-          "collapsed run: %s threshold %.3f", sg_check_verdict_name(r->verdict), r->tolerance);
+    CHECK(r->verdict == SG_PUB_PASS && r->collapsed && fabs(r->tolerance - 5.1) < 1e-9,
+          "collapsed run: %s threshold %.3f", sg_published_verdict_name(r->verdict), r->tolerance);
     r = find(&c, "t-collapse-b");
-    CHECK(r->verdict == SG_CHECK_FAIL && !r->collapsed, "healthy run on a collapse row: %s",
-          sg_check_verdict_name(r->verdict));
+    CHECK(r->verdict == SG_PUB_FAIL && !r->collapsed, "healthy run on a collapse row: %s",
+          sg_published_verdict_name(r->verdict));
     r = find(&c, "t-collapse-c");
-    CHECK(r->verdict == SG_CHECK_PASS && r->collapsed && fabs(r->ours_collapse_std - 0.002) < 1e-12,
-          "collapsed by collapse_std: %s", sg_check_verdict_name(r->verdict));
+    CHECK(r->verdict == SG_PUB_PASS && r->collapsed && fabs(r->ours_collapse_std - 0.002) < 1e-12,
+          "collapsed by collapse_std: %s", sg_published_verdict_name(r->verdict));
     /* top-5: stopgrad has no top-5 column */
     r = find(&c, "t-top5");
-    CHECK(r->verdict == SG_CHECK_NO_METRIC && isnan(r->diff), "top5: %s",
-          sg_check_verdict_name(r->verdict));
-    CHECK(c.count[SG_CHECK_PASS] == 5 && c.count[SG_CHECK_FAIL] == 2 &&
-              c.count[SG_CHECK_NOT_RUN] == 1 && c.count[SG_CHECK_UNMAPPED] == 1 &&
-              c.count[SG_CHECK_NO_METRIC] == 1 && c.npartial == 1 && c.nsetup == 1,
+    CHECK(r->verdict == SG_PUB_NO_METRIC && isnan(r->diff), "top5: %s",
+          sg_published_verdict_name(r->verdict));
+    CHECK(c.count[SG_PUB_PASS] == 5 && c.count[SG_PUB_FAIL] == 2 &&
+              c.count[SG_PUB_NOT_RUN] == 1 && c.count[SG_PUB_UNMAPPED] == 1 &&
+              c.count[SG_PUB_NO_METRIC] == 1 && c.npartial == 1 && c.nsetup == 1,
           "counts %d %d %d %d %d, partial %d setup %d", c.count[0], c.count[1], c.count[2],
           c.count[3], c.count[4], c.npartial, c.nsetup);
 
     /* the written outputs; a missing gnuplot leaves the CSV and markdown and says what is needed */
     path_of(out_dir, sizeof out_dir, "out");
-    sg_check_out_opts wo = {out_dir, 0, "/nonexistent/gnuplot", NULL};
-    sg_check_written w;
-    rc = sg_check_write(&c, &wo, &w, &err);
+    sg_published_out_opts wo = {out_dir, 0, "/nonexistent/gnuplot", NULL};
+    sg_published_written w;
+    rc = sg_published_write(&c, &wo, &w, &err);
     CHECK(rc == 1 && strstr(err.msg, "gnuplot-nox") && strstr(err.msg, "check.png"),
           "no gnuplot: rc %d, %s", rc, err.msg);
     sg_csv_table t;
@@ -325,22 +325,22 @@ int main(void) {
           "markdown verdicts");
     free(md);
     /* existing outputs are refused without force, replaced with it */
-    rc = sg_check_write(&c, &wo, &w, &err);
+    rc = sg_published_write(&c, &wo, &w, &err);
     CHECK(rc == -1 && strstr(err.msg, "already exists") && strstr(err.msg, "--force"),
           "refuse: rc %d, %s", rc, err.msg);
     if (have_gnuplot()) {
         wo.force = 1;
         wo.gnuplot = NULL;
-        rc = sg_check_write(&c, &wo, &w, &err);
+        rc = sg_published_write(&c, &wo, &w, &err);
         CHECK(rc == 0 && w.png && is_png(w.png_path) && w.charted == 10,
               "PNG: rc %d (%s), png %d, %d rows charted", rc, rc ? err.msg : "", w.png, w.charted);
     } else {
         printf("gnuplot not installed: check.png's PNG signature not checked\n");
     }
-    sg_check_free(&c);
+    sg_published_free(&c);
 
     /* the command's exit status: 1 with a FAIL ... */
-    sg_check_opts o;
+    sg_published_opts o;
     memset(&o, 0, sizeof o);
     o.in = in;
     char cmd_out[1200];
@@ -378,17 +378,17 @@ int main(void) {
     const res extra[] = {{"repro/partial", 3, "stl10", 100, "75.00", "0.08"}};
     write_results(dup, extra, 1, NULL);
     const char *two[2] = {ok_results, dup};
-    sg_check_inputs in2 = {two, 2, suites, ref};
-    rc = sg_check_compute(&in2, &c, &err);
+    sg_published_inputs in2 = {two, 2, suites, ref};
+    rc = sg_published_compute(&in2, &c, &err);
     CHECK(rc == 0 && find(&c, "t-partial")->n == 3 && c.nfiles == 2, "pooled files: rc %d n %d", rc,
           rc ? -1 : find(&c, "t-partial")->n);
-    sg_check_free(&c);
+    sg_published_free(&c);
     write_results(dup, ROWS + 6, 1, NULL); /* repro/partial seed 1, already in ok_results */
-    rc = sg_check_compute(&in2, &c, &err);
+    rc = sg_published_compute(&in2, &c, &err);
     CHECK(rc == -1 && strstr(err.msg, ok_results) && strstr(err.msg, dup) &&
               strstr(err.msg, "repro/partial, seed 1 twice"),
           "duplicate: %s", err.msg);
-    sg_check_free(&c);
+    sg_published_free(&c);
 
     /* (e) --list-unmapped prints exactly the unmapped ids */
     o.list_unmapped = 1;
@@ -404,10 +404,10 @@ int main(void) {
     path_of(nocol, sizeof nocol, "results-nocol.csv");
     write_results(nocol, ROWS, 3, "probe_best");
     inputs[0] = nocol;
-    rc = sg_check_compute(&in, &c, &err);
+    rc = sg_published_compute(&in, &c, &err);
     CHECK(rc == -1 && strstr(err.msg, nocol) && strstr(err.msg, "no column 'probe_best'"),
           "missing column: %s", err.msg);
-    sg_check_free(&c);
+    sg_published_free(&c);
     rc = run_cmd(&o, &so, &se);
     CHECK(rc == 2 && se && strstr(se, "stopgrad check: ") && strstr(se, "'probe_best'"),
           "missing column: exit %d, '%s'", rc, se ? se : "");
@@ -417,11 +417,11 @@ int main(void) {
     res bad = ROWS[0];
     bad.probe = "high";
     write_results(nocol, &bad, 1, NULL);
-    rc = sg_check_compute(&in, &c, &err);
+    rc = sg_published_compute(&in, &c, &err);
     CHECK(rc == -1 && strstr(err.msg, nocol) && strstr(err.msg, "line 2, column probe_best") &&
               strstr(err.msg, "'high'"),
           "bad cell: %s", err.msg);
-    sg_check_free(&c);
+    sg_published_free(&c);
     inputs[0] = results;
 
     /* a suite naming a ref_id the reference does not have */
@@ -430,22 +430,22 @@ int main(void) {
     mkdir(bad_suites, 0777);
     snprintf(path, sizeof path, "%s/typo.suite", bad_suites);
     write_text(path, "run a = method.name=byol\nanswers a = t-exact t-exakt\n");
-    sg_check_inputs in3 = {inputs, 1, bad_suites, ref};
-    rc = sg_check_compute(&in3, &c, &err);
+    sg_published_inputs in3 = {inputs, 1, bad_suites, ref};
+    rc = sg_published_compute(&in3, &c, &err);
     CHECK(rc == -1 && strstr(err.msg, "typo.suite") && strstr(err.msg, "'t-exakt'") &&
               strstr(err.msg, ref),
           "unknown ref_id: %s", err.msg);
-    sg_check_free(&c);
+    sg_published_free(&c);
     /* a reference row with an unknown rule */
     char bad_ref[1200];
     path_of(bad_ref, sizeof bad_ref, "bad-published.csv");
     write_text(bad_ref, "ref_id,source,table,dataset,epochs,setting,metric,mean,std,seeds,rule\n"
                         "x,s,T,stl10,100,a,top1,70,1,5,near\n");
-    sg_check_inputs in4 = {inputs, 1, empty_suites, bad_ref};
-    rc = sg_check_compute(&in4, &c, &err);
+    sg_published_inputs in4 = {inputs, 1, empty_suites, bad_ref};
+    rc = sg_published_compute(&in4, &c, &err);
     CHECK(rc == -1 && strstr(err.msg, "line 2, column rule") && strstr(err.msg, "'near'"),
           "unknown rule: %s", err.msg);
-    sg_check_free(&c);
+    sg_published_free(&c);
 
     /* the project's own reference file and suites: read by the strict reader, every rule known,
      * every number below 5% judged as a collapse, every suite loads and names real ref_ids */
@@ -454,13 +454,13 @@ int main(void) {
         char real_ref[1200], real_suites[1200];
         snprintf(real_ref, sizeof real_ref, "%s/results/reference/published.csv", src);
         snprintf(real_suites, sizeof real_suites, "%s/suites", src);
-        sg_check_inputs rin = {NULL, 0, empty_suites, real_ref};
-        rc = sg_check_compute(&rin, &c, &err);
-        CHECK(rc == 0 && c.nrows >= 100 && c.count[SG_CHECK_UNMAPPED] == c.nrows,
+        sg_published_inputs rin = {NULL, 0, empty_suites, real_ref};
+        rc = sg_published_compute(&rin, &c, &err);
+        CHECK(rc == 0 && c.nrows >= 100 && c.count[SG_PUB_UNMAPPED] == c.nrows,
               "published.csv: rc %d (%s), %d rows", rc, rc ? err.msg : "", c.nrows);
         int ncollapse = 0, wrong = 0, noeval = 0;
         for (int i = 0; i < c.nrows; i++) {
-            const sg_check_row *x = &c.rows[i];
+            const sg_published_row *x = &c.rows[i];
             int is_collapse = !strcmp(x->rule, "collapse");
             ncollapse += is_collapse;
             wrong += is_collapse != (x->pub_mean < 5);
@@ -469,12 +469,12 @@ int main(void) {
         CHECK(ncollapse == 6 && wrong == 0 && noeval == 0,
               "published.csv: %d collapse rows, %d with the wrong rule, %d without eval", ncollapse,
               wrong, noeval);
-        sg_check_free(&c);
-        sg_check_inputs sin = {NULL, 0, real_suites, real_ref};
-        rc = sg_check_compute(&sin, &c, &err);
-        CHECK(rc == 0 && c.nsuites >= 1 && c.count[SG_CHECK_PASS] == 0,
+        sg_published_free(&c);
+        sg_published_inputs sin = {NULL, 0, real_suites, real_ref};
+        rc = sg_published_compute(&sin, &c, &err);
+        CHECK(rc == 0 && c.nsuites >= 1 && c.count[SG_PUB_PASS] == 0,
               "the project's suites against published.csv: %s", rc ? err.msg : "ok");
-        sg_check_free(&c);
+        sg_published_free(&c);
     } else {
         printf("SG_SOURCE_DIR not set: the project's published.csv not checked\n");
     }

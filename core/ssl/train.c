@@ -473,6 +473,21 @@ static int check_not_recorded(run *r, sg_err *err) {
     if (!file_exists(path)) return 0;
     sg_csv_table t;
     if (sg_csv_read(path, &t, err)) return -1;
+    /* the file the result will be appended to must be a results file of this schema: found now,
+     * not after hours of training */
+    const int want = sg_train_results_ncols();
+    const char *const *hdr = sg_train_results_header();
+    int bad = t.ncols != want ? (t.ncols < want ? t.ncols : want) : -1;
+    for (int c = 0; bad < 0 && c < want; c++)
+        if (strcmp(t.header[c], hdr[c]) != 0) bad = c;
+    if (bad >= 0) {
+        sg_errf(err, "%s is not a results file of this stopgrad: column %d is '%s', expected '%s' "
+                     "(%d columns, expected %d); set run.results to another file",
+                path, bad + 1, bad < t.ncols ? t.header[bad] : "(none)",
+                bad < want ? hdr[bad] : "(none)", t.ncols, want);
+        sg_csv_table_free(&t);
+        return -1;
+    }
     int col = sg_csv_col(&t, "run_id"), found = 0;
     for (size_t i = 0; col >= 0 && i < t.nrows; i++) found |= !strcmp(sg_csv_cell(&t, i, col), r->run_id);
     sg_csv_table_free(&t);
@@ -480,6 +495,62 @@ static int check_not_recorded(run *r, sg_err *err) {
         return sg_errf(err, "%s already has a result for run %s: choose another run.name or "
                             "run.results, or delete that row to redo it", path, r->run_id);
     return 0;
+}
+
+/* The measured numbers of a run that finished in an earlier process (whose result append then
+ * failed): its last epochs.csv row (written after its final evaluation) and its steps.csv. A
+ * row is refused when that evaluation is not there: nothing is recorded that was not measured.
+ * wall_s is unknown then (NaN). */
+static int recover_summary(run *r, sg_train_summary *out, sg_err *err) {
+    sg_csv_table e, st;
+    if (sg_csv_read(r->epochs_path, &e, err)) return -1;
+    if (sg_csv_read(r->steps_path, &st, err)) {
+        sg_csv_table_free(&e);
+        return -1;
+    }
+    int rc = 0;
+    const int last_e = (int)e.nrows - 1, last_s = (int)st.nrows - 1;
+    const char *step_cell = last_e >= 0 ? sg_csv_cell(&e, (size_t)last_e, sg_csv_col(&e, "step")) : "";
+    if (last_e < 0 || last_s < 0 || atol(step_cell) != r->m.step ||
+        (long)st.nrows != r->m.step)
+        rc = sg_errf(err, "run %s is finished (step %ld) but %s / %s do not hold its final "
+                          "evaluation and every step; its result cannot be recovered: delete %s "
+                          "to train it again",
+                     r->run_id, r->m.step, r->epochs_path, r->steps_path, r->dir);
+    const int do_probe = sg_config_bool(r->cfg, "eval.probe"), do_knn = sg_config_bool(r->cfg, "eval.knn");
+    double v[6];
+    const char *cols[6] = {"collapse_std", "eff_rank_F", "probe_final", "probe_best",
+                           "probe_best_epoch", "knn_acc"};
+    for (int k = 0; k < 6 && !rc; k++) {
+        const char *cell = sg_csv_cell(&e, (size_t)last_e, sg_csv_col(&e, cols[k]));
+        char *end;
+        v[k] = cell[0] ? strtod(cell, &end) : NAN;
+        int needed = (k >= 2 && k <= 4 && do_probe) || (k == 5 && do_knn);
+        if (needed && (!cell[0] || *end))
+            rc = sg_errf(err, "run %s is finished but the last row of %s has no %s ('%s'): its "
+                              "final evaluation did not complete; delete %s to train it again",
+                         r->run_id, r->epochs_path, cols[k], cell, r->dir);
+    }
+    if (!rc) {
+        out->collapse_std = v[0];
+        out->eff_rank = v[1];
+        out->probe_final = v[2];
+        out->probe_best = v[3];
+        out->probe_best_epoch = isnan(v[4]) ? -1 : (int)v[4];
+        out->knn_acc = v[5];
+        out->final_loss = atof(sg_csv_cell(&st, (size_t)last_s, sg_csv_col(&st, "loss")));
+        double secs = 0, wait = 0;
+        for (size_t i = 0; i < st.nrows; i++) {
+            secs += atof(sg_csv_cell(&st, i, sg_csv_col(&st, "seconds")));
+            wait += atof(sg_csv_cell(&st, i, sg_csv_col(&st, "data_wait_s")));
+        }
+        out->img_per_s = secs > 0 ? (double)st.nrows * r->m.B / secs : NAN;
+        out->data_wait_frac = secs > 0 ? wait / secs : NAN;
+        out->wall_s = NAN;
+    }
+    sg_csv_table_free(&e);
+    sg_csv_table_free(&st);
+    return rc;
 }
 
 /* ---- the run ----------------------------------------------------------------------------------- */
@@ -687,7 +758,11 @@ int sg_train_run(const sg_config *cfg, const sg_train_opts *opts, sg_train_summa
         out->data_wait_frac = sum_step_s > 0 ? sum_wait_s / sum_step_s : 0;
         out->wall_s = sg_now() - t_start;
         out->finished = m->step >= r->total_steps;
-        if (out->finished && (m->step % r->spe != 0 || m->step == 0)) {
+        if (out->finished && ran == 0 && m->step > 0) {
+            /* finished in an earlier process, whose result append failed: the row comes from
+             * that process's measurements, or not at all */
+            rc = recover_summary(r, out, err);
+        } else if (out->finished && (m->step % r->spe != 0 || m->step == 0)) {
             /* trainer.max_steps ended mid-epoch, or trainer.epochs=0 (the untrained baseline):
              * evaluate and record where it stopped */
             int e = m->step == 0 ? 0 : (int)(m->step / r->spe) + 1;

@@ -86,6 +86,7 @@ int main(void) {
     mkdir(root, 0777);
     sg_err err;
     sg_train_summary s;
+    int rc;
 
     sg_config *a = make_config("a", "2", NULL);
     CHECK(run_train(a, 0, 0, &s, &err) == 0, "uninterrupted run: %s", err.msg);
@@ -137,14 +138,63 @@ int main(void) {
           "three result rows (%zu): %s", t.nrows, err.msg);
     sg_csv_table_free(&t);
 
+    /* A finished run whose result append failed (a file where the results folder should be)
+     * writes no row; resumed with a usable run.results (not part of the setting), it records
+     * the numbers it measured, the same as the uninterrupted run's, and never made-up ones. */
+    char blocker[700], kv[800];
+    snprintf(blocker, sizeof blocker, "%s/blocker", root);
+    FILE *bf = fopen(blocker, "w");
+    CHECK(bf != NULL, "blocker file made");
+    if (bf) fclose(bf);
+    sg_config *e = make_config("e", "0", NULL);
+    snprintf(kv, sizeof kv, "run.results=%s/results.csv", blocker);
+    SG_CHECK(sg_train_config_set_arg(e, kv, &err) == 0, "%s", err.msg);
+    rc = run_train(e, 0, 0, &s, &err);
+    CHECK(rc != 0 && strstr(err.msg, "blocker"), "the failed append is reported: %s", err.msg);
+    snprintf(kv, sizeof kv, "run.results=%s/results.csv", root);
+    SG_CHECK(sg_train_config_set_arg(e, kv, &err) == 0, "%s", err.msg);
+    rc = run_train(e, 1, 0, &s, &err);
+    CHECK(rc == 0 && s.finished && s.steps == 16, "the finished run's row is recovered: %s",
+          rc ? err.msg : "");
+    CHECK(sg_csv_read(results, &t, &err) == 0 && t.nrows == 4, "four result rows (%zu)", t.nrows);
+    if (t.nrows == 4) {
+        const char *same[] = {"final_loss", "collapse_std", "eff_rank_F", "probe_final",
+                              "probe_best", "probe_best_epoch", "knn_acc", "steps"};
+        for (int k = 0; k < 8; k++) {
+            int col = sg_csv_col(&t, same[k]);
+            CHECK(col >= 0 && !strcmp(sg_csv_cell(&t, 0, col), sg_csv_cell(&t, 3, col)),
+                  "recovered %s %s equals the uninterrupted run's %s", same[k],
+                  col >= 0 ? sg_csv_cell(&t, 3, col) : "?", col >= 0 ? sg_csv_cell(&t, 0, col) : "?");
+        }
+        int wall = sg_csv_col(&t, "wall_s");
+        CHECK(wall >= 0 && !strcmp(sg_csv_cell(&t, 3, wall), "nan"),
+              "the unmeasured wall time is nan, not 0: %s", wall >= 0 ? sg_csv_cell(&t, 3, wall) : "?");
+    }
+    sg_csv_table_free(&t);
+
+    /* a results file of another schema is refused before any training */
+    char foreign[700];
+    snprintf(foreign, sizeof foreign, "%s/foreign.csv", root);
+    FILE *ff = fopen(foreign, "w");
+    if (ff) fputs("run_id,accuracy\nx,1\n", ff), fclose(ff);
+    sg_config *g = make_config("g", "0", NULL);
+    snprintf(kv, sizeof kv, "run.results=%s", foreign);
+    SG_CHECK(sg_train_config_set_arg(g, kv, &err) == 0, "%s", err.msg);
+    char gdir[800];
+    snprintf(gdir, sizeof gdir, "%s/runs/g/steps.csv", root);
+    rc = run_train(g, 0, 0, &s, &err);
+    CHECK(rc != 0 && strstr(err.msg, "not a results file") && access(gdir, F_OK) != 0,
+          "a foreign results file stops the run before it trains: %s", err.msg);
+
     /* a diverging run stops with the step named */
     sg_config *d = make_config("nan", "0", "optim.lr=100");
     SG_CHECK(sg_train_config_set_arg(d, "method.normalize=false", &err) == 0, "%s", err.msg);
-    int rc = run_train(d, 0, 0, &s, &err);
+    rc = run_train(d, 0, 0, &s, &err);
     CHECK(rc != 0 && (strstr(err.msg, "NaN") || strstr(err.msg, "infinite")) && strstr(err.msg, "step"),
           "NaN stops the run: %s", rc ? err.msg : "(it finished)");
 
     sg_config_free(a), sg_config_free(b), sg_config_free(c), sg_config_free(d);
+    sg_config_free(e), sg_config_free(g);
     char cmd[700];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
     CHECK(system(cmd) == 0, "cleanup");

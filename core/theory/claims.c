@@ -1,9 +1,10 @@
-/* core/theory/checks.c: the claims of the paper's linear-network theory as PASS/FAIL checks.
+/* core/theory/claims.c: the claims of the paper's linear-network theory, each checked into a
+ * PASS/FAIL row (claims.h).
  *
- * Conventions for every check:
+ * Conventions for every claim:
  *  - "measured" comes from integrating a simulator (the perturbation, if any, applies there);
  *    "expected" comes from the paper's closed forms with the NOMINAL parameters.
- *  - tolerances are chosen here, next to the check, with the reason in a comment. The
+ *  - tolerances are chosen here, next to the claim, with the reason in a comment. The
  *    adaptive integrator runs with rtol 1e-11 (3-dimensional mode system) or 1e-9..1e-11
  *    (matrix flows), so exact identities are checked at 1e-7..1e-10 relative, far above the
  *    integration error and far below any effect of a changed term; identities evaluated at a
@@ -16,7 +17,7 @@
  * well under a second in a Release build.
  */
 #define _POSIX_C_SOURCE 200809L
-#include "core/theory/checks.h"
+#include "core/theory/claims.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -165,7 +166,7 @@ static int parabola_roots(const sg_th_mode_params *mp, double tau, double lo, do
 
 /* ---- 1. invariant ------------------------------------------------------------------------- */
 
-static void check_invariant(sg_th_perturb pt, sg_th_result *r) {
+static void claim_invariant(sg_th_perturb pt, sg_th_claim_result *r) {
     /* Four trajectories: SimSiam (tau = 1) with c > 0 and c < 0, an EMA run (tau(t) moves; the
      * invariant does not involve tau, so it must hold there too) and one on the collapsing
      * side of the basin. */
@@ -222,7 +223,7 @@ static void check_invariant(sg_th_perturb pt, sg_th_result *r) {
 
 /* ---- 2. matrix invariant ------------------------------------------------------------------ */
 
-static void check_matrix_invariant(sg_th_perturb pt, sg_th_result *r) {
+static void claim_matrix_invariant(sg_th_perturb pt, sg_th_claim_result *r) {
     /* The matrix form behind the mode invariant (paper Theorem 1, weight decay balances the
      * predictor and the online network): d/dt (W_p^T W_p / alpha_p - W W^T) =
      * -2 eta (W_p^T W_p / alpha_p - W W^T) for any target, so D(t) = exp(-2 eta t) D(0).
@@ -295,7 +296,7 @@ static void check_matrix_invariant(sg_th_perturb pt, sg_th_result *r) {
 
 /* ---- 3. fixed points ---------------------------------------------------------------------- */
 
-static void check_fixed_points(sg_th_perturb pt, sg_th_result *r) {
+static void claim_fixed_points(sg_th_perturb pt, sg_th_claim_result *r) {
     /* Roots of the simulator's dp/dt on the parabola s = p^2/alpha_p versus 0 and
      * p*_{+-} = [tau +- sqrt(tau^2 - 4 eta (1+sigma^2))] / (2 (1+sigma^2)); above eta_crit only
      * 0 remains. */
@@ -375,7 +376,7 @@ static void jacobian_eigs(const sg_th_mode_params *mp, double p, double s, doubl
     }
 }
 
-static void check_stability(sg_th_perturb pt, sg_th_result *r) {
+static void claim_stability(sg_th_perturb pt, sg_th_claim_result *r) {
     /* At 0: eigenvalues -eta, -2 eta (stable). At p*_-: a saddle (det J = -2 alpha_p s g
      * (tau - 2 k p) < 0 since p*_- < tau/(2k)). At p*_+: det > 0, trace < 0 (stable). The
      * points are the closed-form ones; each must also be a fixed point of the simulator. */
@@ -427,7 +428,7 @@ static void check_stability(sg_th_perturb pt, sg_th_result *r) {
 
 /* ---- 5. eta = 0 -------------------------------------------------------------------------- */
 
-static void check_eta0(sg_th_perturb pt, sg_th_result *r) {
+static void claim_eta0(sg_th_perturb pt, sg_th_claim_result *r) {
     /* eta = 0: the fixed points are s = 0 or p = tau/(1+sigma^2); with c = s(0) - p(0)^2/alpha_p
      * > 0 the invariant keeps s(t) = p^2/alpha_p + c >= c > 0 (no collapse) and p ->
      * tau/(1+sigma^2). */
@@ -526,7 +527,7 @@ static double boundary_by_bisection(const sg_th_mode_params *mp, double tau, dou
     return 0.5 * (lo + hi);
 }
 
-static void check_basin(sg_th_perturb pt, sg_th_result *r) {
+static void claim_basin(sg_th_perturb pt, sg_th_claim_result *r) {
     /* The collapse basin on the parabola is p < p*_-; p*_- grows with eta (at tau = 1) and
      * shrinks with tau (at eta = 0.05). Besides the bisection (short-time direction of the
      * flow), the two end states are confirmed by long runs from 0.9 p*_- and 1.1 p*_-. */
@@ -597,7 +598,7 @@ static void check_basin(sg_th_perturb pt, sg_th_result *r) {
 
 /* ---- 7. collapse above eta_crit ------------------------------------------------------------ */
 
-static void check_above_crit(sg_th_perturb pt, sg_th_result *r) {
+static void claim_above_crit(sg_th_perturb pt, sg_th_claim_result *r) {
     /* For eta > eta_crit = tau^2/(4k): ds/dt = 2 s [p (tau - k p) - eta] <= 2 s (eta_crit - eta)
      * < 0 for every p, so every initial condition collapses, s at least as fast as
      * exp(-2 (eta - eta_crit) t). Checked over a grid of initial conditions on and off the
@@ -668,7 +669,7 @@ static double sym_min_eig(int n, const double *A) {
     return m;
 }
 
-static void check_no_stopgrad(sg_th_perturb pt, sg_th_result *r) {
+static void claim_no_stopgrad(sg_th_perturb pt, sg_th_claim_result *r) {
     /* Theorem 2: with the gradient flowing through the target (W_a = W), the flow is gradient
      * descent on J(W, W_p, W) = 1/2 E||W_p W x1 - W x2||^2, a quadratic form in W. By Euler's
      * identity <W, dJ/dW> = 2J, so exactly d||W||^2/dt = -4J - 2 eta ||W||^2; and
@@ -761,7 +762,7 @@ static void check_no_stopgrad(sg_th_perturb pt, sg_th_result *r) {
 
 /* ---- 9. no predictor ----------------------------------------------------------------------- */
 
-static void check_no_predictor(sg_th_perturb pt, sg_th_result *r) {
+static void claim_no_predictor(sg_th_perturb pt, sg_th_claim_result *r) {
     /* W_p = I. SimSiam: dW/dt = -W X' - eta W, with X' = sigma^2 I exactly
      * W(t) = W(0) exp(-(sigma^2 + eta) t). BYOL with W_a(0) = W(0): every entry follows
      * d/dt (w, w_a) = [[-a, 1], [beta, -beta]] (w, w_a), a = 1 + sigma^2 + eta, so
@@ -844,7 +845,7 @@ static void commutator(double *C, const double *A, const double *B, int n, doubl
     for (int i = 0; i < n * n; i++) C[i] -= tmp[i];
 }
 
-static void check_commutator(sg_th_perturb pt, sg_th_result *r) {
+static void claim_commutator(sg_th_perturb pt, sg_th_claim_result *r) {
     /* SimSiam (tau = 1), symmetric W_p, X = I, X' = sigma^2 I, F = W W^T. Then exactly
      * dC/dt = -(K C + C K) with C = [F, W_p] and
      * K = (1+sigma^2) [(alpha_p/2) F + W_p^2 - tau/(1+sigma^2) W_p] + (3/2) eta I,
@@ -960,7 +961,7 @@ static void check_commutator(sg_th_perturb pt, sg_th_result *r) {
 
 /* ---- 11. EMA as a curriculum ----------------------------------------------------------------- */
 
-static void check_ema(sg_th_perturb pt, sg_th_result *r) {
+static void claim_ema(sg_th_perturb pt, sg_th_claim_result *r) {
     /* With an EMA target started at W_a(0) = 0 (paper Fig. 7), tau(t) (the ratio of target to
      * online weights) starts at 0 and rises towards 1: the target's strength, and with it the
      * collapse threshold eta_crit(tau) = tau^2/(4(1+sigma^2)), grows during training like a
@@ -1104,7 +1105,7 @@ static void aligned_state(sg_th_flow *f, double *y, const double *s, const doubl
     free(U);
 }
 
-static void check_directpred(sg_th_perturb pt, sg_th_result *r) {
+static void claim_directpred(sg_th_perturb pt, sg_th_claim_result *r) {
     /* DirectPred sets W_p = F_in^{1/2} (eps = 0), F_in = W (X+X') W^T the correlation of the
      * predictor's input. Per mode p = sqrt(k s) and ds/dt = 2 s [p (tau - k p) - eta], whose
      * non-zero equilibria are again p*_{+-}; p*_+ is stable. From a random start with every
@@ -1159,7 +1160,7 @@ static void check_directpred(sg_th_perturb pt, sg_th_result *r) {
     PUT(detail, "%s", failed ? "integration failed" : "non-collapsed branch");
 }
 
-static void check_directpred_eps(sg_th_perturb pt, sg_th_result *r) {
+static void claim_directpred_eps(sg_th_perturb pt, sg_th_claim_result *r) {
     /* Eq. 18's boost: p_j = sqrt(s_j) + eps s_max. A mode started below the basin edge p*_-
      * collapses with eps = 0 but is lifted into the basin of p*_+ when eps s_max > p*_-, and
      * then every mode settles at p = p*_+ (the same per-mode equilibrium condition). */
@@ -1232,7 +1233,7 @@ static void check_directpred_eps(sg_th_perturb pt, sg_th_result *r) {
     PUT(detail, "%s", failed ? "integration failed" : "eps lifts weak modes over p*_-");
 }
 
-static void check_decouples(sg_th_perturb pt, sg_th_result *r) {
+static void claim_decouples(sg_th_perturb pt, sg_th_claim_result *r) {
     /* From an aligned start (symmetric W_p sharing F's eigenvectors) the full matrix flow
      * (SimSiam, X = I, X' = sigma^2 I) stays aligned and its eigenvalues follow the
      * per-mode system exactly; with c = 0 each mode ends at 0 or p*_+ according to the side of
@@ -1333,7 +1334,7 @@ static void check_decouples(sg_th_perturb pt, sg_th_result *r) {
 
 /* ---- 15-16. discrete SGD against the flow ---------------------------------------------------- */
 
-static void check_sgd_flow(sg_th_perturb pt, sg_th_result *r) {
+static void claim_sgd_flow(sg_th_perturb pt, sg_th_claim_result *r) {
     /* The flow is the small-step, large-batch limit of SGD on the linear model: one SGD step of
      * size lr is lr time units, and the expected update is lr times the flow's right-hand side.
      * Here the (possibly perturbed) SGD runs against the nominal flow from the same start:
@@ -1409,7 +1410,7 @@ static void check_sgd_flow(sg_th_perturb pt, sg_th_result *r) {
     PUT(detail, "%s", failed ? "flow integration failed" : "30 checkpoints, 1 time unit apart");
 }
 
-static void check_sgd_directpred(sg_th_perturb pt, sg_th_result *r) {
+static void claim_sgd_directpred(sg_th_perturb pt, sg_th_claim_result *r) {
     /* DirectPred in SGD form (F_hat moving average with rho, W_p set every step from F_hat)
      * on sampled data: the modes of F_in = W (X+X') W^T end on the non-collapsed branch,
      * p_j = sqrt(eig_j(F_in)) ~ p*_+, up to the noise of a finite batch. */
@@ -1473,61 +1474,61 @@ static void check_sgd_directpred(sg_th_perturb pt, sg_th_result *r) {
 
 /* ---- registry, CSV, table ----------------------------------------------------------------- */
 
-static const sg_th_check CHECKS[] = {
+static const sg_th_claim CLAIMS[] = {
     {"invariant", "s = p^2/alpha_p + exp(-2 eta t) c holds along trajectories (mode system)",
-     check_invariant},
+     claim_invariant},
     {"matrix_invariant",
      "W_p^T W_p/alpha_p - W W^T decays exactly as exp(-2 eta t) in the full flow (Theorem 1)",
-     check_matrix_invariant},
+     claim_matrix_invariant},
     {"fixed_points", "fixed points on the parabola are 0 and p*_{+-} (only 0 above eta_crit)",
-     check_fixed_points},
-    {"fixed_point_stability", "0 and p*_+ are stable, p*_- is unstable (saddle)", check_stability},
+     claim_fixed_points},
+    {"fixed_point_stability", "0 and p*_+ are stable, p*_- is unstable (saddle)", claim_stability},
     {"eta0_no_collapse",
      "eta = 0: fixed points s = 0 or p = tau/(1+sigma^2); no collapse if s(0) > p(0)^2/alpha_p",
-     check_eta0},
+     claim_eta0},
     {"basin_boundary",
-     "the collapse basin boundary is p*_-; it grows with eta and shrinks with tau", check_basin},
+     "the collapse basin boundary is p*_-; it grows with eta and shrinks with tau", claim_basin},
     {"collapse_above_eta_crit",
-     "above eta = tau^2/(4(1+sigma^2)) every initial condition collapses", check_above_crit},
-    {"no_stopgrad_collapse", "without stop-gradient W -> 0 (Theorem 2)", check_no_stopgrad},
-    {"no_predictor_collapse", "without a predictor (W_p = I) W -> 0", check_no_predictor},
+     "above eta = tau^2/(4(1+sigma^2)) every initial condition collapses", claim_above_crit},
+    {"no_stopgrad_collapse", "without stop-gradient W -> 0 (Theorem 2)", claim_no_stopgrad},
+    {"no_predictor_collapse", "without a predictor (W_p = I) W -> 0", claim_no_predictor},
     {"commutator_decay",
      "||[F, W_p]|| decays while K = (1+sigma^2)[(alpha_p/2)F + W_p^2 - tau W_p/(1+sigma^2)] + "
      "(3/2) eta I is positive definite",
-     check_commutator},
-    {"ema_curriculum", "EMA acts as a curriculum: tau grows from 0 towards 1", check_ema},
+     claim_commutator},
+    {"ema_curriculum", "EMA acts as a curriculum: tau grows from 0 towards 1", claim_ema},
     {"directpred_branch", "DirectPred on the linear model reaches the non-collapsed branch p*_+",
-     check_directpred},
+     claim_directpred},
     {"directpred_eps_rescue",
      "DirectPred's eps s_max boost lifts a mode below p*_- onto the non-collapsed branch",
-     check_directpred_eps},
+     claim_directpred_eps},
     {"matrix_flow_decouples",
      "from an aligned start the matrix flow follows the per-mode system, each mode ending at 0 "
      "or p*_+ by its side of p*_-",
-     check_decouples},
+     claim_decouples},
     {"sgd_tracks_flow", "discrete SGD with sampled data and noise follows the gradient flow",
-     check_sgd_flow},
+     claim_sgd_flow},
     {"sgd_directpred_branch", "finite-batch DirectPred SGD ends on the non-collapsed branch",
-     check_sgd_directpred},
+     claim_sgd_directpred},
 };
 
-int sg_th_check_count(void) { return (int)(sizeof CHECKS / sizeof CHECKS[0]); }
+int sg_th_claim_count(void) { return (int)(sizeof CLAIMS / sizeof CLAIMS[0]); }
 
-const sg_th_check *sg_th_check_at(int i) {
-    SG_CHECK(i >= 0 && i < sg_th_check_count(), "check index %d", i);
-    return &CHECKS[i];
+const sg_th_claim *sg_th_claim_at(int i) {
+    SG_CHECK(i >= 0 && i < sg_th_claim_count(), "claim index %d", i);
+    return &CLAIMS[i];
 }
 
-const sg_th_check *sg_th_check_find(const char *name) {
-    for (int i = 0; i < sg_th_check_count(); i++)
-        if (strcmp(CHECKS[i].name, name) == 0) return &CHECKS[i];
+const sg_th_claim *sg_th_claim_find(const char *name) {
+    for (int i = 0; i < sg_th_claim_count(); i++)
+        if (strcmp(CLAIMS[i].name, name) == 0) return &CLAIMS[i];
     return NULL;
 }
 
-void sg_th_check_run(const sg_th_check *c, sg_th_perturb perturb, sg_th_result *r) {
+void sg_th_claim_run(const sg_th_claim *c, sg_th_perturb perturb, sg_th_claim_result *r) {
     memset(r, 0, sizeof *r);
-    r->check = c->name;
-    r->claim = c->claim;
+    r->name = c->name;
+    r->statement = c->statement;
     double t0 = now_s();
     c->run(perturb, r);
     r->seconds = now_s() - t0;
@@ -1535,15 +1536,15 @@ void sg_th_check_run(const sg_th_check *c, sg_th_perturb perturb, sg_th_result *
         add(r->detail, sizeof r->detail, "; PERTURBED dynamics: %s", sg_th_perturb_name(perturb));
 }
 
-int sg_th_results_write_csv(const char *path, const sg_th_result *rs, size_t n, sg_err *err) {
+int sg_th_claims_write_csv(const char *path, const sg_th_claim_result *rs, size_t n, sg_err *err) {
     static const char *const header[] = {"check",      "claim",     "measured",
                                          "expected",   "tolerance", "verdict",
                                          "parameters", "detail",    "seconds"};
     sg_csv_row *rows = xcalloc(n, sizeof(sg_csv_row));
     for (size_t i = 0; i < n; i++) {
         sg_csv_row_init(&rows[i]);
-        sg_csv_row_str(&rows[i], rs[i].check);
-        sg_csv_row_str(&rows[i], rs[i].claim);
+        sg_csv_row_str(&rows[i], rs[i].name);
+        sg_csv_row_str(&rows[i], rs[i].statement);
         sg_csv_row_str(&rows[i], rs[i].measured);
         sg_csv_row_str(&rows[i], rs[i].expected);
         sg_csv_row_str(&rows[i], rs[i].tolerance);
@@ -1560,12 +1561,12 @@ int sg_th_results_write_csv(const char *path, const sg_th_result *rs, size_t n, 
     return rc;
 }
 
-void sg_th_results_print(const sg_th_result *rs, size_t n, FILE *f) {
+void sg_th_claims_print(const sg_th_claim_result *rs, size_t n, FILE *f) {
     int npass = 0;
     fprintf(f, "%-24s %-7s %8s  %s\n", "check", "verdict", "seconds", "measured");
     for (size_t i = 0; i < n; i++) {
         npass += rs[i].pass;
-        fprintf(f, "%-24s %-7s %8.3f  %s\n", rs[i].check, rs[i].pass ? "PASS" : "FAIL",
+        fprintf(f, "%-24s %-7s %8.3f  %s\n", rs[i].name, rs[i].pass ? "PASS" : "FAIL",
                 rs[i].seconds, rs[i].measured);
     }
     fprintf(f, "%d of %zu checks passed\n", npass, n);

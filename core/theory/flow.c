@@ -192,6 +192,13 @@ void sg_th_flow_F(const sg_th_flow *f, const double *y, double *F) {
     free(A);
 }
 
+void sg_th_flow_norms(const sg_th_flow *f, const double *y, double *norms) {
+    int w = f->p.n2 * f->p.n1, q = f->p.n2 * f->p.n2;
+    norms[0] = sg_th_frob(y, w);
+    norms[1] = sg_th_frob(y + w, q);
+    norms[2] = sg_th_frob(y + w + q, w);
+}
+
 double sg_th_flow_tau(const sg_th_flow *f, const double *y) {
     if (f->p.target == SG_TH_TARGET_ONLINE) return 1.0;
     int w = f->p.n2 * f->p.n1;

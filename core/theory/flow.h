@@ -79,6 +79,10 @@ static inline double *sg_th_flow_Wa(const sg_th_flow *f, double *y) {
 void sg_th_flow_init_state(sg_th_flow *f, double *y, double w_std, double wp_std, int wa_zero,
                            uint64_t seed);
 
+/* DirectPred's predictor from a symmetric F [n2 x n2] = U diag(s) U^T (paper Eq. 18):
+ * Wp = U diag(p) U^T, p_j = sqrt(max(s_j, 0)) + dp_eps max(s_max, 0). Uses f's Jacobi buffers
+ * and f->Q. */
+void sg_th_flow_directpred_from(sg_th_flow *f, const double *F, double *Wp);
 /* The predictor in force at state y (state W_p, I, or the DirectPred W_p) [n2 x n2]. */
 void sg_th_flow_predictor(sg_th_flow *f, const double *y, double *Wp);
 /* F = W X W^T [n2 x n2] (the paper's F, with the nominal X). */

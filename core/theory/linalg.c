@@ -42,6 +42,17 @@ void sg_th_mm_tn(double *C, const double *A, const double *B, int m, int k, int 
     }
 }
 
+void sg_th_mm_diag_nt(double *C, const double *U, int ldu, const double *d, const double *V,
+                      int ldv, int m, int n, int k) {
+    for (int a = 0; a < m; a++)
+        for (int b = 0; b < n; b++) {
+            double acc = 0;
+            for (int j = 0; j < k; j++)
+                acc += U[(size_t)a * ldu + j] * d[j] * V[(size_t)b * ldv + j];
+            C[(size_t)a * n + b] = acc;
+        }
+}
+
 double sg_th_dot(const double *a, const double *b, int n) {
     double acc = 0;
     for (int i = 0; i < n; i++) acc += a[i] * b[i];
@@ -168,4 +179,17 @@ void sg_th_random_spd(int n, double shift, uint64_t seed, uint32_t tag, double *
             A[(size_t)i * n + j] = A[(size_t)j * n + i] = v;
         }
     free(B);
+}
+
+double *sg_th_alloc_parts(int n, double **const *parts, const size_t *len) {
+    size_t total = 0;
+    for (int i = 0; i < n; i++) total += len[i];
+    double *mem = calloc(total ? total : 1, sizeof(double));
+    if (!mem) return NULL;
+    double *at = mem;
+    for (int i = 0; i < n; i++) {
+        *parts[i] = at;
+        at += len[i];
+    }
+    return mem;
 }

@@ -88,12 +88,7 @@ void sg_th_setup_flow(const sg_th_model *m, sg_th_perturb pt, sg_th_flow *f) {
 
 void sg_th_setup_sgd(const sg_th_setup *su, sg_th_perturb pt, sg_th_sgd *s) {
     double *data = alloc_data(&su->model);
-    sg_th_sgd_params sp = {.model = flow_params(&su->model, data, pt),
-                           .lr = su->sgd.lr,
-                           .batch = su->sgd.batch,
-                           .seed = su->sgd.seed,
-                           .dp_rho = su->sgd.dp_rho,
-                           .dp_freq = su->sgd.dp_freq};
+    sg_th_sgd_params sp = {.model = flow_params(&su->model, data, pt), .opt = su->sgd};
     sg_err err;
     SG_CHECK(sg_th_sgd_init(s, &sp, &err) == 0, "%s", err.msg);
     free(data);
@@ -103,23 +98,14 @@ void sg_th_setup_sgd(const sg_th_setup *su, sg_th_perturb pt, sg_th_sgd *s) {
 static void aligned_state(sg_th_flow *f, double *y, const double *s, const double *p,
                           uint64_t seed) {
     int n1 = f->p.n1, n2 = f->p.n2;
-    double *U = xcalloc((size_t)n2 * n2 + (size_t)n1 * n1, sizeof(double)), *V = U + n2 * n2;
+    double *U = xcalloc((size_t)n2 * n2 + (size_t)n1 * n1 + n2, sizeof(double));
+    double *V = U + n2 * n2, *root = V + n1 * n1;
     sg_th_random_orthogonal(n2, seed, 1, U);
     sg_th_random_orthogonal(n1, seed, 2, V);
-    double *W = y, *Wp = sg_th_flow_Wp(f, y), *Wa = sg_th_flow_Wa(f, y);
-    for (int a = 0; a < n2; a++)
-        for (int b = 0; b < n1; b++) {
-            double acc = 0;
-            for (int j = 0; j < n2; j++) acc += U[a * n2 + j] * sqrt(s[j]) * V[(size_t)b * n1 + j];
-            W[(size_t)a * n1 + b] = acc;
-        }
-    for (int a = 0; a < n2; a++)
-        for (int b = 0; b < n2; b++) {
-            double acc = 0;
-            for (int j = 0; j < n2; j++) acc += U[a * n2 + j] * p[j] * U[b * n2 + j];
-            Wp[a * n2 + b] = acc;
-        }
-    memcpy(Wa, W, sizeof(double) * (size_t)n2 * n1);
+    for (int j = 0; j < n2; j++) root[j] = sqrt(s[j]);
+    sg_th_mm_diag_nt(y, U, n2, root, V, n1, n2, n1, n2);
+    sg_th_mm_diag_nt(sg_th_flow_Wp(f, y), U, n2, p, U, n2, n2, n2, n2);
+    memcpy(sg_th_flow_Wa(f, y), y, sizeof(double) * (size_t)n2 * n1);
     free(U);
 }
 

@@ -78,20 +78,10 @@ typedef struct {
     uint64_t seed;
 } sg_th_start;
 
-/* Discrete SGD: step lr (one step is lr time units), batch B, the stream of the samples, and
- * DirectPred's F_hat rate and W_p period (sgd.h). */
-typedef struct {
-    double lr;
-    int batch;
-    uint64_t seed;
-    double dp_rho;
-    int dp_freq;
-} sg_th_sgd_opts;
-
 typedef struct {
     sg_th_model model;
     sg_th_start start;
-    sg_th_sgd_opts sgd; /* sg_th_setup_sgd only */
+    sg_th_sgd_opts sgd; /* sg_th_setup_sgd only: one step is lr time units */
 } sg_th_setup;
 
 /* BYOL (EMA target, beta = 0.4) with a free linear predictor, n1 = 8, n2 = 4, X = I,

@@ -787,13 +787,6 @@ static void claim_no_predictor(sg_th_perturb pt, sg_th_claim_result *r) {
 
 /* ---- 10. eigenspace alignment: the commutator [F, W_p] ----------------------------------- */
 
-/* C = A B - B A for n x n. */
-static void commutator(double *C, const double *A, const double *B, int n, double *tmp) {
-    sg_th_mm(C, A, B, n, n, n);
-    sg_th_mm(tmp, B, A, n, n, n);
-    for (int i = 0; i < n * n; i++) C[i] -= tmp[i];
-}
-
 static void claim_commutator(sg_th_perturb pt, sg_th_claim_result *r) {
     /* SimSiam (tau = 1), symmetric W_p, X = I, X' = sigma^2 I, F = W W^T. Then exactly
      * dC/dt = -(K C + C K) with C = [F, W_p] and
@@ -839,17 +832,15 @@ static void claim_commutator(sg_th_perturb pt, sg_th_claim_result *r) {
         sg_th_mm_nt(dF, dW, W, N2, N1, N2); /* dF = dW W^T + W dW^T */
         sg_th_mm_nt(A, W, dW, N2, N1, N2);
         for (int i = 0; i < q; i++) dF[i] += A[i];
-        commutator(C, F, Wp, N2, tmp);
-        commutator(T1, dF, Wp, N2, tmp); /* dC = [dF, W_p] + [F, dW_p] */
-        commutator(T2, F, dWp, N2, tmp);
+        sg_th_commutator(C, F, Wp, N2, tmp);
+        sg_th_commutator(T1, dF, Wp, N2, tmp); /* dC = [dF, W_p] + [F, dW_p] */
+        sg_th_commutator(T2, F, dWp, N2, tmp);
         for (int i = 0; i < q; i++) dC[i] = T1[i] + T2[i];
         /* K (nominal parameters). */
         sg_th_mm(T1, Wp, Wp, N2, N2, N2);
         for (int i = 0; i < q; i++) K[i] = k * (0.5 * alpha_p * F[i] + T1[i] - tau / k * Wp[i]);
         for (int i = 0; i < N2; i++) K[i * N2 + i] += 1.5 * eta;
-        for (int i = 0; i < N2; i++) /* exact symmetry for Jacobi */
-            for (int j = i + 1; j < N2; j++)
-                K[i * N2 + j] = K[j * N2 + i] = 0.5 * (K[i * N2 + j] + K[j * N2 + i]);
+        sg_th_symmetrize(K, N2); /* exact symmetry for Jacobi */
         sg_th_mm(KC, K, C, N2, N2, N2);
         sg_th_mm(T2, C, K, N2, N2, N2);
         for (int i = 0; i < q; i++) KC[i] += T2[i];
@@ -1049,9 +1040,9 @@ static void claim_directpred(sg_th_perturb pt, sg_th_claim_result *r) {
     PUT(tolerance, "relative %.0e per eigenvalue", tol);
     PUT(parameters,
         "n1=%d n2=%d X=I X'=sigma2 I sigma2=%g eta=%g tau=1 (SimSiam target) eps=0 T=%g; W(0) ~ "
-        "N(0,0.25^2); W_p = U diag(sqrt(s_j)) U^T from F_in = W(X+X')W^T at every evaluation; "
+        "N(0,%g^2); W_p = U diag(sqrt(s_j)) U^T from F_in = W(X+X')W^T at every evaluation; "
         "dopri5(rtol=1e-10,atol=1e-13)",
-        N1, N2, sigma2, eta, T);
+        N1, N2, sigma2, eta, T, su.start.w_std);
     PUT(detail, "%s", failed ? "integration failed" : "non-collapsed branch");
 }
 

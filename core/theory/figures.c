@@ -187,9 +187,7 @@ static double comm_rel(sg_th_flow *f, const double *y) {
     double *Wp = F + q, *A = Wp + q, *B = A + q;
     sg_th_flow_F(f, y, F);
     sg_th_flow_predictor(f, y, Wp);
-    sg_th_mm(A, F, Wp, n2, n2, n2);
-    sg_th_mm(B, Wp, F, n2, n2, n2);
-    for (size_t i = 0; i < q; i++) A[i] -= B[i];
+    sg_th_commutator(A, F, Wp, n2, B);
     double den = sg_th_frob(F, (int)q) * sg_th_frob(Wp, (int)q);
     double v = den > 0 ? sg_th_frob(A, (int)q) / den : NAN;
     free(F);

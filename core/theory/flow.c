@@ -70,11 +70,7 @@ static void directpred_wp(sg_th_flow *f, const double *W, double *Wp) {
     int n1 = f->p.n1, n2 = f->p.n2;
     sg_th_mm(f->A, W, f->Xs, n2, n1, n1);   /* A = W Xs        [n2 x n1] */
     sg_th_mm_nt(f->P, f->A, W, n2, n1, n2); /* F_in = A W^T    [n2 x n2] */
-    for (int i = 0; i < n2; i++)            /* exact symmetry for Jacobi */
-        for (int j = i + 1; j < n2; j++) {
-            double v = 0.5 * (f->P[i * n2 + j] + f->P[j * n2 + i]);
-            f->P[i * n2 + j] = f->P[j * n2 + i] = v;
-        }
+    sg_th_symmetrize(f->P, n2);             /* exact symmetry for Jacobi */
     sg_th_flow_directpred_from(f, f->P, Wp);
 }
 
@@ -132,12 +128,7 @@ void sg_th_flow_rhs(void *ctx, double t, const double *y, double *dydt) {
     case SG_TH_PRED_LEARNED:
     case SG_TH_PRED_SYMMETRIC:
         sg_th_mm_nt(f->P, f->M, W, n2, n1, n2); /* P = M W^T  [n2 x n2] */
-        if (p->pred == SG_TH_PRED_SYMMETRIC)
-            for (int i = 0; i < n2; i++)
-                for (int j = i; j < n2; j++) {
-                    double v = 0.5 * (f->P[i * n2 + j] + f->P[j * n2 + i]);
-                    f->P[i * n2 + j] = f->P[j * n2 + i] = v;
-                }
+        if (p->pred == SG_TH_PRED_SYMMETRIC) sg_th_symmetrize(f->P, n2);
         for (size_t i = 0; i < q; i++) dWp[i] = p->alpha_p * f->P[i] - eta * y[w + i];
         break;
     default:
@@ -161,12 +152,7 @@ void sg_th_flow_init_state(sg_th_flow *f, double *y, double w_std, double wp_std
     sg_th_random_normal(y, (int)w, w_std, seed, 1);
     double *Wp = y + w;
     sg_th_random_normal(Wp, (int)q, wp_std, seed, 2);
-    if (f->p.pred == SG_TH_PRED_SYMMETRIC)
-        for (int i = 0; i < n2; i++)
-            for (int j = i; j < n2; j++) {
-                double v = 0.5 * (Wp[i * n2 + j] + Wp[j * n2 + i]);
-                Wp[i * n2 + j] = Wp[j * n2 + i] = v;
-            }
+    if (f->p.pred == SG_TH_PRED_SYMMETRIC) sg_th_symmetrize(Wp, n2);
     if (f->p.pred == SG_TH_PRED_IDENTITY || f->p.pred == SG_TH_PRED_DIRECTPRED)
         sg_th_flow_predictor(f, y, Wp);
     double *Wa = y + w + q;

@@ -16,6 +16,11 @@ void sg_th_mm_tn(double *C, const double *A, const double *B, int m, int k, int 
 void sg_th_mm_diag_nt(double *C, const double *U, int ldu, const double *d, const double *V,
                       int ldv, int m, int n, int k);
 
+/* A[n x n] = (A + A^T)/2 in place: exact symmetry (for Jacobi, or a symmetric predictor). */
+void sg_th_symmetrize(double *A, int n);
+/* C[n x n] = A B - B A; tmp: n*n doubles. */
+void sg_th_commutator(double *C, const double *A, const double *B, int n, double *tmp);
+
 /* Frobenius norm of x[n] seen as a matrix; squared variant; dot product. */
 double sg_th_frob(const double *x, int n);
 double sg_th_dot(const double *a, const double *b, int n);

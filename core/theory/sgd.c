@@ -144,12 +144,7 @@ void sg_th_sgd_step(sg_th_sgd *s, double *y) {
     if (m->pred != SG_TH_PRED_IDENTITY) {
         for (size_t i = 0; i < q; i++)
             Wp_state[i] -= lr * (m->alpha_p * s->gWp[i] * inv_b + eta * Wp_state[i]);
-        if (m->pred == SG_TH_PRED_SYMMETRIC)
-            for (int i = 0; i < n2; i++)
-                for (int j = i + 1; j < n2; j++) {
-                    double v = 0.5 * (Wp_state[(size_t)i * n2 + j] + Wp_state[(size_t)j * n2 + i]);
-                    Wp_state[(size_t)i * n2 + j] = Wp_state[(size_t)j * n2 + i] = v;
-                }
+        if (m->pred == SG_TH_PRED_SYMMETRIC) sg_th_symmetrize(Wp_state, n2);
     }
     for (size_t i = 0; i < w; i++) W[i] -= lr * (s->gW[i] * inv_b + eta * W[i]);
     if (m->target == SG_TH_TARGET_EMA) {

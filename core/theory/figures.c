@@ -116,6 +116,13 @@ static void sb_preamble(sg_sbuf *b, const char *dir, const char *name, int w, in
                    w, h, w, h, dir, name);
 }
 
+/* A multiplot of rows x cols panels titled title, the parameters on the lines below it. */
+static void sb_multiplot(sg_sbuf *b, int rows, int cols, const char *title, const char *params) {
+    char q[1100];
+    sg_sbuf_printf(b, "set multiplot layout %d,%d title \"%s\\n%s\"\n", rows, cols, title,
+                   gq(params, q, sizeof q));
+}
+
 static int run_gnuplot(const fig_ctx *c, const char *script, sg_err *err) {
     char *argv[] = {(char *)c->o->gnuplot, (char *)script, NULL};
     pid_t pid;
@@ -276,11 +283,8 @@ static int fig3(fig_ctx *c, sg_err *err) {
              "from p0 in {-0.8,-0.3,0.2,0.7,1.2} x s0 in {0.2,0.9,1.6}",
              tau, alpha_p, sigma2, sg_th_eta_crit(tau, sigma2), T);
     sg_sbuf b = {0};
-    char qbuf[1100];
     sb_preamble(&b, dir, "fig3_phase_portraits", 1650, 660);
-    sg_sbuf_printf(&b,
-                   "set multiplot layout 1,3 title \"Fig. 3: phase portraits of (p, s)\\n%s\"\n",
-                   gq(params, qbuf, sizeof qbuf));
+    sb_multiplot(&b, 1, 3, "Fig. 3: phase portraits of (p, s)", params);
     sg_sbuf_printf(&b,
                    "set xrange [%g:%g]\nset yrange [%g:%g]\nset xlabel 'p (eigenvalue of W_p)'\n"
                    "set ylabel 's (eigenvalue of F)'\nset key below\n",
@@ -387,12 +391,8 @@ static int fig4(fig_ctx *c, sg_err *err) {
              "p*_{+-} for tau in {0.5,0.75,1}, sigma2=%g",
              tau, alpha_p, sigma2, sg_th_eta_crit(tau, sigma2), sigma2);
     sg_sbuf b = {0};
-    char qbuf[1100];
     sb_preamble(&b, c->dir, "fig4_fixed_points", 1400, 560);
-    sg_sbuf_printf(&b,
-                   "set multiplot layout 1,2 title \"Fig. 4: 1-D dynamics on the invariant "
-                   "parabola\\n%s\"\n",
-                   gq(params, qbuf, sizeof qbuf));
+    sb_multiplot(&b, 1, 2, "Fig. 4: 1-D dynamics on the invariant parabola", params);
     sg_sbuf_printf(
         &b, "set title 'dp/dt = p^2 (tau - (1+sigma2) p) - eta p on s = p^2/alpha_p "
             "(filled: stable, open: unstable, half: double root)'\n"
@@ -479,12 +479,8 @@ static int fig5(fig_ctx *c, sg_err *err) {
              "{0.01,0.04,0.1,0.4}",
              alpha_p, sigma2, p0, s0, alpha, beta_row1, alpha * beta_row1, eta_row2);
     sg_sbuf b = {0};
-    char qbuf[1100];
     sb_preamble(&b, c->dir, "fig5_ema_trajectories", 1650, 900);
-    sg_sbuf_printf(&b,
-                   "set multiplot layout 2,3 title \"Fig. 5: per-mode dynamics with an EMA "
-                   "target\\n%s\"\n",
-                   gq(params, qbuf, sizeof qbuf));
+    sb_multiplot(&b, 2, 3, "Fig. 5: per-mode dynamics with an EMA target", params);
     sg_sbuf_printf(&b, "set xlabel 'iteration'\nset key top right box opaque\n");
     static const char *ylab[3] = {"p (predictor eigenvalue)", "s (eigenvalue of F)",
                                   "tau (target / online)"};
@@ -595,12 +591,8 @@ static int fig7_8(fig_ctx *c, sg_err *err) {
              "W_p; W, W_p ~ N(0,0.3^2); %d runs per eta; eta in {0,0.01,0.1}; T=%g",
              N1, N2, sigma, alpha_p, beta, RUNS, T);
     sg_sbuf b = {0};
-    char qbuf[1100];
     sb_preamble(&b, c->dir, "fig7_commutator", 1500, 560);
-    sg_sbuf_printf(&b,
-                   "set multiplot layout 1,2 title \"Fig. 7: eigenspace alignment in the matrix "
-                   "flow\\n%s\"\n",
-                   gq(params, qbuf, sizeof qbuf));
+    sb_multiplot(&b, 1, 2, "Fig. 7: eigenspace alignment in the matrix flow", params);
     sg_sbuf_printf(&b, "set logscale y\nset format y '1e%%L'\nset xlabel 't'\nset key bottom left "
                        "box opaque\n");
     sg_sbuf_printf(&b, "set title '||[F, W_p]||_F / (||F||_F ||W_p||_F)'\nset ylabel 'relative "
@@ -714,11 +706,8 @@ static int fig9(fig_ctx *c, sg_err *err) {
              "needs)",
              N1, N2, sigma2, eta, alpha_p, beta, T);
     sg_sbuf b = {0};
-    char qbuf[1100];
     sb_preamble(&b, c->dir, "fig9_variants", 1500, 560);
-    sg_sbuf_printf(&b,
-                   "set multiplot layout 1,2 title \"Fig. 9: variants of the linear model\\n%s\"\n",
-                   gq(params, qbuf, sizeof qbuf));
+    sb_multiplot(&b, 1, 2, "Fig. 9: variants of the linear model", params);
     sg_sbuf_printf(&b, "set logscale y\nset format y '1e%%L'\nset xlabel 't'\nset key bottom left "
                        "box opaque\n");
     sg_sbuf_printf(&b,
@@ -811,12 +800,10 @@ static int fig_sgd(fig_ctx *c, sg_err *err) {
              "SGD t = step*lr, seed %" PRIu64 "; W, W_p ~ N(0,%g^2), W_a(0)=W(0); T=%g",
              m->n1, m->n2, m->noise, m->eta, m->alpha_p, m->beta, su->sgd.seed, su->start.w_std, T);
     sg_sbuf b = {0};
-    char qbuf[1100];
     sb_preamble(&b, c->dir, "sgd_vs_flow", 1500, 560);
-    sg_sbuf_printf(&b,
-                   "set multiplot layout 1,2 title \"Discrete SGD (sampled data and augmentation "
-                   "noise) against the gradient flow\\n%s\"\n",
-                   gq(params, qbuf, sizeof qbuf));
+    sb_multiplot(&b, 1, 2,
+                 "Discrete SGD (sampled data and augmentation noise) against the gradient flow",
+                 params);
     sg_sbuf_printf(&b, "set xlabel 't'\nset key bottom right box opaque\n");
     static const char *lab[2] = {"||W||_F", "||W_p||_F"};
     for (int k = 0; k < 2; k++) {

@@ -73,6 +73,15 @@ static double worse(double w, double x) {
 static sg_th_solver mode_solver(void) { return sg_th_solver_dopri(1e-11, 1e-14); }
 static const char *MODE_SOLVER_TXT = "dopri5(rtol=1e-11,atol=1e-14)";
 
+/* The per-mode system with tau held fixed (SimSiam's tau = 1, or the tau the state carries). */
+static sg_th_mode_params fixed_tau(double alpha_p, double eta, double sigma2, sg_th_perturb pt) {
+    return (sg_th_mode_params){.alpha_p = alpha_p,
+                               .eta = eta,
+                               .sigma2 = sigma2,
+                               .tau_mode = SG_TH_TAU_FIXED,
+                               .perturb = pt};
+}
+
 /* Integrates the mode system from y over [0, T]; returns -1 on failure. */
 static int mode_run(sg_th_mode_params *mp, double *y, double T) {
     sg_th_session g;
@@ -268,11 +277,7 @@ static void claim_fixed_points(sg_th_perturb pt, sg_th_claim_result *r) {
     int count_ok = 1;
     r->measured[0] = r->expected[0] = 0;
     for (size_t i = 0; i < sizeof set / sizeof set[0]; i++) {
-        sg_th_mode_params mp = {.alpha_p = set[i].alpha_p,
-                                .eta = set[i].eta,
-                                .sigma2 = sigma2,
-                                .tau_mode = SG_TH_TAU_FIXED,
-                                .perturb = pt};
+        sg_th_mode_params mp = fixed_tau(set[i].alpha_p, set[i].eta, sigma2, pt);
         double roots[8];
         int nr = parabola_roots(&mp, set[i].tau, -1.0, 2.0, 3000, roots, 8);
         double want[3];
@@ -349,11 +354,7 @@ static void claim_stability(sg_th_perturb pt, sg_th_claim_result *r) {
     double worst_res = 0;
     r->measured[0] = 0;
     for (size_t i = 0; i < sizeof set / sizeof set[0]; i++) {
-        sg_th_mode_params mp = {.alpha_p = set[i].alpha_p,
-                                .eta = set[i].eta,
-                                .sigma2 = sigma2,
-                                .tau_mode = SG_TH_TAU_FIXED,
-                                .perturb = pt};
+        sg_th_mode_params mp = fixed_tau(set[i].alpha_p, set[i].eta, sigma2, pt);
         double pm, pp;
         SG_CHECK(sg_th_pstar(set[i].tau, set[i].eta, sigma2, &pm, &pp) == 2, "eta below crit");
         double pts[3] = {0.0, pm, pp};
@@ -396,11 +397,7 @@ static void claim_eta0(sg_th_perturb pt, sg_th_claim_result *r) {
      * error); |p(T) - tau/(1+sigma^2)| <= 1e-6 (the slowest approach rate is alpha_p c k = 0.055,
      * so after T = 600 the distance is ~1e-14); the nonzero root to 1e-10 as in fixed_points. */
     const double tol_s = 1e-8, tol_p = 1e-6, tol_root = 1e-10;
-    sg_th_mode_params mp = {.alpha_p = alpha_p,
-                            .eta = 0.0,
-                            .sigma2 = sigma2,
-                            .tau_mode = SG_TH_TAU_FIXED,
-                            .perturb = pt};
+    sg_th_mode_params mp = fixed_tau(alpha_p, 0.0, sigma2, pt);
     double pfix = tau / (1.0 + sigma2);
     /* Fixed points: on the parabola, the non-zero roots of dp/dt (0 is a double root at eta = 0
      * and is checked directly, together with the whole line s = 0 being fixed). */
@@ -510,11 +507,7 @@ static void claim_basin(sg_th_perturb pt, sg_th_claim_result *r) {
         }
         for (int i = 0; i < n; i++) {
             double tau = series == 0 ? 1.0 : taus[i], eta = series == 0 ? etas[i] : 0.05;
-            sg_th_mode_params mp = {.alpha_p = alpha_p,
-                                    .eta = eta,
-                                    .sigma2 = sigma2,
-                                    .tau_mode = SG_TH_TAU_FIXED,
-                                    .perturb = pt};
+            sg_th_mode_params mp = fixed_tau(alpha_p, eta, sigma2, pt);
             double pm, pp;
             SG_CHECK(sg_th_pstar(tau, eta, sigma2, &pm, &pp) == 2, "setting above eta_crit");
             int found;
@@ -567,11 +560,7 @@ static void claim_above_crit(sg_th_perturb pt, sg_th_claim_result *r) {
     /* Tolerances: the decay bound up to integration error (ratio <= 1 + 1e-6); collapse means
      * s(T) <= 1e-4 s(0) (the bound gives exp(-0.04*300) = 6e-6) and |p(T)| <= 1e-3. */
     const double tol_bound = 1e-6, tol_s = 1e-4, tol_p = 1e-3;
-    sg_th_mode_params mp = {.alpha_p = alpha_p,
-                            .eta = eta,
-                            .sigma2 = sigma2,
-                            .tau_mode = SG_TH_TAU_FIXED,
-                            .perturb = pt};
+    sg_th_mode_params mp = fixed_tau(alpha_p, eta, sigma2, pt);
     double worst_bound = 0, worst_s = 0, worst_p = 0;
     int failed = 0;
     for (size_t a = 0; a < sizeof p0s / sizeof p0s[0]; a++)
@@ -1127,11 +1116,7 @@ static void claim_decouples(sg_th_perturb pt, sg_th_claim_result *r) {
                             .start = {.aligned = 1, .s0 = s0, .p0 = p0, .seed = 91}};
     sg_th_sim s;
     sg_th_sim_init(&s, &su, pt, sg_th_solver_dopri(1e-10, 1e-13));
-    sg_th_mode_params mp = {.alpha_p = alpha_p,
-                            .eta = eta,
-                            .sigma2 = sigma2,
-                            .tau_mode = SG_TH_TAU_FIXED,
-                            .perturb = pt};
+    sg_th_mode_params mp = fixed_tau(alpha_p, eta, sigma2, pt);
     double modes[N2][SG_TH_MODE_DIM];
     sg_th_session gm[N2];
     for (int j = 0; j < N2; j++) {

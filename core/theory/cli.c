@@ -9,7 +9,7 @@
 
 #include "core/base/file.h"
 #include "core/base/config.h"
-#include "core/theory/checks.h"
+#include "core/theory/claims.h"
 #include "core/theory/figures.h"
 
 #define DEFAULT_OUT "results/runs/theory"
@@ -120,15 +120,15 @@ static int cmd_check(int argc, char **argv) {
             return 2;
         }
     }
-    int n = sg_th_check_count();
+    int n = sg_th_claim_count();
     if (list) {
         for (int i = 0; i < n; i++)
-            printf("%-24s %s\n", sg_th_check_at(i)->name, sg_th_check_at(i)->claim);
+            printf("%-24s %s\n", sg_th_claim_at(i)->name, sg_th_claim_at(i)->statement);
         return 0;
     }
     /* Which checks: all, or the --only list (every name must exist). */
     int *sel = calloc((size_t)n, sizeof(int));
-    sg_th_result *rs = calloc((size_t)n, sizeof(sg_th_result));
+    sg_th_claim_result *rs = calloc((size_t)n, sizeof(sg_th_claim_result));
     if (!sel || !rs) {
         free(sel);
         free(rs);
@@ -140,7 +140,7 @@ static int cmd_check(int argc, char **argv) {
         snprintf(buf, sizeof buf, "%s", only);
         for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok;
              tok = strtok_r(NULL, ",", &save)) {
-            const sg_th_check *c = sg_th_check_find(tok);
+            const sg_th_claim *c = sg_th_claim_find(tok);
             if (!c) {
                 fprintf(stderr, "stopgrad theory check: --only: unknown check '%s' (see --list)\n",
                         tok);
@@ -149,7 +149,7 @@ static int cmd_check(int argc, char **argv) {
                 return 2;
             }
             for (int i = 0; i < n; i++)
-                if (sg_th_check_at(i) == c) sel[i] = 1;
+                if (sg_th_claim_at(i) == c) sel[i] = 1;
         }
     } else {
         for (int i = 0; i < n; i++) sel[i] = 1;
@@ -157,9 +157,9 @@ static int cmd_check(int argc, char **argv) {
     double t0 = wall_s();
     size_t m = 0;
     for (int i = 0; i < n; i++)
-        if (sel[i]) sg_th_check_run(sg_th_check_at(i), SG_TH_PERTURB_NONE, &rs[m++]);
+        if (sel[i]) sg_th_claim_run(sg_th_claim_at(i), SG_TH_PERTURB_NONE, &rs[m++]);
     double elapsed = wall_s() - t0;
-    sg_th_results_print(rs, m, stdout);
+    sg_th_claims_print(rs, m, stdout);
     printf("total %.2f s\n", elapsed);
     char path[4096];
     sg_err err;
@@ -173,7 +173,7 @@ static int cmd_check(int argc, char **argv) {
         }
         snprintf(path, sizeof path, "%s/checks.csv", out);
     }
-    if (!rc && sg_th_results_write_csv(path, rs, m, &err)) {
+    if (!rc && sg_th_claims_write_csv(path, rs, m, &err)) {
         fprintf(stderr, "stopgrad theory check: %s\n", err.msg);
         rc = 1;
     }

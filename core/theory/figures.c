@@ -3,6 +3,7 @@
 #include "core/theory/figures.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <math.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -19,7 +20,7 @@
 #include "core/theory/linalg.h"
 #include "core/theory/modes.h"
 #include "core/theory/ode.h"
-#include "core/theory/sgd.h"
+#include "core/theory/setup.h"
 
 extern char **environ;
 
@@ -115,6 +116,13 @@ static void sb_preamble(sg_sbuf *b, const char *dir, const char *name, int w, in
                    w, h, w, h, dir, name);
 }
 
+/* A multiplot of rows x cols panels titled title, the parameters on the lines below it. */
+static void sb_multiplot(sg_sbuf *b, int rows, int cols, const char *title, const char *params) {
+    char q[1100];
+    sg_sbuf_printf(b, "set multiplot layout %d,%d title \"%s\\n%s\"\n", rows, cols, title,
+                   gq(params, q, sizeof q));
+}
+
 static int run_gnuplot(const fig_ctx *c, const char *script, sg_err *err) {
     char *argv[] = {(char *)c->o->gnuplot, (char *)script, NULL};
     pid_t pid;
@@ -169,31 +177,12 @@ const char *sg_th_figure_name(int i) {
 
 /* ---- integration helpers ------------------------------------------------------------------- */
 
-typedef struct {
-    sg_th_ode_ws ws;
-    sg_th_solver sv;
-    double h, t;
-} integ;
-
-static void integ_init(integ *g, int n, double rtol) {
-    SG_CHECK(sg_th_ode_ws_init(&g->ws, n) == 0, "out of memory");
-    g->sv = sg_th_solver_dopri(rtol, rtol * 1e-3);
-    g->h = 0;
-    g->t = 0;
-}
+/* The figures' solver: DOPRI5 at rtol, atol = 1e-3 rtol. */
+static sg_th_solver fig_solver(double rtol) { return sg_th_solver_dopri(rtol, rtol * 1e-3); }
 
 /* Figures show nominal dynamics only; a failed integration here is a bug, not a result. */
-static void integ_to(integ *g, sg_th_rhs f, void *ctx, double *y, double t1) {
-    int rc = sg_th_advance(&g->sv, &g->ws, f, ctx, g->t, t1, y, &g->h, NULL);
-    SG_CHECK(rc == 0, "figure integration failed at t = %g", g->t);
-    g->t = t1;
-}
-
-static void integ_free(integ *g) { sg_th_ode_ws_free(&g->ws); }
-
-static void eye_scaled(double *A, int n, double v) {
-    memset(A, 0, sizeof(double) * (size_t)n * n);
-    for (int i = 0; i < n; i++) A[(size_t)i * n + i] = v;
+static void advance(sg_th_session *g, double *y, double t1) {
+    SG_CHECK(sg_th_session_to(g, y, t1) == 0, "figure integration failed before t = %g", t1);
 }
 
 /* ||[F, W_p]||_F / (||F||_F ||W_p||_F) with F = W X W^T and the predictor in force. */
@@ -205,9 +194,7 @@ static double comm_rel(sg_th_flow *f, const double *y) {
     double *Wp = F + q, *A = Wp + q, *B = A + q;
     sg_th_flow_F(f, y, F);
     sg_th_flow_predictor(f, y, Wp);
-    sg_th_mm(A, F, Wp, n2, n2, n2);
-    sg_th_mm(B, Wp, F, n2, n2, n2);
-    for (size_t i = 0; i < q; i++) A[i] -= B[i];
+    sg_th_commutator(A, F, Wp, n2, B);
     double den = sg_th_frob(F, (int)q) * sg_th_frob(Wp, (int)q);
     double v = den > 0 ? sg_th_frob(A, (int)q) / den : NAN;
     free(F);
@@ -245,12 +232,12 @@ static int fig3(fig_ctx *c, sg_err *err) {
         int run = 0;
         for (size_t a = 0; a < sizeof p0s / sizeof p0s[0]; a++)
             for (size_t b = 0; b < sizeof s0s / sizeof s0s[0]; b++, run++) {
-                double y[3] = {p0s[a], s0s[b], tau};
-                integ g;
-                integ_init(&g, 3, 1e-9);
+                double y[SG_TH_MODE_DIM] = {p0s[a], s0s[b], tau};
+                sg_th_session g;
+                sg_th_session_init(&g, SG_TH_MODE_DIM, fig_solver(1e-9), sg_th_mode_rhs, &mp);
                 for (int k = 0; k <= 300; k++) {
                     double t = T * k / 300;
-                    if (k) integ_to(&g, sg_th_mode_rhs, &mp, y, t);
+                    if (k) advance(&g, y, t);
                     sg_csv_row *r = tab_row(&traj);
                     num(r, etas[e]);
                     num(r, run);
@@ -258,7 +245,7 @@ static int fig3(fig_ctx *c, sg_err *err) {
                     num(r, y[0]);
                     num(r, y[1]);
                 }
-                integ_free(&g);
+                sg_th_session_free(&g);
             }
         /* Fixed points (closed form; eta = 0 has the lines s = 0 and p = tau/k instead). */
         double pm, pp;
@@ -296,11 +283,8 @@ static int fig3(fig_ctx *c, sg_err *err) {
              "from p0 in {-0.8,-0.3,0.2,0.7,1.2} x s0 in {0.2,0.9,1.6}",
              tau, alpha_p, sigma2, sg_th_eta_crit(tau, sigma2), T);
     sg_sbuf b = {0};
-    char qbuf[1100];
     sb_preamble(&b, dir, "fig3_phase_portraits", 1650, 660);
-    sg_sbuf_printf(&b,
-                   "set multiplot layout 1,3 title \"Fig. 3: phase portraits of (p, s)\\n%s\"\n",
-                   gq(params, qbuf, sizeof qbuf));
+    sb_multiplot(&b, 1, 3, "Fig. 3: phase portraits of (p, s)", params);
     sg_sbuf_printf(&b,
                    "set xrange [%g:%g]\nset yrange [%g:%g]\nset xlabel 'p (eigenvalue of W_p)'\n"
                    "set ylabel 's (eigenvalue of F)'\nset key below\n",
@@ -407,12 +391,8 @@ static int fig4(fig_ctx *c, sg_err *err) {
              "p*_{+-} for tau in {0.5,0.75,1}, sigma2=%g",
              tau, alpha_p, sigma2, sg_th_eta_crit(tau, sigma2), sigma2);
     sg_sbuf b = {0};
-    char qbuf[1100];
     sb_preamble(&b, c->dir, "fig4_fixed_points", 1400, 560);
-    sg_sbuf_printf(&b,
-                   "set multiplot layout 1,2 title \"Fig. 4: 1-D dynamics on the invariant "
-                   "parabola\\n%s\"\n",
-                   gq(params, qbuf, sizeof qbuf));
+    sb_multiplot(&b, 1, 2, "Fig. 4: 1-D dynamics on the invariant parabola", params);
     sg_sbuf_printf(
         &b, "set title 'dp/dt = p^2 (tau - (1+sigma2) p) - eta p on s = p^2/alpha_p "
             "(filled: stable, open: unstable, half: double root)'\n"
@@ -468,12 +448,12 @@ static int fig5(fig_ctx *c, sg_err *err) {
                                     .sigma2 = sigma2,
                                     .beta = beta,
                                     .tau_mode = SG_TH_TAU_EMA};
-            double y[3] = {p0, s0, 0.0};
-            integ g;
-            integ_init(&g, 3, 1e-9);
+            double y[SG_TH_MODE_DIM] = {p0, s0, 0.0};
+            sg_th_session g;
+            sg_th_session_init(&g, SG_TH_MODE_DIM, fig_solver(1e-9), sg_th_mode_rhs, &mp);
             for (int k = 0; k <= 400; k++) {
                 double t = T * k / 400;
-                if (k) integ_to(&g, sg_th_mode_rhs, &mp, y, t);
+                if (k) advance(&g, y, t);
                 sg_csv_row *r = tab_row(&tr);
                 num(r, series);
                 num(r, i);
@@ -485,7 +465,7 @@ static int fig5(fig_ctx *c, sg_err *err) {
                 num(r, y[1]);
                 num(r, y[2]);
             }
-            integ_free(&g);
+            sg_th_session_free(&g);
         }
     static const char *const h[] = {"series",    "curve", "eta", "beta", "t",
                                     "iteration", "p",     "s",   "tau"};
@@ -499,12 +479,8 @@ static int fig5(fig_ctx *c, sg_err *err) {
              "{0.01,0.04,0.1,0.4}",
              alpha_p, sigma2, p0, s0, alpha, beta_row1, alpha * beta_row1, eta_row2);
     sg_sbuf b = {0};
-    char qbuf[1100];
     sb_preamble(&b, c->dir, "fig5_ema_trajectories", 1650, 900);
-    sg_sbuf_printf(&b,
-                   "set multiplot layout 2,3 title \"Fig. 5: per-mode dynamics with an EMA "
-                   "target\\n%s\"\n",
-                   gq(params, qbuf, sizeof qbuf));
+    sb_multiplot(&b, 2, 3, "Fig. 5: per-mode dynamics with an EMA target", params);
     sg_sbuf_printf(&b, "set xlabel 'iteration'\nset key top right box opaque\n");
     static const char *ylab[3] = {"p (predictor eigenvalue)", "s (eigenvalue of F)",
                                   "tau (target / online)"};
@@ -536,36 +512,29 @@ static int fig7_8(fig_ctx *c, sg_err *err) {
     static const double etas[3] = {0.0, 0.01, 0.1};
     const double sigma = 0.03, alpha_p = 1.0, beta = 0.4, T = 100.0;
     const int nout = 200;
-    double X[N1 * N1], Xp[N1 * N1];
-    eye_scaled(X, N1, 1.0);
-    eye_scaled(Xp, N1, sigma * sigma);
+    sg_th_setup su = {.model = {.n1 = N1,
+                                .n2 = N2,
+                                .noise = sigma * sigma,
+                                .alpha_p = alpha_p,
+                                .beta = beta,
+                                .target = SG_TH_TARGET_EMA},
+                      .start = {.w_std = 0.3, .wp_std = 0.3, .wa_zero = 1}};
     tab comm = {0}, spec = {0};
     double *spec_s = calloc((size_t)(nout + 1) * N2 * 2, sizeof(double));
     SG_CHECK(spec_s != NULL, "out of memory");
     double *spec_p = spec_s + (size_t)(nout + 1) * N2;
     for (int e = 0; e < 3; e++)
         for (int run = 0; run < RUNS; run++) {
-            sg_th_flow_params fp = {.n1 = N1,
-                                    .n2 = N2,
-                                    .X = X,
-                                    .Xp = Xp,
-                                    .alpha_p = alpha_p,
-                                    .eta = etas[e],
-                                    .beta = beta,
-                                    .target = SG_TH_TARGET_EMA,
-                                    .stop_grad = 1,
-                                    .pred = SG_TH_PRED_LEARNED};
-            sg_th_flow f;
-            SG_CHECK(sg_th_flow_init(&f, &fp, err) == 0, "%s", err->msg);
-            double *y = calloc((size_t)f.dim, sizeof(double));
-            SG_CHECK(y != NULL, "out of memory");
-            sg_th_flow_init_state(&f, y, 0.3, 0.3, 1, 700 + (uint64_t)run);
-            integ g;
-            integ_init(&g, f.dim, 1e-8);
+            su.model.eta = etas[e];
+            su.start.seed = 700 + (uint64_t)run;
+            sg_th_sim sim;
+            sg_th_sim_init(&sim, &su, SG_TH_PERTURB_NONE, fig_solver(1e-8));
+            sg_th_flow *f = &sim.flow;
+            double *y = sim.y;
             for (int k = 0; k <= nout; k++) {
                 double t = T * k / nout;
-                if (k) integ_to(&g, sg_th_flow_rhs, &f, y, t);
-                const double *Wp = sg_th_flow_Wp(&f, y);
+                if (k) advance(&sim.run, y, t);
+                const double *Wp = sg_th_flow_Wp(f, y);
                 double asym = 0, nw = sg_th_frob(Wp, N2 * N2);
                 for (int i = 0; i < N2; i++)
                     for (int j = 0; j < N2; j++) {
@@ -576,15 +545,15 @@ static int fig7_8(fig_ctx *c, sg_err *err) {
                 num(r, etas[e]);
                 num(r, run);
                 num(r, t);
-                num(r, comm_rel(&f, y));
+                num(r, comm_rel(f, y));
                 num(r, nw > 0 ? sqrt(asym) / nw : NAN);
-                num(r, sg_th_flow_tau(&f, y));
+                num(r, sg_th_flow_tau(f, y));
                 if (run == 0 && e == 1) {
                     /* Spectra of one run: F = U diag(s) U^T and p_j = u_j^T W_p u_j, kept
                      * until the run ends so each j's rows are contiguous (gnuplot lines). */
                     double F[N2 * N2], U[N2 * N2], wk[N2 * N2], Wu[N2];
                     double *w = spec_s + (size_t)k * N2;
-                    sg_th_flow_F(&f, y, F);
+                    sg_th_flow_F(f, y, F);
                     sg_th_sym_eig(N2, F, w, U, wk);
                     for (int j = 0; j < N2; j++) {
                         double pj = 0;
@@ -607,9 +576,7 @@ static int fig7_8(fig_ctx *c, sg_err *err) {
                         num(q, spec_s[(size_t)k * N2 + j]);
                         num(q, spec_p[(size_t)k * N2 + j]);
                     }
-            integ_free(&g);
-            free(y);
-            sg_th_flow_free(&f);
+            sg_th_sim_free(&sim);
         }
     free(spec_s);
     static const char *const hc[] = {"eta", "run", "t", "comm_rel", "asym_rel", "tau_eff"};
@@ -624,12 +591,8 @@ static int fig7_8(fig_ctx *c, sg_err *err) {
              "W_p; W, W_p ~ N(0,0.3^2); %d runs per eta; eta in {0,0.01,0.1}; T=%g",
              N1, N2, sigma, alpha_p, beta, RUNS, T);
     sg_sbuf b = {0};
-    char qbuf[1100];
     sb_preamble(&b, c->dir, "fig7_commutator", 1500, 560);
-    sg_sbuf_printf(&b,
-                   "set multiplot layout 1,2 title \"Fig. 7: eigenspace alignment in the matrix "
-                   "flow\\n%s\"\n",
-                   gq(params, qbuf, sizeof qbuf));
+    sb_multiplot(&b, 1, 2, "Fig. 7: eigenspace alignment in the matrix flow", params);
     sg_sbuf_printf(&b, "set logscale y\nset format y '1e%%L'\nset xlabel 't'\nset key bottom left "
                        "box opaque\n");
     sg_sbuf_printf(&b, "set title '||[F, W_p]||_F / (||F||_F ||W_p||_F)'\nset ylabel 'relative "
@@ -697,52 +660,40 @@ static int fig9(fig_ctx *c, sg_err *err) {
     static const struct {
         const char *name;
         sg_th_target target;
-        int stop_grad;
+        int no_stop_grad;
         sg_th_pred pred;
     } v[] = {
-        {"SimSiam", SG_TH_TARGET_ONLINE, 1, SG_TH_PRED_LEARNED},
-        {"BYOL (EMA)", SG_TH_TARGET_EMA, 1, SG_TH_PRED_LEARNED},
-        {"no stop-gradient", SG_TH_TARGET_ONLINE, 0, SG_TH_PRED_LEARNED},
-        {"no predictor (W_p = I)", SG_TH_TARGET_ONLINE, 1, SG_TH_PRED_IDENTITY},
-        {"symmetric W_p", SG_TH_TARGET_ONLINE, 1, SG_TH_PRED_SYMMETRIC},
-        {"DirectPred", SG_TH_TARGET_ONLINE, 1, SG_TH_PRED_DIRECTPRED},
+        {"SimSiam", SG_TH_TARGET_ONLINE, 0, SG_TH_PRED_LEARNED},
+        {"BYOL (EMA)", SG_TH_TARGET_EMA, 0, SG_TH_PRED_LEARNED},
+        {"no stop-gradient", SG_TH_TARGET_ONLINE, 1, SG_TH_PRED_LEARNED},
+        {"no predictor (W_p = I)", SG_TH_TARGET_ONLINE, 0, SG_TH_PRED_IDENTITY},
+        {"symmetric W_p", SG_TH_TARGET_ONLINE, 0, SG_TH_PRED_SYMMETRIC},
+        {"DirectPred", SG_TH_TARGET_ONLINE, 0, SG_TH_PRED_DIRECTPRED},
     };
     const int nv = (int)(sizeof v / sizeof v[0]);
-    double X[N1 * N1], Xp[N1 * N1];
-    eye_scaled(X, N1, 1.0);
-    eye_scaled(Xp, N1, sigma2);
+    /* The same W(0) for every variant. */
+    sg_th_setup su = {
+        .model =
+            {.n1 = N1, .n2 = N2, .noise = sigma2, .alpha_p = alpha_p, .eta = eta, .beta = beta},
+        .start = {.w_std = 0.3, .wp_std = 0.3, .seed = 900}};
     tab tr = {0};
     for (int i = 0; i < nv; i++) {
-        sg_th_flow_params fp = {.n1 = N1,
-                                .n2 = N2,
-                                .X = X,
-                                .Xp = Xp,
-                                .alpha_p = alpha_p,
-                                .eta = eta,
-                                .beta = beta,
-                                .target = v[i].target,
-                                .stop_grad = v[i].stop_grad,
-                                .pred = v[i].pred};
-        sg_th_flow f;
-        SG_CHECK(sg_th_flow_init(&f, &fp, err) == 0, "%s", err->msg);
-        double *y = calloc((size_t)f.dim, sizeof(double));
-        SG_CHECK(y != NULL, "out of memory");
-        sg_th_flow_init_state(&f, y, 0.3, 0.3, 0, 900); /* the same W(0) for every variant */
-        integ g;
-        integ_init(&g, f.dim, 1e-8);
+        su.model.target = v[i].target;
+        su.model.no_stop_grad = v[i].no_stop_grad;
+        su.model.pred = v[i].pred;
+        sg_th_sim sim;
+        sg_th_sim_init(&sim, &su, SG_TH_PERTURB_NONE, fig_solver(1e-8));
         for (int k = 0; k <= nout; k++) {
             double t = T * k / nout;
-            if (k) integ_to(&g, sg_th_flow_rhs, &f, y, t);
+            if (k) advance(&sim.run, sim.y, t);
             sg_csv_row *r = tab_row(&tr);
             num(r, i);
             sg_csv_row_str(r, v[i].name);
             num(r, t);
-            num(r, sg_th_frob(y, N1 * N2));
-            num(r, v[i].pred == SG_TH_PRED_IDENTITY ? NAN : comm_rel(&f, y));
+            num(r, sg_th_frob(sim.y, N1 * N2));
+            num(r, v[i].pred == SG_TH_PRED_IDENTITY ? NAN : comm_rel(&sim.flow, sim.y));
         }
-        integ_free(&g);
-        free(y);
-        sg_th_flow_free(&f);
+        sg_th_sim_free(&sim);
     }
     static const char *const h[] = {"variant_id", "variant", "t", "norm_W", "comm_rel"};
     int wrc = 0;
@@ -755,11 +706,8 @@ static int fig9(fig_ctx *c, sg_err *err) {
              "needs)",
              N1, N2, sigma2, eta, alpha_p, beta, T);
     sg_sbuf b = {0};
-    char qbuf[1100];
     sb_preamble(&b, c->dir, "fig9_variants", 1500, 560);
-    sg_sbuf_printf(&b,
-                   "set multiplot layout 1,2 title \"Fig. 9: variants of the linear model\\n%s\"\n",
-                   gq(params, qbuf, sizeof qbuf));
+    sb_multiplot(&b, 1, 2, "Fig. 9: variants of the linear model", params);
     sg_sbuf_printf(&b, "set logscale y\nset format y '1e%%L'\nset xlabel 't'\nset key bottom left "
                        "box opaque\n");
     sg_sbuf_printf(&b,
@@ -788,74 +736,60 @@ static int fig9(fig_ctx *c, sg_err *err) {
 
 /* ---- SGD against the flow ---------------------------------------------------------------- */
 
+/* One row of sgd_vs_flow.csv: series, series_id, t, ||W||_F, ||W_p||_F, ||W_a||_F. */
+static void norms_row(tab *tr, const char *series, double id, double t, const sg_th_flow *f,
+                      const double *y) {
+    double n[3];
+    sg_th_flow_norms(f, y, n);
+    sg_csv_row *r = tab_row(tr);
+    sg_csv_row_str(r, series);
+    num(r, id);
+    num(r, t);
+    for (int j = 0; j < 3; j++) num(r, n[j]);
+}
+
 static int fig_sgd(fig_ctx *c, sg_err *err) {
-    enum { N1 = 8, N2 = 4 };
-    const double sigma2 = 0.1, eta = 0.05, beta = 0.4, alpha_p = 1.0, T = 30.0;
+    const sg_th_setup *su = &sg_th_setup_sgd_vs_flow;
+    const sg_th_model *m = &su->model;
+    const double T = 30.0;
     static const struct {
         double lr;
         int batch;
     } runs[] = {{0.02, 32}, {0.02, 4}, {0.005, 32}};
-    double X[N1 * N1], Xp[N1 * N1];
-    eye_scaled(X, N1, 1.0);
-    eye_scaled(Xp, N1, sigma2);
-    sg_th_flow_params fp = {.n1 = N1,
-                            .n2 = N2,
-                            .X = X,
-                            .Xp = Xp,
-                            .alpha_p = alpha_p,
-                            .eta = eta,
-                            .beta = beta,
-                            .target = SG_TH_TARGET_EMA,
-                            .stop_grad = 1,
-                            .pred = SG_TH_PRED_LEARNED};
-    sg_th_flow f;
-    SG_CHECK(sg_th_flow_init(&f, &fp, err) == 0, "%s", err->msg);
-    const int w = N1 * N2, q = N2 * N2;
-    double *y0 = calloc((size_t)f.dim * 2, sizeof(double));
-    SG_CHECK(y0 != NULL, "out of memory");
-    double *y = y0 + f.dim;
-    sg_th_flow_init_state(&f, y0, 0.4, 0.4, 0, 103);
     tab tr = {0};
     /* The flow. */
-    memcpy(y, y0, sizeof(double) * (size_t)f.dim);
-    integ g;
-    integ_init(&g, f.dim, 1e-9);
+    sg_th_sim flow;
+    sg_th_sim_init(&flow, su, SG_TH_PERTURB_NONE, fig_solver(1e-9));
+    size_t bytes = sizeof(double) * (size_t)flow.flow.dim;
+    double *y0 = malloc(2 * bytes);
+    SG_CHECK(y0 != NULL, "out of memory");
+    double *y = y0 + flow.flow.dim;
+    memcpy(y0, flow.y, bytes);
     for (int k = 0; k <= 300; k++) {
         double t = T * k / 300;
-        if (k) integ_to(&g, sg_th_flow_rhs, &f, y, t);
-        sg_csv_row *r = tab_row(&tr);
-        sg_csv_row_str(r, "flow");
-        num(r, 0);
-        num(r, t);
-        num(r, sg_th_frob(y, w));
-        num(r, sg_th_frob(sg_th_flow_Wp(&f, y), q));
-        num(r, sg_th_frob(sg_th_flow_Wa(&f, y), w));
+        if (k) advance(&flow.run, flow.y, t);
+        norms_row(&tr, "flow", 0, t, &flow.flow, flow.y);
     }
-    integ_free(&g);
+    /* SGD from the same start, t = step * lr. */
     for (size_t i = 0; i < sizeof runs / sizeof runs[0]; i++) {
-        sg_th_sgd_params sp = {.model = fp, .lr = runs[i].lr, .batch = runs[i].batch, .seed = 101};
+        sg_th_setup run = *su;
+        run.sgd.lr = runs[i].lr;
+        run.sgd.batch = runs[i].batch;
         sg_th_sgd s;
-        SG_CHECK(sg_th_sgd_init(&s, &sp, err) == 0, "%s", err->msg);
-        memcpy(y, y0, sizeof(double) * (size_t)f.dim);
+        sg_th_setup_sgd(&run, SG_TH_PERTURB_NONE, &s);
+        memcpy(y, y0, bytes);
         long steps = (long)floor(T / runs[i].lr + 0.5), every = steps / 300 > 0 ? steps / 300 : 1;
         char label[64];
         snprintf(label, sizeof label, "SGD lr=%g B=%d", runs[i].lr, runs[i].batch);
         for (long k = 0; k <= steps; k++) {
-            if (k % every == 0) {
-                sg_csv_row *r = tab_row(&tr);
-                sg_csv_row_str(r, label);
-                num(r, (double)(i + 1));
-                num(r, (double)k * runs[i].lr);
-                num(r, sg_th_frob(y, w));
-                num(r, sg_th_frob(sg_th_flow_Wp(&f, y), q));
-                num(r, sg_th_frob(sg_th_flow_Wa(&f, y), w));
-            }
+            if (k % every == 0)
+                norms_row(&tr, label, (double)(i + 1), (double)k * runs[i].lr, &flow.flow, y);
             if (k < steps) sg_th_sgd_step(&s, y);
         }
         sg_th_sgd_free(&s);
     }
     free(y0);
-    sg_th_flow_free(&f);
+    sg_th_sim_free(&flow);
     static const char *const h[] = {"series", "series_id", "t", "norm_W", "norm_Wp", "norm_Wa"};
     int wrc = 0;
     tab_write(&wrc, &tr, c->dir, "sgd_vs_flow.csv", 6, h, err);
@@ -863,15 +797,13 @@ static int fig_sgd(fig_ctx *c, sg_err *err) {
     char params[400];
     snprintf(params, sizeof params,
              "n1=%d n2=%d X=I X'=sigma2 I sigma2=%g eta=%g alpha_p=%g BYOL EMA beta=%g free W_p; "
-             "SGD t = step*lr, seed 101; W, W_p ~ N(0,0.4^2), W_a(0)=W(0); T=%g",
-             N1, N2, sigma2, eta, alpha_p, beta, T);
+             "SGD t = step*lr, seed %" PRIu64 "; W, W_p ~ N(0,%g^2), W_a(0)=W(0); T=%g",
+             m->n1, m->n2, m->noise, m->eta, m->alpha_p, m->beta, su->sgd.seed, su->start.w_std, T);
     sg_sbuf b = {0};
-    char qbuf[1100];
     sb_preamble(&b, c->dir, "sgd_vs_flow", 1500, 560);
-    sg_sbuf_printf(&b,
-                   "set multiplot layout 1,2 title \"Discrete SGD (sampled data and augmentation "
-                   "noise) against the gradient flow\\n%s\"\n",
-                   gq(params, qbuf, sizeof qbuf));
+    sb_multiplot(&b, 1, 2,
+                 "Discrete SGD (sampled data and augmentation noise) against the gradient flow",
+                 params);
     sg_sbuf_printf(&b, "set xlabel 't'\nset key bottom right box opaque\n");
     static const char *lab[2] = {"||W||_F", "||W_p||_F"};
     for (int k = 0; k < 2; k++) {

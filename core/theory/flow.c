@@ -35,22 +35,13 @@ int sg_th_flow_init(sg_th_flow *f, const sg_th_flow_params *p, sg_err *err) {
     if (!is_symmetric(p->Xp, p->n1)) return sg_errf(err, "theory flow: X' is not symmetric");
     int n1 = p->n1, n2 = p->n2;
     size_t nn1 = (size_t)n1 * n1, w = (size_t)n2 * n1, q = (size_t)n2 * n2;
-    double *mem = calloc(3 * nn1 + 3 * w + 3 * q + n2 + 2 * q, sizeof(double));
-    if (!mem) return sg_errf(err, "theory flow: out of memory (n1 = %d, n2 = %d)", n1, n2);
+    double **const parts[] = {&f->X, &f->Xp, &f->Xs, &f->A,     &f->M,     &f->G,
+                              &f->P, &f->Q,  &f->R,  &f->evals, &f->evecs, &f->ework};
+    const size_t len[] = {nn1, nn1, nn1, w, w, w, q, q, q, n2, q, q};
+    if (!sg_th_alloc_parts(12, parts, len))
+        return sg_errf(err, "theory flow: out of memory (n1 = %d, n2 = %d)", n1, n2);
     f->p = *p;
     f->dim = (int)(2 * w + q);
-    f->X = mem;
-    f->Xp = f->X + nn1;
-    f->Xs = f->Xp + nn1;
-    f->A = f->Xs + nn1;
-    f->M = f->A + w;
-    f->G = f->M + w;
-    f->P = f->G + w;
-    f->Q = f->P + q;
-    f->R = f->Q + q;
-    f->evals = f->R + q;
-    f->evecs = f->evals + n2;
-    f->ework = f->evecs + q;
     memcpy(f->X, p->X, nn1 * sizeof(double));
     memcpy(f->Xp, p->Xp, nn1 * sizeof(double));
     f->p.X = f->X;
@@ -65,27 +56,22 @@ void sg_th_flow_free(sg_th_flow *f) {
     memset(f, 0, sizeof *f);
 }
 
-/* DirectPred's predictor from W: F_in = W Xs W^T = U diag(s) U^T, W_p = U diag(p) U^T with
- * p_j = sqrt(max(s_j, 0)) + eps * max_j s_j. Writes Wp [n2 x n2]; uses f->A, f->P, f->Q. */
+void sg_th_flow_directpred_from(sg_th_flow *f, const double *F, double *Wp) {
+    int n2 = f->p.n2;
+    sg_th_sym_eig(n2, F, f->evals, f->evecs, f->ework);
+    double smax = fmax(f->evals[n2 - 1], 0.0);
+    for (int j = 0; j < n2; j++) f->Q[j] = sqrt(fmax(f->evals[j], 0.0)) + f->p.dp_eps * smax;
+    sg_th_mm_diag_nt(Wp, f->evecs, n2, f->Q, f->evecs, n2, n2, n2, n2);
+}
+
+/* DirectPred's predictor from W: F_in = W Xs W^T, then sg_th_flow_directpred_from. Writes Wp
+ * [n2 x n2]; uses f->A, f->P, f->Q. */
 static void directpred_wp(sg_th_flow *f, const double *W, double *Wp) {
     int n1 = f->p.n1, n2 = f->p.n2;
     sg_th_mm(f->A, W, f->Xs, n2, n1, n1);   /* A = W Xs        [n2 x n1] */
     sg_th_mm_nt(f->P, f->A, W, n2, n1, n2); /* F_in = A W^T    [n2 x n2] */
-    for (int i = 0; i < n2; i++)            /* exact symmetry for Jacobi */
-        for (int j = i + 1; j < n2; j++) {
-            double v = 0.5 * (f->P[i * n2 + j] + f->P[j * n2 + i]);
-            f->P[i * n2 + j] = f->P[j * n2 + i] = v;
-        }
-    sg_th_sym_eig(n2, f->P, f->evals, f->evecs, f->ework);
-    double smax = fmax(f->evals[n2 - 1], 0.0);
-    for (int j = 0; j < n2; j++) f->Q[j] = sqrt(fmax(f->evals[j], 0.0)) + f->p.dp_eps * smax;
-    for (int a = 0; a < n2; a++)
-        for (int b = 0; b < n2; b++) {
-            double acc = 0;
-            for (int j = 0; j < n2; j++)
-                acc += f->evecs[a * n2 + j] * f->Q[j] * f->evecs[b * n2 + j];
-            Wp[a * n2 + b] = acc;
-        }
+    sg_th_symmetrize(f->P, n2);             /* exact symmetry for Jacobi */
+    sg_th_flow_directpred_from(f, f->P, Wp);
 }
 
 void sg_th_flow_predictor(sg_th_flow *f, const double *y, double *Wp) {
@@ -142,12 +128,7 @@ void sg_th_flow_rhs(void *ctx, double t, const double *y, double *dydt) {
     case SG_TH_PRED_LEARNED:
     case SG_TH_PRED_SYMMETRIC:
         sg_th_mm_nt(f->P, f->M, W, n2, n1, n2); /* P = M W^T  [n2 x n2] */
-        if (p->pred == SG_TH_PRED_SYMMETRIC)
-            for (int i = 0; i < n2; i++)
-                for (int j = i; j < n2; j++) {
-                    double v = 0.5 * (f->P[i * n2 + j] + f->P[j * n2 + i]);
-                    f->P[i * n2 + j] = f->P[j * n2 + i] = v;
-                }
+        if (p->pred == SG_TH_PRED_SYMMETRIC) sg_th_symmetrize(f->P, n2);
         for (size_t i = 0; i < q; i++) dWp[i] = p->alpha_p * f->P[i] - eta * y[w + i];
         break;
     default:
@@ -171,12 +152,7 @@ void sg_th_flow_init_state(sg_th_flow *f, double *y, double w_std, double wp_std
     sg_th_random_normal(y, (int)w, w_std, seed, 1);
     double *Wp = y + w;
     sg_th_random_normal(Wp, (int)q, wp_std, seed, 2);
-    if (f->p.pred == SG_TH_PRED_SYMMETRIC)
-        for (int i = 0; i < n2; i++)
-            for (int j = i; j < n2; j++) {
-                double v = 0.5 * (Wp[i * n2 + j] + Wp[j * n2 + i]);
-                Wp[i * n2 + j] = Wp[j * n2 + i] = v;
-            }
+    if (f->p.pred == SG_TH_PRED_SYMMETRIC) sg_th_symmetrize(Wp, n2);
     if (f->p.pred == SG_TH_PRED_IDENTITY || f->p.pred == SG_TH_PRED_DIRECTPRED)
         sg_th_flow_predictor(f, y, Wp);
     double *Wa = y + w + q;
@@ -190,6 +166,13 @@ void sg_th_flow_F(const sg_th_flow *f, const double *y, double *F) {
     sg_th_mm(A, y, f->X, n2, n1, n1);
     sg_th_mm_nt(F, A, y, n2, n1, n2);
     free(A);
+}
+
+void sg_th_flow_norms(const sg_th_flow *f, const double *y, double *norms) {
+    int w = f->p.n2 * f->p.n1, q = f->p.n2 * f->p.n2;
+    norms[0] = sg_th_frob(y, w);
+    norms[1] = sg_th_frob(y + w, q);
+    norms[2] = sg_th_frob(y + w + q, w);
 }
 
 double sg_th_flow_tau(const sg_th_flow *f, const double *y) {

@@ -79,10 +79,16 @@ static inline double *sg_th_flow_Wa(const sg_th_flow *f, double *y) {
 void sg_th_flow_init_state(sg_th_flow *f, double *y, double w_std, double wp_std, int wa_zero,
                            uint64_t seed);
 
+/* DirectPred's predictor from a symmetric F [n2 x n2] = U diag(s) U^T (paper Eq. 18):
+ * Wp = U diag(p) U^T, p_j = sqrt(max(s_j, 0)) + dp_eps max(s_max, 0). Uses f's Jacobi buffers
+ * and f->Q. */
+void sg_th_flow_directpred_from(sg_th_flow *f, const double *F, double *Wp);
 /* The predictor in force at state y (state W_p, I, or the DirectPred W_p) [n2 x n2]. */
 void sg_th_flow_predictor(sg_th_flow *f, const double *y, double *Wp);
 /* F = W X W^T [n2 x n2] (the paper's F, with the nominal X). */
 void sg_th_flow_F(const sg_th_flow *f, const double *y, double *F);
+/* norms[3] = ||W||_F, ||W_p||_F, ||W_a||_F of the state's parts (the stored W_p and W_a). */
+void sg_th_flow_norms(const sg_th_flow *f, const double *y, double *norms);
 /* Effective EMA ratio tau = <W_a, W>_F / ||W||_F^2 (1 for an ONLINE target). */
 double sg_th_flow_tau(const sg_th_flow *f, const double *y);
 /* The loss J(W, W_p, W_a) = 1/2 E||W_p W x1 - W_a x2||^2 in closed form, with the target in

@@ -42,6 +42,31 @@ void sg_th_mm_tn(double *C, const double *A, const double *B, int m, int k, int 
     }
 }
 
+void sg_th_mm_diag_nt(double *C, const double *U, int ldu, const double *d, const double *V,
+                      int ldv, int m, int n, int k) {
+    for (int a = 0; a < m; a++)
+        for (int b = 0; b < n; b++) {
+            double acc = 0;
+            for (int j = 0; j < k; j++)
+                acc += U[(size_t)a * ldu + j] * d[j] * V[(size_t)b * ldv + j];
+            C[(size_t)a * n + b] = acc;
+        }
+}
+
+void sg_th_symmetrize(double *A, int n) {
+    for (int i = 0; i < n; i++)
+        for (int j = i + 1; j < n; j++) {
+            double v = 0.5 * (A[(size_t)i * n + j] + A[(size_t)j * n + i]);
+            A[(size_t)i * n + j] = A[(size_t)j * n + i] = v;
+        }
+}
+
+void sg_th_commutator(double *C, const double *A, const double *B, int n, double *tmp) {
+    sg_th_mm(C, A, B, n, n, n);
+    sg_th_mm(tmp, B, A, n, n, n);
+    for (int i = 0; i < n * n; i++) C[i] -= tmp[i];
+}
+
 double sg_th_dot(const double *a, const double *b, int n) {
     double acc = 0;
     for (int i = 0; i < n; i++) acc += a[i] * b[i];
@@ -161,11 +186,19 @@ void sg_th_random_spd(int n, double shift, uint64_t seed, uint32_t tag, double *
     sg_th_mm_nt(A, B, B, n, n, n);
     for (int i = 0; i < n * n; i++) A[i] /= n;
     for (int i = 0; i < n; i++) A[(size_t)i * n + i] += shift;
-    /* Exact symmetry (the product is symmetric up to rounding already). */
-    for (int i = 0; i < n; i++)
-        for (int j = i + 1; j < n; j++) {
-            double v = 0.5 * (A[(size_t)i * n + j] + A[(size_t)j * n + i]);
-            A[(size_t)i * n + j] = A[(size_t)j * n + i] = v;
-        }
+    sg_th_symmetrize(A, n); /* the product is symmetric up to rounding already */
     free(B);
+}
+
+double *sg_th_alloc_parts(int n, double **const *parts, const size_t *len) {
+    size_t total = 0;
+    for (int i = 0; i < n; i++) total += len[i];
+    double *mem = calloc(total ? total : 1, sizeof(double));
+    if (!mem) return NULL;
+    double *at = mem;
+    for (int i = 0; i < n; i++) {
+        *parts[i] = at;
+        at += len[i];
+    }
+    return mem;
 }

@@ -2,6 +2,7 @@
  * Matrices are row-major; shapes in the comments are [rows x cols]. Sizes are small (n <= ~64),
  * so plain loops are enough and the code stays independent of the kernels library. */
 #pragma once
+#include <stddef.h>
 #include <stdint.h>
 
 /* C[m x n] = A[m x k] B[k x n] */
@@ -10,6 +11,15 @@ void sg_th_mm(double *C, const double *A, const double *B, int m, int k, int n);
 void sg_th_mm_nt(double *C, const double *A, const double *B, int m, int k, int n);
 /* C[m x n] = A[k x m]^T B[k x n] */
 void sg_th_mm_tn(double *C, const double *A, const double *B, int m, int k, int n);
+
+/* C[m x n] = U diag(d) V^T over the first k columns of U [m x ldu] and of V [n x ldv]. */
+void sg_th_mm_diag_nt(double *C, const double *U, int ldu, const double *d, const double *V,
+                      int ldv, int m, int n, int k);
+
+/* A[n x n] = (A + A^T)/2 in place: exact symmetry (for Jacobi, or a symmetric predictor). */
+void sg_th_symmetrize(double *A, int n);
+/* C[n x n] = A B - B A; tmp: n*n doubles. */
+void sg_th_commutator(double *C, const double *A, const double *B, int n, double *tmp);
 
 /* Frobenius norm of x[n] seen as a matrix; squared variant; dot product. */
 double sg_th_frob(const double *x, int n);
@@ -31,3 +41,8 @@ void sg_th_random_orthogonal(int n, uint64_t seed, uint32_t tag, double *Q);
 void sg_th_random_normal(double *x, int n, double std, uint64_t seed, uint32_t tag);
 /* A[n x n] = B B^T / n + shift*I with B Gaussian: a random symmetric positive-definite matrix. */
 void sg_th_random_spd(int n, double shift, uint64_t seed, uint32_t tag, double *A);
+
+/* One zeroed allocation cut into consecutive arrays: *parts[i] points at len[i] doubles, in
+ * order. Returns the allocation (free it; *parts[0] points at it too), or NULL when out of
+ * memory. */
+double *sg_th_alloc_parts(int n, double **const *parts, const size_t *len);

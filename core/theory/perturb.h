@@ -3,8 +3,8 @@
  * FOR SENSITIVITY TESTS ONLY. Every simulator in core/theory (per-eigenmode system, matrix
  * gradient flow, discrete SGD) takes an sg_th_perturb in its parameters. SG_TH_PERTURB_NONE is
  * the paper's dynamics and the only value `stopgrad theory check|figures` ever uses. The other
- * values deliberately change one term of the dynamics, so that tests/theory/test_perturbed.c
- * can show that the claims in core/theory/checks.c are measured, not assumed: the checks keep
+ * values deliberately change one term of the dynamics, so that tests/theory/test_perturbed_*.c
+ * can show that the claims in core/theory/claims.c are measured, not assumed: the checks keep
  * computing their expected values from the nominal closed forms, the simulators run the
  * perturbed dynamics, and the checks that depend on the changed term must turn to FAIL.
  */

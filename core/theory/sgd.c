@@ -10,52 +10,36 @@
 
 /* S = A^{1/2} for symmetric PSD A [n x n] (negative rounding-level eigenvalues clipped). */
 static void sym_sqrt(int n, const double *A, double *S) {
-    double *w = malloc(sizeof(double) * ((size_t)n + 2 * (size_t)n * n));
+    double *w = malloc(sizeof(double) * (2 * (size_t)n + 2 * (size_t)n * n));
     SG_CHECK(w != NULL, "out of memory");
-    double *V = w + n, *work = V + (size_t)n * n;
+    double *root = w + n, *V = root + n, *work = V + (size_t)n * n;
     sg_th_sym_eig(n, A, w, V, work);
-    for (int a = 0; a < n; a++)
-        for (int b = 0; b < n; b++) {
-            double acc = 0;
-            for (int j = 0; j < n; j++)
-                acc += V[(size_t)a * n + j] * sqrt(fmax(w[j], 0.0)) * V[(size_t)b * n + j];
-            S[(size_t)a * n + b] = acc;
-        }
+    for (int j = 0; j < n; j++) root[j] = sqrt(fmax(w[j], 0.0));
+    sg_th_mm_diag_nt(S, V, n, root, V, n, n, n, n);
     free(w);
 }
 
 int sg_th_sgd_init(sg_th_sgd *s, const sg_th_sgd_params *p, sg_err *err) {
     memset(s, 0, sizeof *s);
-    if (!(p->lr > 0)) return sg_errf(err, "theory sgd: lr = %g: expected > 0", p->lr);
-    if (p->batch < 1) return sg_errf(err, "theory sgd: batch = %d: expected >= 1", p->batch);
-    if (!(p->dp_rho >= 0 && p->dp_rho < 1))
-        return sg_errf(err, "theory sgd: dp_rho = %g: expected in [0, 1)", p->dp_rho);
-    if (p->model.pred == SG_TH_PRED_DIRECTPRED && p->dp_freq < 1)
-        return sg_errf(err, "theory sgd: dp_freq = %d: expected >= 1", p->dp_freq);
+    if (!(p->opt.lr > 0)) return sg_errf(err, "theory sgd: lr = %g: expected > 0", p->opt.lr);
+    if (p->opt.batch < 1)
+        return sg_errf(err, "theory sgd: batch = %d: expected >= 1", p->opt.batch);
+    if (!(p->opt.dp_rho >= 0 && p->opt.dp_rho < 1))
+        return sg_errf(err, "theory sgd: dp_rho = %g: expected in [0, 1)", p->opt.dp_rho);
+    if (p->model.pred == SG_TH_PRED_DIRECTPRED && p->opt.dp_freq < 1)
+        return sg_errf(err, "theory sgd: dp_freq = %d: expected >= 1", p->opt.dp_freq);
     if (sg_th_flow_init(&s->flow, &p->model, err)) return -1;
     s->p = *p;
     s->p.model = s->flow.p;
     int n1 = p->model.n1, n2 = p->model.n2;
     size_t nn1 = (size_t)n1 * n1, w = (size_t)n2 * n1, q = (size_t)n2 * n2;
-    double *mem = calloc(2 * nn1 + 4 * (size_t)n1 + 4 * (size_t)n2 + w + q + 2 * q, sizeof(double));
-    if (!mem) {
+    double **const parts[] = {&s->Sx, &s->Sxp, &s->z, &s->xb, &s->x1,  &s->x2,   &s->h1,
+                              &s->h2, &s->r,   &s->v, &s->gW, &s->gWp, &s->Fhat, &s->Fb};
+    const size_t len[] = {nn1, nn1, n1, n1, n1, n1, n2, n2, n2, n2, w, q, q, q};
+    if (!sg_th_alloc_parts(14, parts, len)) {
         sg_th_flow_free(&s->flow);
         return sg_errf(err, "theory sgd: out of memory");
     }
-    s->Sx = mem;
-    s->Sxp = s->Sx + nn1;
-    s->z = s->Sxp + nn1;
-    s->xb = s->z + n1;
-    s->x1 = s->xb + n1;
-    s->x2 = s->x1 + n1;
-    s->h1 = s->x2 + n1;
-    s->h2 = s->h1 + n2;
-    s->r = s->h2 + n2;
-    s->v = s->r + n2;
-    s->gW = s->v + n2;
-    s->gWp = s->gW + w;
-    s->Fhat = s->gWp + q;
-    s->Fb = s->Fhat + q;
     sym_sqrt(n1, s->flow.X, s->Sx);
     sym_sqrt(n1, s->flow.Xp, s->Sxp);
     return 0;
@@ -90,7 +74,7 @@ static void matvec(double *y, const double *S, const double *z, int m, int n) {
 
 void sg_th_sgd_step(sg_th_sgd *s, double *y) {
     const sg_th_flow_params *m = &s->p.model;
-    int n1 = m->n1, n2 = m->n2, B = s->p.batch;
+    int n1 = m->n1, n2 = m->n2, B = s->p.opt.batch;
     size_t w = (size_t)n2 * n1, q = (size_t)n2 * n2;
     double *W = y, *Wp_state = y + w, *Wa_state = y + w + q;
     const double *Wa = m->target == SG_TH_TARGET_ONLINE ? W : Wa_state;
@@ -107,7 +91,8 @@ void sg_th_sgd_step(sg_th_sgd *s, double *y) {
     }
 
     sg_rng rng;
-    sg_rng_init(&rng, s->p.seed, (uint32_t)s->step, (uint32_t)((uint64_t)s->step >> 32), 0x5D6u);
+    sg_rng_init(&rng, s->p.opt.seed, (uint32_t)s->step, (uint32_t)((uint64_t)s->step >> 32),
+                0x5D6u);
     memset(s->gW, 0, w * sizeof(double));
     memset(s->gWp, 0, q * sizeof(double));
     if (directpred) memset(s->Fb, 0, q * sizeof(double));
@@ -148,9 +133,9 @@ void sg_th_sgd_step(sg_th_sgd *s, double *y) {
         }
     }
     double inv_b = 1.0 / B;
-    double lr = s->p.lr;
+    double lr = s->p.opt.lr;
     if (directpred) {
-        double rho = s->fhat_ready ? s->p.dp_rho : 0.0; /* the first batch initialises F_hat */
+        double rho = s->fhat_ready ? s->p.opt.dp_rho : 0.0; /* the first batch initialises F_hat */
         for (size_t i = 0; i < q; i++)
             s->Fhat[i] = rho * s->Fhat[i] + (1 - rho) * s->Fb[i] * 0.5 * inv_b;
         s->fhat_ready = 1;
@@ -159,12 +144,7 @@ void sg_th_sgd_step(sg_th_sgd *s, double *y) {
     if (m->pred != SG_TH_PRED_IDENTITY) {
         for (size_t i = 0; i < q; i++)
             Wp_state[i] -= lr * (m->alpha_p * s->gWp[i] * inv_b + eta * Wp_state[i]);
-        if (m->pred == SG_TH_PRED_SYMMETRIC)
-            for (int i = 0; i < n2; i++)
-                for (int j = i + 1; j < n2; j++) {
-                    double v = 0.5 * (Wp_state[(size_t)i * n2 + j] + Wp_state[(size_t)j * n2 + i]);
-                    Wp_state[(size_t)i * n2 + j] = Wp_state[(size_t)j * n2 + i] = v;
-                }
+        if (m->pred == SG_TH_PRED_SYMMETRIC) sg_th_symmetrize(Wp_state, n2);
     }
     for (size_t i = 0; i < w; i++) W[i] -= lr * (s->gW[i] * inv_b + eta * W[i]);
     if (m->target == SG_TH_TARGET_EMA) {
@@ -173,19 +153,7 @@ void sg_th_sgd_step(sg_th_sgd *s, double *y) {
     } else {
         memcpy(Wa_state, W, w * sizeof(double));
     }
-    if (directpred && s->step % s->p.dp_freq == 0) {
-        /* W_p = U diag(sqrt(s_j) + eps s_max) U^T from F_hat. */
-        sg_th_flow *f = &s->flow;
-        sg_th_sym_eig(n2, s->Fhat, f->evals, f->evecs, f->ework);
-        double smax = fmax(f->evals[n2 - 1], 0.0);
-        for (int j = 0; j < n2; j++) f->Q[j] = sqrt(fmax(f->evals[j], 0.0)) + m->dp_eps * smax;
-        for (int a = 0; a < n2; a++)
-            for (int b = 0; b < n2; b++) {
-                double acc = 0;
-                for (int j = 0; j < n2; j++)
-                    acc += f->evecs[a * n2 + j] * f->Q[j] * f->evecs[b * n2 + j];
-                Wp_state[a * n2 + b] = acc;
-            }
-    }
+    if (directpred && s->step % s->p.opt.dp_freq == 0)
+        sg_th_flow_directpred_from(&s->flow, s->Fhat, Wp_state);
     s->step++;
 }

@@ -22,13 +22,18 @@
 #include "core/base/err.h"
 #include "core/theory/flow.h"
 
+/* The optimiser's own settings. */
 typedef struct {
-    sg_th_flow_params model; /* the linear model and variant, as for the flow */
-    double lr;               /* alpha > 0 */
-    int batch;               /* B >= 1 */
-    uint64_t seed;
+    double lr;     /* alpha > 0 */
+    int batch;     /* B >= 1 */
+    uint64_t seed; /* the stream of the samples */
     double dp_rho; /* DirectPred F_hat moving-average rate, in [0, 1) */
     int dp_freq;   /* DirectPred: set W_p every dp_freq >= 1 steps */
+} sg_th_sgd_opts;
+
+typedef struct {
+    sg_th_flow_params model; /* the linear model and variant, as for the flow */
+    sg_th_sgd_opts opt;
 } sg_th_sgd_params;
 
 typedef struct {

@@ -6,18 +6,18 @@
 #pragma once
 #include <string.h>
 
-#include "core/theory/checks.h"
+#include "core/theory/claims.h"
 #include "test_util.h"
 
 static void expect_verdicts(sg_th_perturb pt, const char *const *must_fail, int nfail,
                             const char *const *must_pass, int npass) {
     for (int k = 0; k < nfail + npass; k++) {
         const char *name = k < nfail ? must_fail[k] : must_pass[k - nfail];
-        const sg_th_check *c = sg_th_check_find(name);
+        const sg_th_claim *c = sg_th_claim_find(name);
         CHECK(c != NULL, "no check named %s", name);
         if (!c) continue;
-        sg_th_result r;
-        sg_th_check_run(c, pt, &r);
+        sg_th_claim_result r;
+        sg_th_claim_run(c, pt, &r);
         CHECK(strstr(r.detail, "PERTURBED") != NULL, "%s: row not marked perturbed", name);
         if (k < nfail)
             CHECK(!r.pass, "%s must FAIL under %s: measured %s", name, sg_th_perturb_name(pt),

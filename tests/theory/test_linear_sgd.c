@@ -35,12 +35,9 @@ static double expected_update_error(sg_th_flow_params mp, sg_th_perturb sgd_pt,
     if (mp.target == SG_TH_TARGET_EMA) sg_th_random_normal(y0 + W + Q, W, 0.6, seed, 9);
     const double lr = 1e-3;
     for (int k = 0; k < K; k++) {
-        sg_th_sgd_params sp = {.model = mp,
-                               .lr = lr,
-                               .batch = 4000,
-                               .seed = seed * 100 + (uint64_t)k,
-                               .dp_rho = 0,
-                               .dp_freq = 1};
+        sg_th_sgd_params sp = {
+            .model = mp,
+            .opt = {.lr = lr, .batch = 4000, .seed = seed * 100 + (uint64_t)k, .dp_freq = 1}};
         sg_th_sgd s;
         SG_CHECK(sg_th_sgd_init(&s, &sp, &err) == 0, "%s", err.msg);
         memcpy(y, y0, sizeof y);
@@ -123,11 +120,11 @@ int main(void) {
     /* Reproducible: same seed, same bits; another seed, another run. */
     {
         sg_err err;
-        sg_th_sgd_params sp = {.model = m, .lr = 0.05, .batch = 8, .seed = 5};
+        sg_th_sgd_params sp = {.model = m, .opt = {.lr = 0.05, .batch = 8, .seed = 5}};
         sg_th_sgd a, b, c;
         CHECK(sg_th_sgd_init(&a, &sp, &err) == 0, "%s", err.msg);
         CHECK(sg_th_sgd_init(&b, &sp, &err) == 0, "%s", err.msg);
-        sp.seed = 6;
+        sp.opt.seed = 6;
         CHECK(sg_th_sgd_init(&c, &sp, &err) == 0, "%s", err.msg);
         double ya[DIM], yb[DIM], yc[DIM];
         sg_th_flow_init_state(&a.flow, ya, 0.5, 0.5, 0, 1);
@@ -151,7 +148,7 @@ int main(void) {
         sg_th_flow_params mp = m;
         mp.target = SG_TH_TARGET_ONLINE;
         mp.pred = SG_TH_PRED_SYMMETRIC;
-        sg_th_sgd_params sp = {.model = mp, .lr = 0.05, .batch = 8, .seed = 7};
+        sg_th_sgd_params sp = {.model = mp, .opt = {.lr = 0.05, .batch = 8, .seed = 7}};
         sg_th_sgd s;
         CHECK(sg_th_sgd_init(&s, &sp, &err) == 0, "%s", err.msg);
         double y[DIM];
@@ -182,7 +179,8 @@ int main(void) {
         mp.target = SG_TH_TARGET_ONLINE;
         mp.pred = SG_TH_PRED_DIRECTPRED;
         sg_th_sgd_params sp = {
-            .model = mp, .lr = 1e-6, .batch = 40000, .seed = 8, .dp_rho = 0.3, .dp_freq = 1};
+            .model = mp,
+            .opt = {.lr = 1e-6, .batch = 40000, .seed = 8, .dp_rho = 0.3, .dp_freq = 1}};
         sg_th_sgd s;
         CHECK(sg_th_sgd_init(&s, &sp, &err) == 0, "%s", err.msg);
         double y[DIM], W2[Q], F[Q], A[W], XX[N1 * N1];
@@ -202,17 +200,17 @@ int main(void) {
     {
         sg_err err;
         sg_th_sgd s;
-        sg_th_sgd_params sp = {.model = m, .lr = 0, .batch = 8};
+        sg_th_sgd_params sp = {.model = m, .opt = {.lr = 0, .batch = 8}};
         CHECK(sg_th_sgd_init(&s, &sp, &err) == -1 && strstr(err.msg, "lr"), "%s", err.msg);
-        sp.lr = 0.1;
-        sp.batch = 0;
+        sp.opt.lr = 0.1;
+        sp.opt.batch = 0;
         CHECK(sg_th_sgd_init(&s, &sp, &err) == -1 && strstr(err.msg, "batch"), "%s", err.msg);
-        sp.batch = 4;
-        sp.dp_rho = 1.0;
+        sp.opt.batch = 4;
+        sp.opt.dp_rho = 1.0;
         CHECK(sg_th_sgd_init(&s, &sp, &err) == -1 && strstr(err.msg, "dp_rho"), "%s", err.msg);
-        sp.dp_rho = 0.3;
+        sp.opt.dp_rho = 0.3;
         sp.model.pred = SG_TH_PRED_DIRECTPRED;
-        sp.dp_freq = 0;
+        sp.opt.dp_freq = 0;
         CHECK(sg_th_sgd_init(&s, &sp, &err) == -1 && strstr(err.msg, "dp_freq"), "%s", err.msg);
     }
     return test_finish();

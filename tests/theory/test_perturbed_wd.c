@@ -22,7 +22,7 @@ int main(void) {
     expect_verdicts(SG_TH_PERTURB_WD_SIGN, fail, (int)(sizeof fail / sizeof fail[0]), pass,
                     (int)(sizeof pass / sizeof pass[0]));
     /* Every check is covered by this file (fail or pass list). */
-    CHECK((int)(sizeof fail / sizeof fail[0] + sizeof pass / sizeof pass[0]) == sg_th_check_count(),
-          "update the lists: %d checks exist", sg_th_check_count());
+    CHECK((int)(sizeof fail / sizeof fail[0] + sizeof pass / sizeof pass[0]) == sg_th_claim_count(),
+          "update the lists: %d claims exist", sg_th_claim_count());
     return test_finish();
 }

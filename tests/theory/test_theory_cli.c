@@ -3,7 +3,7 @@
  * figures command's option handling (the rendering itself: test_theory_figures.c). */
 #include "cli_capture.h" /* first: it sets _POSIX_C_SOURCE */
 #include "core/base/csv.h"
-#include "core/theory/checks.h"
+#include "core/theory/claims.h"
 
 int main(void) {
     int rc;
@@ -36,9 +36,9 @@ int main(void) {
     /* --list names every check. */
     rc = run_cli((const char *[]){"theory", "check", "--list", NULL});
     CHECK(rc == 0, "--list rc %d", rc);
-    for (int i = 0; i < sg_th_check_count(); i++)
-        CHECK(strstr(cap_out, sg_th_check_at(i)->name) != NULL, "--list lacks %s",
-              sg_th_check_at(i)->name);
+    for (int i = 0; i < sg_th_claim_count(); i++)
+        CHECK(strstr(cap_out, sg_th_claim_at(i)->name) != NULL, "--list lacks %s",
+              sg_th_claim_at(i)->name);
     /* --only with --csv and --out=: the table, the CSV with exactly those rows. */
     char csv[4300], dir[4096], arg[4200];
     snprintf(csv, sizeof csv, "%s/theory_cli_checks.csv", tu_tmpdir());

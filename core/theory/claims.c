@@ -1,9 +1,10 @@
-/* core/theory/checks.c: the claims of the paper's linear-network theory as PASS/FAIL checks.
+/* core/theory/claims.c: the claims of the paper's linear-network theory, each checked into a
+ * PASS/FAIL row (claims.h).
  *
- * Conventions for every check:
+ * Conventions for every claim:
  *  - "measured" comes from integrating a simulator (the perturbation, if any, applies there);
  *    "expected" comes from the paper's closed forms with the NOMINAL parameters.
- *  - tolerances are chosen here, next to the check, with the reason in a comment. The
+ *  - tolerances are chosen here, next to the claim, with the reason in a comment. The
  *    adaptive integrator runs with rtol 1e-11 (3-dimensional mode system) or 1e-9..1e-11
  *    (matrix flows), so exact identities are checked at 1e-7..1e-10 relative, far above the
  *    integration error and far below any effect of a changed term; identities evaluated at a
@@ -16,8 +17,9 @@
  * well under a second in a Release build.
  */
 #define _POSIX_C_SOURCE 200809L
-#include "core/theory/checks.h"
+#include "core/theory/claims.h"
 
+#include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -30,7 +32,7 @@
 #include "core/theory/linalg.h"
 #include "core/theory/modes.h"
 #include "core/theory/ode.h"
-#include "core/theory/sgd.h"
+#include "core/theory/setup.h"
 
 /* ---- small helpers ------------------------------------------------------------------------ */
 
@@ -67,58 +69,26 @@ static double worse(double w, double x) {
     return x > w ? x : w;
 }
 
-/* An integration session: workspace, solver, carried step and current time. */
-typedef struct {
-    sg_th_ode_ws ws;
-    sg_th_solver sv;
-    double h, t;
-    int failed;
-    sg_th_ode_stats st;
-} integ;
-
-static void integ_init(integ *g, int n, sg_th_solver sv) {
-    SG_CHECK(sg_th_ode_ws_init(&g->ws, n) == 0, "out of memory (ODE of dimension %d)", n);
-    g->sv = sv;
-    g->h = 0;
-    g->t = 0;
-    g->failed = 0;
-    memset(&g->st, 0, sizeof g->st);
-}
-
-/* Step budget of one integration session. The nominal runs of this file need at most ~2000
- * steps; a perturbed system that blows up becomes stiff (rates grow with s) long before its
- * state leaves the solver's y_max, and would otherwise crawl. 20000 steps = 10x margin. */
-#define SESSION_STEP_BUDGET 20000L
-
-/* Advances to t1; once an integration failed (blow-up, stiffness past the step budget, step
- * underflow) the session stays failed and the caller reports a FAIL. */
-static int integ_to(integ *g, sg_th_rhs f, void *ctx, double *y, double t1) {
-    if (g->failed) return -1;
-    g->sv.max_steps = SESSION_STEP_BUDGET - (g->st.steps + g->st.rejected);
-    if (g->sv.max_steps <= 0 || sg_th_advance(&g->sv, &g->ws, f, ctx, g->t, t1, y, &g->h, &g->st))
-        g->failed = 1;
-    g->t = t1;
-    return g->failed ? -1 : 0;
-}
-
-static void integ_free(integ *g) { sg_th_ode_ws_free(&g->ws); }
-
 /* The per-mode system needs tight tolerances: its identities are checked at 1e-8..1e-10. */
 static sg_th_solver mode_solver(void) { return sg_th_solver_dopri(1e-11, 1e-14); }
 static const char *MODE_SOLVER_TXT = "dopri5(rtol=1e-11,atol=1e-14)";
 
-/* Integrates the mode system from y over [0, T]; returns -1 on failure. */
-static int mode_run(sg_th_mode_params *mp, double *y, double T) {
-    integ g;
-    integ_init(&g, SG_TH_MODE_DIM, mode_solver());
-    int rc = integ_to(&g, sg_th_mode_rhs, mp, y, T);
-    integ_free(&g);
-    return rc;
+/* The per-mode system with tau held fixed (SimSiam's tau = 1, or the tau the state carries). */
+static sg_th_mode_params fixed_tau(double alpha_p, double eta, double sigma2, sg_th_perturb pt) {
+    return (sg_th_mode_params){.alpha_p = alpha_p,
+                               .eta = eta,
+                               .sigma2 = sigma2,
+                               .tau_mode = SG_TH_TAU_FIXED,
+                               .perturb = pt};
 }
 
-static void eye_scaled(double *A, int n, double v) {
-    memset(A, 0, sizeof(double) * (size_t)n * n);
-    for (int i = 0; i < n; i++) A[(size_t)i * n + i] = v;
+/* Integrates the mode system from y over [0, T]; returns -1 on failure. */
+static int mode_run(sg_th_mode_params *mp, double *y, double T) {
+    sg_th_session g;
+    sg_th_session_init(&g, SG_TH_MODE_DIM, mode_solver(), sg_th_mode_rhs, mp);
+    int rc = sg_th_session_to(&g, y, T);
+    sg_th_session_free(&g);
+    return rc;
 }
 
 static void *xcalloc(size_t n, size_t sz) {
@@ -165,7 +135,7 @@ static int parabola_roots(const sg_th_mode_params *mp, double tau, double lo, do
 
 /* ---- 1. invariant ------------------------------------------------------------------------- */
 
-static void check_invariant(sg_th_perturb pt, sg_th_result *r) {
+static void claim_invariant(sg_th_perturb pt, sg_th_claim_result *r) {
     /* Four trajectories: SimSiam (tau = 1) with c > 0 and c < 0, an EMA run (tau(t) moves; the
      * invariant does not involve tau, so it must hold there too) and one on the collapsing
      * side of the basin. */
@@ -196,18 +166,18 @@ static void check_invariant(sg_th_perturb pt, sg_th_result *r) {
         double y[SG_TH_MODE_DIM] = {ic[i].p0, ic[i].s0, ic[i].tau0};
         double c = sg_th_invariant_c(mp.alpha_p, ic[i].p0, ic[i].s0);
         double scale = fabs(ic[i].s0) + ic[i].p0 * ic[i].p0 / mp.alpha_p;
-        integ g;
-        integ_init(&g, SG_TH_MODE_DIM, mode_solver());
+        sg_th_session g;
+        sg_th_session_init(&g, SG_TH_MODE_DIM, mode_solver(), sg_th_mode_rhs, &mp);
         for (int k = 1; k <= nout; k++) {
             double t = T * k / nout;
-            if (integ_to(&g, sg_th_mode_rhs, &mp, y, t)) {
+            if (sg_th_session_to(&g, y, t)) {
                 failed = 1;
                 break;
             }
             double pred = sg_th_invariant_s(mp.alpha_p, eta, c, y[SG_TH_MODE_P], t);
             worst = worse(worst, fabs(y[SG_TH_MODE_S] - pred) / scale);
         }
-        integ_free(&g);
+        sg_th_session_free(&g);
     }
     r->pass = !failed && worst <= tol;
     PUT(measured, "max |s - p^2/alpha_p - exp(-2 eta t) c| / (s0 + p0^2/alpha_p) = %.3e", worst);
@@ -222,7 +192,18 @@ static void check_invariant(sg_th_perturb pt, sg_th_result *r) {
 
 /* ---- 2. matrix invariant ------------------------------------------------------------------ */
 
-static void check_matrix_invariant(sg_th_perturb pt, sg_th_result *r) {
+/* D = W_p^T W_p / alpha_p - W W^T [n2 x n2] at state y. */
+static void balance(double *D, sg_th_flow *f, double *y, double alpha_p) {
+    int n1 = f->p.n1, n2 = f->p.n2;
+    const double *Wp = sg_th_flow_Wp(f, y);
+    double *B = xcalloc((size_t)n2 * n2, sizeof(double));
+    sg_th_mm_tn(D, Wp, Wp, n2, n2, n2);
+    sg_th_mm_nt(B, y, y, n2, n1, n2);
+    for (int i = 0; i < n2 * n2; i++) D[i] = D[i] / alpha_p - B[i];
+    free(B);
+}
+
+static void claim_matrix_invariant(sg_th_perturb pt, sg_th_claim_result *r) {
     /* The matrix form behind the mode invariant (paper Theorem 1, weight decay balances the
      * predictor and the online network): d/dt (W_p^T W_p / alpha_p - W W^T) =
      * -2 eta (W_p^T W_p / alpha_p - W W^T) for any target, so D(t) = exp(-2 eta t) D(0).
@@ -233,53 +214,39 @@ static void check_matrix_invariant(sg_th_perturb pt, sg_th_result *r) {
     const int nout = 40;
     /* Tolerance: relative Frobenius residual; integration error at rtol 1e-10 is ~1e-9. */
     const double tol = 1e-7;
-    double X[N1 * N1], Xp[N1 * N1];
-    sg_th_random_spd(N1, 0.2, 11, 1, X);
-    sg_th_random_spd(N1, 0.5, 11, 2, Xp);
-    for (int i = 0; i < N1 * N1; i++) Xp[i] *= 0.1;
+    sg_th_setup su = {.model = {.n1 = N1,
+                                .n2 = N2,
+                                .data = SG_TH_DATA_RANDOM_SPD,
+                                .noise = 0.1,
+                                .data_seed = 11,
+                                .alpha_p = alpha_p,
+                                .eta = eta,
+                                .beta = beta},
+                      .start = {.w_std = 0.4, .wp_std = 0.4}};
     double worst = 0;
     int failed = 0;
     for (int variant = 0; variant < 2; variant++) {
-        sg_th_flow_params fp = {.n1 = N1,
-                                .n2 = N2,
-                                .X = X,
-                                .Xp = Xp,
-                                .alpha_p = alpha_p,
-                                .eta = eta,
-                                .beta = beta,
-                                .target = variant == 0 ? SG_TH_TARGET_EMA : SG_TH_TARGET_ONLINE,
-                                .stop_grad = 1,
-                                .pred = SG_TH_PRED_LEARNED,
-                                .perturb = pt};
-        sg_th_flow f;
-        sg_err err;
-        SG_CHECK(sg_th_flow_init(&f, &fp, &err) == 0, "%s", err.msg);
-        double *y = xcalloc((size_t)f.dim, sizeof(double));
-        sg_th_flow_init_state(&f, y, 0.4, 0.4, 0, 21 + (uint64_t)variant);
+        su.model.target = variant == 0 ? SG_TH_TARGET_EMA : SG_TH_TARGET_ONLINE;
+        su.start.seed = 21 + (uint64_t)variant;
+        sg_th_sim s;
+        sg_th_sim_init(&s, &su, pt, sg_th_solver_dopri(1e-10, 1e-13));
         if (variant == 0) /* a target that differs from W from the start */
-            sg_th_random_normal(sg_th_flow_Wa(&f, y), N2 * N1, 0.4, 23, 3);
-        double D0[N2 * N2], D[N2 * N2], A[N2 * N2], B[N2 * N2];
-        sg_th_mm_tn(A, sg_th_flow_Wp(&f, y), sg_th_flow_Wp(&f, y), N2, N2, N2);
-        sg_th_mm_nt(B, y, y, N2, N1, N2);
-        for (int i = 0; i < N2 * N2; i++) D0[i] = A[i] / alpha_p - B[i];
+            sg_th_random_normal(sg_th_flow_Wa(&s.flow, s.y), N2 * N1, 0.4, 23, 3);
+        double D0[N2 * N2], D[N2 * N2];
+        balance(D0, &s.flow, s.y, alpha_p);
         double n0 = sg_th_frob(D0, N2 * N2);
-        integ g;
-        integ_init(&g, f.dim, sg_th_solver_dopri(1e-10, 1e-13));
         for (int k = 1; k <= nout; k++) {
             double t = T * k / nout;
-            if (integ_to(&g, sg_th_flow_rhs, &f, y, t)) {
+            if (sg_th_sim_to(&s, t)) {
                 failed = 1;
                 break;
             }
-            sg_th_mm_tn(A, sg_th_flow_Wp(&f, y), sg_th_flow_Wp(&f, y), N2, N2, N2);
-            sg_th_mm_nt(B, y, y, N2, N1, N2);
+            balance(D, &s.flow, s.y, alpha_p);
             double e = exp(-2.0 * eta * t);
-            for (int i = 0; i < N2 * N2; i++) D[i] = A[i] / alpha_p - B[i] - e * D0[i];
+            for (int i = 0; i < N2 * N2; i++) D[i] -= e * D0[i];
             worst = worse(worst, sg_th_frob(D, N2 * N2) / n0);
         }
-        integ_free(&g);
-        free(y);
-        sg_th_flow_free(&f);
+        sg_th_sim_free(&s);
     }
     r->pass = !failed && worst <= tol;
     PUT(measured, "max ||D(t) - exp(-2 eta t) D(0)||_F / ||D(0)||_F = %.3e", worst);
@@ -295,7 +262,7 @@ static void check_matrix_invariant(sg_th_perturb pt, sg_th_result *r) {
 
 /* ---- 3. fixed points ---------------------------------------------------------------------- */
 
-static void check_fixed_points(sg_th_perturb pt, sg_th_result *r) {
+static void claim_fixed_points(sg_th_perturb pt, sg_th_claim_result *r) {
     /* Roots of the simulator's dp/dt on the parabola s = p^2/alpha_p versus 0 and
      * p*_{+-} = [tau +- sqrt(tau^2 - 4 eta (1+sigma^2))] / (2 (1+sigma^2)); above eta_crit only
      * 0 remains. */
@@ -310,11 +277,7 @@ static void check_fixed_points(sg_th_perturb pt, sg_th_result *r) {
     int count_ok = 1;
     r->measured[0] = r->expected[0] = 0;
     for (size_t i = 0; i < sizeof set / sizeof set[0]; i++) {
-        sg_th_mode_params mp = {.alpha_p = set[i].alpha_p,
-                                .eta = set[i].eta,
-                                .sigma2 = sigma2,
-                                .tau_mode = SG_TH_TAU_FIXED,
-                                .perturb = pt};
+        sg_th_mode_params mp = fixed_tau(set[i].alpha_p, set[i].eta, sigma2, pt);
         double roots[8];
         int nr = parabola_roots(&mp, set[i].tau, -1.0, 2.0, 3000, roots, 8);
         double want[3];
@@ -375,7 +338,7 @@ static void jacobian_eigs(const sg_th_mode_params *mp, double p, double s, doubl
     }
 }
 
-static void check_stability(sg_th_perturb pt, sg_th_result *r) {
+static void claim_stability(sg_th_perturb pt, sg_th_claim_result *r) {
     /* At 0: eigenvalues -eta, -2 eta (stable). At p*_-: a saddle (det J = -2 alpha_p s g
      * (tau - 2 k p) < 0 since p*_- < tau/(2k)). At p*_+: det > 0, trace < 0 (stable). The
      * points are the closed-form ones; each must also be a fixed point of the simulator. */
@@ -391,11 +354,7 @@ static void check_stability(sg_th_perturb pt, sg_th_result *r) {
     double worst_res = 0;
     r->measured[0] = 0;
     for (size_t i = 0; i < sizeof set / sizeof set[0]; i++) {
-        sg_th_mode_params mp = {.alpha_p = set[i].alpha_p,
-                                .eta = set[i].eta,
-                                .sigma2 = sigma2,
-                                .tau_mode = SG_TH_TAU_FIXED,
-                                .perturb = pt};
+        sg_th_mode_params mp = fixed_tau(set[i].alpha_p, set[i].eta, sigma2, pt);
         double pm, pp;
         SG_CHECK(sg_th_pstar(set[i].tau, set[i].eta, sigma2, &pm, &pp) == 2, "eta below crit");
         double pts[3] = {0.0, pm, pp};
@@ -427,7 +386,7 @@ static void check_stability(sg_th_perturb pt, sg_th_result *r) {
 
 /* ---- 5. eta = 0 -------------------------------------------------------------------------- */
 
-static void check_eta0(sg_th_perturb pt, sg_th_result *r) {
+static void claim_eta0(sg_th_perturb pt, sg_th_claim_result *r) {
     /* eta = 0: the fixed points are s = 0 or p = tau/(1+sigma^2); with c = s(0) - p(0)^2/alpha_p
      * > 0 the invariant keeps s(t) = p^2/alpha_p + c >= c > 0 (no collapse) and p ->
      * tau/(1+sigma^2). */
@@ -438,11 +397,7 @@ static void check_eta0(sg_th_perturb pt, sg_th_result *r) {
      * error); |p(T) - tau/(1+sigma^2)| <= 1e-6 (the slowest approach rate is alpha_p c k = 0.055,
      * so after T = 600 the distance is ~1e-14); the nonzero root to 1e-10 as in fixed_points. */
     const double tol_s = 1e-8, tol_p = 1e-6, tol_root = 1e-10;
-    sg_th_mode_params mp = {.alpha_p = alpha_p,
-                            .eta = 0.0,
-                            .sigma2 = sigma2,
-                            .tau_mode = SG_TH_TAU_FIXED,
-                            .perturb = pt};
+    sg_th_mode_params mp = fixed_tau(alpha_p, 0.0, sigma2, pt);
     double pfix = tau / (1.0 + sigma2);
     /* Fixed points: on the parabola, the non-zero roots of dp/dt (0 is a double root at eta = 0
      * and is checked directly, together with the whole line s = 0 being fixed). */
@@ -464,14 +419,14 @@ static void check_eta0(sg_th_perturb pt, sg_th_result *r) {
         for (size_t b = 0; b < sizeof cs / sizeof cs[0]; b++) {
             double c = cs[b];
             double y[3] = {p0s[a], p0s[a] * p0s[a] / alpha_p + c, tau};
-            integ g;
-            integ_init(&g, 3, mode_solver());
+            sg_th_session g;
+            sg_th_session_init(&g, SG_TH_MODE_DIM, mode_solver(), sg_th_mode_rhs, &mp);
             for (int k = 1; k <= 120 && !failed; k++) {
-                if (integ_to(&g, sg_th_mode_rhs, &mp, y, T * k / 120)) failed = 1;
+                if (sg_th_session_to(&g, y, T * k / 120)) failed = 1;
                 double ratio = y[SG_TH_MODE_S] / c;
                 min_ratio = isnan(ratio) ? -INFINITY : fmin(min_ratio, ratio);
             }
-            integ_free(&g);
+            sg_th_session_free(&g);
             worst_p = worse(worst_p, fabs(y[SG_TH_MODE_P] - pfix));
         }
     r->pass = !failed && nnz == 1 && root_err <= tol_root && at0 == 0.0 &&
@@ -526,7 +481,7 @@ static double boundary_by_bisection(const sg_th_mode_params *mp, double tau, dou
     return 0.5 * (lo + hi);
 }
 
-static void check_basin(sg_th_perturb pt, sg_th_result *r) {
+static void claim_basin(sg_th_perturb pt, sg_th_claim_result *r) {
     /* The collapse basin on the parabola is p < p*_-; p*_- grows with eta (at tau = 1) and
      * shrinks with tau (at eta = 0.05). Besides the bisection (short-time direction of the
      * flow), the two end states are confirmed by long runs from 0.9 p*_- and 1.1 p*_-. */
@@ -552,11 +507,7 @@ static void check_basin(sg_th_perturb pt, sg_th_result *r) {
         }
         for (int i = 0; i < n; i++) {
             double tau = series == 0 ? 1.0 : taus[i], eta = series == 0 ? etas[i] : 0.05;
-            sg_th_mode_params mp = {.alpha_p = alpha_p,
-                                    .eta = eta,
-                                    .sigma2 = sigma2,
-                                    .tau_mode = SG_TH_TAU_FIXED,
-                                    .perturb = pt};
+            sg_th_mode_params mp = fixed_tau(alpha_p, eta, sigma2, pt);
             double pm, pp;
             SG_CHECK(sg_th_pstar(tau, eta, sigma2, &pm, &pp) == 2, "setting above eta_crit");
             int found;
@@ -597,7 +548,7 @@ static void check_basin(sg_th_perturb pt, sg_th_result *r) {
 
 /* ---- 7. collapse above eta_crit ------------------------------------------------------------ */
 
-static void check_above_crit(sg_th_perturb pt, sg_th_result *r) {
+static void claim_above_crit(sg_th_perturb pt, sg_th_claim_result *r) {
     /* For eta > eta_crit = tau^2/(4k): ds/dt = 2 s [p (tau - k p) - eta] <= 2 s (eta_crit - eta)
      * < 0 for every p, so every initial condition collapses, s at least as fast as
      * exp(-2 (eta - eta_crit) t). Checked over a grid of initial conditions on and off the
@@ -609,25 +560,21 @@ static void check_above_crit(sg_th_perturb pt, sg_th_result *r) {
     /* Tolerances: the decay bound up to integration error (ratio <= 1 + 1e-6); collapse means
      * s(T) <= 1e-4 s(0) (the bound gives exp(-0.04*300) = 6e-6) and |p(T)| <= 1e-3. */
     const double tol_bound = 1e-6, tol_s = 1e-4, tol_p = 1e-3;
-    sg_th_mode_params mp = {.alpha_p = alpha_p,
-                            .eta = eta,
-                            .sigma2 = sigma2,
-                            .tau_mode = SG_TH_TAU_FIXED,
-                            .perturb = pt};
+    sg_th_mode_params mp = fixed_tau(alpha_p, eta, sigma2, pt);
     double worst_bound = 0, worst_s = 0, worst_p = 0;
     int failed = 0;
     for (size_t a = 0; a < sizeof p0s / sizeof p0s[0]; a++)
         for (size_t b = 0; b < sizeof s0s / sizeof s0s[0]; b++) {
             double y[3] = {p0s[a], s0s[b], tau};
-            integ g;
-            integ_init(&g, 3, mode_solver());
+            sg_th_session g;
+            sg_th_session_init(&g, SG_TH_MODE_DIM, mode_solver(), sg_th_mode_rhs, &mp);
             for (int k = 1; k <= 30 && !failed; k++) {
                 double t = T * k / 30;
-                if (integ_to(&g, sg_th_mode_rhs, &mp, y, t)) failed = 1;
+                if (sg_th_session_to(&g, y, t)) failed = 1;
                 worst_bound =
                     worse(worst_bound, y[SG_TH_MODE_S] / (s0s[b] * exp(-2.0 * (eta - eta_c) * t)));
             }
-            integ_free(&g);
+            sg_th_session_free(&g);
             worst_s = worse(worst_s, y[SG_TH_MODE_S] / s0s[b]);
             worst_p = worse(worst_p, fabs(y[SG_TH_MODE_P]));
         }
@@ -660,15 +607,31 @@ static void check_above_crit(sg_th_perturb pt, sg_th_result *r) {
 
 /* ---- 8. no stop-gradient ------------------------------------------------------------------- */
 
+/* The eigenvalues w[n] (ascending) of a symmetric A [n x n]. */
+static void sym_eigvals(int n, const double *A, double *w) {
+    double *V = xcalloc(2 * (size_t)n * n, sizeof(double));
+    sg_th_sym_eig(n, A, w, V, V + (size_t)n * n);
+    free(V);
+}
+
 static double sym_min_eig(int n, const double *A) {
-    double *w = xcalloc((size_t)n + 2 * (size_t)n * n, sizeof(double));
-    sg_th_sym_eig(n, A, w, w + n, w + n + (size_t)n * n);
+    double *w = xcalloc((size_t)n, sizeof(double));
+    sym_eigvals(n, A, w);
     double m = w[0];
     free(w);
     return m;
 }
 
-static void check_no_stopgrad(sg_th_perturb pt, sg_th_result *r) {
+/* The eigenvalues w[n2] (ascending) of W X W^T, W [n2 x n1], X [n1 x n1]. */
+static void gram_eigs(const double *W, const double *X, int n2, int n1, double *w) {
+    double *A = xcalloc((size_t)n2 * n1 + (size_t)n2 * n2, sizeof(double)), *F = A + n2 * n1;
+    sg_th_mm(A, W, X, n2, n1, n1);
+    sg_th_mm_nt(F, A, W, n2, n1, n2);
+    sym_eigvals(n2, F, w);
+    free(A);
+}
+
+static void claim_no_stopgrad(sg_th_perturb pt, sg_th_claim_result *r) {
     /* Theorem 2: with the gradient flowing through the target (W_a = W), the flow is gradient
      * descent on J(W, W_p, W) = 1/2 E||W_p W x1 - W x2||^2, a quadratic form in W. By Euler's
      * identity <W, dJ/dW> = 2J, so exactly d||W||^2/dt = -4J - 2 eta ||W||^2; and
@@ -679,11 +642,17 @@ static void check_no_stopgrad(sg_th_perturb pt, sg_th_result *r) {
     enum { N1 = 10, N2 = 6 };
     const double alpha_p = 1.0, eta = 0.02, T = 60.0;
     const int nout = 60;
-    double X[N1 * N1], Xp[N1 * N1];
-    sg_th_random_spd(N1, 0.2, 31, 1, X);
-    sg_th_random_spd(N1, 0.5, 31, 2, Xp);
-    for (int i = 0; i < N1 * N1; i++) Xp[i] *= 0.25;
-    double lmin = sym_min_eig(N1, Xp), rate = lmin + eta;
+    sg_th_setup su = {.model = {.n1 = N1,
+                                .n2 = N2,
+                                .data = SG_TH_DATA_RANDOM_SPD,
+                                .noise = 0.25,
+                                .data_seed = 31,
+                                .alpha_p = alpha_p,
+                                .eta = eta},
+                      .start = {.w_std = 0.5, .wp_std = 0.5, .seed = 33}};
+    sg_th_flow nominal; /* J and eta as the theory states them */
+    sg_th_setup_flow(&su.model, SG_TH_PERTURB_NONE, &nominal);
+    double lmin = sym_min_eig(N1, nominal.Xp), rate = lmin + eta;
     /* Tolerances: identity |2<W, dW/dt> + 4J + 2 eta ||W||^2| / (4J + 2 eta ||W||^2) <= 1e-10
      * (rounding only: every term is evaluated at the same state); the bound up to integration
      * error (ratio <= 1 + 1e-6); "W -> 0": ||W(T)||/||W(0)|| <= 1e-3 (the bound alone gives
@@ -692,37 +661,21 @@ static void check_no_stopgrad(sg_th_perturb pt, sg_th_result *r) {
     double worst = 0, worst_id = 0, ratio_nsg = NAN, ratio_sg = NAN;
     int failed = 0;
     for (int sg = 0; sg < 2; sg++) {
-        sg_th_flow_params fp = {.n1 = N1,
-                                .n2 = N2,
-                                .X = X,
-                                .Xp = Xp,
-                                .alpha_p = alpha_p,
-                                .eta = eta,
-                                .target = SG_TH_TARGET_ONLINE,
-                                .stop_grad = sg,
-                                .pred = SG_TH_PRED_LEARNED,
-                                .perturb = pt};
-        sg_th_flow f, fnom;
-        sg_err err;
-        SG_CHECK(sg_th_flow_init(&f, &fp, &err) == 0, "%s", err.msg);
-        fp.perturb = SG_TH_PERTURB_NONE; /* J and eta as the theory states them */
-        SG_CHECK(sg_th_flow_init(&fnom, &fp, &err) == 0, "%s", err.msg);
-        double *y = xcalloc((size_t)f.dim, sizeof(double)),
-               *dy = xcalloc((size_t)f.dim, sizeof(double));
-        sg_th_flow_init_state(&f, y, 0.5, 0.5, 0, 33);
+        su.model.no_stop_grad = !sg;
+        sg_th_sim s;
+        sg_th_sim_init(&s, &su, pt, sg_th_solver_dopri(1e-10, 1e-13));
+        double *y = s.y, *dy = xcalloc((size_t)s.flow.dim, sizeof(double));
         double n0 = sg_th_frob(y, N1 * N2);
-        integ g;
-        integ_init(&g, f.dim, sg_th_solver_dopri(1e-10, 1e-13));
         for (int k = 0; k <= nout; k++) {
             double t = T * k / nout;
-            if (k && integ_to(&g, sg_th_flow_rhs, &f, y, t)) {
+            if (k && sg_th_sim_to(&s, t)) {
                 failed = 1;
                 break;
             }
             if (sg) continue;
-            sg_th_flow_rhs(&f, t, y, dy);
+            sg_th_flow_rhs(&s.flow, t, y, dy);
             double ww = sg_th_dot(y, y, N1 * N2);
-            double want = -4.0 * sg_th_flow_loss(&fnom, y) - 2.0 * eta * ww;
+            double want = -4.0 * sg_th_flow_loss(&nominal, y) - 2.0 * eta * ww;
             worst_id = worse(worst_id, fabs(2.0 * sg_th_dot(y, dy, N1 * N2) - want) / fabs(want));
             if (k) worst = worse(worst, sg_th_frob(y, N1 * N2) / (n0 * exp(-rate * t)));
         }
@@ -731,12 +684,10 @@ static void check_no_stopgrad(sg_th_perturb pt, sg_th_result *r) {
             ratio_sg = ratio;
         else
             ratio_nsg = ratio;
-        integ_free(&g);
-        free(y);
         free(dy);
-        sg_th_flow_free(&f);
-        sg_th_flow_free(&fnom);
+        sg_th_sim_free(&s);
     }
+    sg_th_flow_free(&nominal);
     r->pass = !failed && worst_id <= tol_id && worst <= 1.0 + tol_bound && ratio_nsg <= tol_zero &&
               ratio_sg >= keep;
     PUT(measured,
@@ -761,7 +712,7 @@ static void check_no_stopgrad(sg_th_perturb pt, sg_th_result *r) {
 
 /* ---- 9. no predictor ----------------------------------------------------------------------- */
 
-static void check_no_predictor(sg_th_perturb pt, sg_th_result *r) {
+static void claim_no_predictor(sg_th_perturb pt, sg_th_claim_result *r) {
     /* W_p = I. SimSiam: dW/dt = -W X' - eta W, with X' = sigma^2 I exactly
      * W(t) = W(0) exp(-(sigma^2 + eta) t). BYOL with W_a(0) = W(0): every entry follows
      * d/dt (w, w_a) = [[-a, 1], [beta, -beta]] (w, w_a), a = 1 + sigma^2 + eta, so
@@ -770,9 +721,6 @@ static void check_no_predictor(sg_th_perturb pt, sg_th_result *r) {
     enum { N1 = 10, N2 = 6 };
     const double sigma2 = 0.25, eta = 0.02, beta = 0.4, alpha_p = 1.0, T = 150.0;
     const int nout = 75;
-    double X[N1 * N1], Xp[N1 * N1];
-    eye_scaled(X, N1, 1.0);
-    eye_scaled(Xp, N1, sigma2);
     double a = 1.0 + sigma2 + eta;
     double tr = -(a + beta), det = beta * (a - 1.0);
     double q = sqrt(tr * tr - 4 * det);
@@ -783,40 +731,31 @@ static void check_no_predictor(sg_th_perturb pt, sg_th_result *r) {
     const double tol = 1e-8, tol_zero = 1e-3;
     double worst = 0, fin[2] = {NAN, NAN};
     int failed = 0;
-    for (int byol = 0; byol < 2; byol++) {
-        sg_th_flow_params fp = {.n1 = N1,
+    sg_th_setup su = {.model = {.n1 = N1,
                                 .n2 = N2,
-                                .X = X,
-                                .Xp = Xp,
+                                .noise = sigma2,
                                 .alpha_p = alpha_p,
                                 .eta = eta,
                                 .beta = beta,
-                                .target = byol ? SG_TH_TARGET_EMA : SG_TH_TARGET_ONLINE,
-                                .stop_grad = 1,
-                                .pred = SG_TH_PRED_IDENTITY,
-                                .perturb = pt};
-        sg_th_flow f;
-        sg_err err;
-        SG_CHECK(sg_th_flow_init(&f, &fp, &err) == 0, "%s", err.msg);
-        double *y = xcalloc((size_t)f.dim, sizeof(double));
-        sg_th_flow_init_state(&f, y, 0.5, 0.0, 0, 41);
-        double n0 = sg_th_frob(y, N1 * N2);
-        integ g;
-        integ_init(&g, f.dim, sg_th_solver_dopri(1e-11, 1e-14));
+                                .pred = SG_TH_PRED_IDENTITY},
+                      .start = {.w_std = 0.5, .seed = 41}};
+    for (int byol = 0; byol < 2; byol++) {
+        su.model.target = byol ? SG_TH_TARGET_EMA : SG_TH_TARGET_ONLINE;
+        sg_th_sim s;
+        sg_th_sim_init(&s, &su, pt, sg_th_solver_dopri(1e-11, 1e-14));
+        double n0 = sg_th_frob(s.y, N1 * N2);
         for (int k = 1; k <= nout; k++) {
             double t = T * k / nout;
-            if (integ_to(&g, sg_th_flow_rhs, &f, y, t)) {
+            if (sg_th_sim_to(&s, t)) {
                 failed = 1;
                 break;
             }
             double want =
                 byol ? fabs(c1 * exp(l1 * t) + c2 * exp(l2 * t)) : exp(-(sigma2 + eta) * t);
-            worst = worse(worst, fabs(sg_th_frob(y, N1 * N2) / n0 - want));
+            worst = worse(worst, fabs(sg_th_frob(s.y, N1 * N2) / n0 - want));
         }
-        fin[byol] = sg_th_frob(y, N1 * N2) / n0;
-        integ_free(&g);
-        free(y);
-        sg_th_flow_free(&f);
+        fin[byol] = sg_th_frob(s.y, N1 * N2) / n0;
+        sg_th_sim_free(&s);
     }
     r->pass = !failed && worst <= tol && fin[0] <= tol_zero && fin[1] <= tol_zero;
     PUT(measured,
@@ -837,14 +776,7 @@ static void check_no_predictor(sg_th_perturb pt, sg_th_result *r) {
 
 /* ---- 10. eigenspace alignment: the commutator [F, W_p] ----------------------------------- */
 
-/* C = A B - B A for n x n. */
-static void commutator(double *C, const double *A, const double *B, int n, double *tmp) {
-    sg_th_mm(C, A, B, n, n, n);
-    sg_th_mm(tmp, B, A, n, n, n);
-    for (int i = 0; i < n * n; i++) C[i] -= tmp[i];
-}
-
-static void check_commutator(sg_th_perturb pt, sg_th_result *r) {
+static void claim_commutator(sg_th_perturb pt, sg_th_claim_result *r) {
     /* SimSiam (tau = 1), symmetric W_p, X = I, X' = sigma^2 I, F = W W^T. Then exactly
      * dC/dt = -(K C + C K) with C = [F, W_p] and
      * K = (1+sigma^2) [(alpha_p/2) F + W_p^2 - tau/(1+sigma^2) W_p] + (3/2) eta I,
@@ -860,57 +792,44 @@ static void check_commutator(sg_th_perturb pt, sg_th_result *r) {
      * bound with trapezoid integration of lambda_min(K) on 400 steps (error ~1e-5 relative in
      * the exponent): ratio <= 1 + 1e-3; decay ||C(T)||/||C(0)|| <= 1e-4. */
     const double tol_id = 1e-9, tol_bound = 1e-3, tol_decay = 1e-4;
-    double X[N1 * N1], Xp[N1 * N1];
-    eye_scaled(X, N1, 1.0);
-    eye_scaled(Xp, N1, sigma2);
-    sg_th_flow_params fp = {.n1 = N1,
-                            .n2 = N2,
-                            .X = X,
-                            .Xp = Xp,
-                            .alpha_p = alpha_p,
-                            .eta = eta,
-                            .target = SG_TH_TARGET_ONLINE,
-                            .stop_grad = 1,
-                            .pred = SG_TH_PRED_SYMMETRIC,
-                            .perturb = pt};
-    sg_th_flow f;
-    sg_err err;
-    SG_CHECK(sg_th_flow_init(&f, &fp, &err) == 0, "%s", err.msg);
-    double *y = xcalloc((size_t)f.dim, sizeof(double)),
-           *dy = xcalloc((size_t)f.dim, sizeof(double));
-    sg_th_flow_init_state(&f, y, 0.5, 0.3, 0, 51);
+    const sg_th_setup su = {.model = {.n1 = N1,
+                                      .n2 = N2,
+                                      .noise = sigma2,
+                                      .alpha_p = alpha_p,
+                                      .eta = eta,
+                                      .pred = SG_TH_PRED_SYMMETRIC},
+                            .start = {.w_std = 0.5, .wp_std = 0.3, .seed = 51}};
+    sg_th_sim s;
+    sg_th_sim_init(&s, &su, pt, sg_th_solver_dopri(1e-10, 1e-13));
+    double *y = s.y, *dy = xcalloc((size_t)s.flow.dim, sizeof(double));
     const int q = N2 * N2;
     double F[N2 * N2], dF[N2 * N2], C[N2 * N2], dC[N2 * N2], K[N2 * N2], KC[N2 * N2], T1[N2 * N2],
         T2[N2 * N2], tmp[N2 * N2], A[N2 * N1];
     double worst_id = 0, min_k = INFINITY, worst_bound = 0, integral = 0, prev_k = 0, c0 = 0;
     double k = 1.0 + sigma2;
     int failed = 0;
-    integ g;
-    integ_init(&g, f.dim, sg_th_solver_dopri(1e-10, 1e-13));
     for (int step = 0; step <= nout; step++) {
         double t = T * step / nout;
-        if (step && integ_to(&g, sg_th_flow_rhs, &f, y, t)) {
+        if (step && sg_th_sim_to(&s, t)) {
             failed = 1;
             break;
         }
-        const double *W = y, *Wp = sg_th_flow_Wp(&f, y);
-        sg_th_flow_rhs(&f, t, y, dy);
+        const double *W = y, *Wp = sg_th_flow_Wp(&s.flow, y);
+        sg_th_flow_rhs(&s.flow, t, y, dy);
         const double *dW = dy, *dWp = dy + N2 * N1;
         sg_th_mm_nt(F, W, W, N2, N1, N2);
         sg_th_mm_nt(dF, dW, W, N2, N1, N2); /* dF = dW W^T + W dW^T */
         sg_th_mm_nt(A, W, dW, N2, N1, N2);
         for (int i = 0; i < q; i++) dF[i] += A[i];
-        commutator(C, F, Wp, N2, tmp);
-        commutator(T1, dF, Wp, N2, tmp); /* dC = [dF, W_p] + [F, dW_p] */
-        commutator(T2, F, dWp, N2, tmp);
+        sg_th_commutator(C, F, Wp, N2, tmp);
+        sg_th_commutator(T1, dF, Wp, N2, tmp); /* dC = [dF, W_p] + [F, dW_p] */
+        sg_th_commutator(T2, F, dWp, N2, tmp);
         for (int i = 0; i < q; i++) dC[i] = T1[i] + T2[i];
         /* K (nominal parameters). */
         sg_th_mm(T1, Wp, Wp, N2, N2, N2);
         for (int i = 0; i < q; i++) K[i] = k * (0.5 * alpha_p * F[i] + T1[i] - tau / k * Wp[i]);
         for (int i = 0; i < N2; i++) K[i * N2 + i] += 1.5 * eta;
-        for (int i = 0; i < N2; i++) /* exact symmetry for Jacobi */
-            for (int j = i + 1; j < N2; j++)
-                K[i * N2 + j] = K[j * N2 + i] = 0.5 * (K[i * N2 + j] + K[j * N2 + i]);
+        sg_th_symmetrize(K, N2); /* exact symmetry for Jacobi */
         sg_th_mm(KC, K, C, N2, N2, N2);
         sg_th_mm(T2, C, K, N2, N2, N2);
         for (int i = 0; i < q; i++) KC[i] += T2[i];
@@ -936,10 +855,8 @@ static void check_commutator(sg_th_perturb pt, sg_th_result *r) {
         prev_k = lk;
     }
     double fin = sg_th_frob(C, q) / c0;
-    integ_free(&g);
-    free(y);
     free(dy);
-    sg_th_flow_free(&f);
+    sg_th_sim_free(&s);
     r->pass = !failed && worst_id <= tol_id && min_k > 0 && worst_bound <= 1.0 + tol_bound &&
               fin <= tol_decay;
     PUT(measured,
@@ -960,7 +877,28 @@ static void check_commutator(sg_th_perturb pt, sg_th_result *r) {
 
 /* ---- 11. EMA as a curriculum ----------------------------------------------------------------- */
 
-static void check_ema(sg_th_perturb pt, sg_th_result *r) {
+/* The rise of tau along a run: the smallest step between outputs until tau first reaches
+ * 0.99 (it may overshoot 1 slightly afterwards, when s shrinks); a NaN step counts as -inf. */
+typedef struct {
+    double prev, min_step;
+    int rising;
+} rise;
+
+/* Adds the next output tau; returns 1 at the output where tau first reaches 0.99. */
+static int rise_next(rise *r, double tau) {
+    int reached = 0;
+    if (r->rising) {
+        r->min_step = isnan(tau) ? -INFINITY : fmin(r->min_step, tau - r->prev);
+        if (tau >= 0.99) {
+            r->rising = 0;
+            reached = 1;
+        }
+    }
+    r->prev = tau;
+    return reached;
+}
+
+static void claim_ema(sg_th_perturb pt, sg_th_claim_result *r) {
     /* With an EMA target started at W_a(0) = 0 (paper Fig. 7), tau(t) (the ratio of target to
      * online weights) starts at 0 and rises towards 1: the target's strength, and with it the
      * collapse threshold eta_crit(tau) = tau^2/(4(1+sigma^2)), grows during training like a
@@ -980,81 +918,58 @@ static void check_ema(sg_th_perturb pt, sg_th_result *r) {
                             .tau_mode = SG_TH_TAU_EMA,
                             .perturb = pt};
     double y[3] = {0.5, 0.5, 0.0};
-    double tau_half = NAN, min_step = INFINITY, prev = 0, t99 = NAN;
-    int rising = 1, failed = 0;
-    integ g;
-    integ_init(&g, 3, mode_solver());
+    double tau_half = NAN, t99 = NAN;
+    rise modes = {.prev = 0.0, .min_step = INFINITY, .rising = 1};
+    int failed = 0;
+    sg_th_session g;
+    sg_th_session_init(&g, SG_TH_MODE_DIM, mode_solver(), sg_th_mode_rhs, &mp);
     for (int k = 1; k <= nout; k++) {
         double t = T * k / nout;
-        if (integ_to(&g, sg_th_mode_rhs, &mp, y, t)) {
+        if (sg_th_session_to(&g, y, t)) {
             failed = 1;
             break;
         }
-        double tau = y[SG_TH_MODE_TAU];
-        if (rising) {
-            min_step = isnan(tau) ? -INFINITY : fmin(min_step, tau - prev);
-            if (tau >= 0.99) {
-                rising = 0;
-                t99 = t;
-            }
-        }
-        if (k == 5) tau_half = tau;
-        prev = tau;
+        if (rise_next(&modes, y[SG_TH_MODE_TAU])) t99 = t;
+        if (k == 5) tau_half = y[SG_TH_MODE_TAU];
     }
-    integ_free(&g);
+    sg_th_session_free(&g);
     double pm, pp;
     SG_CHECK(sg_th_pstar(1.0, eta, sigma2, &pm, &pp) == 2, "eta above crit");
     double tau_T = y[SG_TH_MODE_TAU], p_T = y[SG_TH_MODE_P];
 
     /* Matrix flow. */
     enum { N1 = 16, N2 = 8 };
-    double X[N1 * N1], Xp[N1 * N1];
-    eye_scaled(X, N1, 1.0);
-    eye_scaled(Xp, N1, sigma2);
-    sg_th_flow_params fp = {.n1 = N1,
-                            .n2 = N2,
-                            .X = X,
-                            .Xp = Xp,
-                            .alpha_p = alpha_p,
-                            .eta = eta,
-                            .beta = beta,
-                            .target = SG_TH_TARGET_EMA,
-                            .stop_grad = 1,
-                            .pred = SG_TH_PRED_SYMMETRIC,
-                            .perturb = pt};
-    sg_th_flow f;
-    sg_err err;
-    SG_CHECK(sg_th_flow_init(&f, &fp, &err) == 0, "%s", err.msg);
-    double *z = xcalloc((size_t)f.dim, sizeof(double));
-    sg_th_flow_init_state(&f, z, 0.5, 0.3, 1, 61);
-    double mtau0 = sg_th_flow_tau(&f, z), mprev = mtau0, mmin_step = INFINITY;
-    int mrising = 1;
-    integ_init(&g, f.dim, sg_th_solver_dopri(1e-9, 1e-12));
+    const sg_th_setup su = {.model = {.n1 = N1,
+                                      .n2 = N2,
+                                      .noise = sigma2,
+                                      .alpha_p = alpha_p,
+                                      .eta = eta,
+                                      .beta = beta,
+                                      .target = SG_TH_TARGET_EMA,
+                                      .pred = SG_TH_PRED_SYMMETRIC},
+                            .start = {.w_std = 0.5, .wp_std = 0.3, .wa_zero = 1, .seed = 61}};
+    sg_th_sim s;
+    sg_th_sim_init(&s, &su, pt, sg_th_solver_dopri(1e-9, 1e-12));
+    double mtau0 = sg_th_flow_tau(&s.flow, s.y);
+    rise matrix = {.prev = mtau0, .min_step = INFINITY, .rising = 1};
     const double Tm = 200.0;
     for (int k = 1; k <= 200; k++) {
-        if (integ_to(&g, sg_th_flow_rhs, &f, z, Tm * k / 200)) {
+        if (sg_th_sim_to(&s, Tm * k / 200)) {
             failed = 1;
             break;
         }
-        double tau = sg_th_flow_tau(&f, z);
-        if (mrising) {
-            mmin_step = isnan(tau) ? -INFINITY : fmin(mmin_step, tau - mprev);
-            if (tau >= 0.99) mrising = 0;
-        }
-        mprev = tau;
+        rise_next(&matrix, sg_th_flow_tau(&s.flow, s.y));
     }
-    double mtau_T = sg_th_flow_tau(&f, z);
-    integ_free(&g);
-    free(z);
-    sg_th_flow_free(&f);
+    double mtau_T = sg_th_flow_tau(&s.flow, s.y);
+    sg_th_sim_free(&s);
 
-    r->pass = !failed && min_step >= -tol_mono && !rising && fabs(tau_T - 1.0) <= tol_tau &&
-              fabs(p_T - pp) <= tol_p && mtau0 == 0.0 && mmin_step >= -tol_mono && !mrising &&
-              fabs(mtau_T - 1.0) <= tol_tau;
+    r->pass = !failed && modes.min_step >= -tol_mono && !modes.rising &&
+              fabs(tau_T - 1.0) <= tol_tau && fabs(p_T - pp) <= tol_p && mtau0 == 0.0 &&
+              matrix.min_step >= -tol_mono && !matrix.rising && fabs(mtau_T - 1.0) <= tol_tau;
     PUT(measured,
         "modes: tau(0)=0, tau(2.5)=%.4f, reaches 0.99 at t=%.1f, min rise step %.2e, tau(T)=%.8f, "
         "p(T)=%.8f; matrix: tau_eff(0)=%.3g, min rise step %.2e, tau_eff(T)=%.8f",
-        tau_half, t99, min_step, tau_T, p_T, mtau0, mmin_step, mtau_T);
+        tau_half, t99, modes.min_step, tau_T, p_T, mtau0, matrix.min_step, mtau_T);
     PUT(expected,
         "tau rises monotonically from 0 to 1; p(T) = p*_+(tau=1) = %.8f; "
         "tau_eff rises from 0 to 1",
@@ -1079,32 +994,7 @@ static void predictor_eigs(sg_th_flow *f, const double *y, double *pe) {
     free(Wp);
 }
 
-/* An aligned start: W = U diag(sqrt(s_j)) V_r^T [n2 x n1] with random orthogonal U [n2 x n2]
- * and the first n2 columns V_r of a random orthogonal n1 x n1 matrix; W_p = U diag(p_j) U^T. */
-static void aligned_state(sg_th_flow *f, double *y, const double *s, const double *p,
-                          uint64_t seed) {
-    int n1 = f->p.n1, n2 = f->p.n2;
-    double *U = xcalloc((size_t)n2 * n2 + (size_t)n1 * n1, sizeof(double)), *V = U + n2 * n2;
-    sg_th_random_orthogonal(n2, seed, 1, U);
-    sg_th_random_orthogonal(n1, seed, 2, V);
-    double *W = y, *Wp = sg_th_flow_Wp(f, y), *Wa = sg_th_flow_Wa(f, y);
-    for (int a = 0; a < n2; a++)
-        for (int b = 0; b < n1; b++) {
-            double acc = 0;
-            for (int j = 0; j < n2; j++) acc += U[a * n2 + j] * sqrt(s[j]) * V[(size_t)b * n1 + j];
-            W[(size_t)a * n1 + b] = acc;
-        }
-    for (int a = 0; a < n2; a++)
-        for (int b = 0; b < n2; b++) {
-            double acc = 0;
-            for (int j = 0; j < n2; j++) acc += U[a * n2 + j] * p[j] * U[b * n2 + j];
-            Wp[a * n2 + b] = acc;
-        }
-    memcpy(Wa, W, sizeof(double) * (size_t)n2 * n1);
-    free(U);
-}
-
-static void check_directpred(sg_th_perturb pt, sg_th_result *r) {
+static void claim_directpred(sg_th_perturb pt, sg_th_claim_result *r) {
     /* DirectPred sets W_p = F_in^{1/2} (eps = 0), F_in = W (X+X') W^T the correlation of the
      * predictor's input. Per mode p = sqrt(k s) and ds/dt = 2 s [p (tau - k p) - eta], whose
      * non-zero equilibria are again p*_{+-}; p*_+ is stable. From a random start with every
@@ -1114,34 +1004,20 @@ static void check_directpred(sg_th_perturb pt, sg_th_result *r) {
     /* Tolerance: relative 1e-6 on each eigenvalue (convergence rate ~0.5 per time unit: the
      * distance after T = 60 is far below it); a different eta or sigma^2 moves p*_+ by > 1e-2. */
     const double tol = 1e-6;
-    double X[N1 * N1], Xp[N1 * N1];
-    eye_scaled(X, N1, 1.0);
-    eye_scaled(Xp, N1, sigma2);
-    sg_th_flow_params fp = {.n1 = N1,
-                            .n2 = N2,
-                            .X = X,
-                            .Xp = Xp,
-                            .alpha_p = 1.0,
-                            .eta = eta,
-                            .target = SG_TH_TARGET_ONLINE,
-                            .stop_grad = 1,
-                            .pred = SG_TH_PRED_DIRECTPRED,
-                            .dp_eps = 0.0,
-                            .perturb = pt};
-    sg_th_flow f;
-    sg_err err;
-    SG_CHECK(sg_th_flow_init(&f, &fp, &err) == 0, "%s", err.msg);
-    double *y = xcalloc((size_t)f.dim, sizeof(double));
-    sg_th_flow_init_state(&f, y, 0.25, 0.0, 0, 71);
+    const sg_th_setup su = {.model = {.n1 = N1,
+                                      .n2 = N2,
+                                      .noise = sigma2,
+                                      .alpha_p = 1.0,
+                                      .eta = eta,
+                                      .pred = SG_TH_PRED_DIRECTPRED},
+                            .start = {.w_std = 0.25, .seed = 71}};
+    sg_th_sim s;
+    sg_th_sim_init(&s, &su, pt, sg_th_solver_dopri(1e-10, 1e-13));
     double pe0[N2], pe[N2];
-    predictor_eigs(&f, y, pe0);
-    integ g;
-    integ_init(&g, f.dim, sg_th_solver_dopri(1e-10, 1e-13));
-    int failed = integ_to(&g, sg_th_flow_rhs, &f, y, T) != 0;
-    integ_free(&g);
-    predictor_eigs(&f, y, pe);
-    free(y);
-    sg_th_flow_free(&f);
+    predictor_eigs(&s.flow, s.y, pe0);
+    int failed = sg_th_sim_to(&s, T) != 0;
+    predictor_eigs(&s.flow, s.y, pe);
+    sg_th_sim_free(&s);
     double pm, pp;
     SG_CHECK(sg_th_pstar(1.0, eta, sigma2, &pm, &pp) == 2, "eta above crit");
     double worst = 0;
@@ -1153,13 +1029,13 @@ static void check_directpred(sg_th_perturb pt, sg_th_result *r) {
     PUT(tolerance, "relative %.0e per eigenvalue", tol);
     PUT(parameters,
         "n1=%d n2=%d X=I X'=sigma2 I sigma2=%g eta=%g tau=1 (SimSiam target) eps=0 T=%g; W(0) ~ "
-        "N(0,0.25^2); W_p = U diag(sqrt(s_j)) U^T from F_in = W(X+X')W^T at every evaluation; "
+        "N(0,%g^2); W_p = U diag(sqrt(s_j)) U^T from F_in = W(X+X')W^T at every evaluation; "
         "dopri5(rtol=1e-10,atol=1e-13)",
-        N1, N2, sigma2, eta, T);
+        N1, N2, sigma2, eta, T, su.start.w_std);
     PUT(detail, "%s", failed ? "integration failed" : "non-collapsed branch");
 }
 
-static void check_directpred_eps(sg_th_perturb pt, sg_th_result *r) {
+static void claim_directpred_eps(sg_th_perturb pt, sg_th_claim_result *r) {
     /* Eq. 18's boost: p_j = sqrt(s_j) + eps s_max. A mode started below the basin edge p*_-
      * collapses with eps = 0 but is lifted into the basin of p*_+ when eps s_max > p*_-, and
      * then every mode settles at p = p*_+ (the same per-mode equilibrium condition). */
@@ -1169,50 +1045,35 @@ static void check_directpred_eps(sg_th_perturb pt, sg_th_result *r) {
     SG_CHECK(sg_th_pstar(1.0, eta, sigma2, &pm, &pp) == 2, "eta above crit");
     const double k = 1.0 + sigma2;
     const double p0[N2] = {0.5 * pm, 0.3, 0.5, 0.8};
-    double s0[N2], wp0[N2] = {0, 0, 0, 0};
+    double s0[N2], wp0[N2] = {0, 0, 0, 0}; /* DirectPred's W_p replaces the stored one */
     for (int j = 0; j < N2; j++) s0[j] = p0[j] * p0[j] / k; /* sqrt(k s) = p0 */
     /* Tolerances: with eps = 0 the weak mode's s(T)/s(0) <= 1e-3 (decay ~exp(-2 eta T) =
      * 3e-7) and the others reach p*_+ to 1e-6 relative; with eps all four reach p*_+ to 1e-6. */
     const double tol_collapse = 1e-3, tol = 1e-6;
-    double X[N1 * N1], Xp[N1 * N1];
-    eye_scaled(X, N1, 1.0);
-    eye_scaled(Xp, N1, sigma2);
+    sg_th_setup su = {.model = {.n1 = N1,
+                                .n2 = N2,
+                                .noise = sigma2,
+                                .alpha_p = 1.0,
+                                .eta = eta,
+                                .pred = SG_TH_PRED_DIRECTPRED},
+                      .start = {.aligned = 1, .s0 = s0, .p0 = wp0, .seed = 81}};
     double weak_ratio = NAN, worst[2] = {0, 0};
     int failed = 0;
     for (int with_eps = 0; with_eps < 2; with_eps++) {
-        sg_th_flow_params fp = {.n1 = N1,
-                                .n2 = N2,
-                                .X = X,
-                                .Xp = Xp,
-                                .alpha_p = 1.0,
-                                .eta = eta,
-                                .target = SG_TH_TARGET_ONLINE,
-                                .stop_grad = 1,
-                                .pred = SG_TH_PRED_DIRECTPRED,
-                                .dp_eps = with_eps ? eps : 0.0,
-                                .perturb = pt};
-        sg_th_flow f;
-        sg_err err;
-        SG_CHECK(sg_th_flow_init(&f, &fp, &err) == 0, "%s", err.msg);
-        double *y = xcalloc((size_t)f.dim, sizeof(double));
-        aligned_state(&f, y, s0, wp0, 81);
-        integ g;
-        integ_init(&g, f.dim, sg_th_solver_dopri(1e-10, 1e-13));
-        if (integ_to(&g, sg_th_flow_rhs, &f, y, T)) failed = 1;
-        integ_free(&g);
-        double pe[N2], F[N2 * N2], w[N2], V[N2 * N2], wk[N2 * N2], A[N2 * N1];
-        predictor_eigs(&f, y, pe);
-        sg_th_mm(A, y, f.Xs, N2, N1, N1);
-        sg_th_mm_nt(F, A, y, N2, N1, N2);
-        sg_th_sym_eig(N2, F, w, V, wk);
+        su.model.dp_eps = with_eps ? eps : 0.0;
+        sg_th_sim s;
+        sg_th_sim_init(&s, &su, pt, sg_th_solver_dopri(1e-10, 1e-13));
+        if (sg_th_sim_to(&s, T)) failed = 1;
+        double pe[N2], w[N2];
+        predictor_eigs(&s.flow, s.y, pe);
+        gram_eigs(s.y, s.flow.Xs, N2, N1, w);
         if (!with_eps) {
             weak_ratio = w[0] / s0[0];
             for (int j = 1; j < N2; j++) worst[0] = worse(worst[0], fabs(pe[j] - pp) / pp);
         } else {
             for (int j = 0; j < N2; j++) worst[1] = worse(worst[1], fabs(pe[j] - pp) / pp);
         }
-        free(y);
-        sg_th_flow_free(&f);
+        sg_th_sim_free(&s);
     }
     r->pass = !failed && weak_ratio <= tol_collapse && worst[0] <= tol && worst[1] <= tol;
     PUT(measured,
@@ -1232,7 +1093,7 @@ static void check_directpred_eps(sg_th_perturb pt, sg_th_result *r) {
     PUT(detail, "%s", failed ? "integration failed" : "eps lifts weak modes over p*_-");
 }
 
-static void check_decouples(sg_th_perturb pt, sg_th_result *r) {
+static void claim_decouples(sg_th_perturb pt, sg_th_claim_result *r) {
     /* From an aligned start (symmetric W_p sharing F's eigenvectors) the full matrix flow
      * (SimSiam, X = I, X' = sigma^2 I) stays aligned and its eigenvalues follow the
      * per-mode system exactly; with c = 0 each mode ends at 0 or p*_+ according to the side of
@@ -1246,54 +1107,38 @@ static void check_decouples(sg_th_perturb pt, sg_th_result *r) {
     /* Tolerances: matrix vs mode trajectories 1e-7 absolute (both integrated at rtol 1e-10;
      * the eigenvalues are O(1)); ends: collapse |p(T)| <= 1e-3 p(0), else |p(T) - p*_+| <= 1e-6. */
     const double tol_traj = 1e-7, tol_end = 1e-6;
-    double X[N1 * N1], Xp[N1 * N1];
-    eye_scaled(X, N1, 1.0);
-    eye_scaled(Xp, N1, sigma2);
-    sg_th_flow_params fp = {.n1 = N1,
-                            .n2 = N2,
-                            .X = X,
-                            .Xp = Xp,
-                            .alpha_p = alpha_p,
-                            .eta = eta,
-                            .target = SG_TH_TARGET_ONLINE,
-                            .stop_grad = 1,
-                            .pred = SG_TH_PRED_SYMMETRIC,
-                            .perturb = pt};
-    sg_th_flow f;
-    sg_err err;
-    SG_CHECK(sg_th_flow_init(&f, &fp, &err) == 0, "%s", err.msg);
-    double *y = xcalloc((size_t)f.dim, sizeof(double));
-    aligned_state(&f, y, s0, p0, 91);
-    sg_th_mode_params mp = {.alpha_p = alpha_p,
-                            .eta = eta,
-                            .sigma2 = sigma2,
-                            .tau_mode = SG_TH_TAU_FIXED,
-                            .perturb = pt};
-    double modes[N2][3];
-    integ gm[N2];
+    const sg_th_setup su = {.model = {.n1 = N1,
+                                      .n2 = N2,
+                                      .noise = sigma2,
+                                      .alpha_p = alpha_p,
+                                      .eta = eta,
+                                      .pred = SG_TH_PRED_SYMMETRIC},
+                            .start = {.aligned = 1, .s0 = s0, .p0 = p0, .seed = 91}};
+    sg_th_sim s;
+    sg_th_sim_init(&s, &su, pt, sg_th_solver_dopri(1e-10, 1e-13));
+    sg_th_mode_params mp = fixed_tau(alpha_p, eta, sigma2, pt);
+    double modes[N2][SG_TH_MODE_DIM];
+    sg_th_session gm[N2];
     for (int j = 0; j < N2; j++) {
-        modes[j][0] = p0[j];
-        modes[j][1] = s0[j];
-        modes[j][2] = 1.0;
-        integ_init(&gm[j], 3, mode_solver());
+        modes[j][SG_TH_MODE_P] = p0[j];
+        modes[j][SG_TH_MODE_S] = s0[j];
+        modes[j][SG_TH_MODE_TAU] = 1.0;
+        sg_th_session_init(&gm[j], SG_TH_MODE_DIM, mode_solver(), sg_th_mode_rhs, &mp);
     }
-    integ g;
-    integ_init(&g, f.dim, sg_th_solver_dopri(1e-10, 1e-13));
     double worst = 0;
     int failed = 0;
-    double pe[N2], F[N2 * N2], w[N2], V[N2 * N2], wk[N2 * N2];
+    double pe[N2], w[N2];
     for (int k = 1; k <= nout && !failed; k++) {
         double t = T * k / nout;
-        if (integ_to(&g, sg_th_flow_rhs, &f, y, t)) failed = 1;
+        if (sg_th_sim_to(&s, t)) failed = 1;
         for (int j = 0; j < N2; j++)
-            if (integ_to(&gm[j], sg_th_mode_rhs, &mp, modes[j], t)) failed = 1;
-        predictor_eigs(&f, y, pe);
-        sg_th_mm_nt(F, y, y, N2, N1, N2);
-        sg_th_sym_eig(N2, F, w, V, wk);
+            if (sg_th_session_to(&gm[j], modes[j], t)) failed = 1;
+        predictor_eigs(&s.flow, s.y, pe);
+        gram_eigs(s.y, s.flow.X, N2, N1, w); /* F = W W^T (X = I) */
         /* One-dimensional flows on the parabola keep the modes' order: compare sorted. */
         for (int j = 0; j < N2; j++) {
-            worst = worse(worst, fabs(pe[j] - modes[j][0]));
-            worst = worse(worst, fabs(w[j] - modes[j][1]));
+            worst = worse(worst, fabs(pe[j] - modes[j][SG_TH_MODE_P]));
+            worst = worse(worst, fabs(w[j] - modes[j][SG_TH_MODE_S]));
         }
     }
     double pm, pp;
@@ -1308,10 +1153,8 @@ static void check_decouples(sg_th_perturb pt, sg_th_result *r) {
             worst_end = worse(worst_end, fabs(pe[j] - pp));
         }
     }
-    for (int j = 0; j < N2; j++) integ_free(&gm[j]);
-    integ_free(&g);
-    free(y);
-    sg_th_flow_free(&f);
+    for (int j = 0; j < N2; j++) sg_th_session_free(&gm[j]);
+    sg_th_sim_free(&s);
     r->pass = !failed && worst <= tol_traj && ends_ok && worst_end <= tol_end;
     PUT(measured,
         "max |eig(matrix) - mode| = %.2e; p(T): %.2e %.2e %.8f %.8f %.8f %.8f (max |p - p*_+| "
@@ -1333,14 +1176,15 @@ static void check_decouples(sg_th_perturb pt, sg_th_result *r) {
 
 /* ---- 15-16. discrete SGD against the flow ---------------------------------------------------- */
 
-static void check_sgd_flow(sg_th_perturb pt, sg_th_result *r) {
+static void claim_sgd_flow(sg_th_perturb pt, sg_th_claim_result *r) {
     /* The flow is the small-step, large-batch limit of SGD on the linear model: one SGD step of
      * size lr is lr time units, and the expected update is lr times the flow's right-hand side.
      * Here the (possibly perturbed) SGD runs against the nominal flow from the same start:
      * BYOL with a free linear predictor. */
-    enum { N1 = 8, N2 = 4 };
-    const double sigma2 = 0.1, eta = 0.05, beta = 0.4, alpha_p = 1.0, lr = 0.02, T = 30.0;
-    const int batch = 32, nchk = 30;
+    const sg_th_setup *su = &sg_th_setup_sgd_vs_flow;
+    const sg_th_model *m = &su->model;
+    const double lr = su->sgd.lr, T = 30.0;
+    const int nchk = 30;
     /* Tolerance: relative deviation of ||W||_F, ||W_p||_F, ||W_a||_F at 30 checkpoints. The
      * gradient noise of a batch of B has relative size ~1/sqrt(B); integrated over the flow's
      * relaxation times it leaves a wander of order sqrt(lr/B) = 0.025 (times a constant below 1:
@@ -1348,68 +1192,46 @@ static void check_sgd_flow(sg_th_perturb pt, sg_th_result *r) {
      * discretisation bias O(lr) is ~0.002. A changed term (sign of weight decay: factor
      * exp(2 eta T) = e^3 on the weights) is far outside. */
     const double tol = 0.03;
-    double X[N1 * N1], Xp[N1 * N1];
-    eye_scaled(X, N1, 1.0);
-    eye_scaled(Xp, N1, sigma2);
-    sg_th_flow_params fp = {.n1 = N1,
-                            .n2 = N2,
-                            .X = X,
-                            .Xp = Xp,
-                            .alpha_p = alpha_p,
-                            .eta = eta,
-                            .beta = beta,
-                            .target = SG_TH_TARGET_EMA,
-                            .stop_grad = 1,
-                            .pred = SG_TH_PRED_LEARNED,
-                            .perturb = SG_TH_PERTURB_NONE};
-    sg_th_flow f;
-    sg_err err;
-    SG_CHECK(sg_th_flow_init(&f, &fp, &err) == 0, "%s", err.msg);
-    sg_th_sgd_params sp = {.model = fp, .lr = lr, .batch = batch, .seed = 101};
-    sp.model.perturb = pt;
+    sg_th_sim flow;
+    sg_th_sim_init(&flow, su, SG_TH_PERTURB_NONE, sg_th_solver_dopri(1e-9, 1e-12));
     sg_th_sgd s;
-    SG_CHECK(sg_th_sgd_init(&s, &sp, &err) == 0, "%s", err.msg);
-    double *y = xcalloc((size_t)f.dim, sizeof(double)), *z = xcalloc((size_t)f.dim, sizeof(double));
-    sg_th_flow_init_state(&f, y, 0.4, 0.4, 0, 103);
-    memcpy(z, y, sizeof(double) * (size_t)f.dim);
-    const int w = N2 * N1, q = N2 * N2;
+    sg_th_setup_sgd(su, pt, &s);
+    double *z = xcalloc((size_t)flow.flow.dim, sizeof(double));
+    memcpy(z, flow.y, sizeof(double) * (size_t)flow.flow.dim);
     long per = (long)floor(T / nchk / lr + 0.5);
     double worst = 0;
     int failed = 0;
-    integ g;
-    integ_init(&g, f.dim, sg_th_solver_dopri(1e-9, 1e-12));
     for (int k = 1; k <= nchk; k++) {
         double t = (double)(k * per) * lr;
-        if (integ_to(&g, sg_th_flow_rhs, &f, y, t)) failed = 1;
+        if (sg_th_sim_to(&flow, t)) failed = 1;
         for (long i = 0; i < per; i++) sg_th_sgd_step(&s, z);
-        double a[3] = {sg_th_frob(y, w), sg_th_frob(sg_th_flow_Wp(&f, y), q),
-                       sg_th_frob(sg_th_flow_Wa(&f, y), w)};
-        double b[3] = {sg_th_frob(z, w), sg_th_frob(sg_th_flow_Wp(&f, z), q),
-                       sg_th_frob(sg_th_flow_Wa(&f, z), w)};
+        double a[3], b[3];
+        sg_th_flow_norms(&flow.flow, flow.y, a);
+        sg_th_flow_norms(&flow.flow, z, b);
         for (int j = 0; j < 3; j++) worst = worse(worst, fabs(b[j] - a[j]) / a[j]);
     }
-    double fin_flow = sg_th_frob(y, w), fin_sgd = sg_th_frob(z, w);
-    integ_free(&g);
-    free(y);
+    int w = m->n2 * m->n1;
+    double fin_flow = sg_th_frob(flow.y, w), fin_sgd = sg_th_frob(z, w);
     free(z);
     sg_th_sgd_free(&s);
-    sg_th_flow_free(&f);
+    sg_th_sim_free(&flow);
     r->pass = !failed && worst <= tol;
     PUT(measured,
         "max relative deviation of ||W||, ||W_p||, ||W_a|| = %.4f (||W(T)||: SGD %.5f, "
         "flow %.5f)",
         worst, fin_sgd, fin_flow);
     PUT(expected, "SGD follows the gradient flow (deviation 0 in the limit lr -> 0, B -> inf)");
-    PUT(tolerance, "<= %.2f (noise scale sqrt(lr/B) = %.3f)", tol, sqrt(lr / batch));
+    PUT(tolerance, "<= %.2f (noise scale sqrt(lr/B) = %.3f)", tol, sqrt(lr / su->sgd.batch));
     PUT(parameters,
         "n1=%d n2=%d X=I X'=sigma2 I sigma2=%g eta=%g alpha_p=%g BYOL EMA beta=%g (m = 1 - lr "
-        "beta = %.4f) learned W_p; SGD lr=%g batch=%d steps=%ld seed=101; flow T=%g "
-        "dopri5(rtol=1e-9); init W, W_p ~ N(0,0.4^2), W_a(0) = W(0)",
-        N1, N2, sigma2, eta, alpha_p, beta, 1.0 - lr * beta, lr, batch, per * nchk, T);
+        "beta = %.4f) learned W_p; SGD lr=%g batch=%d steps=%ld seed=%" PRIu64 "; flow T=%g "
+        "dopri5(rtol=1e-9); init W, W_p ~ N(0,%g^2), W_a(0) = W(0)",
+        m->n1, m->n2, m->noise, m->eta, m->alpha_p, m->beta, 1.0 - lr * m->beta, lr, su->sgd.batch,
+        per * nchk, su->sgd.seed, T, su->start.w_std);
     PUT(detail, "%s", failed ? "flow integration failed" : "30 checkpoints, 1 time unit apart");
 }
 
-static void check_sgd_directpred(sg_th_perturb pt, sg_th_result *r) {
+static void claim_sgd_directpred(sg_th_perturb pt, sg_th_claim_result *r) {
     /* DirectPred in SGD form (F_hat moving average with rho, W_p set every step from F_hat)
      * on sampled data: the modes of F_in = W (X+X') W^T end on the non-collapsed branch,
      * p_j = sqrt(eig_j(F_in)) ~ p*_+, up to the noise of a finite batch. */
@@ -1421,35 +1243,25 @@ static void check_sgd_directpred(sg_th_perturb pt, sg_th_result *r) {
      * around p*_+ (measured: <= 2% at n2 = 8, seeds 1-3). A wrong weight-decay sign or a
      * dropped noise term moves p*_+ by 11-12%. */
     const double tol = 0.05;
-    double X[N1 * N1], Xp[N1 * N1];
-    eye_scaled(X, N1, 1.0);
-    eye_scaled(Xp, N1, sigma2);
-    sg_th_flow_params fp = {.n1 = N1,
-                            .n2 = N2,
-                            .X = X,
-                            .Xp = Xp,
-                            .alpha_p = 1.0,
-                            .eta = eta,
-                            .target = SG_TH_TARGET_ONLINE,
-                            .stop_grad = 1,
-                            .pred = SG_TH_PRED_DIRECTPRED,
-                            .dp_eps = 0.0,
-                            .perturb = pt};
-    sg_th_sgd_params sp = {
-        .model = fp, .lr = lr, .batch = batch, .seed = 111, .dp_rho = rho, .dp_freq = 1};
+    const sg_th_setup su = {
+        .model = {.n1 = N1,
+                  .n2 = N2,
+                  .noise = sigma2,
+                  .alpha_p = 1.0,
+                  .eta = eta,
+                  .pred = SG_TH_PRED_DIRECTPRED},
+        .start = {.w_std = 0.3, .seed = 113},
+        .sgd = {.lr = lr, .batch = batch, .seed = 111, .dp_rho = rho, .dp_freq = 1}};
     sg_th_sgd s;
-    sg_err err;
-    SG_CHECK(sg_th_sgd_init(&s, &sp, &err) == 0, "%s", err.msg);
+    sg_th_setup_sgd(&su, pt, &s);
     double *z = xcalloc((size_t)s.flow.dim, sizeof(double));
-    sg_th_flow_init_state(&s.flow, z, 0.3, 0.0, 0, 113);
+    sg_th_setup_state(&su.start, &s.flow, z);
     long steps = (long)floor(T / lr + 0.5);
     for (long i = 0; i < steps; i++) sg_th_sgd_step(&s, z);
     /* F_in with the nominal X + X'. */
-    double XX[N1 * N1], A[N2 * N1], F[N2 * N2], w[N2], V[N2 * N2], wk[N2 * N2];
-    for (int i = 0; i < N1 * N1; i++) XX[i] = X[i] + Xp[i];
-    sg_th_mm(A, z, XX, N2, N1, N1);
-    sg_th_mm_nt(F, A, z, N2, N1, N2);
-    sg_th_sym_eig(N2, F, w, V, wk);
+    double XX[N1 * N1], w[N2];
+    for (int i = 0; i < N1 * N1; i++) XX[i] = s.flow.X[i] + s.flow.Xp[i];
+    gram_eigs(z, XX, N2, N1, w);
     double pm, pp;
     SG_CHECK(sg_th_pstar(1.0, eta, sigma2, &pm, &pp) == 2, "eta above crit");
     double worst = 0, pj[N2];
@@ -1473,61 +1285,61 @@ static void check_sgd_directpred(sg_th_perturb pt, sg_th_result *r) {
 
 /* ---- registry, CSV, table ----------------------------------------------------------------- */
 
-static const sg_th_check CHECKS[] = {
+static const sg_th_claim CLAIMS[] = {
     {"invariant", "s = p^2/alpha_p + exp(-2 eta t) c holds along trajectories (mode system)",
-     check_invariant},
+     claim_invariant},
     {"matrix_invariant",
      "W_p^T W_p/alpha_p - W W^T decays exactly as exp(-2 eta t) in the full flow (Theorem 1)",
-     check_matrix_invariant},
+     claim_matrix_invariant},
     {"fixed_points", "fixed points on the parabola are 0 and p*_{+-} (only 0 above eta_crit)",
-     check_fixed_points},
-    {"fixed_point_stability", "0 and p*_+ are stable, p*_- is unstable (saddle)", check_stability},
+     claim_fixed_points},
+    {"fixed_point_stability", "0 and p*_+ are stable, p*_- is unstable (saddle)", claim_stability},
     {"eta0_no_collapse",
      "eta = 0: fixed points s = 0 or p = tau/(1+sigma^2); no collapse if s(0) > p(0)^2/alpha_p",
-     check_eta0},
+     claim_eta0},
     {"basin_boundary",
-     "the collapse basin boundary is p*_-; it grows with eta and shrinks with tau", check_basin},
+     "the collapse basin boundary is p*_-; it grows with eta and shrinks with tau", claim_basin},
     {"collapse_above_eta_crit",
-     "above eta = tau^2/(4(1+sigma^2)) every initial condition collapses", check_above_crit},
-    {"no_stopgrad_collapse", "without stop-gradient W -> 0 (Theorem 2)", check_no_stopgrad},
-    {"no_predictor_collapse", "without a predictor (W_p = I) W -> 0", check_no_predictor},
+     "above eta = tau^2/(4(1+sigma^2)) every initial condition collapses", claim_above_crit},
+    {"no_stopgrad_collapse", "without stop-gradient W -> 0 (Theorem 2)", claim_no_stopgrad},
+    {"no_predictor_collapse", "without a predictor (W_p = I) W -> 0", claim_no_predictor},
     {"commutator_decay",
      "||[F, W_p]|| decays while K = (1+sigma^2)[(alpha_p/2)F + W_p^2 - tau W_p/(1+sigma^2)] + "
      "(3/2) eta I is positive definite",
-     check_commutator},
-    {"ema_curriculum", "EMA acts as a curriculum: tau grows from 0 towards 1", check_ema},
+     claim_commutator},
+    {"ema_curriculum", "EMA acts as a curriculum: tau grows from 0 towards 1", claim_ema},
     {"directpred_branch", "DirectPred on the linear model reaches the non-collapsed branch p*_+",
-     check_directpred},
+     claim_directpred},
     {"directpred_eps_rescue",
      "DirectPred's eps s_max boost lifts a mode below p*_- onto the non-collapsed branch",
-     check_directpred_eps},
+     claim_directpred_eps},
     {"matrix_flow_decouples",
      "from an aligned start the matrix flow follows the per-mode system, each mode ending at 0 "
      "or p*_+ by its side of p*_-",
-     check_decouples},
+     claim_decouples},
     {"sgd_tracks_flow", "discrete SGD with sampled data and noise follows the gradient flow",
-     check_sgd_flow},
+     claim_sgd_flow},
     {"sgd_directpred_branch", "finite-batch DirectPred SGD ends on the non-collapsed branch",
-     check_sgd_directpred},
+     claim_sgd_directpred},
 };
 
-int sg_th_check_count(void) { return (int)(sizeof CHECKS / sizeof CHECKS[0]); }
+int sg_th_claim_count(void) { return (int)(sizeof CLAIMS / sizeof CLAIMS[0]); }
 
-const sg_th_check *sg_th_check_at(int i) {
-    SG_CHECK(i >= 0 && i < sg_th_check_count(), "check index %d", i);
-    return &CHECKS[i];
+const sg_th_claim *sg_th_claim_at(int i) {
+    SG_CHECK(i >= 0 && i < sg_th_claim_count(), "claim index %d", i);
+    return &CLAIMS[i];
 }
 
-const sg_th_check *sg_th_check_find(const char *name) {
-    for (int i = 0; i < sg_th_check_count(); i++)
-        if (strcmp(CHECKS[i].name, name) == 0) return &CHECKS[i];
+const sg_th_claim *sg_th_claim_find(const char *name) {
+    for (int i = 0; i < sg_th_claim_count(); i++)
+        if (strcmp(CLAIMS[i].name, name) == 0) return &CLAIMS[i];
     return NULL;
 }
 
-void sg_th_check_run(const sg_th_check *c, sg_th_perturb perturb, sg_th_result *r) {
+void sg_th_claim_run(const sg_th_claim *c, sg_th_perturb perturb, sg_th_claim_result *r) {
     memset(r, 0, sizeof *r);
-    r->check = c->name;
-    r->claim = c->claim;
+    r->name = c->name;
+    r->statement = c->statement;
     double t0 = now_s();
     c->run(perturb, r);
     r->seconds = now_s() - t0;
@@ -1535,15 +1347,15 @@ void sg_th_check_run(const sg_th_check *c, sg_th_perturb perturb, sg_th_result *
         add(r->detail, sizeof r->detail, "; PERTURBED dynamics: %s", sg_th_perturb_name(perturb));
 }
 
-int sg_th_results_write_csv(const char *path, const sg_th_result *rs, size_t n, sg_err *err) {
+int sg_th_claims_write_csv(const char *path, const sg_th_claim_result *rs, size_t n, sg_err *err) {
     static const char *const header[] = {"check",      "claim",     "measured",
                                          "expected",   "tolerance", "verdict",
                                          "parameters", "detail",    "seconds"};
     sg_csv_row *rows = xcalloc(n, sizeof(sg_csv_row));
     for (size_t i = 0; i < n; i++) {
         sg_csv_row_init(&rows[i]);
-        sg_csv_row_str(&rows[i], rs[i].check);
-        sg_csv_row_str(&rows[i], rs[i].claim);
+        sg_csv_row_str(&rows[i], rs[i].name);
+        sg_csv_row_str(&rows[i], rs[i].statement);
         sg_csv_row_str(&rows[i], rs[i].measured);
         sg_csv_row_str(&rows[i], rs[i].expected);
         sg_csv_row_str(&rows[i], rs[i].tolerance);
@@ -1560,12 +1372,12 @@ int sg_th_results_write_csv(const char *path, const sg_th_result *rs, size_t n, 
     return rc;
 }
 
-void sg_th_results_print(const sg_th_result *rs, size_t n, FILE *f) {
+void sg_th_claims_print(const sg_th_claim_result *rs, size_t n, FILE *f) {
     int npass = 0;
     fprintf(f, "%-24s %-7s %8s  %s\n", "check", "verdict", "seconds", "measured");
     for (size_t i = 0; i < n; i++) {
         npass += rs[i].pass;
-        fprintf(f, "%-24s %-7s %8.3f  %s\n", rs[i].check, rs[i].pass ? "PASS" : "FAIL",
+        fprintf(f, "%-24s %-7s %8.3f  %s\n", rs[i].name, rs[i].pass ? "PASS" : "FAIL",
                 rs[i].seconds, rs[i].measured);
     }
     fprintf(f, "%d of %zu checks passed\n", npass, n);

@@ -954,7 +954,7 @@ void sg_regress_defaults(sg_regress_opts *o) {
     o->threshold = 0.10;
     o->points = 1.5;
     o->alpha = 0.01;
-    o->window = 5;
+    o->window = 8;
 }
 
 static const char *const change_names[] = {"REGRESSION", "accepted", "regression, not the latest",
@@ -970,6 +970,13 @@ void sg_regress_result_free(sg_regress_result *r) {
 }
 
 static int is_points(const sg_hist_series *s) { return !strcmp(s->unit, "%"); }
+
+/* The smallest one-sided p the test can give between n and m values: 1 / C(n + m, n). */
+static double min_p_levels(int n, int m) {
+    double c = 1.0;
+    for (int i = 1; i <= n; i++) c = c * (double)(m + i) / (double)i;
+    return 1.0 / c;
+}
 
 /* The levels' median and the pooled samples of points [a, b). */
 static double window(const sg_hist_series *s, int a, int b, double *lv, double **pool, int *npool) {
@@ -991,12 +998,14 @@ static double window(const sg_hist_series *s, int a, int b, double *lv, double *
 typedef struct {
     int k;
     double before, after, change, p;
-    int worse;
+    int worse, by_commits;
 } candidate;
 
-/* Is `a` a better representative of a change than `b`? Smaller p, then larger change, then
- * earlier. */
+/* Is `a` a better representative of a change than `b`? Tested over the commits (the p-values
+ * of the two tests do not compare: pooled samples give far smaller ones), then smaller p, then
+ * larger change, then earlier. */
 static int better_candidate(const sg_hist_series *s, const candidate *a, const candidate *b) {
+    if (a->by_commits != b->by_commits) return a->by_commits;
     if (a->p != b->p) return a->p < b->p;
     double ea = is_points(s) ? fabs(a->change) : fabs(log(a->change));
     double eb = is_points(s) ? fabs(b->change) : fabs(log(b->change));
@@ -1008,13 +1017,13 @@ static int better_candidate(const sg_hist_series *s, const candidate *a, const c
 static int test_split(const sg_hist_series *s, int k, const sg_regress_opts *o, candidate *c) {
     int a = k - o->window < 0 ? 0 : k - o->window;
     int b = k + o->window > s->npts ? s->npts : k + o->window;
-    double *lv = malloc((size_t)o->window * sizeof *lv);
-    SG_CHECK(lv != NULL, "out of memory");
+    double *lvl = malloc((size_t)o->window * sizeof *lvl);
+    double *lvr = malloc((size_t)o->window * sizeof *lvr);
+    SG_CHECK(lvl && lvr, "out of memory");
     double *left, *right;
     int nl, nr;
-    double before = window(s, a, k, lv, &left, &nl);
-    double after = window(s, k, b, lv, &right, &nr);
-    free(lv);
+    double before = window(s, a, k, lvl, &left, &nl);
+    double after = window(s, k, b, lvr, &right, &nr);
     int found = 0;
     double change = is_points(s) ? after - before : after / before;
     int up = after > before;
@@ -1022,8 +1031,17 @@ static int test_split(const sg_hist_series *s, int k, const sg_regress_opts *o, 
                              : (change > 1 + o->threshold || change < 1 / (1 + o->threshold));
     /* a ratio needs positive levels; a difference in points does not */
     if (large && (is_points(s) || (before > 0 && after > 0))) {
-        double p = up ? sg_mann_whitney_p_greater(left, nl, right, nr)
-                      : sg_mann_whitney_p_greater(right, nr, left, nl);
+        /* The commits are the independent units: repetitions of one run share its conditions
+         * and pooling them overstates the evidence when runs differ. So the test is over the
+         * commits' medians whenever those can reach alpha, and over the pooled samples (what
+         * `stopgrad compare` does between two runs) only near the newest commit, where too few
+         * commits follow. */
+        int by_commits = min_p_levels(k - a, b - k) < o->alpha;
+        double *x = by_commits ? lvl : left, *y = by_commits ? lvr : right;
+        int nx = by_commits ? k - a : nl, ny = by_commits ? b - k : nr;
+        double p = up ? sg_mann_whitney_p_greater(x, nx, y, ny)
+                      : sg_mann_whitney_p_greater(y, ny, x, nx);
+        c->by_commits = by_commits;
         if (p < o->alpha) {
             c->k = k;
             c->before = before;
@@ -1036,6 +1054,8 @@ static int test_split(const sg_hist_series *s, int k, const sg_regress_opts *o, 
     }
     free(left);
     free(right);
+    free(lvl);
+    free(lvr);
     return found;
 }
 
@@ -1059,12 +1079,13 @@ int sg_history_regress(const sg_hist_data *d, const sg_regress_opts *o, sg_regre
     int cap = 0;
     for (int si = 0; si < d->nseries; si++) {
         const sg_hist_series *s = &d->series[si];
-        if (s->npts < 2) continue;
+        if (s->npts <= o->window) continue;
         r->tested_series++;
         int first = r->nchanges;
         candidate best = {0}, c;
         int have = 0, last_k = -1;
-        for (int k = 1; k <= s->npts; k++) {
+        /* a change needs a full window before it: fewer commits do not establish a level */
+        for (int k = o->window; k <= s->npts; k++) {
             int found = k < s->npts && test_split(s, k, o, &c);
             /* a cluster ends when no candidate came within `window` commits */
             if (have && (k == s->npts || k - last_k > o->window)) {
@@ -1083,6 +1104,7 @@ int sg_history_regress(const sg_hist_data *d, const sg_regress_opts *o, sg_regre
                 ch->change = best.change;
                 ch->p = best.p;
                 ch->worse = best.worse;
+                ch->by_commits = best.by_commits;
                 have = 0;
             }
             if (found) {
@@ -1129,7 +1151,7 @@ void sg_regress_print(const sg_hist_data *d, const sg_regress_opts *o, const sg_
     for (int i = 0; i < d->nseries; i++)
         if (!i || strcmp(d->series[i].machine_id, d->series[i - 1].machine_id)) machines++;
     fprintf(out,
-            "%d series over %d commit(s) (%d with two commits or more, tested); window %d "
+            "%d series over %d commit(s) (%d with more commits than the window, tested); window %d "
             "commit(s) each side, threshold %g%% (times, rates) or %g points (accuracies), "
             "alpha %g\n",
             d->nseries, d->ncommits, r->tested_series, o->window, 100.0 * o->threshold, o->points,
@@ -1151,8 +1173,10 @@ void sg_regress_print(const sg_hist_data *d, const sg_regress_opts *o, const sg_
                 *s->machine_id ? s->machine_id : "-", *s->backend ? s->backend : "-", s->kind,
                 *s->config ? s->config : "-", s->metric, bench, d->commits[c->commit].commit,
                 before, after, ch, c->p, sg_change_verdict_name(c->verdict));
-        fprintf(out, "%16s  commits %s..%s (the last before the change, the first after)\n", "",
-                d->commits[c->prev].commit, d->commits[c->commit].commit);
+        fprintf(out, "%16s  commits %s..%s (the last before the change, the first after); tested "
+                     "over %s\n",
+                "", d->commits[c->prev].commit, d->commits[c->commit].commit,
+                c->by_commits ? "the commits' medians" : "the pooled repetitions or seeds");
     }
     fprintf(out,
             "\nregress: %d change(s): %d regression(s) open at the newest commit, %d accepted "

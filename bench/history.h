@@ -31,11 +31,15 @@
  * `window` commits before k against the window of k and the commits after it (at most `window`
  * each). The change is the ratio of the windows' levels (the median of the commits' medians;
  * for accuracies in %, the difference in points) and its significance the one-sided
- * Mann-Whitney U test (core/base/stats.h) over the windows' pooled samples (repetition times,
- * seeds). A commit is a candidate when the change is beyond the threshold (relative for times and
+ * Mann-Whitney U test (core/base/stats.h) over the commits' medians, the independent units
+ * (repetitions of one run share its conditions: reruns of one build differ by up to 30% on a
+ * shared VM). Where too few commits follow k for that test to reach alpha at all (near the
+ * newest commit) it is over the windows' pooled samples (repetition times, seeds) instead,
+ * which is what `stopgrad compare` does between two runs. A commit is a candidate when the change is beyond the threshold (relative for times and
  * rates, in points for accuracies) AND p < alpha. Candidates within `window` commits of each
- * other are one change; the commit where it began is the candidate with the smallest p (then the
- * largest change, then the earliest). A change that makes the metric worse and is the series'
+ * other are one change; the commit where it began is the candidate tested over the commits (when
+ * there is one) with the smallest p (then the largest change, then the earliest). The first `window` commits of a series only establish its
+ * level: no change is placed among them. A change that makes the metric worse and is the series'
  * latest change is still there at the newest commit: an open regression, which fails the check
  * unless it began at or before the `since` commit (accepted). Changes closer than `window`
  * commits merge into one; a step at the newest commit is found when its samples alone can reach
@@ -124,7 +128,8 @@ typedef struct {
     double threshold; /* relative change that matters for times and rates (default 0.10) */
     double points;    /* change in points that matters for accuracies in % (default 1.5) */
     double alpha;     /* significance level (default 0.01) */
-    int window;       /* commits on each side of a candidate (default 5) */
+    int window;       /* commits on each side of a candidate (default 8); a change needs a full
+                          window before it */
     const char *since; /* changes that began at or before this commit are accepted; NULL */
 } sg_regress_opts;
 
@@ -146,6 +151,7 @@ typedef struct {
     double before, after; /* the windows' levels */
     double change;     /* after / before, or after - before for accuracies in % */
     double p;          /* one-sided Mann-Whitney p in the direction of the change */
+    int by_commits;    /* 1: tested over the commits' medians; 0: over the pooled samples */
     int worse;
     sg_change_verdict verdict;
 } sg_change;
@@ -154,7 +160,7 @@ typedef struct {
     sg_change *changes; /* by series, then commit */
     int nchanges;
     int regressions, accepted, earlier, improvements;
-    int tested_series; /* series with two commits or more */
+    int tested_series; /* series with more commits than the window: the others are not tested */
 } sg_regress_result;
 
 /* 0 (r filled), or -1 on a bad option (err names it). */

@@ -747,7 +747,9 @@ int sg_history_html(sg_history *h, const sg_history_html_opts *o, sg_history_htm
                    "<h2>Changes found</h2>\n<p>Per series, a step-change test at every commit: "
                    "the %d commit(s) before against the commit and up to %d after, the ratio of "
                    "their medians (accuracies: the difference in points) beyond %g%% (%g points) "
-                   "and a one-sided Mann-Whitney U test over their samples at p &lt; %g. "
+                   "and a one-sided Mann-Whitney U test at p &lt; %g over the commits' medians "
+                   "(near the newest commit, where too few commits follow, over their pooled "
+                   "repetitions or seeds). "
                    "REGRESSION: the series' latest change made it worse, so the newest commit is "
                    "still affected.</p>\n",
                    o->regress.window, o->regress.window - 1, 100 * o->regress.threshold,

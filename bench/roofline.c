@@ -69,7 +69,7 @@ int sg_roofline_gp_chart(sg_sbuf *gp, int id, const char *title, const sg_roofli
                    "\"\nset logscale xy\nset xrange [%.6g:%.6g]\nset yrange [%.6g:%.6g]\n"
                    "set xlabel 'arithmetic intensity (FLOP/byte)'\n"
                    "set ylabel 'GFLOP/s'\nset grid xtics ytics mxtics mytics lc rgb '#e6e6e6'\n"
-                   "set key top left box opaque\nset samples 600\n",
+                   "set key below box\nset samples 600\n",
                    x0, x1, y0, y1);
     sg_sbuf_printf(gp,
                    "plot (x * %.9g < %.9g ? x * %.9g : %.9g) with lines lw 2 lc rgb '#000000' "

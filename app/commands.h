@@ -13,3 +13,4 @@ int sg_cmd_theory(int argc, char **argv);
 int sg_cmd_bench(int argc, char **argv);
 int sg_cmd_compare(int argc, char **argv);
 int sg_cmd_report(int argc, char **argv);
+int sg_cmd_history(int argc, char **argv);

@@ -24,7 +24,10 @@ static const command commands[] = {
     {"bench", sg_cmd_bench,
      "the kernel suite: every kernel of a real step, validated, timed (Google Benchmark)"},
     {"compare", sg_cmd_compare, "regression check between two kernel-suite CSVs (Mann-Whitney)"},
-    {"report", sg_cmd_report, "kernel-suite CSVs of several machines side by side: markdown, PNG"},
+    {"report", sg_cmd_report,
+     "kernel-suite CSVs of several machines side by side: markdown, PNG, roofline"},
+    {"history", sg_cmd_history,
+     "results over commits and machines (SQLite): add, show, regress, html"},
     {"theory", sg_cmd_theory, "simulate the paper's linear-network theory and check its claims"},
 };
 static const int ncommands = (int)(sizeof commands / sizeof commands[0]);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench/roofline.h"
 #include "core/base/csv.h"
 #include "core/base/gnuplot.h"
 #include "core/base/file.h"
@@ -45,12 +46,15 @@ enum {
     C_THREADS,
     C_GIT,
     C_ACC,
+    C_FLOPS,
+    C_BYTES,
     C_N
 };
 static const char *const col_names[C_N] = {
     "backend",       "suite",      "time_utc",  "kind",    "config",     "kernel",
     "shape",         "status",     "median_s",  "gflops",  "gbs",        "frac_sgemm",
-    "share_of_step", "machine_id", "cpu_model", "threads", "git_commit", "accelerator"};
+    "share_of_step", "machine_id", "cpu_model", "threads", "git_commit", "accelerator",
+    "flops",         "bytes"};
 
 typedef struct {
     const char *path;
@@ -58,6 +62,7 @@ typedef struct {
     int have_table;
     int col[C_N];
     char label[256];
+    sg_roofline roof; /* this run's sgemm and copy ceilings (0: not measured) */
 } rp_file;
 
 static const char *cell(const rp_file *f, size_t r, int c) {
@@ -135,6 +140,8 @@ typedef struct {
     const char **status; /* [nfiles]: the status when the row is there but not ok, else NULL */
     size_t *line;        /* [nfiles]: the row's line in that file (0: absent) */
     double share;        /* share_of_step summed over the inputs */
+    double *gflops;      /* kernels: [nfiles] measured GFLOP/s (NaN: none), for the roofline */
+    double intensity;    /* kernels: FLOPs / bytes of one call (NaN: no costs in the CSV) */
 } rp_row;
 
 typedef struct {
@@ -171,8 +178,10 @@ static rp_row *find_or_add(rp_ctx *c, int type, const char *config, const char *
     r->val = malloc((size_t)c->nf * sizeof *r->val);
     r->status = calloc((size_t)c->nf, sizeof *r->status);
     r->line = calloc((size_t)c->nf, sizeof *r->line);
-    SG_CHECK(r->val && r->status && r->line, "out of memory");
-    for (int j = 0; j < c->nf; j++) r->val[j] = NAN;
+    r->gflops = malloc((size_t)c->nf * sizeof *r->gflops);
+    SG_CHECK(r->val && r->status && r->line && r->gflops, "out of memory");
+    for (int j = 0; j < c->nf; j++) r->val[j] = r->gflops[j] = NAN;
+    r->intensity = NAN;
     r->unit = type == T_STEP             ? "img/s"
               : type == T_KERNEL         ? metric_unit(c->metric)
               : !strcmp(kernel, "sgemm") ? "GFLOP/s"
@@ -230,9 +239,16 @@ static int collect(rp_ctx *c, int j, sg_err *err) {
             if (num(f, r, C_MEDIAN, &v, err)) return -1;
             row->val[j] = v > 0 ? (double)batch / v : NAN;
         } else if (type == T_CEILING) {
-            if (num(f, r, !strcmp(row->unit, "GFLOP/s") ? C_GFLOPS : C_GBS, &v, err)) return -1;
+            int sgemm = !strcmp(row->unit, "GFLOP/s");
+            if (num(f, r, sgemm ? C_GFLOPS : C_GBS, &v, err)) return -1;
             row->val[j] = v;
+            if (isfinite(v)) *(sgemm ? &f->roof.peak_gflops : &f->roof.bw_gbs) = v;
         } else {
+            double flops, bytes;
+            if (num(f, r, C_GFLOPS, &row->gflops[j], err) || num(f, r, C_FLOPS, &flops, err) ||
+                num(f, r, C_BYTES, &bytes, err))
+                return -1;
+            if (isnan(row->intensity)) row->intensity = sg_roofline_intensity(flops, bytes);
             int cm = c->metric == SG_REPORT_GFLOPS     ? C_GFLOPS
                      : c->metric == SG_REPORT_MEDIAN_S ? C_MEDIAN
                                                        : C_FRAC;
@@ -310,7 +326,10 @@ static void build_markdown(const rp_ctx *c, sg_sbuf *b) {
     sg_sbuf_printf(b,
                    "Steps in images/s (batch / median step time), ceilings in GFLOP/s (sgemm) or "
                    "GB/s (copy), kernels in %s. \"-\": not measured in that file; mismatch, error, "
-                   "not_run: the row's status there.\n\n",
+                   "not_run: the row's status there. FLOP/byte: the kernel's arithmetic intensity "
+                   "(its FLOPs over its bytes, from the cost functions); \"of roofline\": its "
+                   "GFLOP/s over min(sgemm ceiling, intensity x copy ceiling) of the same run "
+                   "(roofline.png draws it).\n\n",
                    metric_title[c->metric]);
     sg_sbuf_printf(b, "| kind | config | kernel | shape | unit |");
     for (int j = 0; j < c->nf; j++) {
@@ -318,8 +337,14 @@ static void build_markdown(const rp_ctx *c, sg_sbuf *b) {
         md_cell(b, c->files[j].label);
         sg_sbuf_printf(b, " |");
     }
+    sg_sbuf_printf(b, " FLOP/byte |");
+    for (int j = 0; j < c->nf; j++) {
+        sg_sbuf_printf(b, " ");
+        md_cell(b, c->files[j].label);
+        sg_sbuf_printf(b, ": of roofline |");
+    }
     sg_sbuf_printf(b, "\n|---|---|---|---|---|");
-    for (int j = 0; j < c->nf; j++) sg_sbuf_printf(b, "---:|");
+    for (int j = 0; j < 2 * c->nf + 1; j++) sg_sbuf_printf(b, "---:|");
     sg_sbuf_printf(b, "\n");
     for (int i = 0; i < c->nrows; i++) {
         const rp_row *r = &c->rows[i];
@@ -342,7 +367,38 @@ static void build_markdown(const rp_ctx *c, sg_sbuf *b) {
             md_cell(b, v);
             sg_sbuf_printf(b, " |");
         }
+        char v[64] = "-";
+        if (r->type == T_KERNEL && isfinite(r->intensity)) fmt_value(v, sizeof v, r->intensity);
+        sg_sbuf_printf(b, " %s |", v);
+        for (int j = 0; j < c->nf; j++) {
+            double frac = NAN;
+            if (r->type == T_KERNEL && !r->status[j] && r->gflops[j] > 0)
+                frac = r->gflops[j] / sg_roofline_attainable(&c->files[j].roof, r->intensity);
+            if (isnan(frac))
+                snprintf(v, sizeof v, "-");
+            else
+                fmt_value(v, sizeof v, frac);
+            sg_sbuf_printf(b, " %s |", v);
+        }
         sg_sbuf_printf(b, "\n");
+    }
+    sg_sbuf_printf(b, "\n## Roofline ceilings\n\n| column | sgemm GFLOP/s | copy GB/s | ridge "
+                      "(FLOP/byte) | kernels on the chart |\n|---|---:|---:|---:|---:|\n");
+    for (int j = 0; j < c->nf; j++) {
+        const sg_roofline *rf = &c->files[j].roof;
+        int n = 0;
+        for (int i = 0; i < c->nrows; i++)
+            n += c->rows[i].type == T_KERNEL && isfinite(c->rows[i].intensity) &&
+                 isfinite(c->rows[i].gflops[j]) && c->rows[i].gflops[j] > 0;
+        char pk[64] = "-", bw[64] = "-", ridge[64] = "-";
+        if (rf->peak_gflops > 0) fmt_value(pk, sizeof pk, rf->peak_gflops);
+        if (rf->bw_gbs > 0) fmt_value(bw, sizeof bw, rf->bw_gbs);
+        if (rf->peak_gflops > 0 && rf->bw_gbs > 0)
+            fmt_value(ridge, sizeof ridge, rf->peak_gflops / rf->bw_gbs);
+        sg_sbuf_printf(b, "| ");
+        md_cell(b, c->files[j].label);
+        sg_sbuf_printf(b, " | %s | %s | %s | %d |\n", pk, bw, ridge,
+                       rf->peak_gflops > 0 && rf->bw_gbs > 0 ? n : 0);
     }
 }
 
@@ -511,6 +567,41 @@ static int build_chart(const rp_ctx *c, const char *dir_dat, const char *png, sg
     return np;
 }
 
+/* ---- the roofline chart ---------------------------------------------------------------------- */
+
+/* roofline.gp: one chart per input whose run measured both ceilings. The number of charts. */
+static int build_roofline(const rp_ctx *c, const char *png, sg_sbuf *gp, int *points) {
+    int charts = 0;
+    *points = 0;
+    for (int j = 0; j < c->nf; j++)
+        charts += c->files[j].roof.peak_gflops > 0 && c->files[j].roof.bw_gbs > 0;
+    if (!charts) return 0;
+    int cols = charts > 1 ? 2 : 1, rows = (charts + cols - 1) / cols;
+    sg_sbuf_printf(gp, "# roofline.gp: written by `stopgrad report`; the data is inline. Writes\n"
+                       "# roofline.png (or the file named by OUT: gnuplot -e \"OUT='x.png'\").\n");
+    sg_gp_png_output(gp, 900 * cols, 640 * rows, png);
+    sg_sbuf_printf(gp, "set multiplot layout %d,%d\n", rows, cols);
+    sg_roofline_point *pts = malloc((size_t)(c->nrows + 1) * sizeof *pts);
+    SG_CHECK(pts != NULL, "out of memory");
+    for (int j = 0; j < c->nf; j++) {
+        const rp_file *f = &c->files[j];
+        if (!(f->roof.peak_gflops > 0 && f->roof.bw_gbs > 0)) continue;
+        int n = 0;
+        for (int i = 0; i < c->nrows; i++) {
+            const rp_row *r = &c->rows[i];
+            if (r->type != T_KERNEL || r->status[j]) continue;
+            pts[n++] = (sg_roofline_point){r->kernel, r->intensity, r->gflops[j]};
+        }
+        char title[400];
+        snprintf(title, sizeof title, "%s: every kernel under the run's sgemm and copy ceilings",
+                 f->label);
+        *points += sg_roofline_gp_chart(gp, j, title, &f->roof, pts, n);
+    }
+    free(pts);
+    sg_sbuf_printf(gp, "unset multiplot\nunset output\n");
+    return charts;
+}
+
 /* ---- the report ------------------------------------------------------------------------------ */
 
 int sg_report_write(const sg_report_opts *o, sg_report_summary *sum, sg_err *err) {
@@ -540,6 +631,8 @@ int sg_report_write(const sg_report_opts *o, sg_report_summary *sum, sg_err *err
     snprintf(s.png_path, sizeof s.png_path, "%s/report.png", o->out_dir);
     snprintf(s.dat_path, sizeof s.dat_path, "%s/report.dat", o->out_dir);
     snprintf(s.gp_path, sizeof s.gp_path, "%s/report.gp", o->out_dir);
+    snprintf(s.roofline_png_path, sizeof s.roofline_png_path, "%s/roofline.png", o->out_dir);
+    snprintf(s.roofline_gp_path, sizeof s.roofline_gp_path, "%s/roofline.gp", o->out_dir);
     if (!rc && !o->force && (sg_file_exists(s.md_path) || sg_file_exists(s.png_path)))
         rc = sg_errf(err,
                      "%s already exists: a report is not overwritten; choose another --out "
@@ -555,9 +648,9 @@ int sg_report_write(const sg_report_opts *o, sg_report_summary *sum, sg_err *err
         s.nrows = c.nrows;
         if (sg_mkdirs(o->out_dir, err)) rc = -2;
     }
-    sg_sbuf md = {0}, dat = {0}, gp = {0};
+    sg_sbuf md = {0}, dat = {0}, gp = {0}, roof_gp = {0};
     int np = 0;
-    char abs_dir[4096] = "", abs_dat[4200], abs_png[4200];
+    char abs_dir[4096] = "", abs_dat[4200], abs_png[4200], abs_roof[4200];
     if (!rc && !realpath(o->out_dir, abs_dir)) {
         sg_errf(err, "%s: cannot resolve the folder: %s", o->out_dir, strerror(errno));
         rc = -2;
@@ -566,8 +659,10 @@ int sg_report_write(const sg_report_opts *o, sg_report_summary *sum, sg_err *err
         /* the script names its files by absolute path: it can be rerun from anywhere */
         snprintf(abs_dat, sizeof abs_dat, "%s/report.dat", abs_dir);
         snprintf(abs_png, sizeof abs_png, "%s/report.png", abs_dir);
+        snprintf(abs_roof, sizeof abs_roof, "%s/roofline.png", abs_dir);
         build_markdown(&c, &md);
         np = build_chart(&c, abs_dat, abs_png, &dat, &gp, &s.chart_steps, &s.chart_kernels);
+        s.roofline_charts = build_roofline(&c, abs_roof, &roof_gp, &s.roofline_points);
         if (sg_write_file_atomic(s.md_path, md.s, md.len, err))
             rc = -2;
         else if (o->log)
@@ -578,13 +673,16 @@ int sg_report_write(const sg_report_opts *o, sg_report_summary *sum, sg_err *err
             sg_write_file_atomic(s.gp_path, gp.s, gp.len, err))
             rc = -2;
     }
-    if (!rc) {
-        /* --force: an old chart must not stay beside a new table */
-        if (sg_file_exists(s.png_path) && remove(s.png_path) != 0) {
-            sg_errf(err, "%s: cannot remove the old chart: %s", s.png_path, strerror(errno));
+    if (!rc && s.roofline_charts &&
+        sg_write_file_atomic(s.roofline_gp_path, roof_gp.s, roof_gp.len, err))
+        rc = -2;
+    /* --force: an old chart must not stay beside a new table */
+    const char *old_charts[] = {s.png_path, s.roofline_png_path};
+    for (int k = 0; k < 2 && !rc; k++)
+        if (sg_file_exists(old_charts[k]) && remove(old_charts[k]) != 0) {
+            sg_errf(err, "%s: cannot remove the old chart: %s", old_charts[k], strerror(errno));
             rc = -2;
         }
-    }
     if (!rc) {
         char exe[4200];
         const char *gnuplot = o->gnuplot && *o->gnuplot ? o->gnuplot : "gnuplot";
@@ -607,12 +705,22 @@ int sg_report_write(const sg_report_opts *o, sg_report_summary *sum, sg_err *err
             if (s.png && o->log)
                 fprintf(o->log, "wrote %s (%d step(s), %d kernel(s))\n", s.png_path, s.chart_steps,
                         s.chart_kernels);
+            if (!rc && s.roofline_charts) {
+                rc = sg_gnuplot_png(exe, &roof_gp, s.roofline_gp_path, s.roofline_png_path,
+                                    abs_roof, err);
+                s.roofline_png = rc == 0;
+                if (s.roofline_png && o->log)
+                    fprintf(o->log, "wrote %s (%d chart(s), %d kernel point(s))\n",
+                            s.roofline_png_path, s.roofline_charts, s.roofline_points);
+            }
         }
     }
     sg_sbuf_free(&md);
     sg_sbuf_free(&dat);
     sg_sbuf_free(&gp);
+    sg_sbuf_free(&roof_gp);
     for (int i = 0; i < c.nrows; i++) {
+        free(c.rows[i].gflops);
         free(c.rows[i].val);
         free(c.rows[i].status);
         free(c.rows[i].line);

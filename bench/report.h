@@ -20,6 +20,10 @@
  *   report.md   the inputs and the table in markdown;
  *   report.dat  the chart's data (one line per chart row: panel, row, one value per input);
  *   report.gp   the gnuplot script (rerun with `gnuplot DIR/report.gp`);
+ *   roofline.png, roofline.gp  the roofline (bench/roofline.h): one log-log chart per input whose
+ *               run measured both ceilings, every kernel's GFLOP/s against its arithmetic
+ *               intensity under that run's sgemm and copy ceilings; the markdown table gives
+ *               each kernel's intensity and the fraction of the roofline it reaches per input;
  *   report.png  a grouped horizontal bar chart rendered by gnuplot (fed the script through
  *               popen; pngcairo when this gnuplot has it, else png): a panel of the steps and
  *               one of the SG_REPORT_CHART_KERNELS kernels with the largest total share of the
@@ -54,11 +58,16 @@ typedef struct {
     int nrows;                       /* their sum: the rows of the markdown table */
     int chart_steps, chart_kernels;  /* rows of the chart's two panels */
     int png;                         /* 1 when report.png was written */
+    int roofline_charts;             /* inputs with both ceilings: charts of roofline.png */
+    int roofline_points;             /* kernel points drawn over all of them */
+    int roofline_png;                /* 1 when roofline.png was written */
     char md_path[4200], png_path[4200], dat_path[4200], gp_path[4200];
+    char roofline_png_path[4200], roofline_gp_path[4200];
 } sg_report_summary;
 
-/* Returns 0 when report.md and report.png were written; 1 when report.md (and report.dat,
- * report.gp) were written but not the PNG: gnuplot is not installed or failed (err says which,
+/* Returns 0 when report.md, report.png and (when an input has both ceilings) roofline.png were
+ * written; 1 when report.md (and report.dat, report.gp, roofline.gp) were written but not the
+ * PNGs: gnuplot is not installed or failed (err says which,
  * and that scripts/setup.sh installs gnuplot-nox); -1 on an input or usage error before
  * anything is written (unreadable CSV, missing column, bad cell: the file, line and column are
  * named; an existing report without force); -2 when an output file cannot be written. s may be

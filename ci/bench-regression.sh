@@ -15,8 +15,14 @@
 #    a rerun of the same build then passes, while one thread instead of two fails 18 kernels).
 #    Without one, the job says so and passes: commit DIR/bench.csv as the baseline
 #    (--update-baseline copies it into place) from a run you trust.
-# 3. `stopgrad report` of the baseline and the new run: DIR/report.md and DIR/report.png.
-# Exit status: that of the comparison (0 no regression, 1 regression or a missing kernel).
+# 3. `stopgrad report` of the baseline and the new run: DIR/report.md, DIR/report.png and the
+#    roofline DIR/roofline.png.
+# 4. The history (HISTORY, default results/history.sqlite; the workflow keeps it between runs as
+#    an artifact): `stopgrad history add DIR/bench.csv`, then `stopgrad history regress`, which
+#    names the commit where a slowdown began over the whole series, and the static site
+#    `stopgrad history html --out DIR/history`.
+# Exit status: 1 when the comparison or the history found a regression (or a kernel is missing),
+# else 0.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BACKEND=cpu
@@ -29,7 +35,7 @@ while [ $# -gt 0 ]; do
         --suite) SUITE=$2; shift 2 ;;
         --out) OUT=$2; shift 2 ;;
         --update-baseline) UPDATE=1; shift ;;
-        -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "bench-regression.sh: unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -48,12 +54,20 @@ if [ "$UPDATE" = 1 ]; then
     echo "baseline written: $BASE (commit it)"
     exit 0
 fi
+HISTORY=${HISTORY:-results/history.sqlite}
+rc=0
+"$SG" history add "$OUT/bench.csv" --db "$HISTORY" || rc=$?
+if [ "$rc" = 0 ]; then
+    "$SG" history regress --db "$HISTORY" --threshold "${THRESHOLD:-0.10}" \
+        --csv "$OUT/history-regress.csv" || rc=$?
+    "$SG" history html --db "$HISTORY" --out "$OUT/history" --threshold "${THRESHOLD:-0.10}" \
+        || echo "(history html: see above)"
+fi
 if [ ! -f "$BASE" ]; then
     echo "no baseline for machine $ID ($BASE): nothing to compare; rerun with --update-baseline"
-    echo "on a trusted build and commit the file to enable the regression check"
-    exit 0
+    echo "on a trusted build and commit the file to enable the two-run comparison"
+    exit $rc
 fi
-rc=0
 "$SG" compare "$BASE" "$OUT/bench.csv" --threshold "${THRESHOLD:-0.10}" --csv "$OUT/compare.csv" || rc=$?
 "$SG" report "$BASE" "$OUT/bench.csv" --out "$OUT/report" --force || echo "(report: see above)"
 exit $rc

@@ -15,7 +15,11 @@ PACKAGES=(
   zlib1g-dev libjpeg-dev                                  # gzip'd idx files, ImageNet JPEGs
   dataset-fashion-mnist                                   # the CPU-scale dataset
   gnuplot-nox                                             # figures
+  libsqlite3-dev                                          # the results history (stopgrad history)
 )
+# Only the browser test of the history site needs it, and it is large: installed when apt can,
+# and that test says it was skipped when it is not.
+OPTIONAL=(chromium)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -33,10 +37,24 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
   echo "setup.sh: installing ${missing[*]}"
   $SUDO apt-get update -qq
+  UPDATED=1
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 else
   echo "setup.sh: all ${#PACKAGES[@]} packages present"
 fi
+
+for p in "${OPTIONAL[@]}"; do
+  if [ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" != "install ok installed" ]; then
+    SUDO=""
+    [ "$(id -u)" != 0 ] && command -v sudo >/dev/null && SUDO=sudo
+    echo "setup.sh: installing the optional $p"
+    if ! { [ "$(id -u)" = 0 ] || [ -n "$SUDO" ]; } ||
+       ! { [ -n "${UPDATED:-}" ] || $SUDO apt-get update -qq; } ||
+       ! DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "$p" >/dev/null; then
+      echo "setup.sh: could not install $p: the tests that need it will say they were skipped"
+    fi
+  fi
+done
 
 if [ "${1:-}" = "--deps-only" ]; then exit 0; fi
 

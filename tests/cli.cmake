@@ -87,3 +87,33 @@ sg_cli_test(train_backend_cuda "trainer.backend=cuda: (not built|no CUDA device)
 # stopgrad suite run --backend: an unknown backend is a config error naming the key and the choices
 sg_cli_test(suite_backend_invalid "trainer.backend.*'gpu' is not a valid choice; expected one of: cpu, cuda"
             suite run quick --backend gpu --out ${CMAKE_BINARY_DIR}/test-tmp/suite-backend-cli)
+
+# stopgrad history: the committed measurements into a fresh database, shown, tested, as a site
+set(SG_HIST_DB ${CMAKE_BINARY_DIR}/test-tmp/history-cli.sqlite)
+add_test(NAME cli.history_reset COMMAND ${CMAKE_COMMAND} -E rm -f ${SG_HIST_DB} ${SG_HIST_DB}-wal ${SG_HIST_DB}-shm)
+add_test(NAME cli.history_add COMMAND stopgrad history add ${SG_MEASURED_BENCH}
+         ${CMAKE_SOURCE_DIR}/results/measured/cpu-2026-11-29/bench-kernels-cpu-stl10.csv --db ${SG_HIST_DB})
+set_tests_properties(cli.history_add PROPERTIES DEPENDS cli.history_reset
+                     PASS_REGULAR_EXPRESSION "kernel-suite CSV: 1 run\\(s\\) added, 0 already present, 316 value\\(s\\) added")
+add_test(NAME cli.history_add_again COMMAND stopgrad history add ${SG_MEASURED_BENCH} --db ${SG_HIST_DB})
+set_tests_properties(cli.history_add_again PROPERTIES DEPENDS cli.history_add
+                     PASS_REGULAR_EXPRESSION "already in .*: nothing added")
+add_test(NAME cli.history_show COMMAND stopgrad history show --db ${SG_HIST_DB})
+set_tests_properties(cli.history_show PROPERTIES DEPENDS cli.history_add_again
+                     PASS_REGULAR_EXPRESSION "6c899cfafdba70aa.*NVIDIA H200.*kernels-gpu-check.*48a4486d67a4.*2 machine\\(s\\), 2 suite\\(s\\) or source\\(s\\), 2 commit\\(s\\)")
+add_test(NAME cli.history_regress COMMAND stopgrad history regress --db ${SG_HIST_DB})
+set_tests_properties(cli.history_regress PROPERTIES DEPENDS cli.history_show
+                     PASS_REGULAR_EXPRESSION "0 regression\\(s\\) open at the newest commit.*PASS")
+add_test(NAME cli.history_html COMMAND stopgrad history html --db ${SG_HIST_DB}
+         --out ${CMAKE_BINARY_DIR}/test-tmp/history-cli-site)
+set_tests_properties(cli.history_html PROPERTIES DEPENDS cli.history_regress
+                     PASS_REGULAR_EXPRESSION "wrote .*history-cli-site/index.html \\([0-9]+ benchmark page\\(s\\), [0-9]+ chart\\(s\\), 2 roofline\\(s\\)\\)")
+sg_cli_test(history_help "usage: stopgrad history add FILE.csv.*regress.*html --out DIR.*exit status" history --help)
+sg_cli_test(history_unknown_sub "unknown subcommand 'regres'; expected add, show, regress or html" history regres)
+sg_cli_test(history_no_db "/nonexistent/h.sqlite: no history database there" history show --db /nonexistent/h.sqlite)
+sg_cli_test(history_unknown_kind "selfcheck-cuda.csv: unknown kind of CSV"
+            history add ${CMAKE_SOURCE_DIR}/results/measured/h200-2026-11-29/selfcheck-cuda.csv
+            --db ${CMAKE_BINARY_DIR}/test-tmp/history-cli-bad.sqlite)
+sg_cli_test(history_option_of_other "--since is not an option of add" history add x.csv --since abc)
+sg_cli_test(history_bad_alpha "--alpha expects a number in \\(0, 1\\), got '0'" history regress --alpha 0)
+sg_cli_test(history_html_no_out "--out DIR is required" history html)

@@ -8,6 +8,8 @@
  * lookups are linear scans. */
 #include "core/base/config.h"
 
+#include "core/base/hash.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
@@ -651,28 +653,20 @@ void sg_config_write(const sg_config *c, FILE *f) {
     }
 }
 
-static uint64_t fnv1a(uint64_t h, const char *s) {
-    for (; *s; s++) {
-        h ^= (unsigned char)*s;
-        h *= 0x100000001b3ull;
-    }
-    return h;
-}
-
 uint64_t sg_config_hash(const sg_config *c) { return sg_config_hash_without(c, NULL, 0); }
 
 uint64_t sg_config_hash_without(const sg_config *c, const char *const *skip, int nskip) {
     SG_CHECK(c != NULL, "sg_config_hash needs a config");
     /* Over "key=value\n" for every key in schema order, values in canonical text. */
-    uint64_t h = 0xcbf29ce484222325ull;
+    uint64_t h = SG_FNV1A64_INIT;
     for (int i = 0; i < c->n; i++) {
         int skipped = 0;
         for (int k = 0; k < nskip && !skipped; k++) skipped = !strcmp(skip[k], c->specs[i].key);
         if (skipped) continue;
-        h = fnv1a(h, c->specs[i].key);
-        h = fnv1a(h, "=");
-        h = fnv1a(h, c->vals[i].text);
-        h = fnv1a(h, "\n");
+        h = sg_fnv1a64_str(h, c->specs[i].key);
+        h = sg_fnv1a64_str(h, "=");
+        h = sg_fnv1a64_str(h, c->vals[i].text);
+        h = sg_fnv1a64_str(h, "\n");
     }
     return h;
 }

@@ -35,7 +35,7 @@ void sg_gp_png_output(sg_sbuf *gp, int w, int h, const char *png) {
     sg_sbuf_printf(gp, "'\nset output OUT\n");
 }
 
-/* Feeds "OUT = 'png_out'" and the script to gnuplot through a pipe. */
+/* Feeds "OUT = 'png_out'" (when png_out is set) and the script to gnuplot through a pipe. */
 static int render(const char *gnuplot, const sg_sbuf *gp, const char *png_out, const char *gp_path,
                   sg_err *err) {
     sg_sbuf cmd = {0}; /* the path single-quoted for the shell */
@@ -50,9 +50,9 @@ static int render(const char *gnuplot, const sg_sbuf *gp, const char *png_out, c
     void (*old)(int) = signal(SIGPIPE, SIG_IGN);
     sg_sbuf head = {0};
     sg_sbuf_printf(&head, "OUT = '");
-    sg_gp_sq(&head, png_out);
+    sg_gp_sq(&head, png_out ? png_out : "");
     sg_sbuf_printf(&head, "'\n");
-    int short_write = fwrite(head.s, 1, head.len, p) != head.len;
+    int short_write = png_out && fwrite(head.s, 1, head.len, p) != head.len;
     sg_sbuf_free(&head);
     size_t wrote = short_write ? 0 : fwrite(gp->s, 1, gp->len, p);
     int st = pclose(p);
@@ -82,4 +82,8 @@ int sg_gnuplot_png(const char *gnuplot, const sg_sbuf *script, const char *scrip
     sg_sbuf_free(&png_tmp);
     sg_sbuf_free(&abs_png_tmp);
     return rc;
+}
+
+int sg_gnuplot_run(const char *gnuplot, const sg_sbuf *script, const char *what, sg_err *err) {
+    return render(gnuplot, script, NULL, what, err) ? 1 : 0;
 }

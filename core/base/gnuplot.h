@@ -29,3 +29,9 @@ void sg_gp_png_output(sg_sbuf *gp, int w, int h, const char *png);
  * to stderr; the temporary is removed); -2 when the rename failed (err names png_path). */
 int sg_gnuplot_png(const char *gnuplot, const sg_sbuf *script, const char *script_path,
                    const char *png_path, const char *abs_png, sg_err *err);
+
+/* Runs script (its own terminals and outputs) through gnuplot (the executable, as
+ * sg_find_program found it); what names the script in messages. 0, or 1 when gnuplot could not
+ * run or failed (err says so; its messages went to stderr). For a writer of many charts that
+ * gave gnuplot temporary names (sg_atomic_open + sg_atomic_release_fd) and commits them after. */
+int sg_gnuplot_run(const char *gnuplot, const sg_sbuf *script, const char *what, sg_err *err);

@@ -4,6 +4,7 @@
 #include "core/base/machine.h"
 
 #include "core/base/file.h"
+#include "core/base/hash.h"
 
 #include <cblas.h>
 #include <ctype.h>
@@ -60,14 +61,6 @@ static void os_pretty_name(char *dst, size_t cap) {
     fclose(f);
 }
 
-static uint64_t fnv1a64(uint64_t h, const char *s) {
-    for (; *s; s++) {
-        h ^= (unsigned char)*s;
-        h *= 0x100000001b3ull;
-    }
-    return h;
-}
-
 /* The hardware part only, memory in whole GiB: the same machine gets the same id whatever the
  * build, OS update, thread count or a few MiB of kernel reservation. */
 static void compute_machine_id(sg_machine *m) {
@@ -75,9 +68,9 @@ static void compute_machine_id(sg_machine *m) {
     long long mem_gib = (m->memory_bytes + (1ll << 29)) >> 30;
     snprintf(key, sizeof key, "%s|%d|%d|%d|%d|%lld|%lld|%lld|%lld", m->cpu_model, m->packages,
              m->cores, m->pus, m->numa_nodes, m->l1d_bytes, m->l2_bytes, m->l3_bytes, mem_gib);
-    uint64_t h = fnv1a64(0xcbf29ce484222325ull, key);
+    uint64_t h = sg_fnv1a64_str(SG_FNV1A64_INIT, key);
     /* a run on an accelerator is a different machine to compare against */
-    if (m->accelerator_key[0]) h = fnv1a64(h, m->accelerator_key);
+    if (m->accelerator_key[0]) h = sg_fnv1a64_str(h, m->accelerator_key);
     snprintf(m->machine_id, sizeof m->machine_id, "%016llx", (unsigned long long)h);
 }
 

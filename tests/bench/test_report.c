@@ -83,11 +83,13 @@ static const syn_row CPU_ROWS[] = {
     {{"kind=ceiling", "kernel=copy", "shape=mib=128", "median_s=0.0123", "gbs=21.887178",
       "rep_times_s=0.0123;0.0124", NULL}},
     {{"kind=kernel", "config=fmnist", "kernel=conv2d_fwd", "shape=" CONV, "median_s=0.00122",
-      "gflops=24.095546", "frac_sgemm=0.121", "share_of_step=0.14", NULL}},
+      "gflops=24.095546", "frac_sgemm=0.121", "share_of_step=0.14", "flops=29396582",
+      "bytes=500000", NULL}},
     {{"kind=kernel", "config=fmnist", "kernel=batchnorm_fwd_train", "shape=" BN,
       "median_s=8.63e-05", "gflops=18.980244", "frac_sgemm=0.0953", "share_of_step=0.012", NULL}},
     {{"kind=kernel", "config=fmnist", "kernel=relu_fwd", "shape=n=204800,inplace=1",
-      "median_s=5.11e-05", "gflops=4.0049425", "share_of_step=0.0073", NULL}},
+      "median_s=5.11e-05", "gflops=4.0049425", "share_of_step=0.0073", "flops=204800",
+      "bytes=1638400", NULL}},
     {{"kind=augment", "config=fmnist", "kernel=aug_hflip", "shape=C=3,H=20,W=20,inplace=1",
       "median_s=2e-07", NULL}},
     {{"kind=eigen_update", "config=fmnist", "kernel=directpred_eigen_update", "shape=D=128",
@@ -102,7 +104,8 @@ static const syn_row GPU_ROWS[] = {
       "gflops=49993.682", NULL}},
     {{"kind=ceiling", "kernel=copy", "shape=mib=1024", "median_s=0.000512", "gbs=4193.9", NULL}},
     {{"kind=kernel", "config=fmnist", "kernel=conv2d_fwd", "shape=" CONV, "median_s=3.4e-05",
-      "gflops=866.6", "frac_sgemm=0.0173", "share_of_step=0.04", NULL}},
+      "gflops=866.6", "frac_sgemm=0.0173", "share_of_step=0.04", "flops=29396582",
+      "bytes=500000", NULL}},
     {{"kind=kernel", "config=fmnist", "kernel=batchnorm_fwd_train", "shape=" BN, "status=error",
       "message=shape parameter out of range", NULL}},
     {{"kind=kernel", "config=fmnist", "kernel=linear_fwd", "shape=" LIN, "median_s=2.3e-05",
@@ -205,6 +208,17 @@ int main(void) {
             CHECK(strstr(md, "| kernel | fmnist | conv2d_fwd | " CONV " | GFLOP/s | 24.10 | "
                              "866.6 |"),
                   "conv2d_fwd row:\n%s", md);
+            /* roofline: intensity 58.79 FLOP/byte; CPU roof min(199.19, 58.79 x 21.89) = 199.19,
+             * 24.10 / 199.19 = 0.121; GPU roof min(49993.7, 58.79 x 4193.9 = 246576) = 49993.7,
+             * 866.6 / 49993.7 = 0.0173. relu: 0.125 FLOP/byte under the CPU's copy slope:
+             * roof 0.125 x 21.887 = 2.736, 4.005 / 2.736 = 1.46 (in cache, above the memory
+             * roof); not measured on the GPU. */
+            CHECK(strstr(md, "| 866.6 | 58.79 | 0.121 | 0.0173 |"), "conv2d_fwd roofline:\n%s", md);
+            CHECK(strstr(md, "| 4.00 | - | 0.125 | 1.46 | - |"), "relu_fwd roofline:\n%s", md);
+            CHECK(strstr(md, "cpu AMD EPYC 7B13 (54f67c): of roofline |") &&
+                      strstr(md, "| cpu AMD EPYC 7B13 (54f67c) | 199.2 | 21.89 | 9.10 | 2 |") &&
+                      strstr(md, "| cuda NVIDIA H200 (6c899c) | 49993.7 | 4193.9 | 11.92 | 1 |"),
+                  "roofline columns and ceilings:\n%s", md);
             CHECK(strstr(md, "| kernel | fmnist | batchnorm_fwd_train | " BN " | GFLOP/s | "
                              "18.98 | error |"),
                   "a kernel that failed on the GPU:\n%s", md);
@@ -230,8 +244,17 @@ int main(void) {
         free(gp);
         CHECK(s.chart_steps == 2 && s.chart_kernels == 4, "chart: %d steps, %d kernels",
               s.chart_steps, s.chart_kernels);
+        CHECK(s.roofline_charts == 2 && s.roofline_points == 3, "roofline: %d charts, %d points",
+              s.roofline_charts, s.roofline_points);
+        char *rgp = slurp(s.roofline_gp_path);
+        CHECK(rgp && strstr(rgp, "set logscale xy") && strstr(rgp, "sgemm 199.2 GFLOP/s") &&
+                  strstr(rgp, "58.7931") && strstr(rgp, "multiplot layout 1,2"),
+              "roofline.gp:\n%s", rgp ? rgp : "(none)");
+        free(rgp);
         if (gnuplot) {
             CHECK(s.png && is_png(s.png_path), "%s is not a PNG", s.png_path);
+            CHECK(s.roofline_png && is_png(s.roofline_png_path), "%s is not a PNG",
+                  s.roofline_png_path);
         } else {
             printf("note: gnuplot is not on PATH: report.png was not checked (scripts/setup.sh "
                    "installs gnuplot-nox)\n");

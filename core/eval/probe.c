@@ -6,6 +6,10 @@
  *   3. 50 epochs; each epoch a fresh permutation of the training set, batches of 128 (the last
  *      one partial), CrossEntropyLoss (batch mean), torch.optim.Adam(lr 3e-4, wd 1e-3).
  *   4. After each epoch the test accuracy; the reference keeps the best one.
+ * That last step selects on the test set. With cfg.holdout > 0 the selection is made on held-out
+ * training images instead (and the fit and the standardisation never see them), with an early
+ * stop after cfg.patience epochs without a better held-out score; the reference's number is
+ * still reported, labelled as the reference code's.
  * The matrix products go through the backend (linear_fwd / linear_bwd); the softmax, the loss
  * and Adam are small plain loops. Everything is allocated once per call.
  */
@@ -31,6 +35,8 @@ sg_probe_config sg_probe_config_default(void) {
     c.std_floor = 1e-6;
     c.test_batch_size = 512;
     c.seed = 0;
+    c.holdout = 0.0;
+    c.patience = 0;
     return c;
 }
 
@@ -54,15 +60,24 @@ int sg_probe_config_validate(const sg_probe_config *c, sg_err *err) {
         return sg_errf(err, "probe: std_floor = %g, expected a finite value >= 0", c->std_floor);
     if (c->test_batch_size < 1)
         return sg_errf(err, "probe: test_batch_size = %d, expected >= 1", c->test_batch_size);
+    if (!(c->holdout >= 0.0 && c->holdout <= 0.5))
+        return sg_errf(err, "probe: holdout = %g, expected a fraction in [0, 0.5]", c->holdout);
+    if (c->patience < 0) return sg_errf(err, "probe: patience = %d, expected >= 0", c->patience);
     return 0;
 }
 
 int sg_probe_config_describe(const sg_probe_config *c, char *buf, size_t len) {
+    char sel[96];
+    if (c->holdout > 0)
+        snprintf(sel, sizeof sel, "select=holdout(%g) patience=%d", c->holdout, c->patience);
+    else
+        snprintf(sel, sizeof sel, "select=last-epoch");
     return snprintf(buf, len,
-                    "adam lr=%g b1=%g b2=%g eps=%g wd=%g bs=%d epochs=%d std_floor=%g seed=%llu",
+                    "adam lr=%g b1=%g b2=%g eps=%g wd=%g bs=%d epochs<=%d std_floor=%g seed=%llu "
+                    "%s",
                     (double)c->lr, (double)c->beta1, (double)c->beta2, (double)c->adam_eps,
                     (double)c->weight_decay, c->batch_size, c->epochs, c->std_floor,
-                    (unsigned long long)c->seed);
+                    (unsigned long long)c->seed, sel);
 }
 
 double sg_probe_xent(int N, int C, const float *logits, const int32_t *labels, float *dlogits) {
@@ -150,21 +165,25 @@ static double accuracy(const sg_backend *be, int n, int D, int C, const float *x
 
 /* Everything one probe run needs (the arena zero-fills it, so the Adam moments start at 0). */
 typedef struct {
-    float *xtrain, *xtest;     /* [ntrain, D], [ntest, D] standardised copies */
-    float *xbatch;             /* [B, D] the gathered batch */
-    int32_t *ybatch;           /* [B] */
-    float *logits, *dlogits;   /* [rows_logits, C] */
-    float *params, *grads;     /* [C*D + C]: W[C, D] then b[C] */
-    float *adam_m, *adam_v;    /* [C*D + C] */
-    int32_t *perm;             /* [ntrain] */
-    double *mean, *scale;      /* [D] the train statistics */
+    float *xtrain, *xheld, *xtest; /* [nfit, D], [nheld, D], [ntest, D] standardised copies */
+    int32_t *ytrain, *yheld;       /* [nfit], [nheld] their labels */
+    float *xbatch;                 /* [B, D] the gathered batch */
+    int32_t *ybatch;               /* [B] */
+    float *logits, *dlogits;       /* [rows_logits, C] */
+    float *params, *grads;         /* [C*D + C]: W[C, D] then b[C] */
+    float *adam_m, *adam_v;        /* [C*D + C] */
+    int32_t *perm;                 /* [max(ntrain, 1)] */
+    double *mean, *scale;          /* [D] the fit set's statistics */
 } probe_buffers;
 
-static void probe_carve(sg_arena *a, probe_buffers *p, int ntrain, int ntest, int D, int C, int B,
-                        int rows_logits) {
+static void probe_carve(sg_arena *a, probe_buffers *p, int nfit, int nheld, int ntest, int D,
+                        int C, int B, int rows_logits) {
     const size_t nparam = (size_t)C * D + (size_t)C;
-    p->xtrain = SG_ARENA_NEW(a, float, (size_t)ntrain * D);
+    p->xtrain = SG_ARENA_NEW(a, float, (size_t)nfit * D);
+    p->xheld = SG_ARENA_NEW(a, float, (size_t)nheld * D);
     p->xtest = SG_ARENA_NEW(a, float, (size_t)ntest * D);
+    p->ytrain = SG_ARENA_NEW(a, int32_t, nfit);
+    p->yheld = SG_ARENA_NEW(a, int32_t, nheld);
     p->xbatch = SG_ARENA_NEW(a, float, (size_t)B * D);
     p->ybatch = SG_ARENA_NEW(a, int32_t, B);
     p->logits = SG_ARENA_NEW(a, float, (size_t)rows_logits * C);
@@ -173,9 +192,32 @@ static void probe_carve(sg_arena *a, probe_buffers *p, int ntrain, int ntest, in
     p->grads = SG_ARENA_NEW(a, float, nparam);
     p->adam_m = SG_ARENA_NEW(a, float, nparam);
     p->adam_v = SG_ARENA_NEW(a, float, nparam);
-    p->perm = SG_ARENA_NEW(a, int32_t, ntrain);
+    p->perm = SG_ARENA_NEW(a, int32_t, nfit + nheld);
     p->mean = SG_ARENA_NEW(a, double, D);
     p->scale = SG_ARENA_NEW(a, double, D);
+}
+
+/* Fisher-Yates from the identity with the stream (seed; id, a, 0): a function of those alone. */
+static void shuffled(int32_t *perm, int n, uint64_t seed, uint32_t id, uint32_t a) {
+    sg_rng rng;
+    sg_rng_init(&rng, seed, id, a, 0);
+    for (int i = 0; i < n; i++) perm[i] = i;
+    for (int i = n - 1; i > 0; i--) {
+        int j = (int)sg_rng_below(&rng, (uint32_t)i + 1u);
+        int32_t t = perm[i];
+        perm[i] = perm[j];
+        perm[j] = t;
+    }
+}
+
+/* (x - mean) / scale of rows idx[0..n) of feat[., D] into out[n, D] (idx NULL: rows 0..n-1). */
+static void standardise(const float *feat, const int32_t *idx, int n, int D, const double *mean,
+                        const double *scale, float *out) {
+    for (int i = 0; i < n; i++) {
+        const float *x = feat + (size_t)(idx ? idx[i] : i) * D;
+        for (int j = 0; j < D; j++)
+            out[(size_t)i * D + j] = (float)(((double)x[j] - mean[j]) / scale[j]);
+    }
 }
 
 int sg_probe_run(const sg_backend *be, const sg_probe_config *cfg, int ntrain, int ntest, int D,
@@ -190,9 +232,15 @@ int sg_probe_run(const sg_backend *be, const sg_probe_config *cfg, int ntrain, i
                        ntrain, ntest, D, nclasses);
     if (check_inputs(ntrain, D, nclasses, train_feat, train_labels, "train", err)) return -1;
     if (check_inputs(ntest, D, nclasses, test_feat, test_labels, "test", err)) return -1;
+    int nheld = cfg->holdout > 0 ? (int)(cfg->holdout * ntrain + 0.5) : 0;
+    if (cfg->holdout > 0 && nheld < 1) nheld = 1;
+    const int nfit = ntrain - nheld;
+    if (nfit < 1)
+        return sg_errf(err, "probe: holdout %g of %d training images leaves none to fit on",
+                       cfg->holdout, ntrain);
 
     const int C = nclasses;
-    const int B = cfg->batch_size < ntrain ? cfg->batch_size : ntrain;
+    const int B = cfg->batch_size < nfit ? cfg->batch_size : nfit;
     const int rows_eval = cfg->test_batch_size;
     const int rows_logits = B > rows_eval ? B : rows_eval;
     const size_t nW = (size_t)C * D, nparam = nW + (size_t)C;
@@ -201,9 +249,9 @@ int sg_probe_run(const sg_backend *be, const sg_probe_config *cfg, int ntrain, i
     probe_buffers buf;
     sg_arena arena;
     sg_arena_init_measure(&arena);
-    probe_carve(&arena, &buf, ntrain, ntest, D, C, B, rows_logits);
+    probe_carve(&arena, &buf, nfit, nheld, ntest, D, C, B, rows_logits);
     if (sg_arena_init(&arena, arena.used, err)) return -1;
-    probe_carve(&arena, &buf, ntrain, ntest, D, C, B, rows_logits);
+    probe_carve(&arena, &buf, nfit, nheld, ntest, D, C, B, rows_logits);
     float *xtrain = buf.xtrain, *xtest = buf.xtest, *xbatch = buf.xbatch;
     int32_t *ybatch = buf.ybatch, *perm = buf.perm;
     float *logits = buf.logits, *dlogits = buf.dlogits;
@@ -211,33 +259,60 @@ int sg_probe_run(const sg_backend *be, const sg_probe_config *cfg, int ntrain, i
     double *mean = buf.mean, *scale = buf.scale;
     float *W = params, *b = params + nW, *dW = grads, *db = grads + nW;
 
-    /* 1. StandardScaler on the train set, in double: mean, population std; a (near-)constant
+    /* 0. which images are held out: the last nheld of a permutation drawn by the seed; the fit
+     *    set keeps the training order (so holdout = 0 is the reference protocol exactly) */
+    int32_t *fit_idx = perm, *held_idx = perm + nfit;
+    if (nheld > 0) {
+        shuffled(perm, ntrain, cfg->seed, SG_PROBE_STREAM_HOLDOUT, 0);
+        /* sort the fit part back into training order (insertion sort would be quadratic) */
+        char *is_held = calloc((size_t)ntrain, 1);
+        if (!is_held) {
+            sg_arena_free(&arena);
+            return sg_errf(err, "probe: out of memory");
+        }
+        for (int i = 0; i < nheld; i++) is_held[held_idx[i]] = 1;
+        int32_t *sorted_held = malloc((size_t)nheld * sizeof(int32_t));
+        if (!sorted_held) {
+            free(is_held);
+            sg_arena_free(&arena);
+            return sg_errf(err, "probe: out of memory");
+        }
+        int nf = 0, nh = 0;
+        for (int i = 0; i < ntrain; i++) {
+            if (is_held[i]) sorted_held[nh++] = i;
+            else fit_idx[nf++] = i;
+        }
+        memcpy(held_idx, sorted_held, (size_t)nheld * sizeof(int32_t));
+        free(sorted_held);
+        free(is_held);
+    } else {
+        for (int i = 0; i < ntrain; i++) perm[i] = i;
+    }
+
+    /* 1. StandardScaler on the fit set, in double: mean, population std; a (near-)constant
      *    feature keeps scale 1 so it is centred but never blown up. */
     for (int j = 0; j < D; j++) mean[j] = 0.0, scale[j] = 0.0;
-    for (int i = 0; i < ntrain; i++) {
-        const float *x = train_feat + (size_t)i * D;
+    for (int i = 0; i < nfit; i++) {
+        const float *x = train_feat + (size_t)fit_idx[i] * D;
         for (int j = 0; j < D; j++) mean[j] += x[j];
     }
-    for (int j = 0; j < D; j++) mean[j] /= ntrain;
-    for (int i = 0; i < ntrain; i++) {
-        const float *x = train_feat + (size_t)i * D;
+    for (int j = 0; j < D; j++) mean[j] /= nfit;
+    for (int i = 0; i < nfit; i++) {
+        const float *x = train_feat + (size_t)fit_idx[i] * D;
         for (int j = 0; j < D; j++) {
             double d = x[j] - mean[j];
             scale[j] += d * d;
         }
     }
     for (int j = 0; j < D; j++) {
-        double sd = sqrt(scale[j] / ntrain);
+        double sd = sqrt(scale[j] / nfit);
         scale[j] = sd < cfg->std_floor || sd == 0.0 ? 1.0 : sd;
     }
-    for (int i = 0; i < ntrain; i++)
-        for (int j = 0; j < D; j++)
-            xtrain[(size_t)i * D + j] =
-                (float)(((double)train_feat[(size_t)i * D + j] - mean[j]) / scale[j]);
-    for (int i = 0; i < ntest; i++)
-        for (int j = 0; j < D; j++)
-            xtest[(size_t)i * D + j] =
-                (float)(((double)test_feat[(size_t)i * D + j] - mean[j]) / scale[j]);
+    standardise(train_feat, fit_idx, nfit, D, mean, scale, xtrain);
+    standardise(train_feat, held_idx, nheld, D, mean, scale, buf.xheld);
+    standardise(test_feat, NULL, ntest, D, mean, scale, xtest);
+    for (int i = 0; i < nfit; i++) buf.ytrain[i] = train_labels[fit_idx[i]];
+    for (int i = 0; i < nheld; i++) buf.yheld[i] = train_labels[held_idx[i]];
 
     /* 2. nn.Linear's init: weight then bias, both U(-1/sqrt(D), 1/sqrt(D)). Adam moments 0
      *    (the arena is zero-filled). */
@@ -247,28 +322,23 @@ int sg_probe_run(const sg_backend *be, const sg_probe_config *cfg, int ntrain, i
     sg_rng_fill_uniform(&rng, W, (long)nW, -bound, bound);
     sg_rng_fill_uniform(&rng, b, C, -bound, bound);
 
-    /* 3./4. train, evaluate after every epoch */
+    /* 3./4. train, score after every epoch; the fit set's order is no longer needed, so perm is
+     *       reused for the epochs' batch orders */
     long step = 0;
     double best = -1.0, last = 0.0, last_loss = 0.0;
-    int best_epoch = 0;
+    double held_best = -1.0, test_at_sel = 0.0;
+    int best_epoch = 0, sel_epoch = 0, epochs_run = 0;
     for (int epoch = 0; epoch < cfg->epochs; epoch++) {
-        /* The epoch's order depends only on (seed, epoch): Fisher-Yates from the identity. */
-        sg_rng_init(&rng, cfg->seed, SG_PROBE_STREAM_SHUFFLE, (uint32_t)epoch, 0);
-        for (int i = 0; i < ntrain; i++) perm[i] = i;
-        for (int i = ntrain - 1; i > 0; i--) {
-            int j = (int)sg_rng_below(&rng, (uint32_t)i + 1u);
-            int32_t t = perm[i];
-            perm[i] = perm[j];
-            perm[j] = t;
-        }
+        /* The epoch's order depends only on (seed, epoch). */
+        shuffled(perm, nfit, cfg->seed, SG_PROBE_STREAM_SHUFFLE, (uint32_t)epoch);
         double loss_sum = 0.0;
         int nbatches = 0;
-        for (int r0 = 0; r0 < ntrain; r0 += B) {
-            const int rows = ntrain - r0 < B ? ntrain - r0 : B;
+        for (int r0 = 0; r0 < nfit; r0 += B) {
+            const int rows = nfit - r0 < B ? nfit - r0 : B;
             for (int r = 0; r < rows; r++) {
                 const int src = perm[r0 + r];
                 memcpy(xbatch + (size_t)r * D, xtrain + (size_t)src * D, (size_t)D * sizeof(float));
-                ybatch[r] = train_labels[src];
+                ybatch[r] = buf.ytrain[src];
             }
             /* logits[rows, C] = xbatch W^T + b */
             sg_linear_fwd(be, rows, D, C, xbatch, W, b, logits);
@@ -279,6 +349,7 @@ int sg_probe_run(const sg_backend *be, const sg_probe_config *cfg, int ntrain, i
                                cfg->beta2, cfg->adam_eps, cfg->weight_decay);
             nbatches++;
         }
+        epochs_run = epoch + 1;
         last_loss = loss_sum / nbatches;
         last = accuracy(be, ntest, D, C, xtest, test_labels, W, b, rows_eval, logits);
         if (epoch_test_acc) epoch_test_acc[epoch] = last;
@@ -286,12 +357,29 @@ int sg_probe_run(const sg_backend *be, const sg_probe_config *cfg, int ntrain, i
             best = last;
             best_epoch = epoch;
         }
+        if (nheld > 0) {
+            double h = accuracy(be, nheld, D, C, buf.xheld, buf.yheld, W, b, rows_eval, logits);
+            if (h > held_best) {
+                held_best = h;
+                sel_epoch = epoch;
+                test_at_sel = last;
+            } else if (cfg->patience > 0 && epoch - sel_epoch >= cfg->patience) {
+                break; /* no better held-out score for `patience` epochs */
+            }
+        }
     }
 
+    res->test_acc = nheld > 0 ? test_at_sel : last;
+    res->selected_epoch = nheld > 0 ? sel_epoch : epochs_run - 1;
+    res->holdout_acc = nheld > 0 ? held_best : NAN;
+    res->epochs_run = epochs_run;
+    res->nfit = nfit;
+    res->nheld = nheld;
     res->test_acc_final = last;
     res->test_acc_best = best;
     res->best_epoch = best_epoch;
-    res->train_acc_final = accuracy(be, ntrain, D, C, xtrain, train_labels, W, b, rows_eval, logits);
+    res->train_acc_final =
+        accuracy(be, nfit, D, C, xtrain, buf.ytrain, W, b, rows_eval, logits);
     res->train_loss_final = last_loss;
     sg_arena_free(&arena);
     return 0;

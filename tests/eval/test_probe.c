@@ -276,9 +276,20 @@ static void test_errors(const sg_backend *be) {
     char buf[256];
     int n = sg_probe_config_describe(&cfg, buf, sizeof buf);
     CHECK(n > 0 && (size_t)n < sizeof buf &&
-              strcmp(buf, "adam lr=0.0003 b1=0.9 b2=0.999 eps=1e-08 wd=0.001 bs=128 epochs=50 "
-                          "std_floor=1e-06 seed=0") == 0,
+              strcmp(buf, "adam lr=0.0003 b1=0.9 b2=0.999 eps=1e-08 wd=0.001 bs=128 epochs<=50 "
+                          "std_floor=1e-06 seed=0 select=last-epoch") == 0,
           "describe: %s", buf);
+    cfg.holdout = 0.1;
+    cfg.patience = 5;
+    n = sg_probe_config_describe(&cfg, buf, sizeof buf);
+    CHECK(strstr(buf, "select=holdout(0.1) patience=5") != NULL, "describe: %s", buf);
+    cfg.holdout = 0.6;
+    CHECK(sg_probe_config_validate(&cfg, &err) == -1 && strstr(err.msg, "holdout"), "holdout: %s",
+          err.msg);
+    cfg.holdout = 0;
+    cfg.patience = -1;
+    CHECK(sg_probe_config_validate(&cfg, &err) == -1 && strstr(err.msg, "patience"),
+          "patience: %s", err.msg);
 }
 
 /* A constant feature (zero train variance) is centred, not divided by ~0: test values a little
@@ -305,6 +316,48 @@ static void test_constant_feature(const sg_backend *be) {
           clean.test_acc_final);
 }
 
+/* Selection on held-out training images: the selected epoch and the reported accuracy come from
+ * the held-out score, so scrambling the test labels (which changes every test accuracy) cannot
+ * move the selected epoch; the result is the test accuracy at that epoch; the early stop comes
+ * `patience` epochs after the last improvement; holdout 0 reports the last epoch. */
+static void test_holdout(const sg_backend *be) {
+    static dataset d;
+    make_dataset(&d, 0.35f, 0, 51); /* overlapping clusters: accuracy moves from epoch to epoch */
+    sg_probe_config cfg = sg_probe_config_default();
+    cfg.holdout = 0.1;
+    cfg.patience = 3;
+    cfg.epochs = 40;
+    cfg.seed = 9;
+    sg_probe_result r, scrambled, plain;
+    double acc[40], acc2[40];
+    sg_err err = {{0}};
+    CHECK(sg_probe_run(be, &cfg, NTRAIN, NTEST, DIM, NCLS, d.xtr, d.ytr, d.xte, d.yte, &r, acc,
+                       &err) == 0, "holdout probe: %s", err.msg);
+    printf("holdout: selected epoch %d of %d run, test %.2f (held-out %.2f), reference best "
+           "%.2f at %d\n", r.selected_epoch, r.epochs_run, r.test_acc, r.holdout_acc,
+           r.test_acc_best, r.best_epoch);
+    CHECK(r.nheld == 400 && r.nfit == NTRAIN - 400, "400 held out (%d), %d fitted", r.nheld, r.nfit);
+    CHECK(r.selected_epoch >= 0 && r.selected_epoch < r.epochs_run &&
+              r.test_acc == acc[r.selected_epoch],
+          "the result is the test accuracy of the selected epoch");
+    CHECK(r.epochs_run == cfg.epochs || r.epochs_run - 1 - r.selected_epoch == cfg.patience,
+          "stopped %d epochs after the selection (patience %d) or ran all",
+          r.epochs_run - 1 - r.selected_epoch, cfg.patience);
+    CHECK(r.test_acc <= r.test_acc_best && !isnan(r.holdout_acc), "the reference's number is the max");
+    for (int i = 0; i < NTEST; i++) d.yte[i] = (d.yte[i] + 1 + i % 3) % NCLS;
+    CHECK(sg_probe_run(be, &cfg, NTRAIN, NTEST, DIM, NCLS, d.xtr, d.ytr, d.xte, d.yte, &scrambled,
+                       acc2, &err) == 0, "scrambled: %s", err.msg);
+    CHECK(scrambled.selected_epoch == r.selected_epoch && scrambled.epochs_run == r.epochs_run &&
+              scrambled.holdout_acc == r.holdout_acc && scrambled.test_acc != r.test_acc,
+          "the test labels never steer the selection (epoch %d vs %d)", scrambled.selected_epoch,
+          r.selected_epoch);
+    cfg.holdout = 0;
+    CHECK(sg_probe_run(be, &cfg, NTRAIN, NTEST, DIM, NCLS, d.xtr, d.ytr, d.xte, d.yte, &plain,
+                       NULL, &err) == 0 && plain.test_acc == plain.test_acc_final &&
+              plain.epochs_run == cfg.epochs && plain.nheld == 0 && isnan(plain.holdout_acc),
+          "holdout 0: every epoch, the last one reported");
+}
+
 int main(void) {
     const sg_backend *be = sg_backend_get("cpu");
     CHECK(be != NULL, "no cpu backend");
@@ -315,5 +368,6 @@ int main(void) {
     test_random_labels(be);
     test_errors(be);
     test_constant_feature(be);
+    test_holdout(be);
     return test_finish();
 }

@@ -66,6 +66,7 @@ int sg_probe_config_describe(const sg_probe_config *cfg, char *buf, size_t len);
 
 typedef struct {
     double test_acc;       /* % the probe's result: at the selected epoch (see holdout) */
+    double test_acc_top5;  /* % whose label is among the 5 highest logits, same epoch */
     int selected_epoch;    /* 0-based */
     double holdout_acc;    /* % on the held-out images at the selected epoch; NaN without */
     int epochs_run;        /* epochs trained (fewer than cfg.epochs after an early stop) */
@@ -119,12 +120,17 @@ int sg_knn_config_describe(const sg_knn_config *cfg, char *buf, size_t len);
  * similarity to every train row (be->gemm, block_rows test rows at a time), the k most similar
  * (equal similarities: the lower train index first), class score = sum of exp(sim / T) over the
  * neighbours of that class, prediction = argmax (ties: the lower class index).
- * pred[ntest] (may be NULL) receives the predictions; *accuracy the % correct.
+ * pred[ntest] (may be NULL) receives the predictions; *accuracy the % correct, *accuracy_top5
+ * (may be NULL) the % whose label is among the 5 best-scored classes.
  * Predictions do not depend on block_rows nor on the thread count. */
 int sg_knn_eval(const sg_backend *be, const sg_knn_config *cfg, int ntrain, int ntest, int D,
                 int nclasses, const float *train_feat, const int32_t *train_labels,
                 const float *test_feat, const int32_t *test_labels, int32_t *pred,
-                double *accuracy, sg_err *err);
+                double *accuracy, double *accuracy_top5, sg_err *err);
+
+/* The rank of class `label` among scores[C]: how many classes score higher, or equal with a lower
+ * index (argmax's tie rule). Top-k accuracy counts rank < k. */
+int sg_label_rank(const double *scores, int C, int label);
 
 /* ---- collapse and spectrum diagnostics ---------------------------------------------------- */
 

@@ -118,10 +118,17 @@ static void knn_carve(sg_arena *a, knn_buffers *p, int ntrain, int ntest, int nc
     p->inv_test = SG_ARENA_NEW(a, float, ntest);
 }
 
+int sg_label_rank(const double *scores, int C, int label) {
+    int rank = 0;
+    for (int c = 0; c < C; c++)
+        rank += scores[c] > scores[label] || (scores[c] == scores[label] && c < label);
+    return rank;
+}
+
 int sg_knn_eval(const sg_backend *be, const sg_knn_config *cfg, int ntrain, int ntest, int D,
                 int nclasses, const float *train_feat, const int32_t *train_labels,
                 const float *test_feat, const int32_t *test_labels, int32_t *pred,
-                double *accuracy, sg_err *err) {
+                double *accuracy, double *accuracy_top5, sg_err *err) {
     if (sg_knn_config_validate(cfg, err)) return -1;
     if (ntrain < 1 || ntest < 1 || D < 1 || nclasses < 2)
         return sg_errf(err,
@@ -149,7 +156,7 @@ int sg_knn_eval(const sg_backend *be, const sg_knn_config *cfg, int ntrain, int 
     inverse_norms(ntrain, D, train_feat, inv_train);
     inverse_norms(ntest, D, test_feat, inv_test);
 
-    long correct = 0;
+    long correct = 0, correct5 = 0;
     for (int r0 = 0; r0 < ntest; r0 += rows_max) {
         const int rows = ntest - r0 < rows_max ? ntest - r0 : rows_max;
         /* sims[rows, ntrain] = test[r0 : r0+rows, D] train[ntrain, D]^T */
@@ -157,7 +164,7 @@ int sg_knn_eval(const sg_backend *be, const sg_knn_config *cfg, int ntrain, int 
                  0.0f, sims, ntrain);
         /* a parallel region costs more than a small block's selection: threads only above 64k
          * similarities */
-#pragma omp parallel for schedule(static) reduction(+ : correct) \
+#pragma omp parallel for schedule(static) reduction(+ : correct, correct5) \
     if (rows > 1 && (size_t)rows * ntrain >= 65536)
         for (int r = 0; r < rows; r++) {
             const float *s = sims + (size_t)r * ntrain;
@@ -183,9 +190,11 @@ int sg_knn_eval(const sg_backend *be, const sg_knn_config *cfg, int ntrain, int 
                 if (v[c] > v[best]) best = c;
             if (pred) pred[r0 + r] = best;
             correct += best == test_labels[r0 + r];
+            correct5 += sg_label_rank(v, nclasses, test_labels[r0 + r]) < 5;
         }
     }
     *accuracy = 100.0 * (double)correct / (double)ntest;
+    if (accuracy_top5) *accuracy_top5 = 100.0 * (double)correct5 / (double)ntest;
     sg_arena_free(&arena);
     return 0;
 }

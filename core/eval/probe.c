@@ -153,13 +153,22 @@ static int check_inputs(int n, int D, int nclasses, const float *feat, const int
  * rows at a time through logits[rows_per_fwd, C]. */
 static double accuracy(const sg_backend *be, int n, int D, int C, const float *x,
                        const int32_t *labels, const float *W, const float *b, int rows_per_fwd,
-                       float *logits) {
-    long correct = 0;
+                       float *logits, double *top5) {
+    long correct = 0, correct5 = 0;
     for (int r0 = 0; r0 < n; r0 += rows_per_fwd) {
         int rows = n - r0 < rows_per_fwd ? n - r0 : rows_per_fwd;
         sg_linear_fwd(be, rows, D, C, x + (size_t)r0 * D, W, b, logits);
         correct += count_correct(rows, C, logits, labels + r0);
+        for (int i = 0; top5 && i < rows; i++) {
+            /* the label's rank by argmax's rule (kNN's sg_label_rank, on floats) */
+            const float *z = logits + (size_t)i * C;
+            const int y = labels[r0 + i];
+            int rank = 0;
+            for (int c = 0; c < C; c++) rank += z[c] > z[y] || (z[c] == z[y] && c < y);
+            correct5 += rank < 5;
+        }
     }
+    if (top5) *top5 = 100.0 * (double)correct5 / (double)n;
     return 100.0 * (double)correct / (double)n;
 }
 
@@ -326,7 +335,7 @@ int sg_probe_run(const sg_backend *be, const sg_probe_config *cfg, int ntrain, i
      *       reused for the epochs' batch orders */
     long step = 0;
     double best = -1.0, last = 0.0, last_loss = 0.0;
-    double held_best = -1.0, test_at_sel = 0.0;
+    double held_best = -1.0, test_at_sel = 0.0, test5_at_sel = 0.0, last_top5 = 0.0;
     int best_epoch = 0, sel_epoch = 0, epochs_run = 0;
     for (int epoch = 0; epoch < cfg->epochs; epoch++) {
         /* The epoch's order depends only on (seed, epoch). */
@@ -351,18 +360,22 @@ int sg_probe_run(const sg_backend *be, const sg_probe_config *cfg, int ntrain, i
         }
         epochs_run = epoch + 1;
         last_loss = loss_sum / nbatches;
-        last = accuracy(be, ntest, D, C, xtest, test_labels, W, b, rows_eval, logits);
+        double last5;
+        last = accuracy(be, ntest, D, C, xtest, test_labels, W, b, rows_eval, logits, &last5);
+        last_top5 = last5;
         if (epoch_test_acc) epoch_test_acc[epoch] = last;
         if (last > best) { /* strict: the first epoch reaching the maximum, as the reference */
             best = last;
             best_epoch = epoch;
         }
         if (nheld > 0) {
-            double h = accuracy(be, nheld, D, C, buf.xheld, buf.yheld, W, b, rows_eval, logits);
+            double h =
+                accuracy(be, nheld, D, C, buf.xheld, buf.yheld, W, b, rows_eval, logits, NULL);
             if (h > held_best) {
                 held_best = h;
                 sel_epoch = epoch;
                 test_at_sel = last;
+                test5_at_sel = last5;
             } else if (cfg->patience > 0 && epoch - sel_epoch >= cfg->patience) {
                 break; /* no better held-out score for `patience` epochs */
             }
@@ -370,6 +383,7 @@ int sg_probe_run(const sg_backend *be, const sg_probe_config *cfg, int ntrain, i
     }
 
     res->test_acc = nheld > 0 ? test_at_sel : last;
+    res->test_acc_top5 = nheld > 0 ? test5_at_sel : last_top5;
     res->selected_epoch = nheld > 0 ? sel_epoch : epochs_run - 1;
     res->holdout_acc = nheld > 0 ? held_best : NAN;
     res->epochs_run = epochs_run;
@@ -379,7 +393,7 @@ int sg_probe_run(const sg_backend *be, const sg_probe_config *cfg, int ntrain, i
     res->test_acc_best = best;
     res->best_epoch = best_epoch;
     res->train_acc_final =
-        accuracy(be, nfit, D, C, xtrain, buf.ytrain, W, b, rows_eval, logits);
+        accuracy(be, nfit, D, C, xtrain, buf.ytrain, W, b, rows_eval, logits, NULL);
     res->train_loss_final = last_loss;
     sg_arena_free(&arena);
     return 0;

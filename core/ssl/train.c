@@ -215,7 +215,7 @@ static int evaluate(run *r, int epoch, sg_err *err) {
         sg_knn_config kc = sg_knn_config_default();
         kc.k = (int)sg_config_int(c, "eval.knn_k");
         kc.T = (float)sg_config_float(c, "eval.knn_t");
-        rc = sg_knn_eval(r->hbe, &kc, ntr, nte, D, nclasses, ftr, ltr, fte, lte, NULL, &r->knn_acc,
+        rc = sg_knn_eval(r->hbe, &kc, ntr, nte, D, nclasses, ftr, ltr, fte, lte, NULL, &r->knn_acc, NULL,
                          err);
     }
     free(ftr), free(fte), free(ltr), free(lte);

@@ -70,7 +70,7 @@ static void test_reference(const sg_backend *be) {
         cfg.k = ks[t];
         double acc = -1;
         sg_err err = {{0}};
-        int rc = sg_knn_eval(be, &cfg, NTR, NTE, D, C, tr, ytr, te, yte, got, &acc, &err);
+        int rc = sg_knn_eval(be, &cfg, NTR, NTE, D, C, tr, ytr, te, yte, got, &acc, NULL, &err);
         CHECK(rc == 0, "knn: %s", err.msg);
         knn_ref(NTR, NTE, D, C, tr, ytr, te, ks[t], (double)cfg.T, want);
         int same = 0, correct = 0;
@@ -99,16 +99,16 @@ static void test_clusters(const sg_backend *be) {
     sg_err err = {{0}};
     double acc = 0, acc1 = 0, acc7 = 0;
     cfg.block_rows = NTE;
-    CHECK(sg_knn_eval(be, &cfg, NTR, NTE, D, C, tr, ytr, te, yte, pall, &acc, &err) == 0, "%s",
+    CHECK(sg_knn_eval(be, &cfg, NTR, NTE, D, C, tr, ytr, te, yte, pall, &acc, NULL, &err) == 0, "%s",
           err.msg);
     printf("clusters: %.2f%%\n", acc);
     CHECK(acc > 99.0, "clusters: %.2f%%", acc);
     /* blocked vs unblocked */
     cfg.block_rows = 1;
-    CHECK(sg_knn_eval(be, &cfg, NTR, NTE, D, C, tr, ytr, te, yte, p1, &acc1, &err) == 0, "%s",
+    CHECK(sg_knn_eval(be, &cfg, NTR, NTE, D, C, tr, ytr, te, yte, p1, &acc1, NULL, &err) == 0, "%s",
           err.msg);
     cfg.block_rows = 7; /* 400 = 57 * 7 + 1: a partial last block */
-    CHECK(sg_knn_eval(be, &cfg, NTR, NTE, D, C, tr, ytr, te, yte, p7, &acc7, &err) == 0, "%s",
+    CHECK(sg_knn_eval(be, &cfg, NTR, NTE, D, C, tr, ytr, te, yte, p7, &acc7, NULL, &err) == 0, "%s",
           err.msg);
     CHECK(memcmp(p1, pall, sizeof pall) == 0 && memcmp(p7, pall, sizeof pall) == 0,
           "blocked predictions differ");
@@ -119,11 +119,11 @@ static void test_clusters(const sg_backend *be) {
     sg_cpu_set_threads(1);
     int32_t pt[NTE];
     double acct = 0;
-    CHECK(sg_knn_eval(be, &cfg, NTR, NTE, D, C, tr, ytr, te, yte, pt, &acct, &err) == 0, "%s",
+    CHECK(sg_knn_eval(be, &cfg, NTR, NTE, D, C, tr, ytr, te, yte, pt, &acct, NULL, &err) == 0, "%s",
           err.msg);
     sg_cpu_set_threads(2);
     int32_t pt2[NTE];
-    CHECK(sg_knn_eval(be, &cfg, NTR, NTE, D, C, tr, ytr, te, yte, pt2, &acct, &err) == 0, "%s",
+    CHECK(sg_knn_eval(be, &cfg, NTR, NTE, D, C, tr, ytr, te, yte, pt2, &acct, NULL, &err) == 0, "%s",
           err.msg);
     sg_cpu_set_threads(keep);
     CHECK(memcmp(pt, pall, sizeof pall) == 0 && memcmp(pt2, pall, sizeof pall) == 0,
@@ -131,7 +131,7 @@ static void test_clusters(const sg_backend *be) {
 
     /* pred may be NULL */
     double accn = -1;
-    CHECK(sg_knn_eval(be, &cfg, NTR, NTE, D, C, tr, ytr, te, yte, NULL, &accn, &err) == 0 &&
+    CHECK(sg_knn_eval(be, &cfg, NTR, NTE, D, C, tr, ytr, te, yte, NULL, &accn, NULL, &err) == 0 &&
               accn == acc,
           "pred NULL: %g vs %g (%s)", accn, acc, err.msg);
 }
@@ -148,10 +148,10 @@ static void test_k_clamp(const sg_backend *be) {
     sg_err err = {{0}};
     double a1 = -1, a2 = -1;
     cfg.k = 100000;
-    CHECK(sg_knn_eval(be, &cfg, NTR, NTE, D, C, tr, ytr, te, yte, pbig, &a1, &err) == 0, "%s",
+    CHECK(sg_knn_eval(be, &cfg, NTR, NTE, D, C, tr, ytr, te, yte, pbig, &a1, NULL, &err) == 0, "%s",
           err.msg);
     cfg.k = NTR;
-    CHECK(sg_knn_eval(be, &cfg, NTR, NTE, D, C, tr, ytr, te, yte, pn, &a2, &err) == 0, "%s",
+    CHECK(sg_knn_eval(be, &cfg, NTR, NTE, D, C, tr, ytr, te, yte, pn, &a2, NULL, &err) == 0, "%s",
           err.msg);
     CHECK(memcmp(pbig, pn, sizeof pn) == 0 && a1 == a2, "k > ntrain differs from k = ntrain");
     knn_ref(NTR, NTE, D, C, tr, ytr, te, NTR, (double)cfg.T, want);
@@ -170,28 +170,28 @@ static void test_ties(const sg_backend *be) {
     cfg.k = 2;
     double acc = -1;
     sg_err err = {{0}};
-    CHECK(sg_knn_eval(be, &cfg, 3, 1, D, C, tr, ytr, te, yte, pred, &acc, &err) == 0, "%s",
+    CHECK(sg_knn_eval(be, &cfg, 3, 1, D, C, tr, ytr, te, yte, pred, &acc, NULL, &err) == 0, "%s",
           err.msg);
     CHECK(pred[0] == 0 && acc == 100.0, "tie: predicted %d (acc %g), want 0", pred[0], acc);
     ytr[0] = 0, ytr[1] = 1;
-    CHECK(sg_knn_eval(be, &cfg, 3, 1, D, C, tr, ytr, te, yte, pred, &acc, &err) == 0, "%s",
+    CHECK(sg_knn_eval(be, &cfg, 3, 1, D, C, tr, ytr, te, yte, pred, &acc, NULL, &err) == 0, "%s",
           err.msg);
     CHECK(pred[0] == 0, "tie, swapped labels: predicted %d, want 0", pred[0]);
     /* the tie at the k-th neighbour (k = 1: e0 and e1 equally similar) goes to the lower train
      * index: e0, class 0 now; with the labels back, e0 is class 1 */
     cfg.k = 1;
-    CHECK(sg_knn_eval(be, &cfg, 3, 1, D, C, tr, ytr, te, yte, pred, &acc, &err) == 0, "%s",
+    CHECK(sg_knn_eval(be, &cfg, 3, 1, D, C, tr, ytr, te, yte, pred, &acc, NULL, &err) == 0, "%s",
           err.msg);
     CHECK(pred[0] == 0, "k=1 tie: predicted %d, want 0 (train row 0)", pred[0]);
     ytr[0] = 1, ytr[1] = 0;
-    CHECK(sg_knn_eval(be, &cfg, 3, 1, D, C, tr, ytr, te, yte, pred, &acc, &err) == 0, "%s",
+    CHECK(sg_knn_eval(be, &cfg, 3, 1, D, C, tr, ytr, te, yte, pred, &acc, NULL, &err) == 0, "%s",
           err.msg);
     CHECK(pred[0] == 1, "k=1 tie: predicted %d, want 1 (train row 0)", pred[0]);
     /* A zero test row: all cosines 0 (norm clamped), every weight equal: class 0 wins the tie
      * among the k = 3 neighbours of classes 1, 0, 2. */
     float zero[3] = {0, 0, 0};
     cfg.k = 3;
-    CHECK(sg_knn_eval(be, &cfg, 3, 1, D, C, tr, ytr, zero, yte, pred, &acc, &err) == 0, "%s",
+    CHECK(sg_knn_eval(be, &cfg, 3, 1, D, C, tr, ytr, zero, yte, pred, &acc, NULL, &err) == 0, "%s",
           err.msg);
     CHECK(pred[0] == 0, "zero row: predicted %d", pred[0]);
 }
@@ -203,7 +203,7 @@ static void test_errors(const sg_backend *be) {
     sg_err err;
     sg_knn_config cfg = sg_knn_config_default();
     cfg.k = 0;
-    CHECK(sg_knn_eval(be, &cfg, 4, 2, 2, 2, tr, ytr, te, yte, NULL, &acc, &err) == -1 &&
+    CHECK(sg_knn_eval(be, &cfg, 4, 2, 2, 2, tr, ytr, te, yte, NULL, &acc, NULL, &err) == -1 &&
               strstr(err.msg, "k = 0"),
           "k 0: %s", err.msg);
     cfg = sg_knn_config_default();
@@ -215,17 +215,41 @@ static void test_errors(const sg_backend *be) {
           err.msg);
     cfg = sg_knn_config_default();
     ytr[2] = -1;
-    CHECK(sg_knn_eval(be, &cfg, 4, 2, 2, 2, tr, ytr, te, yte, NULL, &acc, &err) == -1 &&
+    CHECK(sg_knn_eval(be, &cfg, 4, 2, 2, 2, tr, ytr, te, yte, NULL, &acc, NULL, &err) == -1 &&
               strstr(err.msg, "train label -1 of sample 2"),
           "label: %s", err.msg);
     ytr[2] = 0;
     te[3] = INFINITY;
-    CHECK(sg_knn_eval(be, &cfg, 4, 2, 2, 2, tr, ytr, te, yte, NULL, &acc, &err) == -1 &&
+    CHECK(sg_knn_eval(be, &cfg, 4, 2, 2, 2, tr, ytr, te, yte, NULL, &acc, NULL, &err) == -1 &&
               strstr(err.msg, "test feature 1 of sample 1"),
           "inf: %s", err.msg);
     char buf[64];
     sg_knn_config_describe(&cfg, buf, sizeof buf);
     CHECK(strcmp(buf, "knn k=200 T=0.1") == 0, "describe: %s", buf);
+}
+
+/* The label's rank by argmax's tie rule, and top-5 kNN accuracy against the same votes. */
+static void test_top5(const sg_backend *be) {
+    const double sc[6] = {0.5, 2.0, 0.5, 3.0, -1.0, 0.5};
+    CHECK(sg_label_rank(sc, 6, 3) == 0 && sg_label_rank(sc, 6, 1) == 1, "ranks of the top two");
+    CHECK(sg_label_rank(sc, 6, 0) == 2 && sg_label_rank(sc, 6, 2) == 3 &&
+              sg_label_rank(sc, 6, 5) == 4 && sg_label_rank(sc, 6, 4) == 5,
+          "equal scores rank by index, the lowest score last");
+    enum { N = 300, M = 200, DD = 8, CC = 10 };
+    static float tr[N * DD], te[M * DD];
+    static int32_t ytr[N], yte[M];
+    tu_fill(tr, (size_t)N * DD, 61, 0, -1, 1);
+    tu_fill(te, (size_t)M * DD, 61, 1, -1, 1);
+    for (int i = 0; i < N; i++) ytr[i] = i % CC;
+    for (int i = 0; i < M; i++) yte[i] = (i * 7) % CC;
+    sg_knn_config cfg = sg_knn_config_default();
+    cfg.k = 20;
+    double a1, a5;
+    sg_err err;
+    CHECK(sg_knn_eval(be, &cfg, N, M, DD, CC, tr, ytr, te, yte, NULL, &a1, &a5, &err) == 0, "%s",
+          err.msg);
+    /* labels unrelated to the features: chance is 10% top-1, 50% top-5 (200 rows: se 3.5) */
+    CHECK(a5 >= a1 && a5 > 35.0 && a5 < 65.0, "random labels: top-1 %.1f%%, top-5 %.1f%%", a1, a5);
 }
 
 int main(void) {
@@ -237,5 +261,6 @@ int main(void) {
     test_k_clamp(be);
     test_ties(be);
     test_errors(be);
+    test_top5(be);
     return test_finish();
 }

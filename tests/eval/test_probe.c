@@ -238,6 +238,10 @@ static void test_random_labels(const sg_backend *be) {
     CHECK(res.test_acc_final > 4.0 && res.test_acc_final < 16.0, "final %.2f%%",
           res.test_acc_final);
     CHECK(res.test_acc_best < 18.0, "best %.2f%%", res.test_acc_best);
+    /* top-5 of 10 classes by chance is 50% (1000 test samples: standard error 1.6 points) */
+    CHECK(res.test_acc_top5 > 42.0 && res.test_acc_top5 < 58.0 &&
+              res.test_acc_top5 >= res.test_acc_final,
+          "random labels: top-5 %.2f%%", res.test_acc_top5);
 }
 
 static void test_errors(const sg_backend *be) {
@@ -344,6 +348,8 @@ static void test_holdout(const sg_backend *be) {
           "stopped %d epochs after the selection (patience %d) or ran all",
           r.epochs_run - 1 - r.selected_epoch, cfg.patience);
     CHECK(r.test_acc <= r.test_acc_best && !isnan(r.holdout_acc), "the reference's number is the max");
+    CHECK(r.test_acc_top5 >= r.test_acc && r.test_acc_top5 <= 100.0, "top-5 %.2f >= top-1 %.2f",
+          r.test_acc_top5, r.test_acc);
     for (int i = 0; i < NTEST; i++) d.yte[i] = (d.yte[i] + 1 + i % 3) % NCLS;
     CHECK(sg_probe_run(be, &cfg, NTRAIN, NTEST, DIM, NCLS, d.xtr, d.ytr, d.xte, d.yte, &scrambled,
                        acc2, &err) == 0, "scrambled: %s", err.msg);

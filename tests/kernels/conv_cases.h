@@ -1,5 +1,7 @@
 /* tests/kernels/conv_cases.h: the geometries and helpers the three conv2d tests share. */
 #pragma once
+#include <string.h>
+
 #include "kernels/kernels.h"
 #include "test_util.h"
 
@@ -52,4 +54,43 @@ static size_t y_count(const sg_conv_shape *s) { return (size_t)s->N * s->K * s->
 static int close_enough(const char *what, const float *got, const double *want, size_t n,
                         double terms) {
     return tu_close_fd(what, got, want, n, 1e-5 + 3e-7 * terms, 1e-5);
+}
+
+/* ---- the loops the three tests share -------------------------------------------------------- */
+
+/* One pass of the backend against the reference on one geometry (the test's check_case). */
+typedef void (*conv_check_fn)(const sg_backend *be, const conv_case *c, uint64_t seed,
+                              int threads);
+
+/* The fixed cases and NRANDOM random ones drawn from rng_seed, at 1 and 2 threads. */
+static void conv_run_cases(const sg_backend *be, uint64_t rng_seed, conv_check_fn check) {
+    conv_case cases[NFIXED + NRANDOM];
+    memcpy(cases, fixed_cases, sizeof fixed_cases);
+    sg_rng r;
+    sg_rng_init(&r, rng_seed, 0, 0, 0);
+    for (int i = 0; i < NRANDOM; i++) cases[NFIXED + i] = random_case(&r);
+    for (int threads = 1; threads <= 2; threads++) {
+        sg_cpu_set_threads(threads);
+        for (int i = 0; i < NFIXED + NRANDOM; i++) check(be, &cases[i], 100 + (uint64_t)i, threads);
+    }
+}
+
+/* Finite differences run on tiny versions of each geometry and a few odd ones. */
+static void conv_run_tiny(void (*check)(const conv_case *c, uint64_t seed)) {
+    static const conv_case tiny[] = {
+        {2, 2, 9, 8, 3, 7, 7, 2, 3, "tiny 7x7/2"}, {2, 2, 5, 4, 2, 3, 3, 1, 1, "tiny 3x3/1"},
+        {2, 2, 5, 6, 3, 3, 3, 2, 1, "tiny 3x3/2"}, {2, 3, 3, 4, 2, 1, 1, 1, 0, "tiny 1x1/1"},
+        {2, 3, 5, 4, 2, 1, 1, 2, 0, "tiny 1x1/2"}, {1, 2, 4, 5, 2, 2, 3, 3, 2, "tiny odd"},
+    };
+    for (int i = 0; i < (int)(sizeof tiny / sizeof tiny[0]); i++) check(&tiny[i], 300 + (uint64_t)i);
+}
+
+/* Every conv pass does the same work: 2 N K P Q C R S FLOPs, x, w and y each moved once. */
+static void conv_check_cost(const char *name, sg_cost (*cost)(const sg_conv_shape *)) {
+    sg_conv_shape s = sg_conv_shape_make(64, 64, 24, 24, 128, 3, 3, 2, 1);
+    sg_cost c = cost(&s);
+    double flops = 2.0 * 64 * 128 * 12 * 12 * 64 * 3 * 3;
+    double bytes = 4.0 * (64.0 * 64 * 24 * 24 + 128.0 * 64 * 3 * 3 + 64.0 * 128 * 12 * 12);
+    CHECK(c.flops == flops, "%s flops %.17g, want %.17g", name, c.flops, flops);
+    CHECK(c.bytes == bytes, "%s bytes %.17g, want %.17g", name, c.bytes, bytes);
 }

@@ -100,39 +100,13 @@ static void check_gradient(const conv_case *c, uint64_t seed) {
     free(buf), free(x), free(w), free(g), free(y), free(dw), free(prior), free(acc), free(want_acc);
 }
 
-static void check_cost(void) {
-    sg_conv_shape s = sg_conv_shape_make(64, 64, 24, 24, 128, 3, 3, 2, 1);
-    sg_cost c = sg_cost_conv2d_bwd_filter(&s);
-    double flops = 2.0 * 64 * 128 * 12 * 12 * 64 * 3 * 3;
-    double bytes = 4.0 * (64.0 * 64 * 24 * 24 + 128.0 * 64 * 3 * 3 + 64.0 * 128 * 12 * 12);
-    CHECK(c.flops == flops, "sg_cost_conv2d_bwd_filter flops %.17g, want %.17g", c.flops, flops);
-    CHECK(c.bytes == bytes, "sg_cost_conv2d_bwd_filter bytes %.17g, want %.17g", c.bytes, bytes);
-}
-
 int main(void) {
     const sg_backend *be = sg_backend_get("cpu");
     CHECK(be != NULL, "no cpu backend");
     if (!be) return test_finish();
-    check_cost();
+    conv_check_cost("conv2d_bwd_filter", sg_cost_conv2d_bwd_filter);
 
-    conv_case cases[NFIXED + NRANDOM];
-    memcpy(cases, fixed_cases, sizeof fixed_cases);
-    sg_rng r;
-    sg_rng_init(&r, 2025, 0, 0, 0);
-    for (int i = 0; i < NRANDOM; i++) cases[NFIXED + i] = random_case(&r);
-
-    for (int threads = 1; threads <= 2; threads++) {
-        sg_cpu_set_threads(threads);
-        for (int i = 0; i < NFIXED + NRANDOM; i++) check_case(be, &cases[i], 100 + i, threads);
-    }
-
-    /* Finite differences on tiny versions of each geometry and a few random ones. */
-    static const conv_case tiny[] = {
-        {2, 2, 9, 8, 3, 7, 7, 2, 3, "tiny 7x7/2"}, {2, 2, 5, 4, 2, 3, 3, 1, 1, "tiny 3x3/1"},
-        {2, 2, 5, 6, 3, 3, 3, 2, 1, "tiny 3x3/2"}, {2, 3, 3, 4, 2, 1, 1, 1, 0, "tiny 1x1/1"},
-        {2, 3, 5, 4, 2, 1, 1, 2, 0, "tiny 1x1/2"}, {1, 2, 4, 5, 2, 2, 3, 3, 2, "tiny odd"},
-    };
-    for (int i = 0; i < (int)(sizeof tiny / sizeof tiny[0]); i++) check_gradient(&tiny[i], 300 + i);
-
+    conv_run_cases(be, 2025, check_case);
+    conv_run_tiny(check_gradient);
     return test_finish();
 }

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# scripts/bench-vs-pytorch.sh: the BYOL training step in stopgrad and in PyTorch on this
+# machine, the two alternated ROUNDS times (so load from elsewhere falls on both), and the ratio
+# of their median step times (above 1: stopgrad is faster).
+#
+#   bash scripts/bench-vs-pytorch.sh [stl10|fmnist] [--threads N] [--rounds R] [--build DIR]
+#                                    [--breakdown]
+#
+#   stl10   ResNet-18 with the 7x7/2 stem at 96x96, batch 64 (suites/kernels-cpu.bench's stl10)
+#   fmnist  the quick suite's model: ResNet-18 at 1/8 width, CIFAR stem, 20x20 views, batch 64
+# Heads as stopgrad's defaults (projector 512-512-128, predictor 128-512-128) on both sides;
+# data loading excluded on both sides. --breakdown then times every kernel of stopgrad's step
+# once (stopgrad bench) and prints the kernels with the largest share of it.
+# Needs Debian's python3-torch (/usr/bin/python3); set OMP_WAIT_POLICY=passive on a shared box.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+config=stl10 threads=2 rounds=5 build=build breakdown=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    stl10|fmnist) config=$1 ;;
+    --threads) threads=$2; shift ;;
+    --rounds) rounds=$2; shift ;;
+    --build) build=$2; shift ;;
+    --breakdown) breakdown=1 ;;
+    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    *) echo "bench-vs-pytorch.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
+  esac
+  shift
+done
+[ -x "$build/stopgrad" ] || { echo "bench-vs-pytorch.sh: no $build/stopgrad (bash scripts/setup.sh)" >&2; exit 2; }
+/usr/bin/python3 -c 'import torch' 2>/dev/null ||
+  { echo "bench-vs-pytorch.sh: PyTorch missing (apt-get install python3-torch)" >&2; exit 2; }
+
+case "$config" in
+  stl10) peer=(--size 96 --batch 64) ;;
+  fmnist) peer=(--size 20 --batch 64 --width 0.125 --cifar-stem) ;;
+esac
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+sg_ms=() pt_ms=()
+for i in $(seq 1 "$rounds"); do
+  "$build/stopgrad" bench kernels-cpu --configs "$config" --steps-only --threads "$threads" \
+    --repetitions 3 --quiet --out "$tmp/sg-$i.csv" > "$tmp/sg-$i.log" 2>&1 ||
+    { cat "$tmp/sg-$i.log" >&2; exit 1; }
+  # the step row: kind "step"; median_s is column 13 of the kernel-suite CSV
+  s=$(awk -F, -v c="$config" 'NR > 1 && $5 == "step" && $6 == c { printf "%.2f", $13 * 1000 }' "$tmp/sg-$i.csv")
+  p=$(/usr/bin/python3 scripts/peer_pytorch_step.py "${peer[@]}" --threads "$threads" --steps 5 \
+        2>&1 | sed -n 's/.*median \([0-9.]*\) ms\/step.*/\1/p')
+  [ -n "$s" ] && [ -n "$p" ] || { echo "bench-vs-pytorch.sh: round $i gave no time" >&2; exit 1; }
+  sg_ms+=("$s") pt_ms+=("$p")
+  echo "round $i: stopgrad $s ms/step, pytorch $p ms/step"
+done
+
+median() { printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+ms=$(median "${sg_ms[@]}") mp=$(median "${pt_ms[@]}")
+awk -v s="$ms" -v p="$mp" -v c="$config" -v t="$threads" -v r="$rounds" 'BEGIN {
+  printf "%s, %d thread(s), %d rounds: stopgrad %.1f ms/step (%.1f img/s), pytorch %.1f ms/step (%.1f img/s): stopgrad %.2fx pytorch\n",
+         c, t, r, s, 64000 / s, p, 64000 / p, p / s }'
+
+if [ "$breakdown" = 1 ]; then
+  "$build/stopgrad" bench kernels-cpu --configs "$config" --threads "$threads" --quiet \
+    --out "$tmp/breakdown.csv" > "$tmp/breakdown.log" 2>&1 || { cat "$tmp/breakdown.log" >&2; exit 1; }
+  echo "largest shares of stopgrad's step (kernel, shape, share, GFLOP/s):"
+  awk -F, 'NR > 1 && $5 == "kernel" && $22 != "" { printf "%6.1f%%  %-20s %-60s %8.1f\n", $22 * 100, $7, $8, $18 }' \
+    "$tmp/breakdown.csv" | sort -rn | head -15
+fi

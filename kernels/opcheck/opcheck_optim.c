@@ -26,21 +26,31 @@ static void sgd_call(const sg_backend *be, void *p) {
     sg_sgd_step(be, a->ngroups, g, a->momentum);
 }
 
+/* An optimiser's buffers: weights, gradients and momentum of nn parameters, random in [-1, 1],
+ * with their double copies for the reference. */
+static int optimizer_state(oc_run *r, size_t nn, float **w, float **g, float **m, double **wd,
+                           double **gd, double **md) {
+    *w = OC_F(r, nn), *g = OC_F(r, nn), *m = OC_F(r, nn);
+    *wd = OC_D(r, nn), *gd = OC_D(r, nn), *md = OC_D(r, nn);
+    if (oc_alloc_status(r)) return -1;
+    oc_uniform(r, *w, nn, -1, 1);
+    oc_uniform(r, *g, nn, -1, 1);
+    oc_uniform(r, *m, nn, -1, 1);
+    oc_to_double(*w, *wd, nn);
+    oc_to_double(*g, *gd, nn);
+    oc_to_double(*m, *md, nn);
+    return 0;
+}
+
 /* n parameters split into `groups` contiguous groups with their own lr and weight decay (one
  * without decay, as a predictor group may be). */
 int oc_sgd_step(oc_run *r) {
     int n = oc_p(r, "n"), ngroups = oc_p(r, "groups");
     if (ngroups > n) return oc_bad_shape(r, "every group needs at least one parameter");
     size_t nn = (size_t)n;
-    float *w = OC_F(r, nn), *g = OC_F(r, nn), *m = OC_F(r, nn);
-    double *wd = OC_D(r, nn), *gd = OC_D(r, nn), *md = OC_D(r, nn);
-    if (oc_alloc_status(r)) return -1;
-    oc_uniform(r, w, nn, -1, 1);
-    oc_uniform(r, g, nn, -1, 1);
-    oc_uniform(r, m, nn, -1, 1);
-    oc_to_double(w, wd, nn);
-    oc_to_double(g, gd, nn);
-    oc_to_double(m, md, nn);
+    float *w, *g, *m;
+    double *wd, *gd, *md;
+    if (optimizer_state(r, nn, &w, &g, &m, &wd, &gd, &md)) return -1;
     sgd_args a = {.ngroups = ngroups, .momentum = 0.9f};
     ref_sgd_group rg[SG_OP_MAX_GROUPS];
     size_t at = 0;
@@ -80,15 +90,9 @@ int oc_lars_step(oc_run *r) {
     int n = oc_p(r, "n"), ngroups = oc_p(r, "groups");
     if (ngroups > n) return oc_bad_shape(r, "every group needs at least one parameter");
     size_t nn = (size_t)n;
-    float *w = OC_F(r, nn), *g = OC_F(r, nn), *m = OC_F(r, nn);
-    double *wd = OC_D(r, nn), *gd = OC_D(r, nn), *md = OC_D(r, nn);
-    if (oc_alloc_status(r)) return -1;
-    oc_uniform(r, w, nn, -1, 1);
-    oc_uniform(r, g, nn, -1, 1);
-    oc_uniform(r, m, nn, -1, 1);
-    oc_to_double(w, wd, nn);
-    oc_to_double(g, gd, nn);
-    oc_to_double(m, md, nn);
+    float *w, *g, *m;
+    double *wd, *gd, *md;
+    if (optimizer_state(r, nn, &w, &g, &m, &wd, &gd, &md)) return -1;
     lars_args a = {.ngroups = ngroups, .lr = 0.2f, .momentum = 0.9f, .eta = 0.001f};
     ref_lars_group rg[SG_OP_MAX_GROUPS];
     size_t at = 0;

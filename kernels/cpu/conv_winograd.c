@@ -1,0 +1,253 @@
+/* kernels/cpu/conv_winograd.c: Winograd convolution (3x3, stride 1) for the CPU backend: the
+ * driver (plan, blocking, sgemms, OpenMP) and the AVX2 build of the vector kernels
+ * (conv_winograd_kern.h; conv_winograd_avx512.c builds the AVX-512 one).
+ *
+ * Forward, with alpha = m + 2, xi = one of the alpha^2 transformed tile positions:
+ *   U[xi][K][C]  = G w[k][c] G^T                       (filter transform)
+ *   V[xi][C][TB] = B^T d B for a block of TB tiles      (input transform)
+ *   M[xi][K][TB] = U[xi] V[xi]                          (alpha^2 sgemms over the channels)
+ *   y tiles      = A^T M[.][k][t] A                     (output transform)
+ * Backward data is the same with dy as input, the filter rotated by 180 degrees and C and K
+ * swapped (U'[xi][C][K]), padding 2 - pad. Backward filter uses the dual algorithm F(3, m):
+ *   D[xi][K][TB] = A e A^T (dy tiles), X[xi][C][TB] = B^T d B (x tiles, as forward),
+ *   W[xi][K][C] += D[xi] X[xi]^T over the blocks (alpha^2 sgemms over the tiles),
+ *   dw[k][c]    (+)= G^T W[.][k][c] G.
+ *
+ * Blocking: the tiles are processed TB at a time so that a block's V and M (alpha^2 (C+K) TB
+ * floats) stay in the caches between the transforms and the sgemms, instead of going to memory
+ * and back as whole-batch buffers would (at 24x24x64, F(4x4): 21 MB each).
+ *
+ * Threads: one OpenMP region per call; transforms split over channels, the alpha^2 sgemms of a
+ * block split over xi, each a single-threaded sgemm (OpenBLAS runs single-threaded inside our
+ * parallel regions). Every output element is computed by one thread in a fixed order (sgemm
+ * never splits its K dimension, the blocks of the filter gradient are summed in block order),
+ * so results do not depend on the thread count at all.
+ */
+#include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cblas.h>
+
+#include "core/base/err.h"
+#include "kernels/cpu/conv_algos.h"
+
+#define WINO_VL 8
+#define WINO_TABLE sg_wino_kernels_avx2
+#include "kernels/cpu/conv_winograd_kern.h"
+
+/* A block's V and M together stay under this... */
+#define WINO_BLOCK_BYTES ((size_t)2 << 20)
+/* ...unless that gives fewer tiles than this: U (alpha^2 K C floats, 37 MB at 512 channels) is
+ * read once per block, and below ~64 tiles the sgemms would wait on it. */
+#define WINO_TB_MIN 64
+
+static int forced_m = 0;
+static sg_wino_isa forced_isa = SG_WINO_ISA_AUTO;
+
+static int cpu_has_avx512(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f");
+}
+
+static const wino_kernels *kernels(void) {
+    if (forced_isa == SG_WINO_ISA_AVX2) return &sg_wino_kernels_avx2;
+    if (forced_isa == SG_WINO_ISA_AVX512 || cpu_has_avx512()) return &sg_wino_kernels_avx512;
+    return &sg_wino_kernels_avx2;
+}
+
+int sg_cpu_winograd_force(int m, sg_wino_isa isa) {
+    if (m != 0 && m != 2 && m != 4) return -1;
+    if (isa != SG_WINO_ISA_AUTO && isa != SG_WINO_ISA_AVX2 && isa != SG_WINO_ISA_AVX512) return -1;
+    if (isa == SG_WINO_ISA_AVX512 && !cpu_has_avx512()) return -1;
+    forced_m = m;
+    forced_isa = isa;
+    return 0;
+}
+
+const char *sg_cpu_winograd_isa(void) { return kernels()->name; }
+
+int sg_cpu_winograd_supports(const sg_conv_shape *s) {
+    if (!(s->R == 3 && s->S == 3 && s->stride == 1 && s->pad >= 0 && s->pad <= 2)) return 0;
+    if (!(s->N > 0 && s->C > 0 && s->K > 0 && s->H > 0 && s->W > 0)) return 0;
+    if (!(s->P == s->H + 2 * s->pad - 2 && s->Q == s->W + 2 * s->pad - 2 && s->P > 0 && s->Q > 0))
+        return 0;
+    /* int sgemm dimensions and gather indices (16 lanes * 9 C) stay well inside int */
+    const size_t lim = (size_t)INT_MAX / 64;
+    return (size_t)s->C * 9 < lim && (size_t)s->K * 9 < lim && (size_t)s->H * s->W < lim &&
+           (size_t)s->N * s->H * s->W < lim;
+}
+
+static int ceil_div(int a, int b) { return (a + b - 1) / b; }
+static size_t round_up(size_t a, size_t b) { return (a + b - 1) / b * b; }
+
+/* Tile size: the one with fewer transformed-domain multiplications (alpha^2 per tile) for the
+ * P x Q plane; ties go to F(2x2), whose transforms are cheaper and its rounding error smaller.
+ * ResNet planes: 24, 12 and 3 take F(4x4); 6 ties (4 tiles of 36 = 9 of 16). */
+int sg_cpu_winograd_tile(const sg_conv_shape *s) {
+    if (forced_m) return forced_m;
+    long c2 = 16L * ceil_div(s->P, 2) * ceil_div(s->Q, 2);
+    long c4 = 36L * ceil_div(s->P, 4) * ceil_div(s->Q, 4);
+    return c4 < c2 ? 4 : 2;
+}
+
+enum { PASS_FWD, PASS_BWD_DATA, PASS_BWD_FILTER };
+
+typedef struct {
+    wino_grid g;
+    int cin, cout;                 /* channels transformed in, produced (bwd filter: C, K) */
+    int ld;                        /* row stride of U (W for the filter gradient) */
+    size_t u_floats, v_floats, m_floats;
+} wino_plan;
+
+/* A function of the shape, m and pass only (never of the vector path or the thread count), so
+ * the workspace size and the passes agree. */
+static wino_plan plan_make(const sg_conv_shape *s, int m, int pass) {
+    SG_CHECK(sg_cpu_winograd_supports(s),
+             "winograd: unsupported conv N%d C%d %dx%d K%d %dx%d/%d pad %d (P%d Q%d)", s->N, s->C,
+             s->H, s->W, s->K, s->R, s->S, s->stride, s->pad, s->P, s->Q);
+    wino_plan p;
+    wino_grid *g = &p.g;
+    g->m = m;
+    g->alpha = m + 2;
+    g->N = s->N;
+    if (pass == PASS_BWD_DATA) { /* dx = conv(dy, rotated w), padding 2 - pad */
+        g->OP = s->H, g->OQ = s->W, g->IH = s->P, g->IW = s->Q, g->ipad = 2 - s->pad;
+        p.cin = s->K, p.cout = s->C;
+    } else { /* forward; the filter gradient tiles dy's P x Q plane the same way */
+        g->OP = s->P, g->OQ = s->Q, g->IH = s->H, g->IW = s->W, g->ipad = s->pad;
+        p.cin = s->C, p.cout = s->K;
+    }
+    g->TX = ceil_div(g->OQ, m);
+    g->TPI = ceil_div(g->OP, m) * g->TX;
+    const size_t a2 = (size_t)g->alpha * g->alpha;
+    /* the most tiles a pass has: images rounded up to the widest vector path's 16 lanes */
+    const size_t tmax = round_up((size_t)s->N, 16) * (size_t)g->TPI;
+    size_t tb = WINO_BLOCK_BYTES / (a2 * (size_t)(s->C + s->K) * sizeof(float)) / 16 * 16;
+    if (tb < WINO_TB_MIN) tb = WINO_TB_MIN;
+    if (tb > tmax) tb = tmax;
+    g->TB = (int)tb;
+    /* U / W rows padded to 16 floats: the vector kernels store and load whole rows of lanes */
+    if (pass == PASS_BWD_DATA) {
+        p.ld = (int)round_up((size_t)s->K, 16);
+        p.u_floats = a2 * (size_t)s->C * p.ld;
+    } else {
+        p.ld = (int)round_up((size_t)s->C, 16);
+        p.u_floats = a2 * (size_t)s->K * p.ld;
+    }
+    if (pass == PASS_BWD_FILTER) { /* X[xi][C][TB], D[xi][K][TB] */
+        p.v_floats = a2 * (size_t)s->C * tb;
+        p.m_floats = a2 * (size_t)s->K * tb;
+    } else {
+        p.v_floats = a2 * (size_t)p.cin * tb;
+        p.m_floats = a2 * (size_t)p.cout * tb;
+    }
+    return p;
+}
+
+/* Each region starts on a 64-byte boundary; the base is aligned up inside the workspace. */
+#define WS_ALIGN 64
+static size_t plan_bytes(const wino_plan *p) {
+    return WS_ALIGN + round_up(p->u_floats * sizeof(float), WS_ALIGN) +
+           round_up(p->v_floats * sizeof(float), WS_ALIGN) +
+           round_up(p->m_floats * sizeof(float), WS_ALIGN);
+}
+
+size_t sg_cpu_winograd_workspace_bytes(const sg_conv_shape *s) {
+    if (!sg_cpu_winograd_supports(s)) return 0;
+    size_t most = 0;
+    for (int m = 2; m <= 4; m += 2)
+        for (int pass = PASS_FWD; pass <= PASS_BWD_FILTER; pass++) {
+            wino_plan p = plan_make(s, m, pass);
+            size_t b = plan_bytes(&p);
+            if (b > most) most = b;
+        }
+    return most;
+}
+
+typedef struct {
+    float *u, *v, *m;
+} wino_ws;
+
+static wino_ws carve(const wino_plan *p, void *workspace) {
+    SG_CHECK(workspace != NULL, "winograd conv needs a workspace");
+    uintptr_t a = ((uintptr_t)workspace + WS_ALIGN - 1) & ~(uintptr_t)(WS_ALIGN - 1);
+    wino_ws w;
+    w.u = (float *)a;
+    w.v = (float *)(a + round_up(p->u_floats * sizeof(float), WS_ALIGN));
+    w.m = (float *)((char *)w.v + round_up(p->v_floats * sizeof(float), WS_ALIGN));
+    return w;
+}
+
+/* Forward (pass PASS_FWD: in = x, out = y) and backward data (in = dy, out = dx). */
+static void wino_conv(const sg_conv_shape *s, int pass, const float *in, const float *w,
+                      float *out, void *workspace) {
+    const wino_plan p = plan_make(s, sg_cpu_winograd_tile(s), pass);
+    const wino_kernels *kt = kernels();
+    const wino_grid *g = &p.g;
+    const wino_ws ws = carve(&p, workspace);
+    const int m = g->m, a2 = g->alpha * g->alpha, vl = kt->vl, cin = p.cin, cout = p.cout;
+    const size_t xs_u = (size_t)cout * p.ld, xs_v = (size_t)cin * g->TB,
+                 xs_m = (size_t)cout * g->TB;
+    /* U[xi][a][b] from w[k][c]: forward a = k, b = c; backward data a = c, b = k, rotated */
+    const int fwd = pass == PASS_FWD;
+    const int sa = fwd ? s->C * 9 : 9, sb = fwd ? 9 : s->C * 9;
+    const long nslots = (long)ceil_div(s->N, vl) * g->TPI, per_block = g->TB / vl;
+#pragma omp parallel
+    {
+#pragma omp for schedule(static)
+        for (int a = 0; a < cout; a++) kt->filter(m, w, a, cin, sa, sb, !fwd, ws.u, p.ld, xs_u);
+        for (long s0 = 0; s0 < nslots; s0 += per_block) {
+            const int ns = (int)(nslots - s0 < per_block ? nslots - s0 : per_block);
+#pragma omp for schedule(static)
+            for (int c = 0; c < cin; c++) kt->input(g, in, cin, c, s0, ns, ws.v, xs_v);
+#pragma omp for schedule(static)
+            for (int xi = 0; xi < a2; xi++)
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, cout, ns * vl, cin, 1.0f,
+                            ws.u + xi * xs_u, p.ld, ws.v + xi * xs_v, g->TB, 0.0f,
+                            ws.m + xi * xs_m, g->TB);
+#pragma omp for schedule(static)
+            for (int k = 0; k < cout; k++) kt->output(g, ws.m, cout, k, s0, ns, xs_m, out);
+        }
+    }
+}
+
+void sg_cpu_winograd_fwd(const sg_conv_shape *s, const float *x, const float *w, float *y,
+                         void *workspace) {
+    wino_conv(s, PASS_FWD, x, w, y, workspace);
+}
+
+void sg_cpu_winograd_bwd_data(const sg_conv_shape *s, const float *dy, const float *w, float *dx,
+                              void *workspace) {
+    wino_conv(s, PASS_BWD_DATA, dy, w, dx, workspace);
+}
+
+void sg_cpu_winograd_bwd_filter(const sg_conv_shape *s, const float *x, const float *dy,
+                                float *dw, int accumulate, void *workspace) {
+    const wino_plan p = plan_make(s, sg_cpu_winograd_tile(s), PASS_BWD_FILTER);
+    const wino_kernels *kt = kernels();
+    const wino_grid *g = &p.g;
+    const wino_ws ws = carve(&p, workspace);
+    const int m = g->m, a2 = g->alpha * g->alpha, vl = kt->vl, C = s->C, K = s->K;
+    /* W = ws.u [xi][K][ld], X = ws.v [xi][C][TB], D = ws.m [xi][K][TB] */
+    const size_t xs_w = (size_t)K * p.ld, xs_x = (size_t)C * g->TB, xs_d = (size_t)K * g->TB;
+    const long nslots = (long)ceil_div(s->N, vl) * g->TPI, per_block = g->TB / vl;
+#pragma omp parallel
+    {
+        for (long s0 = 0; s0 < nslots; s0 += per_block) {
+            const int ns = (int)(nslots - s0 < per_block ? nslots - s0 : per_block);
+#pragma omp for schedule(static) nowait
+            for (int c = 0; c < C; c++) kt->input(g, x, C, c, s0, ns, ws.v, xs_x);
+#pragma omp for schedule(static)
+            for (int k = 0; k < K; k++) kt->dy(g, dy, K, k, s0, ns, ws.m, xs_d);
+            /* W[xi][K][C] (+)= D[xi][K][ns*vl] X[xi][C][ns*vl]^T; blocks summed in order */
+#pragma omp for schedule(static)
+            for (int xi = 0; xi < a2; xi++)
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, K, C, ns * vl, 1.0f,
+                            ws.m + xi * xs_d, g->TB, ws.v + xi * xs_x, g->TB, s0 ? 1.0f : 0.0f,
+                            ws.u + xi * xs_w, p.ld);
+        }
+#pragma omp for schedule(static)
+        for (int k = 0; k < K; k++) kt->filter_grad(m, ws.u, k, C, p.ld, xs_w, dw, accumulate);
+    }
+}

@@ -3,15 +3,19 @@
  * (conv_winograd_kern.h; conv_winograd_avx512.c builds the AVX-512 one).
  *
  * Forward, with alpha = m + 2, xi = one of the alpha^2 transformed tile positions:
- *   U[xi][K][C]  = G w[k][c] G^T                       (filter transform)
- *   V[xi][C][TB] = B^T d B for a block of TB tiles      (input transform)
- *   M[xi][K][TB] = U[xi] V[xi]                          (alpha^2 sgemms over the channels)
- *   y tiles      = A^T M[.][k][t] A                     (output transform)
+ *   U[K][xi][C]  = G w[k][c] G^T                       (filter transform)
+ *   V[C][xi][TB] = B^T d B for a block of TB tiles      (input transform)
+ *   M[.][xi][.]  = U[.][xi][.] V[.][xi][.]              (alpha^2 sgemms [K,C] x [C,TB])
+ *   y tiles      = A^T M[k][.][t] A                     (output transform)
  * Backward data is the same with dy as input, the filter rotated by 180 degrees and C and K
- * swapped (U'[xi][C][K]), padding 2 - pad. Backward filter uses the dual algorithm F(3, m):
- *   D[xi][K][TB] = A e A^T (dy tiles), X[xi][C][TB] = B^T d B (x tiles, as forward),
- *   W[xi][K][C] += D[xi] X[xi]^T over the blocks (alpha^2 sgemms over the tiles),
- *   dw[k][c]    (+)= G^T W[.][k][c] G.
+ * swapped (U'[C][xi][K]), padding 2 - pad. Backward filter uses the dual algorithm F(3, m):
+ *   D[K][xi][TB] = A e A^T (dy tiles), X[C][xi][TB] = B^T d B (x tiles, as forward),
+ *   W[.][xi][.] += D[.][xi][.] X[.][xi][.]^T over the blocks (alpha^2 sgemms [K,TB] x [TB,C]),
+ *   dw[k][c]    (+)= G^T W[k][.][c] G.
+ * Transformed data is stored channel-major, [channel][xi][...]: each transform writes one
+ * contiguous block (xi-major, the filter transform's 36 stores per filter group landed 1 MB
+ * apart at 512 channels and ran 1.4x slower); the sgemm of one xi reads its strided rows with a
+ * leading dimension of alpha^2 rows.
  *
  * Blocking: the tiles are processed TB at a time so that a block's V and M (alpha^2 (C+K) TB
  * floats) stay in the caches between the transforms and the sgemms, instead of going to memory
@@ -41,6 +45,12 @@
 /* ...unless that gives fewer tiles than this: U (alpha^2 K C floats, 37 MB at 512 channels) is
  * read once per block, and below ~64 tiles the sgemms would wait on it. */
 #define WINO_TB_MIN 64
+
+/* U larger than this is written with non-temporal stores: it would not stay in the caches until
+ * its sgemms (512 channels: 37.7 MB with F(4x4), 16.8 MB with F(2x2)). */
+#ifndef WINO_STREAM_BYTES
+#define WINO_STREAM_BYTES ((size_t)12 << 20)
+#endif
 
 static int forced_m = 0;
 static sg_wino_isa forced_isa = SG_WINO_ISA_AUTO;
@@ -187,27 +197,32 @@ static void wino_conv(const sg_conv_shape *s, int pass, const float *in, const f
     const wino_grid *g = &p.g;
     const wino_ws ws = carve(&p, workspace);
     const int m = g->m, a2 = g->alpha * g->alpha, vl = kt->vl, cin = p.cin, cout = p.cout;
-    const size_t xs_u = (size_t)cout * p.ld, xs_v = (size_t)cin * g->TB,
-                 xs_m = (size_t)cout * g->TB;
+    /* U[cout][xi][ld], V[cin][xi][TB], M[cout][xi][TB]: row strides rs_*, xi strides xs_* */
+    const size_t rs_u = (size_t)a2 * p.ld, rs_v = (size_t)a2 * g->TB, rs_m = rs_v;
+    const size_t xs_u = p.ld, xs_v = g->TB, xs_m = g->TB;
     /* U[xi][a][b] from w[k][c]: forward a = k, b = c; backward data a = c, b = k, rotated */
     const int fwd = pass == PASS_FWD;
     const int sa = fwd ? s->C * 9 : 9, sb = fwd ? 9 : s->C * 9;
+    const int stream = p.u_floats * sizeof(float) > WINO_STREAM_BYTES;
     const long nslots = (long)ceil_div(s->N, vl) * g->TPI, per_block = g->TB / vl;
 #pragma omp parallel
     {
 #pragma omp for schedule(static)
-        for (int a = 0; a < cout; a++) kt->filter(m, w, a, cin, sa, sb, !fwd, ws.u, p.ld, xs_u);
+        for (int a = 0; a < cout; a++)
+            kt->filter(m, w, a, cin, sa, sb, !fwd, ws.u, rs_u, xs_u, stream);
         for (long s0 = 0; s0 < nslots; s0 += per_block) {
             const int ns = (int)(nslots - s0 < per_block ? nslots - s0 : per_block);
 #pragma omp for schedule(static)
-            for (int c = 0; c < cin; c++) kt->input(g, in, cin, c, s0, ns, ws.v, xs_v);
+            for (int c = 0; c < cin; c++)
+                kt->input(g, in, cin, c, s0, ns, ws.v, rs_v, xs_v);
 #pragma omp for schedule(static)
             for (int xi = 0; xi < a2; xi++)
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, cout, ns * vl, cin, 1.0f,
-                            ws.u + xi * xs_u, p.ld, ws.v + xi * xs_v, g->TB, 0.0f,
-                            ws.m + xi * xs_m, g->TB);
+                            ws.u + xi * xs_u, rs_u, ws.v + xi * xs_v, rs_v, 0.0f,
+                            ws.m + xi * xs_m, rs_m);
 #pragma omp for schedule(static)
-            for (int k = 0; k < cout; k++) kt->output(g, ws.m, cout, k, s0, ns, xs_m, out);
+            for (int k = 0; k < cout; k++)
+                kt->output(g, ws.m, cout, k, s0, ns, rs_m, xs_m, out);
         }
     }
 }
@@ -229,25 +244,27 @@ void sg_cpu_winograd_bwd_filter(const sg_conv_shape *s, const float *x, const fl
     const wino_grid *g = &p.g;
     const wino_ws ws = carve(&p, workspace);
     const int m = g->m, a2 = g->alpha * g->alpha, vl = kt->vl, C = s->C, K = s->K;
-    /* W = ws.u [xi][K][ld], X = ws.v [xi][C][TB], D = ws.m [xi][K][TB] */
-    const size_t xs_w = (size_t)K * p.ld, xs_x = (size_t)C * g->TB, xs_d = (size_t)K * g->TB;
+    /* W = ws.u [K][xi][ld], X = ws.v [C][xi][TB], D = ws.m [K][xi][TB] */
+    const size_t rs_w = (size_t)a2 * p.ld, rs_x = (size_t)a2 * g->TB, rs_d = rs_x;
+    const size_t xs_w = p.ld, xs_x = g->TB, xs_d = g->TB;
     const long nslots = (long)ceil_div(s->N, vl) * g->TPI, per_block = g->TB / vl;
 #pragma omp parallel
     {
         for (long s0 = 0; s0 < nslots; s0 += per_block) {
             const int ns = (int)(nslots - s0 < per_block ? nslots - s0 : per_block);
 #pragma omp for schedule(static) nowait
-            for (int c = 0; c < C; c++) kt->input(g, x, C, c, s0, ns, ws.v, xs_x);
+            for (int c = 0; c < C; c++) kt->input(g, x, C, c, s0, ns, ws.v, rs_x, xs_x);
 #pragma omp for schedule(static)
-            for (int k = 0; k < K; k++) kt->dy(g, dy, K, k, s0, ns, ws.m, xs_d);
+            for (int k = 0; k < K; k++) kt->dy(g, dy, K, k, s0, ns, ws.m, rs_d, xs_d);
             /* W[xi][K][C] (+)= D[xi][K][ns*vl] X[xi][C][ns*vl]^T; blocks summed in order */
 #pragma omp for schedule(static)
             for (int xi = 0; xi < a2; xi++)
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, K, C, ns * vl, 1.0f,
-                            ws.m + xi * xs_d, g->TB, ws.v + xi * xs_x, g->TB, s0 ? 1.0f : 0.0f,
-                            ws.u + xi * xs_w, p.ld);
+                            ws.m + xi * xs_d, rs_d, ws.v + xi * xs_x, rs_x, s0 ? 1.0f : 0.0f,
+                            ws.u + xi * xs_w, rs_w);
         }
 #pragma omp for schedule(static)
-        for (int k = 0; k < K; k++) kt->filter_grad(m, ws.u, k, C, p.ld, xs_w, dw, accumulate);
+        for (int k = 0; k < K; k++)
+            kt->filter_grad(m, ws.u, k, C, rs_w, xs_w, dw, accumulate);
     }
 }

@@ -38,23 +38,28 @@ typedef struct {
 typedef struct {
     int vl;           /* lanes (images per slot) */
     const char *name; /* "avx2", "avx512" */
-    /* U[xi][a][b] = (G g G^T)[xi] for b in [0, nb) of one a, with
-     * g[r][s] = w[a*sa + b*sb + (rot ? 8 - 3r - s : 3r + s)]; xi stride xs, row stride ldu
-     * (ldu >= nb rounded up to 16: columns nb..ldu-1 get copies, never read by the sgemm). */
+    /* Transformed data: element (row, xi, col) at row*rs + xi*xs + col. The driver stores rows
+     * (channels) outermost, [row][xi][col], so that each transform writes one contiguous block;
+     * the sgemm for one xi then takes its operand with leading dimension rs. */
+    /* U(a, xi, b) = (G g G^T)[xi] for b in [0, nb) of one a, with
+     * g[r][s] = w[a*sa + b*sb + (rot ? 8 - 3r - s : 3r + s)]. Columns nb .. nb rounded up to
+     * 16 are written too (copies of column nb - 1), never read by the sgemm. stream != 0:
+     * non-temporal stores (U aligned to 64 bytes, rs and xs multiples of 16), for a U too large
+     * to stay in the caches until its sgemm: no read-for-ownership of the lines it overwrites. */
     void (*filter)(int m, const float *w, int a, int nb, int sa, int sb, int rot, float *U,
-                   size_t ldu, size_t xs);
-    /* V[xi][c][t] = (B^T d B)[xi] for the tiles t of slots [s0, s0 + ns) (t counted from s0),
-     * d read from channel c of in[N][Cin][IH][IW]; xi stride xs, row stride TB. */
+                   size_t rs, size_t xs, int stream);
+    /* V(c, xi, t) = (B^T d B)[xi] for the tiles t of slots [s0, s0 + ns) (t counted from s0),
+     * d read from channel c of in[N][Cin][IH][IW]. */
     void (*input)(const wino_grid *g, const float *in, int Cin, int c, long s0, int ns, float *V,
-                  size_t xs);
-    /* out[n][k] over the slots' tiles = A^T M[.][k][t] A, clipped to the OP x OQ plane. */
+                  size_t rs, size_t xs);
+    /* out[n][k] over the slots' tiles = A^T M(k, ., t) A, clipped to the OP x OQ plane. */
     void (*output)(const wino_grid *g, const float *M, int Cout, int k, long s0, int ns,
-                   size_t xs, float *out);
-    /* D[xi][k][t] = (A e A^T)[xi], e the m x m tile of channel k of dy[N][K][OP][OQ]. */
+                   size_t rs, size_t xs, float *out);
+    /* D(k, xi, t) = (A e A^T)[xi], e the m x m tile of channel k of dy[N][K][OP][OQ]. */
     void (*dy)(const wino_grid *g, const float *dy, int K, int k, long s0, int ns, float *D,
-               size_t xs);
-    /* dw[k][c][3][3] (+)= G^T W[.][k][c] G for c in [0, C); W's xi stride xs, row stride ldw. */
-    void (*filter_grad)(int m, const float *W, int k, int C, size_t ldw, size_t xs, float *dw,
+               size_t rs, size_t xs);
+    /* dw[k][c][3][3] (+)= G^T W(k, ., c) G for c in [0, C). */
+    void (*filter_grad)(int m, const float *W, int k, int C, size_t rs, size_t xs, float *dw,
                         int accumulate);
 } wino_kernels;
 
@@ -71,6 +76,7 @@ extern const wino_kernels sg_wino_kernels_avx512;
 typedef __m512 vf;
 #define VLOAD(p) _mm512_loadu_ps(p)
 #define VSTORE(p, v) _mm512_storeu_ps((p), (v))
+#define VSTREAM(p, v) _mm512_stream_ps((p), (v))
 #define VADD _mm512_add_ps
 #define VSUB _mm512_sub_ps
 #define VMUL _mm512_mul_ps
@@ -90,6 +96,7 @@ static inline __m512i wino_idx16(int b0, int nb, int sb) {
 typedef __m256 vf;
 #define VLOAD(p) _mm256_loadu_ps(p)
 #define VSTORE(p, v) _mm256_storeu_ps((p), (v))
+#define VSTREAM(p, v) _mm256_stream_ps((p), (v))
 #define VADD _mm256_add_ps
 #define VSUB _mm256_sub_ps
 #define VMUL _mm256_mul_ps
@@ -335,14 +342,25 @@ static wino_run run_at(const wino_grid *g, long s, long first, long end) {
 /* ---- filter transform --------------------------------------------------------------------- */
 
 WINO_INLINE void filter_m(const int m, const float *w, int a, int nb, int sa, int sb, int rot,
-                          float *U, size_t ldu, size_t xs) {
+                          float *U, size_t rs, size_t xs, int stream) {
     const int al = m + 2;
     const float *base = w + (size_t)a * sa;
     for (int b0 = 0; b0 < nb; b0 += WINO_VL) {
         const vi idx = VIDX_STRIDE(b0, nb, sb);
         const float *bb = base + (size_t)b0 * sb;
         vf g[9], t[WINO_MAX_ALPHA * 3], u[WINO_MAX_ALPHA * WINO_MAX_ALPHA];
-        for (int rs = 0; rs < 9; rs++) g[rs] = VGATHER(bb + (rot ? 8 - rs : rs), idx);
+        /* gathers do not start the hardware prefetcher: fetch the next group's lines (its
+         * 9 VL contiguous floats when b is the channel, sb = 9; one line per lane else) */
+        if (b0 + WINO_VL >= nb) {
+            /* the last group */
+        } else if (sb == 9) {
+            for (int l = 0; l < WINO_VL * 9; l += 16)
+                _mm_prefetch((const char *)(bb + WINO_VL * 9 + l), _MM_HINT_T0);
+        } else {
+            for (int l = 0; l < WINO_VL; l++)
+                _mm_prefetch((const char *)(bb + (size_t)(WINO_VL + l) * sb), _MM_HINT_T0);
+        }
+        for (int tap = 0; tap < 9; tap++) g[tap] = VGATHER(bb + (rot ? 8 - tap : tap), idx);
         for (int s = 0; s < 3; s++) { /* columns: t[.][s] = G g[.][s] */
             if (m == 2) g4(g + s, 3, t + s, 3);
             else g6(g + s, 3, t + s, 3);
@@ -351,20 +369,23 @@ WINO_INLINE void filter_m(const int m, const float *w, int a, int nb, int sa, in
             if (m == 2) g4(t + 3 * i, 1, u + al * i, 1);
             else g6(t + 3 * i, 1, u + al * i, 1);
         }
-        float *dst = U + (size_t)a * ldu + b0;
-        for (int xi = 0; xi < al * al; xi++) VSTORE(dst + xi * xs, u[xi]);
+        float *dst = U + (size_t)a * rs + b0;
+        if (stream)
+            for (int xi = 0; xi < al * al; xi++) VSTREAM(dst + xi * xs, u[xi]);
+        else
+            for (int xi = 0; xi < al * al; xi++) VSTORE(dst + xi * xs, u[xi]);
     }
 }
 static void k_filter(int m, const float *w, int a, int nb, int sa, int sb, int rot, float *U,
-                     size_t ldu, size_t xs) {
-    if (m == 2) filter_m(2, w, a, nb, sa, sb, rot, U, ldu, xs);
-    else filter_m(4, w, a, nb, sa, sb, rot, U, ldu, xs);
+                     size_t rs, size_t xs, int stream) {
+    if (m == 2) filter_m(2, w, a, nb, sa, sb, rot, U, rs, xs, stream);
+    else filter_m(4, w, a, nb, sa, sb, rot, U, rs, xs, stream);
 }
 
 /* ---- input transform ---------------------------------------------------------------------- */
 
 WINO_INLINE void input_m(const int m, const wino_grid *g, const float *in, int Cin, int c,
-                         long s0, int ns, float *V, size_t xs) {
+                         long s0, int ns, float *V, size_t rs, size_t xs) {
     const int al = m + 2;
     const size_t plane = (size_t)g->IH * g->IW;
     float strip[STRIP_FLOATS] __attribute__((aligned(64)));
@@ -387,22 +408,22 @@ WINO_INLINE void input_m(const int m, const wino_grid *g, const float *in, int C
                 if (m == 2) bt4(e + i * al, 1, d + i * al, 1);
                 else bt6(e + i * al, 1, d + i * al, 1);
             }
-            float *dst = V + (size_t)c * g->TB + (size_t)(r.first + t) * WINO_VL;
+            float *dst = V + (size_t)c * rs + (size_t)(r.first + t) * WINO_VL;
             for (int xi = 0; xi < al * al; xi++) VSTORE(dst + xi * xs, d[xi]);
         }
         s += r.ntiles;
     }
 }
 static void k_input(const wino_grid *g, const float *in, int Cin, int c, long s0, int ns,
-                    float *V, size_t xs) {
-    if (g->m == 2) input_m(2, g, in, Cin, c, s0, ns, V, xs);
-    else input_m(4, g, in, Cin, c, s0, ns, V, xs);
+                    float *V, size_t rs, size_t xs) {
+    if (g->m == 2) input_m(2, g, in, Cin, c, s0, ns, V, rs, xs);
+    else input_m(4, g, in, Cin, c, s0, ns, V, rs, xs);
 }
 
 /* ---- output transform --------------------------------------------------------------------- */
 
 WINO_INLINE void output_m(const int m, const wino_grid *g, const float *M, int Cout, int k,
-                          long s0, int ns, size_t xs, float *out) {
+                          long s0, int ns, size_t rs, size_t xs, float *out) {
     const int al = m + 2;
     const size_t plane = (size_t)g->OP * g->OQ;
     float strip[STRIP_FLOATS] __attribute__((aligned(64)));
@@ -412,7 +433,7 @@ WINO_INLINE void output_m(const int m, const wino_grid *g, const float *M, int C
         const int ncols = strip_cols(r.ntiles * m);
         for (int t = 0; t < r.ntiles; t++) {
             vf d[WINO_MAX_ALPHA * WINO_MAX_ALPHA], e[4 * WINO_MAX_ALPHA], y[16];
-            const float *src = M + (size_t)k * g->TB + (size_t)(r.first + t) * WINO_VL;
+            const float *src = M + (size_t)k * rs + (size_t)(r.first + t) * WINO_VL;
             for (int xi = 0; xi < al * al; xi++) d[xi] = VLOAD(src + xi * xs);
             for (int j = 0; j < al; j++) { /* columns: e[m][al] */
                 if (m == 2) at4(d + j, al, e + j, al);
@@ -438,15 +459,15 @@ WINO_INLINE void output_m(const int m, const wino_grid *g, const float *M, int C
     }
 }
 static void k_output(const wino_grid *g, const float *M, int Cout, int k, long s0, int ns,
-                     size_t xs, float *out) {
-    if (g->m == 2) output_m(2, g, M, Cout, k, s0, ns, xs, out);
-    else output_m(4, g, M, Cout, k, s0, ns, xs, out);
+                     size_t rs, size_t xs, float *out) {
+    if (g->m == 2) output_m(2, g, M, Cout, k, s0, ns, rs, xs, out);
+    else output_m(4, g, M, Cout, k, s0, ns, rs, xs, out);
 }
 
 /* ---- dy transform (filter gradient) ------------------------------------------------------- */
 
 WINO_INLINE void dy_m(const int m, const wino_grid *g, const float *dy, int K, int k, long s0,
-                      int ns, float *D, size_t xs) {
+                      int ns, float *D, size_t rs, size_t xs) {
     const int al = m + 2;
     const size_t plane = (size_t)g->OP * g->OQ;
     float strip[STRIP_FLOATS] __attribute__((aligned(64)));
@@ -470,26 +491,26 @@ WINO_INLINE void dy_m(const int m, const wino_grid *g, const float *dy, int K, i
                 if (m == 2) a4(f + i * m, 1, d + i * al, 1);
                 else a6(f + i * m, 1, d + i * al, 1);
             }
-            float *dst = D + (size_t)k * g->TB + (size_t)(r.first + t) * WINO_VL;
+            float *dst = D + (size_t)k * rs + (size_t)(r.first + t) * WINO_VL;
             for (int xi = 0; xi < al * al; xi++) VSTORE(dst + xi * xs, d[xi]);
         }
         s += r.ntiles;
     }
 }
 static void k_dy(const wino_grid *g, const float *dy, int K, int k, long s0, int ns, float *D,
-                 size_t xs) {
-    if (g->m == 2) dy_m(2, g, dy, K, k, s0, ns, D, xs);
-    else dy_m(4, g, dy, K, k, s0, ns, D, xs);
+                 size_t rs, size_t xs) {
+    if (g->m == 2) dy_m(2, g, dy, K, k, s0, ns, D, rs, xs);
+    else dy_m(4, g, dy, K, k, s0, ns, D, rs, xs);
 }
 
 /* ---- filter gradient inverse transform ---------------------------------------------------- */
 
-WINO_INLINE void filter_grad_m(const int m, const float *W, int k, int C, size_t ldw, size_t xs,
+WINO_INLINE void filter_grad_m(const int m, const float *W, int k, int C, size_t rs, size_t xs,
                                float *dw, int accumulate) {
     const int al = m + 2;
     for (int c0 = 0; c0 < C; c0 += WINO_VL) {
         vf d[WINO_MAX_ALPHA * WINO_MAX_ALPHA], e[3 * WINO_MAX_ALPHA], o[9];
-        const float *src = W + (size_t)k * ldw + c0; /* ldw >= C rounded up to 16 */
+        const float *src = W + (size_t)k * rs + c0; /* rows padded to 16 columns */
         for (int xi = 0; xi < al * al; xi++) d[xi] = VLOAD(src + xi * xs);
         for (int j = 0; j < al; j++) { /* columns: e[3][al] */
             if (m == 2) gt4(d + j, al, e + j, al);
@@ -500,19 +521,19 @@ WINO_INLINE void filter_grad_m(const int m, const float *W, int k, int C, size_t
             else gt6(e + i * al, 1, o + i * 3, 1);
         }
         float buf[9 * WINO_VL] __attribute__((aligned(64)));
-        for (int rs = 0; rs < 9; rs++) VSTORE(buf + rs * WINO_VL, o[rs]);
+        for (int tap = 0; tap < 9; tap++) VSTORE(buf + tap * WINO_VL, o[tap]);
         /* dw[k][c0 .. c0+VL) is 9*VL contiguous floats: a scalar transpose */
         const int nc = C - c0 < WINO_VL ? C - c0 : WINO_VL;
         float *dst = dw + ((size_t)k * C + c0) * 9;
         for (int l = 0; l < nc; l++)
-            for (int rs = 0; rs < 9; rs++)
-                dst[l * 9 + rs] = (accumulate ? dst[l * 9 + rs] : 0.0f) + buf[rs * WINO_VL + l];
+            for (int tap = 0; tap < 9; tap++)
+                dst[l * 9 + tap] = (accumulate ? dst[l * 9 + tap] : 0.0f) + buf[tap * WINO_VL + l];
     }
 }
-static void k_filter_grad(int m, const float *W, int k, int C, size_t ldw, size_t xs, float *dw,
+static void k_filter_grad(int m, const float *W, int k, int C, size_t rs, size_t xs, float *dw,
                           int accumulate) {
-    if (m == 2) filter_grad_m(2, W, k, C, ldw, xs, dw, accumulate);
-    else filter_grad_m(4, W, k, C, ldw, xs, dw, accumulate);
+    if (m == 2) filter_grad_m(2, W, k, C, rs, xs, dw, accumulate);
+    else filter_grad_m(4, W, k, C, rs, xs, dw, accumulate);
 }
 
 const wino_kernels WINO_TABLE = {WINO_VL, WINO_VL == 16 ? "avx512" : "avx2", k_filter, k_input,

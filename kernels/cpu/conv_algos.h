@@ -1,11 +1,12 @@
 /* kernels/cpu/conv_algos.h: convolution algorithms of the CPU backend besides im2col + sgemm
  * (kernels/cpu/dense.c), as standalone kernels with the conventions of kernels/kernels.h:
  * float32, x NCHW, w KCRS, y NCHW (see sg_conv_shape); the caller passes a workspace of the
- * size the matching *_workspace_bytes function gives; kernels do not allocate; `accumulate` 0
- * overwrites dw, 1 adds to it. Results are
+ * size the matching *_workspace_bytes function gives; kernels do not allocate (except oneDNN's
+ * primitive cache, below); `accumulate` 0 overwrites dw, 1 adds to it. Results are
  * deterministic for a given thread count (sg_cpu_set_threads).
  *
  * Winograd (conv_winograd.c): 3x3, stride 1, pad 0..2 only (sg_cpu_winograd_supports).
+ * oneDNN (conv_dnnl.c): any geometry, when the build found oneDNN (sg_cpu_dnnl_available).
  */
 #pragma once
 #include <stddef.h>
@@ -44,6 +45,40 @@ int sg_cpu_winograd_force(int m, sg_wino_isa isa);
 /* The output tile (2 or 4) and vector path ("avx2", "avx512") the next call on s will use. */
 int sg_cpu_winograd_tile(const sg_conv_shape *s);
 const char *sg_cpu_winograd_isa(void);
+
+/* ---- oneDNN ---------------------------------------------------------------------------------
+ * The three passes through oneDNN's convolution primitives (fp32, NCHW/KCRS at the interface).
+ * Primitives are created on a shape's first use and cached for the life of the process: the one
+ * place these kernels allocate (primitive creation is slow: milliseconds). Cache lookups are
+ * thread-safe; oneDNN runs on the same OpenMP runtime as the rest of the backend. */
+/* 1 when oneDNN is usable; else 0, with the reason in *why (when why != NULL). The functions
+ * below require it (they stop with the reason otherwise). */
+int sg_cpu_dnnl_available(const char **why);
+/* Shared by the three passes. It depends on the thread count, as oneDNN's scratchpads do: size
+ * the workspace after sg_cpu_set_threads, and again after changing it. */
+size_t sg_cpu_dnnl_workspace_bytes(const sg_conv_shape *s);
+void sg_cpu_dnnl_fwd(const sg_conv_shape *s, const float *x, const float *w, float *y,
+                     void *workspace);
+void sg_cpu_dnnl_bwd_data(const sg_conv_shape *s, const float *dy, const float *w, float *dx,
+                          void *workspace);
+void sg_cpu_dnnl_bwd_filter(const sg_conv_shape *s, const float *x, const float *dy, float *dw,
+                            int accumulate, void *workspace);
+/* Layouts inside the primitives: PLAIN computes on NCHW / KCRS directly; BLOCKED lets oneDNN
+ * pick its layouts (nChw16c, OIhw16i16o on AVX-512) and reorders at the interface; AUTO is the
+ * faster of the two as measured (blocked). For tests and timing; returns -1 for a bad value or
+ * without oneDNN. Not thread-safe: call it while no oneDNN kernel runs. */
+typedef enum {
+    SG_DNNL_LAYOUT_AUTO = 0,
+    SG_DNNL_LAYOUT_PLAIN = 1,
+    SG_DNNL_LAYOUT_BLOCKED = 2
+} sg_dnnl_layout;
+int sg_cpu_dnnl_set_layout(sg_dnnl_layout layout);
+/* The name of the oneDNN implementation a pass (0 fwd, 1 bwd data, 2 bwd filter) runs on s
+ * ("jit:avx512_core", "gemm:jit", ...), for reports. */
+const char *sg_cpu_dnnl_impl(const sg_conv_shape *s, int pass);
+/* dnnl_sgemm with cblas_sgemm's row-major semantics: C[M,N] = alpha op(A) op(B) + beta C. */
+void sg_cpu_dnnl_sgemm(int transA, int transB, int M, int N, int K, float alpha, const float *A,
+                       int lda, const float *B, int ldb, float beta, float *C, int ldc);
 
 #ifdef __cplusplus
 }

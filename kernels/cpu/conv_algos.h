@@ -18,10 +18,10 @@ extern "C" {
 #endif
 
 /* ---- Winograd ------------------------------------------------------------------------------
- * F(2x2,3x3) or F(4x4,3x3), chosen per shape (the one with fewer transformed-domain
- * multiplications, F(2x2) on ties: its error is smaller); the products over channels run as one
- * sgemm per transformed tile position. The filter gradient uses the dual algorithms F(3x3,2x2)
- * and F(3x3,4x4), whose products over tiles are sgemms too. */
+ * F(2x2,3x3), F(3x3,3x3) or F(4x4,3x3), chosen per shape (the one with the fewest
+ * transformed-domain multiplications, the smaller tile on ties: its error is smaller); the
+ * products over channels run as one sgemm per transformed tile position. The filter gradient
+ * uses the dual algorithms F(3x3,mxm), whose products over tiles are sgemms too. */
 int sg_cpu_winograd_supports(const sg_conv_shape *s);
 /* Shared by the three passes; 0 for an unsupported shape. */
 size_t sg_cpu_winograd_workspace_bytes(const sg_conv_shape *s);
@@ -38,13 +38,20 @@ void sg_cpu_winograd_bwd_filter(const sg_conv_shape *s, const float *x, const fl
 /* Vector paths: the AVX-512 one runs where the CPU has AVX-512F, the AVX2 one elsewhere
  * (decided at run time from the CPU, not from the build machine). */
 typedef enum { SG_WINO_ISA_AUTO = 0, SG_WINO_ISA_AVX2 = 1, SG_WINO_ISA_AVX512 = 2 } sg_wino_isa;
-/* For tests and timing: makes later calls use output tile m (2 or 4; 0 = per shape) and the given
- * vector path. Returns 0, or -1 (nothing changed) for a bad m or a path this CPU lacks. Not
- * thread-safe: call it while no Winograd kernel runs. The workspace size covers every m. */
-int sg_cpu_winograd_force(int m, sg_wino_isa isa);
-/* The output tile (2 or 4) and vector path ("avx2", "avx512") the next call on s will use. */
+/* The transformed-domain sgemms: OpenBLAS's cblas_sgemm, or oneDNN's dnnl_sgemm where the build
+ * has oneDNN (AUTO: oneDNN when available; on an AVX-512 CPU it ran 2x OpenBLAS 0.3.21, which
+ * uses its AVX2 kernels on CPUs it does not know). */
+typedef enum { SG_WINO_GEMM_AUTO = 0, SG_WINO_GEMM_OPENBLAS = 1, SG_WINO_GEMM_DNNL = 2 } sg_wino_gemm;
+/* For tests and timing: makes later calls use output tile m (2, 3 or 4; 0 = per shape), the given
+ * vector path and sgemm. Returns 0, or -1 (nothing changed) for a bad m or a path or sgemm this
+ * machine or build lacks. Not thread-safe: call it while no Winograd kernel runs. The workspace
+ * size covers every choice. */
+int sg_cpu_winograd_force(int m, sg_wino_isa isa, sg_wino_gemm gemm);
+/* The output tile (2, 3 or 4) the next call on s will use, and the vector path ("avx2", "avx512")
+ * and sgemm ("openblas", "dnnl") of the next call. */
 int sg_cpu_winograd_tile(const sg_conv_shape *s);
 const char *sg_cpu_winograd_isa(void);
+const char *sg_cpu_winograd_gemm(void);
 
 /* ---- oneDNN ---------------------------------------------------------------------------------
  * The three passes through oneDNN's convolution primitives (fp32, NCHW/KCRS at the interface).

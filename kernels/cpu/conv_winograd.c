@@ -1,4 +1,5 @@
-/* kernels/cpu/conv_winograd.c: Winograd convolution (3x3, stride 1) for the CPU backend: the
+/* kernels/cpu/conv_winograd.c: Winograd convolution (3x3, stride 1) for the CPU backend, output
+ * tiles of 2x2, 3x3 or 4x4 (F(m x m, 3x3), m = 2, 3, 4): the
  * driver (plan, blocking, sgemms, OpenMP) and the AVX2 build of the vector kernels
  * (conv_winograd_kern.h; conv_winograd_avx512.c builds the AVX-512 one).
  *
@@ -54,6 +55,7 @@
 
 static int forced_m = 0;
 static sg_wino_isa forced_isa = SG_WINO_ISA_AUTO;
+static sg_wino_gemm forced_gemm = SG_WINO_GEMM_AUTO;
 
 static int cpu_has_avx512(void) {
     __builtin_cpu_init();
@@ -66,16 +68,37 @@ static const wino_kernels *kernels(void) {
     return &sg_wino_kernels_avx2;
 }
 
-int sg_cpu_winograd_force(int m, sg_wino_isa isa) {
-    if (m != 0 && m != 2 && m != 4) return -1;
+static int use_dnnl(void) {
+    if (forced_gemm == SG_WINO_GEMM_OPENBLAS) return 0;
+    return sg_cpu_dnnl_available(NULL);
+}
+
+int sg_cpu_winograd_force(int m, sg_wino_isa isa, sg_wino_gemm gemm) {
+    if (m != 0 && (m < 2 || m > 4)) return -1;
     if (isa != SG_WINO_ISA_AUTO && isa != SG_WINO_ISA_AVX2 && isa != SG_WINO_ISA_AVX512) return -1;
     if (isa == SG_WINO_ISA_AVX512 && !cpu_has_avx512()) return -1;
+    if (gemm != SG_WINO_GEMM_AUTO && gemm != SG_WINO_GEMM_OPENBLAS && gemm != SG_WINO_GEMM_DNNL)
+        return -1;
+    if (gemm == SG_WINO_GEMM_DNNL && !sg_cpu_dnnl_available(NULL)) return -1;
     forced_m = m;
     forced_isa = isa;
+    forced_gemm = gemm;
     return 0;
 }
 
 const char *sg_cpu_winograd_isa(void) { return kernels()->name; }
+const char *sg_cpu_winograd_gemm(void) { return use_dnnl() ? "dnnl" : "openblas"; }
+
+/* Row-major C[M,N] = A[M,K] op(B) + beta C, called single-threaded from inside our parallel
+ * region (both libraries then run on the calling thread only). */
+static void gemm(int dnnl, int transB, int M, int N, int K, const float *A, int lda,
+                 const float *B, int ldb, float beta, float *C, int ldc) {
+    if (dnnl)
+        sg_cpu_dnnl_sgemm(0, transB, M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc);
+    else
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, transB ? CblasTrans : CblasNoTrans, M, N, K,
+                    1.0f, A, lda, B, ldb, beta, C, ldc);
+}
 
 int sg_cpu_winograd_supports(const sg_conv_shape *s) {
     if (!(s->R == 3 && s->S == 3 && s->stride == 1 && s->pad >= 0 && s->pad <= 2)) return 0;
@@ -91,14 +114,20 @@ int sg_cpu_winograd_supports(const sg_conv_shape *s) {
 static int ceil_div(int a, int b) { return (a + b - 1) / b; }
 static size_t round_up(size_t a, size_t b) { return (a + b - 1) / b * b; }
 
-/* Tile size: the one with fewer transformed-domain multiplications (alpha^2 per tile) for the
- * P x Q plane; ties go to F(2x2), whose transforms are cheaper and its rounding error smaller.
- * ResNet planes: 24, 12 and 3 take F(4x4); 6 ties (4 tiles of 36 = 9 of 16). */
+/* Tile size: the one with the fewest transformed-domain multiplications (alpha^2 per tile) for
+ * the P x Q plane, which also makes the transformed filter (alpha^2 K C) no larger than needed;
+ * ties go to the smaller tile, whose transforms are cheaper and rounding error smaller (growth
+ * factors 7, 66, 256 for m = 2, 3, 4). ResNet planes: 24 and 12 take F(4x4) (36 per 16 outputs);
+ * 6 and 3 take F(3x3) (F(4x4) would tile them as 8x8 and 4x4: 144 and 36 against 100 and 25). */
 int sg_cpu_winograd_tile(const sg_conv_shape *s) {
     if (forced_m) return forced_m;
-    long c2 = 16L * ceil_div(s->P, 2) * ceil_div(s->Q, 2);
-    long c4 = 36L * ceil_div(s->P, 4) * ceil_div(s->Q, 4);
-    return c4 < c2 ? 4 : 2;
+    int best = 2;
+    long best_cost = LONG_MAX;
+    for (int m = 2; m <= 4; m++) {
+        long cost = (long)(m + 2) * (m + 2) * ceil_div(s->P, m) * ceil_div(s->Q, m);
+        if (cost < best_cost) best = m, best_cost = cost;
+    }
+    return best;
 }
 
 enum { PASS_FWD, PASS_BWD_DATA, PASS_BWD_FILTER };
@@ -166,7 +195,7 @@ static size_t plan_bytes(const wino_plan *p) {
 size_t sg_cpu_winograd_workspace_bytes(const sg_conv_shape *s) {
     if (!sg_cpu_winograd_supports(s)) return 0;
     size_t most = 0;
-    for (int m = 2; m <= 4; m += 2)
+    for (int m = 2; m <= 4; m++)
         for (int pass = PASS_FWD; pass <= PASS_BWD_FILTER; pass++) {
             wino_plan p = plan_make(s, m, pass);
             size_t b = plan_bytes(&p);
@@ -203,7 +232,7 @@ static void wino_conv(const sg_conv_shape *s, int pass, const float *in, const f
     /* U[xi][a][b] from w[k][c]: forward a = k, b = c; backward data a = c, b = k, rotated */
     const int fwd = pass == PASS_FWD;
     const int sa = fwd ? s->C * 9 : 9, sb = fwd ? 9 : s->C * 9;
-    const int stream = p.u_floats * sizeof(float) > WINO_STREAM_BYTES;
+    const int stream = p.u_floats * sizeof(float) > WINO_STREAM_BYTES, dnnl = use_dnnl();
     const long nslots = (long)ceil_div(s->N, vl) * g->TPI, per_block = g->TB / vl;
 #pragma omp parallel
     {
@@ -217,9 +246,8 @@ static void wino_conv(const sg_conv_shape *s, int pass, const float *in, const f
                 kt->input(g, in, cin, c, s0, ns, ws.v, rs_v, xs_v);
 #pragma omp for schedule(static)
             for (int xi = 0; xi < a2; xi++)
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, cout, ns * vl, cin, 1.0f,
-                            ws.u + xi * xs_u, rs_u, ws.v + xi * xs_v, rs_v, 0.0f,
-                            ws.m + xi * xs_m, rs_m);
+                gemm(dnnl, 0, cout, ns * vl, cin, ws.u + xi * xs_u, (int)rs_u, ws.v + xi * xs_v,
+                     (int)rs_v, 0.0f, ws.m + xi * xs_m, (int)rs_m);
 #pragma omp for schedule(static)
             for (int k = 0; k < cout; k++)
                 kt->output(g, ws.m, cout, k, s0, ns, rs_m, xs_m, out);
@@ -244,6 +272,7 @@ void sg_cpu_winograd_bwd_filter(const sg_conv_shape *s, const float *x, const fl
     const wino_grid *g = &p.g;
     const wino_ws ws = carve(&p, workspace);
     const int m = g->m, a2 = g->alpha * g->alpha, vl = kt->vl, C = s->C, K = s->K;
+    const int dnnl = use_dnnl();
     /* W = ws.u [K][xi][ld], X = ws.v [C][xi][TB], D = ws.m [K][xi][TB] */
     const size_t rs_w = (size_t)a2 * p.ld, rs_x = (size_t)a2 * g->TB, rs_d = rs_x;
     const size_t xs_w = p.ld, xs_x = g->TB, xs_d = g->TB;
@@ -259,9 +288,8 @@ void sg_cpu_winograd_bwd_filter(const sg_conv_shape *s, const float *x, const fl
             /* W[xi][K][C] (+)= D[xi][K][ns*vl] X[xi][C][ns*vl]^T; blocks summed in order */
 #pragma omp for schedule(static)
             for (int xi = 0; xi < a2; xi++)
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, K, C, ns * vl, 1.0f,
-                            ws.m + xi * xs_d, rs_d, ws.v + xi * xs_x, rs_x, s0 ? 1.0f : 0.0f,
-                            ws.u + xi * xs_w, rs_w);
+                gemm(dnnl, 1, K, C, ns * vl, ws.m + xi * xs_d, (int)rs_d, ws.v + xi * xs_x,
+                     (int)rs_x, s0 ? 1.0f : 0.0f, ws.u + xi * xs_w, (int)rs_w);
         }
 #pragma omp for schedule(static)
         for (int k = 0; k < K; k++)

@@ -10,7 +10,9 @@
  * lanes; their results are never stored.
  *
  * Transforms (Lavin & Gray 2016), 1D, applied to columns then rows of a tile:
- *   F(2,3), alpha 4, points 0, 1, -1, inf;  F(4,3), alpha 6, points 0, 1, -1, 2, -2, inf.
+ *   F(2,3), alpha 4, points 0, 1, -1, inf;  F(3,3), alpha 5, points 0, 1, -1, 2, inf;
+ *   F(4,3), alpha 6, points 0, 1, -1, 2, -2, inf. (Toom-Cook; the F(3,3) matrices were derived
+ *   exactly in rational arithmetic, with the non-integer constants kept in G.)
  *   forward / backward data:  y = A^T [ (G g G^T) .* (B^T d B) ] A
  *   filter gradient, the dual F(3,m) with the same points (T_ijk = [k = i + j] read the other
  *   way round: A^T' = G^T, G' = A, B^T' = B^T):  dw = G^T [ (A e A^T) .* (B^T d B) ] G
@@ -144,11 +146,29 @@ WINO_INLINE void bt6(const vf *d, int ds, vf *o, int os) {
     o[4 * os] = VSUB(t3, t4);
     o[5 * os] = VFNMA(c5, d3, VFMA(c4, d1, d5));
 }
+/* B^T, alpha 5: [2 -1 -2 1 0] [0 -2 -1 1 0] [0 2 -3 1 0] [0 -1 0 1 0] [0 2 -1 -2 1] */
+WINO_INLINE void bt5(const vf *d, int ds, vf *o, int os) {
+    const vf c2 = VSET1(2.0f);
+    vf d0 = d[0], d1 = d[ds], d2 = d[2 * ds], d3 = d[3 * ds], d4 = d[4 * ds];
+    vf t = VSUB(d3, d1);
+    o[0] = VFMA(c2, VSUB(d0, d2), t);
+    o[os] = VSUB(t, VADD(d1, d2));
+    o[2 * os] = VFNMA(VSET1(3.0f), d2, VFMA(c2, d1, d3));
+    o[3 * os] = t;
+    o[4 * os] = VFMA(c2, VSUB(d1, d3), VSUB(d4, d2));
+}
 /* A^T, m 2: [1 1 1 0] [0 1 -1 -1] */
 WINO_INLINE void at4(const vf *d, int ds, vf *o, int os) {
     vf d1 = d[ds], d2 = d[2 * ds];
     o[0] = VADD(VADD(d[0], d1), d2);
     o[os] = VSUB(VSUB(d1, d2), d[3 * ds]);
+}
+/* A^T, m 3: [1 1 1 1 0] [0 1 -1 2 0] [0 1 1 4 1] */
+WINO_INLINE void at5(const vf *d, int ds, vf *o, int os) {
+    vf s12 = VADD(d[ds], d[2 * ds]), d12 = VSUB(d[ds], d[2 * ds]), d3 = d[3 * ds];
+    o[0] = VADD(VADD(d[0], s12), d3);
+    o[os] = VFMA(VSET1(2.0f), d3, d12);
+    o[2 * os] = VADD(VFMA(VSET1(4.0f), d3, s12), d[4 * ds]);
 }
 /* A^T, m 4: [1 1 1 1 1 0] [0 1 -1 2 -2 0] [0 1 1 4 4 0] [0 1 -1 8 -8 1] */
 WINO_INLINE void at6(const vf *d, int ds, vf *o, int os) {
@@ -168,6 +188,16 @@ WINO_INLINE void g4(const vf *d, int ds, vf *o, int os) {
     o[os] = VADD(s, t);
     o[2 * os] = VSUB(s, t);
     o[3 * os] = g2;
+}
+/* G, alpha 5: [1/2 0 0] [-1/2 -1/2 -1/2] [-1/6 1/6 -1/6] [1/6 1/3 2/3] [0 0 1] */
+WINO_INLINE void g5(const vf *d, int ds, vf *o, int os) {
+    vf g0 = d[0], g1 = d[ds], g2 = d[2 * ds], a = VADD(g0, g2);
+    o[0] = VMUL(VSET1(0.5f), g0);
+    o[os] = VMUL(VSET1(-0.5f), VADD(a, g1));
+    o[2 * os] = VMUL(VSET1(-1.0f / 6.0f), VSUB(a, g1));
+    o[3 * os] = VFMA(VSET1(1.0f / 6.0f), g0,
+                     VFMA(VSET1(1.0f / 3.0f), g1, VMUL(VSET1(2.0f / 3.0f), g2)));
+    o[4 * os] = g2;
 }
 /* G, alpha 6: [1/4 0 0] [-1/6 -1/6 -1/6] [-1/6 1/6 -1/6] [1/24 1/12 1/6] [1/24 -1/12 1/6]
  * [0 0 1] */
@@ -191,6 +221,15 @@ WINO_INLINE void a4(const vf *d, int ds, vf *o, int os) {
     o[2 * os] = VSUB(e0, e1);
     o[3 * os] = VSUB(VZERO(), e1);
 }
+/* A (alpha x m), m 3: [1 0 0] [1 1 1] [1 -1 1] [1 2 4] [0 0 1] */
+WINO_INLINE void a5(const vf *d, int ds, vf *o, int os) {
+    vf e0 = d[0], e1 = d[ds], e2 = d[2 * ds], ev = VADD(e0, e2);
+    o[0] = e0;
+    o[os] = VADD(ev, e1);
+    o[2 * os] = VSUB(ev, e1);
+    o[3 * os] = VFMA(VSET1(4.0f), e2, VFMA(VSET1(2.0f), e1, e0));
+    o[4 * os] = e2;
+}
 /* A (alpha x m), m 4: [1 0 0 0] [1 1 1 1] [1 -1 1 -1] [1 2 4 8] [1 -2 4 -8] [0 0 0 1] */
 WINO_INLINE void a6(const vf *d, int ds, vf *o, int os) {
     vf e0 = d[0], e1 = d[ds], e2 = d[2 * ds], e3 = d[3 * ds];
@@ -211,6 +250,14 @@ WINO_INLINE void gt4(const vf *d, int ds, vf *o, int os) {
     o[os] = VMUL(h, VSUB(d[ds], d[2 * ds]));
     o[2 * os] = VADD(s, d[3 * ds]);
 }
+/* G^T (3 x alpha), alpha 5: [1/2 -1/2 -1/6 1/6 0] [0 -1/2 1/6 1/3 0] [0 -1/2 -1/6 2/3 1] */
+WINO_INLINE void gt5(const vf *d, int ds, vf *o, int os) {
+    const vf h = VSET1(0.5f), sixth = VSET1(1.0f / 6.0f);
+    vf v1 = d[ds], v2 = d[2 * ds], v3 = d[3 * ds];
+    o[0] = VFMA(h, VSUB(d[0], v1), VMUL(sixth, VSUB(v3, v2)));
+    o[os] = VFNMA(h, v1, VFMA(sixth, v2, VMUL(VSET1(1.0f / 3.0f), v3)));
+    o[2 * os] = VADD(VFNMA(h, v1, VFNMA(sixth, v2, VMUL(VSET1(2.0f / 3.0f), v3))), d[4 * ds]);
+}
 /* G^T (3 x alpha), alpha 6: [1/4 -1/6 -1/6 1/24 1/24 0] [0 -1/6 1/6 1/12 -1/12 0]
  * [0 -1/6 -1/6 1/6 1/6 1] */
 WINO_INLINE void gt6(const vf *d, int ds, vf *o, int os) {
@@ -220,6 +267,33 @@ WINO_INLINE void gt6(const vf *d, int ds, vf *o, int os) {
     o[0] = VFMA(VSET1(0.25f), d[0], VFMA(VSET1(1.0f / 24.0f), s34, VMUL(VSET1(-1.0f / 6.0f), s12)));
     o[os] = VFMA(sixth, d21, VMUL(VSET1(1.0f / 12.0f), d34));
     o[2 * os] = VADD(VMUL(sixth, VSUB(s34, s12)), d[5 * ds]);
+}
+
+/* The transform of tile size m (a compile-time constant after inlining: the branches fold). */
+WINO_INLINE void bt_m(const int m, const vf *d, int ds, vf *o, int os) {
+    if (m == 2) bt4(d, ds, o, os);
+    else if (m == 3) bt5(d, ds, o, os);
+    else bt6(d, ds, o, os);
+}
+WINO_INLINE void at_m(const int m, const vf *d, int ds, vf *o, int os) {
+    if (m == 2) at4(d, ds, o, os);
+    else if (m == 3) at5(d, ds, o, os);
+    else at6(d, ds, o, os);
+}
+WINO_INLINE void g_m(const int m, const vf *d, int ds, vf *o, int os) {
+    if (m == 2) g4(d, ds, o, os);
+    else if (m == 3) g5(d, ds, o, os);
+    else g6(d, ds, o, os);
+}
+WINO_INLINE void a_m(const int m, const vf *d, int ds, vf *o, int os) {
+    if (m == 2) a4(d, ds, o, os);
+    else if (m == 3) a5(d, ds, o, os);
+    else a6(d, ds, o, os);
+}
+WINO_INLINE void gt_m(const int m, const vf *d, int ds, vf *o, int os) {
+    if (m == 2) gt4(d, ds, o, os);
+    else if (m == 3) gt5(d, ds, o, os);
+    else gt6(d, ds, o, os);
 }
 
 /* ---- 8x8 transpose and the strip repacks (AVX2 instructions, used by both builds) --------- */
@@ -361,14 +435,8 @@ WINO_INLINE void filter_m(const int m, const float *w, int a, int nb, int sa, in
                 _mm_prefetch((const char *)(bb + (size_t)(WINO_VL + l) * sb), _MM_HINT_T0);
         }
         for (int tap = 0; tap < 9; tap++) g[tap] = VGATHER(bb + (rot ? 8 - tap : tap), idx);
-        for (int s = 0; s < 3; s++) { /* columns: t[.][s] = G g[.][s] */
-            if (m == 2) g4(g + s, 3, t + s, 3);
-            else g6(g + s, 3, t + s, 3);
-        }
-        for (int i = 0; i < al; i++) { /* rows: u[i][.] = G t[i][.] */
-            if (m == 2) g4(t + 3 * i, 1, u + al * i, 1);
-            else g6(t + 3 * i, 1, u + al * i, 1);
-        }
+        for (int s = 0; s < 3; s++) g_m(m, g + s, 3, t + s, 3);          /* columns */
+        for (int i = 0; i < al; i++) g_m(m, t + 3 * i, 1, u + al * i, 1); /* rows */
         float *dst = U + (size_t)a * rs + b0;
         if (stream)
             for (int xi = 0; xi < al * al; xi++) VSTREAM(dst + xi * xs, u[xi]);
@@ -379,6 +447,7 @@ WINO_INLINE void filter_m(const int m, const float *w, int a, int nb, int sa, in
 static void k_filter(int m, const float *w, int a, int nb, int sa, int sb, int rot, float *U,
                      size_t rs, size_t xs, int stream) {
     if (m == 2) filter_m(2, w, a, nb, sa, sb, rot, U, rs, xs, stream);
+    else if (m == 3) filter_m(3, w, a, nb, sa, sb, rot, U, rs, xs, stream);
     else filter_m(4, w, a, nb, sa, sb, rot, U, rs, xs, stream);
 }
 
@@ -400,14 +469,8 @@ WINO_INLINE void input_m(const int m, const wino_grid *g, const float *in, int C
             for (int i = 0; i < al; i++)
                 for (int j = 0; j < al; j++)
                     d[i * al + j] = VLOAD(strip + ((size_t)i * ncols + t * m + j) * WINO_VL);
-            for (int j = 0; j < al; j++) { /* columns */
-                if (m == 2) bt4(d + j, al, e + j, al);
-                else bt6(d + j, al, e + j, al);
-            }
-            for (int i = 0; i < al; i++) { /* rows */
-                if (m == 2) bt4(e + i * al, 1, d + i * al, 1);
-                else bt6(e + i * al, 1, d + i * al, 1);
-            }
+            for (int j = 0; j < al; j++) bt_m(m, d + j, al, e + j, al);           /* columns */
+            for (int i = 0; i < al; i++) bt_m(m, e + i * al, 1, d + i * al, 1); /* rows */
             float *dst = V + (size_t)c * rs + (size_t)(r.first + t) * WINO_VL;
             for (int xi = 0; xi < al * al; xi++) VSTORE(dst + xi * xs, d[xi]);
         }
@@ -417,6 +480,7 @@ WINO_INLINE void input_m(const int m, const wino_grid *g, const float *in, int C
 static void k_input(const wino_grid *g, const float *in, int Cin, int c, long s0, int ns,
                     float *V, size_t rs, size_t xs) {
     if (g->m == 2) input_m(2, g, in, Cin, c, s0, ns, V, rs, xs);
+    else if (g->m == 3) input_m(3, g, in, Cin, c, s0, ns, V, rs, xs);
     else input_m(4, g, in, Cin, c, s0, ns, V, rs, xs);
 }
 
@@ -435,14 +499,8 @@ WINO_INLINE void output_m(const int m, const wino_grid *g, const float *M, int C
             vf d[WINO_MAX_ALPHA * WINO_MAX_ALPHA], e[4 * WINO_MAX_ALPHA], y[16];
             const float *src = M + (size_t)k * rs + (size_t)(r.first + t) * WINO_VL;
             for (int xi = 0; xi < al * al; xi++) d[xi] = VLOAD(src + xi * xs);
-            for (int j = 0; j < al; j++) { /* columns: e[m][al] */
-                if (m == 2) at4(d + j, al, e + j, al);
-                else at6(d + j, al, e + j, al);
-            }
-            for (int i = 0; i < m; i++) { /* rows: y[m][m] */
-                if (m == 2) at4(e + i * al, 1, y + i * m, 1);
-                else at6(e + i * al, 1, y + i * m, 1);
-            }
+            for (int j = 0; j < al; j++) at_m(m, d + j, al, e + j, al);         /* columns: e[m][al] */
+            for (int i = 0; i < m; i++) at_m(m, e + i * al, 1, y + i * m, 1); /* rows: y[m][m] */
             for (int i = 0; i < m; i++)
                 for (int j = 0; j < m; j++)
                     VSTORE(strip + ((size_t)i * ncols + t * m + j) * WINO_VL, y[i * m + j]);
@@ -461,6 +519,7 @@ WINO_INLINE void output_m(const int m, const wino_grid *g, const float *M, int C
 static void k_output(const wino_grid *g, const float *M, int Cout, int k, long s0, int ns,
                      size_t rs, size_t xs, float *out) {
     if (g->m == 2) output_m(2, g, M, Cout, k, s0, ns, rs, xs, out);
+    else if (g->m == 3) output_m(3, g, M, Cout, k, s0, ns, rs, xs, out);
     else output_m(4, g, M, Cout, k, s0, ns, rs, xs, out);
 }
 
@@ -483,14 +542,8 @@ WINO_INLINE void dy_m(const int m, const wino_grid *g, const float *dy, int K, i
             for (int i = 0; i < m; i++)
                 for (int j = 0; j < m; j++)
                     e[i * m + j] = VLOAD(strip + ((size_t)i * ncols + t * m + j) * WINO_VL);
-            for (int j = 0; j < m; j++) { /* columns: f[al][m] */
-                if (m == 2) a4(e + j, m, f + j, m);
-                else a6(e + j, m, f + j, m);
-            }
-            for (int i = 0; i < al; i++) { /* rows: d[al][al] */
-                if (m == 2) a4(f + i * m, 1, d + i * al, 1);
-                else a6(f + i * m, 1, d + i * al, 1);
-            }
+            for (int j = 0; j < m; j++) a_m(m, e + j, m, f + j, m);            /* columns: f[al][m] */
+            for (int i = 0; i < al; i++) a_m(m, f + i * m, 1, d + i * al, 1); /* rows: d[al][al] */
             float *dst = D + (size_t)k * rs + (size_t)(r.first + t) * WINO_VL;
             for (int xi = 0; xi < al * al; xi++) VSTORE(dst + xi * xs, d[xi]);
         }
@@ -500,6 +553,7 @@ WINO_INLINE void dy_m(const int m, const wino_grid *g, const float *dy, int K, i
 static void k_dy(const wino_grid *g, const float *dy, int K, int k, long s0, int ns, float *D,
                  size_t rs, size_t xs) {
     if (g->m == 2) dy_m(2, g, dy, K, k, s0, ns, D, rs, xs);
+    else if (g->m == 3) dy_m(3, g, dy, K, k, s0, ns, D, rs, xs);
     else dy_m(4, g, dy, K, k, s0, ns, D, rs, xs);
 }
 
@@ -512,14 +566,8 @@ WINO_INLINE void filter_grad_m(const int m, const float *W, int k, int C, size_t
         vf d[WINO_MAX_ALPHA * WINO_MAX_ALPHA], e[3 * WINO_MAX_ALPHA], o[9];
         const float *src = W + (size_t)k * rs + c0; /* rows padded to 16 columns */
         for (int xi = 0; xi < al * al; xi++) d[xi] = VLOAD(src + xi * xs);
-        for (int j = 0; j < al; j++) { /* columns: e[3][al] */
-            if (m == 2) gt4(d + j, al, e + j, al);
-            else gt6(d + j, al, e + j, al);
-        }
-        for (int i = 0; i < 3; i++) { /* rows: o[3][3] */
-            if (m == 2) gt4(e + i * al, 1, o + i * 3, 1);
-            else gt6(e + i * al, 1, o + i * 3, 1);
-        }
+        for (int j = 0; j < al; j++) gt_m(m, d + j, al, e + j, al);        /* columns: e[3][al] */
+        for (int i = 0; i < 3; i++) gt_m(m, e + i * al, 1, o + i * 3, 1); /* rows: o[3][3] */
         float buf[9 * WINO_VL] __attribute__((aligned(64)));
         for (int tap = 0; tap < 9; tap++) VSTORE(buf + tap * WINO_VL, o[tap]);
         /* dw[k][c0 .. c0+VL) is 9*VL contiguous floats: a scalar transpose */
@@ -533,6 +581,7 @@ WINO_INLINE void filter_grad_m(const int m, const float *W, int k, int C, size_t
 static void k_filter_grad(int m, const float *W, int k, int C, size_t rs, size_t xs, float *dw,
                           int accumulate) {
     if (m == 2) filter_grad_m(2, W, k, C, rs, xs, dw, accumulate);
+    else if (m == 3) filter_grad_m(3, W, k, C, rs, xs, dw, accumulate);
     else filter_grad_m(4, W, k, C, rs, xs, dw, accumulate);
 }
 

@@ -1,8 +1,8 @@
 /* tests/kernels/test_conv_winograd.c: the Winograd convolution (kernels/cpu/conv_winograd.c)
  * against the double references of kernels/ref: forward, backward data and backward filter, for
- * both tile sizes and every vector path this CPU has, at 1 and 2 threads, on random shapes and at
- * the ResNet-18 STL-10 3x3 stride-1 shapes (small batch); determinism; accumulate; the shapes it
- * refuses.
+ * both tile sizes, every vector path this CPU has and both sgemms (OpenBLAS; oneDNN where
+ * built), at 1 and 2 threads, on random shapes and at the ResNet-18 STL-10 3x3 stride-1 shapes
+ * (small batch); determinism; accumulate; the shapes it refuses.
  *
  * Tolerance, derived per output element. Winograd computes each output as a sum of terms, each
  * a product of transform coefficients, a filter value and an input value; float32 rounding
@@ -10,11 +10,12 @@
  * input and output transforms, the product, the sgemm's sum), so to first order
  *     |err| <= n u E,   E = |A^T| [ sum_c (|G| |g| |G^T|) .* (|B^T| |d| |B|) ] |A|,
  * the same computation on absolute values (computed here in double). E is the transform's
- * growth over the direct sum of |terms|: with every |g| = |d| = 1 it is 64 (F(2x2)) and up to
- * 2304 (F(4x4), the corner output) against 9 for the direct sum, i.e. 7.1x and up to 256x.
- * n = n_t + L: the transforms' roundings along one term's path (n_t, counted from the kernels'
- * operation sequences: F(2x2) 11, F(4x4) 20, including the float32 rounding of G's 1/6, 1/12
- * and 1/24) plus L for the sum in the sgemm (L = channels, or tiles for the filter gradient).
+ * growth over the direct sum of |terms|: with every |g| = |d| = 1 it is 64 (F(2x2)), up to
+ * 592 (F(3x3)) and up to 2304 (F(4x4), the corner output) against 9 for the direct sum, i.e.
+ * 7.1x, up to 66x and up to 256x. n = n_t + L: the transforms' roundings along one term's path
+ * (n_t, counted from the kernels' operation sequences: F(2x2) 11, F(3x3) and F(4x4) 20,
+ * including the float32 rounding of G's 1/6, 1/3, 1/12, 1/24) plus L for the sum in the sgemm
+ * (L = channels, or tiles for the filter gradient).
  * The bound n u E is worst-case: rounding errors of a long sum partly cancel, and sgemm sums in
  * blocks, so the test uses the probabilistic form (Higham & Mary 2019) with sqrt(L) in place of
  * L, which still leaves the worst observed error well inside it (the test prints the ratio):
@@ -38,7 +39,7 @@
 
 typedef struct {
     int m, al;
-    double bt[6][6]; /* B^T [al][al] */
+    double bt[6][6]; /* B^T [al][al], stored in the top-left corner */
     double g[6][3];  /* G [al][3] */
     double at[4][6]; /* A^T [m][al] */
     int nt;          /* transform roundings along one term's path */
@@ -60,6 +61,25 @@ static wmat wmat_make(int m) {
         for (int i = 0; i < 2; i++)
             for (int j = 0; j < 4; j++) w.at[i][j] = at[i][j];
         w.nt = 11; /* G 2+2, B^T 1+1, product 1, A^T 2+2 */
+    } else if (m == 3) { /* points 0, 1, -1, 2, inf */
+        static const double bt[5][5] = {{2, -1, -2, 1, 0},
+                                        {0, -2, -1, 1, 0},
+                                        {0, 2, -3, 1, 0},
+                                        {0, -1, 0, 1, 0},
+                                        {0, 2, -1, -2, 1}};
+        static const double g[5][3] = {{.5, 0, 0},
+                                       {-.5, -.5, -.5},
+                                       {-1. / 6, 1. / 6, -1. / 6},
+                                       {1. / 6, 1. / 3, 2. / 3},
+                                       {0, 0, 1}};
+        static const double at[3][5] = {{1, 1, 1, 1, 0}, {0, 1, -1, 2, 0}, {0, 1, 1, 4, 1}};
+        for (int i = 0; i < 5; i++)
+            for (int j = 0; j < 5; j++) w.bt[i][j] = bt[i][j];
+        for (int i = 0; i < 5; i++)
+            for (int j = 0; j < 3; j++) w.g[i][j] = g[i][j];
+        for (int i = 0; i < 3; i++)
+            for (int j = 0; j < 5; j++) w.at[i][j] = at[i][j];
+        w.nt = 20; /* G 3+3 and its two rounded constants, B^T 2+2, product 1, A^T 3+3 + 1 */
     } else {
         static const double bt[6][6] = {{4, 0, -5, 0, 1, 0},  {0, -4, -4, 1, 1, 0},
                                         {0, 4, -4, -1, 1, 0}, {0, -2, -1, 2, 1, 0},
@@ -205,10 +225,11 @@ typedef struct {
 typedef struct {
     int m;
     sg_wino_isa isa;
+    sg_wino_gemm gemm;
     const char *name;
 } variant;
 
-static variant variants[4];
+static variant variants[12];
 static int nvariants = 0;
 /* worst err / (u E) seen, per tile size: reported, so the tolerance's margin is visible */
 static double worst_ratio[5];
@@ -281,7 +302,8 @@ static void check_case(const wcase *wc, uint64_t seed) {
     int last_m = 0;
     for (int v = 0; v < nvariants; v++) {
         const variant *var = &variants[v];
-        CHECK(sg_cpu_winograd_force(var->m, var->isa) == 0, "cannot select %s", var->name);
+        CHECK(sg_cpu_winograd_force(var->m, var->isa, var->gemm) == 0, "cannot select %s",
+              var->name);
         CHECK(sg_cpu_winograd_tile(&s) == var->m, "%s: tile %d", var->name,
               sg_cpu_winograd_tile(&s));
         if (var->m != last_m) { /* the bounds depend on the tile size only */
@@ -297,14 +319,16 @@ static void check_case(const wcase *wc, uint64_t seed) {
             sg_cpu_set_threads(threads);
             for (int rep = 0; rep < 2; rep++) {
                 float *yo = rep ? y2 : y, *dxo = rep ? dx2 : dx, *dwo = rep ? dwk2 : dwk;
-                /* NaN-filled outputs and workspace: an element never written shows up */
-                memset(work, 0xff, wsb);
+                /* NaN-filled outputs, and workspace before a variant's first calls: an element
+                 * never written, or scratch read before it is written, shows up */
+                const int fill = threads == 1 && rep == 0;
+                if (fill) memset(work, 0xff, wsb);
                 memset(yo, 0xff, ny * sizeof(float));
                 sg_cpu_winograd_fwd(&s, x, w, yo, work);
-                memset(work, 0xff, wsb);
+                if (fill) memset(work, 0xff, wsb);
                 memset(dxo, 0xff, nx * sizeof(float));
                 sg_cpu_winograd_bwd_data(&s, dy, w, dxo, work);
-                memset(work, 0xff, wsb);
+                if (fill) memset(work, 0xff, wsb);
                 memset(dwo, 0xff, nw * sizeof(float));
                 sg_cpu_winograd_bwd_filter(&s, x, dy, dwo, 0, work);
             }
@@ -333,13 +357,12 @@ static void check_case(const wcase *wc, uint64_t seed) {
             }
             /* accumulate: dw0 + gradient */
             memcpy(dwk, dw0, nw * sizeof(float));
-            memset(work, 0xff, wsb);
             sg_cpu_winograd_bwd_filter(&s, x, dy, dwk, 1, work);
             CHECK(within("dw accumulated", dwk, dwa, Ew, nw, wm.nt, tiles, var->m),
                   "bwd filter accumulate %s, %s, %d threads", wc->what, var->name, threads);
         }
     }
-    sg_cpu_winograd_force(0, SG_WINO_ISA_AUTO);
+    sg_cpu_winograd_force(0, SG_WINO_ISA_AUTO, SG_WINO_GEMM_AUTO);
     free(x), free(w), free(dy), free(dw0), free(xd), free(wd), free(dyd), free(yr), free(dxr);
     free(dwr), free(dwa), free(wrot), free(Ey), free(Ex), free(Ew), free(work), free(y), free(y2);
     free(dx), free(dx2), free(dwk), free(dwk2), free(keep_y), free(keep_dx), free(keep_dw);
@@ -378,27 +401,50 @@ static void check_supports(void) {
     bad.P = 7;
     CHECK(!sg_cpu_winograd_supports(&bad), "supports() takes an inconsistent P");
     /* the automatic tile size: F(4x4) where it needs fewer multiplications */
-    static const int planes[][2] = {{24, 4}, {12, 4}, {6, 2}, {3, 4}, {2, 2}, {5, 2}, {8, 4}};
+    static const int planes[][2] = {{24, 4}, {12, 4}, {6, 3}, {3, 3}, {2, 2}, {5, 3}, {8, 4}, {1, 2}};
     for (size_t i = 0; i < sizeof planes / sizeof planes[0]; i++) {
         sg_conv_shape s = sg_conv_shape_make(1, 1, planes[i][0], planes[i][0], 1, 3, 3, 1, 1);
         CHECK(sg_cpu_winograd_tile(&s) == planes[i][1], "tile for %dx%d: %d, want %d",
               planes[i][0], planes[i][0], sg_cpu_winograd_tile(&s), planes[i][1]);
     }
-    CHECK(sg_cpu_winograd_force(3, SG_WINO_ISA_AUTO) == -1, "force accepts m = 3");
+    CHECK(sg_cpu_winograd_force(5, SG_WINO_ISA_AUTO, SG_WINO_GEMM_AUTO) == -1,
+          "force accepts m = 5");
+    CHECK(sg_cpu_winograd_force(0, SG_WINO_ISA_AUTO, (sg_wino_gemm)9) == -1,
+          "force accepts an unknown sgemm");
 }
 
 int main(void) {
     check_supports();
-    variants[nvariants++] = (variant){2, SG_WINO_ISA_AVX2, "F(2x2,3x3) avx2"};
-    variants[nvariants++] = (variant){4, SG_WINO_ISA_AVX2, "F(4x4,3x3) avx2"};
+    /* both tile sizes on each vector path with OpenBLAS's sgemm, then on the CPU's own path with
+     * oneDNN's */
+    const sg_wino_gemm ob = SG_WINO_GEMM_OPENBLAS, dn = SG_WINO_GEMM_DNNL;
+    variants[nvariants++] = (variant){2, SG_WINO_ISA_AVX2, ob, "F(2x2,3x3) avx2 openblas"};
+    variants[nvariants++] = (variant){3, SG_WINO_ISA_AVX2, ob, "F(3x3,3x3) avx2 openblas"};
+    variants[nvariants++] = (variant){4, SG_WINO_ISA_AVX2, ob, "F(4x4,3x3) avx2 openblas"};
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx512f")) {
-        variants[nvariants++] = (variant){2, SG_WINO_ISA_AVX512, "F(2x2,3x3) avx512"};
-        variants[nvariants++] = (variant){4, SG_WINO_ISA_AVX512, "F(4x4,3x3) avx512"};
+        variants[nvariants++] = (variant){2, SG_WINO_ISA_AVX512, ob, "F(2x2,3x3) avx512 openblas"};
+        variants[nvariants++] = (variant){3, SG_WINO_ISA_AVX512, ob, "F(3x3,3x3) avx512 openblas"};
+        variants[nvariants++] = (variant){4, SG_WINO_ISA_AVX512, ob, "F(4x4,3x3) avx512 openblas"};
     } else {
-        CHECK(sg_cpu_winograd_force(0, SG_WINO_ISA_AVX512) == -1,
+        CHECK(sg_cpu_winograd_force(0, SG_WINO_ISA_AVX512, ob) == -1,
               "AVX-512 path selectable on a CPU without AVX-512F");
         printf("no AVX-512F on this CPU: the AVX-512 path is not run\n");
+    }
+    const char *why = NULL;
+    if (sg_cpu_dnnl_available(&why)) {
+        variants[nvariants++] = (variant){2, SG_WINO_ISA_AUTO, dn, "F(2x2,3x3) dnnl_sgemm"};
+        variants[nvariants++] = (variant){3, SG_WINO_ISA_AUTO, dn, "F(3x3,3x3) dnnl_sgemm"};
+        variants[nvariants++] = (variant){4, SG_WINO_ISA_AUTO, dn, "F(4x4,3x3) dnnl_sgemm"};
+        CHECK(sg_cpu_winograd_force(0, SG_WINO_ISA_AUTO, SG_WINO_GEMM_AUTO) == 0 &&
+                  !strcmp(sg_cpu_winograd_gemm(), "dnnl"),
+              "automatic sgemm is %s with oneDNN available", sg_cpu_winograd_gemm());
+    } else {
+        CHECK(sg_cpu_winograd_force(0, SG_WINO_ISA_AUTO, dn) == -1,
+              "oneDNN's sgemm selectable without oneDNN");
+        CHECK(!strcmp(sg_cpu_winograd_gemm(), "openblas"), "automatic sgemm %s without oneDNN",
+              sg_cpu_winograd_gemm());
+        printf("oneDNN: %s: its sgemm is not run\n", why);
     }
 
     /* ResNet-18 on 96x96 STL-10: every 3x3 stride-1 conv (after the stem and max-pool), batch 2;
@@ -431,6 +477,7 @@ int main(void) {
         c.what = "random";
         check_case(&c, 700 + i);
     }
-    printf("worst err / (u E): F(2x2) %.3g, F(4x4) %.3g\n", worst_ratio[2], worst_ratio[4]);
+    printf("worst err / (u E): F(2x2) %.3g, F(3x3) %.3g, F(4x4) %.3g\n", worst_ratio[2],
+           worst_ratio[3], worst_ratio[4]);
     return test_finish();
 }

@@ -321,6 +321,28 @@ WINO_INLINE void tr8(__m256 r[8]) {
     r[7] = _mm256_permute2f128_ps(s3, s7, 0x31);
 }
 
+/* Columns [w, w + 8) of a row of W floats, zero outside [0, W). Inside: one load. At a border of
+ * a row at least 8 wide: the in-bounds 8 columns nearest to w, shifted into place by a lane
+ * permute with the lanes outside the row zeroed (w - base in [-7, 7] keeps permute indices and
+ * the validity test in step). Narrower rows: built in registers (through memory, the 8 scalar
+ * stores and the vector reload would stall store-to-load forwarding). */
+WINO_INLINE __m256 load_row8(const float *row, int w, int W) {
+    if (w >= 0 && w + 8 <= W) return _mm256_loadu_ps(row + w);
+    if (W >= 8) {
+        const int base = w < 0 ? 0 : W - 8;
+        const __m256i idx = _mm256_add_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
+                                             _mm256_set1_epi32(w - base));
+        const __m256i valid = _mm256_andnot_si256(
+            _mm256_cmpgt_epi32(_mm256_setzero_si256(), idx), /* idx < 0 */
+            _mm256_cmpgt_epi32(_mm256_set1_epi32(8), idx));  /* idx < 8 */
+        const __m256 v = _mm256_permutevar8x32_ps(_mm256_loadu_ps(row + base), idx);
+        return _mm256_and_ps(v, _mm256_castsi256_ps(valid));
+    }
+#define COL(j) ((unsigned)(w + (j)) < (unsigned)W ? row[w + (j)] : 0.0f)
+    return _mm256_setr_ps(COL(0), COL(1), COL(2), COL(3), COL(4), COL(5), COL(6), COL(7));
+#undef COL
+}
+
 /* Strip width in columns for `cols` needed columns: whole 8-column transposes. */
 static inline int strip_cols(int cols) { return (cols + 7) & ~7; }
 /* Largest strip: alpha rows of (WINO_CHUNK * 4 + 2) columns rounded to 8, VL lanes. */
@@ -348,14 +370,7 @@ static void load_strip(const float *plane0, size_t img_stride, int nimg, int H, 
                         r[l] = _mm256_setzero_ps();
                         continue;
                     }
-                    const float *row = plane0 + (size_t)n * img_stride + (size_t)h * W;
-                    if (w >= 0 && w + 8 <= W) {
-                        r[l] = _mm256_loadu_ps(row + w);
-                    } else { /* the border: columns outside the plane read as zero */
-                        float tmp[8];
-                        for (int j = 0; j < 8; j++) tmp[j] = (w + j >= 0 && w + j < W) ? row[w + j] : 0.0f;
-                        r[l] = _mm256_loadu_ps(tmp);
-                    }
+                    r[l] = load_row8(plane0 + (size_t)n * img_stride + (size_t)h * W, w, W);
                 }
                 tr8(r);
                 for (int j = 0; j < 8; j++) _mm256_storeu_ps(srow + (size_t)(j0 + j) * WINO_VL + half, r[j]);
@@ -381,10 +396,10 @@ static void store_strip(const float *strip, int nrows, int ncols, float *plane0,
                     float *row = plane0 + (size_t)(half + l) * img_stride + (size_t)p * Q;
                     if (q + 8 <= qend) {
                         _mm256_storeu_ps(row + q, r[l]);
-                    } else {
-                        float tmp[8];
-                        _mm256_storeu_ps(tmp, r[l]);
-                        for (int j = 0; q + j < qend; j++) row[q + j] = tmp[j];
+                    } else { /* the row's last columns: lanes j < qend - q */
+                        const __m256i keep = _mm256_cmpgt_epi32(
+                            _mm256_set1_epi32(qend - q), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+                        _mm256_maskstore_ps(row + q, keep, r[l]);
                     }
                 }
             }
@@ -565,6 +580,11 @@ WINO_INLINE void filter_grad_m(const int m, const float *W, int k, int C, size_t
     for (int c0 = 0; c0 < C; c0 += WINO_VL) {
         vf d[WINO_MAX_ALPHA * WINO_MAX_ALPHA], e[3 * WINO_MAX_ALPHA], o[9];
         const float *src = W + (size_t)k * rs + c0; /* rows padded to 16 columns */
+        /* W (alpha^2 K C floats: 26 MB at 512 channels) comes from memory as alpha^2 interleaved
+         * streams, more than the hardware prefetcher follows: fetch 4 lines ahead in each */
+        if (c0 + 64 < C)
+            for (int xi = 0; xi < al * al; xi++)
+                _mm_prefetch((const char *)(src + xi * xs + 64), _MM_HINT_T0);
         for (int xi = 0; xi < al * al; xi++) d[xi] = VLOAD(src + xi * xs);
         for (int j = 0; j < al; j++) gt_m(m, d + j, al, e + j, al);        /* columns: e[3][al] */
         for (int i = 0; i < 3; i++) gt_m(m, e + i * al, 1, o + i * 3, 1); /* rows: o[3][3] */

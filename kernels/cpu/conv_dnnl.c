@@ -43,7 +43,7 @@ static const char *pass_name[NPASS] = {"forward", "backward data", "backward wei
 static sg_dnnl_layout layout_mode = SG_DNNL_LAYOUT_AUTO;
 
 /* AUTO: blocked layouts with reorders. On NCHW oneDNN 2.6 falls back to its im2col + gemm
- * implementation (gemm:jit); with its own layouts it runs its direct jit convolutions, 1.2-2.7x
+ * implementation (gemm:jit); with its own layouts it runs its direct jit convolutions, 1.25-3.2x
  * faster including the reorders at all four ResNet-18 STL-10 3x3 stride-1 shapes, all passes,
  * batch 64, 2 threads (AVX-512 machine). */
 static int use_blocked(void) { return layout_mode != SG_DNNL_LAYOUT_PLAIN; }

@@ -216,16 +216,16 @@ int main(void) {
         conv_case c = random_case(&r);
         check_case(&c, 950 + i);
     }
-    /* ResNet-18 on 96x96 STL-10 at batch 2: the stem, the 3x3/1 convs of each stage, the
+    /* ResNet-18 on 96x96 STL-10 at batch 1: the stem, the 3x3/1 convs of each stage, the
      * downsampling 3x3/2 and 1x1/2 convs */
     static const conv_case resnet[] = {
-        {2, 3, 96, 96, 64, 7, 7, 2, 3, "resnet18 stl10 stem"},
-        {2, 64, 24, 24, 64, 3, 3, 1, 1, "resnet18 stl10 layer1 3x3"},
-        {2, 64, 24, 24, 128, 3, 3, 2, 1, "resnet18 stl10 layer2 3x3/2"},
-        {2, 64, 24, 24, 128, 1, 1, 2, 0, "resnet18 stl10 layer2 1x1/2"},
-        {2, 128, 12, 12, 128, 3, 3, 1, 1, "resnet18 stl10 layer2 3x3"},
-        {2, 256, 6, 6, 256, 3, 3, 1, 1, "resnet18 stl10 layer3 3x3"},
-        {2, 512, 3, 3, 512, 3, 3, 1, 1, "resnet18 stl10 layer4 3x3"},
+        {1, 3, 96, 96, 64, 7, 7, 2, 3, "resnet18 stl10 stem"},
+        {1, 64, 24, 24, 64, 3, 3, 1, 1, "resnet18 stl10 layer1 3x3"},
+        {1, 64, 24, 24, 128, 3, 3, 2, 1, "resnet18 stl10 layer2 3x3/2"},
+        {1, 64, 24, 24, 128, 1, 1, 2, 0, "resnet18 stl10 layer2 1x1/2"},
+        {1, 128, 12, 12, 128, 3, 3, 1, 1, "resnet18 stl10 layer2 3x3"},
+        {1, 256, 6, 6, 256, 3, 3, 1, 1, "resnet18 stl10 layer3 3x3"},
+        {1, 512, 3, 3, 512, 3, 3, 1, 1, "resnet18 stl10 layer4 3x3"},
     };
     for (size_t i = 0; i < sizeof resnet / sizeof resnet[0]; i++) check_case(&resnet[i], 980 + i);
 

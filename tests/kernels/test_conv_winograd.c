@@ -447,13 +447,14 @@ int main(void) {
         printf("oneDNN: %s: its sgemm is not run\n", why);
     }
 
-    /* ResNet-18 on 96x96 STL-10: every 3x3 stride-1 conv (after the stem and max-pool), batch 2;
-     * then the lane groups: 18 images = one full group of 16 (two of 8) and a partial one. */
+    /* ResNet-18 on 96x96 STL-10: every 3x3 stride-1 conv (after the stem and max-pool) at batch
+     * 1 (the double-precision references and bounds dominate the test's time); then the lane
+     * groups: 18 images = one full group of 16 (two of 8) and a partial one. */
     static const wcase fixed[] = {
-        {2, 64, 24, 24, 64, 1, "resnet18 stl10 layer1 64ch 24x24"},
-        {2, 128, 12, 12, 128, 1, "resnet18 stl10 layer2 128ch 12x12"},
-        {2, 256, 6, 6, 256, 1, "resnet18 stl10 layer3 256ch 6x6"},
-        {2, 512, 3, 3, 512, 1, "resnet18 stl10 layer4 512ch 3x3"},
+        {1, 64, 24, 24, 64, 1, "resnet18 stl10 layer1 64ch 24x24"},
+        {1, 128, 12, 12, 128, 1, "resnet18 stl10 layer2 128ch 12x12"},
+        {1, 256, 6, 6, 256, 1, "resnet18 stl10 layer3 256ch 6x6"},
+        {1, 512, 3, 3, 512, 1, "resnet18 stl10 layer4 512ch 3x3"},
         {18, 12, 24, 24, 20, 1, "18 images, full and partial lane groups"},
         {17, 5, 13, 11, 3, 1, "17 images, odd plane"},
         {3, 4, 1, 1, 5, 1, "1x1 plane"},
@@ -472,8 +473,8 @@ int main(void) {
         c.N = tu_randint(&r, 1, 20);
         c.C = tu_randint(&r, 1, 20);
         c.K = tu_randint(&r, 1, 20);
-        c.H = tu_randint(&r, 3 - 2 * c.pad > 1 ? 3 - 2 * c.pad : 1, 30);
-        c.W = tu_randint(&r, 3 - 2 * c.pad > 1 ? 3 - 2 * c.pad : 1, 30);
+        c.H = tu_randint(&r, 3 - 2 * c.pad > 1 ? 3 - 2 * c.pad : 1, 20);
+        c.W = tu_randint(&r, 3 - 2 * c.pad > 1 ? 3 - 2 * c.pad : 1, 20);
         c.what = "random";
         check_case(&c, 700 + i);
     }

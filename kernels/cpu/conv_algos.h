@@ -1,8 +1,8 @@
 /* kernels/cpu/conv_algos.h: convolution algorithms of the CPU backend besides im2col + sgemm
  * (kernels/cpu/dense.c), as standalone kernels with the conventions of kernels/kernels.h:
  * float32, x NCHW, w KCRS, y NCHW (see sg_conv_shape); the caller passes a workspace of the
- * size the matching *_workspace_bytes function gives; kernels do not allocate (except oneDNN's
- * primitive cache, below); `accumulate` 0 overwrites dw, 1 adds to it. Results are
+ * size the matching *_workspace_bytes function gives; kernels do not allocate (except inside
+ * oneDNN, below); `accumulate` 0 overwrites dw, 1 adds to it. Results are
  * deterministic for a given thread count (sg_cpu_set_threads).
  *
  * Winograd (conv_winograd.c): 3x3, stride 1, pad 0..2 only (sg_cpu_winograd_supports).
@@ -38,9 +38,10 @@ void sg_cpu_winograd_bwd_filter(const sg_conv_shape *s, const float *x, const fl
 /* Vector paths: the AVX-512 one runs where the CPU has AVX-512F, the AVX2 one elsewhere
  * (decided at run time from the CPU, not from the build machine). */
 typedef enum { SG_WINO_ISA_AUTO = 0, SG_WINO_ISA_AVX2 = 1, SG_WINO_ISA_AVX512 = 2 } sg_wino_isa;
-/* The transformed-domain sgemms: OpenBLAS's cblas_sgemm, or oneDNN's dnnl_sgemm where the build
- * has oneDNN (AUTO: oneDNN when available; on an AVX-512 CPU it ran 2x OpenBLAS 0.3.21, which
- * uses its AVX2 kernels on CPUs it does not know). */
+/* The transformed-domain sgemms: OpenBLAS's cblas_sgemm (AUTO), or oneDNN's dnnl_sgemm where the
+ * build has oneDNN. dnnl_sgemm ran 2x OpenBLAS 0.3.21 on an AVX-512 CPU that OpenBLAS does not
+ * know (it falls back to its AVX2 kernels there), making these convs 1.5x faster, but it
+ * allocates its packing buffers on every call (about 200 mallocs per conv), so it is opt-in. */
 typedef enum { SG_WINO_GEMM_AUTO = 0, SG_WINO_GEMM_OPENBLAS = 1, SG_WINO_GEMM_DNNL = 2 } sg_wino_gemm;
 /* For tests and timing: makes later calls use output tile m (2, 3 or 4; 0 = per shape), the given
  * vector path and sgemm. Returns 0, or -1 (nothing changed) for a bad m or a path or sgemm this
@@ -55,8 +56,10 @@ const char *sg_cpu_winograd_gemm(void);
 
 /* ---- oneDNN ---------------------------------------------------------------------------------
  * The three passes through oneDNN's convolution primitives (fp32, NCHW/KCRS at the interface).
- * Primitives are created on a shape's first use and cached for the life of the process: the one
- * place these kernels allocate (primitive creation is slow: milliseconds). Cache lookups are
+ * Primitives are created on a shape's first use and cached for the life of the process
+ * (primitive creation is slow: milliseconds); scratch memory comes from the workspace. oneDNN
+ * itself still allocates a few small objects per execution (its execution context: about 20 per
+ * call through the C API) and dnnl_sgemm its packing buffers per call. Cache lookups are
  * thread-safe; oneDNN runs on the same OpenMP runtime as the rest of the backend. */
 /* 1 when oneDNN is usable; else 0, with the reason in *why (when why != NULL). The functions
  * below require it (they stop with the reason otherwise). */

@@ -3,7 +3,8 @@
  * refuse to run.
  *
  * Primitives are created on a shape's first use and cached for the life of the process (creation
- * takes milliseconds; the cache is the one allocation these kernels make). A cache entry is keyed
+ * takes milliseconds; the cache is the one allocation this file makes, oneDNN's execution context
+ * makes ~20 small ones per call inside the library). A cache entry is keyed
  * by shape, pass, layout choice and thread count: oneDNN's implementations fix their thread
  * partitioning (and scratchpad size) when created, so a primitive made for 1 thread is not reused
  * at 2. Scratchpads are user-provided (dnnl_scratchpad_mode_user), carved from the caller's

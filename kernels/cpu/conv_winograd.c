@@ -69,10 +69,8 @@ static const wino_kernels *kernels(void) {
     return &sg_wino_kernels_avx2;
 }
 
-static int use_dnnl(void) {
-    if (forced_gemm == SG_WINO_GEMM_OPENBLAS) return 0;
-    return sg_cpu_dnnl_available(NULL);
-}
+/* OpenBLAS unless oneDNN's sgemm is asked for (it allocates on every call; see conv_algos.h). */
+static int use_dnnl(void) { return forced_gemm == SG_WINO_GEMM_DNNL; }
 
 int sg_cpu_winograd_force(int m, sg_wino_isa isa, sg_wino_gemm gemm) {
     if (m != 0 && (m < 2 || m > 4)) return -1;

@@ -11,6 +11,7 @@ PACKAGES=(
   libopenblas-dev libopenblas-openmp-dev liblapacke-dev   # BLAS/LAPACK; the OpenMP build is linked
   libhwloc-dev hwloc-nox                                  # machine description (+ lstopo)
   libcsv-dev                                              # CSV reading/writing
+  libdnnl-dev                                             # oneDNN: alternative conv kernels (optional)
   libbenchmark-dev libbenchmark-tools python3-scipy       # Google Benchmark + its compare.py
   zlib1g-dev libjpeg-dev                                  # gzip'd idx files, ImageNet JPEGs
   dataset-fashion-mnist                                   # the CPU-scale dataset

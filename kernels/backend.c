@@ -8,6 +8,7 @@
 
 #include "core/base/err.h"
 #include "kernels/cpu/cpu_internal.h"
+#include "kernels/ops.h"
 
 #ifdef SG_HAVE_CUDA
 #include "kernels/backend.h"
@@ -108,6 +109,7 @@ static int max_int(int a, int b) { return a > b ? a : b; }
 /* the geometry is the one sg_conv_shape_make computes for its inputs */
 static void check_conv(const char *op, const sg_conv_shape *s) {
     SG_CHECK(s != NULL, "%s: no shape", op);
+    SG_CHECK(s->algo >= 0 && s->algo < SG_CONV_ALGO_COUNT, "%s: algorithm %d", op, s->algo);
     SG_CHECK(s->N > 0 && s->C > 0 && s->H > 0 && s->W > 0 && s->K > 0 && s->R > 0 && s->S > 0 &&
                  s->stride > 0 && s->pad >= 0 && s->H + 2 * s->pad >= s->R &&
                  s->W + 2 * s->pad >= s->S &&
@@ -160,8 +162,21 @@ void sg_linear_bwd(const sg_backend *be, int N, int In, int Out, const float *x,
     be->linear_bwd(be, N, In, Out, x, W, dy, dx, dW, db, accumulate);
 }
 
+/* An explicit algorithm must run on this backend at this shape (a model chooses per layer among
+ * the supported ones; asking for another is a programming error). */
+static void check_conv_algo(const sg_backend *be, sg_op op, const sg_conv_shape *s) {
+    if (s->algo == SG_CONV_DEFAULT) return;
+    int val[SG_OP_MAXP];
+    sg_op_conv_vals(op, s, 0, val);
+    SG_CHECK(sg_backend_supports(be, op, val),
+             "%s: backend %s does not run the %s algorithm at N%d C%d %dx%d K%d %dx%d/%d pad %d",
+             sg_op_get(op)->name, be->name, sg_conv_algo_names[s->algo], s->N, s->C, s->H, s->W,
+             s->K, s->R, s->S, s->stride, s->pad);
+}
+
 size_t sg_conv2d_workspace_bytes(const sg_backend *be, const sg_conv_shape *s) {
     check_conv("conv2d_workspace_bytes", s);
+    check_conv_algo(be, SG_OP_conv2d_fwd, s);
     return be->conv2d_workspace_bytes(be, s);
 }
 
@@ -169,6 +184,7 @@ size_t sg_conv2d_workspace_bytes(const sg_backend *be, const sg_conv_shape *s) {
 static void check_conv_call(const sg_backend *be, const char *op, const sg_conv_shape *s,
                             const void *a, const void *b, const void *out, const void *ws) {
     check_conv(op, s);
+    check_conv_algo(be, (sg_op)sg_op_find(op), s);
     SG_CHECK(a && b && out, "%s: NULL buffer", op);
     SG_CHECK(ws || be->conv2d_workspace_bytes(be, s) == 0, "%s: needs a workspace of %zu bytes",
              op, be->conv2d_workspace_bytes(be, s));

@@ -31,6 +31,22 @@ extern "C" {
 
 typedef struct sg_backend sg_backend;
 
+/* How a backend computes a convolution. DEFAULT is the backend's own choice (im2col + gemm on
+ * both backends); the others are asked for by name (conv.algo) and run where the backend
+ * supports them at that shape (the backend's supports(), kernels/ops.h):
+ *   IM2COL    im2col / col2im around the backend's sgemm (cuBLAS on CUDA);
+ *   WINOGRAD  CPU: Winograd F(2x2|3x3|4x4, 3x3), 3x3 stride-1 convolutions only;
+ *   DNNL      CPU: oneDNN's convolution primitives, when the build has oneDNN. */
+typedef enum {
+    SG_CONV_DEFAULT = 0,
+    SG_CONV_IM2COL = 1,
+    SG_CONV_WINOGRAD = 2,
+    SG_CONV_DNNL = 3,
+    SG_CONV_ALGO_COUNT
+} sg_conv_algo;
+/* "default", "im2col", "winograd", "dnnl": the conv.algo values, in enum order. */
+extern const char *const sg_conv_algo_names[SG_CONV_ALGO_COUNT];
+
 /* conv2d geometry. input [N, C, H, W], filter [K, C, R, S], output [N, K, P, Q].
  * Same stride and padding in both spatial dimensions (all ResNet convs are). */
 typedef struct {
@@ -38,6 +54,7 @@ typedef struct {
     int K, R, S;
     int stride, pad;
     int P, Q; /* output size, filled by sg_conv_shape_make */
+    int algo; /* sg_conv_algo; sg_conv_shape_make sets SG_CONV_DEFAULT */
 } sg_conv_shape;
 sg_conv_shape sg_conv_shape_make(int N, int C, int H, int W, int K, int R, int S, int stride, int pad);
 

@@ -83,7 +83,8 @@ static sg_cost cost_normalize(const int *v) { return sg_cost_aug_normalize(v[0],
 #define SLOT(f) {#f, offsetof(sg_backend, f)}
 #define GEMM_PARAMS DIM("M"), DIM("N"), DIM("K"), {"ldpad", 0, 4096, 0}
 #define CONV_PARAMS DIM("N"), DIM("C"), DIM("H"), DIM("W"), DIM("K"), DIM("R"), DIM("S"), \
-                    DIM("stride"), {"pad", 0, SG_OP_DIM_MAX, SG_OP_REQUIRED}
+                    DIM("stride"), {"pad", 0, SG_OP_DIM_MAX, SG_OP_REQUIRED},               \
+                    {"algo", 0, SG_CONV_ALGO_COUNT - 1, SG_CONV_DEFAULT}
 #define POOL_PARAMS DIM("N"), DIM("C"), DIM("H"), DIM("W"), DIM("k"), DIM("stride"), \
                     {"pad", 0, SG_OP_DIM_MAX, SG_OP_REQUIRED}
 #define CONV_SHAPE "N=2,C=5,H=9,W=11,K=6,R=3,S=3,stride=2,pad=1"
@@ -330,9 +331,20 @@ static int val_of(sg_op op, const int *val, const char *name) {
 }
 
 sg_conv_shape sg_op_conv_shape(sg_op op, const int *v) {
-    return sg_conv_shape_make(val_of(op, v, "N"), val_of(op, v, "C"), val_of(op, v, "H"),
-                              val_of(op, v, "W"), val_of(op, v, "K"), val_of(op, v, "R"),
-                              val_of(op, v, "S"), val_of(op, v, "stride"), val_of(op, v, "pad"));
+    sg_conv_shape s =
+        sg_conv_shape_make(val_of(op, v, "N"), val_of(op, v, "C"), val_of(op, v, "H"),
+                           val_of(op, v, "W"), val_of(op, v, "K"), val_of(op, v, "R"),
+                           val_of(op, v, "S"), val_of(op, v, "stride"), val_of(op, v, "pad"));
+    s.algo = val_of(op, v, "algo");
+    return s;
+}
+
+void sg_op_conv_vals(sg_op op, const sg_conv_shape *s, int accumulate, int *val) {
+    sg_op_kv kv[] = {{"N", s->N},           {"C", s->C},     {"H", s->H},       {"W", s->W},
+                     {"K", s->K},           {"R", s->R},     {"S", s->S},       {"stride", s->stride},
+                     {"pad", s->pad},       {"algo", s->algo}, {"acc", !!accumulate}, {NULL, 0}};
+    if (op != SG_OP_conv2d_bwd_filter) kv[10].name = NULL; /* only the filter pass accumulates */
+    sg_op_vals(op, val, kv);
 }
 
 sg_pool_shape sg_op_pool_shape(sg_op op, const int *v) {

@@ -132,6 +132,9 @@ sg_cost sg_op_cost(sg_op op, const int *val);
 /* The conv and pool geometry in an op's values (conv2d_* and maxpool_* ops). */
 sg_conv_shape sg_op_conv_shape(sg_op op, const int *val);
 sg_pool_shape sg_op_pool_shape(sg_op op, const int *val);
+/* The values of conv op `op` (a conv2d_* op) for shape s (its algorithm included); accumulate
+ * only counts for conv2d_bwd_filter. */
+void sg_op_conv_vals(sg_op op, const sg_conv_shape *s, int accumulate, int *val);
 
 /* Whether backend be runs op at the parameter values val (NULL: at all values): every slot the
  * op calls is filled, and the backend's supports() (when it has one) says yes. */

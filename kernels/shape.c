@@ -2,6 +2,9 @@
 #include "core/base/err.h"
 #include "kernels/kernels.h"
 
+const char *const sg_conv_algo_names[SG_CONV_ALGO_COUNT] = {"default", "im2col", "winograd",
+                                                             "dnnl"};
+
 sg_conv_shape sg_conv_shape_make(int N, int C, int H, int W, int K, int R, int S, int stride,
                                  int pad) {
     SG_CHECK(N > 0 && C > 0 && H > 0 && W > 0 && K > 0 && R > 0 && S > 0 && stride > 0 && pad >= 0,
@@ -10,7 +13,7 @@ sg_conv_shape sg_conv_shape_make(int N, int C, int H, int W, int K, int R, int S
     /* C division truncates toward zero: check the window fits before dividing */
     SG_CHECK(H + 2 * pad >= R && W + 2 * pad >= S,
              "conv window %dx%d larger than the padded input %dx%d", R, S, H + 2 * pad, W + 2 * pad);
-    sg_conv_shape s = {N, C, H, W, K, R, S, stride, pad, 0, 0};
+    sg_conv_shape s = {N, C, H, W, K, R, S, stride, pad, 0, 0, SG_CONV_DEFAULT};
     s.P = (H + 2 * pad - R) / stride + 1;
     s.Q = (W + 2 * pad - S) / stride + 1;
     SG_CHECK(s.P > 0 && s.Q > 0, "conv output is empty: H%d W%d R%d S%d stride %d pad %d", H, W, R,

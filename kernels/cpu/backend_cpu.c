@@ -11,6 +11,7 @@
 #include "core/base/log.h"
 #include "kernels/backend.h"
 #include "kernels/cpu/cpu_internal.h"
+#include "kernels/ops.h"
 
 
 static sg_backend cpu_backend;
@@ -61,12 +62,31 @@ static void cpu_fill_memory(sg_backend *be) {
     be->timer_stop = cpu_timer_stop;
 }
 
+/* Every op at every shape, but a convolution only with an algorithm that runs here. */
+static int cpu_supports(const sg_backend *be, int op, const int *val) {
+    (void)be;
+    if (!val || (op != SG_OP_conv2d_fwd && op != SG_OP_conv2d_bwd_data &&
+                 op != SG_OP_conv2d_bwd_filter))
+        return 1;
+    const int algo = val[sg_op_param_index((sg_op)op, "algo")];
+    if (algo == SG_CONV_DEFAULT || algo == SG_CONV_IM2COL) return 1;
+    /* the geometry may be one the checker still has to refuse: never abort on it here */
+    int v[9];
+    static const char *const names[9] = {"N", "C", "H", "W", "K", "R", "S", "stride", "pad"};
+    for (int k = 0; k < 9; k++) v[k] = val[sg_op_param_index((sg_op)op, names[k])];
+    if (v[7] < 1 || v[8] < 0 || v[2] + 2 * v[8] < v[5] || v[3] + 2 * v[8] < v[6]) return 1;
+    sg_conv_shape s = sg_conv_shape_make(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8]);
+    s.algo = algo;
+    return sg_cpu_conv_supports(&s);
+}
+
 const sg_backend *sg_cpu_backend(void) {
     /* First use happens on the main thread before any parallel work. */
     if (!cpu_ready) {
         memset(&cpu_backend, 0, sizeof cpu_backend);
         cpu_backend.name = "cpu";
         cpu_backend.state = NULL;
+        cpu_backend.supports = cpu_supports;
         sg_cpu_fill_dense(&cpu_backend);
         sg_cpu_fill_nn(&cpu_backend);
         sg_cpu_fill_optim(&cpu_backend);

@@ -6,7 +6,9 @@
 /* The CPU backend value, made on first use (kernels/backend.c hands it out by name). */
 const sg_backend *sg_cpu_backend(void);
 
-void sg_cpu_fill_dense(sg_backend *be);   /* cpu/dense.c: gemm, linear, conv2d */
+void sg_cpu_fill_dense(sg_backend *be);
+/* Whether the CPU runs conv shape s with its algorithm (s->algo), cpu/dense.c. */
+int sg_cpu_conv_supports(const sg_conv_shape *s);   /* cpu/dense.c: gemm, linear, conv2d */
 void sg_cpu_fill_nn(sg_backend *be);      /* cpu/nn.c: batch norm, relu, add, pooling, loss */
 void sg_cpu_fill_optim(sg_backend *be);   /* cpu/optim.c: sgd, ema, correlation, eigen */
 void sg_cpu_fill_aug(sg_backend *be);     /* cpu/aug.c: augmentation ops */

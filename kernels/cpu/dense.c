@@ -29,6 +29,7 @@
 #include <cblas.h>
 
 #include "core/base/err.h"
+#include "kernels/cpu/conv_algos.h"
 #include "kernels/cpu/cpu_internal.h"
 
 /* ---- gemm and linear ------------------------------------------------------------------------ */
@@ -136,7 +137,7 @@ static conv_plan conv_plan_make(const sg_conv_shape *s) {
     return plan;
 }
 
-static size_t cpu_conv2d_workspace_bytes(const sg_backend *be, const sg_conv_shape *s) {
+static size_t im2col_workspace_bytes(const sg_backend *be, const sg_conv_shape *s) {
     (void)be;
     conv_plan plan = conv_plan_make(s);
     return (plan.col_floats + plan.stage_floats) * sizeof(float);
@@ -240,7 +241,7 @@ static void stage_to_nkpq(const float *stage, int nb, int K, size_t pq, float *t
 }
 
 /* y[N,K,P,Q] = conv(x[N,C,H,W], w[K,C,R,S]) */
-static void cpu_conv2d_fwd(const sg_backend *be, const sg_conv_shape *s, const float *x,
+static void im2col_fwd(const sg_backend *be, const sg_conv_shape *s, const float *x,
                            const float *w, float *y, void *workspace) {
     (void)be;
     conv_plan plan = conv_plan_make(s);
@@ -268,7 +269,7 @@ static void cpu_conv2d_fwd(const sg_backend *be, const sg_conv_shape *s, const f
 }
 
 /* dx[N,C,H,W] from dy[N,K,P,Q] and w[K,C,R,S] */
-static void cpu_conv2d_bwd_data(const sg_backend *be, const sg_conv_shape *s, const float *dy,
+static void im2col_bwd_data(const sg_backend *be, const sg_conv_shape *s, const float *dy,
                                 const float *w, float *dx, void *workspace) {
     (void)be;
     conv_plan plan = conv_plan_make(s);
@@ -300,7 +301,7 @@ static void cpu_conv2d_bwd_data(const sg_backend *be, const sg_conv_shape *s, co
 }
 
 /* dw[K,C,R,S] (+)= sum over images of dy_n[K, PQ] col_n^T, one gemm per image group in order. */
-static void cpu_conv2d_bwd_filter(const sg_backend *be, const sg_conv_shape *s, const float *x,
+static void im2col_bwd_filter(const sg_backend *be, const sg_conv_shape *s, const float *x,
                                   const float *dy, float *dw, int accumulate, void *workspace) {
     (void)be;
     conv_plan plan = conv_plan_make(s);
@@ -330,6 +331,52 @@ static void cpu_conv2d_bwd_filter(const sg_backend *be, const sg_conv_shape *s, 
                         cols, beta, dw, CRS);
         }
         beta = 1.0f;
+    }
+}
+
+/* ---- the conv algorithms (kernels/kernels.h's sg_conv_algo) --------------------------------
+ * The front door has checked that the shape's algorithm runs here (cpu_supports). */
+
+static size_t cpu_conv2d_workspace_bytes(const sg_backend *be, const sg_conv_shape *s) {
+    switch (s->algo) {
+    case SG_CONV_WINOGRAD: return sg_cpu_winograd_workspace_bytes(s);
+    case SG_CONV_DNNL: return sg_cpu_dnnl_workspace_bytes(s);
+    default: return im2col_workspace_bytes(be, s);
+    }
+}
+
+static void cpu_conv2d_fwd(const sg_backend *be, const sg_conv_shape *s, const float *x,
+                           const float *w, float *y, void *workspace) {
+    switch (s->algo) {
+    case SG_CONV_WINOGRAD: sg_cpu_winograd_fwd(s, x, w, y, workspace); break;
+    case SG_CONV_DNNL: sg_cpu_dnnl_fwd(s, x, w, y, workspace); break;
+    default: im2col_fwd(be, s, x, w, y, workspace); break;
+    }
+}
+
+static void cpu_conv2d_bwd_data(const sg_backend *be, const sg_conv_shape *s, const float *dy,
+                                const float *w, float *dx, void *workspace) {
+    switch (s->algo) {
+    case SG_CONV_WINOGRAD: sg_cpu_winograd_bwd_data(s, dy, w, dx, workspace); break;
+    case SG_CONV_DNNL: sg_cpu_dnnl_bwd_data(s, dy, w, dx, workspace); break;
+    default: im2col_bwd_data(be, s, dy, w, dx, workspace); break;
+    }
+}
+
+static void cpu_conv2d_bwd_filter(const sg_backend *be, const sg_conv_shape *s, const float *x,
+                                  const float *dy, float *dw, int accumulate, void *workspace) {
+    switch (s->algo) {
+    case SG_CONV_WINOGRAD: sg_cpu_winograd_bwd_filter(s, x, dy, dw, accumulate, workspace); break;
+    case SG_CONV_DNNL: sg_cpu_dnnl_bwd_filter(s, x, dy, dw, accumulate, workspace); break;
+    default: im2col_bwd_filter(be, s, x, dy, dw, accumulate, workspace); break;
+    }
+}
+
+int sg_cpu_conv_supports(const sg_conv_shape *s) {
+    switch (s->algo) {
+    case SG_CONV_WINOGRAD: return sg_cpu_winograd_supports(s);
+    case SG_CONV_DNNL: return sg_cpu_dnnl_available(NULL);
+    default: return 1;
     }
 }
 

@@ -63,7 +63,7 @@ typedef void (*conv_check_fn)(const sg_backend *be, const conv_case *c, uint64_t
                               int threads);
 
 /* The fixed cases and NRANDOM random ones drawn from rng_seed, at 1 and 2 threads. */
-static void conv_run_cases(const sg_backend *be, uint64_t rng_seed, conv_check_fn check) {
+static inline void conv_run_cases(const sg_backend *be, uint64_t rng_seed, conv_check_fn check) {
     conv_case cases[NFIXED + NRANDOM];
     memcpy(cases, fixed_cases, sizeof fixed_cases);
     sg_rng r;
@@ -76,7 +76,7 @@ static void conv_run_cases(const sg_backend *be, uint64_t rng_seed, conv_check_f
 }
 
 /* Finite differences run on tiny versions of each geometry and a few odd ones. */
-static void conv_run_tiny(void (*check)(const conv_case *c, uint64_t seed)) {
+static inline void conv_run_tiny(void (*check)(const conv_case *c, uint64_t seed)) {
     static const conv_case tiny[] = {
         {2, 2, 9, 8, 3, 7, 7, 2, 3, "tiny 7x7/2"}, {2, 2, 5, 4, 2, 3, 3, 1, 1, "tiny 3x3/1"},
         {2, 2, 5, 6, 3, 3, 3, 2, 1, "tiny 3x3/2"}, {2, 3, 3, 4, 2, 1, 1, 1, 0, "tiny 1x1/1"},
@@ -86,7 +86,7 @@ static void conv_run_tiny(void (*check)(const conv_case *c, uint64_t seed)) {
 }
 
 /* Every conv pass does the same work: 2 N K P Q C R S FLOPs, x, w and y each moved once. */
-static void conv_check_cost(const char *name, sg_cost (*cost)(const sg_conv_shape *)) {
+static inline void conv_check_cost(const char *name, sg_cost (*cost)(const sg_conv_shape *)) {
     sg_conv_shape s = sg_conv_shape_make(64, 64, 24, 24, 128, 3, 3, 2, 1);
     sg_cost c = cost(&s);
     double flops = 2.0 * 64 * 128 * 12 * 12 * 64 * 3 * 3;

@@ -191,7 +191,7 @@ static void test_modes_pass(void) {
 static void test_shape_specs(void) {
     sg_opcheck_result res;
     sg_err err = {{0}};
-    const char *resnet = "N=2,C=3,H=5,W=6,K=4,R=3,S=3,stride=1,pad=1";
+    const char *resnet = "N=2,C=3,H=5,W=6,K=4,R=3,S=3,stride=1,pad=1,algo=0";
     int rc = sg_opcheck_run(cpu, op_index("conv2d_fwd"), resnet, 1, 0, &res, &err);
     CHECK(rc == 0 && res.ok, "rc %d ok %d: %s", rc, res.ok, err.msg);
     CHECK(strcmp(res.shape, resnet) == 0, "shape %s", res.shape);

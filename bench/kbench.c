@@ -17,8 +17,10 @@
 #include "core/data/augment.h"
 #include "core/ssl/ssl.h"
 #include "core/ssl/train_config.h"
+#include "kernels/backend.h"
 #include "kernels/backend_machine.h"
 #include "kernels/opcheck/opcheck.h"
+#include "kernels/ops.h"
 #include "kernels/trace/trace.h"
 
 
@@ -131,7 +133,9 @@ typedef struct {
     int nreps;
 } kb_bench;
 
-/* A kernel's use in a configuration: calls per step, or per augmented batch (aug = 1). */
+/* A kernel's use in a configuration: calls per step (aug = 0), per augmented batch (aug = 1),
+ * or, for a convolution, another algorithm at a shape the step calls with its own (aug = 2: the
+ * `algorithm` rows, timed and validated beside the step, outside its sums). */
 typedef struct {
     int config, bench;
     long calls;
@@ -226,6 +230,26 @@ static void kb_raw_image(const sg_dataset_info *ds, int S, int *C, int *H, int *
     *W = ds->raw_w > 0 ? ds->raw_w : S;
 }
 
+/* The other convolution algorithms the backend runs at a traced conv's shape, each its own bench
+ * (validated and timed like the step's kernels), so the suite shows every algorithm per shape. */
+static void kb_add_algorithms(kb_ctx *k, int config, const sg_trace_entry *x) {
+    int op = sg_op_find(x->op), val[SG_OP_MAXP];
+    sg_err err;
+    if (op < 0 || strncmp(x->op, "conv2d_", 7) != 0 ||
+        sg_op_parse_shape((sg_op)op, x->shape, val, &err))
+        return;
+    const int ka = sg_op_param_index((sg_op)op, "algo"), used = val[ka];
+    for (int a = SG_CONV_IM2COL; a < SG_CONV_ALGO_COUNT; a++) {
+        /* the backend's default is im2col on every backend: the traced call already times it */
+        if (a == used || (used == SG_CONV_DEFAULT && a == SG_CONV_IM2COL)) continue;
+        val[ka] = a;
+        if (!sg_backend_supports(k->o->be, (sg_op)op, val)) continue;
+        char shape[160];
+        sg_op_format_shape((sg_op)op, val, shape, sizeof shape);
+        kb_add_use(k, config, kb_add_bench(k, KB_KERNEL, x->op, shape, -1), x->calls, 2);
+    }
+}
+
 /* Traces config i: the kernels of its second step and of one augmented image (both views). */
 static int kb_trace(kb_ctx *k, int i, sg_err *err) {
     int C, S;
@@ -252,6 +276,7 @@ static int kb_trace(kb_ctx *k, int i, sg_err *err) {
     for (int e = 0; e < sg_trace_count(t); e++) {
         const sg_trace_entry *x = sg_trace_get(t, e);
         kb_add_use(k, i, kb_add_bench(k, KB_KERNEL, x->op, x->shape, -1), x->calls, 0);
+        kb_add_algorithms(k, i, x);
     }
     sg_ssl_free(&m);
     /* augmentation of one image, both views: per step that is B images */
@@ -651,7 +676,8 @@ int sg_kb_run(const sg_kb_suite *s, const sg_kb_opts *o, sg_err *err) {
         printf("%-10s %-22s %-64s %s\n", "config", "kernel", "shape", "calls/step");
         for (int j = 0; j < k.nu; j++)
             printf("%-10s %-22s %-64s %ld%s\n", s->configs[k.u[j].config].name, k.b[k.u[j].bench].op,
-                   k.b[k.u[j].bench].shape, k.u[j].calls, k.u[j].aug ? " (augmentation)" : "");
+                   k.b[k.u[j].bench].shape, k.u[j].calls,
+                   k.u[j].aug == 1 ? " (augmentation)" : k.u[j].aug == 2 ? " (another algorithm)" : "");
         goto done;
     }
     /* register: ceilings first (every fraction refers to them), kernels, then whole steps */
@@ -733,7 +759,7 @@ int sg_kb_run(const sg_kb_suite *s, const sg_kb_opts *o, sg_err *err) {
             int timed = b->ran && !b->status && b->median_s > 0;
             mismatches += b->status == 1;
             double t = timed ? (double)u->calls * b->median_s : NAN;
-            if (!u->aug) {
+            if (u->aug == 0) {
                 flops += (double)u->calls * b->flops;
                 if (timed) sum_kernels += t;
                 else kernels_timed = 0;
@@ -743,8 +769,9 @@ int sg_kb_run(const sg_kb_suite *s, const sg_kb_opts *o, sg_err *err) {
                     eig_parts++;
                 }
             }
-            kb_row(&rows[nrows++], &rcx, u->aug ? "augment" : "kernel", s->configs[c].name, b,
-                   b->op, u->calls, b->flops, b->bytes, b->median_s, u->aug ? NAN : t / step_s, NAN);
+            static const char *const kinds[3] = {"kernel", "augment", "algorithm"};
+            kb_row(&rows[nrows++], &rcx, kinds[u->aug], s->configs[c].name, b, b->op, u->calls,
+                   b->flops, b->bytes, b->median_s, u->aug ? NAN : t / step_s, NAN);
         }
         if (eig_parts) {
             kb_bench e = {0};

@@ -55,7 +55,7 @@ static void rec_kv(const sg_backend *be, sg_op opi, const sg_op_kv *kv) {
 #define rec(be, op, ...) rec_kv((be), SG_OP_##op, (const sg_op_kv[]){__VA_ARGS__, {NULL, 0}})
 #define CONV_KV(s)                                                                            \
     {"N", (s)->N}, {"C", (s)->C}, {"H", (s)->H}, {"W", (s)->W}, {"K", (s)->K}, {"R", (s)->R},  \
-        {"S", (s)->S}, {"stride", (s)->stride}, {"pad", (s)->pad}
+        {"S", (s)->S}, {"stride", (s)->stride}, {"pad", (s)->pad}, {"algo", (s)->algo}
 #define POOL_KV(s)                                                                            \
     {"N", (s)->N}, {"C", (s)->C}, {"H", (s)->H}, {"W", (s)->W}, {"k", (s)->k},                 \
         {"stride", (s)->stride}, {"pad", (s)->pad}

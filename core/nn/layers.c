@@ -2,6 +2,7 @@
 #include "core/nn/layers.h"
 
 #include "kernels/backend.h"
+#include "kernels/ops.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -10,6 +11,20 @@ void sg_conv_build(sg_conv *c, sg_params *p, sg_param_group g, const char *name,
                    int H, int W, int K, int R, int stride, int pad) {
     c->s = sg_conv_shape_make(N, C, H, W, K, R, R, stride, pad);
     c->w = sg_params_take(p, name, (size_t)K * C * R * R, g, SG_PK_CONV_W, &c->dw);
+}
+
+sg_conv_algo sg_conv_algo_for(const sg_backend *be, sg_conv_algo want, const sg_conv_shape *s) {
+    if (want == SG_CONV_DEFAULT) return SG_CONV_DEFAULT;
+    static const sg_op passes[3] = {SG_OP_conv2d_fwd, SG_OP_conv2d_bwd_data,
+                                    SG_OP_conv2d_bwd_filter};
+    sg_conv_shape t = *s;
+    t.algo = want;
+    for (int k = 0; k < 3; k++) {
+        int val[SG_OP_MAXP];
+        sg_op_conv_vals(passes[k], &t, 0, val);
+        if (!sg_backend_supports(be, passes[k], val)) return SG_CONV_DEFAULT;
+    }
+    return want;
 }
 
 void sg_conv_init(sg_conv *c, sg_rng *r) {

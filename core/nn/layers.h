@@ -16,6 +16,10 @@ typedef struct {
     float *w, *dw;
 } sg_conv;
 
+/* The algorithm a conv layer of shape s runs: `want` when the backend runs it at that shape in
+ * all three passes, else the backend's default. */
+sg_conv_algo sg_conv_algo_for(const sg_backend *be, sg_conv_algo want, const sg_conv_shape *s);
+
 void sg_conv_build(sg_conv *c, sg_params *p, sg_param_group g, const char *name, int N, int C,
                    int H, int W, int K, int R, int stride, int pad);
 /* torchvision's ResNet init: kaiming normal, fan_out, gain sqrt(2). */

@@ -30,6 +30,7 @@ static void conv_bn(sg_resnet *net, const sg_backend *be, sg_params *p, sg_param
     char nm[64];
     snprintf(nm, sizeof nm, "%s%s.weight", prefix, cname);
     sg_conv_build(c, p, g, nm, net->N, C, H, W, K, R, stride, pad);
+    c->s.algo = sg_conv_algo_for(be, net->spec.conv_algo, &c->s);
     snprintf(nm, sizeof nm, "%s%s", prefix, bname);
     sg_bn_build(b, p, g, nm, net->N, K, c->s.P * c->s.Q, 1);
     track_conv(net, be, c);

@@ -19,6 +19,9 @@ typedef struct {
     double width;    /* multiplies the widths 64, 128, 256, 512 (at least 1 channel each) */
     int in_channels; /* 3 for colour images, 1 for Fashion-MNIST */
     int H, W;        /* input size */
+    /* the convolution algorithm asked for (conv.algo); a layer the backend cannot run it on
+     * (all three passes, at its shape) keeps the backend's default */
+    sg_conv_algo conv_algo;
 } sg_resnet_spec;
 
 #define SG_RESNET_MAX_BLOCKS 16

@@ -83,6 +83,9 @@ static const sg_cfg_spec schema[] = {
     {"trainer.seed", SG_CFG_INT, "1", 0, 4294967295.0, NULL, "seed of weights, order and augmentation"},
     {"trainer.threads", SG_CFG_INT, "0", 0, 4096, NULL, "compute threads (0 = all cores)"},
     {"trainer.backend", SG_CFG_ENUM, "cpu", 0, 0, "cpu|cuda", "kernel backend"},
+    {"conv.algo", SG_CFG_ENUM, "default", 0, 0, "default|im2col|winograd|dnnl",
+     "convolution algorithm where the backend runs it (winograd: the CPU's 3x3 stride-1 layers; "
+     "dnnl: oneDNN, CPU); other layers keep the backend's default (im2col + sgemm)"},
     {"trainer.checkpoint_every", SG_CFG_INT, "0", 0, 1e12, NULL,
      "write a checkpoint every N steps (0 = at epoch ends only)"},
     /* evaluation */
@@ -232,6 +235,8 @@ int sg_train_settings(const sg_config *c, int in_channels, int H, int W, long st
     else
         s->trunk.stem = enum_is(c, "model.stem", "imagenet") ? SG_STEM_IMAGENET : SG_STEM_CIFAR;
     s->trunk.in_channels = in_channels;
+    s->trunk.conv_algo =
+        (sg_conv_algo)enum_index(c, "conv.algo", sg_conv_algo_names, SG_CONV_ALGO_COUNT);
     s->trunk.H = H;
     s->trunk.W = W;
     s->proj_hidden = (int)sg_config_int(c, "model.proj_hidden");

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "app/commands.h"
+#include "core/base/file.h"
 #include "core/data/dataset.h"
 
 static void data_help(FILE *f) {
@@ -20,12 +21,15 @@ static void data_help(FILE *f) {
             "      the reader's error).\n");
 }
 
+/* fake and info: 0, -1 when the work failed (a write), -2 for bad input (exit status 2). */
 static int fake(const char *fmt, const char *dir, int n, unsigned long long seed, sg_err *err) {
     int size = !strcmp(fmt, "stl10") ? 96 : !strcmp(fmt, "cifar10") ? 32
              : !strcmp(fmt, "fashion_mnist") ? 28 : !strcmp(fmt, "imagenet") ? 64 : 0;
-    if (!size)
-        return sg_errf(err, "unknown format '%s' (expected stl10, cifar10, fashion_mnist or imagenet)",
-                       fmt);
+    if (!size) {
+        sg_errf(err, "unknown format '%s' (expected stl10, cifar10, fashion_mnist or imagenet)",
+                fmt);
+        return -2;
+    }
     int C = !strcmp(fmt, "fashion_mnist") ? 1 : 3;
     /* one generated set: the classes are the same patterns in every split */
     sg_dataset d;
@@ -45,17 +49,19 @@ static int fake(const char *fmt, const char *dir, int n, unsigned long long seed
         rc = sg_write_cifar10(dir, 1, n, train, ltrain, err);
         if (!rc) rc = sg_write_cifar10(dir, 0, n, test, ltest, err);
     } else if (!strcmp(fmt, "fashion_mnist")) {
-        snprintf(p1, sizeof p1, "%s/train-images-idx3-ubyte.gz", dir);
-        snprintf(p2, sizeof p2, "%s/train-labels-idx1-ubyte.gz", dir);
-        rc = sg_write_idx(p1, p2, n, size, size, train, ltrain, 1, err);
-        snprintf(p1, sizeof p1, "%s/t10k-images-idx3-ubyte.gz", dir);
-        snprintf(p2, sizeof p2, "%s/t10k-labels-idx1-ubyte.gz", dir);
+        rc = sg_path_printf(p1, sizeof p1, err, "%s/train-images-idx3-ubyte.gz", dir) ||
+             sg_path_printf(p2, sizeof p2, err, "%s/train-labels-idx1-ubyte.gz", dir);
+        if (!rc) rc = sg_write_idx(p1, p2, n, size, size, train, ltrain, 1, err);
+        if (!rc)
+            rc = sg_path_printf(p1, sizeof p1, err, "%s/t10k-images-idx3-ubyte.gz", dir) ||
+                 sg_path_printf(p2, sizeof p2, err, "%s/t10k-labels-idx1-ubyte.gz", dir);
         if (!rc) rc = sg_write_idx(p1, p2, n, size, size, test, ltest, 1, err);
     } else {
         for (int i = 0; i < 2 * n && !rc; i++) {
             const char *split = i < n ? "train" : "val";
-            snprintf(p1, sizeof p1, "%s/%s/n%08d/img_%06d.JPEG", dir, split, (int)d.labels[i], i);
-            rc = sg_write_jpeg(p1, C, size, size, d.pixels + (size_t)i * img, 90, err);
+            rc = sg_path_printf(p1, sizeof p1, err, "%s/%s/n%08d/img_%06d.JPEG", dir, split,
+                                (int)d.labels[i], i);
+            if (!rc) rc = sg_write_jpeg(p1, C, size, size, d.pixels + (size_t)i * img, 90, err);
         }
     }
     sg_dataset_close(&d);
@@ -72,12 +78,13 @@ static int info(const char *fmt, const char *dir, sg_err *err) {
     else if (!strcmp(fmt, "cifar100")) rc = sg_dataset_open_cifar100(&d, dir, 1, 1, err);
     else if (!strcmp(fmt, "fashion_mnist")) rc = sg_dataset_open_fashion_mnist(&d, dir, 1, err);
     else if (!strcmp(fmt, "imagenet")) {
-        snprintf(sub, sizeof sub, "%s/train", dir);
-        rc = sg_dataset_open_imagenet(&d, sub, err);
+        rc = sg_path_printf(sub, sizeof sub, err, "%s/train", dir);
+        if (!rc) rc = sg_dataset_open_imagenet(&d, sub, err);
     } else
-        return sg_errf(err, "unknown format '%s' (expected stl10, cifar10, cifar100, fashion_mnist "
-                            "or imagenet)", fmt);
-    if (rc) return -1;
+        rc = sg_errf(err, "unknown format '%s' (expected stl10, cifar10, cifar100, fashion_mnist "
+                          "or imagenet)", fmt);
+    /* a dataset that is missing, unreadable or malformed is bad input */
+    if (rc) return -2;
     printf("%s: %d images, %d channels, %dx%d%s, %d classes, from %s\n", fmt, d.n, d.C, d.H, d.W,
            d.H ? "" : " (varies)", d.nclasses, d.path);
     sg_dataset_close(&d);
@@ -126,7 +133,7 @@ int sg_cmd_data(int argc, char **argv) {
     }
     if (rc) {
         fprintf(stderr, "stopgrad data: %s\n", err.msg);
-        return 1;
+        return rc == -2 ? 2 : 1;
     }
     return 0;
 }

@@ -39,6 +39,40 @@ void sg_sbuf_free(sg_sbuf *b) {
     b->len = b->cap = 0;
 }
 
+/* ---- lines of text files ---------------------------------------------------------------------- */
+
+int sg_read_line(FILE *f, char **buf, size_t *cap, size_t max, const char *path, long lineno,
+                 sg_err *err) {
+    size_t n = 0;
+    int ch, nul = 0;
+    while ((ch = getc(f)) != EOF && ch != '\n') {
+        if (n == max) {
+            /* the memory a line may take is bounded: /dev/zero-like input ends here */
+            return sg_errf(err, "%s:%ld: line longer than %zu characters", path, lineno, max);
+        }
+        if (n + 1 >= *cap) {
+            size_t c = *cap ? 2 * *cap : 256;
+            char *b = realloc(*buf, c);
+            SG_CHECK(b != NULL, "out of memory (a line of %zu bytes)", c);
+            *buf = b;
+            *cap = c;
+        }
+        nul |= ch == 0;
+        (*buf)[n++] = (char)ch;
+    }
+    if (ch == EOF && ferror(f))
+        return sg_errf(err, "%s:%ld: read error: %s", path, lineno, strerror(errno));
+    if (ch == EOF && n == 0) return 0;
+    if (nul) return sg_errf(err, "%s:%ld: a NUL byte in the line; expected text", path, lineno);
+    if (!*buf) {
+        *buf = malloc(1);
+        SG_CHECK(*buf != NULL, "out of memory");
+        *cap = 1;
+    }
+    (*buf)[n] = '\0';
+    return 1;
+}
+
 /* ---- programs ------------------------------------------------------------------------------- */
 
 int sg_find_program(const char *name, char *found, size_t cap) {

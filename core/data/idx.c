@@ -7,8 +7,10 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zlib.h>
 
+#include "core/base/file.h"
 #include "core/data/internal.h"
 
 #define IDX_IMAGES_MAGIC 0x00000803u /* uint8, 3 dims: n, rows, cols */
@@ -29,8 +31,11 @@ static const char *gz_problem(gzFile f, const char *path, int *truncated) {
     if (errnum == Z_OK) return NULL;
     if (errnum == Z_ERRNO) return strerror(errno);
     if (!msg || !*msg) return "zlib error";
+    /* gzdopen'd streams name themselves "<fd:N>" */
     size_t pl = strlen(path);
     if (strncmp(msg, path, pl) == 0 && strncmp(msg + pl, ": ", 2) == 0) msg += pl + 2;
+    const char *close = strstr(msg, ">: ");
+    if (strncmp(msg, "<fd:", 4) == 0 && close) msg = close + 3;
     return msg;
 }
 
@@ -57,12 +62,11 @@ static int read_be32(gzFile f, uint32_t *v) {
 /* Opens path, checks the magic and reads ndims sizes into dims. */
 static gzFile idx_open(const char *path, uint32_t magic, int ndims, uint32_t *dims, sg_err *err) {
     int64_t size;
-    if (sgd_file_size(path, &size) != 0) {
-        sgd_not_found(err, "idx file", path, IDX_HOWTO);
-        return NULL;
-    }
-    gzFile f = gzopen(path, "rb");
+    int fd = sgd_open(path, "idx file", IDX_HOWTO, &size, err);
+    if (fd < 0) return NULL;
+    gzFile f = gzdopen(fd, "rb");
     if (!f) {
+        close(fd);
         sg_errf(err, "idx: cannot open %s: %s", path, strerror(errno ? errno : ENOMEM));
         return NULL;
     }
@@ -203,16 +207,16 @@ fail:
     return -1;
 }
 
-/* dir/name.gz when it exists, else dir/name when that exists, else dir/name.gz (missing). */
+/* dir/name.gz when something is there, else dir/name when something is there (whether it is a
+ * readable regular file is for the reader to say), else an error naming dir/name.gz. */
 static int pick_file(char *out, size_t cap, const char *dir, const char *name, sg_err *err) {
     char gz[256];
     snprintf(gz, sizeof gz, "%s.gz", name);
     if (sgd_path_join(out, cap, dir, gz, err)) return -1;
-    int64_t size;
-    if (sgd_file_size(out, &size) == 0) return 0;
+    if (sg_file_exists(out)) return 0;
     char plain[SG_DATASET_PATH_MAX];
     if (sgd_path_join(plain, sizeof plain, dir, name, err)) return -1;
-    if (sgd_file_size(plain, &size) == 0) {
+    if (sg_file_exists(plain)) {
         snprintf(out, cap, "%s", plain);
         return 0;
     }

@@ -5,7 +5,6 @@
  * back (setjmp/longjmp) and turn the message into an sg_err naming the file. Each call has its
  * own decompressor and FILE, so worker threads can decode concurrently. */
 #define _POSIX_C_SOURCE 200809L /* open_memstream */
-#include <errno.h>
 #include <setjmp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,8 +74,12 @@ static void cmyk_to_rgb(const JSAMPLE *px, int inverted, uint8_t rgb[3]) {
 
 int sgd_jpeg_decode(const char *path, int min_side, uint8_t *buf, size_t cap, int *C, int *H,
                     int *W, int header_only, sg_err *err) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return sg_errf(err, "cannot open JPEG %s: %s", path, strerror(errno));
+    FILE *f = sg_fopen_regular(path, NULL, err);
+    if (!f) {
+        char why[sizeof err->msg];
+        snprintf(why, sizeof why, "%s", err->msg);
+        return sg_errf(err, "cannot open JPEG: %s", why);
+    }
     struct jpeg_decompress_struct cinfo;
     jpeg_err_mgr jerr;
     init_err(&jerr);

@@ -32,12 +32,13 @@ static const char *const epoch_cols[] = {
     "F_eigs", "Wp_eigs", "align_Wp", "probe_final", "probe_best", "probe_best_epoch",
     "knn_acc", "img_per_s", "data_wait_frac"};
 #define NEPOCH_COLS 16
+/* The build's git_commit is not here: it is one of the machine columns appended to these. */
 static const char *const result_cols[] = {
-    "run_id", "finished_utc", "git_commit", "config_hash", "seed", "dataset", "method",
+    "run_id", "finished_utc", "config_hash", "seed", "dataset", "method",
     "predictor", "setting", "tag", "backend", "epochs", "steps", "final_loss", "collapse_std",
     "eff_rank_F", "probe_final", "probe_best", "probe_best_epoch", "knn_acc", "probe_protocol",
     "knn_protocol", "img_per_s", "data_wait_frac", "wall_s"};
-#define NRESULT_BASE 25
+#define NRESULT_BASE 24
 
 int sg_train_results_ncols(void) { return NRESULT_BASE + sg_machine_ncols(); }
 
@@ -130,9 +131,9 @@ static int open_data(run *r, sg_err *err) {
     } else if (!strcmp(ds, "imagenet")) {
         native = 224;
         char sub[4200];
-        snprintf(sub, sizeof sub, "%s/train", dir);
-        rc = sg_dataset_open_imagenet(&r->pre, sub, err);
-        snprintf(sub, sizeof sub, "%s/val", dir);
+        rc = sg_path_printf(sub, sizeof sub, err, "%s/train", dir);
+        if (!rc) rc = sg_dataset_open_imagenet(&r->pre, sub, err);
+        if (!rc) rc = sg_path_printf(sub, sizeof sub, err, "%s/val", dir);
         if (!rc) rc = sg_dataset_open_imagenet(&r->evtest, sub, err);
         r->eval_train = (ds_range){&r->pre, 0, r->pre.n};
     } else { /* synthetic: one generated set, the last fifth held out for evaluation */
@@ -376,6 +377,10 @@ static void remove_partial_checkpoints(const run *r) {
 
 /* Cuts a CSV we wrote back to its header plus `rows` rows (our rows hold no newlines). */
 static int truncate_rows(const char *path, long rows, sg_err *err) {
+    struct stat st;
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) /* a FIFO would block the read */
+        return sg_errf(err, "%s is %s, expected a regular file", path,
+                       sg_file_kind((unsigned)st.st_mode));
     FILE *f = fopen(path, "r+b");
     if (!f) return sg_errf(err, "cannot open %s to resume: %s", path, strerror(errno));
     long lines = 0, off = 0;
@@ -519,7 +524,6 @@ static int append_result(run *r, const sg_train_summary *sum, sg_err *err) {
     sg_csv_row_init(&row);
     sg_csv_row_str(&row, r->run_id);
     sg_csv_row_str(&row, when);
-    sg_csv_row_str(&row, mach.git_commit);
     sg_csv_row_str(&row, hash);
     sg_csv_row_int(&row, sg_config_int(c, "trainer.seed"));
     sg_csv_row_str(&row, r->dataset);
@@ -575,7 +579,7 @@ static int setup(run *r, const sg_train_opts *opts, sg_err *err) {
                        sg_backend_unavailable(bname), sg_backend_compiled());
     r->hbe = sg_backend_get("cpu");
     sg_cpu_set_threads((int)sg_config_int(c, "trainer.threads"));
-    if (open_data(r, err)) return -1;
+    if (open_data(r, err)) return SG_TRAIN_BAD_INPUT;
     r->epochs = (int)sg_config_int(c, "trainer.epochs");
     int B = (int)sg_config_int(c, "trainer.batch");
     int limit = (int)sg_config_int(c, "data.limit");
@@ -583,7 +587,7 @@ static int setup(run *r, const sg_train_opts *opts, sg_err *err) {
         limit = r->eval_train.count; /* never pre-train on the held-out fifth */
     if (sg_loader_open(&r->loader, &r->pre, r->rec, B, (int)sg_config_int(c, "data.workers"),
                        (uint64_t)sg_config_int(c, "trainer.seed"), limit, r->hbe, err))
-        return -1;
+        return SG_TRAIN_BAD_INPUT;
     r->spe = sg_loader_steps_per_epoch(r->loader);
     sg_ssl_settings set;
     if (sg_train_settings(c, r->C, r->S, r->S, r->spe, &set, err)) return -1;
@@ -597,13 +601,22 @@ static int setup(run *r, const sg_train_opts *opts, sg_err *err) {
 
     r->config_hash = sg_train_config_hash(c);
     const char *name = sg_config_str(c, "run.name");
+    if (strlen(name) >= sizeof r->run_id) {
+        /* cut, two long names would share one folder and one results row */
+        sg_errf(err, "run.name is %zu characters, more than the %zu a run name may have",
+                strlen(name), sizeof r->run_id - 1);
+        return SG_TRAIN_BAD_INPUT;
+    }
     if (name[0])
         snprintf(r->run_id, sizeof r->run_id, "%s", name);
     else
         snprintf(r->run_id, sizeof r->run_id, "%s-%s-%s-%08llx-s%lld", r->dataset,
                  sg_config_str(c, "method.name"), sg_config_str(c, "predictor.kind"),
                  (unsigned long long)(r->config_hash & 0xffffffffu), sg_config_int(c, "trainer.seed"));
-    snprintf(r->dir, sizeof r->dir, "%s/%s", sg_config_str(c, "run.dir"), r->run_id);
+    if (sg_path_printf(r->dir, sizeof r->dir, err, "%s/%s", sg_config_str(c, "run.dir"),
+                       r->run_id))
+        return SG_TRAIN_BAD_INPUT;
+    /* dir is shorter than 4096: the file names fit their 4200 */
     snprintf(r->steps_path, sizeof r->steps_path, "%s/steps.csv", r->dir);
     snprintf(r->epochs_path, sizeof r->epochs_path, "%s/epochs.csv", r->dir);
     snprintf(r->ckpt_path, sizeof r->ckpt_path, "%s/checkpoint.bin", r->dir);

@@ -56,6 +56,14 @@ static int jpeg_failure(j_common_ptr cinfo, const char *path, sg_err *err) {
     if (e->truncated)
         return sg_errf(err, "corrupt JPEG %s: the file ends before the image data does "
                        "(truncated download?)", path);
+    /* libjpeg asks for a backing store when the decoder's memory limit is reached */
+    if (e->pub.msg_code == JERR_NO_BACKING_STORE && cinfo->is_decompressor) {
+        j_decompress_ptr d = (j_decompress_ptr)cinfo;
+        return sg_errf(err, "JPEG %s (%ux%u%s) needs more than the %ld MB of decoder memory "
+                       "one image may use", path, (unsigned)d->image_width,
+                       (unsigned)d->image_height, d->progressive_mode ? ", progressive" : "",
+                       SG_JPEG_MAX_DECODER_BYTES >> 20);
+    }
     char msg[JMSG_LENGTH_MAX];
     (*cinfo->err->format_message)(cinfo, msg);
     return sg_errf(err, "corrupt JPEG %s: %s", path, msg);
@@ -91,6 +99,7 @@ int sgd_jpeg_decode(const char *path, int min_side, uint8_t *buf, size_t cap, in
         return -1;
     }
     jpeg_create_decompress(&cinfo);
+    cinfo.mem->max_memory_to_use = SG_JPEG_MAX_DECODER_BYTES;
     jpeg_stdio_src(&cinfo, f);
     jpeg_read_header(&cinfo, TRUE);
 
@@ -110,6 +119,15 @@ int sgd_jpeg_decode(const char *path, int min_side, uint8_t *buf, size_t cap, in
     cinfo.scale_denom = denom;
     jpeg_calc_output_dimensions(&cinfo);
     const int oh = (int)cinfo.output_height, ow = (int)cinfo.output_width;
+    if ((int64_t)oh * ow > SG_JPEG_MAX_PIXELS) {
+        sg_errf(err, "JPEG %s is %ux%u and decodes to %dx%d (scale 1/%u): %.1f megapixels, more "
+                "than the %.1f an image may have", path, (unsigned)cinfo.image_width,
+                (unsigned)cinfo.image_height, ow, oh, denom, (double)oh * ow / 1e6,
+                (double)SG_JPEG_MAX_PIXELS / 1e6);
+        jpeg_destroy_decompress(&cinfo);
+        fclose(f);
+        return -1;
+    }
     if (C) *C = 3;
     if (H) *H = oh;
     if (W) *W = ow;

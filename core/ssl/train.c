@@ -164,15 +164,8 @@ static int features(run *r, const ds_range *rg, float *feat, int32_t *labels, sg
     const int B = m->B, D = m->trunk.feat_dim;
     const size_t img = (size_t)r->C * r->S * r->S;
     const int center = !strcmp(r->dataset, "imagenet");
-    int maxH = rg->d->H > 0 ? rg->d->H : 4096, maxW = rg->d->W > 0 ? rg->d->W : 4096;
-    size_t ucap = (size_t)r->C * maxH * maxW, fcap = sg_aug_scratch_floats(r->C, maxH, maxW, r->S);
-    uint8_t *u8 = malloc(ucap);
-    sg_aug_scratch s = {malloc(fcap * sizeof(float)), NULL, NULL, fcap};
-    if (!u8 || !s.a) {
-        free(u8);
-        free(s.a);
-        return sg_errf(err, "out of memory for evaluation images");
-    }
+    /* grown to each image: ImageNet photos come in any size */
+    sg_image_buf ib = {0};
     int rc = 0;
     for (int at = 0; at < rg->count && rc == 0; at += B) {
         int n = rg->count - at < B ? rg->count - at : B;
@@ -183,11 +176,11 @@ static int features(run *r, const ds_range *rg, float *feat, int32_t *labels, sg
                 continue;
             }
             int C, H, W, idx = rg->first + at + i;
-            if (sg_dataset_image(rg->d, idx, u8, ucap, &C, &H, &W, err)) {
+            if (sg_image_buf_fetch(&ib, rg->d, idx, 1, r->S, &C, &H, &W, err)) {
                 rc = -1;
                 break;
             }
-            sg_eval_view(r->hbe, &r->rec[0], center, u8, C, H, W, dst, &s);
+            sg_eval_view(r->hbe, &r->rec[0], center, ib.img, C, H, W, dst, &ib.scratch);
             labels[at + i] = rg->d->labels[idx];
         }
         if (rc) break;
@@ -195,8 +188,7 @@ static int features(run *r, const ds_range *rg, float *feat, int32_t *labels, sg
         const float *f = sg_ssl_features(m, m->x[0]);
         sg_ssl_get(m, feat + (size_t)at * D, f, (size_t)n * D);
     }
-    free(u8);
-    free(s.a);
+    sg_image_buf_free(&ib);
     return rc;
 }
 

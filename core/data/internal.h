@@ -27,8 +27,11 @@ int sgd_check_folder(const char *dir, const char *what, const char *how_to_get, 
  * for the rest, the reason already in err. Returns -1. */
 int sgd_not_found(sg_err *err, const char *what, const char *path, const char *how_to_get);
 
-/* malloc of a dataset-sized buffer: a clear error (what, the size and the machine's memory)
- * instead of the OOM killer when it cannot fit. */
+/* 0 when bytes fit in the machine's physical memory, else -1 with a clear error (what, the size
+ * and the machine's memory) instead of the OOM killer later. */
+int sgd_fits_memory(size_t bytes, const char *what, sg_err *err);
+
+/* malloc of a dataset-sized buffer, checked by sgd_fits_memory first. */
 void *sgd_big_alloc(size_t bytes, const char *what, sg_err *err);
 
 /* Reads exactly bytes (in chunks, so multi-GB reads work) or fails naming path. */

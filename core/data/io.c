@@ -58,16 +58,19 @@ int sgd_check_folder(const char *dir, const char *what, const char *how_to_get, 
     return sgd_not_found(err, what, dir, how_to_get);
 }
 
-void *sgd_big_alloc(size_t bytes, const char *what, sg_err *err) {
+int sgd_fits_memory(size_t bytes, const char *what, sg_err *err) {
     /* Linux overcommits: malloc of more than the machine has may succeed and the process be
      * killed later while reading. Refuse up front what cannot fit in physical memory. */
     long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
     double phys = (pages > 0 && page > 0) ? (double)pages * (double)page : 0;
-    if (phys > 0 && (double)bytes > phys) {
-        sg_errf(err, "out of memory: %s needs %.2f GB but this machine has %.2f GB of RAM", what,
-                (double)bytes / 1e9, phys / 1e9);
-        return NULL;
-    }
+    if (phys > 0 && (double)bytes > phys)
+        return sg_errf(err, "out of memory: %s needs %.2f GB but this machine has %.2f GB of RAM",
+                       what, (double)bytes / 1e9, phys / 1e9);
+    return 0;
+}
+
+void *sgd_big_alloc(size_t bytes, const char *what, sg_err *err) {
+    if (sgd_fits_memory(bytes, what, err)) return NULL;
     void *p = malloc(bytes ? bytes : 1);
     if (!p)
         sg_errf(err, "out of memory: %s needs %.2f GB (%zu bytes) and the allocation failed", what,

@@ -306,36 +306,51 @@ static int read_model_block(FILE *f, sg_ssl *m, float *dst, size_t n, float *hos
     return 1;
 }
 
-static int load_checkpoint(run *r, sg_err *err) {
-    sg_ssl *m = &r->m;
-    FILE *f = fopen(r->ckpt_path, "rb");
-    if (!f)
-        return sg_errf(err, "--resume: no checkpoint %s (the run never reached one; start it "
-                            "again without --resume)", r->ckpt_path);
+int sg_train_checkpoint_read(const char *path, sg_ssl *m, uint64_t config_hash,
+                             sg_train_checkpoint *out, sg_err *err) {
+    int64_t size;
+    FILE *f = sg_fopen_regular(path, &size, err);
+    if (!f) return -1;
     ckpt_header h;
     const size_t DD = (size_t)m->D * m->D;
+    /* every block the model has, in floats: the file is the header and these, nothing else */
+    const size_t floats = 2 * m->online.total + m->online.nbuf + m->target.total +
+                          m->target.nbuf + 2 * DD + (size_t)m->D;
     int ok = read_block(f, &h, sizeof h);
-    if (ok && (h.magic != CKPT_MAGIC || h.version != CKPT_VERSION)) {
+    if (!ok || h.magic != CKPT_MAGIC || h.version != CKPT_VERSION) {
         fclose(f);
-        return sg_errf(err, "%s is not a stopgrad checkpoint of version %u", r->ckpt_path,
-                       CKPT_VERSION);
+        return sg_errf(err, "%s is not a stopgrad checkpoint of version %u", path, CKPT_VERSION);
     }
-    if (ok && h.config_hash != r->config_hash) {
+    if (h.config_hash != config_hash) {
         fclose(f);
         return sg_errf(err, "%s was written by a different config (hash %016llx, this one "
                             "%016llx): resume with the run's own config.cfg",
-                       r->ckpt_path, (unsigned long long)h.config_hash,
-                       (unsigned long long)r->config_hash);
+                       path, (unsigned long long)h.config_hash, (unsigned long long)config_hash);
     }
-    ok = ok && h.n_online == (int64_t)m->online.total && h.n_online_buf == (int64_t)m->online.nbuf &&
-         h.n_target == (int64_t)m->target.total && h.n_target_buf == (int64_t)m->target.nbuf &&
-         h.D == m->D;
-    float *host = ok ? malloc(ckpt_max_block(m) * sizeof(float)) : NULL;
-    if (ok && !host) {
+    if (h.n_online != (int64_t)m->online.total || h.n_online_buf != (int64_t)m->online.nbuf ||
+        h.n_target != (int64_t)m->target.total || h.n_target_buf != (int64_t)m->target.nbuf ||
+        h.D != m->D || (uint64_t)size != sizeof h + floats * sizeof(float)) {
         fclose(f);
-        return sg_errf(err, "out of memory reading checkpoint %s", r->ckpt_path);
+        return sg_errf(err, "checkpoint %s is truncated or does not match this model (%lld "
+                            "bytes, expected %zu)", path, (long long)size,
+                       sizeof h + floats * sizeof(float));
     }
-    ok = ok && read_model_block(f, m, m->online.w, m->online.total, host) &&
+    /* the counters a resume starts from: a step or epoch out of range would index the data
+     * and the schedules out of bounds */
+    if (h.step < 0 || h.epochs_done < 0 || h.epochs_done > h.step ||
+        (h.F_ready != 0 && h.F_ready != 1) ||
+        !isfinite(h.epoch_loss_sum)) {
+        fclose(f);
+        return sg_errf(err, "checkpoint %s holds impossible counters (step %lld, epochs done "
+                            "%lld, F ready %d, epoch loss sum %g)", path, (long long)h.step,
+                       (long long)h.epochs_done, (int)h.F_ready, h.epoch_loss_sum);
+    }
+    float *host = malloc(ckpt_max_block(m) * sizeof(float));
+    if (!host) {
+        fclose(f);
+        return sg_errf(err, "out of memory reading checkpoint %s", path);
+    }
+    ok = read_model_block(f, m, m->online.w, m->online.total, host) &&
          read_model_block(f, m, m->online.buf, m->online.nbuf, host) &&
          read_model_block(f, m, m->mom, m->online.total, host) &&
          read_model_block(f, m, m->target.w, m->target.total, host) &&
@@ -344,11 +359,27 @@ static int load_checkpoint(run *r, sg_err *err) {
          read_model_block(f, m, m->mu, (size_t)m->D, host);
     free(host);
     fclose(f);
-    if (!ok) return sg_errf(err, "checkpoint %s is truncated or does not match this model", r->ckpt_path);
+    if (!ok) return sg_errf(err, "checkpoint %s is truncated (it changed while being read?)", path);
     m->step = h.step;
     m->F_ready = h.F_ready;
-    r->epochs_done = h.epochs_done;
-    r->epoch_loss_sum = h.epoch_loss_sum;
+    out->step = h.step;
+    out->epochs_done = h.epochs_done;
+    out->epoch_loss_sum = h.epoch_loss_sum;
+    return 0;
+}
+
+static int load_checkpoint(run *r, sg_err *err) {
+    if (!sg_file_exists(r->ckpt_path))
+        return sg_errf(err, "--resume: no checkpoint %s (the run never reached one; start it "
+                            "again without --resume)", r->ckpt_path);
+    sg_train_checkpoint c;
+    if (sg_train_checkpoint_read(r->ckpt_path, &r->m, r->config_hash, &c, err)) return -1;
+    if (c.step > r->total_steps || c.epochs_done != c.step / r->spe)
+        return sg_errf(err, "checkpoint %s is at step %lld, epoch %lld: not a point of this run "
+                            "(%ld steps, %ld per epoch)", r->ckpt_path, (long long)c.step,
+                       (long long)c.epochs_done, r->total_steps, r->spe);
+    r->epochs_done = c.epochs_done;
+    r->epoch_loss_sum = c.epoch_loss_sum;
     return 0;
 }
 

@@ -12,8 +12,11 @@
  * img_per_s, data_wait_*) is bit-identical for the same config, seed, backend and thread count,
  * and a resumed run reproduces the uninterrupted one exactly. */
 #pragma once
+#include <stdint.h>
+
 #include "core/base/config.h"
 #include "core/base/err.h"
+#include "core/ssl/ssl.h"
 
 typedef enum {
     SG_TRAIN_PROGRESS_AUTO,  /* a bar on a terminal, a line every 30 s elsewhere */
@@ -49,6 +52,19 @@ typedef struct {
  * with an error naming the step and the last good checkpoint (-1). */
 int sg_train_run(const sg_config *cfg, const sg_train_opts *opts, sg_train_summary *out,
                  sg_err *err);
+
+/* Where a checkpoint resumes a run. */
+typedef struct {
+    int64_t step, epochs_done;
+    double epoch_loss_sum; /* of the epoch in progress */
+} sg_train_checkpoint;
+
+/* Reads the checkpoint at path into m, a model built with the setting whose hash is config_hash
+ * (sg_train_config_hash): its weights, optimiser state, DirectPred's F and step. The file must
+ * be a regular file of this model's exact size with counters a run can resume from; anything
+ * else is an error naming it. 0, or -1. */
+int sg_train_checkpoint_read(const char *path, sg_ssl *m, uint64_t config_hash,
+                             sg_train_checkpoint *out, sg_err *err);
 
 /* The results CSV header (run.results), for the checker and tests. */
 int sg_train_results_ncols(void);

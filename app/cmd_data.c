@@ -18,7 +18,9 @@ static void data_help(FILE *f) {
             "      ({train,t10k}-{images-idx3,labels-idx1}-ubyte.gz; 28x28 grey),\n"
             "      imagenet (train/ and val/ folders of JPEGs, 10 classes; 64x64). Default N 1000.\n"
             "info: opens FORMAT from DIR with the training reader and prints what it found (or\n"
-            "      the reader's error).\n");
+            "      the reader's error).\n\n"
+            "exit status: 0 done; 1 a file could not be written; 2 bad usage or input (an\n"
+            "unknown format, a dataset that is missing, unreadable, truncated or malformed).\n");
 }
 
 /* fake and info: 0, -1 when the work failed (a write), -2 for bad input (exit status 2). */

@@ -15,6 +15,7 @@ PACKAGES=(
   zlib1g-dev libjpeg-dev                                  # gzip'd idx files, ImageNet JPEGs
   dataset-fashion-mnist                                   # the CPU-scale dataset
   gnuplot-nox                                             # figures
+  clang libclang-rt-dev libomp-dev                        # libFuzzer targets (scripts/fuzz.sh)
 )
 
 missing=()

@@ -67,12 +67,12 @@ static void test_readers(void) {
         sg_config_free(c);
 
         sg_csv_table t;
-        CHECK(sg_csv_read(p, &t, &err) == -1 && has(&err, p) && has(&err, w),
-              "CSV %s: %s", KINDS[k].name, err.msg);
+        CHECK(sg_csv_read(p, &t, &err) == -1 && has(&err, p) && has(&err, w), "CSV %s: %s",
+              KINDS[k].name, err.msg);
 
         sg_suite *s = malloc(sizeof *s);
-        CHECK(sg_suite_load(s, p, "/nonexistent", &err) == -1 && has(&err, w),
-              "suite %s: %s", KINDS[k].name, err.msg);
+        CHECK(sg_suite_load(s, p, "/nonexistent", &err) == -1 && has(&err, w), "suite %s: %s",
+              KINDS[k].name, err.msg);
         free(s);
 
         sg_kb_suite *b = malloc(sizeof *b);

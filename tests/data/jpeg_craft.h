@@ -1,7 +1,7 @@
 /* tests/data/jpeg_craft.h: JPEGs of any size made without encoding their pixels, for the tests
  * of the decoder's bounds: a flat grey baseline JPEG (valid, decodes to uniform grey 128)
  * of tens of thousands of pixels a side in a few MB written in milliseconds, and headers that
- * claim a size their data does not have. Include after stdio.h, stdint.h and jpeglib.h. */
+ * claim a size their data does not have. */
 #pragma once
 #include <stdint.h>
 #include <stdio.h>

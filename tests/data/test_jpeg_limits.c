@@ -4,10 +4,11 @@
  * 34000 x 34000 photo, which decodes at 1/8 scale, stays within both and decodes to what it
  * holds. */
 #define _DEFAULT_SOURCE /* getpid, mkdir with -std=c11 */
+#include <stdio.h>
 #include <sys/stat.h>
 #include <unistd.h>
-/* jpeglib.h needs size_t and FILE first. */
-#include <stdio.h>
+
+/* after stdio.h: jpeglib.h needs size_t and FILE */
 #include <jpeglib.h>
 
 #include "core/data/dataset.h"
@@ -110,8 +111,7 @@ static void test_large_valid(void) {
     sg_err err = {{0}};
     SG_CHECK(sg_dataset_open_imagenet(&d, dir, &err) == 0, "%s", err.msg);
     int C, H, W;
-    CHECK(sg_dataset_image_shape(&d, 0, &C, &H, &W, &err) == 0 && C == 3 && H == 4250 &&
-              W == 4250,
+    CHECK(sg_dataset_image_shape(&d, 0, &C, &H, &W, &err) == 0 && C == 3 && H == 4250 && W == 4250,
           "shape %dx%dx%d: %s", C, H, W, err.msg);
     size_t bytes = (size_t)3 * 4250 * 4250;
     uint8_t *buf = malloc(bytes);

@@ -5,11 +5,9 @@
  * buffer as the loader. */
 #define _DEFAULT_SOURCE /* getpid, mkdir with -std=c11 */
 #include <math.h>
+#include <stdio.h>
 #include <sys/stat.h>
 #include <unistd.h>
-/* jpeglib.h needs size_t and FILE first. */
-#include <stdio.h>
-#include <jpeglib.h>
 
 #include "core/ssl/train.h"
 #include "core/ssl/train_config.h"
@@ -52,11 +50,22 @@ int main(void) {
     snprintf(kv_dir, sizeof kv_dir, "data.dir=%s", root);
     snprintf(kv_runs, sizeof kv_runs, "run.dir=%s/runs", root);
     snprintf(kv_results, sizeof kv_results, "run.results=%s/results.csv", root);
-    const char *args[] = {"data.dataset=imagenet", kv_dir, "data.image_size=32", "data.workers=0",
-                          "model.width=0.0625", "model.proj_hidden=8", "model.proj_out=4",
-                          "model.pred_hidden=8", "trainer.batch=2", "trainer.epochs=1",
-                          "trainer.threads=1", "eval.probe_epochs=1", "eval.knn_k=1",
-                          "run.name=large", kv_runs, kv_results};
+    const char *args[] = {"data.dataset=imagenet",
+                          kv_dir,
+                          "data.image_size=32",
+                          "data.workers=0",
+                          "model.width=0.0625",
+                          "model.proj_hidden=8",
+                          "model.proj_out=4",
+                          "model.pred_hidden=8",
+                          "trainer.batch=2",
+                          "trainer.epochs=1",
+                          "trainer.threads=1",
+                          "eval.probe_epochs=1",
+                          "eval.knn_k=1",
+                          "run.name=large",
+                          kv_runs,
+                          kv_results};
     sg_config *c = sg_train_config_new();
     sg_err err = {{0}};
     for (size_t i = 0; i < sizeof args / sizeof args[0]; i++)

@@ -64,7 +64,8 @@ static void test_suite(void) {
           "a base of 4100 characters: %s", err.msg);
     free(base);
     /* exactly 4095 characters, over two base lines, fit and are kept whole */
-    char *b1 = settings(2000, "trainer.epochs=1"), *b2 = settings(4095 - 2001, "trainer.max_steps=12");
+    char *b1 = settings(2000, "trainer.epochs=1"),
+         *b2 = settings(4095 - 2001, "trainer.max_steps=12");
     snprintf(text, 20000, "base = %s\nbase = %s\nrun a = method.name=byol\n", b1, b2);
     write_text(path, text);
     CHECK(sg_suite_load(s, path, "/x", &err) == 0, "4095 characters of base: %s", err.msg);
@@ -126,8 +127,8 @@ static void test_suite(void) {
           "a label of 80 characters: %s", err.msg);
     free(label);
     write_text(path, "run a = method.name=byol\nexpect x: a probe_best > 10 20\n");
-    CHECK(sg_suite_load(s, path, "/x", &err) == -1 && has(&err, ":2:"),
-          "text after the target: %s", err.msg);
+    CHECK(sg_suite_load(s, path, "/x", &err) == -1 && has(&err, ":2:"), "text after the target: %s",
+          err.msg);
 
     /* answers: more reference ids than 511 characters hold */
     char *ids = pad(600, 'i');
@@ -232,10 +233,18 @@ static void test_run_name(void) {
     char kv[300], dir[700];
     snprintf(kv, sizeof kv, "run.name=%s", name);
     snprintf(dir, sizeof dir, "run.dir=%s/runs", root);
-    const char *args[] = {"data.dataset=synthetic", "data.synthetic_n=32", "data.synthetic_size=8",
-                          "model.width=0.0625", "model.proj_hidden=8", "model.proj_out=4",
-                          "model.pred_hidden=8", "trainer.batch=8", "trainer.epochs=1",
-                          "data.workers=0", kv, dir};
+    const char *args[] = {"data.dataset=synthetic",
+                          "data.synthetic_n=32",
+                          "data.synthetic_size=8",
+                          "model.width=0.0625",
+                          "model.proj_hidden=8",
+                          "model.proj_out=4",
+                          "model.pred_hidden=8",
+                          "trainer.batch=8",
+                          "trainer.epochs=1",
+                          "data.workers=0",
+                          kv,
+                          dir};
     sg_config *c = sg_train_config_new();
     sg_err err = {{0}};
     for (size_t i = 0; i < sizeof args / sizeof args[0]; i++)

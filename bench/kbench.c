@@ -62,7 +62,7 @@ int sg_kb_load(sg_kb_suite *s, const char *name_or_path, const char *suites_dir,
         return sg_errf(err, "bench suite file name %s is longer than %zu characters", b,
                        sizeof s->name - 1);
     }
-    snprintf(s->name, sizeof s->name, "%s", b);
+    memcpy(s->name, b, strlen(b) + 1);
     char *dot = strstr(s->name, ".bench");
     if (dot) *dot = 0;
     char *line = NULL;
@@ -654,19 +654,25 @@ int sg_kb_run(const sg_kb_suite *s, const sg_kb_opts *o, sg_err *err) {
     sg_kb_suite sel = *s;
     if (o->configs && o->configs[0]) {
         sel.nconfigs = 0;
-        char buf[1024];
-        snprintf(buf, sizeof buf, "%s", o->configs);
-        char *save = NULL;
+        char *buf = strdup(o->configs), *save = NULL; /* a list of any length, none of it dropped */
+        SG_CHECK(buf != NULL, "out of memory");
         for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-            int found = -1;
+            int found = -1, twice = 0;
             for (int i = 0; i < s->nconfigs; i++)
                 if (!strcmp(s->configs[i].name, t)) found = i;
-            if (found < 0) {
-                rc = sg_errf(err, "--configs: %s has no config '%s'", s->path, t);
+            /* each at most once: sel has room for the suite's configs, not for repeats */
+            for (int i = 0; i < sel.nconfigs; i++) twice |= !strcmp(sel.configs[i].name, t);
+            if (found < 0 || twice) {
+                if (found < 0)
+                    rc = sg_errf(err, "--configs: %s has no config '%s'", s->path, t);
+                else
+                    rc = sg_errf(err, "--configs: config '%s' is named twice", t);
+                free(buf);
                 goto done;
             }
             sel.configs[sel.nconfigs++] = s->configs[found];
         }
+        free(buf);
         s = &sel;
         k.suite = s;
     }

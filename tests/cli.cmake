@@ -80,6 +80,9 @@ sg_cli_test(bench_missing_suite "bench suite 'nosuch' not found: .*/suites/nosuc
             bench nosuch)
 sg_cli_test(bench_bad_reps "--repetitions expects 2..64, got '1'" bench --repetitions 1)
 sg_cli_test(bench_list "fmnist_directpred +syevd +D=128" bench kernels-ci --list)
+# --configs naming a config more often than the suite has configs wrote past the selection
+sg_cli_test(bench_configs_twice "--configs: config 'fmnist' is named twice"
+            bench kernels-ci --list --configs fmnist,fmnist,fmnist,fmnist,fmnist,fmnist,fmnist,fmnist,fmnist,fmnist,fmnist,fmnist,fmnist,fmnist,fmnist,fmnist,fmnist)
 # a backend that cannot be used says why (not built here, or no CUDA device on a CUDA build);
 # with a GPU the backend is taken and the run stops at the next missing input, the data folder
 sg_cli_test(train_backend_cuda "trainer.backend=cuda: (not built|no CUDA device)|data.dir is required"

@@ -77,17 +77,19 @@ int sg_read_line(FILE *f, char **buf, size_t *cap, size_t max, const char *path,
 
 int sg_find_program(const char *name, char *found, size_t cap) {
     if (strchr(name, '/')) {
-        snprintf(found, cap, "%s", name);
-        return access(name, X_OK) == 0;
+        int n = snprintf(found, cap, "%s", name);
+        return n >= 0 && (size_t)n < cap && access(name, X_OK) == 0;
     }
     const char *path = getenv("PATH");
     if (!path) return 0;
-    char buf[8192];
-    snprintf(buf, sizeof buf, "%s", path);
-    char *save = NULL;
-    for (char *d = strtok_r(buf, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
-        snprintf(found, cap, "%s/%s", *d ? d : ".", name);
-        if (access(found, X_OK) == 0) return 1;
+    char *buf = strdup(path), *save = NULL; /* every entry of a PATH of any length */
+    SG_CHECK(buf != NULL, "out of memory");
+    int ok = 0;
+    for (char *d = strtok_r(buf, ":", &save); d && !ok; d = strtok_r(NULL, ":", &save)) {
+        int n = snprintf(found, cap, "%s/%s", *d ? d : ".", name);
+        /* a name that does not fit is not tried: its cut form could be another program */
+        ok = n >= 0 && (size_t)n < cap && access(found, X_OK) == 0;
     }
-    return 0;
+    free(buf);
+    return ok;
 }

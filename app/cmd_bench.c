@@ -146,10 +146,13 @@ int sg_cmd_bench(int argc, char **argv) {
         out = out_buf;
     }
     if (!json) {
-        snprintf(json_buf, sizeof json_buf, "%s", out);
-        char *dot = strrchr(json_buf, '.');
-        if (dot && !strcmp(dot, ".csv")) *dot = 0;
-        strcat(json_buf, ".json");
+        /* OUT.csv -> OUT.json, anything else -> OUT.json appended */
+        size_t stem = strlen(out);
+        if (stem >= 4 && !strcmp(out + stem - 4, ".csv")) stem -= 4;
+        if (sg_path_printf(json_buf, sizeof json_buf, &err, "%.*s.json", (int)stem, out)) {
+            fprintf(stderr, "stopgrad bench: --out: %s\n", err.msg);
+            return 2;
+        }
         json = json_buf;
     }
     struct stat st;

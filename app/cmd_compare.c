@@ -33,7 +33,8 @@ static void compare_help(FILE *f) {
         "                 eigen_update, step, step_overhead (default %s)\n"
         "  --csv OUT      also write the table as CSV (atomically)\n\n"
         "exit status: 0 no regression, 1 regression(s), missing or failed benchmarks,\n"
-        "2 usage or input error (unreadable CSV, missing column).\n",
+        "2 usage, input or output error (unreadable CSV, missing column, a --csv that is one\n"
+        "of the inputs or cannot be written).\n",
         SG_COMPARE_DEFAULT_KINDS);
 }
 
@@ -106,10 +107,10 @@ int sg_cmd_compare(int argc, char **argv) {
         fprintf(stderr, "stopgrad compare: %s\n", err.msg);
         return 2;
     }
-    if (rc == -2) {
+    if (rc == -2) { /* the table was printed, but --csv could not be written: an output error */
         fprintf(stderr, "stopgrad compare: %s\n", err.msg);
         sg_compare_summary_free(&s);
-        return 1;
+        return 2;
     }
     if (o.csv_out) printf("wrote %s\n", o.csv_out);
     sg_compare_summary_free(&s);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "app/commands.h"
+#include "core/base/file.h"
 #include "core/data/datasets.h"
 
 static void data_help(FILE *f) {
@@ -17,7 +18,9 @@ static void data_help(FILE *f) {
             "      ({train,t10k}-{images-idx3,labels-idx1}-ubyte.gz; 28x28 grey),\n"
             "      imagenet (train/ and val/ folders of JPEGs, 10 classes; 64x64). Default N 1000.\n"
             "info: opens FORMAT from DIR with the training reader and prints what it found (or\n"
-            "      the reader's error).\n");
+            "      the reader's error).\n\n"
+            "exit status: 0 done; 1 a file could not be written; 2 bad usage or input (an\n"
+            "unknown format, a dataset that is missing, unreadable, truncated or malformed).\n");
 }
 
 /* The formats `data fake` writes: the table's rows with a fake size, for messages. */
@@ -31,10 +34,13 @@ static const char *fake_formats(void) {
     return names;
 }
 
+/* fake and info: 0, -1 when the work failed (a write), -2 for bad input (exit status 2). */
 static int fake(const char *fmt, const char *dir, int n, unsigned long long seed, sg_err *err) {
     const sg_dataset_info *ds = sg_dataset_find(fmt);
-    if (!ds || ds->fake_size <= 0)
-        return sg_errf(err, "unknown format '%s' (expected %s)", fmt, fake_formats());
+    if (!ds || ds->fake_size <= 0) {
+        sg_errf(err, "unknown format '%s' (expected %s)", fmt, fake_formats());
+        return -2;
+    }
     if (sg_dataset_write_fake(ds, dir, n, seed, err)) return -1;
     printf("wrote %d train and %d test images of %s format in %s\n", n, n, fmt, dir);
     return 0;
@@ -42,12 +48,14 @@ static int fake(const char *fmt, const char *dir, int n, unsigned long long seed
 
 static int info(const char *fmt, const char *dir, sg_err *err) {
     const sg_dataset_info *ds = sg_dataset_find(fmt);
-    if (!ds || ds->format == SG_DS_SYNTHETIC)
-        return sg_errf(err, "unknown format '%s' (expected one of %s, except synthetic)", fmt,
-                       sg_dataset_names());
+    if (!ds || ds->format == SG_DS_SYNTHETIC) {
+        sg_errf(err, "unknown format '%s' (expected one of %s, except synthetic)", fmt,
+                sg_dataset_names());
+        return -2;
+    }
     sg_dataset d;
-    int rc = sg_dataset_open_split(ds, dir, SG_SPLIT_PRETRAIN, &d, err);
-    if (rc) return -1;
+    /* a dataset that is missing, unreadable or malformed is bad input */
+    if (sg_dataset_open_split(ds, dir, SG_SPLIT_PRETRAIN, &d, err)) return -2;
     printf("%s: %d images, %d channels, %dx%d%s, %d classes, from %s\n", fmt, d.n, d.C, d.H, d.W,
            d.H ? "" : " (varies)", d.nclasses, d.path);
     sg_dataset_close(&d);
@@ -96,7 +104,7 @@ int sg_cmd_data(int argc, char **argv) {
     }
     if (rc) {
         fprintf(stderr, "stopgrad data: %s\n", err.msg);
-        return 1;
+        return rc == -2 ? 2 : 1;
     }
     return 0;
 }

@@ -30,8 +30,9 @@ static void report_help(FILE *f) {
             "  --force         overwrite an existing DIR/report.md and DIR/report.png\n"
             "  --gnuplot PATH  the gnuplot executable (default: gnuplot on PATH)\n\n"
             "exit status: 0 report.md and report.png written; 1 report.png could not be made\n"
-            "(no gnuplot, or it failed: report.md is written); 2 usage or input error\n"
-            "(unreadable CSV, missing column, an existing report without --force).\n",
+            "(no gnuplot, or it failed: report.md is written); 2 usage, input or output error\n"
+            "(unreadable CSV, missing column, an existing report without --force, an --out\n"
+            "that cannot be written).\n",
             SG_REPORT_CHART_KERNELS);
 }
 
@@ -82,5 +83,6 @@ int sg_cmd_report(int argc, char **argv) {
     sg_err err;
     int rc = sg_report_write(&o, &s, &err);
     if (rc != 0) fprintf(stderr, "stopgrad report: %s\n", err.msg);
-    return rc == 0 ? 0 : rc == -1 ? 2 : 1;
+    /* an unwritable --out is an input/output error like an unreadable CSV (as in check) */
+    return rc == 0 ? 0 : rc < 0 ? 2 : 1;
 }

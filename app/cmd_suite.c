@@ -6,6 +6,7 @@
 
 #include "app/commands.h"
 #include "build_info.h"
+#include "core/base/file.h"
 #include "core/harness/suite.h"
 
 static void suite_help(FILE *f) {
@@ -24,6 +25,19 @@ static void suite_help(FILE *f) {
             "DIR defaults to results/runs/SUITE. Exit status: 0 all expectations hold, 1 one\n"
             "failed, 2 bad usage or input.\n",
             SG_SUITES_DIR);
+}
+
+/* Appends " word" to extra[cap]; an error naming the limit when it does not fit. */
+static int add_extra(char *extra, size_t cap, const char *prefix, const char *word) {
+    size_t at = strlen(extra);
+    int n = snprintf(extra + at, cap - at, "%s%s%s", at ? " " : "", prefix, word);
+    if (n < 0 || (size_t)n >= cap - at) {
+        extra[at] = 0;
+        fprintf(stderr, "stopgrad suite: the key=value settings are longer than the %zu "
+                        "characters they may have in all\n", cap - 1);
+        return -1;
+    }
+    return 0;
 }
 
 static int list_suites(void) {
@@ -72,16 +86,14 @@ int sg_cmd_suite(int argc, char **argv) {
             }
             o.jobs = (int)v;
         } else if (!strcmp(argv[i], "--backend") && i + 1 < argc) {
-            size_t at = strlen(extra);
-            snprintf(extra + at, sizeof extra - at, "%strainer.backend=%s", at ? " " : "", argv[++i]);
+            if (add_extra(extra, sizeof extra, "trainer.backend=", argv[++i])) return 2;
         } else if (!strcmp(argv[i], "--quiet")) {
             o.quiet = 1;
         } else if (!strcmp(argv[i], "--help")) {
             suite_help(stdout);
             return 0;
         } else if (argv[i][0] != '-' && strchr(argv[i], '=')) {
-            size_t at = strlen(extra);
-            snprintf(extra + at, sizeof extra - at, "%s%s", at ? " " : "", argv[i]);
+            if (add_extra(extra, sizeof extra, "", argv[i])) return 2;
         } else {
             fprintf(stderr, "stopgrad suite: unknown option '%s' (see --help)\n", argv[i]);
             return 2;
@@ -94,7 +106,7 @@ int sg_cmd_suite(int argc, char **argv) {
         return 2;
     }
     if (!out) {
-        snprintf(outbuf, sizeof outbuf, "results/runs/%s", s.name);
+        snprintf(outbuf, sizeof outbuf, "results/runs/%s", s.name); /* s.name: < 64 characters */
         out = outbuf;
     }
     o.out_dir = out;
@@ -103,9 +115,9 @@ int sg_cmd_suite(int argc, char **argv) {
     if (!strcmp(verb, "run")) {
         rc = sg_suite_run_all(&s, &o, &err);
     } else {
-        char path[1300];
-        snprintf(path, sizeof path, "%s/results.csv", out);
-        rc = sg_suite_report(&s, path, &err);
+        char path[4200];
+        rc = sg_path_printf(path, sizeof path, &err, "%s/results.csv", out);
+        if (rc == 0) rc = sg_suite_report(&s, path, &err);
     }
     if (rc < 0) {
         fprintf(stderr, "stopgrad suite: %s\n", err.msg);

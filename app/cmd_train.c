@@ -101,9 +101,10 @@ int sg_cmd_train(int argc, char **argv) {
         sg_config_write(c, stdout);
     } else if (rc == 0) {
         sg_train_summary s;
-        if (sg_train_run(c, &opts, &s, &err) != 0) {
+        int trc = sg_train_run(c, &opts, &s, &err);
+        if (trc != 0) {
             fprintf(stderr, "stopgrad train: %s\n", err.msg);
-            rc = 1;
+            rc = trc == SG_TRAIN_BAD_INPUT ? 2 : 1;
         } else if (s.finished) {
             char probe[96] = "probe off", knn[48] = "kNN off";
             if (!isnan(s.probe_final))

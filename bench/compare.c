@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "core/base/csv.h"
 #include "core/base/stats.h"
@@ -99,6 +100,16 @@ static int parse_reps(const cmp_file *f, size_t r, const char *s, cmp_rec *rec, 
     return 0;
 }
 
+/* A cell copied into a fixed field of sg_compare_row / sg_compare_summary: longer is an error
+ * naming the limit, never a cut value in the table. */
+static int cell_fits(const cmp_file *f, size_t r, const char *col, const char *s, size_t cap,
+                     sg_err *err) {
+    size_t n = strlen(s);
+    if (n < cap) return 0;
+    return sg_errf(err, "%s: line %zu, column %s: %zu characters, more than the %zu it may have",
+                   f->path, line_of(r), col, n, cap - 1);
+}
+
 static int kind_selected(const char *kinds, const char *kind) {
     size_t n = strlen(kind);
     for (const char *p = kinds; *p;) {
@@ -181,7 +192,16 @@ static int file_load(cmp_file *f, const char *path, const char *kinds, sg_err *e
     for (size_t r = 0; r < f->t.nrows; r++) {
         if (strcmp(sg_csv_cell(&f->t, r, col[8]), f->machine)) f->machines = 0;
         const char *kind = sg_csv_cell(&f->t, r, col[0]);
+        const sg_compare_row *fields = NULL;
+        const sg_compare_summary *sum = NULL;
+        if (cell_fits(f, r, "machine_id", sg_csv_cell(&f->t, r, col[8]), sizeof sum->base_machine,
+                      err))
+            return -1;
         if (!kind_selected(kinds, kind)) continue;
+        if (cell_fits(f, r, "config", sg_csv_cell(&f->t, r, col[1]), sizeof fields->config, err) ||
+            cell_fits(f, r, "kernel", sg_csv_cell(&f->t, r, col[2]), sizeof fields->kernel, err) ||
+            cell_fits(f, r, "shape", sg_csv_cell(&f->t, r, col[3]), sizeof fields->shape, err))
+            return -1;
         cmp_rec *rec = &f->recs[f->n];
         rec->kind = kind;
         rec->config = sg_csv_cell(&f->t, r, col[1]);
@@ -396,6 +416,14 @@ static int write_csv(const char *path, const sg_compare_summary *s, sg_err *err)
     return rc;
 }
 
+/* Whether a and b name the same file (the same name, or links to one file). */
+static int same_file(const char *a, const char *b) {
+    struct stat sa, sb;
+    if (!strcmp(a, b)) return 1;
+    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+           sa.st_ino == sb.st_ino;
+}
+
 int sg_compare_files(const char *base, const char *new_csv, const sg_compare_opts *opts,
                      sg_compare_summary *out, sg_err *err) {
     sg_compare_opts o;
@@ -415,6 +443,11 @@ int sg_compare_files(const char *base, const char *new_csv, const sg_compare_opt
                        "(0, 1)",
                        o.alpha);
     if (check_kinds(o.kinds, err)) return -1;
+    if (o.csv_out && (same_file(o.csv_out, base) || same_file(o.csv_out, new_csv)))
+        return sg_errf(err,
+                       "--csv %s is the input %s: the comparison would overwrite what it "
+                       "compares; choose another --csv",
+                       o.csv_out, same_file(o.csv_out, base) ? base : new_csv);
 
     cmp_file fb, fn;
     if (file_load(&fb, base, o.kinds, err)) {

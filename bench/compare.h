@@ -84,8 +84,8 @@ typedef struct {
 /* Reads both files, compares, prints to opts->out and writes opts->csv_out. Returns 0 when no
  * benchmark fails, 1 when some do (out filled in both cases); -1 on an input error (unreadable
  * file, missing column, bad number, duplicate benchmark, bad option) with a message naming the
- * file, line and column; -2 when the comparison ran but opts->csv_out could not be written
- * (out filled). out may be NULL. */
+ * file, line and column, or a csv_out that is one of the inputs); -2 when the comparison ran but
+ * opts->csv_out could not be written (out filled). out may be NULL. */
 int sg_compare_files(const char *base, const char *new_csv, const sg_compare_opts *opts,
                      sg_compare_summary *out, sg_err *err);
 

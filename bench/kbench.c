@@ -11,9 +11,11 @@
 
 #include "bench/gbench.h"
 #include "core/base/csv.h"
+#include "core/base/file.h"
 #include "core/base/log.h"
 #include "core/base/machine.h"
 #include "core/base/rng.h"
+#include "core/base/text.h"
 #include "core/data/augment.h"
 #include "core/ssl/ssl.h"
 #include "core/ssl/train_config.h"
@@ -44,19 +46,36 @@ int sg_kb_load(sg_kb_suite *s, const char *name_or_path, const char *suites_dir,
     memset(s, 0, sizeof *s);
     s->sgemm_n = 2048;
     s->copy_mib = 256;
-    if (strchr(name_or_path, '/') || strstr(name_or_path, ".bench"))
-        snprintf(s->path, sizeof s->path, "%s", name_or_path);
-    else
-        snprintf(s->path, sizeof s->path, "%s/%s.bench", suites_dir, name_or_path);
-    FILE *f = fopen(s->path, "r");
-    if (!f) return sg_errf(err, "bench suite '%s' not found: cannot open %s", name_or_path, s->path);
+    int rc = strchr(name_or_path, '/') || strstr(name_or_path, ".bench")
+                 ? sg_path_printf(s->path, sizeof s->path, err, "%s", name_or_path)
+                 : sg_path_printf(s->path, sizeof s->path, err, "%s/%s.bench", suites_dir,
+                                  name_or_path);
+    if (rc) return -1;
+    FILE *f = sg_fopen_regular(s->path, NULL, err);
+    if (!f) {
+        char why[sizeof err->msg];
+        snprintf(why, sizeof why, "%s", err->msg);
+        return sg_errf(err, "bench suite '%s' not found: %s", name_or_path, why);
+    }
     const char *b = strrchr(s->path, '/');
-    snprintf(s->name, sizeof s->name, "%.63s", b ? b + 1 : s->path);
+    b = b ? b + 1 : s->path;
+    if (strlen(b) >= sizeof s->name) {
+        fclose(f);
+        return sg_errf(err, "bench suite file name %s is longer than %zu characters", b,
+                       sizeof s->name - 1);
+    }
+    memcpy(s->name, b, strlen(b) + 1);
     char *dot = strstr(s->name, ".bench");
     if (dot) *dot = 0;
-    char line[4096];
-    int lineno = 0, rc = 0;
-    while (rc == 0 && fgets(line, sizeof line, f)) {
+    char *line = NULL;
+    size_t line_cap = 0;
+    int lineno = 0;
+    while (rc == 0) {
+        int got = sg_read_line(f, &line, &line_cap, SG_KB_MAX_LINE, s->path, lineno + 1, err);
+        if (got <= 0) {
+            rc = got;
+            break;
+        }
         lineno++;
         char *hash = strchr(line, '#');
         if (hash) *hash = 0;
@@ -71,16 +90,30 @@ int sg_kb_load(sg_kb_suite *s, const char *name_or_path, const char *suites_dir,
         *eq = 0;
         char *key = kb_trim(l), *val = kb_trim(eq + 1);
         if (!strcmp(key, "base")) {
-            size_t at = strlen(s->base);
+            size_t at = strlen(s->base), n = strlen(val);
+            if (at + (at ? 1 : 0) + n >= sizeof s->base) {
+                rc = sg_errf(err, "%s:%d: the base settings are longer than the %zu characters "
+                                  "a bench suite holds (all base lines together)",
+                             s->path, lineno, sizeof s->base - 1);
+                break;
+            }
             snprintf(s->base + at, sizeof s->base - at, "%s%s", at ? " " : "", val);
         } else if (!strncmp(key, "config ", 7)) {
             char *name = kb_trim(key + 7);
             int dup = 0;
             for (int i = 0; i < s->nconfigs; i++) dup |= !strcmp(s->configs[i].name, name);
-            if (!kb_valid_name(name) || dup || s->nconfigs == SG_KB_MAX_CONFIGS) {
-                rc = sg_errf(err, "%s:%d: config name '%s' must be unique and use letters, digits, "
-                                  "'_' or '-' (at most %d configs)", s->path, lineno, name,
-                             SG_KB_MAX_CONFIGS);
+            if (!kb_valid_name(name) || dup || s->nconfigs == SG_KB_MAX_CONFIGS ||
+                strlen(name) >= sizeof s->configs[0].name) {
+                rc = sg_errf(err, "%s:%d: config name '%s' must be unique, at most %zu "
+                                  "characters, and use letters, digits, '_' or '-' (at most %d "
+                                  "configs)", s->path, lineno, name,
+                             sizeof s->configs[0].name - 1, SG_KB_MAX_CONFIGS);
+                break;
+            }
+            if (strlen(val) >= sizeof s->configs[0].overrides) {
+                rc = sg_errf(err, "%s:%d: config %s: its settings are %zu characters, more than "
+                                  "the %zu a config holds", s->path, lineno, name, strlen(val),
+                             sizeof s->configs[0].overrides - 1);
                 break;
             }
             sg_kb_config *c = &s->configs[s->nconfigs++];
@@ -89,7 +122,7 @@ int sg_kb_load(sg_kb_suite *s, const char *name_or_path, const char *suites_dir,
         } else if (!strcmp(key, "sgemm") || !strcmp(key, "copy_mib")) {
             char *end;
             long v = strtol(val, &end, 10);
-            if (*end || v < 16 || v > 65536) {
+            if (!*val || *end || v < 16 || v > 65536) {
                 rc = sg_errf(err, "%s:%d: %s = '%s': expected an integer in [16, 65536]", s->path,
                              lineno, key, val);
                 break;
@@ -102,6 +135,7 @@ int sg_kb_load(sg_kb_suite *s, const char *name_or_path, const char *suites_dir,
         }
     }
     fclose(f);
+    free(line);
     if (rc == 0 && s->nconfigs == 0)
         rc = sg_errf(err, "%s: no 'config NAME = ...' line", s->path);
     return rc;
@@ -194,12 +228,13 @@ static void kb_add_use(kb_ctx *k, int config, int bench, long calls, int aug) {
 
 /* Applies space-separated key=value overrides. */
 static int kb_apply(sg_config *c, const char *text, sg_err *err) {
-    char buf[4096];
-    snprintf(buf, sizeof buf, "%s", text);
-    char *save = NULL;
-    for (char *t = strtok_r(buf, " \t", &save); t; t = strtok_r(NULL, " \t", &save))
-        if (sg_train_config_set_arg(c, t, err)) return -1;
-    return 0;
+    char *buf = strdup(text), *save = NULL;
+    SG_CHECK(buf != NULL, "out of memory");
+    int rc = 0;
+    for (char *t = strtok_r(buf, " \t", &save); t && !rc; t = strtok_r(NULL, " \t", &save))
+        rc = sg_train_config_set_arg(c, t, err);
+    free(buf);
+    return rc;
 }
 
 /* The settings and input shape of config i. */
@@ -617,15 +652,16 @@ static void kb_finish_stats(kb_bench *b) {
 }
 
 int sg_kb_run(const sg_kb_suite *s, const sg_kb_opts *o, sg_err *err) {
+    char a_out[4300]; /* Google Benchmark's --benchmark_out=JSON */
+    if (o->json_path &&
+        sg_path_printf(a_out, sizeof a_out, err, "--benchmark_out=%s", o->json_path))
+        return -1;
     /* results are never overwritten: a second run writing the same file is refused up front */
-    FILE *exists;
-    if (!o->list && o->csv_path && (exists = fopen(o->csv_path, "r"))) {
-        fclose(exists);
+    if (!o->list && o->csv_path && sg_file_exists(o->csv_path)) {
         return sg_errf(err, "%s already exists: results are never overwritten; choose another "
                             "--out or delete it", o->csv_path);
     }
-    if (!o->list && o->json_path && (exists = fopen(o->json_path, "r"))) {
-        fclose(exists);
+    if (!o->list && o->json_path && sg_file_exists(o->json_path)) {
         return sg_errf(err, "%s already exists: results are never overwritten; choose another "
                             "--json or delete it", o->json_path);
     }
@@ -644,19 +680,25 @@ int sg_kb_run(const sg_kb_suite *s, const sg_kb_opts *o, sg_err *err) {
     sg_kb_suite sel = *s;
     if (o->configs && o->configs[0]) {
         sel.nconfigs = 0;
-        char buf[1024];
-        snprintf(buf, sizeof buf, "%s", o->configs);
-        char *save = NULL;
+        char *buf = strdup(o->configs), *save = NULL; /* a list of any length, none of it dropped */
+        SG_CHECK(buf != NULL, "out of memory");
         for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-            int found = -1;
+            int found = -1, twice = 0;
             for (int i = 0; i < s->nconfigs; i++)
                 if (!strcmp(s->configs[i].name, t)) found = i;
-            if (found < 0) {
-                rc = sg_errf(err, "--configs: %s has no config '%s'", s->path, t);
+            /* each at most once: sel has room for the suite's configs, not for repeats */
+            for (int i = 0; i < sel.nconfigs; i++) twice |= !strcmp(sel.configs[i].name, t);
+            if (found < 0 || twice) {
+                if (found < 0)
+                    rc = sg_errf(err, "--configs: %s has no config '%s'", s->path, t);
+                else
+                    rc = sg_errf(err, "--configs: config '%s' is named twice", t);
+                free(buf);
                 goto done;
             }
             sel.configs[sel.nconfigs++] = s->configs[found];
         }
+        free(buf);
         s = &sel;
         k.suite = s;
     }
@@ -697,14 +739,13 @@ int sg_kb_run(const sg_kb_suite *s, const sg_kb_opts *o, sg_err *err) {
         sg_gb_register(&spec);
     }
     kb_active = &k;
-    char a_out[1200], a_fmt[] = "--benchmark_out_format=json", a_agg[] =
-                                                               "--benchmark_report_aggregates_only=false";
+    char a_fmt[] = "--benchmark_out_format=json",
+         a_agg[] = "--benchmark_report_aggregates_only=false";
     char a_int[] = "--benchmark_enable_random_interleaving=true";
     char *argv[5] = {"stopgrad-bench", a_agg, NULL, NULL, NULL};
     int argc = 2;
     if (o->interleave) argv[argc++] = a_int;
     if (o->json_path) {
-        snprintf(a_out, sizeof a_out, "--benchmark_out=%s", o->json_path);
         argv[argc++] = a_out;
         argv[argc++] = a_fmt;
     }

@@ -28,6 +28,8 @@
 #include "kernels/kernels.h"
 
 #define SG_KB_MAX_CONFIGS 16
+/* Longer lines, names or settings than the fields below hold are errors naming the limit. */
+#define SG_KB_MAX_LINE 4095
 
 typedef struct {
     char name[64];

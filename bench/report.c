@@ -627,12 +627,16 @@ int sg_report_write(const sg_report_opts *o, sg_report_summary *sum, sg_err *err
     for (int j = 0; j < c.nf && !rc; j++) rc = collect(&c, j, err);
     if (!rc) order_rows(&c);
 
-    snprintf(s.md_path, sizeof s.md_path, "%s/report.md", o->out_dir);
-    snprintf(s.png_path, sizeof s.png_path, "%s/report.png", o->out_dir);
-    snprintf(s.dat_path, sizeof s.dat_path, "%s/report.dat", o->out_dir);
-    snprintf(s.gp_path, sizeof s.gp_path, "%s/report.gp", o->out_dir);
-    snprintf(s.roofline_png_path, sizeof s.roofline_png_path, "%s/roofline.png", o->out_dir);
-    snprintf(s.roofline_gp_path, sizeof s.roofline_gp_path, "%s/roofline.gp", o->out_dir);
+    if (!rc &&
+        (sg_path_printf(s.md_path, sizeof s.md_path, err, "%s/report.md", o->out_dir) ||
+         sg_path_printf(s.png_path, sizeof s.png_path, err, "%s/report.png", o->out_dir) ||
+         sg_path_printf(s.dat_path, sizeof s.dat_path, err, "%s/report.dat", o->out_dir) ||
+         sg_path_printf(s.gp_path, sizeof s.gp_path, err, "%s/report.gp", o->out_dir) ||
+         sg_path_printf(s.roofline_png_path, sizeof s.roofline_png_path, err, "%s/roofline.png",
+                        o->out_dir) ||
+         sg_path_printf(s.roofline_gp_path, sizeof s.roofline_gp_path, err, "%s/roofline.gp",
+                        o->out_dir)))
+        rc = -1;
     if (!rc && !o->force && (sg_file_exists(s.md_path) || sg_file_exists(s.png_path)))
         rc = sg_errf(err,
                      "%s already exists: a report is not overwritten; choose another --out "
@@ -657,7 +661,7 @@ int sg_report_write(const sg_report_opts *o, sg_report_summary *sum, sg_err *err
     }
     if (!rc) {
         /* the script names its files by absolute path: it can be rerun from anywhere */
-        snprintf(abs_dat, sizeof abs_dat, "%s/report.dat", abs_dir);
+        snprintf(abs_dat, sizeof abs_dat, "%s/report.dat", abs_dir); /* abs_dir < 4096 */
         snprintf(abs_png, sizeof abs_png, "%s/report.png", abs_dir);
         snprintf(abs_roof, sizeof abs_roof, "%s/roofline.png", abs_dir);
         build_markdown(&c, &md);

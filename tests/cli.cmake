@@ -76,10 +76,13 @@ sg_cli_test(check_list_unmapped "[0-9]+ of [0-9]+ reference rows are unmapped" c
 
 # stopgrad bench: the kernel suite's usage errors name what was wrong; --list traces a suite
 sg_cli_test(bench_help "usage: stopgrad bench \\[SUITE\\].*--interleave.*--list" bench --help)
-sg_cli_test(bench_missing_suite "bench suite 'nosuch' not found: cannot open .*/suites/nosuch.bench"
+sg_cli_test(bench_missing_suite "bench suite 'nosuch' not found: .*/suites/nosuch.bench does not exist"
             bench nosuch)
 sg_cli_test(bench_bad_reps "--repetitions expects 2..64, got '1'" bench --repetitions 1)
 sg_cli_test(bench_list "fmnist_directpred +syevd +D=128" bench kernels-ci --list)
+# --configs naming a config more often than the suite has configs wrote past the selection
+sg_cli_test(bench_configs_twice "--configs: config 'fmnist' is named twice"
+            bench kernels-ci --list --configs fmnist,fmnist,fmnist,fmnist,fmnist,fmnist,fmnist,fmnist,fmnist,fmnist,fmnist,fmnist,fmnist,fmnist,fmnist,fmnist,fmnist)
 # a backend that cannot be used says why (not built here, or no CUDA device on a CUDA build);
 # with a GPU the backend is taken and the run stops at the next missing input, the data folder
 sg_cli_test(train_backend_cuda "trainer.backend=cuda: (not built|no CUDA device)|data.dir is required"
@@ -117,3 +120,49 @@ sg_cli_test(history_unknown_kind "selfcheck-cuda.csv: unknown kind of CSV"
 sg_cli_test(history_option_of_other "--since is not an option of add" history add x.csv --since abc)
 sg_cli_test(history_bad_alpha "--alpha expects a number in \\(0, 1\\), got '0'" history regress --alpha 0)
 sg_cli_test(history_html_no_out "--out DIR is required" history html)
+# Exit statuses (0 success, 1 the work failed, 2 bad usage or input) and what is said, for
+# commands that need a prepared folder: sg_cli_status(NAME STATUS REGEX SCRIPT) runs SCRIPT with
+# sh in a fresh folder test-tmp/cli-NAME, $SG being the stopgrad binary; the output must match
+# REGEX and, on the last line, the status of SCRIPT's last command. A TIMEOUT turns a command
+# that blocks into a failure.
+function(sg_cli_status name status regex script)
+  set(dir ${CMAKE_BINARY_DIR}/test-tmp/cli-${name})
+  add_test(NAME cli.${name}
+           COMMAND sh -c "rm -rf '${dir}' && mkdir -p '${dir}' && cd '${dir}' && SG='$<TARGET_FILE:stopgrad>' && { ${script} ; } ; echo \"exit status $?\"")
+  set_tests_properties(cli.${name} PROPERTIES TIMEOUT 120
+                       PASS_REGULAR_EXPRESSION "${regex}.*exit status ${status}\n$")
+endfunction()
+
+# inputs that are not regular files: said what they are, exit 2, and a FIFO does not block
+sg_cli_status(data_info_fifo 2 "STL-10: s/train_X.bin is a FIFO, expected a regular file"
+              "mkdir s && mkfifo s/train_X.bin && \"$SG\" data info stl10 s")
+sg_cli_status(data_info_folder 2 "STL-10: s/train_X.bin is a folder, expected a regular file"
+              "mkdir -p s/train_X.bin && \"$SG\" data info stl10 s")
+sg_cli_status(data_info_symlink_loop 2 "s/train_X.bin: too many levels of symbolic links"
+              "mkdir s && ln -s a s/b && ln -s b s/a && ln -s a s/train_X.bin && \"$SG\" data info stl10 s")
+sg_cli_status(data_info_fmnist_fifo 2 "train-images-idx3-ubyte.gz is a FIFO, expected a regular file"
+              "\"$SG\" data fake fashion_mnist f --n 10 >/dev/null && rm f/train-images-idx3-ubyte.gz && mkfifo f/train-images-idx3-ubyte.gz && \"$SG\" data info fashion_mnist f")
+sg_cli_status(train_config_dev_zero 2 "/dev/zero is a character device, expected a regular file"
+              "\"$SG\" train /dev/zero --print-config")
+sg_cli_status(train_config_fifo 2 "c.cfg is a FIFO, expected a regular file"
+              "mkfifo c.cfg && \"$SG\" train c.cfg --print-config")
+# dataset errors are bad input: exit 2 (they were 1, the status of a failed run)
+sg_cli_status(data_info_missing_status 2 "STL-10 not found: .*/nonexistent-stl/train_X.bin"
+              "\"$SG\" data info stl10 /nonexistent-stl")
+sg_cli_status(train_missing_dataset_status 2 "STL-10 not found: /nonexistent-stl10/train_X.bin"
+              "\"$SG\" train data.dataset=stl10 data.dir=/nonexistent-stl10 --quiet")
+sg_cli_status(train_truncated_dataset 2 "CIFAR-10: c/test_batch.bin is 3000 bytes, not a positive multiple"
+              "\"$SG\" data fake cifar10 c --n 10 >/dev/null && head -c 3000 c/test_batch.bin > t && mv t c/test_batch.bin && \"$SG\" train data.dataset=cifar10 data.dir=c --quiet")
+sg_cli_status(data_fake_bad_format 2 "unknown format 'stl11'" "\"$SG\" data fake stl11 x")
+# compare --csv never overwrites an input, and an output that cannot be written is status 2;
+# report and check agree on an --out that cannot be written (2)
+sg_cli_status(compare_csv_is_input 2 "--csv b.csv is the input b.csv: the comparison would overwrite"
+              "cp '${SG_MEASURED_BENCH}' b.csv && cp b.csv n.csv && \"$SG\" compare b.csv n.csv --csv b.csv")
+sg_cli_status(compare_csv_is_input_link 2 "is the input n.csv"
+              "cp '${SG_MEASURED_BENCH}' b.csv && cp b.csv n.csv && ln -s n.csv o.csv && \"$SG\" compare b.csv n.csv --csv o.csv")
+sg_cli_status(compare_csv_unwritable 2 "cannot create the folder file: a file of that name is in the way"
+              "touch file && \"$SG\" compare '${SG_MEASURED_BENCH}' '${SG_MEASURED_BENCH}' --csv file/out.csv")
+sg_cli_status(report_out_unwritable 2 "cannot create the folder file: a file of that name is in the way"
+              "touch file && \"$SG\" report '${SG_MEASURED_BENCH}' --out file/rep")
+sg_cli_status(check_out_unwritable 2 "cannot create the folder file: a file of that name is in the way"
+              "touch file && \"$SG\" check '${CMAKE_SOURCE_DIR}/results/measured/fmnist-ablations-reduced-2026-11-29/results.csv' --out file/chk")

@@ -8,7 +8,9 @@
  * lookups are linear scans. */
 #include "core/base/config.h"
 
+#include "core/base/file.h"
 #include "core/base/hash.h"
+#include "core/base/text.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -426,29 +428,6 @@ int sg_config_set_arg(sg_config *c, const char *arg, sg_err *err) {
     return rc;
 }
 
-/* Reads one line of any length into *buf (without the newline); 0 at end of file. */
-static int read_line(FILE *f, char **buf, size_t *cap) {
-    size_t n = 0;
-    int ch;
-    while ((ch = fgetc(f)) != EOF) {
-        if (n + 1 >= *cap) {
-            *cap = *cap ? 2 * *cap : 256;
-            *buf = realloc(*buf, *cap);
-            SG_CHECK(*buf != NULL, "out of memory (line of %zu bytes)", *cap);
-        }
-        if (ch == '\n') break;
-        (*buf)[n++] = (char)ch;
-    }
-    if (ch == EOF && n == 0) return 0;
-    if (!*buf) {
-        *cap = 1;
-        *buf = malloc(1);
-        SG_CHECK(*buf != NULL, "out of memory");
-    }
-    (*buf)[n] = '\0';
-    return 1;
-}
-
 /* Whether [p, e) is empty or a comment after white space. */
 static int only_comment(const char *p, const char *e) {
     while (p < e && is_space(*p)) p++;
@@ -549,19 +528,27 @@ static int load_line(sg_config *c, char *line, char **section, const char *where
 
 int sg_config_load_file(sg_config *c, const char *path, sg_err *err) {
     SG_CHECK(c && path, "sg_config_load_file needs a config and a path");
-    FILE *f = fopen(path, "r");
-    if (!f) return sg_errf(err, "cannot open config file '%s': %s", path, strerror(errno));
+    FILE *f = sg_fopen_regular(path, NULL, err);
+    if (!f) {
+        char why[sizeof err->msg];
+        snprintf(why, sizeof why, "%s", err->msg);
+        return sg_errf(err, "cannot open config file: %s", why);
+    }
     char *line = NULL, *section = NULL;
     size_t cap = 0;
     size_t where_len = strlen(path) + 32;
     char *where = malloc(where_len);
     SG_CHECK(where != NULL, "out of memory");
     int rc = 0;
-    for (long lineno = 1; read_line(f, &line, &cap); lineno++) {
+    for (long lineno = 1; rc == 0; lineno++) {
+        int got = sg_read_line(f, &line, &cap, SG_CONFIG_MAX_LINE, path, lineno, err);
+        if (got <= 0) {
+            rc = got;
+            break;
+        }
         snprintf(where, where_len, "%s:%ld", path, lineno);
-        if ((rc = load_line(c, line, &section, where, err)) != 0) break;
+        rc = load_line(c, line, &section, where, err);
     }
-    if (rc == 0 && ferror(f)) rc = sg_errf(err, "error reading config file '%s'", path);
     fclose(f);
     free(line);
     free(section);

@@ -46,7 +46,9 @@ int sg_config_set(sg_config *c, const char *key, const char *value, const char *
                   sg_err *err);
 /* "key=value" (a command-line override). */
 int sg_config_set_arg(sg_config *c, const char *arg, sg_err *err);
-/* A config file as described above; errors name the file and line. */
+/* A config file as described above; errors name the file and line. Only a regular file is read
+ * (core/base/file.h), and no line may be longer than SG_CONFIG_MAX_LINE characters. */
+#define SG_CONFIG_MAX_LINE 65536
 int sg_config_load_file(sg_config *c, const char *path, sg_err *err);
 
 /* Typed getters. Asking for a key not in the schema, or with the wrong type, is a programming

@@ -376,8 +376,16 @@ static int parse_buffer(const char *path, const char *s, size_t n, sg_csv_table 
 
 int sg_csv_read(const char *path, sg_csv_table *t, sg_err *err) {
     memset(t, 0, sizeof *t);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return sg_errf(err, "%s: cannot open: %s", path, strerror(errno));
+    int fd = sg_open_regular(path, NULL, err);
+    if (fd < 0) {
+        /* the file first, as in every message of this reader: "P: cannot open: is a FIFO, ..." */
+        char why[sizeof err->msg];
+        size_t pl = strlen(path);
+        const char *w = err->msg;
+        if (!strncmp(w, path, pl)) w += pl + (w[pl] == ':') + (w[pl] == ':' || w[pl] == ' ');
+        snprintf(why, sizeof why, "%s", w);
+        return sg_errf(err, "%s: cannot open: %s", path, why);
+    }
     buf_t b = {0};
     if (read_all_fd(fd, &b) != 0) {
         int e = errno;
@@ -476,10 +484,13 @@ int sg_csv_append(const char *path, int ncols, const char *const *header, const 
     buf_t parts[2] = {{0}, {0}}; /* [0] the old content, [1] what this call adds */
     int mode = -1;
     rc = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0 && errno != ENOENT) {
-        rc = sg_errf(err, "%s: cannot open: %s", path, strerror(errno));
-    } else if (fd >= 0) {
+    int fd = -1;
+    if (sg_file_exists(path) || errno != ENOENT) {
+        /* a file of the wrong kind (a FIFO would block the read) is an error, not a new file */
+        fd = sg_open_regular(path, NULL, err);
+        if (fd < 0) rc = -1;
+    }
+    if (fd >= 0) {
         struct stat st;
         if (fstat(fd, &st) == 0) mode = (int)(st.st_mode & 07777);
         if (read_all_fd(fd, &parts[0]) != 0)
@@ -527,6 +538,9 @@ int sg_csv_stream_open(sg_csv_stream *s, const char *path, int ncols, const char
     struct stat st;
     if (fstat(fd, &st) != 0) {
         rc = sg_errf(err, "%s: stat failed: %s", path, strerror(errno));
+    } else if (!S_ISREG(st.st_mode)) {
+        rc = sg_errf(err, "%s is %s, expected a regular file", path,
+                     sg_file_kind((unsigned)st.st_mode));
     } else if (st.st_size == 0) {
         buf_t b = {0};
         put_header(&b, ncols, header);

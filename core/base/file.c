@@ -1,9 +1,11 @@
-/* core/base/file.c: mkdir -p and the write-to-temporary-then-rename file writer. */
+/* core/base/file.c: mkdir -p, the write-to-temporary-then-rename file writer, opening inputs
+ * that are regular files, and paths into fixed buffers (file.h). */
 #define _DEFAULT_SOURCE /* fsync, getpid, mkdir with -std=c11 */
 #include "core/base/file.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -182,4 +184,112 @@ int sg_write_file_atomic(const char *path, const void *data, size_t bytes, sg_er
 int sg_file_exists(const char *path) {
     struct stat st;
     return stat(path, &st) == 0;
+}
+
+/* ---- inputs ------------------------------------------------------------------------------------ */
+
+const char *sg_file_kind(unsigned mode) {
+    mode_t m = (mode_t)mode;
+    if (S_ISREG(m)) return "a regular file";
+    if (S_ISDIR(m)) return "a folder";
+    if (S_ISFIFO(m)) return "a FIFO";
+    if (S_ISCHR(m)) return "a character device";
+    if (S_ISBLK(m)) return "a block device";
+    if (S_ISSOCK(m)) return "a socket";
+    if (S_ISLNK(m)) return "a symbolic link";
+    return "not a regular file";
+}
+
+/* Why path could not be opened or stat'ed, from errno e. */
+static int input_errno(sg_err *err, const char *path, int e) {
+    switch (e) {
+    case ENOENT: return sg_errf(err, "%s does not exist", path);
+    case ENOTDIR:
+        return sg_errf(err, "%s does not exist (a part of its path is a file, not a folder)", path);
+    case EACCES:
+    case EPERM: return sg_errf(err, "%s: permission denied", path);
+    case ELOOP: return sg_errf(err, "%s: too many levels of symbolic links (a symlink loop?)", path);
+    default: return sg_errf(err, "%s: cannot open: %s", path, strerror(e));
+    }
+}
+
+/* Something is at path, of the wrong kind; errno is set to neither ENOENT nor ENOTDIR, which
+ * callers read as "missing". */
+static int input_kind(sg_err *err, const char *path, mode_t mode, const char *expected) {
+    sg_errf(err, "%s is %s, expected %s", path, sg_file_kind((unsigned)mode), expected);
+    errno = S_ISDIR(mode) ? EISDIR : EINVAL;
+    return -1;
+}
+
+int sg_check_folder(const char *path, sg_err *err) {
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        int e = errno;
+        input_errno(err, path, e);
+        errno = e;
+        return -1;
+    }
+    return S_ISDIR(st.st_mode) ? 0 : input_kind(err, path, st.st_mode, "a folder");
+}
+
+int sg_open_regular(const char *path, int64_t *size, sg_err *err) {
+    struct stat st;
+    /* The type first: open(2) itself blocks on a FIFO without a writer. */
+    if (stat(path, &st) != 0) {
+        int e = errno;
+        input_errno(err, path, e);
+        errno = e;
+        return -1;
+    }
+    if (!S_ISREG(st.st_mode)) return input_kind(err, path, st.st_mode, "a regular file");
+    /* O_NONBLOCK: if a FIFO replaced the file since the stat, the open still returns at once
+     * and the fstat below refuses it. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) {
+        int e = errno;
+        input_errno(err, path, e);
+        errno = e;
+        return -1;
+    }
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        int e = errno;
+        close(fd);
+        if (S_ISREG(st.st_mode)) {
+            input_errno(err, path, e);
+            errno = e;
+            return -1;
+        }
+        return input_kind(err, path, st.st_mode, "a regular file");
+    }
+    int flags = fcntl(fd, F_GETFL);
+    if (flags >= 0) (void)fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+    if (size) *size = (int64_t)st.st_size;
+    return fd;
+}
+
+FILE *sg_fopen_regular(const char *path, int64_t *size, sg_err *err) {
+    int fd = sg_open_regular(path, size, err);
+    if (fd < 0) return NULL;
+    FILE *f = fdopen(fd, "rb");
+    if (!f) {
+        int e = errno;
+        close(fd);
+        sg_errf(err, "%s: cannot open: %s", path, strerror(e));
+        errno = e;
+    }
+    return f;
+}
+
+/* ---- paths into fixed buffers ------------------------------------------------------------------ */
+
+int sg_path_printf(char *out, size_t cap, sg_err *err, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(out, cap, fmt, ap);
+    va_end(ap);
+    if (n >= 0 && (size_t)n < cap) return 0;
+    if (cap == 0) return sg_errf(err, "path too long (%d characters, no room at all)", n);
+    /* out holds the start of the path: show some of it, never a name that looks complete */
+    return sg_errf(err, "path too long: %.200s... (%d characters, more than the %zu this "
+                        "buffer holds)", out, n, cap - 1);
 }

@@ -1,5 +1,6 @@
 /* core/base/file.h: folders and whole-file writes, the one implementation every writer uses
- * (results, CSVs, checkpoints, datasets, figures, machine descriptions).
+ * (results, CSVs, checkpoints, datasets, figures, machine descriptions); opening inputs, the one
+ * implementation every reader uses; paths built into fixed buffers.
  *
  * A file is written whole or not at all: under a temporary name beside it (same folder, so the
  * rename is atomic), fsynced, then renamed over the path, and the folder is fsynced so the rename
@@ -8,6 +9,8 @@
  * Errors are sg_err messages that name the path and the step that failed. */
 #pragma once
 #include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
 
 #include "core/base/err.h"
 
@@ -49,3 +52,36 @@ int sg_write_file_atomic(const char *path, const void *data, size_t bytes, sg_er
 
 /* 1 when path names something (file, folder, ...) that stat can see, else 0. */
 int sg_file_exists(const char *path);
+
+/* ---- inputs ------------------------------------------------------------------------------------
+ * Every file stopgrad reads (datasets, config, suite and bench files, CSVs, checkpoints) is opened
+ * here, and only when it is a regular file (or a symlink to one). Anything else is refused by
+ * type before a byte is read: a FIFO would block the reader forever, /dev/zero never ends, a
+ * folder is not data. The message names the path and says what is wrong with it:
+ *   "P does not exist", "P is a folder, expected a regular file",
+ *   "P is a FIFO, expected a regular file" (also a character device, a block device, a socket),
+ *   "P: permission denied", "P: too many levels of symbolic links (a symlink loop?)". */
+
+/* Opens path read-only (close-on-exec). Returns the descriptor and *size (size may be NULL), or
+ * -1 with the message in err; errno is then ENOENT or ENOTDIR when nothing is at path, so a
+ * caller can add how to get the missing file. Never blocks, whatever is at path. */
+int sg_open_regular(const char *path, int64_t *size, sg_err *err);
+
+/* The same as a stdio stream opened "rb"; NULL on failure. */
+FILE *sg_fopen_regular(const char *path, int64_t *size, sg_err *err);
+
+/* 0 when path is a folder (or a symlink to one), else -1 with the same kinds of messages
+ * ("P is a regular file, expected a folder") and errno as sg_open_regular leaves it. */
+int sg_check_folder(const char *path, sg_err *err);
+
+/* What a stat mode is, in words: "a regular file", "a folder", "a FIFO", "a character device",
+ * "a block device", "a socket", "a symbolic link", or "not a regular file". */
+const char *sg_file_kind(unsigned mode);
+
+/* ---- paths into fixed buffers ------------------------------------------------------------------ */
+
+/* snprintf for a path: 0, or -1 with "path too long: <the start of it>... (more than N
+ * characters)" when it does not fit in out[cap], so that no file is ever read or written under
+ * a name cut short. */
+int sg_path_printf(char *out, size_t cap, sg_err *err, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));

@@ -39,21 +39,57 @@ void sg_sbuf_free(sg_sbuf *b) {
     b->len = b->cap = 0;
 }
 
+/* ---- lines of text files ---------------------------------------------------------------------- */
+
+int sg_read_line(FILE *f, char **buf, size_t *cap, size_t max, const char *path, long lineno,
+                 sg_err *err) {
+    size_t n = 0;
+    int ch, nul = 0;
+    while ((ch = getc(f)) != EOF && ch != '\n') {
+        if (n == max) {
+            /* the memory a line may take is bounded: /dev/zero-like input ends here */
+            return sg_errf(err, "%s:%ld: line longer than %zu characters", path, lineno, max);
+        }
+        if (n + 1 >= *cap) {
+            size_t c = *cap ? 2 * *cap : 256;
+            char *b = realloc(*buf, c);
+            SG_CHECK(b != NULL, "out of memory (a line of %zu bytes)", c);
+            *buf = b;
+            *cap = c;
+        }
+        nul |= ch == 0;
+        (*buf)[n++] = (char)ch;
+    }
+    if (ch == EOF && ferror(f))
+        return sg_errf(err, "%s:%ld: read error: %s", path, lineno, strerror(errno));
+    if (ch == EOF && n == 0) return 0;
+    if (nul) return sg_errf(err, "%s:%ld: a NUL byte in the line; expected text", path, lineno);
+    if (!*buf) {
+        *buf = malloc(1);
+        SG_CHECK(*buf != NULL, "out of memory");
+        *cap = 1;
+    }
+    (*buf)[n] = '\0';
+    return 1;
+}
+
 /* ---- programs ------------------------------------------------------------------------------- */
 
 int sg_find_program(const char *name, char *found, size_t cap) {
     if (strchr(name, '/')) {
-        snprintf(found, cap, "%s", name);
-        return access(name, X_OK) == 0;
+        int n = snprintf(found, cap, "%s", name);
+        return n >= 0 && (size_t)n < cap && access(name, X_OK) == 0;
     }
     const char *path = getenv("PATH");
     if (!path) return 0;
-    char buf[8192];
-    snprintf(buf, sizeof buf, "%s", path);
-    char *save = NULL;
-    for (char *d = strtok_r(buf, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
-        snprintf(found, cap, "%s/%s", *d ? d : ".", name);
-        if (access(found, X_OK) == 0) return 1;
+    char *buf = strdup(path), *save = NULL; /* every entry of a PATH of any length */
+    SG_CHECK(buf != NULL, "out of memory");
+    int ok = 0;
+    for (char *d = strtok_r(buf, ":", &save); d && !ok; d = strtok_r(NULL, ":", &save)) {
+        int n = snprintf(found, cap, "%s/%s", *d ? d : ".", name);
+        /* a name that does not fit is not tried: its cut form could be another program */
+        ok = n >= 0 && (size_t)n < cap && access(found, X_OK) == 0;
     }
-    return 0;
+    free(buf);
+    return ok;
 }

@@ -1,7 +1,8 @@
-/* core/base/text.h: a growing string (the report writers build their files in one) and the
- * lookup of a program on PATH. Whole-file writes are in core/base/file.h. */
+/* core/base/text.h: a growing string (the report writers build their files in one), the line
+ * reader of the text-file parsers and the lookup of a program on PATH. Whole-file writes are in core/base/file.h. */
 #pragma once
 #include <stddef.h>
+#include <stdio.h>
 
 #include "core/base/err.h"
 
@@ -21,3 +22,10 @@ void sg_sbuf_free(sg_sbuf *b);
 /* An executable (gnuplot): name itself when it has a '/', else name in the first PATH entry
  * that has it executable. Writes that path to found[cap]; returns 1 when found, 0 when not. */
 int sg_find_program(const char *name, char *found, size_t cap);
+
+/* Reads line `lineno` of text file path from f, without its '\n' (a '\r' before it stays), into
+ * *buf (grown as needed, NUL-terminated; free it when done). Returns 1 for a line, 0 at the end
+ * of the file, -1 with "path:lineno: ..." in err for a line longer than max characters, a line
+ * holding a NUL byte (not text), or a read error. Nothing is ever cut silently. */
+int sg_read_line(FILE *f, char **buf, size_t *cap, size_t max, const char *path, long lineno,
+                 sg_err *err);

@@ -2,7 +2,6 @@
  *
  * Both are files of fixed-size records: label byte(s), then 3072 pixel bytes that are already
  * CHW (R, G, B planes, 32x32 row-major), so pixels are copied as they are. */
-#include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,56 +34,53 @@ static int cifar_read(sg_dataset *d, sg_dataset_kind kind, const cifar_format *f
     memset(d, 0, sizeof *d);
     const int rec = fmt->label_bytes + CIFAR_IMAGE;
     char paths[5][SG_DATASET_PATH_MAX];
+    FILE *fps[5] = {NULL, NULL, NULL, NULL, NULL};
     int counts[5];
     long long n = 0;
+    uint8_t *pixels = NULL, *stage = NULL;
+    int32_t *labels = NULL;
     for (int f = 0; f < nfiles; f++) {
-        if (sgd_path_join(paths[f], sizeof paths[f], dir, names[f], err)) return -1;
         int64_t size;
-        if (sgd_file_size(paths[f], &size) != 0)
-            return sgd_not_found(err, fmt->what, paths[f], fmt->howto);
-        if (size == 0 || size % rec != 0)
-            return sg_errf(err, "%s: %s is %lld bytes, not a positive multiple of the %d-byte "
-                           "record (%d label byte%s + 3x32x32 pixels); the file is truncated or "
-                           "not %s binary (%lld whole records + %lld bytes)", fmt->what, paths[f],
-                           (long long)size, rec, fmt->label_bytes, fmt->label_bytes > 1 ? "s" : "",
-                           fmt->what, (long long)(size / rec), (long long)(size % rec));
-        if (n + size / rec > INT_MAX)
-            return sg_errf(err, "%s: too many records in %s", fmt->what, paths[f]);
+        if (sgd_path_join(paths[f], sizeof paths[f], dir, names[f], err) ||
+            !(fps[f] = sgd_fopen(paths[f], fmt->what, fmt->howto, &size, err)))
+            goto fail;
+        if (size == 0 || size % rec != 0) {
+            sg_errf(err, "%s: %s is %lld bytes, not a positive multiple of the %d-byte "
+                    "record (%d label byte%s + 3x32x32 pixels); the file is truncated or "
+                    "not %s binary (%lld whole records + %lld bytes)", fmt->what, paths[f],
+                    (long long)size, rec, fmt->label_bytes, fmt->label_bytes > 1 ? "s" : "",
+                    fmt->what, (long long)(size / rec), (long long)(size % rec));
+            goto fail;
+        }
+        if (n + size / rec > INT_MAX) {
+            sg_errf(err, "%s: too many records in %s", fmt->what, paths[f]);
+            goto fail;
+        }
         counts[f] = (int)(size / rec);
         n += counts[f];
     }
 
     char what[96];
     snprintf(what, sizeof what, "%s (%lld images of 3x32x32)", fmt->what, n);
-    uint8_t *pixels = sgd_big_alloc((size_t)n * CIFAR_IMAGE, what, err);
-    if (!pixels) return -1;
-    int32_t *labels = malloc((size_t)n * sizeof *labels);
-    uint8_t *stage = malloc((size_t)CIFAR_CHUNK * rec);
+    pixels = sgd_big_alloc((size_t)n * CIFAR_IMAGE, what, err);
+    if (!pixels) goto fail;
+    labels = malloc((size_t)n * sizeof *labels);
+    stage = malloc((size_t)CIFAR_CHUNK * rec);
     if (!labels || !stage) {
-        free(pixels);
-        free(labels);
-        free(stage);
-        return sg_errf(err, "out of memory: %s (labels and read buffer)", what);
+        sg_errf(err, "out of memory: %s (labels and read buffer)", what);
+        goto fail;
     }
 
     size_t at = 0;
     for (int f = 0; f < nfiles; f++) {
-        FILE *fp = fopen(paths[f], "rb");
-        if (!fp) {
-            sg_errf(err, "%s: cannot open %s: %s", fmt->what, paths[f], strerror(errno));
-            goto fail;
-        }
+        FILE *fp = fps[f];
         for (int r0 = 0; r0 < counts[f]; r0 += CIFAR_CHUNK) {
             int m = counts[f] - r0 < CIFAR_CHUNK ? counts[f] - r0 : CIFAR_CHUNK;
-            if (sgd_read_exact(fp, stage, (size_t)m * rec, paths[f], err)) {
-                fclose(fp);
-                goto fail;
-            }
+            if (sgd_read_exact(fp, stage, (size_t)m * rec, paths[f], err)) goto fail;
             for (int k = 0; k < m; k++) {
                 const uint8_t *r = stage + (size_t)k * rec;
                 for (int b = 0; b < fmt->label_bytes; b++) {
                     if (r[b] > fmt->label_max[b]) {
-                        fclose(fp);
                         sg_errf(err, "%s: %slabel %d out of range 0..%d in record %d of %s",
                                 fmt->what,
                                 fmt->label_bytes == 1 ? "" : (b == 0 ? "coarse " : "fine "),
@@ -97,8 +93,8 @@ static int cifar_read(sg_dataset *d, sg_dataset_kind kind, const cifar_format *f
                 at++;
             }
         }
-        fclose(fp);
     }
+    for (int f = 0; f < nfiles; f++) fclose(fps[f]);
     free(stage);
     d->kind = kind;
     d->n = (int)n;
@@ -110,6 +106,8 @@ static int cifar_read(sg_dataset *d, sg_dataset_kind kind, const cifar_format *f
     snprintf(d->path, sizeof d->path, "%s", dir);
     return 0;
 fail:
+    for (int f = 0; f < nfiles; f++)
+        if (fps[f]) fclose(fps[f]);
     free(stage);
     free(pixels);
     free(labels);

@@ -37,6 +37,14 @@ const char *sg_dataset_kind_name(sg_dataset_kind kind);
  * scales. */
 #define SG_IMAGENET_MIN_SIDE 448
 
+/* Bounds on what one JPEG may cost, so that a header claiming 65500x65500 is an error naming the
+ * file instead of gigabytes of memory: at most SG_JPEG_MAX_PIXELS decoded pixels (after the
+ * min_side scaling: 5792x5792, 100 MB of RGB; a 34000x34000 photo decodes at 1/8 to
+ * 4250x4250 and passes), and at most SG_JPEG_MAX_DECODER_BYTES of libjpeg's own memory (a
+ * progressive JPEG keeps every DCT coefficient of the full-size image: 6 bytes per pixel). */
+#define SG_JPEG_MAX_PIXELS (1L << 25)
+#define SG_JPEG_MAX_DECODER_BYTES (512L << 20)
+
 #define SG_DATASET_PATH_MAX 4096
 
 typedef struct {
@@ -109,7 +117,8 @@ void sg_dataset_close(sg_dataset *d);
 /* Image i as uint8 CHW into buf (capacity cap bytes); *C, *H, *W (any may be NULL) get its
  * shape. In-memory datasets copy. ImageNet decodes the JPEG with libjpeg: grayscale and CMYK
  * are converted to RGB; images whose shorter side is >= 2*d->min_side are decoded at a reduced
- * scale (see SG_IMAGENET_MIN_SIDE). A truncated or corrupt JPEG is an error naming the file.
+ * scale (see SG_IMAGENET_MIN_SIDE). A truncated or corrupt JPEG, or one beyond the bounds above,
+ * is an error naming the file.
  * When cap is too small it fails and still reports the shape, so the caller can grow buf and
  * retry. Thread-safe: worker threads may call it concurrently (each with its own err). */
 int sg_dataset_image(const sg_dataset *d, int i, uint8_t *buf, size_t cap, int *C, int *H,

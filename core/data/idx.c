@@ -7,8 +7,10 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zlib.h>
 
+#include "core/base/file.h"
 #include "core/data/internal.h"
 
 #define IDX_IMAGES_MAGIC 0x00000803u /* uint8, 3 dims: n, rows, cols */
@@ -29,8 +31,11 @@ static const char *gz_problem(gzFile f, const char *path, int *truncated) {
     if (errnum == Z_OK) return NULL;
     if (errnum == Z_ERRNO) return strerror(errno);
     if (!msg || !*msg) return "zlib error";
+    /* gzdopen'd streams name themselves "<fd:N>" */
     size_t pl = strlen(path);
     if (strncmp(msg, path, pl) == 0 && strncmp(msg + pl, ": ", 2) == 0) msg += pl + 2;
+    const char *close = strstr(msg, ">: ");
+    if (strncmp(msg, "<fd:", 4) == 0 && close) msg = close + 3;
     return msg;
 }
 
@@ -57,12 +62,11 @@ static int read_be32(gzFile f, uint32_t *v) {
 /* Opens path, checks the magic and reads ndims sizes into dims. */
 static gzFile idx_open(const char *path, uint32_t magic, int ndims, uint32_t *dims, sg_err *err) {
     int64_t size;
-    if (sgd_file_size(path, &size) != 0) {
-        sgd_not_found(err, "idx file", path, IDX_HOWTO);
-        return NULL;
-    }
-    gzFile f = gzopen(path, "rb");
+    int fd = sgd_open(path, "idx file", IDX_HOWTO, &size, err);
+    if (fd < 0) return NULL;
+    gzFile f = gzdopen(fd, "rb");
     if (!f) {
+        close(fd);
         sg_errf(err, "idx: cannot open %s: %s", path, strerror(errno ? errno : ENOMEM));
         return NULL;
     }
@@ -108,31 +112,58 @@ static gzFile idx_open(const char *path, uint32_t magic, int ndims, uint32_t *di
     return f;
 }
 
-/* Reads exactly bytes of data, then checks that nothing follows and that the gzip stream
- * (when it is one) ends cleanly. */
-static int idx_read_data(gzFile f, const char *path, void *buf, size_t bytes, const char *shape,
-                         sg_err *err) {
-    size_t got = gz_read_all(f, buf, bytes);
+/* Reads exactly bytes of data into a new buffer (free it), then checks that nothing follows and
+ * that the gzip stream (when it is one) ends cleanly; NULL on an error. The buffer grows as the
+ * data arrives: a header may claim gigabytes that a few bytes of gzip do not hold, and memory
+ * follows the data, not the claim (a claim beyond the machine's memory is refused up front). */
+static uint8_t *idx_read_data(gzFile f, const char *path, size_t bytes, const char *shape,
+                              const char *what, sg_err *err) {
+    if (sgd_fits_memory(bytes, what, err)) return NULL;
+    const size_t first = (size_t)1 << 20;
+    size_t cap = bytes < first ? bytes : first, got = 0;
+    uint8_t *buf = malloc(cap ? cap : 1);
+    for (;;) {
+        if (!buf) {
+            sg_errf(err, "out of memory: %s needs %zu bytes", what, bytes);
+            return NULL;
+        }
+        got += gz_read_all(f, buf + got, cap - got);
+        if (got < cap || cap == bytes) break;
+        size_t next = bytes - cap > cap ? 2 * cap : bytes;
+        uint8_t *grown = realloc(buf, next);
+        if (!grown) free(buf);
+        buf = grown;
+        cap = next;
+    }
     int truncated;
     const char *why = gz_problem(f, path, &truncated);
     if (got < bytes) {
         if (why && !truncated)
-            return sg_errf(err, "idx: %s is corrupt: the gzip stream fails after %zu of the %zu "
-                           "bytes of data (%s)", path, got, bytes, why);
-        return sg_errf(err, "idx: %s is truncated: the header declares %s (%zu bytes of data) "
-                       "but only %zu could be read%s%s%s", path, shape, bytes, got,
-                       why ? " (gzip: " : "", why ? why : "", why ? ")" : "");
+            sg_errf(err, "idx: %s is corrupt: the gzip stream fails after %zu of the %zu bytes of "
+                    "data (%s)", path, got, bytes, why);
+        else
+            sg_errf(err, "idx: %s is truncated: the header declares %s (%zu bytes of data) but "
+                    "only %zu could be read%s%s%s", path, shape, bytes, got,
+                    why ? " (gzip: " : "", why ? why : "", why ? ")" : "");
+        free(buf);
+        return NULL;
     }
     unsigned char extra;
     int more = why ? 0 : gzread(f, &extra, 1);
-    if (more > 0)
-        return sg_errf(err, "idx: %s has data beyond the %s (%zu bytes) its header declares",
-                       path, shape, bytes);
+    if (more > 0) {
+        sg_errf(err, "idx: %s has data beyond the %s (%zu bytes) its header declares", path, shape,
+                bytes);
+        free(buf);
+        return NULL;
+    }
     if (!why) why = gz_problem(f, path, &truncated);
-    if (why)
-        return sg_errf(err, "idx: %s: the data is complete but the gzip stream after it is %s "
-                       "(%s)", path, truncated ? "truncated" : "corrupt", why);
-    return 0;
+    if (why) {
+        sg_errf(err, "idx: %s: the data is complete but the gzip stream after it is %s (%s)", path,
+                truncated ? "truncated" : "corrupt", why);
+        free(buf);
+        return NULL;
+    }
+    return buf;
 }
 
 int sg_dataset_open_idx(sg_dataset *d, const char *images_path, const char *labels_path,
@@ -164,18 +195,17 @@ int sg_dataset_open_idx(sg_dataset *d, const char *images_path, const char *labe
     size_t bytes = (size_t)n * (size_t)H * (size_t)W;
     char what[160];
     snprintf(what, sizeof what, "%s (%s)", images_path, shape);
-    pixels = sgd_big_alloc(bytes, what, err);
+    pixels = idx_read_data(fi, images_path, bytes, shape, what, err);
     if (!pixels) goto fail;
-    if (idx_read_data(fi, images_path, pixels, bytes, shape, err)) goto fail;
-
+    snprintf(shape, sizeof shape, "%d labels", n);
+    snprintf(what, sizeof what, "%s (%s)", labels_path, shape);
+    raw = idx_read_data(fl, labels_path, (size_t)n, shape, what, err);
+    if (!raw) goto fail;
     labels = malloc((size_t)n * sizeof *labels);
-    raw = malloc((size_t)n);
-    if (!labels || !raw) {
+    if (!labels) {
         sg_errf(err, "out of memory: %d labels of %s", n, labels_path);
         goto fail;
     }
-    snprintf(shape, sizeof shape, "%d labels", n);
-    if (idx_read_data(fl, labels_path, raw, (size_t)n, shape, err)) goto fail;
     int maxl = 0;
     for (int i = 0; i < n; i++) {
         labels[i] = raw[i];
@@ -203,16 +233,16 @@ fail:
     return -1;
 }
 
-/* dir/name.gz when it exists, else dir/name when that exists, else dir/name.gz (missing). */
+/* dir/name.gz when something is there, else dir/name when something is there (whether it is a
+ * readable regular file is for the reader to say), else an error naming dir/name.gz. */
 static int pick_file(char *out, size_t cap, const char *dir, const char *name, sg_err *err) {
     char gz[256];
     snprintf(gz, sizeof gz, "%s.gz", name);
     if (sgd_path_join(out, cap, dir, gz, err)) return -1;
-    int64_t size;
-    if (sgd_file_size(out, &size) == 0) return 0;
+    if (sg_file_exists(out)) return 0;
     char plain[SG_DATASET_PATH_MAX];
     if (sgd_path_join(plain, sizeof plain, dir, name, err)) return -1;
-    if (sgd_file_size(plain, &size) == 0) {
+    if (sg_file_exists(plain)) {
         snprintf(out, cap, "%s", plain);
         return 0;
     }

@@ -92,9 +92,7 @@ static int list_folder(const char *path, int want_dirs, strlist *out, sg_err *er
 
 int sg_dataset_open_imagenet(sg_dataset *d, const char *dir, sg_err *err) {
     memset(d, 0, sizeof *d);
-    struct stat st;
-    if (stat(dir, &st) != 0) return sgd_not_found(err, "ImageNet", dir, IMAGENET_HOWTO);
-    if (!S_ISDIR(st.st_mode)) return sg_errf(err, "ImageNet: %s is not a folder", dir);
+    if (sgd_check_folder(dir, "ImageNet", IMAGENET_HOWTO, err)) return -1;
     size_t dl = strlen(dir);
     while (dl > 1 && dir[dl - 1] == '/') dl--; /* "x/" and "x" give the same file names */
     if (dl >= SG_DATASET_PATH_MAX) return sg_errf(err, "ImageNet: path too long: %s", dir);

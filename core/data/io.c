@@ -8,32 +8,20 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#include "core/base/file.h"
 #include "core/data/internal.h"
 
 int sgd_path_join(char *out, size_t cap, const char *dir, const char *name, sg_err *err) {
     size_t dl = strlen(dir);
     int slash = dl > 0 && dir[dl - 1] != '/';
-    int len = snprintf(out, cap, "%s%s%s", dir, slash ? "/" : "", name);
-    if (len < 0 || (size_t)len >= cap)
-        return sg_errf(err, "path too long: %s/%s (more than %zu characters)", dir, name, cap - 1);
-    return 0;
+    return sg_path_printf(out, cap, err, "%s%s%s", dir, slash ? "/" : "", name);
 }
 
-int sgd_file_size(const char *path, int64_t *size) {
-    struct stat st;
-    if (stat(path, &st) != 0) return -1;
-    if (S_ISDIR(st.st_mode)) {
-        errno = EISDIR;
-        return -1;
-    }
-    *size = (int64_t)st.st_size;
-    return 0;
-}
-
-int sgd_not_found(sg_err *err, const char *what, const char *path, const char *how_to_get) {
+int sgd_not_found(sg_err *err, const char *what, const char *path,
+                               const char *how_to_get) {
     int e = errno;
     if (e == ENOENT || e == ENOTDIR) {
-        /* Say when the whole folder is missing: the usual mistake is a wrong data_dir. */
+        /* Say when the whole folder is missing: the usual mistake is a wrong data.dir. */
         char dir[SG_DATASET_PATH_MAX];
         snprintf(dir, sizeof dir, "%s", path);
         char *slash = strrchr(dir, '/');
@@ -46,20 +34,43 @@ int sgd_not_found(sg_err *err, const char *what, const char *path, const char *h
         }
         return sg_errf(err, "%s not found: %s does not exist; %s", what, path, how_to_get);
     }
-    if (e == EISDIR) return sg_errf(err, "%s: %s is a folder, expected a file", what, path);
-    return sg_errf(err, "%s: cannot read %s: %s", what, path, strerror(e));
+    char why[sizeof err->msg];
+    snprintf(why, sizeof why, "%s", err->msg);
+    return sg_errf(err, "%s: %s", what, why);
 }
 
-void *sgd_big_alloc(size_t bytes, const char *what, sg_err *err) {
+int sgd_open(const char *path, const char *what, const char *how_to_get, int64_t *size,
+             sg_err *err) {
+    int fd = sg_open_regular(path, size, err);
+    if (fd < 0) sgd_not_found(err, what, path, how_to_get);
+    return fd;
+}
+
+FILE *sgd_fopen(const char *path, const char *what, const char *how_to_get, int64_t *size,
+                sg_err *err) {
+    FILE *f = sg_fopen_regular(path, size, err);
+    if (!f) sgd_not_found(err, what, path, how_to_get);
+    return f;
+}
+
+int sgd_check_folder(const char *dir, const char *what, const char *how_to_get, sg_err *err) {
+    if (sg_check_folder(dir, err) == 0) return 0;
+    return sgd_not_found(err, what, dir, how_to_get);
+}
+
+int sgd_fits_memory(size_t bytes, const char *what, sg_err *err) {
     /* Linux overcommits: malloc of more than the machine has may succeed and the process be
      * killed later while reading. Refuse up front what cannot fit in physical memory. */
     long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
     double phys = (pages > 0 && page > 0) ? (double)pages * (double)page : 0;
-    if (phys > 0 && (double)bytes > phys) {
-        sg_errf(err, "out of memory: %s needs %.2f GB but this machine has %.2f GB of RAM", what,
-                (double)bytes / 1e9, phys / 1e9);
-        return NULL;
-    }
+    if (phys > 0 && (double)bytes > phys)
+        return sg_errf(err, "out of memory: %s needs %.2f GB but this machine has %.2f GB of RAM",
+                       what, (double)bytes / 1e9, phys / 1e9);
+    return 0;
+}
+
+void *sgd_big_alloc(size_t bytes, const char *what, sg_err *err) {
+    if (sgd_fits_memory(bytes, what, err)) return NULL;
     void *p = malloc(bytes ? bytes : 1);
     if (!p)
         sg_errf(err, "out of memory: %s needs %.2f GB (%zu bytes) and the allocation failed", what,

@@ -5,7 +5,6 @@
  * back (setjmp/longjmp) and turn the message into an sg_err naming the file. Each call has its
  * own decompressor and FILE, so worker threads can decode concurrently. */
 #define _POSIX_C_SOURCE 200809L /* open_memstream */
-#include <errno.h>
 #include <setjmp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,6 +56,14 @@ static int jpeg_failure(j_common_ptr cinfo, const char *path, sg_err *err) {
     if (e->truncated)
         return sg_errf(err, "corrupt JPEG %s: the file ends before the image data does "
                        "(truncated download?)", path);
+    /* libjpeg asks for a backing store when the decoder's memory limit is reached */
+    if (e->pub.msg_code == JERR_NO_BACKING_STORE && cinfo->is_decompressor) {
+        j_decompress_ptr d = (j_decompress_ptr)cinfo;
+        return sg_errf(err, "JPEG %s (%ux%u%s) needs more than the %ld MB of decoder memory "
+                       "one image may use", path, (unsigned)d->image_width,
+                       (unsigned)d->image_height, d->progressive_mode ? ", progressive" : "",
+                       SG_JPEG_MAX_DECODER_BYTES >> 20);
+    }
     char msg[JMSG_LENGTH_MAX];
     (*cinfo->err->format_message)(cinfo, msg);
     return sg_errf(err, "corrupt JPEG %s: %s", path, msg);
@@ -75,8 +82,12 @@ static void cmyk_to_rgb(const JSAMPLE *px, int inverted, uint8_t rgb[3]) {
 
 int sgd_jpeg_decode(const char *path, int min_side, uint8_t *buf, size_t cap, int *C, int *H,
                     int *W, int header_only, sg_err *err) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return sg_errf(err, "cannot open JPEG %s: %s", path, strerror(errno));
+    FILE *f = sg_fopen_regular(path, NULL, err);
+    if (!f) {
+        char why[sizeof err->msg];
+        snprintf(why, sizeof why, "%s", err->msg);
+        return sg_errf(err, "cannot open JPEG: %s", why);
+    }
     struct jpeg_decompress_struct cinfo;
     jpeg_err_mgr jerr;
     init_err(&jerr);
@@ -88,6 +99,7 @@ int sgd_jpeg_decode(const char *path, int min_side, uint8_t *buf, size_t cap, in
         return -1;
     }
     jpeg_create_decompress(&cinfo);
+    cinfo.mem->max_memory_to_use = SG_JPEG_MAX_DECODER_BYTES;
     jpeg_stdio_src(&cinfo, f);
     jpeg_read_header(&cinfo, TRUE);
 
@@ -107,6 +119,15 @@ int sgd_jpeg_decode(const char *path, int min_side, uint8_t *buf, size_t cap, in
     cinfo.scale_denom = denom;
     jpeg_calc_output_dimensions(&cinfo);
     const int oh = (int)cinfo.output_height, ow = (int)cinfo.output_width;
+    if ((int64_t)oh * ow > SG_JPEG_MAX_PIXELS) {
+        sg_errf(err, "JPEG %s is %ux%u and decodes to %dx%d (scale 1/%u): %.1f megapixels, more "
+                "than the %.1f an image may have", path, (unsigned)cinfo.image_width,
+                (unsigned)cinfo.image_height, ow, oh, denom, (double)oh * ow / 1e6,
+                (double)SG_JPEG_MAX_PIXELS / 1e6);
+        jpeg_destroy_decompress(&cinfo);
+        fclose(f);
+        return -1;
+    }
     if (C) *C = 3;
     if (H) *H = oh;
     if (W) *W = ow;

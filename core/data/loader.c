@@ -20,9 +20,7 @@ typedef struct {
 
 typedef struct {
     sg_loader *L;
-    sg_aug_scratch scratch;
-    uint8_t *img;
-    size_t img_cap;
+    sg_image_buf buf;
 } worker;
 
 struct sg_loader {
@@ -74,51 +72,84 @@ void sg_loader_indices(const sg_loader *L, long step, int *idx) {
     free(perm);
 }
 
-static int worker_init(worker *w, sg_loader *L, int maxH, int maxW) {
-    w->L = L;
-    w->scratch.cap = sg_aug_scratch_floats(L->C, maxH, maxW, L->S);
-    w->scratch.a = malloc(w->scratch.cap * sizeof(float));
-    w->scratch.b = malloc(w->scratch.cap * sizeof(float));
-    w->scratch.c = malloc(w->scratch.cap * sizeof(float));
-    w->img_cap = (size_t)L->C * maxH * maxW;
-    w->img = malloc(w->img_cap);
-    return (w->scratch.a && w->scratch.b && w->scratch.c && w->img) ? 0 : -1;
+/* ---- one image and its scratch, grown to fit ------------------------------------------------ */
+
+static void scratch_free(sg_aug_scratch *s) {
+    free(s->a);
+    free(s->b);
+    free(s->c);
+    memset(s, 0, sizeof *s);
 }
 
-static void worker_free(worker *w) {
-    free(w->scratch.a);
-    free(w->scratch.b);
-    free(w->scratch.c);
-    free(w->img);
+/* Room for a C x H x W image and its scratch; 0, or -1 (out of memory, b left empty). */
+static int image_buf_fit(sg_image_buf *b, int nscratch, int C, int H, int W, int S) {
+    size_t need = (size_t)C * H * W;
+    if (need > b->img_cap) {
+        free(b->img);
+        b->img = malloc(need);
+        b->img_cap = b->img ? need : 0;
+        if (!b->img) return -1;
+    }
+    size_t fl = sg_aug_scratch_floats(C, H, W, S);
+    if (fl > b->scratch.cap || (nscratch == 3 && !b->scratch.b)) {
+        if (fl < b->scratch.cap) fl = b->scratch.cap;
+        scratch_free(&b->scratch);
+        b->scratch.a = malloc(fl * sizeof(float));
+        if (nscratch == 3) {
+            b->scratch.b = malloc(fl * sizeof(float));
+            b->scratch.c = malloc(fl * sizeof(float));
+        }
+        if (!b->scratch.a || (nscratch == 3 && (!b->scratch.b || !b->scratch.c))) {
+            scratch_free(&b->scratch);
+            return -1;
+        }
+        b->scratch.cap = fl;
+    }
+    return 0;
 }
+
+int sg_image_buf_fetch(sg_image_buf *b, const sg_dataset *d, int i, int nscratch, int out_size,
+                       int *C, int *H, int *W, sg_err *err) {
+    SG_CHECK(nscratch == 1 || nscratch == 3, "nscratch %d", nscratch);
+    for (;;) {
+        int c = 0, h = 0, w = 0;
+        int rc = sg_dataset_image(d, i, b->img, b->img_cap, &c, &h, &w, err);
+        /* a failure that still reported a shape larger than the buffer: grow, and retry */
+        if (rc != 0 && (c <= 0 || h <= 0 || w <= 0 || (size_t)c * h * w <= b->img_cap)) return -1;
+        if (image_buf_fit(b, nscratch, c, h, w, out_size))
+            return sg_errf(err, "out of memory for image %d of %s (%dx%dx%d)", i, d->path, c, h,
+                           w);
+        if (rc == 0) {
+            *C = c, *H = h, *W = w;
+            return 0;
+        }
+    }
+}
+
+void sg_image_buf_free(sg_image_buf *b) {
+    free(b->img);
+    scratch_free(&b->scratch);
+    memset(b, 0, sizeof *b);
+}
+
+/* ---- workers ------------------------------------------------------------------------------------ */
+
+static void worker_init(worker *w, sg_loader *L) {
+    w->L = L;
+    memset(&w->buf, 0, sizeof w->buf);
+}
+
+static void worker_free(worker *w) { sg_image_buf_free(&w->buf); }
 
 /* Augments item `item` (sample item/2, view item%2) of slot s, whose image is `index`. */
 static int do_item(worker *w, slot *s, int item, int index, long epoch, sg_err *err) {
     sg_loader *L = w->L;
     int C, H, W;
-    for (;;) {
-        if (sg_dataset_image(L->d, index, w->img, w->img_cap, &C, &H, &W, err) == 0) break;
-        /* ImageNet images vary in size: grow the buffers once and retry */
-        size_t need = (size_t)C * H * W;
-        if (C <= 0 || H <= 0 || W <= 0 || need <= w->img_cap) return -1;
-        free(w->img);
-        w->img_cap = need;
-        w->img = malloc(need);
-        size_t fl = sg_aug_scratch_floats(C, H, W, L->S);
-        if (fl > w->scratch.cap) {
-            free(w->scratch.a), free(w->scratch.b), free(w->scratch.c);
-            w->scratch.cap = fl;
-            w->scratch.a = malloc(fl * sizeof(float));
-            w->scratch.b = malloc(fl * sizeof(float));
-            w->scratch.c = malloc(fl * sizeof(float));
-        }
-        if (!w->img || !w->scratch.a || !w->scratch.b || !w->scratch.c)
-            return sg_errf(err, "out of memory decoding image %d (%dx%dx%d)", index, C, H, W);
-    }
+    if (sg_image_buf_fetch(&w->buf, L->d, index, 3, L->S, &C, &H, &W, err)) return -1;
     const int b = item / 2, v = item % 2;
     float *dst = s->x[v] + (size_t)b * L->C * L->S * L->S;
-    sg_augment(L->be, &L->rec[v], w->img, C, H, W, L->seed, (uint32_t)epoch, (uint32_t)index,
-               (uint32_t)v, dst, &w->scratch);
+    sg_augment(L->be, &L->rec[v], w->buf.img, C, H, W, L->seed, (uint32_t)epoch,
+               (uint32_t)index, (uint32_t)v, dst, &w->buf.scratch);
     return 0;
 }
 
@@ -182,8 +213,8 @@ int sg_loader_open(sg_loader **out, const sg_dataset *d, const sg_aug_recipe rec
     L->perm = malloc((size_t)n * sizeof *L->perm);
     L->perm_epoch = -1;
     L->prep = -1;
-    int maxH = d->H > 0 ? d->H : 512, maxW = d->W > 0 ? d->W : 512;
-    int ok = L->perm != NULL && worker_init(&L->inline_worker, L, maxH, maxW) == 0;
+    worker_init(&L->inline_worker, L);
+    int ok = L->perm != NULL;
     for (int i = 0; i < 2 && ok; i++) {
         L->slots[i].step = -1;
         for (int v = 0; v < 2; v++) {
@@ -202,9 +233,14 @@ int sg_loader_open(sg_loader **out, const sg_dataset *d, const sg_aug_recipe rec
     if (workers > 0) {
         L->threads = calloc((size_t)workers, sizeof *L->threads);
         L->workers = calloc((size_t)workers, sizeof *L->workers);
+        if (!L->threads || !L->workers) {
+            L->nworkers = 0;
+            sg_loader_close(L);
+            return sg_errf(err, "out of memory for %d data workers", workers);
+        }
         for (int i = 0; i < workers; i++) {
-            if (worker_init(&L->workers[i], L, maxH, maxW) != 0 ||
-                pthread_create(&L->threads[i], NULL, worker_main, &L->workers[i]) != 0) {
+            worker_init(&L->workers[i], L);
+            if (pthread_create(&L->threads[i], NULL, worker_main, &L->workers[i]) != 0) {
                 L->nworkers = i;
                 sg_loader_close(L);
                 return sg_errf(err, "could not start data worker %d of %d", i + 1, workers);

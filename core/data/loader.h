@@ -25,3 +25,19 @@ void sg_loader_close(sg_loader *L);
 
 /* The image indices of step `step` (batch entries), for tests and diagnostics. */
 void sg_loader_indices(const sg_loader *L, long step, int *idx);
+
+/* One image of a dataset and the augmentation scratch for it, both grown to fit each image as it
+ * comes: ImageNet's sizes vary (up to SG_JPEG_MAX_PIXELS decoded). The loader's workers and the
+ * evaluation's feature pass use it. {0} is an empty one; free with sg_image_buf_free. */
+typedef struct {
+    uint8_t *img;           /* [C, H, W] uint8 of the last image fetched */
+    size_t img_cap;         /* bytes */
+    sg_aug_scratch scratch; /* a always; b and c too when fetched with nscratch = 3 */
+} sg_image_buf;
+
+/* Image i of d into b->img, its shape into *C, *H, *W, with scratch for views of out_size:
+ * nscratch 1 (a: sg_eval_view) or 3 (a, b, c: sg_augment). Errors (a corrupt JPEG, too many
+ * pixels, out of memory) name the file or the image. */
+int sg_image_buf_fetch(sg_image_buf *b, const sg_dataset *d, int i, int nscratch, int out_size,
+                       int *C, int *H, int *W, sg_err *err);
+void sg_image_buf_free(sg_image_buf *b);

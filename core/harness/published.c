@@ -256,8 +256,8 @@ static int load_suites(sg_published *c, mapping *m, const char *dir, sg_err *err
     SG_CHECK(s != NULL, "out of memory");
     for (int i = 0; i < nn && !rc; i++) {
         char path[4400];
-        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
-        if (sg_suite_load(s, path, dir, err)) {
+        if (sg_path_printf(path, sizeof path, err, "%s/%s", dir, names[i]) ||
+            sg_suite_load(s, path, dir, err)) {
             rc = -1;
             break;
         }
@@ -287,6 +287,11 @@ static int load_suites(sg_published *c, mapping *m, const char *dir, sg_err *err
                 m->row_tags[row][m->row_ntags[row]++] = gi;
                 sg_published_row *cr = &c->rows[row];
                 size_t at = strlen(cr->runs);
+                if (at + 1 + strlen(tag) >= sizeof cr->runs) {
+                    rc = sg_errf(err, "%s: reference row %s is answered by more runs than fit "
+                                      "in %zu characters", path, id, sizeof cr->runs - 1);
+                    break;
+                }
                 snprintf(cr->runs + at, sizeof cr->runs - at, "%s%s", at ? " " : "", tag);
                 cr->nruns++;
             }
@@ -365,7 +370,14 @@ static int load_results(sg_published *c, mapping *m, const char *path, sg_err *e
                          path, line, ps);
             break;
         }
-        snprintf(e.dataset, sizeof e.dataset, "%s", sg_csv_cell(&t, r, col[X_DATASET]));
+        const char *ds = sg_csv_cell(&t, r, col[X_DATASET]);
+        if (strlen(ds) >= sizeof e.dataset) {
+            rc = sg_errf(err, "%s: line %zu, column dataset: '%.40s...' is longer than the %zu "
+                              "characters of a dataset name", path, line, ds,
+                         sizeof e.dataset - 1);
+            break;
+        }
+        snprintf(e.dataset, sizeof e.dataset, "%s", ds);
         e.file = path;
         e.line = line;
         tag_group *g = &m->g[gi];
@@ -873,11 +885,12 @@ int sg_published_write(const sg_published *c, const sg_published_out_opts *o, sg
     sg_published_written s;
     memset(&s, 0, sizeof s);
     if (!o->out_dir || !*o->out_dir) return sg_errf(err, "--out: empty folder name");
-    snprintf(s.csv_path, sizeof s.csv_path, "%s/check.csv", o->out_dir);
-    snprintf(s.md_path, sizeof s.md_path, "%s/check.md", o->out_dir);
-    snprintf(s.png_path, sizeof s.png_path, "%s/check.png", o->out_dir);
-    snprintf(s.dat_path, sizeof s.dat_path, "%s/check.dat", o->out_dir);
-    snprintf(s.gp_path, sizeof s.gp_path, "%s/check.gp", o->out_dir);
+    if (sg_path_printf(s.csv_path, sizeof s.csv_path, err, "%s/check.csv", o->out_dir) ||
+        sg_path_printf(s.md_path, sizeof s.md_path, err, "%s/check.md", o->out_dir) ||
+        sg_path_printf(s.png_path, sizeof s.png_path, err, "%s/check.png", o->out_dir) ||
+        sg_path_printf(s.dat_path, sizeof s.dat_path, err, "%s/check.dat", o->out_dir) ||
+        sg_path_printf(s.gp_path, sizeof s.gp_path, err, "%s/check.gp", o->out_dir))
+        return -1;
     if (w) *w = s;
     const char *old = sg_file_exists(s.csv_path)   ? s.csv_path
                       : sg_file_exists(s.md_path)  ? s.md_path

@@ -15,6 +15,7 @@
 #include "core/base/csv.h"
 #include "core/base/file.h"
 #include "core/base/log.h"
+#include "core/base/text.h"
 #include "core/ssl/train.h"
 #include "core/ssl/train_config.h"
 
@@ -38,27 +39,79 @@ static int find_run(const sg_suite *s, const char *name) {
     return -1;
 }
 
+/* Appends " words" (or "words" to an empty buf) to buf[cap]; -1, buf unchanged, when it does
+ * not fit: a setting cut in the middle would silently mean something else. */
+static int append_words(char *buf, size_t cap, const char *words) {
+    size_t at = strlen(buf), n = strlen(words);
+    if (at + (at ? 1 : 0) + n >= cap) return -1;
+    snprintf(buf + at, cap - at, "%s%s", at ? " " : "", words);
+    return 0;
+}
+
+/* Copies the next white-space separated token of *p into out[cap] and moves *p past it; -1 when
+ * there is none or it does not fit. */
+static int next_token(const char **p, char *out, size_t cap) {
+    const char *b = *p;
+    while (isspace((unsigned char)*b)) b++;
+    const char *e = b;
+    while (*e && !isspace((unsigned char)*e)) e++;
+    if (e == b || (size_t)(e - b) >= cap) return -1;
+    memcpy(out, b, (size_t)(e - b));
+    out[e - b] = 0;
+    *p = e;
+    return 0;
+}
+
+/* "RUNS METRIC OP TARGET" after an expect line's colon, and its label: every field whole, and
+ * nothing after TARGET. */
+static int parse_expect(sg_suite_expect *e, const char *label, const char *rest) {
+    char op[2];
+    if (strlen(label) >= sizeof e->label) return -1;
+    snprintf(e->label, sizeof e->label, "%s", label);
+    if (next_token(&rest, e->runs, sizeof e->runs) ||
+        next_token(&rest, e->metric, sizeof e->metric) || next_token(&rest, op, sizeof op) ||
+        next_token(&rest, e->target, sizeof e->target) || (op[0] != '<' && op[0] != '>'))
+        return -1;
+    while (isspace((unsigned char)*rest)) rest++;
+    if (*rest) return -1;
+    e->op = op[0];
+    return 0;
+}
+
 static const char *const metrics[] = {"probe_best", "probe_final", "knn_acc", "collapse_std",
                                       "eff_rank_F", "final_loss"};
 
 int sg_suite_load(sg_suite *s, const char *name_or_path, const char *suites_dir, sg_err *err) {
     memset(s, 0, sizeof *s);
-    if (strchr(name_or_path, '/') || strstr(name_or_path, ".suite"))
-        snprintf(s->path, sizeof s->path, "%s", name_or_path);
-    else
-        snprintf(s->path, sizeof s->path, "%s/%s.suite", suites_dir, name_or_path);
-    FILE *f = fopen(s->path, "r");
-    if (!f) return sg_errf(err, "suite '%s' not found: cannot open %s", name_or_path, s->path);
+    int rc = strchr(name_or_path, '/') || strstr(name_or_path, ".suite")
+                 ? sg_path_printf(s->path, sizeof s->path, err, "%s", name_or_path)
+                 : sg_path_printf(s->path, sizeof s->path, err, "%s/%s.suite", suites_dir,
+                                  name_or_path);
+    if (rc) return -1;
+    FILE *f = sg_fopen_regular(s->path, NULL, err);
+    if (!f) {
+        char why[sizeof err->msg];
+        snprintf(why, sizeof why, "%s", err->msg);
+        return sg_errf(err, "suite '%s' not found: %s", name_or_path, why);
+    }
     const char *base = strrchr(s->path, '/');
     base = base ? base + 1 : s->path;
-    if (strlen(base) >= sizeof s->name)
+    if (strlen(base) >= sizeof s->name) {
+        fclose(f);
         return sg_errf(err, "suite file name %s is longer than %zu characters", base, sizeof s->name - 1);
+    }
     memcpy(s->name, base, strlen(base) + 1);
     char *dot = strstr(s->name, ".suite");
     if (dot) *dot = 0;
-    char line[4096];
-    int lineno = 0, rc = 0;
-    while (rc == 0 && fgets(line, sizeof line, f)) {
+    char *line = NULL;
+    size_t line_cap = 0;
+    int lineno = 0;
+    while (rc == 0) {
+        int got = sg_read_line(f, &line, &line_cap, SG_SUITE_MAX_LINE, s->path, lineno + 1, err);
+        if (got <= 0) {
+            rc = got;
+            break;
+        }
         lineno++;
         char *hash = strchr(line, '#');
         if (hash) *hash = 0;
@@ -70,8 +123,12 @@ int sg_suite_load(sg_suite *s, const char *name_or_path, const char *suites_dir,
                 rc = sg_errf(err, "%s:%d: expected 'base = key=value ...'", s->path, lineno);
                 break;
             }
-            size_t at = strlen(s->base);
-            snprintf(s->base + at, sizeof s->base - at, "%s%s", at ? " " : "", trim(eq + 1));
+            if (append_words(s->base, sizeof s->base, trim(eq + 1))) {
+                rc = sg_errf(err, "%s:%d: the base settings are longer than the %zu characters "
+                                  "a suite holds (all base lines together)",
+                             s->path, lineno, sizeof s->base - 1);
+                break;
+            }
         } else if (!strncmp(l, "run ", 4)) {
             char *eq = strchr(l, '=');
             if (!eq || s->nruns == SG_SUITE_MAX_RUNS) {
@@ -81,14 +138,23 @@ int sg_suite_load(sg_suite *s, const char *name_or_path, const char *suites_dir,
             }
             *eq = 0;
             char *name = trim(l + 4);
-            if (!valid_name(name) || find_run(s, name) >= 0) {
-                rc = sg_errf(err, "%s:%d: run name '%s' must be unique and use letters, digits, "
-                                  "'_' or '-'", s->path, lineno, name);
+            if (!valid_name(name) || find_run(s, name) >= 0 ||
+                strlen(name) >= sizeof s->runs[0].name) {
+                rc = sg_errf(err, "%s:%d: run name '%s' must be unique, at most %zu characters, "
+                                  "and use letters, digits, '_' or '-'",
+                             s->path, lineno, name, sizeof s->runs[0].name - 1);
+                break;
+            }
+            const char *ov = trim(eq + 1);
+            if (strlen(ov) >= sizeof s->runs[0].overrides) {
+                rc = sg_errf(err, "%s:%d: run %s: its settings are %zu characters, more than the "
+                                  "%zu a run holds", s->path, lineno, name, strlen(ov),
+                             sizeof s->runs[0].overrides - 1);
                 break;
             }
             sg_suite_run *r = &s->runs[s->nruns++];
             snprintf(r->name, sizeof r->name, "%s", name);
-            snprintf(r->overrides, sizeof r->overrides, "%s", trim(eq + 1));
+            snprintf(r->overrides, sizeof r->overrides, "%s", ov);
         } else if (!strncmp(l, "seeds", 5)) {
             char *eq = strchr(l, '='), *save = NULL;
             if (!eq) {
@@ -97,8 +163,9 @@ int sg_suite_load(sg_suite *s, const char *name_or_path, const char *suites_dir,
             }
             for (char *t = strtok_r(eq + 1, " \t", &save); t; t = strtok_r(NULL, " \t", &save)) {
                 char *end;
+                errno = 0;
                 long v = strtol(t, &end, 10);
-                if (*end || v < 0 || s->nseeds == SG_SUITE_MAX_SEEDS) {
+                if (*end || v < 0 || errno == ERANGE || s->nseeds == SG_SUITE_MAX_SEEDS) {
                     rc = sg_errf(err, "%s:%d: seed '%s' is not a non-negative integer (at most %d "
                                       "seeds)", s->path, lineno, t, SG_SUITE_MAX_SEEDS);
                     break;
@@ -114,15 +181,13 @@ int sg_suite_load(sg_suite *s, const char *name_or_path, const char *suites_dir,
                 break;
             }
             *colon = 0;
-            snprintf(e->label, sizeof e->label, "%s", trim(l + 7));
-            char op[4] = "";
-            if (sscanf(colon + 1, " %511s %31s %3s %63s", e->runs, e->metric, op, e->target) != 4 ||
-                (strcmp(op, "<") && strcmp(op, ">"))) {
-                rc = sg_errf(err, "%s:%d: expected 'expect LABEL: RUNS METRIC < or > TARGET'",
-                             s->path, lineno);
+            if (parse_expect(e, trim(l + 7), colon + 1)) {
+                rc = sg_errf(err, "%s:%d: expected 'expect LABEL: RUNS METRIC < or > TARGET' "
+                                  "(label at most %zu characters, RUNS %zu, METRIC %zu, TARGET %zu)",
+                             s->path, lineno, sizeof e->label - 1, sizeof e->runs - 1,
+                             sizeof e->metric - 1, sizeof e->target - 1);
                 break;
             }
-            e->op = op[0];
             int known = 0;
             for (size_t k = 0; k < sizeof metrics / sizeof metrics[0]; k++)
                 known |= !strcmp(metrics[k], e->metric);
@@ -147,15 +212,19 @@ int sg_suite_load(sg_suite *s, const char *name_or_path, const char *suites_dir,
                 break;
             }
             sg_suite_run *run = &s->runs[r];
-            size_t at = strlen(run->answers);
-            snprintf(run->answers + at, sizeof run->answers - at, "%s%s", at ? " " : "",
-                     trim(eq + 1));
+            if (append_words(run->answers, sizeof run->answers, trim(eq + 1))) {
+                rc = sg_errf(err, "%s:%d: run %s answers more reference rows than fit in %zu "
+                                  "characters", s->path, lineno, run->name,
+                             sizeof run->answers - 1);
+                break;
+            }
         } else {
             rc = sg_errf(err, "%s:%d: unknown statement '%.40s' (expected base, run, seeds, "
                               "expect or answers)", s->path, lineno, l);
         }
     }
     fclose(f);
+    free(line);
     if (rc) return -1;
     if (s->nruns == 0) return sg_errf(err, "%s: no runs", s->path);
     if (s->nseeds == 0) s->seeds[s->nseeds++] = 1;
@@ -178,11 +247,13 @@ int sg_suite_load(sg_suite *s, const char *name_or_path, const char *suites_dir,
 
 /* Applies "k=v k=v" to the config. */
 static int apply(sg_config *c, const char *list, sg_err *err) {
-    char buf[4096], *save = NULL;
-    snprintf(buf, sizeof buf, "%s", list);
-    for (char *t = strtok_r(buf, " \t", &save); t; t = strtok_r(NULL, " \t", &save))
-        if (sg_train_config_set_arg(c, t, err)) return -1;
-    return 0;
+    char *buf = strdup(list), *save = NULL; /* the command line's may be of any length */
+    SG_CHECK(buf != NULL, "out of memory");
+    int rc = 0;
+    for (char *t = strtok_r(buf, " \t", &save); t && !rc; t = strtok_r(NULL, " \t", &save))
+        rc = sg_train_config_set_arg(c, t, err);
+    free(buf);
+    return rc;
 }
 
 static void run_id(const sg_suite *s, int r, long seed, char *buf, size_t len) {
@@ -252,9 +323,7 @@ int sg_suite_report(const sg_suite *s, const char *results_csv, sg_err *err) {
 /* Whether run id is already in the results file. */
 static int recorded(const char *results, const char *id, int *found, sg_err *err) {
     *found = 0;
-    FILE *probe = fopen(results, "r");
-    if (!probe) return 0;
-    fclose(probe);
+    if (!sg_file_exists(results)) return 0;
     sg_csv_table t;
     if (sg_csv_read(results, &t, err)) return -1;
     int cid = sg_csv_col(&t, "run_id");
@@ -294,14 +363,12 @@ static int run_one(const sg_suite *s, const sg_suite_opts *o, int r, long seed, 
      * died before the first one) */
     char steps[4400];
     snprintf(steps, sizeof steps, "%s/%s/steps.csv", runs_dir, id);
-    FILE *sf = fopen(steps, "rb");
     /* parallel runs share the terminal: whole lines, never bars drawn over each other */
-    sg_train_opts to = {sf != NULL,
+    sg_train_opts to = {sg_file_exists(steps),
                         o->quiet      ? SG_TRAIN_PROGRESS_NONE
                         : o->jobs > 1 ? SG_TRAIN_PROGRESS_LINES
                                       : SG_TRAIN_PROGRESS_AUTO,
                         0};
-    if (sf) fclose(sf);
     sg_info("%s%s", id, to.resume ? " (resuming)" : "");
     sg_train_summary sum;
     rc = sg_train_run(c, &to, &sum, err);
@@ -312,9 +379,10 @@ static int run_one(const sg_suite *s, const sg_suite_opts *o, int r, long seed, 
 
 int sg_suite_run_all(const sg_suite *s, const sg_suite_opts *o, sg_err *err) {
     char results[4200], runs_dir[4200];
-    snprintf(results, sizeof results, "%s/results.csv", o->out_dir);
-    snprintf(runs_dir, sizeof runs_dir, "%s/runs", o->out_dir);
-    if (sg_mkdirs(o->out_dir, err)) return -1;
+    if (sg_path_printf(results, sizeof results, err, "%s/results.csv", o->out_dir) ||
+        sg_path_printf(runs_dir, sizeof runs_dir, err, "%s/runs", o->out_dir) ||
+        sg_mkdirs(o->out_dir, err))
+        return -1;
     /* the (run, seed) pairs not yet in the results */
     int pending_run[SG_SUITE_MAX_RUNS * SG_SUITE_MAX_SEEDS];
     long pending_seed[SG_SUITE_MAX_RUNS * SG_SUITE_MAX_SEEDS];

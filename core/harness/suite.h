@@ -21,6 +21,8 @@
 #define SG_SUITE_MAX_RUNS 64
 #define SG_SUITE_MAX_SEEDS 16
 #define SG_SUITE_MAX_EXPECT 32
+/* Longer lines, names or settings than the fields below hold are errors naming the limit. */
+#define SG_SUITE_MAX_LINE 4095
 
 typedef struct {
     char name[64];

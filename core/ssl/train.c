@@ -34,12 +34,13 @@ static const char *const epoch_cols[] = {
     "F_eigs", "Wp_eigs", "align_Wp", "probe_final", "probe_best", "probe_best_epoch",
     "knn_acc", "img_per_s", "data_wait_frac"};
 #define NEPOCH_COLS 16
+/* The build's git_commit is not here: it is one of the machine columns appended to these. */
 static const char *const result_cols[] = {
-    "run_id", "finished_utc", "git_commit", "config_hash", "seed", "dataset", "method",
+    "run_id", "finished_utc", "config_hash", "seed", "dataset", "method",
     "predictor", "setting", "tag", "backend", "epochs", "steps", "final_loss", "collapse_std",
     "eff_rank_F", "probe_final", "probe_best", "probe_best_epoch", "knn_acc", "probe_protocol",
     "knn_protocol", "img_per_s", "data_wait_frac", "wall_s"};
-#define NRESULT_BASE 25
+#define NRESULT_BASE 24
 
 int sg_train_results_ncols(void) { return NRESULT_BASE + sg_machine_ncols(); }
 
@@ -145,15 +146,8 @@ static int features(run *r, const ds_range *rg, float *feat, int32_t *labels, sg
     const int B = m->B, D = m->trunk.feat_dim;
     const size_t img = (size_t)r->C * r->S * r->S;
     const int center = r->ds->eval_center_crop;
-    int maxH = rg->d->H > 0 ? rg->d->H : 4096, maxW = rg->d->W > 0 ? rg->d->W : 4096;
-    size_t ucap = (size_t)r->C * maxH * maxW, fcap = sg_aug_scratch_floats(r->C, maxH, maxW, r->S);
-    uint8_t *u8 = malloc(ucap);
-    sg_aug_scratch s = {malloc(fcap * sizeof(float)), NULL, NULL, fcap};
-    if (!u8 || !s.a) {
-        free(u8);
-        free(s.a);
-        return sg_errf(err, "out of memory for evaluation images");
-    }
+    /* grown to each image: ImageNet photos come in any size */
+    sg_image_buf ib = {0};
     int rc = 0;
     for (int at = 0; at < rg->count && rc == 0; at += B) {
         int n = rg->count - at < B ? rg->count - at : B;
@@ -164,11 +158,11 @@ static int features(run *r, const ds_range *rg, float *feat, int32_t *labels, sg
                 continue;
             }
             int C, H, W, idx = rg->first + at + i;
-            if (sg_dataset_image(rg->d, idx, u8, ucap, &C, &H, &W, err)) {
+            if (sg_image_buf_fetch(&ib, rg->d, idx, 1, r->S, &C, &H, &W, err)) {
                 rc = -1;
                 break;
             }
-            sg_eval_view(r->hbe, &r->rec[0], center, u8, C, H, W, dst, &s);
+            sg_eval_view(r->hbe, &r->rec[0], center, ib.img, C, H, W, dst, &ib.scratch);
             labels[at + i] = rg->d->labels[idx];
         }
         if (rc) break;
@@ -176,8 +170,7 @@ static int features(run *r, const ds_range *rg, float *feat, int32_t *labels, sg
         const float *f = sg_ssl_features(m, m->x[0]);
         sg_ssl_get(m, feat + (size_t)at * D, f, (size_t)n * D);
     }
-    free(u8);
-    free(s.a);
+    sg_image_buf_free(&ib);
     return rc;
 }
 
@@ -274,6 +267,11 @@ static int load_checkpoint(run *r, sg_err *err) {
                             "config.cfg, or set run.name for a new run", msg, diff);
     }
     if (rc) return -1;
+    /* the model's file agrees with itself; a run also needs its counters at one of its points */
+    if (got.epochs_done != r->m.step / r->spe)
+        return sg_errf(err, "checkpoint %s is at step %ld, epoch %lld: not a point of this run "
+                            "(%ld steps per epoch)", r->ckpt_path, r->m.step,
+                       (long long)got.epochs_done, r->spe);
     r->epochs_done = got.epochs_done;
     r->epoch_loss_sum = got.epoch_loss_sum;
     return 0;
@@ -294,6 +292,10 @@ static void remove_partial_checkpoints(const run *r) {
 
 /* Cuts a CSV we wrote back to its header plus `rows` rows (our rows hold no newlines). */
 static int truncate_rows(const char *path, long rows, sg_err *err) {
+    struct stat st;
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) /* a FIFO would block the read */
+        return sg_errf(err, "%s is %s, expected a regular file", path,
+                       sg_file_kind((unsigned)st.st_mode));
     FILE *f = fopen(path, "r+b");
     if (!f) return sg_errf(err, "cannot open %s to resume: %s", path, strerror(errno));
     long lines = 0, off = 0;
@@ -437,7 +439,6 @@ static int append_result(run *r, const sg_train_summary *sum, sg_err *err) {
     sg_csv_row_init(&row);
     sg_csv_row_str(&row, r->run_id);
     sg_csv_row_str(&row, when);
-    sg_csv_row_str(&row, mach.git_commit);
     sg_csv_row_str(&row, hash);
     sg_csv_row_int(&row, sg_config_int(c, "trainer.seed"));
     sg_csv_row_str(&row, r->ds->name);
@@ -564,7 +565,7 @@ static int setup(run *r, const sg_train_opts *opts, sg_err *err) {
                        sg_backend_unavailable(bname), sg_backend_compiled());
     r->hbe = sg_backend_get("cpu");
     sg_cpu_set_threads((int)sg_config_int(c, "trainer.threads"));
-    if (open_data(r, err)) return -1;
+    if (open_data(r, err)) return SG_TRAIN_BAD_INPUT;
     r->epochs = (int)sg_config_int(c, "trainer.epochs");
     int B = (int)sg_config_int(c, "trainer.batch");
     int limit = (int)sg_config_int(c, "data.limit");
@@ -572,7 +573,7 @@ static int setup(run *r, const sg_train_opts *opts, sg_err *err) {
         limit = r->eval_train.count; /* never pre-train on the held-out fifth */
     if (sg_loader_open(&r->loader, &r->pre, r->rec, B, (int)sg_config_int(c, "data.workers"),
                        (uint64_t)sg_config_int(c, "trainer.seed"), limit, r->hbe, err))
-        return -1;
+        return SG_TRAIN_BAD_INPUT;
     r->spe = sg_loader_steps_per_epoch(r->loader);
     sg_ssl_settings set;
     if (sg_train_settings(c, r->C, r->S, r->S, r->spe, &set, err)) return -1;
@@ -586,13 +587,22 @@ static int setup(run *r, const sg_train_opts *opts, sg_err *err) {
 
     r->config_hash = sg_train_config_hash(c);
     const char *name = sg_config_str(c, "run.name");
+    if (strlen(name) >= sizeof r->run_id) {
+        /* cut, two long names would share one folder and one results row */
+        sg_errf(err, "run.name is %zu characters, more than the %zu a run name may have",
+                strlen(name), sizeof r->run_id - 1);
+        return SG_TRAIN_BAD_INPUT;
+    }
     if (name[0])
         snprintf(r->run_id, sizeof r->run_id, "%s", name);
     else
         snprintf(r->run_id, sizeof r->run_id, "%s-%s-%s-%08llx-s%lld", r->ds->name,
                  sg_config_str(c, "method.name"), sg_config_str(c, "predictor.kind"),
                  (unsigned long long)(r->config_hash & 0xffffffffu), sg_config_int(c, "trainer.seed"));
-    snprintf(r->dir, sizeof r->dir, "%s/%s", sg_config_str(c, "run.dir"), r->run_id);
+    if (sg_path_printf(r->dir, sizeof r->dir, err, "%s/%s", sg_config_str(c, "run.dir"),
+                       r->run_id))
+        return SG_TRAIN_BAD_INPUT;
+    /* dir is shorter than 4096: the file names fit their 4200 */
     snprintf(r->steps_path, sizeof r->steps_path, "%s/steps.csv", r->dir);
     snprintf(r->epochs_path, sizeof r->epochs_path, "%s/epochs.csv", r->dir);
     snprintf(r->ckpt_path, sizeof r->ckpt_path, "%s/checkpoint.bin", r->dir);

@@ -12,8 +12,11 @@
  * img_per_s, data_wait_*) is bit-identical for the same config, seed, backend and thread count,
  * and a resumed run reproduces the uninterrupted one exactly. */
 #pragma once
+#include <stdint.h>
+
 #include "core/base/config.h"
 #include "core/base/err.h"
+#include "core/ssl/ssl.h"
 
 typedef enum {
     SG_TRAIN_PROGRESS_AUTO,  /* a bar on a terminal, a line every 30 s elsewhere */
@@ -40,8 +43,13 @@ typedef struct {
     int finished; /* 0 when stopped by stop_after */
 } sg_train_summary;
 
-/* Returns 0 on success; on bad input (config, data, a finished run folder) -1 with the message.
- * A NaN/Inf loss stops the run with an error naming the step and the last good checkpoint. */
+/* sg_train_run's return when the input cannot be used: the dataset is missing, truncated,
+ * malformed or smaller than a batch, or run.name / run.dir do not fit (`stopgrad train` exits 2). */
+#define SG_TRAIN_BAD_INPUT (-2)
+
+/* Returns 0 on success; SG_TRAIN_BAD_INPUT or -1 (anything else: a config that cannot be built,
+ * a finished run folder, a write that failed) with the message. A NaN/Inf loss stops the run
+ * with an error naming the step and the last good checkpoint (-1). */
 int sg_train_run(const sg_config *cfg, const sg_train_opts *opts, sg_train_summary *out,
                  sg_err *err);
 

@@ -32,7 +32,11 @@ static const sg_cfg_spec schema[] = {
     {"model.stem", SG_CFG_ENUM, "auto", 0, 0, "auto|imagenet|cifar",
      "auto: 7x7/2 conv + max-pool for STL-10/ImageNet, 3x3/1 conv for CIFAR/Fashion-MNIST"},
     {"model.proj_hidden", SG_CFG_INT, "512", 1, 65536, NULL, "projector hidden size"},
-    {"model.proj_out", SG_CFG_INT, "128", 1, 65536, NULL, "projector output = predictor width D"},
+    /* D is bounded by the eigendecomposition of F (every run computes F's spectrum): LAPACK's
+     * ssyevd indexes its 1 + 6D + 2D^2 workspace floats with a 32-bit int, which stops at
+     * D = 32766, and cuSOLVER's workspace size is an int too; 16384 keeps both well inside
+     * (and F alone is 1 GiB there). */
+    {"model.proj_out", SG_CFG_INT, "128", 1, 16384, NULL, "projector output = predictor width D"},
     {"model.pred_hidden", SG_CFG_INT, "512", 1, 65536, NULL, "MLP predictor hidden size"},
     /* method */
     {"method.name", SG_CFG_ENUM, "byol", 0, 0, "byol|simsiam",

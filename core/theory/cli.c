@@ -136,14 +136,15 @@ static int cmd_check(int argc, char **argv) {
         return 1;
     }
     if (only) {
-        char buf[1024];
-        snprintf(buf, sizeof buf, "%s", only);
+        char *buf = strdup(only); /* a list of any length: none of it is dropped */
+        SG_CHECK(buf != NULL, "out of memory");
         for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok;
              tok = strtok_r(NULL, ",", &save)) {
             const sg_th_claim *c = sg_th_claim_find(tok);
             if (!c) {
                 fprintf(stderr, "stopgrad theory check: --only: unknown check '%s' (see --list)\n",
                         tok);
+                free(buf);
                 free(sel);
                 free(rs);
                 return 2;
@@ -151,6 +152,7 @@ static int cmd_check(int argc, char **argv) {
             for (int i = 0; i < n; i++)
                 if (sg_th_claim_at(i) == c) sel[i] = 1;
         }
+        free(buf);
     } else {
         for (int i = 0; i < n; i++) sel[i] = 1;
     }
@@ -165,21 +167,19 @@ static int cmd_check(int argc, char **argv) {
     sg_err err;
     int rc = 0;
     if (csv) {
-        snprintf(path, sizeof path, "%s", csv);
+        rc = sg_path_printf(path, sizeof path, &err, "%s", csv) ? 2 : 0;
     } else {
-        if (sg_mkdirs(out, &err)) {
-            fprintf(stderr, "stopgrad theory check: %s\n", err.msg);
-            rc = 1;
-        }
-        snprintf(path, sizeof path, "%s/checks.csv", out);
+        rc = sg_path_printf(path, sizeof path, &err, "%s/checks.csv", out) ? 2 : 0;
+        if (!rc && sg_mkdirs(out, &err)) rc = 1;
     }
+    if (rc) fprintf(stderr, "stopgrad theory check: %s\n", err.msg);
     if (!rc && sg_th_claims_write_csv(path, rs, m, &err)) {
         fprintf(stderr, "stopgrad theory check: %s\n", err.msg);
         rc = 1;
     }
     if (!rc) printf("wrote %s\n", path);
     for (size_t i = 0; i < m; i++)
-        if (!rs[i].pass) rc = 1;
+        if (!rs[i].pass && !rc) rc = 1;
     free(sel);
     free(rs);
     return rc;

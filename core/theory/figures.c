@@ -145,8 +145,8 @@ static int run_gnuplot(const fig_ctx *c, const char *script, sg_err *err) {
 static int finish_figure(fig_ctx *c, const char *name, sg_sbuf *b, const char *data,
                          const char *caption, const char *params, sg_err *err) {
     char path[8192];
-    snprintf(path, sizeof path, "%s/%s.gp", c->dir, name);
-    int bad = sg_write_file_atomic(path, b->s, b->len, err);
+    int bad = sg_path_printf(path, sizeof path, err, "%s/%s.gp", c->dir, name) ||
+              sg_write_file_atomic(path, b->s, b->len, err);
     sg_sbuf_free(b);
     if (bad) return -1;
     if (c->o->render && run_gnuplot(c, path, err)) return -1;

@@ -331,7 +331,7 @@ static void test_malformed(void) {
     sg_csv_table t;
     sg_err err = {{0}};
     int rc = sg_csv_read(path, &t, &err);
-    CHECK(rc == -1 && strstr(err.msg, path) && strstr(err.msg, "No such file"), "missing: %s",
+    CHECK(rc == -1 && strstr(err.msg, path) && strstr(err.msg, "does not exist"), "missing: %s",
           err.msg);
 
     /* accepted: header only; CRLF line ends; blank lines between rows */

@@ -329,7 +329,7 @@ static void test_errors(void) {
     rc = sg_dataset_open_imagenet(&d, dir, &err);
     CHECK(rc != 0 && has(&err, dir) && has(&err, "no class folders"), "flat: %s", err.msg);
     rc = sg_dataset_open_imagenet(&d, path, &err);
-    CHECK(rc != 0 && has(&err, "is not a folder"), "file: %s", err.msg);
+    CHECK(rc != 0 && has(&err, "is a regular file, expected a folder"), "file: %s", err.msg);
 
     /* A class folder with no JPEG in it. */
     snprintf(dir, sizeof dir, "%s/emptyclass", root);

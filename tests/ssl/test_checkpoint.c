@@ -2,7 +2,7 @@
  * a fresh one, and every damaged or foreign file is refused with its fault named, before the
  * model is touched: truncated, extended, a flipped body byte, zeroed weights, a step of -1 or 0
  * or beyond the run, a run of another length, another setting, another model size, an old
- * format version, not a checkpoint at all, a folder, a symlink loop, a missing file. */
+ * format version, not a checkpoint at all, a folder, a FIFO, a symlink loop, a missing file. */
 #define _DEFAULT_SOURCE /* symlink with -std=c11 */
 #include <errno.h>
 #include <stdio.h>
@@ -189,6 +189,11 @@ int main(void) {
     refused(&s, &run, bad, "not a stopgrad checkpoint", "not a checkpoint");
 
     refused(&s, &run, root, "not a regular file", "a folder");
+    char fifo[800];
+    snprintf(fifo, sizeof fifo, "%s/fifo.ckpt", root);
+    CHECK(mkfifo(fifo, 0600) == 0, "FIFO made");
+    refused(&s, &run, fifo, "not a regular file", "a FIFO (never blocks)");
+    unlink(fifo);
     char loop[800];
     snprintf(loop, sizeof loop, "%s/loop.ckpt", root);
     CHECK(symlink(loop, loop) == 0, "symlink loop made");

@@ -106,11 +106,14 @@ int sg_cmd_train(int argc, char **argv) {
             fprintf(stderr, "stopgrad train: %s\n", err.msg);
             rc = trc == SG_TRAIN_BAD_INPUT ? 2 : 1;
         } else if (s.finished) {
-            char probe[96] = "probe off", knn[48] = "kNN off";
-            if (!isnan(s.probe_final))
-                snprintf(probe, sizeof probe, "probe %.2f%% (best %.2f%% at epoch %d)",
-                         s.probe_final, s.probe_best, s.probe_best_epoch);
-            if (!isnan(s.knn_acc)) snprintf(knn, sizeof knn, "kNN %.2f%%", s.knn_acc);
+            char probe[160] = "probe off", knn[48] = "kNN off";
+            if (!isnan(s.ev.probe))
+                snprintf(probe, sizeof probe,
+                         "probe %.2f%% (epoch %d of %d; the reference code's best test epoch: "
+                         "%.2f%% at %d)",
+                         s.ev.probe, s.ev.probe_epoch + 1, s.ev.probe_epochs_run, s.ev.probe_best,
+                         s.ev.probe_best_epoch + 1);
+            if (!isnan(s.ev.knn)) snprintf(knn, sizeof knn, "kNN %.2f%%", s.ev.knn);
             printf("run %s: %ld steps, loss %.4f, collapse %.4f, eff. rank %.1f, %s, %s, "
                    "%.1f img/s, data wait %.1f%%, %.0f s\nfolder %s\n",
                    s.run_id, s.steps, s.final_loss, s.collapse_std, s.eff_rank, probe, knn,

@@ -78,8 +78,9 @@ static int parse_expect(sg_suite_expect *e, const char *label, const char *rest)
     return 0;
 }
 
-static const char *const metrics[] = {"probe_best", "probe_final", "knn_acc", "collapse_std",
-                                      "eff_rank_F", "final_loss"};
+static const char *const metrics[] = {"probe",      "probe_top5",   "probe_best",
+                                      "probe_final", "knn_acc",     "knn_top5",
+                                      "collapse_std", "eff_rank_F", "final_loss"};
 
 int sg_suite_load(sg_suite *s, const char *name_or_path, const char *suites_dir, sg_err *err) {
     memset(s, 0, sizeof *s);
@@ -192,8 +193,9 @@ int sg_suite_load(sg_suite *s, const char *name_or_path, const char *suites_dir,
             for (size_t k = 0; k < sizeof metrics / sizeof metrics[0]; k++)
                 known |= !strcmp(metrics[k], e->metric);
             if (!known) {
-                rc = sg_errf(err, "%s:%d: unknown metric '%s' (expected probe_best, probe_final, "
-                                  "knn_acc, collapse_std, eff_rank_F or final_loss)",
+                rc = sg_errf(err, "%s:%d: unknown metric '%s' (expected probe, probe_top5, "
+                                  "probe_best, probe_final, knn_acc, knn_top5, collapse_std, "
+                                  "eff_rank_F or final_loss)",
                              s->path, lineno, e->metric);
                 break;
             }
@@ -260,42 +262,71 @@ static void run_id(const sg_suite *s, int r, long seed, char *buf, size_t len) {
     snprintf(buf, len, "%s-%s-s%ld", s->name, s->runs[r].name, seed);
 }
 
-/* Mean over seeds of `metric` for run r; NAN when no row. */
-static double metric_mean(const sg_suite *s, const sg_csv_table *t, int r, const char *metric,
-                          int *nfound) {
+/* A metric of run r over the suite's seeds: the mean of the values that parse as numbers; how
+ * many rows there were, how many of them had no number (an empty, non-numeric or nan cell:
+ * never counted as 0), and a seed recorded more than once (an error, never extra seeds). */
+typedef struct {
+    double mean;
+    int rows, missing;
+    long dup_seed; /* -1: none */
+} metric_stat;
+
+static metric_stat metric_of(const sg_suite *s, const sg_csv_table *t, int r, const char *metric) {
+    metric_stat m = {NAN, 0, 0, -1};
     int cid = sg_csv_col(t, "run_id"), cm = sg_csv_col(t, metric);
     double sum = 0;
     int n = 0;
-    for (int k = 0; k < s->nseeds; k++) {
+    for (int k = 0; k < s->nseeds && cid >= 0; k++) {
         char id[160];
         run_id(s, r, s->seeds[k], id, sizeof id);
-        for (size_t i = 0; cid >= 0 && cm >= 0 && i < t->nrows; i++)
-            if (!strcmp(sg_csv_cell(t, i, cid), id)) {
-                double v = strtod(sg_csv_cell(t, i, cm), NULL);
-                if (!isnan(v)) {
-                    sum += v;
-                    n++;
-                }
+        int seen = 0;
+        for (size_t i = 0; i < t->nrows; i++) {
+            if (strcmp(sg_csv_cell(t, i, cid), id) != 0) continue;
+            if (seen++) m.dup_seed = s->seeds[k];
+            m.rows++;
+            const char *cell = cm >= 0 ? sg_csv_cell(t, i, cm) : "";
+            char *end;
+            double v = cell[0] ? strtod(cell, &end) : NAN;
+            if (!cell[0] || *end || isnan(v)) {
+                m.missing++;
+                continue;
             }
+            sum += v;
+            n++;
+        }
     }
-    if (nfound) *nfound = n;
-    return n ? sum / n : NAN;
+    if (n) m.mean = sum / n;
+    return m;
+}
+
+static double metric_mean(const sg_suite *s, const sg_csv_table *t, int r, const char *metric) {
+    return metric_of(s, t, r, metric).mean;
 }
 
 int sg_suite_report(const sg_suite *s, const char *results_csv, sg_err *err) {
     sg_csv_table t;
     if (sg_csv_read(results_csv, &t, err)) return -1;
+    for (int r = 0; r < s->nruns; r++) {
+        metric_stat m = metric_of(s, &t, r, "run_id");
+        if (m.dup_seed >= 0) {
+            sg_csv_table_free(&t);
+            return sg_errf(err, "%s holds run %s seed %ld more than once: a run is recorded once "
+                                "(remove the extra row)",
+                           results_csv, s->runs[r].name, m.dup_seed);
+        }
+    }
     printf("\nsuite %s (%s), %d run(s) x %d seed(s); means over seeds\n\n", s->name, s->path,
            s->nruns, s->nseeds);
-    printf("| run | seeds | probe best %% | probe final %% | kNN %% | collapse std | eff. rank F | "
-           "img/s | minutes |\n|---|---|---|---|---|---|---|---|---|\n");
+    printf("| run | seeds | probe %% | probe top-5 %% | probe, best test epoch %% (reference "
+           "code) | kNN %% | collapse std | eff. rank F | img/s | minutes |\n"
+           "|---|---|---|---|---|---|---|---|---|---|\n");
     for (int r = 0; r < s->nruns; r++) {
-        int n;
-        double pb = metric_mean(s, &t, r, "probe_best", &n);
-        printf("| %s | %d | %.2f | %.2f | %.2f | %.4f | %.1f | %.1f | %.1f |\n", s->runs[r].name, n,
-               pb, metric_mean(s, &t, r, "probe_final", NULL), metric_mean(s, &t, r, "knn_acc", NULL),
-               metric_mean(s, &t, r, "collapse_std", NULL), metric_mean(s, &t, r, "eff_rank_F", NULL),
-               metric_mean(s, &t, r, "img_per_s", NULL), metric_mean(s, &t, r, "wall_s", NULL) / 60);
+        metric_stat p = metric_of(s, &t, r, "probe");
+        printf("| %s | %d | %.2f | %.2f | %.2f | %.2f | %.4f | %.1f | %.1f | %.1f |\n",
+               s->runs[r].name, p.rows, p.mean, metric_mean(s, &t, r, "probe_top5"),
+               metric_mean(s, &t, r, "probe_best"), metric_mean(s, &t, r, "knn_acc"),
+               metric_mean(s, &t, r, "collapse_std"), metric_mean(s, &t, r, "eff_rank_F"),
+               metric_mean(s, &t, r, "img_per_s"), metric_mean(s, &t, r, "wall_s") / 60);
     }
     int failed = 0;
     if (s->nexpect) printf("\n");
@@ -303,17 +334,23 @@ int sg_suite_report(const sg_suite *s, const char *results_csv, sg_err *err) {
         const sg_suite_expect *e = &s->expect[i];
         char *end;
         double target = strtod(e->target, &end);
-        if (*end) target = metric_mean(s, &t, find_run(s, e->target), e->metric, NULL);
+        metric_stat tm = {target, 1, 0, -1};
+        if (*end) tm = metric_of(s, &t, find_run(s, e->target), e->metric);
         char buf[512], *save = NULL;
         snprintf(buf, sizeof buf, "%s", e->runs);
         for (char *r = strtok_r(buf, ",", &save); r; r = strtok_r(NULL, ",", &save)) {
-            int n;
-            double v = metric_mean(s, &t, find_run(s, r), e->metric, &n);
-            int ok = !isnan(v) && !isnan(target) && (e->op == '<' ? v < target : v > target);
-            const char *verdict = (isnan(v) || isnan(target)) ? "NOT RUN" : ok ? "PASS" : "FAIL";
-            failed |= !ok;
-            printf("%-7s %s: %s %s = %.4g %c %s (%.4g)\n", verdict, e->label, r, e->metric, v, e->op,
-                   e->target, target);
+            metric_stat m = metric_of(s, &t, find_run(s, r), e->metric);
+            double v = m.mean;
+            /* a value that is not a number is MISSING, a run without rows NOT RUN: neither
+             * passes */
+            const char *verdict = !m.rows || !tm.rows ? "NOT RUN"
+                                  : m.missing || tm.missing || isnan(v) || isnan(tm.mean)
+                                      ? "MISSING"
+                                  : (e->op == '<' ? v < tm.mean : v > tm.mean) ? "PASS"
+                                                                               : "FAIL";
+            failed |= strcmp(verdict, "PASS") != 0;
+            printf("%-7s %s: %s %s = %.4g %c %s (%.4g)\n", verdict, e->label, r, e->metric, v,
+                   e->op, e->target, tm.mean);
         }
     }
     sg_csv_table_free(&t);

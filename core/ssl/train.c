@@ -28,19 +28,21 @@
 
 static const char *const step_cols[] = {"step", "epoch", "loss", "lr", "ema",
                                         "seconds", "img_per_s", "data_wait_s"};
-#define NSTEP_COLS 8
+#define NSTEP_COLS ((int)(sizeof step_cols / sizeof step_cols[0]))
 static const char *const epoch_cols[] = {
-    "epoch", "step", "loss_mean", "lr", "collapse_std", "eff_rank_F", "asymmetry_Wp",
-    "F_eigs", "Wp_eigs", "align_Wp", "probe_final", "probe_best", "probe_best_epoch",
-    "knn_acc", "img_per_s", "data_wait_frac"};
-#define NEPOCH_COLS 16
+    "epoch", "step", "loss_mean", "lr", "collapse_std", "eff_rank_F", "asymmetry_Wp", "F_eigs",
+    "Wp_eigs", "align_Wp", "probe", "probe_top5", "probe_epoch", "probe_epochs_run",
+    "probe_final", "probe_best", "probe_best_epoch", "knn_acc", "knn_top5", "img_per_s",
+    "data_wait_frac"};
+#define NEPOCH_COLS ((int)(sizeof epoch_cols / sizeof epoch_cols[0]))
 /* The build's git_commit is not here: it is one of the machine columns appended to these. */
 static const char *const result_cols[] = {
     "run_id", "finished_utc", "config_hash", "seed", "dataset", "method",
     "predictor", "setting", "tag", "backend", "epochs", "steps", "final_loss", "collapse_std",
-    "eff_rank_F", "probe_final", "probe_best", "probe_best_epoch", "knn_acc", "probe_protocol",
-    "knn_protocol", "img_per_s", "data_wait_frac", "wall_s"};
-#define NRESULT_BASE 24
+    "eff_rank_F", "probe", "probe_top5", "probe_epoch", "probe_epochs_run", "probe_final",
+    "probe_best", "probe_best_epoch", "knn_acc", "knn_top5", "probe_protocol", "knn_protocol",
+    "img_per_s", "data_wait_frac", "wall_s"};
+#define NRESULT_BASE ((int)(sizeof result_cols / sizeof result_cols[0]))
 
 int sg_train_results_ncols(void) { return NRESULT_BASE + sg_machine_ncols(); }
 
@@ -86,8 +88,7 @@ typedef struct {
     double epoch_loss_sum;
     long epochs_done;
     /* metrics of the last evaluated epoch */
-    double probe_final, probe_best, knn_acc;
-    int probe_best_epoch;
+    sg_eval_numbers ev; /* the last evaluation */
     double collapse, eff_rank;
     /* timing (not checkpointed) */
     double epoch_seconds, epoch_wait;
@@ -174,10 +175,38 @@ static int features(run *r, const ds_range *rg, float *feat, int32_t *labels, sg
     return rc;
 }
 
+static sg_eval_numbers eval_none(void) {
+    return (sg_eval_numbers){NAN, NAN, NAN, NAN, NAN, NAN, -1, 0, -1};
+}
+
+/* The evaluation's cells of an epochs.csv or results row (empty where not measured; ev NULL: none
+ * at all), in epoch_cols' and result_cols' order: probe, probe_top5, probe_epoch,
+ * probe_epochs_run, probe_final, probe_best, probe_best_epoch, knn_acc, knn_top5. */
+static void eval_cells(sg_csv_row *row, const sg_eval_numbers *ev) {
+    const int probe = ev && !isnan(ev->probe), knn = ev && !isnan(ev->knn);
+    if (probe) {
+        sg_csv_row_double(row, ev->probe);
+        sg_csv_row_double(row, ev->probe_top5);
+        sg_csv_row_int(row, ev->probe_epoch);
+        sg_csv_row_int(row, ev->probe_epochs_run);
+        sg_csv_row_double(row, ev->probe_final);
+        sg_csv_row_double(row, ev->probe_best);
+        sg_csv_row_int(row, ev->probe_best_epoch);
+    } else {
+        for (int k = 0; k < 7; k++) sg_csv_row_str(row, "");
+    }
+    if (knn) {
+        sg_csv_row_double(row, ev->knn);
+        sg_csv_row_double(row, ev->knn_top5);
+    } else {
+        sg_csv_row_str(row, "");
+        sg_csv_row_str(row, "");
+    }
+}
+
 static int evaluate(run *r, int epoch, sg_err *err) {
     const sg_config *c = r->cfg;
-    r->probe_final = r->probe_best = r->knn_acc = NAN;
-    r->probe_best_epoch = -1;
+    r->ev = eval_none();
     int do_probe = sg_config_bool(c, "eval.probe"), do_knn = sg_config_bool(c, "eval.knn");
     if (!do_probe && !do_knn) return 0;
     const int D = r->m.trunk.feat_dim;
@@ -195,20 +224,26 @@ static int evaluate(run *r, int epoch, sg_err *err) {
         pc.lr = (float)sg_config_float(c, "eval.probe_lr");
         pc.weight_decay = (float)sg_config_float(c, "eval.probe_wd");
         pc.batch_size = (int)sg_config_int(c, "eval.probe_batch");
+        pc.holdout = sg_config_float(c, "eval.probe_holdout");
+        pc.patience = (int)sg_config_int(c, "eval.probe_patience");
         pc.seed = (uint64_t)sg_config_int(c, "trainer.seed") * 1000003u + (uint64_t)epoch;
         sg_probe_result pr;
         rc = sg_probe_run(r->hbe, &pc, ntr, nte, D, nclasses, ftr, ltr, fte, lte, &pr, NULL, err);
         if (!rc) {
-            r->probe_final = pr.test_acc_final;
-            r->probe_best = pr.test_acc_best;
-            r->probe_best_epoch = pr.best_epoch;
+            r->ev.probe = pr.test_acc;
+            r->ev.probe_top5 = pr.test_acc_top5;
+            r->ev.probe_epoch = pr.selected_epoch;
+            r->ev.probe_epochs_run = pr.epochs_run;
+            r->ev.probe_final = pr.test_acc_final;
+            r->ev.probe_best = pr.test_acc_best;
+            r->ev.probe_best_epoch = pr.best_epoch;
         }
     }
     if (!rc && do_knn) {
         sg_knn_config kc = sg_knn_config_default();
         kc.k = (int)sg_config_int(c, "eval.knn_k");
         kc.T = (float)sg_config_float(c, "eval.knn_t");
-        rc = sg_knn_eval(r->hbe, &kc, ntr, nte, D, nclasses, ftr, ltr, fte, lte, NULL, &r->knn_acc, NULL,
+        rc = sg_knn_eval(r->hbe, &kc, ntr, nte, D, nclasses, ftr, ltr, fte, lte, NULL, &r->ev.knn, &r->ev.knn_top5,
                          err);
     }
     free(ftr), free(fte), free(ltr), free(lte);
@@ -377,16 +412,7 @@ static int epoch_row(run *r, int epoch, int evaluated, double img_s, double wait
     sg_csv_row_str(&row, fe);
     sg_csv_row_str(&row, wpe);
     sg_csv_row_str(&row, ale);
-    if (evaluated && !isnan(r->probe_final)) {
-        sg_csv_row_double(&row, r->probe_final);
-        sg_csv_row_double(&row, r->probe_best);
-        sg_csv_row_int(&row, r->probe_best_epoch);
-    } else {
-        sg_csv_row_str(&row, "");
-        sg_csv_row_str(&row, "");
-        sg_csv_row_str(&row, "");
-    }
-    if (evaluated && !isnan(r->knn_acc)) sg_csv_row_double(&row, r->knn_acc); else sg_csv_row_str(&row, "");
+    eval_cells(&row, evaluated ? &r->ev : NULL);
     sg_csv_row_double(&row, img_s);
     sg_csv_row_double(&row, wait_frac);
     int rc = sg_csv_stream_write(&r->epochs_csv, &row, err);
@@ -452,10 +478,7 @@ static int append_result(run *r, const sg_train_summary *sum, sg_err *err) {
     sg_csv_row_double(&row, sum->final_loss);
     sg_csv_row_double(&row, sum->collapse_std);
     sg_csv_row_double(&row, sum->eff_rank);
-    sg_csv_row_double(&row, sum->probe_final);
-    sg_csv_row_double(&row, sum->probe_best);
-    sg_csv_row_int(&row, sum->probe_best_epoch);
-    sg_csv_row_double(&row, sum->knn_acc);
+    eval_cells(&row, &sum->ev);
     sg_csv_row_str(&row, pp);
     sg_csv_row_str(&row, kp);
     sg_csv_row_double(&row, sum->img_per_s);
@@ -519,14 +542,18 @@ static int recover_summary(run *r, sg_train_summary *out, sg_err *err) {
                           "to train it again",
                      r->run_id, r->m.step, r->epochs_path, r->steps_path, r->dir);
     const int do_probe = sg_config_bool(r->cfg, "eval.probe"), do_knn = sg_config_bool(r->cfg, "eval.knn");
-    double v[6];
-    const char *cols[6] = {"collapse_std", "eff_rank_F", "probe_final", "probe_best",
-                           "probe_best_epoch", "knn_acc"};
-    for (int k = 0; k < 6 && !rc; k++) {
+    /* the evaluation's cells of the last epochs.csv row, in eval_cells' order */
+    enum { NV = 11 };
+    static const char *const cols[NV] = {"collapse_std",     "eff_rank_F",  "probe",
+                                         "probe_top5",       "probe_epoch", "probe_epochs_run",
+                                         "probe_final",      "probe_best",  "probe_best_epoch",
+                                         "knn_acc",          "knn_top5"};
+    double v[NV];
+    for (int k = 0; k < NV && !rc; k++) {
         const char *cell = sg_csv_cell(&e, (size_t)last_e, sg_csv_col(&e, cols[k]));
-        char *end;
+        char *end = NULL;
         v[k] = cell[0] ? strtod(cell, &end) : NAN;
-        int needed = (k >= 2 && k <= 4 && do_probe) || (k == 5 && do_knn);
+        int needed = (k >= 2 && k <= 8 && do_probe) || (k >= 9 && do_knn);
         if (needed && (!cell[0] || *end))
             rc = sg_errf(err, "run %s is finished but the last row of %s has no %s ('%s'): its "
                               "final evaluation did not complete; delete %s to train it again",
@@ -535,10 +562,9 @@ static int recover_summary(run *r, sg_train_summary *out, sg_err *err) {
     if (!rc) {
         out->collapse_std = v[0];
         out->eff_rank = v[1];
-        out->probe_final = v[2];
-        out->probe_best = v[3];
-        out->probe_best_epoch = isnan(v[4]) ? -1 : (int)v[4];
-        out->knn_acc = v[5];
+        out->ev = (sg_eval_numbers){v[2], v[3], v[6], v[7], v[9], v[10],
+                                    isnan(v[4]) ? -1 : (int)v[4], isnan(v[5]) ? 0 : (int)v[5],
+                                    isnan(v[8]) ? -1 : (int)v[8]};
         out->final_loss = atof(sg_csv_cell(&st, (size_t)last_s, sg_csv_col(&st, "loss")));
         double secs = 0, wait = 0;
         for (size_t i = 0; i < st.nrows; i++) {
@@ -677,8 +703,7 @@ int sg_train_run(const sg_config *cfg, const sg_train_opts *opts, sg_train_summa
     run *r = calloc(1, sizeof *r);
     if (!r) return sg_errf(err, "out of memory");
     r->cfg = cfg;
-    r->probe_final = r->probe_best = r->knn_acc = NAN;
-    r->probe_best_epoch = -1;
+    r->ev = eval_none();
     memset(out, 0, sizeof *out);
     int rc = setup(r, opts, err);
     sg_ssl *m = &r->m;
@@ -760,10 +785,7 @@ int sg_train_run(const sg_config *cfg, const sg_train_opts *opts, sg_train_summa
         out->final_loss = m->last_loss;
         out->collapse_std = r->collapse;
         out->eff_rank = r->eff_rank;
-        out->probe_final = r->probe_final;
-        out->probe_best = r->probe_best;
-        out->probe_best_epoch = r->probe_best_epoch;
-        out->knn_acc = r->knn_acc;
+        out->ev = r->ev;
         out->img_per_s = sum_step_s > 0 ? timed_steps * m->B / sum_step_s : 0;
         out->data_wait_frac = sum_step_s > 0 ? sum_wait_s / sum_step_s : 0;
         out->wall_s = sg_now() - t_start;
@@ -781,10 +803,7 @@ int sg_train_run(const sg_config *cfg, const sg_train_opts *opts, sg_train_summa
             if (!rc) rc = save_checkpoint(r, err);
             out->collapse_std = r->collapse;
             out->eff_rank = r->eff_rank;
-            out->probe_final = r->probe_final;
-            out->probe_best = r->probe_best;
-            out->probe_best_epoch = r->probe_best_epoch;
-            out->knn_acc = r->knn_acc;
+            out->ev = r->ev;
         }
         if (!rc && out->finished) rc = append_result(r, out, err);
     }

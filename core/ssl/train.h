@@ -31,14 +31,26 @@ typedef struct {
                           leaving the checkpoint; for tests of resume */
 } sg_train_opts;
 
+/* What an evaluation measured (eval.* keys), every number labelled by how it was chosen:
+ *   probe            the linear probe's test accuracy at the epoch chosen without the test set
+ *                    (eval.probe_holdout > 0: the best held-out epoch; 0: the last epoch);
+ *   probe_top5       its top-5 accuracy at that epoch; probe_epoch (0-based), probe_epochs_run;
+ *   probe_final      the test accuracy after the last epoch run;
+ *   probe_best       the reference code's number: the best test accuracy over the epochs, chosen
+ *                    on the test set itself (optimistic; what the published tables report);
+ *   knn, knn_top5    the weighted kNN's top-1 and top-5 accuracies. */
+typedef struct {
+    double probe, probe_top5, probe_final, probe_best, knn, knn_top5;
+    int probe_epoch, probe_epochs_run, probe_best_epoch;
+} sg_eval_numbers;
+
 /* The summary of a finished run (also what was appended to run.results). */
 typedef struct {
     char run_id[160];
     char run_dir[4096];
     long steps;
     double final_loss, collapse_std, eff_rank;
-    double probe_final, probe_best, knn_acc; /* NaN when not evaluated */
-    int probe_best_epoch;
+    sg_eval_numbers ev; /* the final evaluation (NaN / -1 where not evaluated) */
     double img_per_s, wall_s, data_wait_frac;
     int finished; /* 0 when stopped by stop_after */
 } sg_train_summary;

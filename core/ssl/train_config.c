@@ -100,6 +100,12 @@ static const sg_cfg_spec schema[] = {
     {"eval.probe_lr", SG_CFG_FLOAT, "3e-4", 0, 10, NULL, "probe Adam learning rate"},
     {"eval.probe_wd", SG_CFG_FLOAT, "1e-3", 0, 1, NULL, "probe weight decay"},
     {"eval.probe_batch", SG_CFG_INT, "128", 1, 65536, NULL, "probe batch"},
+    {"eval.probe_holdout", SG_CFG_FLOAT, "0", 0, 0.5, NULL,
+     "probe: fraction of the labelled training images held out to choose the epoch (0: the "
+     "reference protocol, fit on all, report the last epoch; the best-test-epoch number is "
+     "reported beside it either way)"},
+    {"eval.probe_patience", SG_CFG_INT, "0", 0, 10000, NULL,
+     "probe: stop after this many epochs without a better held-out score (0: every epoch)"},
     {"eval.knn_k", SG_CFG_INT, "200", 1, 100000, NULL, "kNN neighbours"},
     {"eval.knn_t", SG_CFG_FLOAT, "0.1", 1e-6, 100, NULL, "kNN temperature"},
     {"eval.train_limit", SG_CFG_INT, "0", 0, 1e9, NULL, "probe/kNN: first N labelled train images (0 = all)"},

@@ -100,6 +100,43 @@ int main(void) {
     CHECK(sg_csv_read(csv, &t, &err) == 0 && t.nrows == 2, "two rows, none duplicated");
     sg_csv_table_free(&t);
 
+    /* The report never counts what was not measured: an emptied or non-numeric metric cell is
+     * MISSING (the run fails its expectation), a (run, seed) recorded twice is an error. */
+    {
+        sg_csv_table r;
+        SG_CHECK(sg_csv_read(csv, &r, &err) == 0, "%s", err.msg);
+        int cl = sg_csv_col(&r, "final_loss");
+        char doctored[800];
+        snprintf(doctored, sizeof doctored, "%s/doctored.csv", root);
+        for (int variant = 0; variant < 3; variant++) {
+            sg_csv_row rows[3];
+            size_t nrows = variant == 2 ? 3 : 2;
+            for (size_t i = 0; i < nrows; i++) {
+                size_t src = i < 2 ? i : 0; /* variant 2: row 0 again */
+                sg_csv_row_init(&rows[i]);
+                for (int c = 0; c < r.ncols; c++) {
+                    const char *cell = sg_csv_cell(&r, src, c);
+                    if (c == cl && i == 0 && variant == 0) cell = "";
+                    if (c == cl && i == 0 && variant == 1) cell = "n/a";
+                    sg_csv_row_str(&rows[i], cell);
+                }
+            }
+            remove(doctored);
+            SG_CHECK(sg_csv_write_atomic(doctored, r.ncols, (const char *const *)r.header, rows,
+                                         nrows, &err) == 0, "%s", err.msg);
+            for (size_t i = 0; i < nrows; i++) sg_csv_row_free(&rows[i]);
+            fflush(stdout);
+            int rc = sg_suite_report(&s, doctored, &err);
+            if (variant < 2)
+                CHECK(rc == 1, "a %s final_loss: the expectation does not pass (rc %d)",
+                      variant ? "non-numeric" : "missing", rc);
+            else
+                CHECK(rc == -1 && strstr(err.msg, "more than once"),
+                      "a duplicated row is an error: %s", err.msg);
+        }
+        sg_csv_table_free(&r);
+    }
+
     char cmd[700];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
     CHECK(system(cmd) == 0, "cleanup");

@@ -74,8 +74,8 @@ int main(void) {
     sg_train_summary s;
     int rc = sg_train_run(c, &o, &s, &err);
     CHECK(rc == 0, "the run with a 34000 x 34000 validation image: %s", err.msg);
-    CHECK(rc == 0 && s.finished && !isnan(s.probe_final) && !isnan(s.knn_acc),
-          "evaluated: probe %g, kNN %g", s.probe_final, s.knn_acc);
+    CHECK(rc == 0 && s.finished && !isnan(s.ev.probe_final) && !isnan(s.ev.knn),
+          "evaluated: probe %g, kNN %g", s.ev.probe_final, s.ev.knn);
     sg_config_free(c);
     rm_rf(root);
     return test_finish();

@@ -91,8 +91,8 @@ int main(void) {
     sg_config *a = make_config("a", "2", NULL);
     CHECK(run_train(a, 0, 0, &s, &err) == 0, "uninterrupted run: %s", err.msg);
     CHECK(s.finished && s.steps == 16, "16 steps (%ld)", s.steps);
-    CHECK(!isnan(s.probe_final) && !isnan(s.knn_acc), "evaluated: probe %g knn %g", s.probe_final,
-          s.knn_acc);
+    CHECK(!isnan(s.ev.probe_final) && !isnan(s.ev.knn), "evaluated: probe %g knn %g", s.ev.probe_final,
+          s.ev.knn);
 
     sg_config *b = make_config("b", "2", NULL);
     CHECK(run_train(b, 0, 5, &s, &err) == 0, "killed run: %s", err.msg);

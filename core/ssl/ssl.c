@@ -539,6 +539,10 @@ double sg_ssl_step(sg_ssl *m) {
     return loss;
 }
 
+void sg_ssl_bn_calibrate(sg_ssl *m, const float *x) {
+    sg_resnet_forward(m->be, &m->trunk, &m->on[0], &m->scratch, x, 1);
+}
+
 const float *sg_ssl_features(sg_ssl *m, const float *x) {
     sg_resnet_forward(m->be, &m->trunk, &m->on[0], &m->scratch, x, 0);
     return m->on[0].feat;

@@ -204,6 +204,9 @@ void sg_ssl_eigmap(const sg_ssl_settings *set, int D, const float *s, float *p);
 /* Trunk features of x [B, C, H, W] (backend memory) in evaluation mode (BN running statistics):
  * feat [B, feat] in m->on[0].feat, backend memory (valid until the next call or step). */
 const float *sg_ssl_features(sg_ssl *m, const float *x);
+/* One training-mode forward of the online trunk on x [B, C, H, W]: batch-norm layers update
+ * their running statistics from it (momentum 0.1, PyTorch's); no weight changes. */
+void sg_ssl_bn_calibrate(sg_ssl *m, const float *x);
 /* Projector output z of view v from the last step ([B, D]). */
 const float *sg_ssl_last_z(const sg_ssl *m, int v);
 /* The linear predictor's W [D, D] (NULL for MLP/identity predictors). */

@@ -142,10 +142,21 @@ static int open_data(run *r, sg_err *err) {
 }
 
 /* Eval-mode trunk features of a range of images, B at a time (the last chunk padded). */
-static int features(run *r, const ds_range *rg, float *feat, int32_t *labels, sg_err *err) {
+static int eval_on_pixels(const run *r) {
+    return !strcmp(sg_config_str(r->cfg, "eval.features"), "pixels");
+}
+
+/* The features evaluation reads for a range of images, B at a time (the last chunk padded): the
+ * trunk's, in evaluation mode (BN running statistics), or with eval.features=pixels the
+ * evaluation views themselves (the raw-pixel baseline, D = C*S*S). mode 1 instead runs the
+ * trunk in training mode to re-estimate BN's running statistics (eval.bn_stats=data) and
+ * writes no features. */
+static int features_pass(run *r, const ds_range *rg, float *feat, int32_t *labels, int mode,
+                         sg_err *err) {
     sg_ssl *m = &r->m;
-    const int B = m->B, D = m->trunk.feat_dim;
     const size_t img = (size_t)r->C * r->S * r->S;
+    const int B = m->B, pixels = eval_on_pixels(r);
+    const size_t D = pixels ? img : (size_t)m->trunk.feat_dim;
     const int center = r->ds->eval_center_crop;
     /* grown to each image: ImageNet photos come in any size */
     sg_image_buf ib = {0};
@@ -164,16 +175,25 @@ static int features(run *r, const ds_range *rg, float *feat, int32_t *labels, sg
                 break;
             }
             sg_eval_view(r->hbe, &r->rec[0], center, ib.img, C, H, W, dst, &ib.scratch);
-            labels[at + i] = rg->d->labels[idx];
+            if (labels) labels[at + i] = rg->d->labels[idx];
         }
         if (rc) break;
+        if (mode == 0 && pixels) {
+            memcpy(feat + (size_t)at * D, r->xh[0], (size_t)n * D * sizeof(float));
+            continue;
+        }
         sg_ssl_put(m, m->x[0], r->xh[0], (size_t)B * img);
+        if (mode == 1) {
+            if (n == B) sg_ssl_bn_calibrate(m, m->x[0]); /* whole batches only: no padding */
+            continue;
+        }
         const float *f = sg_ssl_features(m, m->x[0]);
         sg_ssl_get(m, feat + (size_t)at * D, f, (size_t)n * D);
     }
     sg_image_buf_free(&ib);
     return rc;
 }
+
 
 static sg_eval_numbers eval_none(void) {
     return (sg_eval_numbers){NAN, NAN, NAN, NAN, NAN, NAN, -1, 0, -1};
@@ -209,15 +229,20 @@ static int evaluate(run *r, int epoch, sg_err *err) {
     r->ev = eval_none();
     int do_probe = sg_config_bool(c, "eval.probe"), do_knn = sg_config_bool(c, "eval.knn");
     if (!do_probe && !do_knn) return 0;
-    const int D = r->m.trunk.feat_dim;
+    const int D = eval_on_pixels(r) ? r->C * r->S * r->S : r->m.trunk.feat_dim;
     int ntr = r->eval_train.count, nte = r->eval_test.count;
+    /* BN's running statistics re-estimated from the evaluation views of the training images
+     * (as torch's BN in train mode over the data, momentum 0.1), weights untouched */
+    if (!strcmp(sg_config_str(c, "eval.bn_stats"), "data") &&
+        features_pass(r, &r->eval_train, NULL, NULL, 1, err))
+        return -1;
     int nclasses = r->pre.nclasses > r->evtest.nclasses ? r->pre.nclasses : r->evtest.nclasses;
     if (r->evtrain.nclasses > nclasses) nclasses = r->evtrain.nclasses;
     float *ftr = malloc((size_t)ntr * D * sizeof(float)), *fte = malloc((size_t)nte * D * sizeof(float));
     int32_t *ltr = malloc((size_t)ntr * sizeof(int32_t)), *lte = malloc((size_t)nte * sizeof(int32_t));
     int rc = (!ftr || !fte || !ltr || !lte) ? sg_errf(err, "out of memory for features") : 0;
-    if (!rc) rc = features(r, &r->eval_train, ftr, ltr, err);
-    if (!rc) rc = features(r, &r->eval_test, fte, lte, err);
+    if (!rc) rc = features_pass(r, &r->eval_train, ftr, ltr, 0, err);
+    if (!rc) rc = features_pass(r, &r->eval_test, fte, lte, 0, err);
     if (!rc && do_probe) {
         sg_probe_config pc = sg_probe_config_default();
         pc.epochs = (int)sg_config_int(c, "eval.probe_epochs");
@@ -782,12 +807,13 @@ int sg_train_run(const sg_config *cfg, const sg_train_opts *opts, sg_train_summa
         snprintf(out->run_id, sizeof out->run_id, "%s", r->run_id);
         snprintf(out->run_dir, sizeof out->run_dir, "%s", r->dir);
         out->steps = m->step;
-        out->final_loss = m->last_loss;
+        /* a run that took no step (the untrained baseline) measured no loss nor speed */
+        out->final_loss = m->step > 0 ? m->last_loss : NAN;
         out->collapse_std = r->collapse;
         out->eff_rank = r->eff_rank;
         out->ev = r->ev;
-        out->img_per_s = sum_step_s > 0 ? timed_steps * m->B / sum_step_s : 0;
-        out->data_wait_frac = sum_step_s > 0 ? sum_wait_s / sum_step_s : 0;
+        out->img_per_s = sum_step_s > 0 ? timed_steps * m->B / sum_step_s : NAN;
+        out->data_wait_frac = sum_step_s > 0 ? sum_wait_s / sum_step_s : NAN;
         out->wall_s = sg_now() - t_start;
         out->finished = m->step >= r->total_steps;
         if (out->finished && ran == 0 && m->step > 0) {

@@ -100,6 +100,12 @@ static const sg_cfg_spec schema[] = {
     {"eval.probe_lr", SG_CFG_FLOAT, "3e-4", 0, 10, NULL, "probe Adam learning rate"},
     {"eval.probe_wd", SG_CFG_FLOAT, "1e-3", 0, 1, NULL, "probe weight decay"},
     {"eval.probe_batch", SG_CFG_INT, "128", 1, 65536, NULL, "probe batch"},
+    {"eval.features", SG_CFG_ENUM, "trunk", 0, 0, "trunk|pixels",
+     "what the probe and kNN read: the trunk's features, or the evaluation views' pixels (the "
+     "raw-pixel baseline)"},
+    {"eval.bn_stats", SG_CFG_ENUM, "running", 0, 0, "running|data",
+     "BN statistics at evaluation: the running ones training left (an untrained network keeps "
+     "0/1, which turns BN off), or re-estimated from the training images' evaluation views"},
     {"eval.probe_holdout", SG_CFG_FLOAT, "0", 0, 0.5, NULL,
      "probe: fraction of the labelled training images held out to choose the epoch (0: the "
      "reference protocol, fit on all, report the last epoch; the best-test-epoch number is "

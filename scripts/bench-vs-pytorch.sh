@@ -3,11 +3,14 @@
 # machine, the two alternated ROUNDS times (so load from elsewhere falls on both), and the ratio
 # of their median step times (above 1: stopgrad is faster).
 #
-#   bash scripts/bench-vs-pytorch.sh [stl10|fmnist] [--threads N] [--rounds R] [--build DIR]
+#   bash scripts/bench-vs-pytorch.sh [CONFIG] [--threads N] [--rounds R] [--build DIR]
 #                                    [--breakdown]
 #
-#   stl10   ResNet-18 with the 7x7/2 stem at 96x96, batch 64 (suites/kernels-cpu.bench's stl10)
-#   fmnist  the quick suite's model: ResNet-18 at 1/8 width, CIFAR stem, 20x20 views, batch 64
+#   CONFIG, one of suites/kernels-cpu.bench's configurations:
+#   stl10            ResNet-18 with the 7x7/2 stem at 96x96, batch 64 (conv.algo default)
+#   stl10_winograd   the same with conv.algo=winograd
+#   fmnist           the quick suite's model: ResNet-18 at 1/8 width, CIFAR stem, 20x20, batch 64
+#   fmnist_winograd  the same with conv.algo=winograd
 # Heads as stopgrad's defaults (projector 512-512-128, predictor 128-512-128) on both sides;
 # data loading excluded on both sides. --breakdown then times every kernel of stopgrad's step
 # once (stopgrad bench) and prints the kernels with the largest share of it.
@@ -18,12 +21,12 @@ cd "$(dirname "$0")/.."
 config=stl10 threads=2 rounds=5 build=build breakdown=0
 while [ $# -gt 0 ]; do
   case "$1" in
-    stl10|fmnist) config=$1 ;;
+    stl10|stl10_winograd|fmnist|fmnist_winograd) config=$1 ;;
     --threads) threads=$2; shift ;;
     --rounds) rounds=$2; shift ;;
     --build) build=$2; shift ;;
     --breakdown) breakdown=1 ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
     *) echo "bench-vs-pytorch.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -33,8 +36,8 @@ done
   { echo "bench-vs-pytorch.sh: PyTorch missing (apt-get install python3-torch)" >&2; exit 2; }
 
 case "$config" in
-  stl10) peer=(--size 96 --batch 64) ;;
-  fmnist) peer=(--size 20 --batch 64 --width 0.125 --cifar-stem) ;;
+  stl10*) peer=(--size 96 --batch 64) ;;
+  fmnist*) peer=(--size 20 --batch 64 --width 0.125 --cifar-stem) ;;
 esac
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

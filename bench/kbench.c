@@ -28,13 +28,6 @@
 
 /* ---- the suite file ------------------------------------------------------------------------ */
 
-static char *kb_trim(char *s) {
-    while (isspace((unsigned char)*s)) s++;
-    size_t n = strlen(s);
-    while (n && isspace((unsigned char)s[n - 1])) s[--n] = 0;
-    return s;
-}
-
 static int kb_valid_name(const char *s) {
     if (!*s) return 0;
     for (; *s; s++)
@@ -79,7 +72,7 @@ int sg_kb_load(sg_kb_suite *s, const char *name_or_path, const char *suites_dir,
         lineno++;
         char *hash = strchr(line, '#');
         if (hash) *hash = 0;
-        char *l = kb_trim(line);
+        char *l = sg_trim(line);
         if (!*l) continue;
         char *eq = strchr(l, '=');
         if (!eq) {
@@ -88,7 +81,7 @@ int sg_kb_load(sg_kb_suite *s, const char *name_or_path, const char *suites_dir,
             break;
         }
         *eq = 0;
-        char *key = kb_trim(l), *val = kb_trim(eq + 1);
+        char *key = sg_trim(l), *val = sg_trim(eq + 1);
         if (!strcmp(key, "base")) {
             size_t at = strlen(s->base), n = strlen(val);
             if (at + (at ? 1 : 0) + n >= sizeof s->base) {
@@ -99,7 +92,7 @@ int sg_kb_load(sg_kb_suite *s, const char *name_or_path, const char *suites_dir,
             }
             snprintf(s->base + at, sizeof s->base - at, "%s%s", at ? " " : "", val);
         } else if (!strncmp(key, "config ", 7)) {
-            char *name = kb_trim(key + 7);
+            char *name = sg_trim(key + 7);
             int dup = 0;
             for (int i = 0; i < s->nconfigs; i++) dup |= !strcmp(s->configs[i].name, name);
             if (!kb_valid_name(name) || dup || s->nconfigs == SG_KB_MAX_CONFIGS ||

@@ -4,6 +4,7 @@
 #include "core/base/machine.h"
 
 #include "core/base/file.h"
+#include "core/base/text.h"
 #include "core/base/hash.h"
 
 #include <cblas.h>
@@ -21,13 +22,10 @@
 /* Copies s into dst[cap] without leading/trailing whitespace, truncating if needed. */
 static void copy_trimmed(char *dst, size_t cap, const char *s) {
     while (*s && isspace((unsigned char)*s)) s++;
-    size_t n = strlen(s);
-    while (n > 0 && isspace((unsigned char)s[n - 1])) n--;
-    if (n > cap - 1) n = cap - 1;
+    size_t n = strnlen(s, cap - 1); /* truncated to fit */
     memcpy(dst, s, n);
     dst[n] = '\0';
-    /* truncation can leave a space at the new end */
-    while (n > 0 && isspace((unsigned char)dst[n - 1])) dst[--n] = '\0';
+    sg_trim(dst); /* the source's trailing spaces, or those truncation left at the new end */
 }
 
 static long long cache_size(hwloc_topology_t topo, hwloc_obj_type_t type) {

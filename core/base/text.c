@@ -2,6 +2,7 @@
 #define _XOPEN_SOURCE 700 /* fileno, fsync, mkdir, access, strtok_r, getpid */
 #include "core/base/text.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -92,4 +93,11 @@ int sg_find_program(const char *name, char *found, size_t cap) {
     }
     free(buf);
     return ok;
+}
+
+char *sg_trim(char *s) {
+    while (isspace((unsigned char)*s)) s++;
+    size_t n = strlen(s);
+    while (n && isspace((unsigned char)s[n - 1])) s[--n] = 0;
+    return s;
 }

@@ -29,3 +29,7 @@ int sg_find_program(const char *name, char *found, size_t cap);
  * holding a NUL byte (not text), or a read error. Nothing is ever cut silently. */
 int sg_read_line(FILE *f, char **buf, size_t *cap, size_t max, const char *path, long lineno,
                  sg_err *err);
+
+/* s without leading and trailing whitespace, in place: the spaces after it are cut (a NUL
+ * written), the returned pointer skips those before it. */
+char *sg_trim(char *s);

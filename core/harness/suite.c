@@ -19,13 +19,6 @@
 #include "core/ssl/train.h"
 #include "core/ssl/train_config.h"
 
-static char *trim(char *s) {
-    while (isspace((unsigned char)*s)) s++;
-    char *e = s + strlen(s);
-    while (e > s && isspace((unsigned char)e[-1])) *--e = 0;
-    return s;
-}
-
 static int valid_name(const char *s) {
     if (!*s) return 0;
     for (; *s; s++)
@@ -116,7 +109,7 @@ int sg_suite_load(sg_suite *s, const char *name_or_path, const char *suites_dir,
         lineno++;
         char *hash = strchr(line, '#');
         if (hash) *hash = 0;
-        char *l = trim(line);
+        char *l = sg_trim(line);
         if (!*l) continue;
         if (!strncmp(l, "base", 4) && (l[4] == ' ' || l[4] == '=')) {
             char *eq = strchr(l, '=');
@@ -124,7 +117,7 @@ int sg_suite_load(sg_suite *s, const char *name_or_path, const char *suites_dir,
                 rc = sg_errf(err, "%s:%d: expected 'base = key=value ...'", s->path, lineno);
                 break;
             }
-            if (append_words(s->base, sizeof s->base, trim(eq + 1))) {
+            if (append_words(s->base, sizeof s->base, sg_trim(eq + 1))) {
                 rc = sg_errf(err, "%s:%d: the base settings are longer than the %zu characters "
                                   "a suite holds (all base lines together)",
                              s->path, lineno, sizeof s->base - 1);
@@ -138,7 +131,7 @@ int sg_suite_load(sg_suite *s, const char *name_or_path, const char *suites_dir,
                 break;
             }
             *eq = 0;
-            char *name = trim(l + 4);
+            char *name = sg_trim(l + 4);
             if (!valid_name(name) || find_run(s, name) >= 0 ||
                 strlen(name) >= sizeof s->runs[0].name) {
                 rc = sg_errf(err, "%s:%d: run name '%s' must be unique, at most %zu characters, "
@@ -146,7 +139,7 @@ int sg_suite_load(sg_suite *s, const char *name_or_path, const char *suites_dir,
                              s->path, lineno, name, sizeof s->runs[0].name - 1);
                 break;
             }
-            const char *ov = trim(eq + 1);
+            const char *ov = sg_trim(eq + 1);
             if (strlen(ov) >= sizeof s->runs[0].overrides) {
                 rc = sg_errf(err, "%s:%d: run %s: its settings are %zu characters, more than the "
                                   "%zu a run holds", s->path, lineno, name, strlen(ov),
@@ -182,7 +175,7 @@ int sg_suite_load(sg_suite *s, const char *name_or_path, const char *suites_dir,
                 break;
             }
             *colon = 0;
-            if (parse_expect(e, trim(l + 7), colon + 1)) {
+            if (parse_expect(e, sg_trim(l + 7), colon + 1)) {
                 rc = sg_errf(err, "%s:%d: expected 'expect LABEL: RUNS METRIC < or > TARGET' "
                                   "(label at most %zu characters, RUNS %zu, METRIC %zu, TARGET %zu)",
                              s->path, lineno, sizeof e->label - 1, sizeof e->runs - 1,
@@ -205,16 +198,16 @@ int sg_suite_load(sg_suite *s, const char *name_or_path, const char *suites_dir,
             int r = -1;
             if (eq) {
                 *eq = 0;
-                r = find_run(s, trim(l + 8));
+                r = find_run(s, sg_trim(l + 8));
             }
             if (!eq || r < 0) {
                 rc = sg_errf(err, "%s:%d: expected 'answers RUN = REF_ID ...' after the run's own "
                                   "'run RUN = ...' line%s%s", s->path, lineno,
-                             eq ? "; no run named " : "", eq ? trim(l + 8) : "");
+                             eq ? "; no run named " : "", eq ? sg_trim(l + 8) : "");
                 break;
             }
             sg_suite_run *run = &s->runs[r];
-            if (append_words(run->answers, sizeof run->answers, trim(eq + 1))) {
+            if (append_words(run->answers, sizeof run->answers, sg_trim(eq + 1))) {
                 rc = sg_errf(err, "%s:%d: run %s answers more reference rows than fit in %zu "
                                   "characters", s->path, lineno, run->name,
                              sizeof run->answers - 1);

@@ -5,6 +5,8 @@
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
+#include <sys/file.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -389,6 +391,35 @@ static int run_one(const sg_suite *s, const sg_suite_opts *o, int r, long seed, 
         sg_config_free(c);
         return sg_errf(err, "suite %s, run %s: %s", s->name, s->runs[r].name, msg);
     }
+    /* The run's claim: an exclusive lock on runs_dir/ID.claim, held by the process training it
+     * until it exits (the kernel drops it then, even after a kill). Another runner of the same
+     * suite and folder that finds it held leaves the run to its owner; one that gets it checks
+     * the results again, since the owner may have finished meanwhile. So two runners share the
+     * work and never train the same (run, seed) twice. */
+    char claim[4400];
+    snprintf(claim, sizeof claim, "%s/%s.claim", runs_dir, id);
+    int cfd = -1, found = 0;
+    if (!sg_mkdirs(runs_dir, err)) cfd = open(claim, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+    if (cfd < 0) {
+        sg_config_free(c);
+        return sg_errf(err, "suite %s, run %s: cannot open its claim %s: %s", s->name, id, claim,
+                       strerror(errno));
+    }
+    if (flock(cfd, LOCK_EX | LOCK_NB) != 0) {
+        close(cfd);
+        sg_config_free(c);
+        if (errno != EWOULDBLOCK)
+            return sg_errf(err, "suite %s, run %s: cannot lock %s: %s", s->name, id, claim,
+                           strerror(errno));
+        sg_info("%s: being trained by another runner, left to it", id);
+        return 0;
+    }
+    if (recorded(results, id, &found, err) || found) {
+        close(cfd);
+        sg_config_free(c);
+        if (found) sg_info("%s: recorded by another runner meanwhile", id);
+        return found ? 0 : -1;
+    }
     /* a run folder left by a killed run is resumed (from its checkpoint, or from step 0 when it
      * died before the first one) */
     char steps[4400];
@@ -403,6 +434,7 @@ static int run_one(const sg_suite *s, const sg_suite_opts *o, int r, long seed, 
     sg_train_summary sum;
     rc = sg_train_run(c, &to, &sum, err);
     sg_config_free(c);
+    close(cfd); /* the claim ends with the run */
     if (!rc) sg_info("%s finished in %.1f min", id, sum.wall_s / 60);
     return rc;
 }

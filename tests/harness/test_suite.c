@@ -1,8 +1,9 @@
 /* Suites: the file format and its errors, a run in parallel child processes giving the same
  * results as the same runs one after the other, resuming (recorded runs are skipped), and the
- * expectations' verdicts. */
+ * expectations' verdicts, two runners at once sharing the work, and what the report never counts. */
 #define _DEFAULT_SOURCE /* mkdir, getpid with -std=c11 */
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "core/base/csv.h"
@@ -99,6 +100,46 @@ int main(void) {
     sg_csv_table t;
     CHECK(sg_csv_read(csv, &t, &err) == 0 && t.nrows == 2, "two rows, none duplicated");
     sg_csv_table_free(&t);
+
+    /* Two runners of the same suite into the same folder at once: they share the work, each
+     * (run, seed) is trained once and recorded once, every steps.csv has its 8 steps once. */
+    {
+        char out3[800];
+        snprintf(out3, sizeof out3, "%s/concurrent", root);
+        sg_suite_opts o3 = {out3, "trainer.threads=1", 1, 1};
+        fflush(NULL);
+        pid_t pid = fork();
+        if (pid == 0) {
+            sg_err e;
+            int rc = sg_suite_run_all(&s, &o3, &e);
+            fflush(NULL);
+            _exit(rc < 0 ? 3 : 0);
+        }
+        int rc = sg_suite_run_all(&s, &o3, &err);
+        int status = 0;
+        waitpid(pid, &status, 0);
+        CHECK(rc >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+              "both runners end without error (rc %d, child status %d)", rc, status);
+        char csv3[900];
+        snprintf(csv3, sizeof csv3, "%s/results.csv", out3);
+        sg_csv_table t3;
+        CHECK(sg_csv_read(csv3, &t3, &err) == 0 && t3.nrows == 2,
+              "two result rows, none twice (%zu)", t3.nrows);
+        if (t3.nrows == 2) {
+            int ci = sg_csv_col(&t3, "run_id");
+            CHECK(strcmp(sg_csv_cell(&t3, 0, ci), sg_csv_cell(&t3, 1, ci)) != 0, "two runs");
+            for (int k = 0; k < 2; k++) {
+                char steps[1200];
+                snprintf(steps, sizeof steps, "%s/runs/%s/steps.csv", out3,
+                         sg_csv_cell(&t3, (size_t)k, ci));
+                sg_csv_table st;
+                CHECK(sg_csv_read(steps, &st, &err) == 0 && st.nrows == 8,
+                      "%s: 8 steps, trained once (%zu)", steps, st.nrows);
+                sg_csv_table_free(&st);
+            }
+        }
+        sg_csv_table_free(&t3);
+    }
 
     /* The report never counts what was not measured: an emptied or non-numeric metric cell is
      * MISSING (the run fails its expectation), a (run, seed) recorded twice is an error. */

@@ -560,15 +560,7 @@ int sg_kb_ncols(void) { return KB_NBASE + sg_machine_ncols(); }
 
 const char *const *sg_kb_header(void) {
     static const char *hdr[KB_NBASE + 64];
-    static int ready = 0;
-    if (!ready) {
-        int nm = sg_machine_ncols();
-        SG_CHECK(nm <= 64, "too many machine columns");
-        for (int i = 0; i < KB_NBASE; i++) hdr[i] = kb_cols[i];
-        for (int i = 0; i < nm; i++) hdr[KB_NBASE + i] = sg_machine_header()[i];
-        ready = 1;
-    }
-    return hdr;
+    return sg_machine_join_header(kb_cols, KB_NBASE, hdr, KB_NBASE + 64);
 }
 
 typedef struct {

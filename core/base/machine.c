@@ -232,3 +232,14 @@ int sg_machine_write_xml(const char *path, sg_err *err) {
     hwloc_topology_destroy(topo);
     return rc;
 }
+
+const char *const *sg_machine_join_header(const char *const *cols, int n, const char **hdr,
+                                          int cap) {
+    if (hdr[0] == NULL) {
+        int nm = sg_machine_ncols();
+        SG_CHECK(n + nm <= cap, "a header of %d + %d columns in %d", n, nm, cap);
+        for (int i = 0; i < n; i++) hdr[i] = cols[i];
+        for (int i = 0; i < nm; i++) hdr[n + i] = sg_machine_header()[i];
+    }
+    return hdr;
+}

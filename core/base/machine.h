@@ -45,3 +45,9 @@ void sg_machine_row(const sg_machine *m, sg_csv_row *row); /* appends sg_machine
 int sg_machine_write_csv(const sg_machine *m, const char *path, sg_err *err);
 /* hwloc's own XML export of the topology, written atomically. */
 int sg_machine_write_xml(const char *path, sg_err *err);
+
+/* A CSV header of cols[0..n) followed by the machine columns, built on first use into the
+ * caller's static storage hdr[cap] (cap >= n + sg_machine_ncols()); returns hdr. The writers of
+ * rows that carry the machine description (results, the kernel suite) share it. */
+const char *const *sg_machine_join_header(const char *const *cols, int n, const char **hdr,
+                                          int cap);

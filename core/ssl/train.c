@@ -48,15 +48,7 @@ int sg_train_results_ncols(void) { return NRESULT_BASE + sg_machine_ncols(); }
 
 const char *const *sg_train_results_header(void) {
     static const char *hdr[NRESULT_BASE + 64];
-    static int ready = 0;
-    if (!ready) {
-        int nm = sg_machine_ncols();
-        SG_CHECK(nm <= 64, "too many machine columns");
-        for (int i = 0; i < NRESULT_BASE; i++) hdr[i] = result_cols[i];
-        for (int i = 0; i < nm; i++) hdr[NRESULT_BASE + i] = sg_machine_header()[i];
-        ready = 1;
-    }
-    return hdr;
+    return sg_machine_join_header(result_cols, NRESULT_BASE, hdr, NRESULT_BASE + 64);
 }
 
 /* ---- the run's state ------------------------------------------------------------------------- */

@@ -375,39 +375,37 @@ int oc_maxpool_bwd(oc_run *r) {
     return oc_finish(r, maxpool_bwd_call, NULL, &a);
 }
 
-int oc_avgpool_global_fwd(oc_run *r) {
+/* Global average pooling, forward (x[N,C,HW] -> y[N,C]) or backward (dy[N,C] -> dx[N,C,HW]):
+ * the input random, the output garbage, both passes through the same set-up. */
+static int op_avgpool(oc_run *r, int bwd) {
     int N = oc_p(r, "N"), C = oc_p(r, "C"), HW = oc_p(r, "HW");
     size_t nx = oc_n(r, N, C, HW, 1), ny = oc_n(r, N, C, 1, 1);
-    float *x = OC_F(r, nx), *y = OC_F(r, ny);
-    double *xd = OC_D(r, nx), *yd = OC_D(r, ny);
+    size_t nin = bwd ? ny : nx, nout = bwd ? nx : ny;
+    float *in = OC_F(r, nin), *out = OC_F(r, nout);
+    double *ind = OC_D(r, nin), *outd = OC_D(r, nout);
     if (oc_alloc_status(r)) return -1;
-    oc_uniform(r, x, nx, -1, 1);
-    oc_uniform(r, y, ny, -100, 100);
-    oc_to_double(x, xd, nx);
-    pool_args a = {.N = N, .C = C, .HW = HW, .x = x, .y = y};
-    oc_exec(r, avgpool_fwd_call, &a);
-    ref_avgpool_global_fwd(N, C, HW, xd, yd);
-    oc_tol(r, 2 * EPS32, 1e-6); /* a sum of HW values <= 1, divided by HW */
-    oc_cmp(r, y, yd, ny);
-    return oc_finish(r, avgpool_fwd_call, NULL, &a);
+    oc_uniform(r, in, nin, -1, 1);
+    oc_uniform(r, out, nout, -100, 100);
+    oc_to_double(in, ind, nin);
+    pool_args a = {.N = N, .C = C, .HW = HW};
+    oc_call_fn call = bwd ? avgpool_bwd_call : avgpool_fwd_call;
+    if (bwd) {
+        a.dy = in, a.dx = out;
+        oc_exec(r, call, &a);
+        ref_avgpool_global_bwd(N, C, HW, ind, outd);
+        oc_tol(r, 0, 2 * EPS32); /* dy/HW or dy*(1/HW): at most two roundings */
+    } else {
+        a.x = in, a.y = out;
+        oc_exec(r, call, &a);
+        ref_avgpool_global_fwd(N, C, HW, ind, outd);
+        oc_tol(r, 2 * EPS32, 1e-6); /* a sum of HW values <= 1, divided by HW */
+    }
+    oc_cmp(r, out, outd, nout);
+    return oc_finish(r, call, NULL, &a);
 }
 
-int oc_avgpool_global_bwd(oc_run *r) {
-    int N = oc_p(r, "N"), C = oc_p(r, "C"), HW = oc_p(r, "HW");
-    size_t nx = oc_n(r, N, C, HW, 1), ny = oc_n(r, N, C, 1, 1);
-    float *dy = OC_F(r, ny), *dx = OC_F(r, nx);
-    double *dyd = OC_D(r, ny), *dxd = OC_D(r, nx);
-    if (oc_alloc_status(r)) return -1;
-    oc_uniform(r, dy, ny, -1, 1);
-    oc_uniform(r, dx, nx, -100, 100);
-    oc_to_double(dy, dyd, ny);
-    pool_args a = {.N = N, .C = C, .HW = HW, .dy = dy, .dx = dx};
-    oc_exec(r, avgpool_bwd_call, &a);
-    ref_avgpool_global_bwd(N, C, HW, dyd, dxd);
-    oc_tol(r, 0, 2 * EPS32); /* dy/HW or dy*(1/HW): at most two roundings */
-    oc_cmp(r, dx, dxd, nx);
-    return oc_finish(r, avgpool_bwd_call, NULL, &a);
-}
+int oc_avgpool_global_fwd(oc_run *r) { return op_avgpool(r, 0); }
+int oc_avgpool_global_bwd(oc_run *r) { return op_avgpool(r, 1); }
 
 /* ---- loss ------------------------------------------------------------------------------------ */
 

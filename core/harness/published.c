@@ -184,7 +184,7 @@ static int load_reference(sg_published *c, const char *path, sg_err *err) {
 
 typedef struct {
     long seed;
-    double probe, cstd;
+    double probe, probe5, cstd; /* probe_best (top-1), probe_top5, collapse_std; NaN: none */
     char dataset[32];
     long epochs;
     const char *file;
@@ -325,6 +325,7 @@ static int load_results(sg_published *c, mapping *m, const char *path, sg_err *e
         }
     }
     c->nfiles++;
+    const int c5 = sg_csv_col(&t, "probe_top5");
     int rc = 0;
     for (size_t r = 0; r < t.nrows && !rc; r++) {
         size_t line = r + 2;
@@ -363,6 +364,15 @@ static int load_results(sg_published *c, mapping *m, const char *path, sg_err *e
             break;
         }
         if (!strcmp(cs, "nan")) e.cstd = NAN;
+        /* top-5 (results of builds before it lack the column: not measured) */
+        const char *p5 = c5 >= 0 ? sg_csv_cell(&t, r, c5) : "";
+        char *end5;
+        e.probe5 = p5[0] ? strtod(p5, &end5) : NAN;
+        if (p5[0] && (*end5 || (!isnan(e.probe5) && (e.probe5 < 0 || e.probe5 > 100)))) {
+            rc = sg_errf(err, "%s: line %zu, column probe_top5: '%s' is not an accuracy in "
+                              "percent", path, line, p5);
+            break;
+        }
         if (!isnan(e.probe) && (e.probe < 0 || e.probe > 100)) {
             rc = sg_errf(err,
                          "%s: line %zu, column probe_best: %s is outside [0, 100]; expected "
@@ -403,11 +413,16 @@ static int load_results(sg_published *c, mapping *m, const char *path, sg_err *e
 /* ---- judging ----------------------------------------------------------------------------------
  */
 
+/* The number a result gives for the row's metric: top-1 is probe_best (the reference code's
+ * best-test-epoch protocol, as published), top-5 the probe's top-5 at its chosen epoch. */
+static double metric_of(const res_entry *e, int top5) { return top5 ? e->probe5 : e->probe; }
+
 static void judge(sg_published_row *row, const mapping *m, int ri) {
     if (m->row_ntags[ri] == 0) {
         row->verdict = SG_PUB_UNMAPPED;
         return;
     }
+    const int top5 = !strcmp(row->metric, "top5");
     double sum = 0, sum2 = 0, csum = 0;
     int n = 0, nc = 0, setup_differs = 0;
     for (int k = 0; k < m->row_ntags[ri]; k++) {
@@ -415,8 +430,8 @@ static void judge(sg_published_row *row, const mapping *m, int ri) {
         for (int j = 0; j < g->n; j++) {
             const res_entry *e = &g->e[j];
             row->nresults++;
-            if (!isnan(e->probe)) {
-                sum += e->probe;
+            if (!isnan(metric_of(e, top5))) {
+                sum += metric_of(e, top5);
                 n++;
             }
             if (!isnan(e->cstd)) {
@@ -439,7 +454,7 @@ static void judge(sg_published_row *row, const mapping *m, int ri) {
         row->verdict = SG_PUB_NOT_RUN;
         return;
     }
-    if (strcmp(row->metric, "top1") != 0) { /* stopgrad measures top-1 only */
+    if (strcmp(row->metric, "top1") != 0 && !top5) { /* stopgrad measures top-1 and top-5 */
         row->verdict = SG_PUB_NO_METRIC;
         return;
     }
@@ -449,13 +464,14 @@ static void judge(sg_published_row *row, const mapping *m, int ri) {
         for (int k = 0; k < m->row_ntags[ri]; k++) {
             const tag_group *g = &m->g[m->row_tags[ri][k]];
             for (int j = 0; j < g->n; j++)
-                if (!isnan(g->e[j].probe))
-                    sum2 += (g->e[j].probe - row->ours_mean) * (g->e[j].probe - row->ours_mean);
+                if (!isnan(metric_of(&g->e[j], top5)))
+                    sum2 += (metric_of(&g->e[j], top5) - row->ours_mean) *
+                            (metric_of(&g->e[j], top5) - row->ours_mean);
         }
         row->ours_std = n > 1 ? sqrt(sum2 / (n - 1)) : NAN;
     }
     row->ours_collapse_std = nc ? csum / nc : NAN;
-    if (n == 0) { /* probe_best empty or nan in every seed */
+    if (n == 0) { /* the metric empty or nan in every seed */
         row->verdict = SG_PUB_NO_METRIC;
         return;
     }

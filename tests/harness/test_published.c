@@ -51,6 +51,9 @@ typedef struct {
 } res;
 
 /* A results CSV with the real header; `drop` names a column to leave out (or NULL). */
+/* probe_top5 of every row write_results writes ("": not measured, as results before it) */
+static const char *g_top5 = "";
+
 static void write_results(const char *path, const res *rows, int n, const char *drop) {
     int nc = sg_train_results_ncols(), nm = sg_machine_ncols();
     const char *const *h = sg_train_results_header();
@@ -83,6 +86,8 @@ static void write_results(const char *path, const res *rows, int n, const char *
                 v = ep;
             else if (!strcmp(k, "probe_best"))
                 v = r->probe;
+            else if (!strcmp(k, "probe_top5"))
+                v = g_top5;
             else if (!strcmp(k, "collapse_std"))
                 v = r->cstd;
             else if (!strcmp(k, "method"))
@@ -277,10 +282,27 @@ int main(void) {
     r = find(&c, "t-collapse-c");
     CHECK(r->verdict == SG_PUB_PASS && r->collapsed && fabs(r->ours_collapse_std - 0.002) < 1e-12,
           "collapsed by collapse_std: %s", sg_published_verdict_name(r->verdict));
-    /* top-5: stopgrad has no top-5 column */
+    /* top-5: results without it (these rows' probe_top5 is empty) have no top-5 to compare */
     r = find(&c, "t-top5");
     CHECK(r->verdict == SG_PUB_NO_METRIC && isnan(r->diff), "top5: %s",
           sg_published_verdict_name(r->verdict));
+    {
+        /* with it, the top-5 row is judged on probe_top5 (86.0 against 85.8: within) */
+        char r5[1300];
+        path_of(r5, sizeof r5, "results-top5.csv");
+        g_top5 = "86.00";
+        write_results(r5, ROWS, NROWS, NULL);
+        g_top5 = "";
+        const char *in5[2] = {r5, NULL};
+        sg_published_inputs i5 = {in5, 1, suites, ref};
+        sg_published c5;
+        CHECK(sg_published_compute(&i5, &c5, &err) == 0, "top-5 compute: %s", err.msg);
+        const sg_published_row *t5 = find(&c5, "t-top5");
+        CHECK(t5->verdict == SG_PUB_PASS && fabs(t5->ours_mean - 86.0) < 1e-9,
+              "top-5 judged on probe_top5: %s, ours %.2f", sg_published_verdict_name(t5->verdict),
+              t5->ours_mean);
+        sg_published_free(&c5);
+    }
     CHECK(c.count[SG_PUB_PASS] == 5 && c.count[SG_PUB_FAIL] == 2 &&
               c.count[SG_PUB_NOT_RUN] == 1 && c.count[SG_PUB_UNMAPPED] == 1 &&
               c.count[SG_PUB_NO_METRIC] == 1 && c.npartial == 1 && c.nsetup == 1,

@@ -1,5 +1,6 @@
 /* kernels/backend.c: the backend front door (see backend.h): the registry, the slot check, and
  * every kernel call validated once before it reaches a backend. */
+#include "kernels/backend.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -11,7 +12,6 @@
 #include "kernels/ops.h"
 
 #ifdef SG_HAVE_CUDA
-#include "kernels/backend.h"
 #include "kernels/cuda/cuda_backend.h"
 #endif
 

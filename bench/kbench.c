@@ -3,6 +3,7 @@
 #include "bench/kbench.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,9 +47,11 @@ int sg_kb_load(sg_kb_suite *s, const char *name_or_path, const char *suites_dir,
     if (rc) return -1;
     FILE *f = sg_fopen_regular(s->path, NULL, err);
     if (!f) {
+        int missing = errno == ENOENT || errno == ENOTDIR; /* else: what is there instead */
         char why[sizeof err->msg];
         snprintf(why, sizeof why, "%s", err->msg);
-        return sg_errf(err, "bench suite '%s' not found: %s", name_or_path, why);
+        return sg_errf(err, "bench suite '%s'%s: %s", name_or_path, missing ? " not found" : "",
+                       why);
     }
     const char *b = strrchr(s->path, '/');
     b = b ? b + 1 : s->path;

@@ -86,9 +86,11 @@ int sg_suite_load(sg_suite *s, const char *name_or_path, const char *suites_dir,
     if (rc) return -1;
     FILE *f = sg_fopen_regular(s->path, NULL, err);
     if (!f) {
+        int missing = errno == ENOENT || errno == ENOTDIR; /* else: what is there instead */
         char why[sizeof err->msg];
         snprintf(why, sizeof why, "%s", err->msg);
-        return sg_errf(err, "suite '%s' not found: %s", name_or_path, why);
+        return sg_errf(err, "suite '%s'%s: %s", name_or_path, missing ? " not found" : "",
+                       why);
     }
     const char *base = strrchr(s->path, '/');
     base = base ? base + 1 : s->path;

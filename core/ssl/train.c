@@ -730,7 +730,8 @@ int sg_train_run(const sg_config *cfg, const sg_train_opts *opts, sg_train_summa
     double sum_step_s = 0, sum_wait_s = 0;
     long timed_steps = 0, ran = 0;
     sg_progress bar;
-    const int show = !rc && opts->progress != SG_TRAIN_PROGRESS_NONE;
+    /* a run with nothing to train (the untrained baselines, a finished run) shows no progress */
+    const int show = !rc && opts->progress != SG_TRAIN_PROGRESS_NONE && m->step < r->total_steps;
     if (show) {
         sg_progress_start(&bar, NULL, r->run_id, r->total_steps, "step");
         sg_progress_rate_in(&bar, m->B, "img");

@@ -40,43 +40,20 @@ int sg_kb_load(sg_kb_suite *s, const char *name_or_path, const char *suites_dir,
     memset(s, 0, sizeof *s);
     s->sgemm_n = 2048;
     s->copy_mib = 256;
-    int rc = strchr(name_or_path, '/') || strstr(name_or_path, ".bench")
-                 ? sg_path_printf(s->path, sizeof s->path, err, "%s", name_or_path)
-                 : sg_path_printf(s->path, sizeof s->path, err, "%s/%s.bench", suites_dir,
-                                  name_or_path);
-    if (rc) return -1;
-    FILE *f = sg_fopen_regular(s->path, NULL, err);
-    if (!f) {
-        int missing = errno == ENOENT || errno == ENOTDIR; /* else: what is there instead */
-        char why[sizeof err->msg];
-        snprintf(why, sizeof why, "%s", err->msg);
-        return sg_errf(err, "bench suite '%s'%s: %s", name_or_path, missing ? " not found" : "",
-                       why);
-    }
-    const char *b = strrchr(s->path, '/');
-    b = b ? b + 1 : s->path;
-    if (strlen(b) >= sizeof s->name) {
-        fclose(f);
-        return sg_errf(err, "bench suite file name %s is longer than %zu characters", b,
-                       sizeof s->name - 1);
-    }
-    memcpy(s->name, b, strlen(b) + 1);
-    char *dot = strstr(s->name, ".bench");
-    if (dot) *dot = 0;
+    FILE *f = sg_open_named_file("bench suite", name_or_path, suites_dir, ".bench", s->path,
+                                 sizeof s->path, s->name, sizeof s->name, err);
+    if (!f) return -1;
+    int rc = 0;
     char *line = NULL;
     size_t line_cap = 0;
     int lineno = 0;
+    char *l;
     while (rc == 0) {
-        int got = sg_read_line(f, &line, &line_cap, SG_KB_MAX_LINE, s->path, lineno + 1, err);
+        int got = sg_next_statement(f, &line, &line_cap, SG_KB_MAX_LINE, s->path, &lineno, &l, err);
         if (got <= 0) {
             rc = got;
             break;
         }
-        lineno++;
-        char *hash = strchr(line, '#');
-        if (hash) *hash = 0;
-        char *l = sg_trim(line);
-        if (!*l) continue;
         char *eq = strchr(l, '=');
         if (!eq) {
             rc = sg_errf(err, "%s:%d: expected 'base = ...', 'config NAME = ...', 'sgemm = N' or "

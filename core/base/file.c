@@ -293,3 +293,33 @@ int sg_path_printf(char *out, size_t cap, sg_err *err, const char *fmt, ...) {
     return sg_errf(err, "path too long: %.200s... (%d characters, more than the %zu this "
                         "buffer holds)", out, n, cap - 1);
 }
+
+FILE *sg_open_named_file(const char *kind, const char *name_or_path, const char *dir,
+                         const char *ext, char *path, size_t path_cap, char *name,
+                         size_t name_cap, sg_err *err) {
+    const size_t el = strlen(ext), nl = strlen(name_or_path);
+    const int is_path = strchr(name_or_path, '/') || (nl >= el && !strcmp(name_or_path + nl - el, ext));
+    if (is_path ? sg_path_printf(path, path_cap, err, "%s", name_or_path)
+                : sg_path_printf(path, path_cap, err, "%s/%s%s", dir, name_or_path, ext))
+        return NULL;
+    FILE *f = sg_fopen_regular(path, NULL, err);
+    if (!f) {
+        int missing = errno == ENOENT || errno == ENOTDIR; /* else: what is there instead */
+        char why[sizeof err->msg];
+        snprintf(why, sizeof why, "%s", err->msg);
+        sg_errf(err, "%s '%s'%s: %.900s", kind, name_or_path, missing ? " not found" : "", why);
+        return NULL;
+    }
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    size_t bl = strlen(base);
+    if (bl >= el && !strcmp(base + bl - el, ext)) bl -= el;
+    if (bl >= name_cap) {
+        fclose(f);
+        sg_errf(err, "%s file name %s is longer than %zu characters", kind, base, name_cap - 1);
+        return NULL;
+    }
+    memcpy(name, base, bl);
+    name[bl] = 0;
+    return f;
+}

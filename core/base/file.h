@@ -70,6 +70,14 @@ int sg_open_regular(const char *path, int64_t *size, sg_err *err);
 /* The same as a stdio stream opened "rb"; NULL on failure. */
 FILE *sg_fopen_regular(const char *path, int64_t *size, sg_err *err);
 
+/* A data file of the suites folder, given as NAME (dir/NAME.ext) or as a path (anything with a
+ * '/' or ending in ext): opened with sg_fopen_regular; its path into path[path_cap] and its name
+ * (the file name without ext) into name[name_cap]. Errors say kind ("suite", "bench suite")
+ * and, when nothing is there, "not found". */
+FILE *sg_open_named_file(const char *kind, const char *name_or_path, const char *dir,
+                         const char *ext, char *path, size_t path_cap, char *name,
+                         size_t name_cap, sg_err *err);
+
 /* 0 when path is a folder (or a symlink to one), else -1 with the same kinds of messages
  * ("P is a regular file, expected a folder") and errno as sg_open_regular leaves it. */
 int sg_check_folder(const char *path, sg_err *err);

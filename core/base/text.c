@@ -101,3 +101,16 @@ char *sg_trim(char *s) {
     while (n && isspace((unsigned char)s[n - 1])) s[--n] = 0;
     return s;
 }
+
+int sg_next_statement(FILE *f, char **buf, size_t *cap, size_t max, const char *path,
+                      int *lineno, char **stmt, sg_err *err) {
+    for (;;) {
+        int got = sg_read_line(f, buf, cap, max, path, *lineno + 1, err);
+        if (got <= 0) return got;
+        ++*lineno;
+        char *hash = strchr(*buf, '#');
+        if (hash) *hash = 0;
+        *stmt = sg_trim(*buf);
+        if (**stmt) return 1;
+    }
+}

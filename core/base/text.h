@@ -30,6 +30,12 @@ int sg_find_program(const char *name, char *found, size_t cap);
 int sg_read_line(FILE *f, char **buf, size_t *cap, size_t max, const char *path, long lineno,
                  sg_err *err);
 
+/* The next statement of a line-oriented data file (a suite or bench file): the next line
+ * (sg_read_line, at most max characters) without its '#' comment and surrounding space, empty
+ * ones skipped. 1 with *stmt pointing into *buf and *lineno its line; 0 at the end; -1 with err. */
+int sg_next_statement(FILE *f, char **buf, size_t *cap, size_t max, const char *path,
+                      int *lineno, char **stmt, sg_err *err);
+
 /* s without leading and trailing whitespace, in place: the spaces after it are cut (a NUL
  * written), the returned pointer skips those before it. */
 char *sg_trim(char *s);

@@ -79,42 +79,21 @@ static const char *const metrics[] = {"probe",      "probe_top5",   "probe_best"
 
 int sg_suite_load(sg_suite *s, const char *name_or_path, const char *suites_dir, sg_err *err) {
     memset(s, 0, sizeof *s);
-    int rc = strchr(name_or_path, '/') || strstr(name_or_path, ".suite")
-                 ? sg_path_printf(s->path, sizeof s->path, err, "%s", name_or_path)
-                 : sg_path_printf(s->path, sizeof s->path, err, "%s/%s.suite", suites_dir,
-                                  name_or_path);
-    if (rc) return -1;
-    FILE *f = sg_fopen_regular(s->path, NULL, err);
-    if (!f) {
-        int missing = errno == ENOENT || errno == ENOTDIR; /* else: what is there instead */
-        char why[sizeof err->msg];
-        snprintf(why, sizeof why, "%s", err->msg);
-        return sg_errf(err, "suite '%s'%s: %s", name_or_path, missing ? " not found" : "",
-                       why);
-    }
-    const char *base = strrchr(s->path, '/');
-    base = base ? base + 1 : s->path;
-    if (strlen(base) >= sizeof s->name) {
-        fclose(f);
-        return sg_errf(err, "suite file name %s is longer than %zu characters", base, sizeof s->name - 1);
-    }
-    memcpy(s->name, base, strlen(base) + 1);
-    char *dot = strstr(s->name, ".suite");
-    if (dot) *dot = 0;
+    FILE *f = sg_open_named_file("suite", name_or_path, suites_dir, ".suite", s->path,
+                                 sizeof s->path, s->name, sizeof s->name, err);
+    if (!f) return -1;
+    int rc = 0;
     char *line = NULL;
     size_t line_cap = 0;
     int lineno = 0;
+    char *l;
     while (rc == 0) {
-        int got = sg_read_line(f, &line, &line_cap, SG_SUITE_MAX_LINE, s->path, lineno + 1, err);
+        int got = sg_next_statement(f, &line, &line_cap, SG_SUITE_MAX_LINE, s->path, &lineno, &l,
+                                    err);
         if (got <= 0) {
             rc = got;
             break;
         }
-        lineno++;
-        char *hash = strchr(line, '#');
-        if (hash) *hash = 0;
-        char *l = sg_trim(line);
-        if (!*l) continue;
         if (!strncmp(l, "base", 4) && (l[4] == ' ' || l[4] == '=')) {
             char *eq = strchr(l, '=');
             if (!eq) {

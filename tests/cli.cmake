@@ -166,3 +166,14 @@ sg_cli_status(report_out_unwritable 2 "cannot create the folder file: a file of 
               "touch file && \"$SG\" report '${SG_MEASURED_BENCH}' --out file/rep")
 sg_cli_status(check_out_unwritable 2 "cannot create the folder file: a file of that name is in the way"
               "touch file && \"$SG\" check '${CMAKE_SOURCE_DIR}/results/measured/fmnist-ablations-reduced-2026-11-29/results.csv' --out file/chk")
+
+# Fault tests (tests/faults.sh): SIGKILL at random moments of `train` and of `suite run`, then a
+# resume or rerun (bit-identical, every row once, no temporary file), and a file-size limit a
+# run's checkpoint exceeds (the run fails naming the file, earlier files intact).
+foreach(part kill_resume suite_kill full_disk)
+  add_test(NAME faults.${part}
+           COMMAND bash ${CMAKE_SOURCE_DIR}/tests/faults.sh $<TARGET_FILE:stopgrad>
+                   ${CMAKE_BINARY_DIR}/test-tmp/faults-${part} ${part})
+  set_tests_properties(faults.${part} PROPERTIES TIMEOUT 600 ENVIRONMENT "OMP_WAIT_POLICY=passive"
+                       PASS_REGULAR_EXPRESSION "1 passed, 0 failed")
+endforeach()

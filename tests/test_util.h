@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "core/base/rng.h"
+#include "core/base/text.h"
 
 static int tu_pass_count = 0;
 static int tu_fail_count = 0;
@@ -142,4 +143,23 @@ static inline int tu_randint(sg_rng *r, int lo, int hi) {
 static inline const char *tu_tmpdir(void) {
     const char *d = getenv("SG_TEST_TMP");
     return (d && *d) ? d : "/tmp";
+}
+
+/* 1 when the program is on PATH (the optional tools some tests check only where installed). */
+static inline int tu_have_program(const char *name) {
+    char exe[4096];
+    return sg_find_program(name, exe, sizeof exe);
+}
+
+/* 1 when path starts with the PNG signature and holds more than a header (a drawn chart). */
+static inline int tu_is_png(const char *path) {
+    static const unsigned char sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+    unsigned char b[8];
+    FILE *f = fopen(path, "rb");
+    if (!f) return 0;
+    int ok = fread(b, 1, 8, f) == 8 && !memcmp(b, sig, 8);
+    fseek(f, 0, SEEK_END);
+    ok = ok && ftell(f) > 1000;
+    fclose(f);
+    return ok;
 }

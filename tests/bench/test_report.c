@@ -137,27 +137,6 @@ static int count_lines_starting(const char *text, const char *prefix) {
     return n;
 }
 
-static int have_gnuplot(void) {
-    const char *path = getenv("PATH");
-    if (!path) return 0;
-    char buf[8192];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *save = NULL, *d = strtok_r(buf, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
-        char exe[8300];
-        snprintf(exe, sizeof exe, "%s/gnuplot", d);
-        if (access(exe, X_OK) == 0) return 1;
-    }
-    return 0;
-}
-
-static int is_png(const char *path) {
-    unsigned char magic[8] = {0};
-    FILE *f = fopen(path, "rb");
-    size_t n = f ? fread(magic, 1, 8, f) : 0;
-    if (f) fclose(f);
-    return n == 8 && memcmp(magic, "\x89PNG\r\n\x1a\n", 8) == 0;
-}
-
 int main(void) {
     snprintf(tmp, sizeof tmp, "%s/report_%d", tu_tmpdir(), (int)getpid());
     if (mkdir(tmp, 0777) != 0) {
@@ -171,7 +150,7 @@ int main(void) {
     write_suite(pa, MACHINE_CPU, CPU_ROWS, (int)(sizeof CPU_ROWS / sizeof CPU_ROWS[0]));
     write_suite(pb, MACHINE_GPU, GPU_ROWS, (int)(sizeof GPU_ROWS / sizeof GPU_ROWS[0]));
     const char *inputs[] = {pa, pb};
-    int gnuplot = have_gnuplot();
+    int gnuplot = tu_have_program("gnuplot");
     sg_report_opts o = {.inputs = inputs, .ninputs = 2, .out_dir = dir, .metric = SG_REPORT_GFLOPS};
     /* without gnuplot, name one that is not there so the error path is the one taken */
     if (!gnuplot) o.gnuplot = "/nonexistent/gnuplot";
@@ -252,8 +231,8 @@ int main(void) {
               "roofline.gp:\n%s", rgp ? rgp : "(none)");
         free(rgp);
         if (gnuplot) {
-            CHECK(s.png && is_png(s.png_path), "%s is not a PNG", s.png_path);
-            CHECK(s.roofline_png && is_png(s.roofline_png_path), "%s is not a PNG",
+            CHECK(s.png && tu_is_png(s.png_path), "%s is not a PNG", s.png_path);
+            CHECK(s.roofline_png && tu_is_png(s.roofline_png_path), "%s is not a PNG",
                   s.roofline_png_path);
         } else {
             printf("note: gnuplot is not on PATH: report.png was not checked (scripts/setup.sh "

@@ -168,31 +168,6 @@ static const sg_published_row *find(const sg_published *c, const char *id) {
     exit(2);
 }
 
-static int have_gnuplot(void) {
-    const char *path = getenv("PATH");
-    if (!path) return 0;
-    char buf[8192];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *save = NULL, *d = strtok_r(buf, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
-        char exe[8300];
-        snprintf(exe, sizeof exe, "%s/gnuplot", d);
-        if (access(exe, X_OK) == 0) return 1;
-    }
-    return 0;
-}
-
-static int is_png(const char *path) {
-    static const unsigned char sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
-    unsigned char b[8];
-    FILE *f = fopen(path, "rb");
-    if (!f) return 0;
-    int ok = fread(b, 1, 8, f) == 8 && !memcmp(b, sig, 8);
-    fseek(f, 0, SEEK_END);
-    ok = ok && ftell(f) > 1000;
-    fclose(f);
-    return ok;
-}
-
 /* sg_published_run with its stdout and stderr captured into *out / *errs (freed by the caller). */
 static int run_cmd(const sg_published_opts *o, char **out, char **errs) {
     char po[1200], pe[1200];
@@ -350,11 +325,11 @@ int main(void) {
     rc = sg_published_write(&c, &wo, &w, &err);
     CHECK(rc == -1 && strstr(err.msg, "already exists") && strstr(err.msg, "--force"),
           "refuse: rc %d, %s", rc, err.msg);
-    if (have_gnuplot()) {
+    if (tu_have_program("gnuplot")) {
         wo.force = 1;
         wo.gnuplot = NULL;
         rc = sg_published_write(&c, &wo, &w, &err);
-        CHECK(rc == 0 && w.png && is_png(w.png_path) && w.charted == 10,
+        CHECK(rc == 0 && w.png && tu_is_png(w.png_path) && w.charted == 10,
               "PNG: rc %d (%s), png %d, %d rows charted", rc, rc ? err.msg : "", w.png, w.charted);
     } else {
         printf("gnuplot not installed: check.png's PNG signature not checked\n");
@@ -368,7 +343,7 @@ int main(void) {
     char cmd_out[1200];
     path_of(cmd_out, sizeof cmd_out, "cmd-out");
     o.out.out_dir = cmd_out;
-    o.out.gnuplot = have_gnuplot() ? NULL : "/nonexistent/gnuplot";
+    o.out.gnuplot = tu_have_program("gnuplot") ? NULL : "/nonexistent/gnuplot";
     char *so, *se;
     rc = run_cmd(&o, &so, &se);
     CHECK(rc == 1, "exit status with a FAIL: %d", rc);

@@ -9,26 +9,13 @@
 #include "core/base/csv.h"
 #include "core/theory/figures.h"
 
-static int have_gnuplot(void) {
-    const char *path = getenv("PATH");
-    if (!path) return 0;
-    char buf[8192];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *save = NULL, *d = strtok_r(buf, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
-        char exe[8300];
-        snprintf(exe, sizeof exe, "%s/gnuplot", d);
-        if (access(exe, X_OK) == 0) return 1;
-    }
-    return 0;
-}
-
 static long file_size(const char *p) {
     struct stat st;
     return stat(p, &st) == 0 ? (long)st.st_size : -1;
 }
 
 int main(void) {
-    int render = have_gnuplot();
+    int render = tu_have_program("gnuplot");
     if (!render) printf("note: gnuplot not on PATH: checking --no-render output only\n");
     char dir[4096];
     snprintf(dir, sizeof dir, "%s/theory_figures", tu_tmpdir());

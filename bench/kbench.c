@@ -2,7 +2,6 @@
 #define _POSIX_C_SOURCE 200809L
 #include "bench/kbench.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -29,12 +28,6 @@
 
 /* ---- the suite file ------------------------------------------------------------------------ */
 
-static int kb_valid_name(const char *s) {
-    if (!*s) return 0;
-    for (; *s; s++)
-        if (!isalnum((unsigned char)*s) && *s != '_' && *s != '-') return 0;
-    return 1;
-}
 
 int sg_kb_load(sg_kb_suite *s, const char *name_or_path, const char *suites_dir, sg_err *err) {
     memset(s, 0, sizeof *s);
@@ -63,19 +56,17 @@ int sg_kb_load(sg_kb_suite *s, const char *name_or_path, const char *suites_dir,
         *eq = 0;
         char *key = sg_trim(l), *val = sg_trim(eq + 1);
         if (!strcmp(key, "base")) {
-            size_t at = strlen(s->base), n = strlen(val);
-            if (at + (at ? 1 : 0) + n >= sizeof s->base) {
+            if (sg_append_word(s->base, sizeof s->base, val)) {
                 rc = sg_errf(err, "%s:%d: the base settings are longer than the %zu characters "
                                   "a bench suite holds (all base lines together)",
                              s->path, lineno, sizeof s->base - 1);
                 break;
             }
-            snprintf(s->base + at, sizeof s->base - at, "%s%s", at ? " " : "", val);
         } else if (!strncmp(key, "config ", 7)) {
             char *name = sg_trim(key + 7);
             int dup = 0;
             for (int i = 0; i < s->nconfigs; i++) dup |= !strcmp(s->configs[i].name, name);
-            if (!kb_valid_name(name) || dup || s->nconfigs == SG_KB_MAX_CONFIGS ||
+            if (!sg_is_name(name) || dup || s->nconfigs == SG_KB_MAX_CONFIGS ||
                 strlen(name) >= sizeof s->configs[0].name) {
                 rc = sg_errf(err, "%s:%d: config name '%s' must be unique, at most %zu "
                                   "characters, and use letters, digits, '_' or '-' (at most %d "

@@ -102,6 +102,20 @@ char *sg_trim(char *s) {
     return s;
 }
 
+int sg_is_name(const char *s) {
+    if (!*s) return 0;
+    for (; *s; s++)
+        if (!isalnum((unsigned char)*s) && *s != '_' && *s != '-') return 0;
+    return 1;
+}
+
+int sg_append_word(char *buf, size_t cap, const char *word) {
+    size_t at = strlen(buf), n = strlen(word);
+    if (at + (at ? 1 : 0) + n >= cap) return -1;
+    snprintf(buf + at, cap - at, "%s%s", at ? " " : "", word);
+    return 0;
+}
+
 int sg_next_statement(FILE *f, char **buf, size_t *cap, size_t max, const char *path,
                       int *lineno, char **stmt, sg_err *err) {
     for (;;) {

@@ -39,3 +39,12 @@ int sg_next_statement(FILE *f, char **buf, size_t *cap, size_t max, const char *
 /* s without leading and trailing whitespace, in place: the spaces after it are cut (a NUL
  * written), the returned pointer skips those before it. */
 char *sg_trim(char *s);
+
+/* 1 when s is a name the suite and bench files accept (runs, configs, tags): non-empty, only
+ * letters, digits, '_' and '-', so it is safe in file names and CSV cells. */
+int sg_is_name(const char *s);
+
+/* Appends word to the space-separated list in buf[cap] (a space before it unless buf is empty);
+ * 0, or -1 with buf unchanged when it would not fit: a setting cut in the middle would silently
+ * mean something else. */
+int sg_append_word(char *buf, size_t cap, const char *word);

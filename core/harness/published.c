@@ -286,13 +286,11 @@ static int load_suites(sg_published *c, mapping *m, const char *dir, sg_err *err
                     xrealloc(m->row_tags[row], (size_t)(m->row_ntags[row] + 1) * sizeof(int));
                 m->row_tags[row][m->row_ntags[row]++] = gi;
                 sg_published_row *cr = &c->rows[row];
-                size_t at = strlen(cr->runs);
-                if (at + 1 + strlen(tag) >= sizeof cr->runs) {
+                if (sg_append_word(cr->runs, sizeof cr->runs, tag)) {
                     rc = sg_errf(err, "%s: reference row %s is answered by more runs than fit "
                                       "in %zu characters", path, id, sizeof cr->runs - 1);
                     break;
                 }
-                snprintf(cr->runs + at, sizeof cr->runs - at, "%s%s", at ? " " : "", tag);
                 cr->nruns++;
             }
         }

@@ -21,26 +21,10 @@
 #include "core/ssl/train.h"
 #include "core/ssl/train_config.h"
 
-static int valid_name(const char *s) {
-    if (!*s) return 0;
-    for (; *s; s++)
-        if (!isalnum((unsigned char)*s) && *s != '_' && *s != '-') return 0;
-    return 1;
-}
-
 static int find_run(const sg_suite *s, const char *name) {
     for (int i = 0; i < s->nruns; i++)
         if (!strcmp(s->runs[i].name, name)) return i;
     return -1;
-}
-
-/* Appends " words" (or "words" to an empty buf) to buf[cap]; -1, buf unchanged, when it does
- * not fit: a setting cut in the middle would silently mean something else. */
-static int append_words(char *buf, size_t cap, const char *words) {
-    size_t at = strlen(buf), n = strlen(words);
-    if (at + (at ? 1 : 0) + n >= cap) return -1;
-    snprintf(buf + at, cap - at, "%s%s", at ? " " : "", words);
-    return 0;
 }
 
 /* Copies the next white-space separated token of *p into out[cap] and moves *p past it; -1 when
@@ -100,7 +84,7 @@ int sg_suite_load(sg_suite *s, const char *name_or_path, const char *suites_dir,
                 rc = sg_errf(err, "%s:%d: expected 'base = key=value ...'", s->path, lineno);
                 break;
             }
-            if (append_words(s->base, sizeof s->base, sg_trim(eq + 1))) {
+            if (sg_append_word(s->base, sizeof s->base, sg_trim(eq + 1))) {
                 rc = sg_errf(err, "%s:%d: the base settings are longer than the %zu characters "
                                   "a suite holds (all base lines together)",
                              s->path, lineno, sizeof s->base - 1);
@@ -115,7 +99,7 @@ int sg_suite_load(sg_suite *s, const char *name_or_path, const char *suites_dir,
             }
             *eq = 0;
             char *name = sg_trim(l + 4);
-            if (!valid_name(name) || find_run(s, name) >= 0 ||
+            if (!sg_is_name(name) || find_run(s, name) >= 0 ||
                 strlen(name) >= sizeof s->runs[0].name) {
                 rc = sg_errf(err, "%s:%d: run name '%s' must be unique, at most %zu characters, "
                                   "and use letters, digits, '_' or '-'",
@@ -190,7 +174,7 @@ int sg_suite_load(sg_suite *s, const char *name_or_path, const char *suites_dir,
                 break;
             }
             sg_suite_run *run = &s->runs[r];
-            if (append_words(run->answers, sizeof run->answers, sg_trim(eq + 1))) {
+            if (sg_append_word(run->answers, sizeof run->answers, sg_trim(eq + 1))) {
                 rc = sg_errf(err, "%s:%d: run %s answers more reference rows than fit in %zu "
                                   "characters", s->path, lineno, run->name,
                              sizeof run->answers - 1);

@@ -3,8 +3,8 @@
  * '-', every expectation naming runs the suite has. */
 #include "fuzz.h"
 
-#include <ctype.h>
 
+#include "core/base/text.h"
 #include "core/harness/suite.h"
 
 static sg_suite suite;
@@ -13,13 +13,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
     (void)argc, (void)argv;
     fz_quiet();
     return 0;
-}
-
-static int is_name(const char *s) {
-    if (!*s) return 0;
-    for (; *s; s++)
-        if (!isalnum((unsigned char)*s) && *s != '_' && *s != '-') return 0;
-    return 1;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -32,7 +25,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                   suite.nseeds);
         FZ_ASSERT(!strcmp(suite.name, "fuzz"), "name '%s'", suite.name);
         for (int i = 0; i < suite.nruns; i++) {
-            FZ_ASSERT(is_name(suite.runs[i].name), "run name '%s'", suite.runs[i].name);
+            FZ_ASSERT(sg_is_name(suite.runs[i].name), "run name '%s'", suite.runs[i].name);
             for (int j = 0; j < i; j++)
                 FZ_ASSERT(strcmp(suite.runs[i].name, suite.runs[j].name), "run %s twice",
                           suite.runs[i].name);

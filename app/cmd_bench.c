@@ -10,6 +10,7 @@
 #include "bench/kbench.h"
 #include "core/base/file.h"
 #include "core/base/text.h"
+#include "core/dist/dist.h"
 #include "build_info.h"
 #include "kernels/backend.h"
 #include "kernels/kernels.h"
@@ -45,7 +46,12 @@ static void bench_help(FILE *f) {
             "  --json FILE        Google Benchmark's JSON (default: the CSV's path with .json),\n"
             "                     which tools/compare.py reads\n"
             "  --list             print the traced kernels of each configuration and exit\n"
-            "  --quiet            no console table\n");
+            "  --quiet            no console table\n\n"
+            "Under mpirun -np N (or srun -n N) it times, for each configuration, the\n"
+            "data-parallel step (the configuration's batch split over the N ranks) and the sum of\n"
+            "its gradients over the ranks, with the all-reduce's algorithm and bus bandwidth as\n"
+            "nccl-tests reports them (busbw = algbw * 2(N-1)/N), into SUITE-BACKEND-TIME-npN.csv:\n"
+            "  mpirun -np 2 stopgrad bench kernels-cpu --threads 1 --configs fmnist\n");
 }
 
 int sg_cmd_bench(int argc, char **argv) {
@@ -142,7 +148,12 @@ int sg_cmd_bench(int argc, char **argv) {
         struct tm tm;
         gmtime_r(&now, &tm);
         strftime(t, sizeof t, "%Y%m%d-%H%M%S", &tm);
-        snprintf(out_buf, sizeof out_buf, "results/bench/%s-%s-%s.csv", s.name, backend, t);
+        const int N = sg_dist_get()->size;
+        if (N > 1)
+            snprintf(out_buf, sizeof out_buf, "results/bench/%s-%s-%s-np%d.csv", s.name, backend,
+                     t, N);
+        else
+            snprintf(out_buf, sizeof out_buf, "results/bench/%s-%s-%s.csv", s.name, backend, t);
         out = out_buf;
     }
     if (!json) {
@@ -168,6 +179,18 @@ int sg_cmd_bench(int argc, char **argv) {
     }
     o.csv_path = out;
     o.json_path = json;
+    const sg_dist_world *w = sg_dist_get();
+    if (w->size > 1) {
+        if (w->rank == 0)
+            printf("stopgrad bench: suite %s, backend %s, %d ranks (%d on this node), %s, threads "
+                   "%d per rank, %d repetitions\n", s.name, o.be->name, w->size, w->local_size,
+                   w->library, o.threads, o.repetitions);
+        if (sg_kb_dist_run(&s, &o, &err)) {
+            fprintf(stderr, "stopgrad bench: rank %d of %d: %s\n", w->rank, w->size, err.msg);
+            return 1;
+        }
+        return 0;
+    }
     printf("stopgrad bench: suite %s, backend %s, threads %d, %d repetitions\n", s.name,
            o.be->name, o.threads, o.repetitions);
     fflush(stdout);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "app/commands.h"
+#include "core/dist/dist.h"
 #include "core/ssl/train.h"
 #include "core/ssl/train_config.h"
 
@@ -97,14 +98,30 @@ int sg_cmd_train(int argc, char **argv) {
             rc = 2;
         }
     }
+    /* trainer.ranks=0 means "as launched": record the launch, so the run folder's config.cfg,
+     * the setting hash and a resume all know how many ranks the run has */
+    const sg_dist_world *w = sg_dist_get();
+    if (rc == 0 && w->size > 1 && sg_config_int(c, "trainer.ranks") == 0) {
+        char kv[64];
+        snprintf(kv, sizeof kv, "trainer.ranks=%d", w->size);
+        if (sg_train_config_set_arg(c, kv, &err)) {
+            fprintf(stderr, "stopgrad train: %s\n", err.msg);
+            rc = 2;
+        }
+    }
     if (rc == 0 && print_config) {
-        sg_config_write(c, stdout);
+        if (w->rank == 0) sg_config_write(c, stdout);
     } else if (rc == 0) {
         sg_train_summary s;
         int trc = sg_train_run(c, &opts, &s, &err);
         if (trc != 0) {
-            fprintf(stderr, "stopgrad train: %s\n", err.msg);
+            if (w->size > 1)
+                fprintf(stderr, "stopgrad train: rank %d of %d: %s\n", w->rank, w->size, err.msg);
+            else
+                fprintf(stderr, "stopgrad train: %s\n", err.msg);
             rc = trc == SG_TRAIN_BAD_INPUT ? 2 : 1;
+        } else if (w->rank != 0) {
+            /* rank 0 reports the run */
         } else if (s.finished) {
             char probe[160] = "probe off", knn[48] = "kNN off";
             if (!isnan(s.ev.probe))

@@ -6,6 +6,7 @@
 #include "app/commands.h"
 #include "build_info.h"
 #include "core/base/config.h"
+#include "core/dist/dist.h"
 
 typedef struct {
     const char *name;
@@ -44,6 +45,28 @@ static void usage(FILE *f) {
     fprintf(f, "  %-10s %s\n", "version", "print the version and build");
 }
 
+/* Under mpirun / srun every rank runs the command; the commands that know about ranks are
+ * train (data parallel) and bench (it times the all-reduce). A rank whose command fails ends the
+ * job, so no other rank is left waiting in a collective. */
+static int run_command(const command *c, int argc, char **argv) {
+    sg_err err;
+    if (sg_dist_init(&argc, &argv, &err)) {
+        fprintf(stderr, "stopgrad: %s\n", err.msg);
+        return 2;
+    }
+    const sg_dist_world *w = sg_dist_get();
+    if (w->size > 1 && strcmp(c->name, "train") != 0 && strcmp(c->name, "bench") != 0) {
+        char msg[200];
+        snprintf(msg, sizeof msg, "'stopgrad %s' runs on one process; under mpirun or srun "
+                                  "only 'train' and 'bench' run as several ranks", c->name);
+        sg_dist_abort(2, msg);
+    }
+    int rc = c->run(argc - 1, argv + 1);
+    if (rc != 0 && w->size > 1) sg_dist_abort(rc, "failed (see its message above): ending the job");
+    sg_dist_finalize();
+    return rc;
+}
+
 int main(int argc, char **argv) {
     /* Past a file-size limit (ulimit -f), write(2) then fails with EFBIG and the writer removes
      * its temporary file and names the path; the default SIGXFSZ would kill the process first
@@ -60,13 +83,13 @@ int main(int argc, char **argv) {
     }
     if (!strcmp(name, "version") || !strcmp(name, "--version")) {
         printf("stopgrad %s commit %s, %s build, %s, flags: %s; CUDA toolkit found at configure "
-               "time: %s\n",
+               "time: %s; MPI: %s\n",
                SG_VERSION, SG_GIT_COMMIT, SG_BUILD_TYPE, SG_C_COMPILER, SG_BUILD_FLAGS,
-               SG_CUDA_TOOLKIT);
+               SG_CUDA_TOOLKIT, sg_dist_compiled() ? "yes" : "no");
         return 0;
     }
     for (int i = 0; i < ncommands; i++)
-        if (!strcmp(name, commands[i].name)) return commands[i].run(argc - 1, argv + 1);
+        if (!strcmp(name, commands[i].name)) return run_command(&commands[i], argc, argv);
 
     const char *best = NULL;
     int best_d = 1 << 30;

@@ -201,14 +201,13 @@ static int kb_apply(sg_config *c, const char *text, sg_err *err) {
     return rc;
 }
 
-/* The settings and input shape of config i. */
-static int kb_settings(kb_ctx *k, int i, int *C, int *S, const char **dataset, sg_err *err) {
-    const sg_kb_suite *s = k->suite;
+int sg_kb_config_settings(const sg_kb_suite *s, int i, sg_ssl_settings *set, int *C, int *S,
+                          const char **dataset, sg_err *err) {
     sg_config *c = sg_train_config_new();
     int rc = kb_apply(c, s->base, err);
     if (rc == 0) rc = kb_apply(c, s->configs[i].overrides, err);
     if (rc == 0) rc = sg_train_input_shape(c, C, S, err);
-    if (rc == 0) rc = sg_train_settings(c, *C, *S, *S, 1000, &k->set[i], err);
+    if (rc == 0) rc = sg_train_settings(c, *C, *S, *S, 1000, set, err);
     static char ds[SG_KB_MAX_CONFIGS][32];
     if (rc == 0) snprintf(ds[i], sizeof ds[i], "%s", sg_config_str(c, "data.dataset"));
     *dataset = ds[i];
@@ -219,6 +218,11 @@ static int kb_settings(kb_ctx *k, int i, int *C, int *S, const char **dataset, s
         sg_errf(err, "%s, config %s: %s", s->path, s->configs[i].name, m);
     }
     return rc;
+}
+
+/* The settings and input shape of config i. */
+static int kb_settings(kb_ctx *k, int i, int *C, int *S, const char **dataset, sg_err *err) {
+    return sg_kb_config_settings(k->suite, i, &k->set[i], C, S, dataset, err);
 }
 
 /* The raw image a dataset's loader hands to augmentation: the table's typical stored image

@@ -25,6 +25,7 @@
 #include <stddef.h>
 
 #include "core/base/err.h"
+#include "core/ssl/ssl.h"
 #include "kernels/kernels.h"
 
 #define SG_KB_MAX_CONFIGS 16
@@ -72,6 +73,19 @@ typedef struct {
  * when a kernel failed its validation (recorded in the CSV with status "mismatch"), -1 on an
  * error (message in err). */
 int sg_kb_run(const sg_kb_suite *s, const sg_kb_opts *o, sg_err *err);
+
+/* The model settings of the suite's configuration i, its input channels and side, and its
+ * dataset's name (static storage). Errors name the suite file and the configuration. */
+int sg_kb_config_settings(const sg_kb_suite *s, int i, sg_ssl_settings *set, int *C, int *S,
+                          const char **dataset, sg_err *err);
+
+/* Under mpirun / srun (several ranks): for each configuration, the data-parallel step at the
+ * configuration's batch as the global batch (each rank a slice, model.sync_bn as configured)
+ * and, next to it, the sum of its gradients over the ranks (sg_ssl_reduce, the step's own
+ * all-reduce) at the model's gradient size, reported as nccl-tests does: algorithm bandwidth =
+ * bytes / time and bus bandwidth = algbw * 2 (N - 1) / N. Rank 0 prints and writes the CSV
+ * (o->csv_path) with the machine columns. Returns 0, or -1 with the message. */
+int sg_kb_dist_run(const sg_kb_suite *s, const sg_kb_opts *o, sg_err *err);
 
 /* The CSV header of the results. */
 int sg_kb_ncols(void);

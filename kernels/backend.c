@@ -2,6 +2,7 @@
  * every kernel call validated once before it reaches a backend. */
 #include "kernels/backend.h"
 
+#include <math.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -78,8 +79,9 @@ static const struct {
 } required_slots[] = {
     SLOT(gemm), SLOT(linear_fwd), SLOT(linear_bwd), SLOT(conv2d_workspace_bytes),
     SLOT(conv2d_fwd), SLOT(conv2d_bwd_data), SLOT(conv2d_bwd_filter),
-    SLOT(batchnorm_fwd_train), SLOT(batchnorm_fwd_eval), SLOT(batchnorm_bwd), SLOT(relu_fwd),
-    SLOT(relu_bwd), SLOT(add_fwd), SLOT(add_bwd), SLOT(maxpool_fwd), SLOT(maxpool_bwd),
+    SLOT(batchnorm_fwd_train), SLOT(batchnorm_fwd_eval), SLOT(batchnorm_bwd),
+    SLOT(batchnorm_sums), SLOT(batchnorm_bwd_apply), SLOT(relu_fwd), SLOT(relu_bwd), SLOT(add_fwd),
+    SLOT(add_bwd), SLOT(maxpool_fwd), SLOT(maxpool_bwd),
     SLOT(avgpool_global_fwd), SLOT(avgpool_global_bwd), SLOT(pair_loss_fwd),
     SLOT(pair_loss_bwd), SLOT(sgd_step), SLOT(lars_step), SLOT(ema_update), SLOT(corr_update),
     SLOT(syevd_workspace_bytes), SLOT(syevd), SLOT(eig_rebuild), SLOT(aug_u8_to_float),
@@ -245,6 +247,26 @@ void sg_batchnorm_bwd(const sg_backend *be, int N, int C, int HW, const float *x
     SG_CHECK(!dgamma == !dbeta && (!dgamma || gamma),
              "batchnorm_bwd: dgamma and dbeta go together, and need gamma");
     be->batchnorm_bwd(be, N, C, HW, x, gamma, mean, invstd, dy, dx, dgamma, dbeta, accumulate);
+}
+
+void sg_batchnorm_sums(const sg_backend *be, int N, int C, int HW, const float *x,
+                       const float *center, const float *dy, double *sums) {
+    check_nchw("batchnorm_sums", N, C, HW);
+    SG_CHECK(x && sums, "batchnorm_sums: NULL buffer");
+    be->batchnorm_sums(be, N, C, HW, x, center, dy, sums);
+}
+
+void sg_batchnorm_bwd_apply(const sg_backend *be, int N, int C, int HW, const float *x,
+                            const float *gamma, const float *mean, const float *invstd,
+                            const float *dy, const double *sums, double M, float *dx) {
+    check_nchw("batchnorm_bwd_apply", N, C, HW);
+    SG_CHECK(x && mean && invstd && dy && sums && dx, "batchnorm_bwd_apply: NULL buffer");
+    /* the sums cover this batch and possibly other ranks' batches: at least N*HW values */
+    SG_CHECK(M >= (double)N * HW && isfinite(M),
+             "batchnorm_bwd_apply: M = %g values per channel; it must be finite and at least "
+             "this batch's N*HW = %lld",
+             M, (long long)N * HW);
+    be->batchnorm_bwd_apply(be, N, C, HW, x, gamma, mean, invstd, dy, sums, M, dx);
 }
 
 void sg_relu_fwd(const sg_backend *be, size_t n, const float *x, float *y) {

@@ -35,6 +35,28 @@ sg_cost sg_cost_batchnorm_bwd(int N, int C, int HW, int affine) {
     return r;
 }
 
+/* Per element: d = x - center (1) and the two sums (add; mul, add) = 4, or with dy sum dy (1)
+ * and sum dy*(x - center) (sub, mul, add) = 4; the centring subtraction is counted without a
+ * center too. Bytes: read x (+ dy, + center); write 2*C doubles. */
+sg_cost sg_cost_batchnorm_sums(int N, int C, int HW, int with_center, int with_dy) {
+    double e = (double)N * C * HW, c = C;
+    sg_cost r;
+    r.flops = e * 4.0;
+    r.bytes = F32 * (e * (with_dy ? 2.0 : 1.0) + (with_center ? c : 0.0)) + 8.0 * 2.0 * c;
+    return r;
+}
+
+/* Per element dx = k*((dy - mean_dy) - (x - mean)*q) (sub, sub, mul, sub, mul) = 5; per
+ * channel k, sum(dy)/M and invstd^2*sum/M = 5. Bytes: read x, dy, mean, invstd (+ gamma) and
+ * the 2*C double sums; write dx. */
+sg_cost sg_cost_batchnorm_bwd_apply(int N, int C, int HW, int affine) {
+    double e = (double)N * C * HW, c = C;
+    sg_cost r;
+    r.flops = e * 5.0 + c * 5.0;
+    r.bytes = F32 * (3.0 * e + c * (2.0 + (affine ? 1.0 : 0.0))) + 8.0 * 2.0 * c;
+    return r;
+}
+
 /* One comparison per element; read x, write y. */
 sg_cost sg_cost_relu_fwd(size_t n) {
     sg_cost r;

@@ -145,6 +145,24 @@ struct sg_backend {
                           const float *gamma, const float *mean, const float *invstd,
                           const float *dy, float *dx, float *dgamma, float *dbeta,
                           int accumulate);
+    /* Synchronised batch norm (statistics over several ranks' batches) in two pieces, so the
+     * caller can add the per-channel sums up across ranks in between.
+     * Per-channel sums over x[N,C,HW], in double, overwritten, accumulated in a fixed order
+     * (deterministic, independent of thread count):
+     *   dy == NULL: sums[c] = sum (x - center[c]),  sums[C+c] = sum (x - center[c])^2
+     *   dy != NULL: sums[c] = sum dy,               sums[C+c] = sum dy * (x - center[c])
+     * center NULL means 0. sums is backend memory of 2*C doubles. */
+    void (*batchnorm_sums)(const sg_backend *be, int N, int C, int HW, const float *x,
+                           const float *center, const float *dy, double *sums);
+    /* Batch-norm input gradient from sums over a batch of M values per channel (M may be larger
+     * than N*HW: the sums then cover several ranks' batches):
+     *   dx = gamma[c]*invstd[c] * (dy - sums[c]/M - (x - mean[c]) * invstd[c]^2 * sums[C+c]/M)
+     * gamma NULL means 1; sums as batchnorm_sums(dy) wrote them, summed over the ranks; dx
+     * overwritten. With one rank (M = N*HW, sums of this batch around mean) dx is
+     * batchnorm_bwd's. */
+    void (*batchnorm_bwd_apply)(const sg_backend *be, int N, int C, int HW, const float *x,
+                                const float *gamma, const float *mean, const float *invstd,
+                                const float *dy, const double *sums, double M, float *dx);
 
     /* ---- elementwise and pooling ------------------------------------------------------------ */
     /* y = max(x, 0); y may alias x. */
@@ -288,6 +306,8 @@ sg_cost sg_cost_conv2d_bwd_data(const sg_conv_shape *s);
 sg_cost sg_cost_conv2d_bwd_filter(const sg_conv_shape *s);
 sg_cost sg_cost_batchnorm_fwd(int N, int C, int HW, int affine);
 sg_cost sg_cost_batchnorm_bwd(int N, int C, int HW, int affine);
+sg_cost sg_cost_batchnorm_sums(int N, int C, int HW, int with_center, int with_dy);
+sg_cost sg_cost_batchnorm_bwd_apply(int N, int C, int HW, int affine);
 sg_cost sg_cost_relu_fwd(size_t n);
 sg_cost sg_cost_relu_bwd(size_t n);
 sg_cost sg_cost_add_fwd(size_t n);

@@ -40,6 +40,13 @@ static sg_cost cost_conv2d_bwd_filter(const int *v) {
 /* evaluation does a subset of training's work and is reported with the same count */
 static sg_cost cost_bn_fwd(const int *v) { return sg_cost_batchnorm_fwd(v[0], v[1], v[2], v[3]); }
 static sg_cost cost_bn_bwd(const int *v) { return sg_cost_batchnorm_bwd(v[0], v[1], v[2], v[3]); }
+static sg_cost cost_bn_sums(const int *v) {
+    return sg_cost_batchnorm_sums(v[0], v[1], v[2], v[3], v[4]);
+}
+/* ranks (v[4]) only sets M: the work is this batch's */
+static sg_cost cost_bn_bwd_apply(const int *v) {
+    return sg_cost_batchnorm_bwd_apply(v[0], v[1], v[2], v[3]);
+}
 static sg_cost cost_relu_fwd(const int *v) { return sg_cost_relu_fwd((size_t)v[0]); }
 static sg_cost cost_relu_bwd(const int *v) { return sg_cost_relu_bwd((size_t)v[0]); }
 static sg_cost cost_add_fwd(const int *v) { return sg_cost_add_fwd((size_t)v[0]); }
@@ -124,6 +131,11 @@ static const op_row rows[SG_OP_COUNT] = {
         {DIM("N"), DIM("C"), DIM("HW"), FLAG("affine", 1)}, cost_bn_fwd},
     [SG_OP_batchnorm_bwd] = {{SLOT(batchnorm_bwd)}, "N=6,C=5,HW=9",
         {DIM("N"), DIM("C"), DIM("HW"), FLAG("affine", 1), FLAG("acc", 1)}, cost_bn_bwd},
+    [SG_OP_batchnorm_sums] = {{SLOT(batchnorm_sums)}, "N=6,C=5,HW=9",
+        {DIM("N"), DIM("C"), DIM("HW"), FLAG("center", 1), FLAG("dy", 1)}, cost_bn_sums},
+    [SG_OP_batchnorm_bwd_apply] = {{SLOT(batchnorm_bwd_apply)}, "N=6,C=5,HW=9,ranks=2",
+        {DIM("N"), DIM("C"), DIM("HW"), FLAG("affine", 1), {"ranks", 1, 4096, 2}},
+        cost_bn_bwd_apply},
     [SG_OP_relu_fwd] = {{SLOT(relu_fwd)}, "n=1001", {DIM("n"), FLAG("inplace", 0)},
         cost_relu_fwd},
     [SG_OP_relu_bwd] = {{SLOT(relu_bwd)}, "n=1001", {DIM("n"), FLAG("inplace", 0)},

@@ -41,6 +41,8 @@ extern "C" {
     X(batchnorm_fwd_train, nn)                                                                 \
     X(batchnorm_fwd_eval, nn)                                                                  \
     X(batchnorm_bwd, nn)                                                                       \
+    X(batchnorm_sums, nn)                                                                      \
+    X(batchnorm_bwd_apply, nn)                                                                 \
     X(relu_fwd, nn)                                                                            \
     X(relu_bwd, nn)                                                                            \
     X(add_fwd, nn)                                                                             \

@@ -17,6 +17,7 @@ PACKAGES=(
   dataset-fashion-mnist                                   # the CPU-scale dataset
   gnuplot-nox                                             # figures
   libsqlite3-dev                                          # the results history (stopgrad history)
+  libopenmpi-dev openmpi-bin                              # data-parallel training (mpirun)
   clang libclang-rt-dev libomp-dev                        # libFuzzer targets (scripts/fuzz.sh)
 )
 # Only the browser test of the history site needs it, and it is large: installed when apt can,

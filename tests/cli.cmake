@@ -177,3 +177,13 @@ foreach(part kill_resume suite_kill full_disk)
   set_tests_properties(faults.${part} PROPERTIES TIMEOUT 600 ENVIRONMENT "OMP_WAIT_POLICY=passive"
                        PASS_REGULAR_EXPRESSION "1 passed, 0 failed")
 endforeach()
+
+# Data-parallel training under mpirun -np 2 (tests/dist.sh): N=2 with sync BN against N=1, a
+# bit-identical rerun, a failing rank, a killed rank and its resume. Skipped (77) without MPI.
+foreach(part agree rerun rank_fails kill_resume)
+  add_test(NAME dist.${part}
+           COMMAND bash ${CMAKE_SOURCE_DIR}/tests/dist.sh $<TARGET_FILE:stopgrad>
+                   ${CMAKE_BINARY_DIR}/test-tmp/dist-${part} ${part})
+  set_tests_properties(dist.${part} PROPERTIES TIMEOUT 600 SKIP_RETURN_CODE 77
+                       ENVIRONMENT "OMP_WAIT_POLICY=passive")
+endforeach()

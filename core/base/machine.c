@@ -72,6 +72,14 @@ static void compute_machine_id(sg_machine *m) {
     snprintf(m->machine_id, sizeof m->machine_id, "%016llx", (unsigned long long)h);
 }
 
+void sg_machine_set_ranks(sg_machine *m, int ranks, int ranks_per_node, const char *mpi,
+                          const char *nccl) {
+    m->ranks = ranks;
+    m->ranks_per_node = ranks_per_node;
+    snprintf(m->mpi, sizeof m->mpi, "%s", mpi ? mpi : "");
+    snprintf(m->nccl, sizeof m->nccl, "%s", nccl ? nccl : "");
+}
+
 void sg_machine_set_accelerator(sg_machine *m, const char *description, const char *key) {
     snprintf(m->accelerator, sizeof m->accelerator, "%s", description ? description : "");
     snprintf(m->accelerator_key, sizeof m->accelerator_key, "%s", key ? key : "");
@@ -141,6 +149,7 @@ int sg_machine_probe(sg_machine *m, int threads, sg_err *err) {
                                                    : "unknown";
     copy_trimmed(m->openblas_parallel, sizeof m->openblas_parallel, pname);
     m->threads = threads;
+    m->ranks = m->ranks_per_node = 1;
 
     compute_machine_id(m);
     return 0;
@@ -166,13 +175,17 @@ void sg_machine_print(const sg_machine *m, FILE *f) {
     fprintf(f, "openblas_parallel: %s\n", m->openblas_parallel);
     fprintf(f, "threads: %d\n", m->threads);
     fprintf(f, "accelerator: %s\n", m->accelerator[0] ? m->accelerator : "none");
+    fprintf(f, "ranks: %d (%d on this node)\n", m->ranks, m->ranks_per_node);
+    fprintf(f, "mpi: %s\n", m->mpi[0] ? m->mpi : "none");
+    fprintf(f, "nccl: %s\n", m->nccl[0] ? m->nccl : "none");
 }
 
 static const char *const machine_header[] = {
     "machine_id",   "cpu_model",   "packages",   "cores",           "pus",
     "numa_nodes",   "l1d_bytes",   "l2_bytes",   "l3_bytes",        "memory_bytes",
     "os",           "compiler",    "build_flags", "build_type",     "git_commit",
-    "openblas_config", "openblas_parallel", "threads", "accelerator",
+    "openblas_config", "openblas_parallel", "threads", "accelerator", "ranks",
+    "ranks_per_node", "mpi", "nccl",
 };
 #define MACHINE_NCOLS ((int)(sizeof machine_header / sizeof machine_header[0]))
 
@@ -200,6 +213,10 @@ void sg_machine_row(const sg_machine *m, sg_csv_row *row) {
     sg_csv_row_str(row, m->openblas_parallel);
     sg_csv_row_int(row, m->threads);
     sg_csv_row_str(row, m->accelerator);
+    sg_csv_row_int(row, m->ranks);
+    sg_csv_row_int(row, m->ranks_per_node);
+    sg_csv_row_str(row, m->mpi);
+    sg_csv_row_str(row, m->nccl);
     SG_CHECK(row->nfields - before == MACHINE_NCOLS,
              "sg_machine_row wrote %d fields, header has %d", row->nfields - before, MACHINE_NCOLS);
 }

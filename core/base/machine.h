@@ -27,6 +27,10 @@ typedef struct {
     int threads;
     char accelerator[320];     /* the device of the run's backend ("" on the CPU backend) */
     char accelerator_key[160]; /* its hardware part, mixed into machine_id */
+    /* the data-parallel job (core/dist): 1, 1, "" and "" for a single process */
+    int ranks, ranks_per_node;
+    char mpi[160];             /* the MPI library's version */
+    char nccl[32];             /* NCCL's version, when the CUDA backend all-reduces with it */
 } sg_machine;
 
 /* Probes the machine; threads is the count this run uses (recorded, not applied). */
@@ -34,6 +38,10 @@ int sg_machine_probe(sg_machine *m, int threads, sg_err *err);
 /* Records the accelerator a run uses (kernels' sg_backend_device) and folds its hardware part
  * (`key`) into machine_id, so a GPU's results compare only with the same GPU's. */
 void sg_machine_set_accelerator(sg_machine *m, const char *description, const char *key);
+/* Records the job the run belongs to: world size, ranks on this node, the MPI library and (on
+ * the CUDA backend) NCCL's version ("" when none). Not part of machine_id: the hardware. */
+void sg_machine_set_ranks(sg_machine *m, int ranks, int ranks_per_node, const char *mpi,
+                          const char *nccl);
 /* Human-readable, one "name: value" per line. */
 void sg_machine_print(const sg_machine *m, FILE *f);
 

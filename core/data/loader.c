@@ -28,6 +28,7 @@ struct sg_loader {
     sg_aug_recipe rec[2];
     const sg_backend *be;
     int B, C, S, n, nworkers;
+    int Bg, first;     /* the global batch, and where this shard (B of them) starts in it */
     uint64_t seed;
     long spe;          /* steps per epoch */
     int *perm;         /* permutation of the current epoch */
@@ -68,7 +69,7 @@ void sg_loader_indices(const sg_loader *L, long step, int *idx) {
     int *perm = malloc((size_t)L->n * sizeof *perm);
     SG_CHECK(perm != NULL, "out of memory");
     make_perm((sg_loader *)L, epoch, perm);
-    for (int i = 0; i < L->B; i++) idx[i] = perm[b * L->B + i];
+    for (int i = 0; i < L->B; i++) idx[i] = perm[b * L->Bg + L->first + i];
     free(perm);
 }
 
@@ -158,7 +159,9 @@ static int fill_inline(sg_loader *L, slot *s, sg_err *err) {
     long epoch = s->step / L->spe, b = s->step % L->spe;
     ensure_perm(L, epoch);
     for (int item = 0; item < 2 * L->B; item++)
-        if (do_item(&L->inline_worker, s, item, L->perm[b * L->B + item / 2], epoch, err)) return -1;
+        if (do_item(&L->inline_worker, s, item, L->perm[b * L->Bg + L->first + item / 2], epoch,
+                    err))
+            return -1;
     return 0;
 }
 
@@ -174,7 +177,7 @@ static void *worker_main(void *arg) {
         int item = s->next_item++;
         long epoch = s->step / L->spe, b = s->step % L->spe;
         ensure_perm(L, epoch);
-        int index = L->perm[b * L->B + item / 2];
+        int index = L->perm[b * L->Bg + L->first + item / 2];
         pthread_mutex_unlock(&L->mu);
         sg_err e;
         int rc = do_item(w, s, item, index, epoch, &e);
@@ -192,11 +195,20 @@ static void *worker_main(void *arg) {
 
 int sg_loader_open(sg_loader **out, const sg_dataset *d, const sg_aug_recipe rec[2], int batch,
                    int workers, uint64_t seed, int limit, const sg_backend *be, sg_err *err) {
+    return sg_loader_open_shard(out, d, rec, batch, 0, batch, workers, seed, limit, be, err);
+}
+
+int sg_loader_open_shard(sg_loader **out, const sg_dataset *d, const sg_aug_recipe rec[2],
+                         int global_batch, int first, int count, int workers, uint64_t seed,
+                         int limit, const sg_backend *be, sg_err *err) {
     *out = NULL;
+    SG_CHECK(first >= 0 && count >= 1 && first + count <= global_batch,
+             "shard [%d, %d) of a batch of %d", first, first + count, global_batch);
+    const int batch = count;
     int n = (limit > 0 && limit < d->n) ? limit : d->n;
-    if (n < batch)
+    if (n < global_batch)
         return sg_errf(err, "dataset %s has %d images, fewer than one batch of %d", d->path, n,
-                       batch);
+                       global_batch);
     sg_loader *L = calloc(1, sizeof *L);
     if (!L) return sg_errf(err, "out of memory");
     L->d = d;
@@ -204,12 +216,14 @@ int sg_loader_open(sg_loader **out, const sg_dataset *d, const sg_aug_recipe rec
     L->rec[1] = rec[1];
     L->be = be;
     L->B = batch;
+    L->Bg = global_batch;
+    L->first = first;
     L->C = rec[0].out_channels > 0 ? rec[0].out_channels : d->C;
     L->S = rec[0].out_size;
     L->n = n;
     L->nworkers = workers;
     L->seed = seed;
-    L->spe = n / batch;
+    L->spe = n / global_batch;
     L->perm = malloc((size_t)n * sizeof *L->perm);
     L->perm_epoch = -1;
     L->prep = -1;

@@ -17,13 +17,20 @@ typedef struct sg_loader sg_loader;
 /* rec[2]: the recipes of view 0 and view 1. limit > 0 uses only the first `limit` images. */
 int sg_loader_open(sg_loader **L, const sg_dataset *d, const sg_aug_recipe rec[2], int batch,
                    int workers, uint64_t seed, int limit, const sg_backend *be, sg_err *err);
+/* The same for one rank of a data-parallel job: the batch of step k is the same global_batch
+ * images for any number of ranks (the permutation and the augmentation keys do not depend on
+ * it), and this loader delivers entries [first, first + count) of it. sg_loader_open is the
+ * shard [0, batch). */
+int sg_loader_open_shard(sg_loader **L, const sg_dataset *d, const sg_aug_recipe rec[2],
+                         int global_batch, int first, int count, int workers, uint64_t seed,
+                         int limit, const sg_backend *be, sg_err *err);
 long sg_loader_steps_per_epoch(const sg_loader *L);
 /* Fills x[0], x[1] ([B, C, S, S]) with step `step`'s views and starts preparing step + 1.
  * *waited (may be NULL): seconds the caller blocked. Errors (a corrupt JPEG) name the file. */
 int sg_loader_get(sg_loader *L, long step, float *x0, float *x1, double *waited, sg_err *err);
 void sg_loader_close(sg_loader *L);
 
-/* The image indices of step `step` (batch entries), for tests and diagnostics. */
+/* The image indices of step `step` (this loader's batch entries), for tests and diagnostics. */
 void sg_loader_indices(const sg_loader *L, long step, int *idx);
 
 /* One image of a dataset and the augmentation scratch for it, both grown to fit each image as it

@@ -26,6 +26,21 @@ void sg_conv_build(sg_conv *c, sg_params *p, sg_param_group g, const char *name,
 void sg_conv_init(sg_conv *c, sg_rng *r);
 size_t sg_conv_numel_out(const sg_conv *c);
 
+/* Batch norm over several ranks' batches (model.sync_bn, data-parallel training): the
+ * per-channel sums a layer's statistics need (sg_batchnorm_sums) are added up across the ranks
+ * (core/dist, in rank order) between the kernels, so every rank normalises with the statistics
+ * of the global batch. One per model, shared by its layers (they run one after another); the
+ * host-side arithmetic is over C values per layer. */
+typedef struct sg_bn_sync {
+    int ranks;     /* > 1 */
+    int active;    /* 0 while one rank works alone (evaluation): this rank's statistics */
+    int cap;       /* channels the buffers hold */
+    double *sums;  /* [2*cap] backend memory */
+    float *stat;   /* [2*cap] backend memory: the global mean and biased variance */
+    double *hsums; /* [2*cap] host */
+    float *hstat;  /* [6*cap] host */
+} sg_bn_sync;
+
 /* Batch norm over [N, C, HW]; affine optional. Running stats live in the params' buffers. */
 typedef struct {
     int N, C, HW;
@@ -33,6 +48,7 @@ typedef struct {
     float eps, momentum;
     float *gamma, *beta, *dgamma, *dbeta;
     float *running_mean, *running_var;
+    const sg_bn_sync *sync; /* NULL: statistics of this rank's batch */
 } sg_bn;
 
 void sg_bn_build(sg_bn *b, sg_params *p, sg_param_group g, const char *name, int N, int C, int HW,
@@ -45,7 +61,8 @@ typedef struct {
     float *mean, *invstd;
 } sg_bn_saved;
 
-/* train != 0: batch statistics (and running-stat update); else running statistics. */
+/* train != 0: batch statistics (and running-stat update); else running statistics. With
+ * b->sync the batch is every rank's (the running statistics then agree on every rank). */
 void sg_bn_forward(const sg_backend *be, const sg_bn *b, const float *x, float *y,
                    sg_bn_saved *saved, int train);
 /* dx overwritten; dgamma/dbeta accumulated. */

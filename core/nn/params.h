@@ -21,9 +21,14 @@ typedef struct {
     sg_param_kind kind;
 } sg_param_entry;
 
+struct sg_bn_sync;
+
 typedef struct {
     int measuring;
     const sg_backend *be; /* whose memory w, g and buf are (NULL: host memory) */
+    /* set by the model before its real build: the batch-norm layers built from these params
+     * take their statistics over every rank's batch (core/nn/layers.h); NULL: this batch */
+    const struct sg_bn_sync *bn_sync;
     float *w, *g;       /* [total] parameters and gradients */
     size_t total;       /* floats of parameters */
     float *buf;         /* [nbuf] BN running statistics */

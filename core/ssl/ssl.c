@@ -1,6 +1,7 @@
 /* core/ssl/ssl.c: the model and one training step (see ssl.h for the algorithm). */
 #include "core/ssl/ssl.h"
 
+#include "core/dist/dist.h"
 #include "kernels/backend.h"
 
 #include <math.h>
@@ -28,6 +29,8 @@ static int pred_is_trained(sg_pred_kind k) { return k != SG_PRED_IDENTITY && k !
 static int pred_is_set_from_F(sg_pred_kind k) {
     return k == SG_PRED_DIRECTPRED || k == SG_PRED_DIRECTCOPY || k == SG_PRED_OPTIMAL;
 }
+
+static int ranks_of(const sg_ssl_settings *set) { return set->ranks > 1 ? set->ranks : 1; }
 
 /* Everything the model owns, in one order, so the measuring pass and the real pass agree. */
 static int build_all(sg_ssl *m, sg_params *on, sg_params *tg, sg_arena *a, sg_err *err) {
@@ -66,6 +69,17 @@ static int build_all(sg_ssl *m, sg_params *on, sg_params *tg, sg_arena *a, sg_er
     m->row_loss = SG_ARENA_NEW(a, float, B);
     m->dfeat = SG_ARENA_NEW(a, float, (size_t)B * feat);
     m->fcat = SG_ARENA_NEW(a, float, (size_t)2 * B * D);
+    if (ranks_of(set) > 1) {
+        m->fcat_all = SG_ARENA_NEW(a, float, (size_t)ranks_of(set) * 2 * B * D);
+        if (set->pred == SG_PRED_OPTIMAL) {
+            m->tswap = SG_ARENA_NEW(a, float, (size_t)2 * B * D);
+            m->tswap_all = SG_ARENA_NEW(a, float, (size_t)ranks_of(set) * 2 * B * D);
+        }
+        if (set->sync_bn) {
+            m->bn_sync.sums = sg_arena_alloc(a, 2 * (size_t)m->bn_sync.cap * sizeof(double));
+            m->bn_sync.stat = SG_ARENA_NEW(a, float, 2 * (size_t)m->bn_sync.cap);
+        }
+    }
     m->F = SG_ARENA_NEW(a, float, (size_t)D * D);
     m->M2 = SG_ARENA_NEW(a, float, (size_t)D * D);
     m->mu = SG_ARENA_NEW(a, float, D);
@@ -95,7 +109,9 @@ void sg_ssl_put(sg_ssl *m, float *dst, const float *host, size_t n) {
 /* Host scratch for the few host-side steps (eigenvalue maps, symmetrisation): on the CPU
  * backend get/put are plain copies, so both backends run the same code. */
 static size_t host_scratch_floats(const sg_ssl *m) {
-    size_t D = (size_t)m->D, B = (size_t)m->B, H = (size_t)m->set.pred_hidden;
+    /* B: the rows F sees (every rank's, in data-parallel training) */
+    size_t D = (size_t)m->D, B = (size_t)m->B * (size_t)ranks_of(&m->set),
+           H = (size_t)m->set.pred_hidden;
     size_t n = 3 * D * D;
     if (2 * B * D + D > n) n = 2 * B * D + D;
     if (2 * H * D > n) n = 2 * H * D;
@@ -163,6 +179,19 @@ int sg_ssl_build(sg_ssl *m, const sg_ssl_settings *set, const sg_backend *be, sg
                        set->proj_hidden, set->proj_out, set->pred_hidden);
     if (set->freq < 1) return sg_errf(err, "predictor.freq: %d (expected >= 1)", set->freq);
     m->has_target = set->method == SG_METHOD_BYOL;
+    if (set->sync_bn && ranks_of(set) > 1) {
+        /* the widest batch-norm layer: the trunk's last stage, or a head's hidden layer */
+        int cap = set->proj_hidden > set->pred_hidden ? set->proj_hidden : set->pred_hidden;
+        if (cap < 8192) cap = 8192;
+        m->bn_sync = (sg_bn_sync){ranks_of(set), 1, cap, NULL, NULL, NULL, NULL};
+        m->bn_sync.hsums = malloc(2 * (size_t)cap * sizeof(double));
+        m->bn_sync.hstat = malloc(6 * (size_t)cap * sizeof(float));
+        if (!m->bn_sync.hsums || !m->bn_sync.hstat) {
+            free(m->bn_sync.hsums);
+            free(m->bn_sync.hstat);
+            return sg_errf(err, "out of memory: sync batch-norm statistics");
+        }
+    }
 
     /* Sizes first: a measuring build (no memory), then everything in the backend's memory. */
     sg_params pm, tm;
@@ -215,7 +244,15 @@ int sg_ssl_build(sg_ssl *m, const sg_ssl_settings *set, const sg_backend *be, sg
     m->online = on_dev;
     m->target = tg_dev;
     if (arena_mem) sg_arena_init_over(&m->arena, arena_mem, am.peak);
+    if (m->bn_sync.hsums) m->online.bn_sync = m->target.bn_sync = &m->bn_sync;
     if (rc == 0) rc = build_all(m, &m->online, &m->target, &m->arena, err);
+    if (rc == 0 && ranks_of(set) > 1 && !be->host_memory) {
+        /* host staging of the gradient sum and of the gathered predictor inputs */
+        size_t n = m->online.total, g = (size_t)(ranks_of(set) + 1) * 2 * m->B * m->D;
+        m->dist_host_floats = n > g ? n : g;
+        m->dist_host = malloc(m->dist_host_floats * sizeof(float));
+        if (!m->dist_host) rc = sg_errf(err, "out of memory: host staging of the gradient sum");
+    }
     if (rc != 0) {
         sg_ssl_free(m);
         return -1;
@@ -233,6 +270,12 @@ void sg_ssl_free(sg_ssl *m) {
     sg_arena_free(&m->arena);
     if (be && m->mom) be->mem_free(be, m->mom);
     sg_aligned_free(m->host);
+    free(m->dist_host);
+    free(m->bn_sync.hsums);
+    free(m->bn_sync.hstat);
+    m->dist_host = NULL;
+    m->bn_sync.hsums = NULL;
+    m->bn_sync.hstat = NULL;
     free(m->lars_tp);
     free(m->lars_pred);
     m->mom = m->host = NULL;
@@ -276,29 +319,78 @@ void sg_ssl_eigmap(const sg_ssl_settings *set, int D, const float *s, float *p) 
     }
 }
 
-/* F, mu (and M2 for the optimal predictor) from this step's predictor inputs. */
+/* A collective that fails inside a step leaves nothing consistent to return to: end the job
+ * with the rank and the reason. */
+static void dist_check(int rc, const sg_err *e) {
+    if (rc) sg_dist_abort(1, e->msg);
+}
+
+/* buf[n] (backend memory) <- its sum over the ranks. */
+static void sum_over_ranks(sg_ssl *m, float *buf, size_t n) {
+    sg_err e;
+    if (m->be->host_memory) {
+        dist_check(sg_dist_sum_f32(buf, n, &e), &e);
+        return;
+    }
+    SG_CHECK(n <= m->dist_host_floats, "sum of %zu floats, staging for %zu", n, m->dist_host_floats);
+    sg_ssl_get(m, m->dist_host, buf, n);
+    dist_check(sg_dist_sum_f32(m->dist_host, n, &e), &e);
+    sg_ssl_put(m, buf, m->dist_host, n);
+}
+
+/* all[ranks * n] (backend memory) <- every rank's mine[n], in rank order. */
+static void gather_over_ranks(sg_ssl *m, const float *mine, size_t n, float *all) {
+    sg_err e;
+    const size_t R = (size_t)ranks_of(&m->set);
+    if (m->be->host_memory) {
+        dist_check(sg_dist_allgather_f32(mine, n, all, &e), &e);
+        return;
+    }
+    SG_CHECK((R + 1) * n <= m->dist_host_floats, "gather of %zu floats", n);
+    float *h = m->dist_host, *hall = m->dist_host + n;
+    sg_ssl_get(m, h, mine, n);
+    dist_check(sg_dist_allgather_f32(h, n, hall, &e), &e);
+    sg_ssl_put(m, all, hall, R * n);
+}
+
+/* F, mu (and M2 for the optimal predictor) from this step's predictor inputs: this rank's, or
+ * with several ranks every rank's (gathered in rank order), so F is the correlation over the
+ * global batch and every rank computes the same W_p. */
 static void accumulate_correlations(sg_ssl *m, const float *t[2]) {
     const sg_backend *be = m->be;
-    const int B = m->B, D = m->D;
+    const int B = m->B, D = m->D, R = ranks_of(&m->set);
     const float rho = (float)m->set.rho;
     const int init = !m->F_ready;
     const size_t nBD = (size_t)B * D;
     for (int v = 0; v < 2; v++)
         be->mem_copy(be, m->fcat + (size_t)v * nBD, m->on_proj[v].y, nBD * sizeof(float));
-    sg_corr_update(be, 2 * B, D, m->fcat, rho, init, 0, m->F, NULL);
+    const float *fall = m->fcat;
+    const int rows = 2 * B * R; /* the rows of every rank */
+    if (R > 1) {
+        gather_over_ranks(m, m->fcat, 2 * nBD, m->fcat_all);
+        fall = m->fcat_all;
+    }
+    sg_corr_update(be, rows, D, fall, rho, init, 0, m->F, NULL);
     if (m->set.zero_mean) { /* the moving mean of f, on the host (only this variant needs it) */
-        float *f = m->host, *mu = m->host + 2 * nBD;
-        sg_ssl_get(m, f, m->fcat, 2 * nBD);
+        float *f = m->host, *mu = m->host + (size_t)rows * D;
+        sg_ssl_get(m, f, fall, (size_t)rows * D);
         sg_ssl_get(m, mu, m->mu, (size_t)D);
         for (int j = 0; j < D; j++) {
             double mean = 0;
-            for (int b = 0; b < 2 * B; b++) mean += f[(size_t)b * D + j];
-            mean /= 2.0 * B;
+            for (int b = 0; b < rows; b++) mean += f[(size_t)b * D + j];
+            mean /= (double)rows;
             mu[j] = init ? (float)mean : rho * mu[j] + (1 - rho) * (float)mean;
         }
         sg_ssl_put(m, m->mu, mu, (size_t)D);
     }
-    if (m->set.pred == SG_PRED_OPTIMAL) {
+    if (m->set.pred == SG_PRED_OPTIMAL && R > 1) {
+        /* every rank's [t_1; t_0] against its [z_0; z_1]: one product over the global rows */
+        be->mem_copy(be, m->tswap, t[1], nBD * sizeof(float));
+        be->mem_copy(be, m->tswap + nBD, t[0], nBD * sizeof(float));
+        gather_over_ranks(m, m->tswap, 2 * nBD, m->tswap_all);
+        sg_gemm(be, 1, 0, D, D, rows, (init ? 1.0f : 1.0f - rho) / (float)rows, m->tswap_all, D,
+                fall, D, init ? 0.0f : rho, m->M2, D);
+    } else if (m->set.pred == SG_PRED_OPTIMAL) {
         /* batch M2 = (1/2B) sum_v t_{other}^T z_v: the target paired with each prediction */
         float alpha = (init ? 1.0f : 1.0f - rho) / (float)(2 * B);
         for (int v = 0; v < 2; v++)
@@ -440,16 +532,21 @@ double sg_ssl_forward(sg_ssl *m) {
         }
     }
     /* loss: prediction of view v against the target of the other view */
-    const int ndir = set->symmetric_loss ? 2 : 1;
-    double loss = 0;
+    const int ndir = set->symmetric_loss ? 2 : 1, R = ranks_of(set);
+    double sums[2] = {0, 0};
     for (int v = 0; v < ndir; v++) {
         sg_pair_loss_fwd(be, B, D, set->normalize_loss, m->pred_out[v], m->t[1 - v], m->row_loss);
         float *rows = m->host;
         sg_ssl_get(m, rows, m->row_loss, (size_t)B);
-        double sum = 0;
-        for (int b = 0; b < B; b++) sum += rows[b];
-        loss += sum / B - (set->normalize_loss ? 2.0 : 0.0);
+        for (int b = 0; b < B; b++) sums[v] += rows[b];
     }
+    if (R > 1) { /* the mean over the global batch, the same on every rank */
+        sg_err e;
+        dist_check(sg_dist_sum_f64(sums, (size_t)ndir, &e), &e);
+    }
+    double loss = 0;
+    for (int v = 0; v < ndir; v++)
+        loss += sums[v] / ((double)B * R) - (set->normalize_loss ? 2.0 : 0.0);
     m->last_loss = loss;
     /* a diverged step observes nothing: the caller stops the run on the non-finite loss */
     if (isfinite(loss)) accumulate_correlations(m, m->t);
@@ -469,7 +566,9 @@ void sg_ssl_backward(sg_ssl *m) {
     int used_p[2] = {0, 0}, used_t[2] = {0, 0};
     for (int v = 0; v < ndir; v++) {
         const int o = 1 - v;
-        sg_pair_loss_bwd(be, B, D, set->normalize_loss, m->pred_out[v], m->t[o], 1.0f / (float)B,
+        /* the gradient of the global batch's mean: sg_ssl_reduce sums the ranks' parts */
+        sg_pair_loss_bwd(be, B, D, set->normalize_loss, m->pred_out[v], m->t[o],
+                         1.0f / (float)(B * ranks_of(set)),
                          m->dp[v], sg_off ? m->dt[o] : NULL);
         used_p[v] = 1;
         used_t[o] = sg_off;
@@ -500,11 +599,12 @@ void sg_ssl_backward(sg_ssl *m) {
         }
         sg_add_fwd(be, m->target.total, m->online.g, m->target.g, m->online.g);
     }
-    /* The all-reduce point: every gradient of the step is in online.g (one contiguous buffer)
-     * and nothing has read it yet. Data-parallel training sums online.g across ranks between
-     * sg_ssl_backward and sg_ssl_update (one all-reduce of online.total floats; BN statistics
-     * stay per rank, as in the paper's code), and F's batch correlation in sg_ssl_forward
-     * likewise. */
+}
+
+void sg_ssl_reduce(sg_ssl *m) {
+    /* every gradient of the step is in online.g (one contiguous buffer), and nothing has read
+     * it yet: one sum of online.total floats */
+    if (ranks_of(&m->set) > 1) sum_over_ranks(m, m->online.g, m->online.total);
 }
 
 void sg_ssl_update(sg_ssl *m) {
@@ -535,6 +635,7 @@ double sg_ssl_step(sg_ssl *m) {
     double loss = sg_ssl_forward(m);
     if (!isfinite(loss)) return loss; /* a diverged step changes nothing */
     sg_ssl_backward(m);
+    sg_ssl_reduce(m);
     sg_ssl_update(m);
     return loss;
 }

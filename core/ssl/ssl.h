@@ -63,7 +63,9 @@ typedef struct {
     sg_resnet_spec trunk;
     int proj_hidden, proj_out; /* 512, 128 (STL-10/CIFAR) */
     int pred_hidden;           /* MLP predictor hidden size */
-    int batch;                 /* per view */
+    int batch;                 /* per view, on this rank */
+    int ranks;                 /* data-parallel ranks (the global batch is batch * ranks); 0, 1: one */
+    int sync_bn;               /* batch-norm statistics over every rank's batch (ranks > 1) */
     /* method */
     sg_method method;
     int stop_gradient;
@@ -145,6 +147,13 @@ typedef struct {
 
     float *host;               /* host scratch for the host-side parts of a step */
 
+    /* data parallelism (set.ranks > 1; core/dist): predictor inputs gathered from every rank */
+    float *fcat_all;           /* [ranks * 2B, D] fcat of every rank, in rank order */
+    float *tswap, *tswap_all;  /* [2B, D] targets paired with fcat's rows; [ranks * 2B, D] */
+    float *dist_host;          /* host staging of what is summed or gathered (device backends) */
+    size_t dist_host_floats;
+    sg_bn_sync bn_sync;        /* model.sync_bn: the statistics' sums and their staging */
+
     long step;                 /* steps taken */
     double last_loss;
 } sg_ssl;
@@ -165,10 +174,19 @@ void sg_ssl_put(sg_ssl *m, float *dst, const float *host, size_t n);
  *   sg_ssl_backward: every gradient into online.g, which nothing reads before update (the
  *     point where data-parallel training all-reduces it);
  *   sg_ssl_update: the optimiser step, the predictor's regularisation or overwrite, the EMA.
- * sg_ssl_step runs the three and stops after forward on a non-finite loss (the step then changes
- * nothing; the caller stops the run). */
+ *   sg_ssl_reduce: with set.ranks > 1, sums online.g over the ranks (core/dist: in rank order,
+ *     the same bits on every rank), so every rank takes the same update; nothing with one rank.
+ * sg_ssl_step runs the four and stops after forward on a non-finite loss (the step then changes
+ * nothing; the caller stops the run).
+ * Data parallelism (set.ranks > 1): each rank runs its own slice of the global batch; the loss
+ * and F (and M2, mu) are over the global batch (their inputs are summed or gathered across the
+ * ranks in forward), gradients are of the global mean loss (scaled by 1/(batch*ranks), summed
+ * in sg_ssl_reduce), and batch norm uses each rank's own batch (the reference code's
+ * DataParallel) or, with set.sync_bn, the global batch. A collective that fails mid-step ends
+ * the job (sg_dist_abort) with the rank and the reason. */
 double sg_ssl_forward(sg_ssl *m);
 void sg_ssl_backward(sg_ssl *m);
+void sg_ssl_reduce(sg_ssl *m);
 void sg_ssl_update(sg_ssl *m);
 double sg_ssl_step(sg_ssl *m);
 

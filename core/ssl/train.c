@@ -17,7 +17,9 @@
 #include "core/base/file.h"
 #include "core/base/machine.h"
 #include "core/base/text.h"
+#include "core/base/hash.h"
 #include "core/data/datasets.h"
+#include "core/dist/dist.h"
 #include "core/data/loader.h"
 #include "core/eval/eval.h"
 #include "core/ssl/train_config.h"
@@ -76,6 +78,9 @@ typedef struct {
     sg_csv_stream steps_csv, epochs_csv;
     uint64_t config_hash;
     char run_id[160];
+    /* data parallelism: this rank of `ranks`; rank 0 alone writes (folder, CSVs, checkpoints,
+     * results) and evaluates while the others wait */
+    int rank, ranks;
     /* progress of the current epoch (checkpointed) */
     double epoch_loss_sum;
     long epochs_done;
@@ -597,6 +602,45 @@ static int recover_summary(run *r, sg_train_summary *out, sg_err *err) {
     return rc;
 }
 
+/* ---- data parallelism: rank 0 evaluates alone; the ranks' models must agree -------------------- */
+
+/* The evaluation (when `evaluated`) and the epochs.csv row, on rank 0 only: with several ranks
+ * the others are waiting, so batch norm uses this rank's batches (sync switched off). */
+static int evaluate_and_record(run *r, int epoch, int evaluated, double img_s, double wait_frac,
+                               sg_err *err) {
+    r->m.bn_sync.active = 0;
+    int rc = evaluated ? evaluate(r, epoch, err) : 0;
+    r->m.bn_sync.active = 1;
+    if (!rc) rc = epoch_row(r, epoch, evaluated, img_s, wait_frac, err);
+    return rc;
+}
+
+/* With several ranks, at each epoch's end: wait (asleep) for rank 0's evaluation, then check
+ * that every rank holds the same weights (the same bits: the sums are in rank order), so a
+ * drift is an error naming the ranks, never a silently wrong run. */
+static int ranks_agree(run *r, sg_err *err) {
+    if (r->ranks <= 1) return 0;
+    if (sg_dist_barrier(err)) return -1;
+    sg_ssl *m = &r->m;
+    uint64_t h = SG_FNV1A64_INIT;
+    const size_t n = m->online.total, chunk = 1 << 16;
+    float *tmp = m->be->host_memory ? NULL : malloc(chunk * sizeof(float));
+    if (!m->be->host_memory && !tmp) return sg_errf(err, "out of memory");
+    for (size_t at = 0; at < n; at += chunk) {
+        size_t k = n - at < chunk ? n - at : chunk;
+        const float *src = m->online.w + at;
+        if (tmp) {
+            sg_ssl_get(m, tmp, src, k);
+            src = tmp;
+        }
+        h = sg_fnv1a64(h, src, k * sizeof(float));
+    }
+    free(tmp);
+    char what[200];
+    snprintf(what, sizeof what, "the online weights after step %ld", m->step);
+    return sg_dist_check_same_u64(h, what, err);
+}
+
 /* ---- the run ----------------------------------------------------------------------------------- */
 
 static int setup(run *r, const sg_train_opts *opts, sg_err *err) {
@@ -610,16 +654,31 @@ static int setup(run *r, const sg_train_opts *opts, sg_err *err) {
     sg_cpu_set_threads((int)sg_config_int(c, "trainer.threads"));
     if (open_data(r, err)) return SG_TRAIN_BAD_INPUT;
     r->epochs = (int)sg_config_int(c, "trainer.epochs");
-    int B = (int)sg_config_int(c, "trainer.batch");
+    const sg_dist_world *w = sg_dist_get();
+    r->rank = w->rank;
+    r->ranks = w->size;
+    const int want_ranks = (int)sg_config_int(c, "trainer.ranks");
+    if (want_ranks != 0 && want_ranks != r->ranks)
+        return sg_errf(err, "trainer.ranks=%d but this job runs as %d rank(s): start it with "
+                            "`mpirun -np %d` (or srun -n %d), or set trainer.ranks=0",
+                       want_ranks, r->ranks, want_ranks, want_ranks);
+    const int Bg = (int)sg_config_int(c, "trainer.batch");
+    if (Bg % r->ranks != 0 || Bg / r->ranks < 2)
+        return sg_errf(err, "trainer.batch=%d (the global batch) does not split into %d equal "
+                            "rank batches of at least 2 images", Bg, r->ranks);
+    int B = Bg / r->ranks;
     int limit = (int)sg_config_int(c, "data.limit");
     if (r->ds->format == SG_DS_SYNTHETIC && (limit == 0 || limit > r->eval_train.count))
         limit = r->eval_train.count; /* never pre-train on the held-out fifth */
-    if (sg_loader_open(&r->loader, &r->pre, r->rec, B, (int)sg_config_int(c, "data.workers"),
-                       (uint64_t)sg_config_int(c, "trainer.seed"), limit, r->hbe, err))
+    if (sg_loader_open_shard(&r->loader, &r->pre, r->rec, Bg, r->rank * B, B,
+                             (int)sg_config_int(c, "data.workers"),
+                             (uint64_t)sg_config_int(c, "trainer.seed"), limit, r->hbe, err))
         return SG_TRAIN_BAD_INPUT;
     r->spe = sg_loader_steps_per_epoch(r->loader);
     sg_ssl_settings set;
     if (sg_train_settings(c, r->C, r->S, r->S, r->spe, &set, err)) return -1;
+    set.batch = B; /* this rank's slice of the global batch */
+    set.ranks = r->ranks;
     r->total_steps = set.total_steps;
     if (sg_ssl_build(&r->m, &set, r->be, err)) return -1;
     const size_t view_floats = (size_t)B * r->C * r->S * r->S;
@@ -651,11 +710,14 @@ static int setup(run *r, const sg_train_opts *opts, sg_err *err) {
     snprintf(r->ckpt_path, sizeof r->ckpt_path, "%s/checkpoint.bin", r->dir);
     if (check_not_recorded(r, err)) return -1;
 
-    if (!opts->resume && file_exists(r->steps_path))
+    /* with several ranks, rank 0 alone creates, cuts and writes the run folder's files; every
+     * rank reads the checkpoint (the folder is shared, as on any cluster file system) */
+    const int writer = r->rank == 0;
+    if (writer && !opts->resume && file_exists(r->steps_path))
         return sg_errf(err, "run folder %s already holds a run: add --resume to continue it, or "
                             "set run.name for a new one", r->dir);
-    if (sg_mkdirs(r->dir, err)) return -1;
-    if (opts->resume) remove_partial_checkpoints(r);
+    if (writer && sg_mkdirs(r->dir, err)) return -1;
+    if (writer && opts->resume) remove_partial_checkpoints(r);
     /* only a checkpoint that is truly absent means "killed before the first one": anything else
      * in its place (a symlink loop, an unreadable path) is an error, never a silent restart */
     struct stat ck;
@@ -665,16 +727,26 @@ static int setup(run *r, const sg_train_opts *opts, sg_err *err) {
                        strerror(errno));
     if (opts->resume && !have_ckpt && file_exists(r->steps_path)) {
         /* killed before its first checkpoint: nothing to keep, start over in the same folder */
-        if (truncate_rows(r->steps_path, 0, err) || truncate_rows(r->epochs_path, 0, err))
+        if (writer &&
+            (truncate_rows(r->steps_path, 0, err) || truncate_rows(r->epochs_path, 0, err)))
             return -1;
-        sg_info("%s has no checkpoint yet: starting it again from step 0", r->run_id);
+        if (writer) sg_info("%s has no checkpoint yet: starting it again from step 0", r->run_id);
     } else if (opts->resume) {
         if (load_checkpoint(r, err)) return -1;
-        if (truncate_rows(r->steps_path, r->m.step, err) ||
-            truncate_rows(r->epochs_path, r->epochs_done, err))
+        if (writer && (truncate_rows(r->steps_path, r->m.step, err) ||
+                       truncate_rows(r->epochs_path, r->epochs_done, err)))
             return -1;
-        sg_info("resuming %s at step %ld (epoch %ld)", r->run_id, r->m.step, r->epochs_done + 1);
+        if (writer)
+            sg_info("resuming %s at step %ld (epoch %ld)", r->run_id, r->m.step,
+                    r->epochs_done + 1);
     }
+    if (r->ranks > 1) {
+        /* every rank must start from the same point of the same setting */
+        if (sg_dist_check_same_u64(r->config_hash, "the setting hash", err) ||
+            sg_dist_check_same_u64((uint64_t)r->m.step, "the step resumed from", err))
+            return -1;
+    }
+    if (!writer) return 0;
     if (!opts->resume || !have_ckpt) {
         char cfgp[4300];
         snprintf(cfgp, sizeof cfgp, "%s/config.cfg", r->dir);
@@ -721,6 +793,7 @@ int sg_train_run(const sg_config *cfg, const sg_train_opts *opts, sg_train_summa
     if (!r) return sg_errf(err, "out of memory");
     r->cfg = cfg;
     r->ev = eval_none();
+    r->steps_csv.fd = r->epochs_csv.fd = -1; /* not open (teardown closes only what is) */
     memset(out, 0, sizeof *out);
     int rc = setup(r, opts, err);
     sg_ssl *m = &r->m;
@@ -731,10 +804,12 @@ int sg_train_run(const sg_config *cfg, const sg_train_opts *opts, sg_train_summa
     long timed_steps = 0, ran = 0;
     sg_progress bar;
     /* a run with nothing to train (the untrained baselines, a finished run) shows no progress */
-    const int show = !rc && opts->progress != SG_TRAIN_PROGRESS_NONE && m->step < r->total_steps;
+    const int show = !rc && opts->progress != SG_TRAIN_PROGRESS_NONE && m->step < r->total_steps &&
+                     r->rank == 0;
+    const int writer = r->rank == 0, imgs = m->B * (r->ranks > 0 ? r->ranks : 1);
     if (show) {
         sg_progress_start(&bar, NULL, r->run_id, r->total_steps, "step");
-        sg_progress_rate_in(&bar, m->B, "img");
+        sg_progress_rate_in(&bar, imgs, "img");
         if (opts->progress == SG_TRAIN_PROGRESS_LINES) sg_progress_lines(&bar);
         sg_progress_skip(&bar, m->step); /* a resumed run: rate and ETA of what is left */
     }
@@ -772,9 +847,9 @@ int sg_train_run(const sg_config *cfg, const sg_train_opts *opts, sg_train_summa
         sg_csv_row_double(&row, sg_ssl_lr_at(&m->set, k));
         sg_csv_row_double(&row, m->has_target ? sg_ssl_ema_at(&m->set, k) : 0.0);
         sg_csv_row_double(&row, dt);
-        sg_csv_row_double(&row, m->B / dt);
+        sg_csv_row_double(&row, imgs / dt);
         sg_csv_row_double(&row, waited);
-        rc = sg_csv_stream_write(&r->steps_csv, &row, err);
+        if (writer) rc = sg_csv_stream_write(&r->steps_csv, &row, err);
         sg_csv_row_free(&row);
         if (rc) break;
         if (show) sg_progress_update(&bar, m->step);
@@ -784,16 +859,17 @@ int sg_train_run(const sg_config *cfg, const sg_train_opts *opts, sg_train_summa
             int e = (int)(m->step / r->spe);
             int last = m->step >= r->total_steps;
             int evaluated = last || (eval_every > 0 && e % eval_every == 0);
-            if (evaluated) rc = evaluate(r, e, err);
-            double img_s = r->epoch_seconds > 0 ? r->epoch_timed_steps * m->B / r->epoch_seconds : 0;
+            double img_s = r->epoch_seconds > 0 ? r->epoch_timed_steps * imgs / r->epoch_seconds : 0;
             double wf = r->epoch_seconds > 0 ? r->epoch_wait / r->epoch_seconds : 0;
-            if (!rc) rc = epoch_row(r, e, evaluated, img_s, wf, err);
+            if (writer) rc = evaluate_and_record(r, e, evaluated, img_s, wf, err);
+            if (!rc) rc = ranks_agree(r, err);
             r->epochs_done = e;
             r->epoch_loss_sum = 0;
             r->epoch_seconds = r->epoch_wait = 0;
             r->epoch_timed_steps = 0;
         }
-        if (!rc && (epoch_end || (every > 0 && m->step % every == 0))) rc = save_checkpoint(r, err);
+        if (!rc && writer && (epoch_end || (every > 0 && m->step % every == 0)))
+            rc = save_checkpoint(r, err);
     }
     if (!rc && show) sg_progress_finish(&bar);
     if (!rc) {
@@ -805,11 +881,13 @@ int sg_train_run(const sg_config *cfg, const sg_train_opts *opts, sg_train_summa
         out->collapse_std = r->collapse;
         out->eff_rank = r->eff_rank;
         out->ev = r->ev;
-        out->img_per_s = sum_step_s > 0 ? timed_steps * m->B / sum_step_s : NAN;
+        out->img_per_s = sum_step_s > 0 ? timed_steps * imgs / sum_step_s : NAN;
         out->data_wait_frac = sum_step_s > 0 ? sum_wait_s / sum_step_s : NAN;
         out->wall_s = sg_now() - t_start;
         out->finished = m->step >= r->total_steps;
-        if (out->finished && ran == 0 && m->step > 0) {
+        if (!writer) {
+            /* rank 0 evaluates and records the run */
+        } else if (out->finished && ran == 0 && m->step > 0) {
             /* finished in an earlier process, whose result append failed: the row comes from
              * that process's measurements, or not at all */
             rc = recover_summary(r, out, err);
@@ -817,14 +895,15 @@ int sg_train_run(const sg_config *cfg, const sg_train_opts *opts, sg_train_summa
             /* trainer.max_steps ended mid-epoch, or trainer.epochs=0 (the untrained baseline):
              * evaluate and record where it stopped */
             int e = m->step == 0 ? 0 : (int)(m->step / r->spe) + 1;
-            rc = evaluate(r, e, err);
-            if (!rc) rc = epoch_row(r, e, 1, out->img_per_s, out->data_wait_frac, err);
+            rc = evaluate_and_record(r, e, 1, out->img_per_s, out->data_wait_frac, err);
             if (!rc) rc = save_checkpoint(r, err);
             out->collapse_std = r->collapse;
             out->eff_rank = r->eff_rank;
             out->ev = r->ev;
         }
-        if (!rc && out->finished) rc = append_result(r, out, err);
+        if (!rc && writer && out->finished) rc = append_result(r, out, err);
+        /* the other ranks wait (asleep) for rank 0's evaluation and records */
+        if (!rc && r->ranks > 1) rc = sg_dist_barrier(err);
     }
     teardown(r);
     free(r);

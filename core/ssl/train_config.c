@@ -38,6 +38,9 @@ static const sg_cfg_spec schema[] = {
      * (and F alone is 1 GiB there). */
     {"model.proj_out", SG_CFG_INT, "128", 1, 16384, NULL, "projector output = predictor width D"},
     {"model.pred_hidden", SG_CFG_INT, "512", 1, 65536, NULL, "MLP predictor hidden size"},
+    {"model.sync_bn", SG_CFG_BOOL, "false", 0, 0, NULL,
+     "with several ranks: batch-norm statistics over the global batch (BYOL's published runs); "
+     "false: over each rank's batch (the reference code's DataParallel)"},
     /* method */
     {"method.name", SG_CFG_ENUM, "byol", 0, 0, "byol|simsiam",
      "byol: EMA target network; simsiam: the target is the online network"},
@@ -80,7 +83,10 @@ static const sg_cfg_spec schema[] = {
     {"optim.warmup_epochs", SG_CFG_FLOAT, "0", 0, 1000, NULL, "linear warm-up"},
     {"optim.lars_eta", SG_CFG_FLOAT, "0.001", 0, 1, NULL, "LARS trust coefficient"},
     /* trainer */
-    {"trainer.batch", SG_CFG_INT, "128", 2, 65536, NULL, "images per view per step"},
+    {"trainer.batch", SG_CFG_INT, "128", 2, 65536, NULL,
+     "images per view per step (the global batch: split evenly over the ranks)"},
+    {"trainer.ranks", SG_CFG_INT, "0", 0, 65536, NULL,
+     "data-parallel ranks (mpirun -np N / srun -n N); 0: as launched (recorded as launched)"},
     {"trainer.epochs", SG_CFG_INT, "100", 0, 100000, NULL,
      "epochs (0: evaluate the untrained network, the random-init baseline)"},
     {"trainer.max_steps", SG_CFG_INT, "0", 0, 1e12, NULL, "stop after N steps (0 = all epochs)"},
@@ -150,8 +156,17 @@ int sg_train_config_key_hashed(const char *key) {
 }
 
 uint64_t sg_train_config_hash(const sg_config *c) {
-    return sg_config_hash_without(c, unhashed_keys,
-                                  (int)(sizeof unhashed_keys / sizeof unhashed_keys[0]));
+    /* The data-parallel keys count only where they change the computation (several ranks; BN
+     * synchronised), so the setting of every one-process run keeps the hash it had before they
+     * existed, and with it its run name and its checkpoints. */
+    enum { NU = sizeof unhashed_keys / sizeof unhashed_keys[0] };
+    const char *skip[NU + 2];
+    int n = 0;
+    for (int i = 0; i < NU; i++) skip[n++] = unhashed_keys[i];
+    if (sg_config_int(c, "trainer.ranks") <= 1) skip[n++] = "trainer.ranks";
+    if (!sg_config_bool(c, "model.sync_bn") || sg_config_int(c, "trainer.ranks") <= 1)
+        skip[n++] = "model.sync_bn";
+    return sg_config_hash_without(c, skip, n);
 }
 
 static const sg_hydra_rule rules[] = {
@@ -259,6 +274,8 @@ int sg_train_settings(const sg_config *c, int in_channels, int H, int W, long st
     s->proj_out = (int)sg_config_int(c, "model.proj_out");
     s->pred_hidden = (int)sg_config_int(c, "model.pred_hidden");
     s->batch = (int)sg_config_int(c, "trainer.batch");
+    s->ranks = 1; /* the caller splits the batch over the ranks of its job */
+    s->sync_bn = sg_config_bool(c, "model.sync_bn");
 
     s->method = enum_is(c, "method.name", "simsiam") ? SG_METHOD_SIMSIAM : SG_METHOD_BYOL;
     s->stop_gradient = sg_config_bool(c, "method.stop_gradient");

@@ -45,6 +45,17 @@ static inline double sum_f64(const float *x, ptrdiff_t n) {
     return s;
 }
 
+/* sum (x[n] - m) in double, same lane order as sum_f64. */
+static inline double sum_dev_f64(const float *x, ptrdiff_t n, double m) {
+    double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    ptrdiff_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; k++) acc[k] += (double)x[i + k] - m;
+    double s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+    for (; i < n; i++) s += (double)x[i] - m;
+    return s;
+}
+
 /* sum (x[n] - m)^2 in double, same lane order as sum_f64. */
 static inline double sumsq_dev_f64(const float *x, ptrdiff_t n, double m) {
     double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
@@ -327,6 +338,124 @@ static void cpu_batchnorm_bwd(const sg_backend *be, int N, int C, int HW, const 
     }
 }
 
+/* ---- synchronised batch norm: sums, then the gradient from sums over every rank ---------- */
+
+/* x, dy: [N, C, HW]; center: [C] or NULL (0); sums: [2*C], overwritten. Each channel is summed
+ * by one thread in a fixed order (rows in order for HW == 1; planes in order, each plane in
+ * sum_f64's lane order, for HW > 1), with the same expressions as cpu_batchnorm_bwd's sums, so
+ * with dy given and center = mean the two kernels' sums agree bit for bit. */
+static void cpu_batchnorm_sums(const sg_backend *be, int N, int C, int HW, const float *x,
+                               const float *center, const float *dy, double *sums) {
+    (void)be;
+    const size_t total = (size_t)N * C * HW;
+
+    if (HW == 1) {
+        const int ntiles = (C + SG_BN_TILE - 1) / SG_BN_TILE;
+#pragma omp parallel for schedule(static) if (total >= SG_NN_PAR_MIN)
+        for (int t = 0; t < ntiles; t++) {
+            const int c0 = t * SG_BN_TILE;
+            const int nc = C - c0 < SG_BN_TILE ? C - c0 : SG_BN_TILE;
+            double a[SG_BN_TILE], b[SG_BN_TILE], m[SG_BN_TILE];
+            for (int k = 0; k < nc; k++) {
+                a[k] = b[k] = 0;
+                m[k] = center ? (double)center[c0 + k] : 0.0;
+            }
+            if (dy) {
+                for (int n = 0; n < N; n++) {
+                    const float *xr = x + (size_t)n * C + c0;
+                    const float *gr = dy + (size_t)n * C + c0;
+                    for (int k = 0; k < nc; k++) {
+                        double g = (double)gr[k];
+                        a[k] += g;
+                        b[k] += g * ((double)xr[k] - m[k]);
+                    }
+                }
+            } else {
+                for (int n = 0; n < N; n++) {
+                    const float *xr = x + (size_t)n * C + c0;
+                    for (int k = 0; k < nc; k++) {
+                        double d = (double)xr[k] - m[k];
+                        a[k] += d;
+                        b[k] += d * d;
+                    }
+                }
+            }
+            for (int k = 0; k < nc; k++) {
+                sums[c0 + k] = a[k];
+                sums[C + c0 + k] = b[k];
+            }
+        }
+        return;
+    }
+
+#pragma omp parallel for schedule(static) if (total >= SG_NN_PAR_MIN)
+    for (int c = 0; c < C; c++) {
+        const double m = center ? (double)center[c] : 0.0;
+        double a = 0, b = 0;
+        for (int n = 0; n < N; n++) {
+            const size_t off = ((size_t)n * C + c) * HW;
+            if (dy) {
+                a += sum_f64(dy + off, HW);
+                b += sum_prod_dev_f64(dy + off, x + off, HW, m);
+            } else {
+                a += sum_dev_f64(x + off, HW, m);
+                b += sumsq_dev_f64(x + off, HW, m);
+            }
+        }
+        sums[c] = a;
+        sums[C + c] = b;
+    }
+}
+
+/* dx = k * ((dy - mean_dy) - (x - mean) * q) with the coefficients of bn_bwd_channel, taken
+ * from sums over M values (this batch's and possibly other ranks'). */
+static void cpu_batchnorm_bwd_apply(const sg_backend *be, int N, int C, int HW, const float *x,
+                                    const float *gamma, const float *mean, const float *invstd,
+                                    const float *dy, const double *sums, double M, float *dx) {
+    (void)be;
+    const size_t total = (size_t)N * C * HW;
+
+    if (HW == 1) {
+        const int ntiles = (C + SG_BN_TILE - 1) / SG_BN_TILE;
+#pragma omp parallel for schedule(static) if (total >= SG_NN_PAR_MIN)
+        for (int t = 0; t < ntiles; t++) {
+            const int c0 = t * SG_BN_TILE;
+            const int nc = C - c0 < SG_BN_TILE ? C - c0 : SG_BN_TILE;
+            float k_[SG_BN_TILE], mdy[SG_BN_TILE], q[SG_BN_TILE], mf[SG_BN_TILE];
+            for (int k = 0; k < nc; k++) {
+                const int c = c0 + k;
+                bn_bwd_coef cf =
+                    bn_bwd_channel(c, sums[c], sums[C + c], M, gamma, mean, invstd, NULL, NULL, 0);
+                k_[k] = cf.k;
+                mdy[k] = cf.mean_dy;
+                q[k] = cf.q;
+                mf[k] = cf.mean;
+            }
+            for (int n = 0; n < N; n++) {
+                const float *xr = x + (size_t)n * C + c0;
+                const float *gr = dy + (size_t)n * C + c0;
+                float *dr = dx + (size_t)n * C + c0;
+                for (int k = 0; k < nc; k++)
+                    dr[k] = k_[k] * ((gr[k] - mdy[k]) - (xr[k] - mf[k]) * q[k]);
+            }
+        }
+        return;
+    }
+
+#pragma omp parallel for schedule(static) if (total >= SG_NN_PAR_MIN)
+    for (int c = 0; c < C; c++) {
+        const bn_bwd_coef cf =
+            bn_bwd_channel(c, sums[c], sums[C + c], M, gamma, mean, invstd, NULL, NULL, 0);
+        for (int n = 0; n < N; n++) {
+            const size_t off = ((size_t)n * C + c) * HW;
+            const float *xp = x + off, *gp = dy + off;
+            float *dp = dx + off;
+            for (int i = 0; i < HW; i++)
+                dp[i] = cf.k * ((gp[i] - cf.mean_dy) - (xp[i] - cf.mean) * cf.q);
+        }
+    }
+}
+
 /* ---- elementwise ------------------------------------------------------------------------ */
 
 /* y = max(x, 0). Written as x < 0 ? 0 : x so a NaN passes through, as torch.relu does.
@@ -531,6 +660,8 @@ void sg_cpu_fill_nn(sg_backend *be) {
     be->batchnorm_fwd_train = cpu_batchnorm_fwd_train;
     be->batchnorm_fwd_eval = cpu_batchnorm_fwd_eval;
     be->batchnorm_bwd = cpu_batchnorm_bwd;
+    be->batchnorm_sums = cpu_batchnorm_sums;
+    be->batchnorm_bwd_apply = cpu_batchnorm_bwd_apply;
     be->relu_fwd = cpu_relu_fwd;
     be->relu_bwd = cpu_relu_bwd;
     be->add_fwd = cpu_add_fwd;

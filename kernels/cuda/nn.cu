@@ -367,6 +367,109 @@ static void cu_batchnorm_bwd(const sg_backend *be, int N, int C, int HW, const f
     SG_CU_LAUNCH("k_bn_bwd_apply");
 }
 
+/* ---- synchronised batch norm: sums, then the gradient from sums over every rank ------------
+ * Two-stage like the statistics above: one block per (channel, chunk) of bn_split_make writes
+ * its two partial sums, then one thread per channel adds its partials in chunk order. */
+
+/* Stage 1: pa[c*chunks + k], pb[...] over chunk k of channel c, cen = center[c] (0 when NULL):
+ *   dy == NULL: sum (x - cen) and sum (x - cen)^2;  dy != NULL: sum dy and sum dy * (x - cen). */
+static __global__ void __launch_bounds__(NN_THREADS)
+    k_bn_sums_part(unsigned M, unsigned C, unsigned HW, int chunks, unsigned len, const float *x,
+                   const float *center, const float *dy, double *pa, double *pb) {
+    const unsigned c = blockIdx.x / (unsigned)chunks, k = blockIdx.x % (unsigned)chunks;
+    const unsigned start = k * len, end = M - start < len ? M : start + len;
+    const double cen = center ? (double)center[c] : 0.0;
+    double s = 0.0, t = 0.0;
+    if (dy) {
+        for (unsigned j = start + threadIdx.x; j < end; j += NN_THREADS) {
+            const size_t a = bn_addr(j, HW, C, c);
+            const double g = (double)dy[a];
+            s += g;
+            t += g * ((double)x[a] - cen);
+        }
+    } else {
+        for (unsigned j = start + threadIdx.x; j < end; j += NN_THREADS) {
+            const double d = (double)x[bn_addr(j, HW, C, c)] - cen;
+            s += d;
+            t += d * d;
+        }
+    }
+    s = block_sum(s);
+    t = block_sum(t);
+    if (threadIdx.x == 0) {
+        pa[blockIdx.x] = s;
+        pb[blockIdx.x] = t;
+    }
+}
+
+/* Stage 2: sums[c] and sums[C + c], each channel's partials added in chunk order. */
+static __global__ void k_bn_sums_finish(int C, int chunks, const double *pa, const double *pb,
+                                        double *sums) {
+    const int c = blockIdx.x * blockDim.x + threadIdx.x;
+    if (c >= C) return;
+    const double *qa = pa + (size_t)c * chunks, *qb = pb + (size_t)c * chunks;
+    double a = 0.0, b = 0.0;
+    for (int k = 0; k < chunks; k++) {
+        a += qa[k];
+        b += qb[k];
+    }
+    sums[c] = a;
+    sums[C + c] = b;
+}
+
+static void cu_batchnorm_sums(const sg_backend *be, int N, int C, int HW, const float *x,
+                              const float *center, const float *dy, double *sums) {
+    SG_CHECK(N > 0 && C > 0 && HW > 0, "batchnorm_sums: N%d C%d HW%d", N, C, HW);
+    SG_CHECK((long long)N * HW <= 0x7fffffffLL, "batchnorm_sums: N*HW = %lld too large",
+             (long long)N * HW);
+    cudaStream_t st = sg_cu_stream(be);
+    const unsigned M = (unsigned)((long long)N * HW);
+    const bn_split sp = bn_split_make(N, C, HW);
+    const size_t nparts = (size_t)C * sp.chunks;
+
+    /* scratch: pa[C*chunks], pb[C*chunks] doubles */
+    double *pa = (double *)sg_cu_scratch(be, 2 * nparts * sizeof(double));
+    double *pb = pa + nparts;
+    k_bn_sums_part<<<(unsigned)nparts, NN_THREADS, 0, st>>>(M, (unsigned)C, (unsigned)HW,
+                                                            sp.chunks, sp.len, x, center, dy, pa,
+                                                            pb);
+    SG_CU_LAUNCH("k_bn_sums_part");
+    k_bn_sums_finish<<<sg_cu_blocks((size_t)C, NN_THREADS), NN_THREADS, 0, st>>>(C, sp.chunks,
+                                                                                 pa, pb, sums);
+    SG_CU_LAUNCH("k_bn_sums_finish");
+}
+
+/* The dx coefficients of k_bn_bwd_finish from sums over M values (every rank's):
+ * k = gamma * invstd, mean_dy = sums[c]/M, q = invstd^2 * sums[C+c]/M. */
+static __global__ void k_bn_apply_coef(int C, double M, const double *sums, const float *gamma,
+                                       const float *invstd, float *kc, float *mean_dy, float *qc) {
+    const int c = blockIdx.x * blockDim.x + threadIdx.x;
+    if (c >= C) return;
+    const double is = (double)invstd[c];
+    kc[c] = (float)(gamma ? __dmul_rn((double)gamma[c], is) : is);
+    mean_dy[c] = (float)(sums[c] / M);
+    qc[c] = (float)(__dmul_rn(__dmul_rn(is, is), sums[C + c]) / M);
+}
+
+static void cu_batchnorm_bwd_apply(const sg_backend *be, int N, int C, int HW, const float *x,
+                                   const float *gamma, const float *mean, const float *invstd,
+                                   const float *dy, const double *sums, double M, float *dx) {
+    SG_CHECK(N > 0 && C > 0 && HW > 0, "batchnorm_bwd_apply: N%d C%d HW%d", N, C, HW);
+    cudaStream_t st = sg_cu_stream(be);
+    const size_t total = (size_t)N * C * HW;
+
+    /* scratch: k[C], mean_dy[C], q[C] floats */
+    float *kc = (float *)sg_cu_scratch(be, 3 * (size_t)C * sizeof(float));
+    float *mean_dy = kc + C;
+    float *qc = mean_dy + C;
+    k_bn_apply_coef<<<sg_cu_blocks((size_t)C, NN_THREADS), NN_THREADS, 0, st>>>(
+        C, M, sums, gamma, invstd, kc, mean_dy, qc);
+    SG_CU_LAUNCH("k_bn_apply_coef");
+    k_bn_bwd_apply<<<grid_for(total), NN_THREADS, 0, st>>>(
+        total, (unsigned)C, (unsigned)HW, total <= 0xffffffffu, x, dy, mean, kc, mean_dy, qc, dx);
+    SG_CU_LAUNCH("k_bn_bwd_apply");
+}
+
 /* ---- elementwise -------------------------------------------------------------------------- */
 
 /* x < 0 ? 0 : x lets a NaN through, as torch.relu (and the CPU) does. y may alias x. */
@@ -654,6 +757,8 @@ void sg_cuda_fill_nn(sg_backend *be) {
     be->batchnorm_fwd_train = cu_batchnorm_fwd_train;
     be->batchnorm_fwd_eval = cu_batchnorm_fwd_eval;
     be->batchnorm_bwd = cu_batchnorm_bwd;
+    be->batchnorm_sums = cu_batchnorm_sums;
+    be->batchnorm_bwd_apply = cu_batchnorm_bwd_apply;
     be->relu_fwd = cu_relu_fwd;
     be->relu_bwd = cu_relu_bwd;
     be->add_fwd = cu_add_fwd;

@@ -183,6 +183,222 @@ int oc_batchnorm_bwd(oc_run *r) {
     return oc_finish(r, bn_bwd_call, NULL, &a);
 }
 
+/* ---- synchronised batch norm ----------------------------------------------------------------- */
+
+typedef struct {
+    int N, C, HW;
+    double M;
+    const float *x, *center, *gamma, *mean, *invstd, *dy;
+    const double *sums_in;
+    double *sums;
+    float *dx;
+    /* the one-rank identity: sums of this batch around its own statistics, applied, against
+     * batchnorm_bwd */
+    const float *mean_l, *invstd_l;
+    double *sums_l;
+    float *dx_a, *dx_b;
+} sbn_args;
+
+static void bn_sums_call(const sg_backend *be, void *p) {
+    sbn_args *a = p;
+    sg_batchnorm_sums(be, a->N, a->C, a->HW, OC_DEV(a->x), OC_DEV(a->center), OC_DEV(a->dy),
+                      OC_DEV(a->sums));
+}
+static void bn_bwd_apply_call(const sg_backend *be, void *p) {
+    sbn_args *a = p;
+    sg_batchnorm_bwd_apply(be, a->N, a->C, a->HW, OC_DEV(a->x), OC_DEV(a->gamma), OC_DEV(a->mean),
+                           OC_DEV(a->invstd), OC_DEV(a->dy), OC_DEV(a->sums_in), a->M,
+                           OC_DEV(a->dx));
+}
+/* one rank: batchnorm_sums(dy, center = mean) -> batchnorm_bwd_apply(M = N*HW) into dx_a, and
+ * batchnorm_bwd into dx_b, on the same inputs */
+static void bn_one_rank_call(const sg_backend *be, void *p) {
+    sbn_args *a = p;
+    sg_batchnorm_sums(be, a->N, a->C, a->HW, OC_DEV(a->x), OC_DEV(a->mean_l), OC_DEV(a->dy),
+                      OC_DEV(a->sums_l));
+    sg_batchnorm_bwd_apply(be, a->N, a->C, a->HW, OC_DEV(a->x), OC_DEV(a->gamma), OC_DEV(a->mean_l),
+                           OC_DEV(a->invstd_l), OC_DEV(a->dy), OC_DEV(a->sums_l),
+                           (double)a->N * a->HW, OC_DEV(a->dx_a));
+    sg_batchnorm_bwd(be, a->N, a->C, a->HW, OC_DEV(a->x), OC_DEV(a->gamma), OC_DEV(a->mean_l),
+                     OC_DEV(a->invstd_l), OC_DEV(a->dy), OC_DEV(a->dx_b), NULL, NULL, 0);
+}
+
+/* Random garbage in a double output (the backend must overwrite it). */
+static void oc_garbage_d(oc_run *r, double *out, size_t n) {
+    sg_rng g = oc_stream(r);
+    for (size_t i = 0; i < n; i++) out[i] = 200.0 * ((double)sg_rng_u32(&g) / 4294967296.0 - 0.5);
+}
+
+/* Batch statistics of x[N,C,HW] in double, rounded to float as batchnorm_fwd_train saves them
+ * (biased variance, eps 1e-5); any N*HW >= 1 (one value: variance 0). */
+static void oc_bn_stats(int N, int C, int HW, const double *x, float *mean, float *invstd) {
+    const double M = (double)N * HW;
+    for (int c = 0; c < C; c++) {
+        double s = 0, q = 0;
+        for (int n = 0; n < N; n++)
+            for (int i = 0; i < HW; i++) s += x[((size_t)n * C + c) * HW + i];
+        const double m = s / M;
+        for (int n = 0; n < N; n++)
+            for (int i = 0; i < HW; i++) {
+                const double d = x[((size_t)n * C + c) * HW + i] - m;
+                q += d * d;
+            }
+        mean[c] = (float)m;
+        invstd[c] = (float)(1.0 / sqrt(q / M + 1e-5));
+    }
+}
+
+/* The largest k*B over the elements of x[N,C,HW], k = |gamma| invstd and
+ * B = |dy| + |sums[c]/M| + |x - mean| invstd^2 |sums[C+c]|/M: every intermediate of
+ * dx = k*((dy - mean_dy) - (x - mean)*q), scaled by k, is at most k*B. */
+static double oc_bn_apply_scale(int N, int C, int HW, const double *x, const double *gamma,
+                                const double *mean, const double *invstd, const double *dy,
+                                const double *sums, double M) {
+    double worst = 0;
+    for (int n = 0; n < N; n++)
+        for (int c = 0; c < C; c++) {
+            const double k = fabs(gamma ? gamma[c] : 1.0) * invstd[c];
+            const double mdy = fabs(sums[c] / M), q = invstd[c] * invstd[c] * fabs(sums[C + c]) / M;
+            for (int i = 0; i < HW; i++) {
+                const size_t at = ((size_t)n * C + c) * HW + i;
+                const double b = k * (fabs(dy[at]) + mdy + fabs(x[at] - mean[c]) * q);
+                if (b > worst) worst = b;
+            }
+        }
+    return worst;
+}
+
+/* x in [-2, 3], center in [-1, 1] (the modes center=0 sums around 0), dy random plus 0.3 x as
+ * in batchnorm_bwd's check. */
+int oc_batchnorm_sums(oc_run *r) {
+    int N = oc_p(r, "N"), C = oc_p(r, "C"), HW = oc_p(r, "HW");
+    int with_center = oc_p(r, "center"), with_dy = oc_p(r, "dy");
+    size_t nx = oc_n(r, N, C, HW, 1), nc = (size_t)C;
+    float *x = OC_F(r, nx), *dy = OC_F(r, nx), *center = OC_F(r, nc);
+    double *sums = OC_BACKEND(r, 2 * nc, sizeof(double));
+    double *xd = OC_D(r, nx), *dyd = OC_D(r, nx), *cd = OC_D(r, nc), *sd = OC_D(r, 2 * nc);
+    if (oc_alloc_status(r)) return -1;
+    oc_uniform(r, x, nx, -2, 3);
+    oc_uniform(r, dy, nx, -1, 1);
+    for (size_t i = 0; i < nx; i++) dy[i] += 0.3f * x[i];
+    oc_uniform(r, center, nc, -1, 1);
+    oc_garbage_d(r, sums, 2 * nc);
+    oc_to_double(x, xd, nx);
+    oc_to_double(dy, dyd, nx);
+    oc_to_double(center, cd, nc);
+    sbn_args a = {.N = N,
+                  .C = C,
+                  .HW = HW,
+                  .x = x,
+                  .center = with_center ? center : NULL,
+                  .dy = with_dy ? dy : NULL,
+                  .sums = sums};
+    oc_exec(r, bn_sums_call, &a);
+    ref_batchnorm_sums(N, C, HW, xd, with_center ? cd : NULL, with_dy ? dyd : NULL, sd);
+    /* Sums of n = N*HW terms in double, of the float inputs (exact in double), each term at
+     * most t (t1 for the first sum, t2 for the second, measured). As the float checks do with
+     * float's epsilon: atol = 2 eps64 t n for the rounding of the mixed-sign sums, and
+     * rtol = 2 eps64 n for the same-sign ones (squares), whose rounding is relative: any
+     * summation order of n terms is within (n-1) eps64/2 sum|terms| (Higham 4.2). A dropped,
+     * doubled or uncentred term moves a sum by O(t), far beyond either for any n < 1e12. */
+    double t1 = 0, t2 = 0;
+    for (int n = 0; n < N; n++)
+        for (int c = 0; c < C; c++)
+            for (int i = 0; i < HW; i++) {
+                const size_t at = ((size_t)n * C + c) * HW + i;
+                const double d = xd[at] - (with_center ? cd[c] : 0.0);
+                const double u = with_dy ? fabs(dyd[at]) : fabs(d);
+                const double v = with_dy ? fabs(dyd[at] * d) : d * d;
+                if (u > t1) t1 = u;
+                if (v > t2) t2 = v;
+            }
+    const double n = (double)N * HW, eps64 = DBL_EPSILON;
+    oc_tol(r, 2 * eps64 * t1 * n, 2 * eps64 * n);
+    oc_cmp_dd(r, sums, sd, nc);
+    oc_tol(r, 2 * eps64 * t2 * n, 2 * eps64 * n);
+    oc_cmp_dd(r, sums + nc, sd + nc, nc);
+    return oc_finish(r, bn_sums_call, NULL, &a);
+}
+
+/* `ranks` batches of N samples: x[ranks*N, C, HW] in [-2, 3] and dy random plus 0.3 x (so both
+ * sums are far from 0); mean/invstd are the statistics over every rank's batch (rounded to
+ * float) and the sums are the reference's over every rank, given to the kernel as the caller's
+ * cross-rank reduction would; the kernel applies them to rank 0's batch (the first N samples)
+ * with M = ranks*N*HW. Then the one-rank identity on rank 0's batch alone: batchnorm_sums(dy,
+ * center = its mean) fed to batchnorm_bwd_apply with M = N*HW gives batchnorm_bwd's dx. */
+int oc_batchnorm_bwd_apply(oc_run *r) {
+    int N = oc_p(r, "N"), C = oc_p(r, "C"), HW = oc_p(r, "HW");
+    int affine = oc_p(r, "affine"), ranks = oc_p(r, "ranks");
+    size_t na = oc_n(r, (double)ranks * N, C, HW, 1), nx = oc_n(r, N, C, HW, 1), nc = (size_t)C;
+    float *x = OC_F(r, na), *dy = OC_F(r, na), *dx = OC_F(r, nx), *gamma = OC_F(r, nc),
+          *mean = OC_F(r, nc), *invstd = OC_F(r, nc), *mean_l = OC_F(r, nc),
+          *invstd_l = OC_F(r, nc), *dx_a = OC_F(r, nx), *dx_b = OC_F(r, nx);
+    double *sums = OC_BACKEND(r, 2 * nc, sizeof(double));
+    double *sums_l = OC_BACKEND(r, 2 * nc, sizeof(double));
+    double *xd = OC_D(r, na), *dyd = OC_D(r, na), *dxd = OC_D(r, nx), *dxbd = OC_D(r, nx),
+           *gd = OC_D(r, nc), *md = OC_D(r, nc), *isd = OC_D(r, nc), *mld = OC_D(r, nc),
+           *isld = OC_D(r, nc), *sld = OC_D(r, 2 * nc);
+    if (oc_alloc_status(r)) return -1;
+    oc_uniform(r, x, na, -2, 3);
+    oc_uniform(r, dy, na, -1, 1);
+    for (size_t i = 0; i < na; i++) dy[i] += 0.3f * x[i];
+    oc_uniform(r, gamma, nc, 0.5f, 1.5f);
+    oc_uniform(r, dx, nx, -100, 100);
+    oc_uniform(r, dx_a, nx, -100, 100);
+    oc_uniform(r, dx_b, nx, -100, 100);
+    oc_garbage_d(r, sums_l, 2 * nc);
+    oc_to_double(x, xd, na);
+    oc_to_double(dy, dyd, na);
+    oc_to_double(gamma, gd, nc);
+    /* statistics over every rank, and rank 0's own */
+    oc_bn_stats(ranks * N, C, HW, xd, mean, invstd);
+    oc_bn_stats(N, C, HW, xd, mean_l, invstd_l);
+    oc_to_double(mean, md, nc);
+    oc_to_double(invstd, isd, nc);
+    oc_to_double(mean_l, mld, nc);
+    oc_to_double(invstd_l, isld, nc);
+    ref_batchnorm_sums(ranks * N, C, HW, xd, md, dyd, sums);
+    sbn_args a = {.N = N,
+                  .C = C,
+                  .HW = HW,
+                  .M = (double)ranks * N * HW,
+                  .x = x,
+                  .gamma = affine ? gamma : NULL,
+                  .mean = mean,
+                  .invstd = invstd,
+                  .dy = dy,
+                  .sums_in = sums,
+                  .dx = dx,
+                  .mean_l = mean_l,
+                  .invstd_l = invstd_l,
+                  .sums_l = sums_l,
+                  .dx_a = dx_a,
+                  .dx_b = dx_b};
+
+    /* dx is elementwise from per-channel coefficients (the sums are given, exact): k, mean_dy
+     * and q rounded to float, then x - mean, *q, dy - mean_dy, the difference and *k, eight
+     * roundings of eps32/2 of values at most k*B (oc_bn_apply_scale): 4 eps32 max(k*B) in all,
+     * and atol = 8 eps32 max(k*B) leaves a factor 2. Scaling with k keeps the bound honest where
+     * a channel's spread is tiny and invstd large. A lost term moves dx by O(k*B). */
+    oc_exec(r, bn_one_rank_call, &a);
+    ref_batchnorm_sums(N, C, HW, xd, mld, dyd, sld);
+    const double scale_l =
+        oc_bn_apply_scale(N, C, HW, xd, affine ? gd : NULL, mld, isld, dyd, sld, (double)N * HW);
+    /* both dx are within 8 eps32 max(k*B) of the exact value (the sums' double rounding is
+     * negligible next to float's): they agree within twice that */
+    oc_to_double(dx_b, dxbd, nx);
+    oc_tol(r, 16 * EPS32 * scale_l, 0);
+    oc_cmp(r, dx_a, dxbd, nx);
+
+    oc_exec(r, bn_bwd_apply_call, &a);
+    ref_batchnorm_bwd_apply(N, C, HW, xd, affine ? gd : NULL, md, isd, dyd, sums, a.M, dxd);
+    const double scale =
+        oc_bn_apply_scale(N, C, HW, xd, affine ? gd : NULL, md, isd, dyd, sums, a.M);
+    oc_tol(r, 8 * EPS32 * scale, 0);
+    oc_cmp(r, dx, dxd, nx);
+    return oc_finish(r, bn_bwd_apply_call, NULL, &a);
+}
+
 /* ---- elementwise and pooling ----------------------------------------------------------------- */
 
 typedef struct {

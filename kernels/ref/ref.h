@@ -41,6 +41,12 @@ void ref_batchnorm_fwd_eval(int N, int C, int HW, const double *x, const double 
 void ref_batchnorm_bwd(int N, int C, int HW, const double *x, const double *gamma,
                        const double *mean, const double *invstd, const double *dy, double *dx,
                        double *dgamma, double *dbeta, int accumulate);
+/* synchronised batch norm: sums[2*C] (center, dy may be NULL) and dx from sums over M values */
+void ref_batchnorm_sums(int N, int C, int HW, const double *x, const double *center,
+                        const double *dy, double *sums);
+void ref_batchnorm_bwd_apply(int N, int C, int HW, const double *x, const double *gamma,
+                             const double *mean, const double *invstd, const double *dy,
+                             const double *sums, double M, double *dx);
 
 /* elementwise and pooling */
 void ref_relu_fwd(size_t n, const double *x, double *y);

@@ -91,6 +91,48 @@ void ref_batchnorm_bwd(int N, int C, int HW, const double *x, const double *gamm
     }
 }
 
+/* Synchronised batch norm's per-channel sums, straight from their definition (kernels.h):
+ *   no dy: sum (x - center), sum (x - center)^2;  dy: sum dy, sum dy * (x - center). */
+void ref_batchnorm_sums(int N, int C, int HW, const double *x, const double *center,
+                        const double *dy, double *sums) {
+    for (int c = 0; c < C; c++) {
+        const double cen = center ? center[c] : 0.0;
+        double a = 0, b = 0;
+        for (int n = 0; n < N; n++)
+            for (int i = 0; i < HW; i++) {
+                size_t at = bn_at(C, HW, n, c, i);
+                double d = x[at] - cen;
+                if (dy) {
+                    a += dy[at];
+                    b += dy[at] * d;
+                } else {
+                    a += d;
+                    b += d * d;
+                }
+            }
+        sums[c] = a;
+        sums[C + c] = b;
+    }
+}
+
+/* The textbook gradient above with the batch's sums replaced by sums over M values
+ * (sums[c] = sum dy, sums[C+c] = sum dy*(x - mean) = sum(dy*xhat) / invstd):
+ *   dx = gamma*invstd * (dy - sum(dy)/M - xhat * invstd * sums[C+c]/M). */
+void ref_batchnorm_bwd_apply(int N, int C, int HW, const double *x, const double *gamma,
+                             const double *mean, const double *invstd, const double *dy,
+                             const double *sums, double M, double *dx) {
+    for (int c = 0; c < C; c++) {
+        const double g = gamma ? gamma[c] : 1.0;
+        for (int n = 0; n < N; n++)
+            for (int i = 0; i < HW; i++) {
+                size_t at = bn_at(C, HW, n, c, i);
+                double xhat = (x[at] - mean[c]) * invstd[c];
+                dx[at] =
+                    g * invstd[c] * (dy[at] - sums[c] / M - xhat * invstd[c] * sums[C + c] / M);
+            }
+    }
+}
+
 /* ---- elementwise ---------------------------------------------------------------------------- */
 
 void ref_relu_fwd(size_t n, const double *x, double *y) {

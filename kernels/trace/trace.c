@@ -126,6 +126,22 @@ static void t_bn_bwd(const sg_backend *be, int N, int C, int HW, const float *x,
     rec(be, batchnorm_bwd, {"N", N}, {"C", C}, {"HW", HW}, {"affine", gamma != NULL}, {"acc", !!acc});
     if (IN(be)) IN(be)->batchnorm_bwd(IN(be), N, C, HW, x, gamma, mean, invstd, dy, dx, dgamma, dbeta, acc);
 }
+static void t_bn_sums(const sg_backend *be, int N, int C, int HW, const float *x,
+                      const float *center, const float *dy, double *sums) {
+    rec(be, batchnorm_sums, {"N", N}, {"C", C}, {"HW", HW}, {"center", center != NULL},
+        {"dy", dy != NULL});
+    if (IN(be)) IN(be)->batchnorm_sums(IN(be), N, C, HW, x, center, dy, sums);
+}
+static void t_bn_bwd_apply(const sg_backend *be, int N, int C, int HW, const float *x,
+                           const float *gamma, const float *mean, const float *invstd,
+                           const float *dy, const double *sums, double M, float *dx) {
+    /* M over this batch's N*HW values: the number of ranks whose batches the sums cover */
+    const double b = (double)N * HW, ranks = b > 0 ? M / b + 0.5 : 1.0;
+    rec(be, batchnorm_bwd_apply, {"N", N}, {"C", C}, {"HW", HW}, {"affine", gamma != NULL},
+        {"ranks", !(ranks >= 1.0) ? 1 : ranks > 1e9 ? 1000000000LL : (long long)ranks});
+    if (IN(be))
+        IN(be)->batchnorm_bwd_apply(IN(be), N, C, HW, x, gamma, mean, invstd, dy, sums, M, dx);
+}
 static void t_relu_fwd(const sg_backend *be, size_t n, const float *x, float *y) {
     rec(be, relu_fwd, {"n", n}, {"inplace", x == y});
     if (IN(be)) IN(be)->relu_fwd(IN(be), n, x, y);
@@ -314,6 +330,8 @@ sg_trace *sg_trace_new(const sg_backend *inner, const sg_backend **out) {
     b->batchnorm_fwd_train = t_bn_train;
     b->batchnorm_fwd_eval = t_bn_eval;
     b->batchnorm_bwd = t_bn_bwd;
+    b->batchnorm_sums = t_bn_sums;
+    b->batchnorm_bwd_apply = t_bn_bwd_apply;
     b->relu_fwd = t_relu_fwd;
     b->relu_bwd = t_relu_bwd;
     b->add_fwd = t_add_fwd;

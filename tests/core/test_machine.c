@@ -35,7 +35,7 @@ static void check_csv(const sg_machine *m, const char *path) {
     struct {
         const char *col;
         char want[400];
-    } exp[19];
+    } exp[23];
     int n = 0;
 #define STR(name)                                                                            \
     (exp[n].col = #name, snprintf(exp[n].want, sizeof exp[n].want, "%s", m->name), n++)
@@ -61,6 +61,10 @@ static void check_csv(const sg_machine *m, const char *path) {
     STR(openblas_parallel);
     NUM(threads);
     STR(accelerator);
+    NUM(ranks);
+    NUM(ranks_per_node);
+    STR(mpi);
+    STR(nccl);
 #undef STR
 #undef NUM
     CHECK(n == sg_machine_ncols(), "this test knows %d columns, the header has %d", n,
@@ -127,9 +131,19 @@ int main(void) {
           sg_machine_ncols());
     sg_csv_row_free(&row);
     const char *const *h = sg_machine_header();
-    CHECK(sg_machine_ncols() == 19 && strcmp(h[0], "machine_id") == 0 &&
+    CHECK(sg_machine_ncols() == 23 && strcmp(h[0], "machine_id") == 0 &&
               strcmp(h[17], "threads") == 0 && strcmp(h[18], "accelerator") == 0,
           "header: %d columns", sg_machine_ncols());
+
+    /* the job's ranks are recorded, and are not part of the hardware's id */
+    sg_machine j = m;
+    sg_machine_set_ranks(&j, 8, 4, "Open MPI v4.1.4", "2.21.5");
+    CHECK(j.ranks == 8 && j.ranks_per_node == 4 && !strcmp(j.mpi, "Open MPI v4.1.4") &&
+              !strcmp(j.nccl, "2.21.5") && !strcmp(j.machine_id, m.machine_id),
+          "ranks %d/%d mpi [%s] nccl [%s] id %s", j.ranks, j.ranks_per_node, j.mpi, j.nccl,
+          j.machine_id);
+    CHECK(m.ranks == 1 && m.ranks_per_node == 1 && !m.mpi[0], "a probe is one rank: %d/%d [%s]",
+          m.ranks, m.ranks_per_node, m.mpi);
 
     /* an accelerator joins the machine id: a GPU's results compare only with the same GPU's */
     sg_machine g = m;

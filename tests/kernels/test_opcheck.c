@@ -84,6 +84,22 @@ static void bn_bwd_without_mean_term(const sg_backend *be, int N, int C, int HW,
             }
 }
 
+/* Sums that ignore the center (sum x and sum x^2 where sum (x - c)... was asked for). */
+static void bn_sums_ignoring_center(const sg_backend *be, int N, int C, int HW, const float *x,
+                                    const float *center, const float *dy, double *sums) {
+    (void)be, (void)center;
+    cpu->batchnorm_sums(cpu, N, C, HW, x, NULL, dy, sums);
+}
+
+/* The gradient of synchronised BN with this batch's count in place of M: right for one rank
+ * only. */
+static void bn_apply_with_local_count(const sg_backend *be, int N, int C, int HW, const float *x,
+                                      const float *gamma, const float *mean, const float *invstd,
+                                      const float *dy, const double *sums, double M, float *dx) {
+    (void)be, (void)M;
+    cpu->batchnorm_bwd_apply(cpu, N, C, HW, x, gamma, mean, invstd, dy, sums, (double)N * HW, dx);
+}
+
 /* A correct solver whose first eigenvector comes out with the other sign: must pass. */
 static int syevd_flipping_a_sign(const sg_backend *be, int D, float *A, float *w, void *work) {
     (void)be;
@@ -108,11 +124,12 @@ static int syevd_swapping_vectors(const sg_backend *be, int D, float *A, float *
 
 static void test_list(void) {
     int n = SG_OP_COUNT;
-    CHECK(n == 36, "%d ops", n);
+    CHECK(n == 38, "%d ops", n);
     static const char *const expected[] = {
         "gemm_nn", "gemm_nt", "gemm_tn", "gemm_tt", "linear_fwd", "linear_bwd", "conv2d_fwd",
         "conv2d_bwd_data", "conv2d_bwd_filter", "batchnorm_fwd_train", "batchnorm_fwd_eval",
-        "batchnorm_bwd", "relu_fwd", "relu_bwd", "add_fwd", "add_bwd", "maxpool_fwd",
+        "batchnorm_bwd", "batchnorm_sums", "batchnorm_bwd_apply", "relu_fwd", "relu_bwd",
+        "add_fwd", "add_bwd", "maxpool_fwd",
         "maxpool_bwd", "avgpool_global_fwd", "avgpool_global_bwd", "pair_loss_fwd",
         "pair_loss_bwd", "sgd_step", "lars_step", "ema_update", "corr_update", "syevd", "eig_rebuild",
         "aug_u8_to_float", "aug_resized_crop", "aug_hflip", "aug_color_jitter", "aug_grayscale",
@@ -158,6 +175,14 @@ static void test_modes_pass(void) {
         {"batchnorm_fwd_eval", "N=4,C=3,HW=5,affine=0"},
         {"batchnorm_bwd", "N=8,C=6,HW=1,acc=0"},
         {"batchnorm_bwd", "N=4,C=3,HW=5,affine=0"},
+        {"batchnorm_sums", "N=8,C=6,HW=1,center=0,dy=0"},
+        {"batchnorm_sums", "N=4,C=3,HW=5,dy=0"},
+        {"batchnorm_sums", "N=5,C=40,HW=1,center=0"},
+        {"batchnorm_sums", "N=3,C=4,HW=17,center=0"},
+        {"batchnorm_bwd_apply", "N=8,C=6,HW=1,affine=0,ranks=1"},
+        {"batchnorm_bwd_apply", "N=4,C=3,HW=5,ranks=3"},
+        {"batchnorm_bwd_apply", "N=5,C=40,HW=1,ranks=1"},
+        {"batchnorm_bwd_apply", "N=1,C=2,HW=1,affine=0,ranks=4"},
         {"relu_fwd", "n=37,inplace=1"},
         {"relu_bwd", "n=37,inplace=1"},
         {"add_fwd", "n=37,inplace=1"},
@@ -277,6 +302,23 @@ static void test_broken_kernels(void) {
     broken.batchnorm_bwd = bn_bwd_without_mean_term;
     CHECK(fails(&broken, "batchnorm_bwd", NULL), "a bn backward without its mean terms passed");
     CHECK(fails(&broken, "batchnorm_bwd", "N=64,C=2,HW=100"), "... at a large batch");
+
+    broken = *cpu;
+    broken.batchnorm_sums = bn_sums_ignoring_center;
+    CHECK(fails(&broken, "batchnorm_sums", NULL), "bn sums ignoring the center passed");
+    CHECK(fails(&broken, "batchnorm_sums", "N=6,C=5,HW=1,dy=0"), "... without dy, HW=1");
+    CHECK(passes(&broken, "batchnorm_sums", "N=6,C=5,HW=9,center=0", 1),
+          "without a center those sums are right");
+    /* the one-rank identity runs batchnorm_sums too: a broken one fails the apply check */
+    CHECK(fails(&broken, "batchnorm_bwd_apply", "N=6,C=5,HW=9,ranks=1"),
+          "the one-rank identity missed broken sums");
+
+    broken = *cpu;
+    broken.batchnorm_bwd_apply = bn_apply_with_local_count;
+    CHECK(fails(&broken, "batchnorm_bwd_apply", NULL), "bn apply ignoring M passed");
+    CHECK(fails(&broken, "batchnorm_bwd_apply", "N=64,C=2,HW=1,ranks=2"), "... HW=1");
+    CHECK(passes(&broken, "batchnorm_bwd_apply", "N=6,C=5,HW=9,ranks=1", 1),
+          "with one rank M = N*HW, and that apply is right");
 
     broken = *cpu;
     broken.syevd = syevd_flipping_a_sign;

@@ -19,6 +19,7 @@ PACKAGES=(
   libsqlite3-dev                                          # the results history (stopgrad history)
   libopenmpi-dev openmpi-bin                              # data-parallel training (mpirun)
   clang libclang-rt-dev libomp-dev                        # libFuzzer targets (scripts/fuzz.sh)
+  slurm-wlm munge                                         # suite submit --slurm's test cluster (tests/slurm.sh)
 )
 # Only the browser test of the history site needs it, and it is large: installed when apt can,
 # and that test says it was skipped when it is not.

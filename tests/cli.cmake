@@ -178,6 +178,19 @@ foreach(part kill_resume suite_kill full_disk)
                        PASS_REGULAR_EXPRESSION "1 passed, 0 failed")
 endforeach()
 
+# Suites beyond one machine (tests/slurm.sh): the job-array script of `suite submit --slurm
+# --dry-run` and `suite run --only/--seed` (dry_run), a GPU per child of `suite run --jobs N
+# --backend cuda` (gpus), and a 2-task array on a one-node cluster the test starts itself
+# (array; 77: skipped, saying why, where the daemons cannot run).
+foreach(part dry_run gpus array)
+  add_test(NAME slurm.${part}
+           COMMAND bash ${CMAKE_SOURCE_DIR}/tests/slurm.sh $<TARGET_FILE:stopgrad>
+                   ${CMAKE_BINARY_DIR}/test-tmp/slurm-${part} ${part})
+  set_tests_properties(slurm.${part} PROPERTIES TIMEOUT 120 SKIP_RETURN_CODE 77
+                       ENVIRONMENT "OMP_WAIT_POLICY=passive"
+                       PASS_REGULAR_EXPRESSION "1 passed, 0 failed")
+endforeach()
+
 # Data-parallel training under mpirun -np 2 (tests/dist.sh): N=2 with sync BN against N=1, a
 # bit-identical rerun, a failing rank, a killed rank and its resume. Skipped (77) without MPI.
 foreach(part agree rerun rank_fails kill_resume)

@@ -317,6 +317,200 @@ int sg_suite_report(const sg_suite *s, const char *results_csv, sg_err *err) {
     return failed ? 1 : 0;
 }
 
+/* ---- parts of a suite ---------------------------------------------------------------------- */
+
+/* Calls fn(ctx, name) for each name of the comma-separated list; stops at the first nonzero. */
+static int each_name(const char *list, int (*fn)(void *ctx, const char *name), void *ctx) {
+    char *buf = strdup(list), *save = NULL;
+    SG_CHECK(buf != NULL, "out of memory");
+    int rc = 0;
+    for (char *t = strtok_r(buf, ",", &save); t && !rc; t = strtok_r(NULL, ",", &save))
+        rc = fn(ctx, sg_trim(t));
+    free(buf);
+    return rc;
+}
+
+typedef struct {
+    const sg_suite *s;
+    unsigned char *pick; /* [SG_SUITE_MAX_RUNS]: 1 for each run named */
+    sg_err *err;
+} pick_ctx;
+
+static int pick_name(void *ctx, const char *name) {
+    pick_ctx *p = ctx;
+    int r = *name ? find_run(p->s, name) : -1;
+    if (r < 0) {
+        sg_sbuf names = {0};
+        for (int i = 0; i < p->s->nruns; i++)
+            sg_sbuf_printf(&names, "%s%s", i ? ", " : "", p->s->runs[i].name);
+        sg_errf(p->err, "suite %s has no run named '%s' (its runs: %s)", p->s->name, name,
+                names.s);
+        sg_sbuf_free(&names);
+        return -1;
+    }
+    p->pick[r] = 1;
+    return 0;
+}
+
+/* pick[r] = 1 for the runs f selects; -1 with err for a name or seed the suite lacks. */
+static int select_runs(const sg_suite *s, const sg_suite_filter *f, unsigned char *pick,
+                       sg_err *err) {
+    memset(pick, f && f->only ? 0 : 1, SG_SUITE_MAX_RUNS);
+    if (f && f->only) {
+        pick_ctx p = {s, pick, err};
+        if (each_name(f->only, pick_name, &p)) return -1;
+        int any = 0;
+        for (int r = 0; r < s->nruns; r++) any |= pick[r];
+        if (!any) return pick_name(&p, f->only); /* "" or only commas: no run named that */
+    }
+    if (f && f->one_seed) {
+        int ok = 0;
+        for (int k = 0; k < s->nseeds; k++) ok |= s->seeds[k] == f->seed;
+        if (!ok) {
+            sg_sbuf seeds = {0};
+            for (int k = 0; k < s->nseeds; k++)
+                sg_sbuf_printf(&seeds, "%s%ld", k ? " " : "", s->seeds[k]);
+            sg_errf(err, "seed %ld is not one of suite %s's seeds (%s), which every run of it "
+                         "trains with", f->seed, s->name, seeds.s);
+            sg_sbuf_free(&seeds);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int sg_suite_filter_check(const sg_suite *s, const sg_suite_filter *f, sg_err *err) {
+    unsigned char pick[SG_SUITE_MAX_RUNS];
+    return select_runs(s, f, pick, err);
+}
+
+static int filtered(const sg_suite_filter *f) { return f && (f->only || f->one_seed); }
+
+/* have[r * SG_SUITE_MAX_SEEDS + k]: whether results holds run r with the suite's seed k (a file
+ * that does not exist holds nothing). One read of the file. */
+static int recorded_pairs(const sg_suite *s, const char *results, unsigned char *have,
+                          sg_err *err) {
+    memset(have, 0, SG_SUITE_MAX_RUNS * SG_SUITE_MAX_SEEDS);
+    if (!sg_file_exists(results)) return 0;
+    sg_csv_table t;
+    if (sg_csv_read(results, &t, err)) return -1;
+    int cid = sg_csv_col(&t, "run_id");
+    for (int r = 0; r < s->nruns && cid >= 0; r++)
+        for (int k = 0; k < s->nseeds; k++) {
+            char id[160];
+            run_id(s, r, s->seeds[k], id, sizeof id);
+            for (size_t i = 0; i < t.nrows && !have[r * SG_SUITE_MAX_SEEDS + k]; i++)
+                have[r * SG_SUITE_MAX_SEEDS + k] = !strcmp(sg_csv_cell(&t, i, cid), id);
+        }
+    sg_csv_table_free(&t);
+    return 0;
+}
+
+static int pending_pairs(const sg_suite *s, const sg_suite_filter *f, const char *results,
+                         int *runs, long *seeds, int *nrecorded, int log_skipped, sg_err *err) {
+    unsigned char pick[SG_SUITE_MAX_RUNS], have[SG_SUITE_MAX_RUNS * SG_SUITE_MAX_SEEDS];
+    if (select_runs(s, f, pick, err) || recorded_pairs(s, results, have, err)) return -1;
+    int n = 0, nrec = 0;
+    for (int k = 0; k < s->nseeds; k++)
+        for (int r = 0; r < s->nruns; r++) {
+            int got = have[r * SG_SUITE_MAX_SEEDS + k];
+            nrec += got;
+            if (!pick[r] || (f && f->one_seed && s->seeds[k] != f->seed)) continue;
+            if (got) {
+                if (log_skipped) {
+                    char id[160];
+                    run_id(s, r, s->seeds[k], id, sizeof id);
+                    sg_info("%s: already in %s, skipped", id, results);
+                }
+                continue;
+            }
+            runs[n] = r;
+            seeds[n++] = s->seeds[k];
+        }
+    if (nrecorded) *nrecorded = nrec;
+    return n;
+}
+
+int sg_suite_pending(const sg_suite *s, const sg_suite_filter *f, const char *results_csv,
+                     int *runs, long *seeds, int *recorded, sg_err *err) {
+    return pending_pairs(s, f, results_csv, runs, seeds, recorded, 0, err);
+}
+
+/* The config of run r: base, the run's overrides, then extra. NULL with err. */
+static sg_config *run_config(const sg_suite *s, int r, const char *extra, sg_err *err) {
+    sg_config *c = sg_train_config_new();
+    int rc = apply(c, s->base, err);
+    if (!rc) rc = apply(c, s->runs[r].overrides, err);
+    if (!rc && extra) rc = apply(c, extra, err);
+    if (rc) {
+        sg_config_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+int sg_suite_run_uses_cuda(const sg_suite *s, int r, const char *extra, sg_err *err) {
+    sg_config *c = run_config(s, r, extra, err);
+    if (!c) {
+        char msg[sizeof err->msg];
+        snprintf(msg, sizeof msg, "%s", err->msg);
+        return sg_errf(err, "suite %s, run %s: %s", s->name, s->runs[r].name, msg);
+    }
+    int cuda = !strcmp(sg_config_str(c, "trainer.backend"), "cuda");
+    sg_config_free(c);
+    return cuda;
+}
+
+/* ---- GPUs of the parallel children ------------------------------------------------------------ */
+
+#define MAX_GPUS 64
+
+/* The visible GPUs, as the values CUDA_VISIBLE_DEVICES takes: the entries of the parent's
+ * CUDA_VISIBLE_DEVICES when it is set (none when it is empty), else 0..n-1 for the n lines
+ * "GPU i: ..." of `nvidia-smi -L`, else none. dev[i] point into buf. */
+static int visible_gpus(char *buf, size_t cap, const char **dev) {
+    int n = 0;
+    const char *env = getenv("CUDA_VISIBLE_DEVICES");
+    if (env) {
+        snprintf(buf, cap, "%s", env);
+        char *save = NULL;
+        for (char *t = strtok_r(buf, ",", &save); t && n < MAX_GPUS; t = strtok_r(NULL, ",", &save))
+            if (*(t = sg_trim(t))) dev[n++] = t;
+        return n;
+    }
+    char exe[1024];
+    int fd[2];
+    if (!sg_find_program("nvidia-smi", exe, sizeof exe) || pipe(fd)) return 0;
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(fd[0]);
+        dup2(fd[1], 1);
+        int nul = open("/dev/null", O_WRONLY);
+        if (nul >= 0) dup2(nul, 2);
+        execl(exe, exe, "-L", (char *)NULL);
+        _exit(127);
+    }
+    close(fd[1]);
+    FILE *f = pid > 0 ? fdopen(fd[0], "r") : NULL;
+    if (!f) {
+        close(fd[0]);
+    } else {
+        char line[512];
+        size_t at = 0;
+        while (fgets(line, sizeof line, f))
+            if (!strncmp(line, "GPU ", 4) && n < MAX_GPUS && at + 4 < cap) {
+                dev[n] = buf + at;
+                at += (size_t)snprintf(buf + at, cap - at, "%d", n) + 1;
+                n++;
+            }
+        fclose(f);
+    }
+    int status;
+    if (pid > 0) waitpid(pid, &status, 0);
+    return n;
+}
+
 /* Whether run id is already in the results file. */
 static int recorded(const char *results, const char *id, int *found, sg_err *err) {
     *found = 0;
@@ -334,11 +528,10 @@ static int run_one(const sg_suite *s, const sg_suite_opts *o, int r, long seed, 
                    const char *results, sg_err *err) {
     char id[160];
     run_id(s, r, seed, id, sizeof id);
-    sg_config *c = sg_train_config_new();
+    sg_config *c = run_config(s, r, o->extra, err);
     char kv[4400];
-    int rc = apply(c, s->base, err);
-    if (!rc) rc = apply(c, s->runs[r].overrides, err);
-    if (!rc && o->extra) rc = apply(c, o->extra, err);
+    int rc = c ? 0 : -1;
+    if (!c) c = sg_train_config_new(); /* the error below frees it */
     if (!rc && o->jobs > 1) rc = sg_train_config_set_arg(c, "trainer.threads=1", err);
     snprintf(kv, sizeof kv, "trainer.seed=%ld", seed);
     if (!rc) rc = sg_train_config_set_arg(c, kv, err);
@@ -405,60 +598,208 @@ static int run_one(const sg_suite *s, const sg_suite_opts *o, int r, long seed, 
 }
 
 int sg_suite_run_all(const sg_suite *s, const sg_suite_opts *o, sg_err *err) {
+    return sg_suite_run_part(s, o, NULL, err);
+}
+
+/* The table and verdicts after a run; a part that leaves the suite incomplete returns 0. */
+static int report_after(const sg_suite *s, const sg_suite_filter *f, const char *results,
+                        sg_err *err) {
+    if (!filtered(f)) return sg_suite_report(s, results, err);
+    int runs[SG_SUITE_MAX_RUNS * SG_SUITE_MAX_SEEDS], nrec = 0;
+    long seeds[SG_SUITE_MAX_RUNS * SG_SUITE_MAX_SEEDS];
+    if (pending_pairs(s, NULL, results, runs, seeds, &nrec, 0, err) < 0) return -1;
+    if (!sg_file_exists(results)) {
+        printf("\nsuite %s: no results in %s yet\n", s->name, results);
+        return 0;
+    }
+    int rc = sg_suite_report(s, results, err);
+    int total = s->nruns * s->nseeds;
+    if (rc >= 0 && nrec < total) {
+        printf("\nsuite %s: %d of %d (run, seed) recorded; the expectations decide the exit "
+               "status once all are\n", s->name, nrec, total);
+        rc = 0;
+    }
+    return rc;
+}
+
+int sg_suite_run_part(const sg_suite *s, const sg_suite_opts *o, const sg_suite_filter *f,
+                      sg_err *err) {
     char results[4200], runs_dir[4200];
     if (sg_path_printf(results, sizeof results, err, "%s/results.csv", o->out_dir) ||
-        sg_path_printf(runs_dir, sizeof runs_dir, err, "%s/runs", o->out_dir) ||
-        sg_mkdirs(o->out_dir, err))
+        sg_path_printf(runs_dir, sizeof runs_dir, err, "%s/runs", o->out_dir))
         return -1;
+    if (filtered(f) && sg_suite_filter_check(s, f, err)) return -1;
+    if (sg_mkdirs(o->out_dir, err)) return -1;
     /* the (run, seed) pairs not yet in the results */
     int pending_run[SG_SUITE_MAX_RUNS * SG_SUITE_MAX_SEEDS];
     long pending_seed[SG_SUITE_MAX_RUNS * SG_SUITE_MAX_SEEDS];
-    int npending = 0;
-    for (int k = 0; k < s->nseeds; k++)
-        for (int r = 0; r < s->nruns; r++) {
-            char id[160];
-            int found;
-            run_id(s, r, s->seeds[k], id, sizeof id);
-            if (recorded(results, id, &found, err)) return -1;
-            if (found) {
-                sg_info("%s: already in %s, skipped", id, results);
-                continue;
-            }
-            pending_run[npending] = r;
-            pending_seed[npending++] = s->seeds[k];
-        }
-    sg_info("suite %s: %d of %d runs pending%s", s->name, npending, s->nruns * s->nseeds,
-            o->jobs > 1 ? ", in parallel, one thread each" : "");
+    int npending = pending_pairs(s, f, results, pending_run, pending_seed, NULL, 1, err);
+    if (npending < 0) return -1;
+    if (filtered(f)) {
+        char seed[40] = "";
+        if (f->one_seed) snprintf(seed, sizeof seed, ", seed %ld", f->seed);
+        sg_info("suite %s, only %s%s: %d (run, seed) pending", s->name,
+                f->only ? f->only : "every run", seed, npending);
+    } else
+        sg_info("suite %s: %d of %d runs pending%s", s->name, npending, s->nruns * s->nseeds,
+                o->jobs > 1 ? ", in parallel, one thread each" : "");
     if (o->jobs <= 1) {
         for (int i = 0; i < npending; i++)
             if (run_one(s, o, pending_run[i], pending_seed[i], runs_dir, results, err)) return -1;
-        return sg_suite_report(s, results, err);
+        return report_after(s, f, results, err);
+    }
+    /* Each child training on CUDA gets a GPU of its own, when there are several: the one of
+     * its slot (which of the `jobs` running at once it is). */
+    int cuda[SG_SUITE_MAX_RUNS] = {0}, any_cuda = 0, ngpu = 0;
+    for (int i = 0; i < npending; i++) {
+        int r = pending_run[i];
+        if (!cuda[r]) {
+            int u = sg_suite_run_uses_cuda(s, r, o->extra, err);
+            if (u < 0) return -1;
+            cuda[r] = u ? 1 : -1;
+            any_cuda |= u;
+        }
+    }
+    char gpubuf[4096];
+    const char *gpu[MAX_GPUS];
+    if (any_cuda) {
+        ngpu = visible_gpus(gpubuf, sizeof gpubuf, gpu);
+        if (ngpu)
+            sg_info("suite %s: the CUDA runs take %d GPU(s) round-robin (CUDA_VISIBLE_DEVICES "
+                    "of each child)", s->name, ngpu);
+        else
+            sg_info("suite %s: no GPU list (CUDA_VISIBLE_DEVICES unset, no nvidia-smi): the "
+                    "children's CUDA_VISIBLE_DEVICES left as it is", s->name);
     }
     /* Parallel: one child process per run (the parent never starts OpenMP, so forking is safe);
      * results are appended under the CSV's lock. A failed run fails the suite after the
      * others finish. */
     fflush(NULL);
+    pid_t slot[256] = {0};
     int next = 0, running = 0, failed = 0;
     while (next < npending || running > 0) {
         while (running < o->jobs && next < npending) {
+            int k = 0;
+            while (slot[k]) k++; /* a free one: running < jobs <= 256 */
             pid_t pid = fork();
             if (pid < 0) return sg_errf(err, "fork failed: %s", strerror(errno));
             if (pid == 0) {
                 sg_err e;
+                if (ngpu && cuda[pending_run[next]] > 0) {
+                    setenv("CUDA_VISIBLE_DEVICES", gpu[k % ngpu], 1);
+                    char id[160];
+                    run_id(s, pending_run[next], pending_seed[next], id, sizeof id);
+                    sg_info("%s: CUDA_VISIBLE_DEVICES=%s", id, gpu[k % ngpu]);
+                }
                 int rc = run_one(s, o, pending_run[next], pending_seed[next], runs_dir, results, &e);
                 if (rc) fprintf(stderr, "stopgrad suite: %s\n", e.msg);
                 fflush(NULL);
                 _exit(rc ? 1 : 0);
             }
+            slot[k] = pid;
             next++;
             running++;
         }
         int status;
-        if (wait(&status) > 0) {
+        pid_t done = wait(&status);
+        if (done > 0) {
+            for (int k = 0; k < 256; k++)
+                if (slot[k] == done) slot[k] = 0;
             running--;
             failed |= !WIFEXITED(status) || WEXITSTATUS(status) != 0;
         }
     }
     if (failed) return sg_errf(err, "suite %s: a run failed (its message is above)", s->name);
-    return sg_suite_report(s, results, err);
+    return report_after(s, f, results, err);
+}
+
+/* ---- Slurm ------------------------------------------------------------------------------------ */
+
+/* word in single quotes for bash ('\'' for each quote in it) */
+static void shell_quote(sg_sbuf *b, const char *word) {
+    sg_sbuf_printf(b, "'");
+    for (const char *p = word; *p; p++) {
+        if (*p == '\'')
+            sg_sbuf_printf(b, "'\\''");
+        else
+            sg_sbuf_printf(b, "%c", *p);
+    }
+    sg_sbuf_printf(b, "'");
+}
+
+int sg_suite_slurm_script(const sg_suite *s, const sg_suite_slurm_opts *o, const int *runs,
+                          const long *seeds, int n, sg_sbuf *out, sg_err *err) {
+    if (n <= 0) return sg_errf(err, "suite %s: no (run, seed) to submit", s->name);
+    /* #SBATCH lines are not read by a shell: a folder name they could not hold is refused */
+    for (const char *p = o->out_dir; *p; p++)
+        if (isspace((unsigned char)*p) || *p == '%' || *p == '"' || *p == '\'' || *p == '\\')
+            return sg_errf(err, "the results folder '%s' holds '%c', which Slurm's --output "
+                                "pattern cannot carry: use a folder without spaces, quotes, "
+                                "'%%' or '\\\\'",
+                           o->out_dir, *p);
+    int any_cuda = 0;
+    for (int i = 0; i < n; i++) {
+        int u = sg_suite_run_uses_cuda(s, runs[i], o->extra, err);
+        if (u < 0) return -1;
+        any_cuda |= u;
+    }
+    char job[64];
+    snprintf(job, sizeof job, "%s", s->name);
+    for (char *p = job; *p; p++)
+        if (!isalnum((unsigned char)*p) && *p != '_' && *p != '-' && *p != '.') *p = '_';
+    sg_sbuf_printf(out,
+                   "#!/bin/bash\n"
+                   "# Written by `stopgrad suite submit --slurm`: suite %s, the %d (run, seed) "
+                   "not yet in\n"
+                   "# %s/results.csv when it was written, one array task each. A task runs\n"
+                   "# `stopgrad suite run --only RUN --seed S`: it takes the pair's claim, trains "
+                   "it (or\n"
+                   "# resumes its checkpoint) and appends its row under the results lock, as a "
+                   "local runner\n"
+                   "# does; a pair recorded meanwhile is skipped. Submit again for what is still "
+                   "missing.\n",
+                   s->name, n, o->out_dir);
+    sg_sbuf_printf(out, "#SBATCH --job-name=sg-%s\n", job);
+    sg_sbuf_printf(out, "#SBATCH --array=0-%d\n", n - 1);
+    sg_sbuf_printf(out, "#SBATCH --output=%s/slurm/%%A_%%a.out\n", o->out_dir);
+    sg_sbuf_printf(out, "#SBATCH --ntasks=1\n");
+    if (any_cuda)
+        sg_sbuf_printf(out, "# trainer.backend=cuda: a GPU for every task of the array (the "
+                            "directives of an array\n# apply to all of its tasks)\n"
+                            "#SBATCH --gres=gpu:1\n");
+    sg_sbuf_printf(out, "set -eu\n");
+    if (o->cwd) {
+        sg_sbuf_printf(out, "# relative paths of the settings (data.dir) are the submit "
+                            "folder's\ncd ");
+        shell_quote(out, o->cwd);
+        sg_sbuf_printf(out, "\n");
+    }
+    sg_sbuf_printf(out, "case \"${SLURM_ARRAY_TASK_ID:-}\" in\n");
+    for (int i = 0; i < n; i++)
+        sg_sbuf_printf(out, "  %d) run=%s seed=%ld ;;\n", i, s->runs[runs[i]].name, seeds[i]);
+    sg_sbuf_printf(out,
+                   "  *) echo \"stopgrad suite: array task '${SLURM_ARRAY_TASK_ID:-}' is not one "
+                   "of 0-%d\" >&2; exit 2 ;;\n"
+                   "esac\n"
+                   "echo \"stopgrad suite %s: task $SLURM_ARRAY_TASK_ID: run $run seed $seed on "
+                   "$(hostname)\"\n"
+                   "exec ",
+                   n - 1, s->name);
+    shell_quote(out, o->exe);
+    sg_sbuf_printf(out, " suite run ");
+    shell_quote(out, o->suite_path);
+    sg_sbuf_printf(out, " --out ");
+    shell_quote(out, o->out_dir);
+    sg_sbuf_printf(out, " --only \"$run\" --seed \"$seed\"");
+    if (o->extra) {
+        char *buf = strdup(o->extra), *save = NULL;
+        SG_CHECK(buf != NULL, "out of memory");
+        for (char *t = strtok_r(buf, " \t", &save); t; t = strtok_r(NULL, " \t", &save)) {
+            sg_sbuf_printf(out, " ");
+            shell_quote(out, t);
+        }
+        free(buf);
+    }
+    sg_sbuf_printf(out, "\n");
+    return 0;
 }

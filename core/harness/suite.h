@@ -17,6 +17,7 @@
  * skipped, and a run folder with a checkpoint is resumed. */
 #pragma once
 #include "core/base/err.h"
+#include "core/base/text.h"
 
 #define SG_SUITE_MAX_RUNS 64
 #define SG_SUITE_MAX_SEEDS 16
@@ -62,8 +63,62 @@ typedef struct {
 
 /* Runs every (run, seed) not yet in out_dir/results.csv, then prints the table and the expect
  * verdicts to stdout. Returns 0 when every run finished and every expectation holds, 1 when an
- * expectation failed, -1 on an error (message in err). */
+ * expectation failed, -1 on an error (message in err).
+ * With jobs > 1 each child process whose run trains on trainer.backend=cuda gets its own GPU:
+ * CUDA_VISIBLE_DEVICES set in the child to one entry of the visible devices (the parent's
+ * CUDA_VISIBLE_DEVICES when set, else the GPUs `nvidia-smi -L` lists, else left alone), the
+ * child in slot k of the N running at once taking entry k modulo their number. */
 int sg_suite_run_all(const sg_suite *s, const sg_suite_opts *o, sg_err *err);
+
+/* A part of a suite: some of its runs, one of its seeds (zero: the whole suite). */
+typedef struct {
+    const char *only; /* comma-separated run names, or NULL: every run */
+    int one_seed;     /* 1: only `seed`, which must be one of the suite's seeds */
+    long seed;
+} sg_suite_filter;
+
+/* 0 when every name of f->only is a run of the suite and f->seed one of its seeds; else -1 with
+ * an error naming the unknown run (and listing the valid names) or the seed (and the seeds). */
+int sg_suite_filter_check(const sg_suite *s, const sg_suite_filter *f, sg_err *err);
+
+/* The (run, seed) pairs f selects (f NULL: all) that results_csv (which may not exist yet)
+ * does not hold, in the order `suite run` trains them (seed by seed, runs in file order): run
+ * indices into runs[], seeds into seeds[], each of SG_SUITE_MAX_RUNS * SG_SUITE_MAX_SEEDS
+ * entries. Returns how many, or -1 with err (an unreadable results file, a bad filter). When
+ * recorded is not NULL it gets how many of the suite's (run, seed) pairs, filter or not, the
+ * results hold. */
+int sg_suite_pending(const sg_suite *s, const sg_suite_filter *f, const char *results_csv,
+                     int *runs, long *seeds, int *recorded, sg_err *err);
+
+/* sg_suite_run_all restricted to f (NULL: the whole suite): the same claims, the same locked
+ * appends, the table of everything in results.csv afterwards. The expectations decide the
+ * return value (1 when one fails) only when the results hold the whole suite; a part that
+ * leaves the suite incomplete returns 0 after the table and verdicts. */
+int sg_suite_run_part(const sg_suite *s, const sg_suite_opts *o, const sg_suite_filter *f,
+                      sg_err *err);
+
+/* Whether run r, with extra overrides (NULL: none) on top of its settings, trains on the GPU
+ * (trainer.backend=cuda); -1 with err for settings that do not apply. */
+int sg_suite_run_uses_cuda(const sg_suite *s, int r, const char *extra, sg_err *err);
+
+/* A Slurm job-array script for the (run, seed) pairs runs[i], seeds[i], i < n (n > 0): array
+ * task i runs `EXE suite run SUITE_PATH --out OUT_DIR --only RUN --seed S EXTRA...`, so every
+ * task takes the run's claim and appends its row under the results lock as a local runner
+ * does. Paths should be absolute (the tasks start in the submit folder, maybe on another
+ * machine); every word is shell-quoted. When any of the runs trains on CUDA the array asks
+ * for one GPU per task (#SBATCH --gres=gpu:1: the directives of an array apply to all of its
+ * tasks). The text is appended to out. */
+typedef struct {
+    const char *exe;        /* the stopgrad executable */
+    const char *suite_path; /* the .suite file */
+    const char *out_dir;    /* DIR: results.csv, runs/, and slurm/ for the tasks' logs */
+    const char *extra;      /* space-separated key=value overrides for every run, or NULL */
+    const char *cwd;        /* the folder the tasks start in (relative data.dir settings), or
+                               NULL: the one sbatch gives them (its own by default) */
+} sg_suite_slurm_opts;
+
+int sg_suite_slurm_script(const sg_suite *s, const sg_suite_slurm_opts *o, const int *runs,
+                          const long *seeds, int n, sg_sbuf *out, sg_err *err);
 
 /* Prints the table and verdicts for an existing results file (no training). Same return codes. */
 int sg_suite_report(const sg_suite *s, const char *results_csv, sg_err *err);

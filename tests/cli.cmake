@@ -192,8 +192,9 @@ foreach(part dry_run gpus array)
 endforeach()
 
 # Data-parallel training under mpirun -np 2 (tests/dist.sh): N=2 with sync BN against N=1, a
-# bit-identical rerun, a failing rank, a killed rank and its resume. Skipped (77) without MPI.
-foreach(part agree rerun rank_fails kill_resume)
+# bit-identical rerun, a failing rank, a killed rank and its resume, a suite with a 2-rank run.
+# Skipped (77) without MPI.
+foreach(part agree rerun rank_fails kill_resume suite)
   add_test(NAME dist.${part}
            COMMAND bash ${CMAKE_SOURCE_DIR}/tests/dist.sh $<TARGET_FILE:stopgrad>
                    ${CMAKE_BINARY_DIR}/test-tmp/dist-${part} ${part})

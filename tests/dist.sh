@@ -9,7 +9,10 @@
 #   rank_fails  rank 1 alone cannot read its data: the job ends (no hang) with a message naming
 #               rank 1 and the missing file;
 #   kill_resume rank 1 killed (SIGKILL) mid-run: mpirun ends the job naming the rank; resumed
-#               under N=2 it finishes bit-identical to the uninterrupted N=2 run, recorded once.
+#               under N=2 it finishes bit-identical to the uninterrupted N=2 run, recorded once;
+#   suite       a suite whose run has trainer.ranks=2: `suite run` starts it with mpirun, its
+#               row (ranks 2) is recorded once next to the one-process run's, a second
+#               `suite run` trains nothing, and `suite submit --slurm` asks for 2 tasks.
 # Skips (exit 77) when mpirun is missing or the build has no MPI.
 set -uo pipefail
 SG=$1 DIR=$2 PART=$3
@@ -113,6 +116,32 @@ kill_resume)
   same_run ref k
   [ "$(grep -c '^k,' k.csv)" = 1 ] || fail "the resumed run is not recorded exactly once in k.csv"
   echo "kill_resume: resumed under N=2, bit-identical to the uninterrupted run, recorded once"
+  ;;
+suite)
+  cat > dp.suite <<'EOS'
+base = data.dataset=synthetic data.synthetic_n=64 data.synthetic_size=16 data.synthetic_classes=4
+base = model.width=0.0625 model.proj_hidden=16 model.proj_out=8 model.pred_hidden=16
+base = trainer.batch=8 trainer.epochs=1 trainer.threads=1 data.workers=0 eval.probe_epochs=2
+base = eval.knn_k=5
+run one = trainer.ranks=0
+run two = trainer.ranks=2 model.sync_bn=true
+seeds = 1
+expect finite_loss: one,two final_loss > -100
+EOS
+  # the runner's mpirun inherits these: two ranks on a machine that may have fewer cores
+  export OMPI_MCA_rmaps_base_oversubscribe=1
+  [ "$(id -u)" = 0 ] && export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+  "$SG" suite run ./dp.suite --out out --quiet > suite.log 2>&1 || fail "suite run: $(tail -5 suite.log)"
+  grep -q "mpirun -np 2 .* train .*dp-two-s1.cfg" suite.log || fail "the ranks=2 run was not started with mpirun: $(grep two suite.log | head -3)"
+  col=$(head -1 out/results.csv | tr ',' '\n' | grep -nx ranks | cut -d: -f1)
+  got=$(tail -n +2 out/results.csv | awk -F, -v c="$col" '{ print $1 ":" $c }' | sort | tr '\n' ' ')
+  [ "$got" = "dp-one-s1:1 dp-two-s1:2 " ] || fail "results rows (run:ranks): $got"
+  "$SG" suite run ./dp.suite --out out --quiet > again.log 2>&1 || fail "second suite run: $(tail -3 again.log)"
+  [ "$(tail -n +2 out/results.csv | wc -l)" = 2 ] || fail "the second suite run recorded rows again"
+  rm out/results.csv
+  "$SG" suite submit ./dp.suite --slurm --out out --dry-run > dp.sbatch 2>/dev/null || fail "suite submit --dry-run"
+  grep -q "^#SBATCH --ntasks=2$" dp.sbatch || fail "the job array does not ask for 2 tasks: $(grep SBATCH dp.sbatch)"
+  echo "suite: the ranks=2 run went through mpirun and was recorded once (ranks 2), the array asks for --ntasks=2"
   ;;
 *) fail "unknown part $PART" ;;
 esac

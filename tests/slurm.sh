@@ -184,7 +184,7 @@ AccountingStorageType=accounting_storage/none
 SelectType=select/cons_tres
 SelectTypeParameters=CR_CPU
 SlurmdParameters=config_overrides
-MpiDefault=none
+MpiDefault=pmix
 ReturnToService=2
 MailProg=/bin/true
 NodeName=localhost NodeAddr=127.0.0.1 CPUs=$(nproc) RealMemory=$mem State=UNKNOWN
@@ -238,6 +238,29 @@ EOF
   "$SG" suite submit ./tiny.suite --slurm --out "$OUT" > again.log 2>&1 || fail "second submit (exit $?): $(cat again.log)"
   grep -q "nothing pending (4 of 4" again.log || fail "second submit: $(cat again.log)"
   echo "array: a 2-task Slurm array beside a local runner: 4 rows, each once"
+
+  # a data-parallel run (trainer.ranks=2) as an array task: its task asks for 2 tasks and the
+  # runner starts the ranks with srun inside the allocation (Open MPI over PMIx)
+  cat > dp.suite <<'EOS'
+base = data.dataset=synthetic data.synthetic_n=64 data.synthetic_size=16 data.synthetic_classes=4
+base = model.width=0.0625 model.proj_hidden=16 model.proj_out=8 model.pred_hidden=16
+base = trainer.batch=8 trainer.epochs=1 trainer.threads=1 data.workers=0 eval.probe_epochs=2
+base = eval.knn_k=5
+run two = trainer.ranks=2 model.sync_bn=true
+seeds = 1
+EOS
+  "$SG" suite submit ./dp.suite --slurm --out "$OUT/dp" > dsubmit.log 2>&1 || { logs; fail "submit dp (exit $?): $(cat dsubmit.log)"; }
+  DJOB=$(sed -n 's/^Submitted batch job \([0-9]*\)$/\1/p' dsubmit.log)
+  [ -n "$DJOB" ] || fail "no job id in: $(cat dsubmit.log)"
+  for _ in $(seq 120); do
+    [ -z "$(squeue -h -j "$DJOB" -o %i 2> /dev/null)" ] && break
+    sleep 0.5
+  done
+  for f in "$OUT/dp/slurm/${DJOB}"_*.out; do echo "==== $f"; cat "$f"; done
+  col=$(head -1 "$OUT/dp/results.csv" 2> /dev/null | tr ',' '\n' | grep -nx ranks | cut -d: -f1)
+  got=$(tail -n +2 "$OUT/dp/results.csv" 2> /dev/null | awk -F, -v c="$col" '{ print $1 ":" $c }')
+  [ "$got" = "dp-two-s1:2" ] || { logs; fail "the 2-rank array task's row (run:ranks): '$got'"; }
+  echo "array: a trainer.ranks=2 run as an array task of 2 Slurm tasks (srun, PMIx): recorded once, ranks 2"
   ;;
 *) fail "unknown part $PART" ;;
 esac

@@ -461,6 +461,18 @@ int sg_suite_run_uses_cuda(const sg_suite *s, int r, const char *extra, sg_err *
     return cuda;
 }
 
+int sg_suite_run_ranks(const sg_suite *s, int r, const char *extra, sg_err *err) {
+    sg_config *c = run_config(s, r, extra, err);
+    if (!c) {
+        char msg[sizeof err->msg];
+        snprintf(msg, sizeof msg, "%s", err->msg);
+        return sg_errf(err, "suite %s, run %s: %s", s->name, s->runs[r].name, msg);
+    }
+    long ranks = sg_config_int(c, "trainer.ranks");
+    sg_config_free(c);
+    return ranks > 1 ? (int)ranks : 1;
+}
+
 /* ---- GPUs of the parallel children ------------------------------------------------------------ */
 
 #define MAX_GPUS 64
@@ -520,6 +532,66 @@ static int recorded(const char *results, const char *id, int *found, sg_err *err
     int cid = sg_csv_col(&t, "run_id");
     for (size_t i = 0; cid >= 0 && i < t.nrows; i++) *found |= !strcmp(sg_csv_cell(&t, i, cid), id);
     sg_csv_table_free(&t);
+    return 0;
+}
+
+/* A run with trainer.ranks = N > 1 is a data-parallel job of its own: its resolved config goes
+ * to runs_dir/ID.cfg and `stopgrad train ID.cfg` runs as N ranks, under srun inside a Slurm
+ * allocation (an array task of `suite submit --slurm`, which asks for the ranks) and under
+ * mpirun elsewhere. Its rank 0 appends the row under the results lock, as an in-process run
+ * does; the runner keeps the claim until the job ends. */
+static int run_ranks(const sg_suite *s, const sg_config *c, const char *id, const char *runs_dir,
+                     int ranks, const sg_train_opts *to, sg_err *err) {
+    char cfg[4400], exe[4096], launcher[1024], n[16];
+    snprintf(cfg, sizeof cfg, "%s/%s.cfg", runs_dir, id);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&text, &len);
+    if (!mem) return sg_errf(err, "out of memory writing %s", cfg);
+    sg_config_write(c, mem);
+    int rc = fclose(mem) != 0 ? sg_errf(err, "out of memory writing %s", cfg)
+                              : sg_write_file_atomic(cfg, text, len, err);
+    free(text);
+    if (rc) return -1;
+    ssize_t el = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (el <= 0) return sg_errf(err, "cannot find this stopgrad executable: %s", strerror(errno));
+    exe[el] = 0;
+    const int in_slurm = getenv("SLURM_JOB_ID") != NULL;
+    const char *tool = in_slurm ? "srun" : "mpirun";
+    if (!sg_find_program(tool, launcher, sizeof launcher))
+        return sg_errf(err, "suite %s, run %s: trainer.ranks=%d needs %s, which is not on the PATH "
+                            "(scripts/setup.sh installs openmpi-bin)", s->name, id, ranks, tool);
+    snprintf(n, sizeof n, "%d", ranks);
+    const char *argv[16];
+    int a = 0;
+    argv[a++] = launcher;
+    argv[a++] = in_slurm ? "--ntasks" : "-np";
+    argv[a++] = n;
+    argv[a++] = exe;
+    argv[a++] = "train";
+    argv[a++] = cfg;
+    if (to->resume) argv[a++] = "--resume";
+    if (to->progress == SG_TRAIN_PROGRESS_NONE) argv[a++] = "--quiet";
+    argv[a] = NULL;
+    sg_info("%s: %s %s %s %s train %s%s", id, tool, argv[1], n, exe, cfg,
+            to->resume ? " --resume" : "");
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) return sg_errf(err, "fork failed: %s", strerror(errno));
+    if (pid == 0) {
+        execv(launcher, (char *const *)argv);
+        _exit(127);
+    }
+    int status = 0;
+    if (waitpid(pid, &status, 0) < 0)
+        return sg_errf(err, "suite %s, run %s: waiting for %s: %s", s->name, id, tool,
+                       strerror(errno));
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        return sg_errf(err, "suite %s, run %s: `%s %s %s ... train %s` %s %d (its messages are "
+                            "above)", s->name, id, tool, argv[1], n, cfg,
+                       WIFEXITED(status) ? "exited with status" : "was killed by signal",
+                       WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+    sg_info("%s finished (%d ranks)", id, ranks);
     return 0;
 }
 
@@ -589,6 +661,13 @@ static int run_one(const sg_suite *s, const sg_suite_opts *o, int r, long seed, 
                                       : SG_TRAIN_PROGRESS_AUTO,
                         0};
     sg_info("%s%s", id, to.resume ? " (resuming)" : "");
+    const int ranks = (int)sg_config_int(c, "trainer.ranks");
+    if (ranks > 1) {
+        rc = run_ranks(s, c, id, runs_dir, ranks, &to, err);
+        sg_config_free(c);
+        close(cfd);
+        return rc;
+    }
     sg_train_summary sum;
     rc = sg_train_run(c, &to, &sum, err);
     sg_config_free(c);
@@ -737,11 +816,13 @@ int sg_suite_slurm_script(const sg_suite *s, const sg_suite_slurm_opts *o, const
                                 "pattern cannot carry: use a folder without spaces, quotes, "
                                 "'%%' or '\\\\'",
                            o->out_dir, *p);
-    int any_cuda = 0;
+    int any_cuda = 0, max_ranks = 1;
     for (int i = 0; i < n; i++) {
         int u = sg_suite_run_uses_cuda(s, runs[i], o->extra, err);
-        if (u < 0) return -1;
+        int k = u < 0 ? -1 : sg_suite_run_ranks(s, runs[i], o->extra, err);
+        if (u < 0 || k < 0) return -1;
         any_cuda |= u;
+        if (k > max_ranks) max_ranks = k;
     }
     char job[64];
     snprintf(job, sizeof job, "%s", s->name);
@@ -762,8 +843,15 @@ int sg_suite_slurm_script(const sg_suite *s, const sg_suite_slurm_opts *o, const
     sg_sbuf_printf(out, "#SBATCH --job-name=sg-%s\n", job);
     sg_sbuf_printf(out, "#SBATCH --array=0-%d\n", n - 1);
     sg_sbuf_printf(out, "#SBATCH --output=%s/slurm/%%A_%%a.out\n", o->out_dir);
-    sg_sbuf_printf(out, "#SBATCH --ntasks=1\n");
-    if (any_cuda)
+    if (max_ranks > 1)
+        sg_sbuf_printf(out, "# trainer.ranks=%d: the data-parallel runs start their ranks with "
+                            "srun inside the task's\n# allocation (the directives of an array "
+                            "apply to all of its tasks)\n", max_ranks);
+    sg_sbuf_printf(out, "#SBATCH --ntasks=%d\n", max_ranks);
+    if (any_cuda && max_ranks > 1)
+        sg_sbuf_printf(out, "# trainer.backend=cuda: a GPU for every rank\n"
+                            "#SBATCH --gpus-per-task=1\n");
+    else if (any_cuda)
         sg_sbuf_printf(out, "# trainer.backend=cuda: a GPU for every task of the array (the "
                             "directives of an array\n# apply to all of its tasks)\n"
                             "#SBATCH --gres=gpu:1\n");

@@ -100,6 +100,10 @@ int sg_suite_run_part(const sg_suite *s, const sg_suite_opts *o, const sg_suite_
 /* Whether run r, with extra overrides (NULL: none) on top of its settings, trains on the GPU
  * (trainer.backend=cuda); -1 with err for settings that do not apply. */
 int sg_suite_run_uses_cuda(const sg_suite *s, int r, const char *extra, sg_err *err);
+/* The data-parallel ranks run r trains on (its trainer.ranks; 1 for a one-process run), or -1
+ * with err. A run with N > 1 is started as `mpirun -np N stopgrad train CFG` (`srun --ntasks N`
+ * inside a Slurm allocation, whose array then asks for N tasks). */
+int sg_suite_run_ranks(const sg_suite *s, int r, const char *extra, sg_err *err);
 
 /* A Slurm job-array script for the (run, seed) pairs runs[i], seeds[i], i < n (n > 0): array
  * task i runs `EXE suite run SUITE_PATH --out OUT_DIR --only RUN --seed S EXTRA...`, so every

@@ -83,9 +83,9 @@ int main(int argc, char **argv) {
     }
     if (!strcmp(name, "version") || !strcmp(name, "--version")) {
         printf("stopgrad %s commit %s, %s build, %s, flags: %s; CUDA toolkit found at configure "
-               "time: %s; MPI: %s\n",
+               "time: %s; MPI: %s; NCCL: %s\n",
                SG_VERSION, SG_GIT_COMMIT, SG_BUILD_TYPE, SG_C_COMPILER, SG_BUILD_FLAGS,
-               SG_CUDA_TOOLKIT, sg_dist_compiled() ? "yes" : "no");
+               SG_CUDA_TOOLKIT, sg_dist_compiled() ? "yes" : "no", SG_NCCL_BUILT ? "yes" : "no");
         return 0;
     }
     for (int i = 0; i < ncommands; i++)

@@ -192,9 +192,10 @@ foreach(part dry_run gpus array)
 endforeach()
 
 # Data-parallel training under mpirun -np 2 (tests/dist.sh): N=2 with sync BN against N=1, a
-# bit-identical rerun, a failing rank, a killed rank and its resume, a suite with a 2-rank run.
-# Skipped (77) without MPI.
-foreach(part agree rerun rank_fails kill_resume suite)
+# bit-identical rerun, a failing rank, a killed rank and its resume, a suite with a 2-rank run;
+# the agreement and the rerun on the CUDA backend over NCCL, one GPU per rank (nccl). Skipped
+# (77) without MPI; nccl also without CUDA + NCCL in the build or without 2 GPUs.
+foreach(part agree rerun rank_fails kill_resume suite nccl)
   add_test(NAME dist.${part}
            COMMAND bash ${CMAKE_SOURCE_DIR}/tests/dist.sh $<TARGET_FILE:stopgrad>
                    ${CMAKE_BINARY_DIR}/test-tmp/dist-${part} ${part})

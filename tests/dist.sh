@@ -13,6 +13,11 @@
 #   suite       a suite whose run has trainer.ranks=2: `suite run` starts it with mpirun, its
 #               row (ranks 2) is recorded once next to the one-process run's, a second
 #               `suite run` trains nothing, and `suite submit --slurm` asks for 2 tasks.
+#   nccl        the CUDA backend, one GPU per rank, its sums over NCCL: N=2 (sync BN) against N=1
+#               on CUDA with agree's tolerance (and per-rank BN told apart), machine.csv naming
+#               the NCCL version and each rank's device, and a bit-identical rerun at N=2. Skips
+#               (77) unless the build has CUDA with NCCL ("NCCL: yes" in `stopgrad version`) and
+#               `nvidia-smi -L` lists at least 2 GPUs (of CUDA_VISIBLE_DEVICES, when set).
 # Skips (exit 77) when mpirun is missing or the build has no MPI.
 set -uo pipefail
 SG=$1 DIR=$2 PART=$3
@@ -142,6 +147,47 @@ EOS
   "$SG" suite submit ./dp.suite --slurm --out out --dry-run > dp.sbatch 2>/dev/null || fail "suite submit --dry-run"
   grep -q "^#SBATCH --ntasks=2$" dp.sbatch || fail "the job array does not ask for 2 tasks: $(grep SBATCH dp.sbatch)"
   echo "suite: the ranks=2 run went through mpirun and was recorded once (ranks 2), the array asks for --ntasks=2"
+  ;;
+nccl)
+  "$SG" version | grep -q "NCCL: yes" ||
+    { echo "SKIP: this stopgrad was built without NCCL (or without the CUDA backend)"; exit 77; }
+  command -v nvidia-smi >/dev/null || { echo "SKIP: nvidia-smi not found: no NVIDIA driver here"; exit 77; }
+  gpus=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU ')
+  if [ -n "${CUDA_VISIBLE_DEVICES+x}" ]; then # the GPUs this process may use
+    vis=$(tr ',' '\n' <<< "$CUDA_VISIBLE_DEVICES" | grep -c .)
+    [ "$vis" -lt "$gpus" ] && gpus=$vis
+  fi
+  [ "$gpus" -ge 2 ] || { echo "SKIP: NCCL needs one GPU per rank, 2 GPUs: nvidia-smi -L lists $gpus"; exit 77; }
+  # agree's comparison on the CUDA backend: its tolerance (derived there) holds for the same
+  # reasons; the gradient sum of two ranks is a + b in any order, over NCCL as over MPI
+  TOL=1e-4
+  CUDA=(trainer.backend=cuda trainer.max_steps=3)
+  "$SG" train "${SETTING[@]}" "${CUDA[@]}" run.name=n1 run.results=r.csv --quiet > n1.log 2>&1 ||
+    fail "N=1 CUDA run: $(tail -3 n1.log)"
+  "${MPIRUN[@]}" "$SG" train "${SETTING[@]}" "${CUDA[@]}" model.sync_bn=true run.name=n2sync \
+    run.results=r.csv --quiet > n2sync.log 2>&1 || fail "N=2 CUDA sync BN run: $(tail -3 n2sync.log)"
+  "${MPIRUN[@]}" "$SG" train "${SETTING[@]}" "${CUDA[@]}" run.name=n2rank run.results=r.csv \
+    --quiet > n2rank.log 2>&1 || fail "N=2 CUDA per-rank BN run: $(tail -3 n2rank.log)"
+  grep -q "trainer.ranks = 2" runs/n2sync/config.cfg || fail "config.cfg does not record trainer.ranks = 2"
+  # the sums went over NCCL (machine.csv's last column, nccl), rank 0 on device 0
+  ver=$(tail -1 runs/n2sync/machine.csv | awk -F, '{ print $NF }')
+  [ -n "$ver" ] || fail "machine.csv of the N=2 run names no NCCL version (NCCL not used): $(grep -i nccl n2sync.log | head -2)"
+  grep -q ", device 0 (local rank 0 of 2)" runs/n2sync/machine.csv ||
+    fail "machine.csv does not say that rank 0 took device 0: $(tail -1 runs/n2sync/machine.csv)"
+  diffmax() { paste -d, <(cut -d, -f3 runs/n1/steps.csv) <(cut -d, -f3 "runs/$1/steps.csv") |
+              awk -F, 'NR > 1 { d = $1 - $2; if (d < 0) d = -d; if (d > m) m = d } END { printf "%.3g", m }'; }
+  ds=$(diffmax n2sync) dr=$(diffmax n2rank)
+  echo "CUDA, NCCL $ver: losses of steps 0-2, N=1 | N=2 sync BN | N=2 per-rank BN:"
+  paste -d' ' <(cut -d, -f3 runs/n1/steps.csv) <(cut -d, -f3 runs/n2sync/steps.csv) <(cut -d, -f3 runs/n2rank/steps.csv)
+  echo "max |difference| against N=1: sync BN $ds, per-rank BN $dr (tolerance $TOL)"
+  awk -v d="$ds" -v t=$TOL 'BEGIN { exit !(d <= t) }' || fail "N=2 CUDA with sync BN differs from N=1 by $ds > $TOL"
+  awk -v d="$dr" -v t=$TOL 'BEGIN { exit !(d > t) }' || fail "N=2 CUDA per-rank BN agrees with N=1 ($dr): the comparison cannot tell"
+  for n in a b; do
+    "${MPIRUN[@]}" "$SG" train "${SETTING[@]}" trainer.backend=cuda trainer.epochs=3 model.sync_bn=true \
+      run.name=$n run.results=$n.csv --quiet > $n.log 2>&1 || fail "CUDA run $n: $(tail -3 $n.log)"
+  done
+  same_run a b
+  echo "nccl: two N=2 CUDA runs over NCCL (sync BN, 24 steps) are bit-identical: steps.csv, epochs.csv, checkpoint.bin"
   ;;
 *) fail "unknown part $PART" ;;
 esac

@@ -152,6 +152,25 @@ int sg_dist_allgather_f32(const float *mine, size_t n, float *all, sg_err *err) 
     return code == MPI_SUCCESS ? 0 : mpi_failed(err, code, "an all-gather");
 }
 
+int sg_dist_bcast_bytes(void *buf, size_t n, int root, sg_err *err) {
+    if (world.size == 1 || n == 0) return 0;
+    if (root < 0 || root >= world.size)
+        return sg_errf(err, "rank %d: broadcast from rank %d of %d", world.rank, root, world.size);
+    if (n > (size_t)1 << 30) return sg_errf(err, "rank %d: broadcast of %zu bytes", world.rank, n);
+    int code = MPI_Bcast(buf, (int)n, MPI_BYTE, root, MPI_COMM_WORLD);
+    return code == MPI_SUCCESS ? 0 : mpi_failed(err, code, "a broadcast");
+}
+
+int sg_dist_allgather_bytes(const void *mine, size_t n, void *all, sg_err *err) {
+    if (world.size == 1) {
+        if (all != mine && n) memcpy(all, mine, n);
+        return 0;
+    }
+    if (n > (size_t)1 << 30) return sg_errf(err, "rank %d: all-gather of %zu bytes", world.rank, n);
+    int code = MPI_Allgather(mine, (int)n, MPI_BYTE, all, (int)n, MPI_BYTE, MPI_COMM_WORLD);
+    return code == MPI_SUCCESS ? 0 : mpi_failed(err, code, "an all-gather");
+}
+
 int sg_dist_barrier(sg_err *err) {
     if (world.size == 1) return 0;
     MPI_Request req;
@@ -220,6 +239,14 @@ int sg_dist_sum_f64(double *v, size_t n, sg_err *err) { return (void)v, (void)n,
 int sg_dist_allgather_f32(const float *mine, size_t n, float *all, sg_err *err) {
     (void)err;
     if (all != mine) memcpy(all, mine, n * sizeof(float));
+    return 0;
+}
+int sg_dist_bcast_bytes(void *buf, size_t n, int root, sg_err *err) {
+    return (void)buf, (void)n, (void)root, (void)err, 0;
+}
+int sg_dist_allgather_bytes(const void *mine, size_t n, void *all, sg_err *err) {
+    (void)err;
+    if (all != mine && n) memcpy(all, mine, n);
     return 0;
 }
 int sg_dist_barrier(sg_err *err) { return (void)err, 0; }

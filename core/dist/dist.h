@@ -21,6 +21,13 @@
 
 #include "core/base/err.h"
 
+#ifdef __cplusplus /* kernels/cuda (one GPU per rank, NCCL's id) includes it too */
+extern "C" {
+#define SG_DIST_NORETURN [[noreturn]]
+#else
+#define SG_DIST_NORETURN _Noreturn
+#endif
+
 typedef struct {
     int rank, size;             /* this process in the world, and the world's size */
     int local_rank, local_size; /* the same on this node (ranks sharing the host) */
@@ -42,6 +49,12 @@ int sg_dist_sum_f32(float *v, size_t n, sg_err *err);
 int sg_dist_sum_f64(double *v, size_t n, sg_err *err);
 /* all[size * n] <- every rank's mine[n], in rank order. */
 int sg_dist_allgather_f32(const float *mine, size_t n, float *all, sg_err *err);
+/* buf[n bytes] <- root's buf[n bytes] on every rank (MPI_Bcast). Every rank calls it with the
+ * same n and root; a no-op for one rank and in a build without MPI. Used to hand out what one
+ * rank made and the others need verbatim (NCCL's unique id). */
+int sg_dist_bcast_bytes(void *buf, size_t n, int root, sg_err *err);
+/* all[size * n bytes] <- every rank's mine[n bytes], in rank order (a copy for one rank). */
+int sg_dist_allgather_bytes(const void *mine, size_t n, void *all, sg_err *err);
 /* Waits until every rank has called it, sleeping between polls so that a rank waiting for
  * another's evaluation leaves the cores to it. */
 int sg_dist_barrier(sg_err *err);
@@ -52,4 +65,8 @@ int sg_dist_check_same_u64(uint64_t v, const char *what, sg_err *err);
 /* Ends the whole job (every rank) after printing "stopgrad: rank R of N (host): message" on
  * stderr: the way a rank that fails takes the others down instead of leaving them waiting in a
  * collective. Exits with `code` when the world is one rank. */
-_Noreturn void sg_dist_abort(int code, const char *message);
+SG_DIST_NORETURN void sg_dist_abort(int code, const char *message);
+
+#ifdef __cplusplus
+}
+#endif

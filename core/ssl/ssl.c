@@ -1,8 +1,12 @@
 /* core/ssl/ssl.c: the model and one training step (see ssl.h for the algorithm). */
 #include "core/ssl/ssl.h"
 
+#include "core/base/log.h"
 #include "core/dist/dist.h"
 #include "kernels/backend.h"
+#ifdef SG_HAVE_CUDA
+#include "kernels/cuda/cuda_backend.h"
+#endif
 
 #include <math.h>
 #include <stdlib.h>
@@ -31,6 +35,33 @@ static int pred_is_set_from_F(sg_pred_kind k) {
 }
 
 static int ranks_of(const sg_ssl_settings *set) { return set->ranks > 1 ? set->ranks : 1; }
+
+#ifdef SG_HAVE_CUDA
+/* 1 when this model's sums and gathers over the ranks run over NCCL on device memory: several
+ * ranks on the CUDA backend, whose communicator sg_ssl_build made. Otherwise a device backend
+ * stages them through host memory (dist_host) and core/dist's MPI collectives. */
+static int uses_nccl(const sg_ssl *m) {
+    return ranks_of(&m->set) > 1 && !strcmp(m->be->name, "cuda") && sg_cuda_nccl_status() == 1;
+}
+#endif
+
+/* Several ranks on the CUDA backend of a build with NCCL: make the communicator (a collective:
+ * every rank gets here with the same settings). 0: ready; 1: not used (ranks share a GPU, said
+ * once by rank 0), the caller stages through host memory; -1: an error, in err. */
+static int nccl_setup(const sg_backend *be, sg_err *err) {
+#ifdef SG_HAVE_CUDA
+    if (strcmp(be->name, "cuda") != 0 || !sg_cuda_nccl_version()[0]) return 1;
+    sg_err why;
+    int rc = sg_cuda_nccl_init(be, &why);
+    if (rc < 0) return sg_errf(err, "%s", why.msg);
+    static int said;
+    if (rc > 0 && !said++ && sg_dist_get()->rank == 0) sg_warn("NCCL not used: %s", why.msg);
+    return rc;
+#else
+    (void)be, (void)err;
+    return 1;
+#endif
+}
 
 /* Everything the model owns, in one order, so the measuring pass and the real pass agree. */
 static int build_all(sg_ssl *m, sg_params *on, sg_params *tg, sg_arena *a, sg_err *err) {
@@ -246,8 +277,15 @@ int sg_ssl_build(sg_ssl *m, const sg_ssl_settings *set, const sg_backend *be, sg
     if (arena_mem) sg_arena_init_over(&m->arena, arena_mem, am.peak);
     if (m->bn_sync.hsums) m->online.bn_sync = m->target.bn_sync = &m->bn_sync;
     if (rc == 0) rc = build_all(m, &m->online, &m->target, &m->arena, err);
-    if (rc == 0 && ranks_of(set) > 1 && !be->host_memory) {
-        /* host staging of the gradient sum and of the gathered predictor inputs */
+    /* a device backend with several ranks: NCCL on the device when it can serve these ranks,
+     * else host staging of the gradient sum and of the gathered predictor inputs */
+    int staged = rc == 0 && ranks_of(set) > 1 && !be->host_memory;
+    if (staged) {
+        int nr = nccl_setup(be, err);
+        if (nr < 0) rc = -1;
+        staged = nr > 0;
+    }
+    if (staged) {
         size_t n = m->online.total, g = (size_t)(ranks_of(set) + 1) * 2 * m->B * m->D;
         m->dist_host_floats = n > g ? n : g;
         m->dist_host = malloc(m->dist_host_floats * sizeof(float));
@@ -332,6 +370,12 @@ static void sum_over_ranks(sg_ssl *m, float *buf, size_t n) {
         dist_check(sg_dist_sum_f32(buf, n, &e), &e);
         return;
     }
+#ifdef SG_HAVE_CUDA
+    if (uses_nccl(m)) { /* in place on the device, on the backend's stream */
+        dist_check(sg_cuda_nccl_sum(m->be, buf, n, &e), &e);
+        return;
+    }
+#endif
     SG_CHECK(n <= m->dist_host_floats, "sum of %zu floats, staging for %zu", n, m->dist_host_floats);
     sg_ssl_get(m, m->dist_host, buf, n);
     dist_check(sg_dist_sum_f32(m->dist_host, n, &e), &e);
@@ -346,6 +390,12 @@ static void gather_over_ranks(sg_ssl *m, const float *mine, size_t n, float *all
         dist_check(sg_dist_allgather_f32(mine, n, all, &e), &e);
         return;
     }
+#ifdef SG_HAVE_CUDA
+    if (uses_nccl(m)) {
+        dist_check(sg_cuda_nccl_allgather(m->be, mine, n, all, &e), &e);
+        return;
+    }
+#endif
     SG_CHECK((R + 1) * n <= m->dist_host_floats, "gather of %zu floats", n);
     float *h = m->dist_host, *hall = m->dist_host + n;
     sg_ssl_get(m, h, mine, n);

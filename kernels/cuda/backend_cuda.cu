@@ -8,6 +8,8 @@
 #include "kernels/cuda/cuda_backend.h"
 #include "kernels/cuda/cuda_internal.h"
 
+#include "core/dist/dist.h"
+
 void sg_cu_fail_rt(cudaError_t e, const char *call, const char *file, int line) {
     fprintf(stderr, "stopgrad: CUDA error at %s:%d: %s returned %s (%s)\n", file, line, call,
             cudaGetErrorName(e), cudaGetErrorString(e));
@@ -118,12 +120,20 @@ static int cu_init(void) {
         (void)cudaGetLastError();
         return 0;
     }
+    /* the device: $SG_CUDA_DEVICE; else one GPU per rank (the ranks on this node take the
+     * devices in turn); else 0. Chosen before anything is created: the stream, the handles and
+     * every allocation belong to the current device, and nothing else calls cudaSetDevice. */
     int dev = 0;
     const char *env = getenv("SG_CUDA_DEVICE");
-    if (env && *env) dev = atoi(env);
-    if (dev < 0 || dev >= n) {
-        snprintf(cu_why, sizeof cu_why, "SG_CUDA_DEVICE=%s: expected 0..%d", env, n - 1);
-        return 0;
+    const sg_dist_world *w = sg_dist_get();
+    if (env && *env) {
+        dev = atoi(env);
+        if (dev < 0 || dev >= n) {
+            snprintf(cu_why, sizeof cu_why, "SG_CUDA_DEVICE=%s: expected 0..%d", env, n - 1);
+            return 0;
+        }
+    } else if (w->size > 1) {
+        dev = (w->local_rank > 0 ? w->local_rank : 0) % n;
     }
     SG_CU(cudaSetDevice(dev));
     memset(&cu_state, 0, sizeof cu_state);

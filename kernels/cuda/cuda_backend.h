@@ -1,17 +1,26 @@
 /* kernels/cuda/cuda_backend.h: what C code sees of the CUDA backend (built when nvcc is found).
- * Callers use sg_backend_get("cuda"); this header is for kernels/cpu/backend_cpu.c's registry and
- * for `stopgrad machine`, which describes the device. */
+ * Callers use sg_backend_get("cuda"); this header is for kernels/cpu/backend_cpu.c's registry,
+ * for `stopgrad machine`, which describes the device, and for core/ssl's sums over the ranks of
+ * a data-parallel run (NCCL, below). */
 #pragma once
 #include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
 
 #include "kernels/kernels.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
+/* inside the block (its C headers are included above): sg_errf keeps C linkage in a .cu file */
+#include "core/base/err.h"
 
-/* The backend on device 0 (or $SG_CUDA_DEVICE), created on first use; NULL when no device can
- * be used, with the reason in sg_cuda_unavailable(). Not thread-safe on first use. */
+/* The backend, created on first use; NULL when no device can be used, with the reason in
+ * sg_cuda_unavailable(). Not thread-safe on first use. Its device: $SG_CUDA_DEVICE when set;
+ * else, when the world has several ranks (core/dist, so after sg_dist_init), one GPU per rank:
+ * local_rank % (the devices this process sees), so N ranks on a node with N GPUs take one each
+ * (and a rank that sees only its own GPU, under CUDA_VISIBLE_DEVICES, takes that one); else 0.
+ * This file's cudaSetDevice is the only one: every later call runs on that device. */
 const sg_backend *sg_cuda_backend_get(void);
 const char *sg_cuda_unavailable(void);
 
@@ -25,6 +34,41 @@ typedef struct {
     int cublas_version, cusolver_version;
 } sg_cuda_info;
 int sg_cuda_describe(sg_cuda_info *out);
+
+/* ---- NCCL: the ranks' sums and gathers on device memory (kernels/cuda/nccl.cu) -------------
+ * One communicator over the world of core/dist (one GPU per rank, see sg_cuda_backend_get),
+ * its collectives on the backend's stream, so they are ordered with the kernels around them and
+ * the caller waits for nothing. Only the thread that called sg_dist_init calls these. In a build
+ * without NCCL (SG_HAVE_NCCL) they exist too: init and the collectives return an error, the
+ * version is "", so callers need no #ifdef beyond SG_HAVE_CUDA. */
+
+/* Makes the communicator, once (later calls return 0 at once): rank 0 takes an id
+ * (ncclGetUniqueId), sg_dist_bcast_bytes hands it to every rank, each joins with
+ * ncclCommInitRank(size, id, rank). A collective over the world: every rank calls it, with the
+ * CUDA backend `be`. Returns 0 when the communicator is ready; 1 when NCCL cannot serve these
+ * ranks and the caller should sum through host memory instead: two ranks share a GPU (NCCL
+ * refuses that; every rank returns 1, err says which ranks and GPU); -1 on an error naming the
+ * rank and NCCL's reason (ncclGetErrorString, and its last error message). */
+int sg_cuda_nccl_init(const sg_backend *be, sg_err *err);
+/* 1 once sg_cuda_nccl_init returned 0 (the communicator is ready); 0 before it was called;
+ * -1 when it declined (ranks share a GPU) or failed. */
+int sg_cuda_nccl_status(void);
+/* x[n] (device memory) <- its sum over the ranks, in place (ncclAllReduce, float, sum), enqueued
+ * on be's stream. Every rank gets the same bits: whatever NCCL's algorithm (ring: each slice
+ * reduced by one rank then passed around; tree: reduced up the tree then broadcast down;
+ * NVLS/CollNet: reduced in the switch or network then multicast), each element is reduced once
+ * and the result broadcast, never reduced again per rank. The order of the additions is NCCL's,
+ * not core/dist's rank order, so N=2 and N=1 differ in the last bits as with MPI, and a rerun
+ * repeats them when NCCL picks the same algorithm (same GPUs, same NCCL, same NCCL_* settings).
+ * Should ranks ever drift apart, core/ssl/train.c's ranks_agree (the weights' hash compared at
+ * every epoch's end) stops the run naming them. Errors name the rank and NCCL's reason. */
+int sg_cuda_nccl_sum(const sg_backend *be, float *x, size_t n, sg_err *err);
+/* all[size * n] (device memory) <- every rank's x[n], in rank order (ncclAllGather) on be's
+ * stream. x may be all + rank * n (in place). */
+int sg_cuda_nccl_allgather(const sg_backend *be, const float *x, size_t n, float *all,
+                           sg_err *err);
+/* The NCCL library's version, "2.x.y" (ncclGetVersion); "" in a build without NCCL. */
+const char *sg_cuda_nccl_version(void);
 
 #ifdef __cplusplus
 }

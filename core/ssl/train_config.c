@@ -155,17 +155,35 @@ int sg_train_config_key_hashed(const char *key) {
     return 1;
 }
 
+/* Keys added after the setting hash was first written into run names and checkpoints: each
+ * counts only where it is not at its default, so every run that does not use it keeps the hash
+ * it had before the key existed (and with it its run name and its checkpoints). */
+static const char *const later_keys[] = {"model.sync_bn"};
+
+static const char *schema_default(const char *key) {
+    int n;
+    const sg_cfg_spec *spec = sg_train_schema(&n);
+    for (int i = 0; i < n; i++)
+        if (!strcmp(spec[i].key, key)) return spec[i].def;
+    return NULL;
+}
+
 uint64_t sg_train_config_hash(const sg_config *c) {
-    /* The data-parallel keys count only where they change the computation (several ranks; BN
-     * synchronised), so the setting of every one-process run keeps the hash it had before they
-     * existed, and with it its run name and its checkpoints. */
-    enum { NU = sizeof unhashed_keys / sizeof unhashed_keys[0] };
-    const char *skip[NU + 2];
+    enum { NU = sizeof unhashed_keys / sizeof unhashed_keys[0],
+           NL = sizeof later_keys / sizeof later_keys[0] };
+    const char *skip[NU + NL + 1];
     int n = 0;
+    /* one rank (or "as launched" with one) is the computation of every run before ranks
+     * existed, and sync BN over one rank is plain BN */
+    const int one_rank = sg_config_int(c, "trainer.ranks") <= 1;
     for (int i = 0; i < NU; i++) skip[n++] = unhashed_keys[i];
-    if (sg_config_int(c, "trainer.ranks") <= 1) skip[n++] = "trainer.ranks";
-    if (!sg_config_bool(c, "model.sync_bn") || sg_config_int(c, "trainer.ranks") <= 1)
-        skip[n++] = "model.sync_bn";
+    for (int i = 0; i < NL; i++) {
+        const char *def = schema_default(later_keys[i]);
+        if ((def && !strcmp(sg_config_text(c, later_keys[i]), def)) ||
+            (one_rank && !strcmp(later_keys[i], "model.sync_bn")))
+            skip[n++] = later_keys[i];
+    }
+    if (one_rank) skip[n++] = "trainer.ranks";
     return sg_config_hash_without(c, skip, n);
 }
 

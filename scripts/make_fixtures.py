@@ -4,14 +4,19 @@
 Run with Debian's python3-torch (/usr/bin/python3, torch 1.13); the build and the tests never
 need PyTorch, only the committed files:
     /usr/bin/python3 scripts/make_fixtures.py tests/fixtures
+    /usr/bin/python3 scripts/make_fixtures.py tests/fixtures --only simsiam_proj3,byol_mlp_nobias
+(--only: write just the named cases, leaving every other file as it is.)
 
 Each case is one BYOL/SimSiam training step of a narrow ResNet-18 (CIFAR stem, widths 4/8/16/32,
 3x16x16 images, 4 images per view) with the projector 32->16->8 and a predictor, written exactly
 as stopgrad's core/ssl/ssl.c does it (and as the paper's reference code does): each view its own
 BN batch, symmetric loss -2 cos(p_v, t_other) averaged over the batch, SGD with momentum and
 weight decay, the predictor as its own parameter group, DirectPred's overwrite after the
-optimizer step, then the EMA update. The file holds the initial weights, the two views, the loss
-and every parameter gradient of the first step, and the losses of 10 steps (fresh views each);
+optimizer step, then the EMA update. Two cases vary the heads (HEADS): simsiam_proj3 has
+SimSiam's projector (3 Linears, BN without affine on the output) and affine hidden BNs in both
+heads; byol_mlp_nobias has the 2-layer predictor without biases. The file holds the initial
+weights, the two views, the loss and every parameter gradient of the first step, and the losses
+of 10 steps (fresh views each);
 for each first-step result also its float64 value ("<name>.f64") and the envelope of float32
 rounding around it ("<name>.env", see main).
 
@@ -27,7 +32,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from torch_resnet import CifarTrunk, ImagenetTrunk, mlp
+from torch_resnet import CifarTrunk, ImagenetTrunk, head, mlp
 
 B, C_IN, HW = 4, 3, 16
 WIDTH = [4, 8, 16, 32]
@@ -82,11 +87,23 @@ def with_exact(t, exact, runs):
     return f"widest envelope {worst}: {env[worst].item():.3g} (scale {exact[worst].abs().max().item():.3g})"
 
 
+# The head forms (stopgrad's model.proj_layers, model.proj_out_bn, model.head_bn_affine,
+# predictor.mlp_bias); a case without them has the recipe's heads.
+HEADS = {"proj_layers": 2, "proj_out_bn": False, "bn_affine": False, "pred_bias": True}
+
+
+def projector(heads):
+    if heads == HEADS:
+        return mlp(WIDTH[-1], PROJ_HIDDEN, D)
+    return head(WIDTH[-1], PROJ_HIDDEN, D, layers=heads["proj_layers"], affine=heads["bn_affine"],
+                out_bn=heads["proj_out_bn"])
+
+
 class Net(nn.Module):
-    def __init__(self):
+    def __init__(self, heads=HEADS):
         super().__init__()
         self.trunk = CifarTrunk(WIDTH, C_IN)
-        self.projector = mlp(WIDTH[-1], PROJ_HIDDEN, D)
+        self.projector = projector(heads)
 
     def forward(self, x):
         return self.projector(self.trunk(x))
@@ -114,16 +131,20 @@ def directpred_weight(Fm):
 
 
 def run_case(name, method, pred_kind, stop_grad, seed, jitter=0.0, jitter_seed=0,
-             dtype=torch.float32, steps=STEPS):
+             dtype=torch.float32, steps=STEPS, heads=HEADS, accum=1):
     """One case; dtype float64 runs the same weights and views (drawn in float32, then widened)
-    in double precision: the exact result the float32 computations are measured against."""
+    in double precision: the exact result the float32 computations are measured against.
+    accum > 1: each step's views are accum * B images, trained as accum micro-batches of B
+    (stopgrad's trainer.accumulate; see make_fixtures_accumulate.py)."""
     torch.manual_seed(seed)
-    online = Net()
-    if pred_kind == "mlp":
+    online = Net(heads)
+    if pred_kind == "mlp" and heads == HEADS:
         pred = mlp(D, PRED_HIDDEN, D)
+    elif pred_kind == "mlp":
+        pred = head(D, PRED_HIDDEN, D, bias=heads["pred_bias"], affine=heads["bn_affine"])
     else:
         pred = nn.Linear(D, D, bias=False)
-    target = Net() if method == "byol" else None  # the reference code's independent init
+    target = Net(heads) if method == "byol" else None  # the reference code's independent init
     for mod in (online, pred, target):
         if mod is not None:
             mod.to(dtype)
@@ -143,25 +164,34 @@ def run_case(name, method, pred_kind, stop_grad, seed, jitter=0.0, jitter_seed=0
     gen = torch.Generator().manual_seed(seed + 1000)
     jgen = torch.Generator().manual_seed(jitter_seed)
     for step in range(steps):
-        x = [torch.rand(B, C_IN, HW, HW, generator=gen) * 2 - 1 for _ in range(2)]
+        x = [torch.rand(B * accum, C_IN, HW, HW, generator=gen) * 2 - 1 for _ in range(2)]
         if jitter:
             # rounding-level noise, for the envelopes of the comparisons (see main)
             x = [xv * (1 + jitter * (torch.rand(xv.shape, generator=jgen) * 2 - 1)) for xv in x]
         x = [xv.to(dtype) for xv in x]
-        z = [online(xv) for xv in x]
-        p = [pred(zv) for zv in z]
-        if method == "simsiam":
-            t = [zv if not stop_grad else zv.detach() for zv in z]
-        elif stop_grad:
-            with torch.no_grad():
-                t = [target(xv) for xv in x]
-        else:
-            t = [target(xv) for xv in x]
-        loss = (loss_fn(p[0], t[1]) + loss_fn(p[1], t[0])).mean()
         opt.zero_grad()
         if target is not None:
             target.zero_grad()
-        loss.backward()
+        # PyTorch's gradient accumulation: micro-batch j is rows [jB, (j+1)B) of both views, its
+        # own BN batch; the gradients of loss_j / accum add up; the step's loss is their mean
+        z, loss_sum = [], 0.0
+        for j in range(accum):
+            xj = [xv[j * B:(j + 1) * B] for xv in x]
+            zj = [online(xv) for xv in xj]
+            p = [pred(zv) for zv in zj]
+            if method == "simsiam":
+                t = [zv if not stop_grad else zv.detach() for zv in zj]
+            elif stop_grad:
+                with torch.no_grad():
+                    t = [target(xv) for xv in xj]
+            else:
+                t = [target(xv) for xv in xj]
+            loss = (loss_fn(p[0], t[1]) + loss_fn(p[1], t[0])).mean()
+            (loss / accum if accum > 1 else loss).backward()
+            loss_sum = loss_sum + loss.detach()
+            z += zj
+        if accum > 1:
+            loss = loss_sum / accum
         if target is not None and not stop_grad:
             # stopgrad's definition: the target-branch gradient is applied to the online weights
             for po, pt in zip(params, target.parameters()):
@@ -208,21 +238,41 @@ def write(path, tensors):
 
 
 def main():
-    out = sys.argv[1] if len(sys.argv) > 1 else "tests/fixtures"
+    args = sys.argv[1:]
+    only = None
+    if "--only" in args:
+        i = args.index("--only")
+        if i + 1 >= len(args):
+            sys.exit("--only needs a comma-separated list of case names")
+        only = set(args[i + 1].split(","))
+        del args[i:i + 2]
+    out = args[0] if args else "tests/fixtures"
     os.makedirs(out, exist_ok=True)
     torch.set_num_threads(1)
-    cases = [("byol", "byol", "mlp", True, 1),
-             ("simsiam", "simsiam", "mlp", True, 2),
-             ("byol_nosg", "byol", "mlp", False, 3),
-             ("directpred", "byol", "directpred", True, 4)]
-    for name, depth, seed in (("trunk_r18_imagenet", 18, 5), ("trunk_r50_imagenet", 50, 6)):
+    simsiam_heads = dict(HEADS, proj_layers=3, proj_out_bn=True, bn_affine=True)
+    cases = [("byol", "byol", "mlp", True, 1, HEADS),
+             ("simsiam", "simsiam", "mlp", True, 2, HEADS),
+             ("byol_nosg", "byol", "mlp", False, 3, HEADS),
+             ("directpred", "byol", "directpred", True, 4, HEADS),
+             # SimSiam's own heads: 3-layer projector with BN on its output, affine hidden BNs
+             ("simsiam_proj3", "simsiam", "mlp", True, 8, simsiam_heads),
+             # DirectPred Table 3's bias-off 2-layer predictor
+             ("byol_mlp_nobias", "byol", "mlp", True, 9, dict(HEADS, pred_bias=False))]
+    trunks = (("trunk_r18_imagenet", 18, 5), ("trunk_r50_imagenet", 50, 6))
+    if only is not None:
+        known = {c[0] for c in cases} | {t[0] for t in trunks}
+        if only - known:
+            sys.exit(f"--only: unknown case(s) {sorted(only - known)}; known: {sorted(known)}")
+        cases = [c for c in cases if c[0] in only]
+        trunks = tuple(t for t in trunks if t[0] in only)
+    for name, depth, seed in trunks:
         t = trunk_case(depth, seed)
         runs = [trunk_case(depth, seed, jitter=1e-7, jitter_seed=200 + r) for r in range(8)]
         note = with_exact(t, trunk_case(depth, seed, dtype=torch.float64), runs)
         write(os.path.join(out, name + ".sgfx"), t)
         print(f"{name}: {note}")
-    for name, method, pred_kind, sg, seed in cases:
-        t = run_case(name, method, pred_kind, sg, seed)
+    for name, method, pred_kind, sg, seed, heads in cases:
+        t = run_case(name, method, pred_kind, sg, seed, heads=heads)
         # Training a tiny network on a batch of 4 is chaotic: a difference at the level of float
         # rounding grows by about e per step (1e-6 on the inputs moves step 3's loss by 1e-2).
         # So the 10-step losses come with PyTorch's own rounding envelope: the largest deviation
@@ -237,14 +287,16 @@ def main():
         # differ by 1e-7 (relative: one rounding of a float32; at 1e-6 a max-pool's choice or a
         # ReLU's sign can flip, which changes a gradient discontinuously). The C test accepts 4x
         # that, whichever kernels OpenBLAS picks.
-        exact = run_case(name, method, pred_kind, sg, seed, dtype=torch.float64, steps=1)
+        exact = run_case(name, method, pred_kind, sg, seed, dtype=torch.float64, steps=1,
+                         heads=heads)
         runs = [run_case(name, method, pred_kind, sg, seed, jitter=1e-7, jitter_seed=200 + r,
-                         steps=1) for r in range(8)]
+                         steps=1, heads=heads) for r in range(8)]
         note = with_exact(t, exact, runs)
         base = t["losses"]
         spread = torch.zeros_like(base)
         for r in range(8):
-            alt = run_case(name, method, pred_kind, sg, seed, jitter=1e-6, jitter_seed=100 + r)["losses"]
+            alt = run_case(name, method, pred_kind, sg, seed, jitter=1e-6, jitter_seed=100 + r,
+                           heads=heads)["losses"]
             spread = torch.maximum(spread, (alt - base).abs())
         t["losses_envelope"] = spread
         write(os.path.join(out, name + ".sgfx"), t)

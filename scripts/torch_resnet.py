@@ -103,3 +103,18 @@ class ImagenetTrunk(nn.Module):
 
 def mlp(i, h, o):
     return nn.Sequential(nn.Linear(i, h), nn.BatchNorm1d(h, affine=False), nn.ReLU(), nn.Linear(h, o))
+
+
+def head(i, h, o, layers=2, bias=True, affine=False, out_bn=False):
+    """stopgrad's MLP head in any of its forms (core/nn/heads.h): `layers` Linears, each hidden
+    one followed by BatchNorm1d (affine or not) and ReLU, optionally a BatchNorm1d(o,
+    affine=False) on the output (SimSiam's projector). The nn.Sequential indices are stopgrad's
+    parameter names; head(i, h, o) is mlp(i, h, o), with the same initialisation draws."""
+    mods, cin = [], i
+    for _ in range(layers - 1):
+        mods += [nn.Linear(cin, h, bias=bias), nn.BatchNorm1d(h, affine=affine), nn.ReLU()]
+        cin = h
+    mods.append(nn.Linear(cin, o, bias=bias))
+    if out_bn:
+        mods.append(nn.BatchNorm1d(o, affine=False))
+    return nn.Sequential(*mods)

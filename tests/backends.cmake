@@ -12,6 +12,10 @@ endfunction()
 sg_backend_test(staged pytorch_fixtures test_pytorch_fixtures staged)
 sg_backend_test(cuda pytorch_fixtures test_pytorch_fixtures cuda)
 
+# Gradient accumulation against the larger batch and PyTorch (the cpu run is ssl.accumulate).
+sg_backend_test(staged accumulate test_accumulate staged)
+sg_backend_test(cuda accumulate test_accumulate cuda)
+
 # Every kernel against the double references (the cpu run is kernels.backend_parity).
 sg_backend_test(staged backend_parity test_backend_parity staged)
 sg_backend_test(cuda backend_parity test_backend_parity cuda)

@@ -30,6 +30,15 @@ sg_cli_test(train_hydra_keys
 sg_cli_test(train_hydra_unsupported "trainer.balance_type=clamp is not supported.*boost_scale"
             train trainer.balance_type=clamp)
 sg_cli_test(train_help "usage: stopgrad train.*predictor.kind" train --help)
+# the published settings' switches: the predictor's fixed lr, the relative shift map, accumulation
+sg_cli_test(train_help_switches
+            "predictor.fixed_lr.*shift_rel: sqrt\\(max\\(s/s_max-c,1e-4\\)\\).*trainer.accumulate.*each micro-batch's own"
+            train --help)
+sg_cli_test(train_accumulate_split
+            "trainer.batch=6 does not split into trainer.accumulate=4 equal micro-batches"
+            train data.dataset=synthetic trainer.batch=6 trainer.accumulate=4 run.dir=${CMAKE_BINARY_DIR}/test-tmp/cli-accum --quiet)
+sg_cli_test(train_help_protocol
+            "eval.protocol \\(one of: reference, byol, simsiam; default reference\\)" train --help)
 
 # stopgrad theory check: every claim of the paper's linear-network theory holds
 sg_cli_test(theory_check "16 of 16 checks passed" theory check --out ${CMAKE_BINARY_DIR}/test-tmp/theory-cli)

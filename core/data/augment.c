@@ -70,6 +70,19 @@ void sg_aug_recipe_make(const sg_dataset_info *ds, int view, int C, int out_size
     }
 }
 
+void sg_aug_recipe_linear_eval(const sg_aug_recipe *r, sg_aug_recipe *out) {
+    *out = *r;
+    out->scale_min = 0.08;
+    out->scale_max = 1.0;
+    out->ratio_min = 3.0 / 4.0;
+    out->ratio_max = 4.0 / 3.0;
+    out->flip_p = 0.5;
+    out->jitter_p = 0.0;
+    out->gray_p = 0.0;
+    out->blur_p = 0.0;
+    out->solarize_p = 0.0;
+}
+
 int sg_aug_recipe_for(const char *dataset, int view, int C, int out_size, sg_aug_recipe *r) {
     const sg_dataset_info *ds = sg_dataset_find(dataset);
     if (!ds) return -1;

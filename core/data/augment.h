@@ -59,5 +59,13 @@ void sg_augment(const sg_backend *be, const sg_aug_recipe *r, const uint8_t *img
 void sg_eval_view(const sg_backend *be, const sg_aug_recipe *r, int center_crop, const uint8_t *img,
                   int C, int H, int W, float *dst, sg_aug_scratch *s);
 
+/* The training views of the published linear evaluations (eval.protocol=byol|simsiam: BYOL's
+ * and SimSiam's RandomResizedCrop + RandomHorizontalFlip): r with every colour, blur and
+ * solarisation step off, crop area 0.08-1 and aspect 3/4-4/3 (torchvision's defaults), flip 0.5;
+ * r's size, channels and normalisation kept. Their keys are (seed, probe epoch, image index,
+ * SG_AUG_VIEW_LINEAR_EVAL), apart from the pre-training views 0 and 1. */
+#define SG_AUG_VIEW_LINEAR_EVAL 2u
+void sg_aug_recipe_linear_eval(const sg_aug_recipe *r, sg_aug_recipe *out);
+
 /* torchvision's RandomResizedCrop.get_params: box = {top, left, height, width} in pixels. */
 void sg_aug_draw_crop(sg_rng *r, const sg_aug_recipe *rec, int H, int W, int box[4]);

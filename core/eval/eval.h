@@ -5,6 +5,7 @@
  *    nn.Linear(D, nclasses) trained by Adam on softmax cross-entropy, test accuracy after every
  *    epoch. The reference reports the best epoch's test accuracy; both papers' tables are that
  *    number. We report the final, the best (and its epoch) and the train accuracy.
+ *  - BYOL's and SimSiam's own linear evaluations (linear_eval.c, eval.protocol=byol|simsiam).
  *  - Weighted kNN (knn.c): the InstDisc / SimSiam-monitor classifier on l2-normalised features.
  *  - Diagnostics (metrics.c): SimSiam's collapse metric, effective rank of a spectrum, and the
  *    quantities of the DirectPred paper's Fig. 2 (alignment of W_p with F's eigenvectors, the
@@ -102,6 +103,117 @@ double sg_probe_xent(int N, int C, const float *logits, const int32_t *labels, f
  *   w -= (lr / (1 - b1^step)) * m / (sqrt(v) / sqrt(1 - b2^step) + eps). */
 void sg_probe_adam_step(size_t n, float *w, const float *g, float *m, float *v, long step,
                         float lr, float beta1, float beta2, float eps, float weight_decay);
+
+/* ---- the published linear evaluations (linear_eval.c) -------------------------------------
+ *
+ * eval.protocol: which linear evaluation a run reports.
+ *  - reference: sg_probe_run above (the DirectPred code's; Adam on standardised centre views).
+ *  - byol: BYOL's (Grill et al. 2020, appendix C.1; deepmind-research byol/eval_experiment.py):
+ *    nn.Linear on the raw frozen features (no standardisation, no BN), weights ~ truncated
+ *    normal (+-2 sd) of sd 1/sqrt(D) (haiku's Linear), bias 0; SGD with Nesterov momentum 0.9,
+ *    no weight decay, batch 1024, 80 epochs, lr = base * batch/256 decayed by a cosine over the
+ *    steps (byol/utils/schedules.py, no warm-up); TRAINING views are random-resized crops
+ *    (0.08-1, 3/4-4/3) + horizontal flips drawn afresh every epoch, test and held-out views are
+ *    the centre views; base lr swept over {0.4, 0.3, 0.2, 0.1, 0.05} and chosen on held-out
+ *    training images (BYOL: 10,009 of ImageNet's train set), the test accuracy of that choice
+ *    reported.
+ *  - simsiam: SimSiam's (Chen & He 2021, appendix A; facebookresearch/simsiam main_lincls.py
+ *    --lars): nn.Linear on the raw frozen features, weights ~ N(0, 0.01^2), bias 0; SGD momentum
+ *    0.9, no weight decay, wrapped in apex's LARC (trust 0.001, clip off: every tensor's gradient
+ *    scaled by 0.001 ||w|| / (||g|| + 1e-8) where both norms are non-zero), batch 4096, 90 epochs,
+ *    lr = 0.1 * batch/256 with a per-epoch cosine (lr_e = lr/2 (1 + cos(pi e / epochs))); training
+ *    views are random-resized crops + flips as BYOL's, test views the centre views. (main_lincls.py
+ *    has no BatchNorm before the classifier: that is MAE's / MoCo v3's linear probe. The paper's
+ *    text says base lr 0.02, the released code's default is 0.1; 0.1 is used.)
+ * Both keep every held-out and test view fixed (centre views); only the fitted images are
+ * augmented, by a callback (the features of image i's view in epoch e, a pure function of
+ * (seed, e, i)). Without a callback the fixed features are fitted on (tests, synthetic data). */
+typedef enum {
+    SG_PROBE_REFERENCE,
+    SG_PROBE_BYOL,
+    SG_PROBE_SIMSIAM,
+    SG_PROBE_PROTOCOL_COUNT
+} sg_probe_protocol;
+/* "reference", "byol", "simsiam": eval.protocol's values, in enum order. */
+extern const char *const sg_probe_protocol_names[SG_PROBE_PROTOCOL_COUNT];
+
+#define SG_LINEVAL_MAX_LRS 8
+
+typedef struct {
+    sg_probe_protocol protocol; /* SG_PROBE_BYOL or SG_PROBE_SIMSIAM: optimiser, init, schedule */
+    int epochs;                 /* byol 80, simsiam 90 */
+    int batch_size;             /* byol 1024, simsiam 4096; the fit set's size when smaller (the
+                                   last batch of an epoch is kept, partial) */
+    int nlr;                    /* base learning rates tried, each with its own classifier */
+    double base_lr[SG_LINEVAL_MAX_LRS]; /* peak lr = base * batch / 256 (batch as used) */
+    double momentum;            /* 0.9 */
+    double weight_decay;        /* 0 (byol: added to the gradient; simsiam: LARC's) */
+    double lars_trust;          /* simsiam's LARC trust coefficient 0.001 (byol: unused) */
+    /* Held-out choice, as sg_probe_config's: a fraction of the training images (drawn by seed)
+     * is never fitted on; after every epoch each classifier is scored on its centre views and
+     * the (epoch, lr) with the best held-out accuracy is chosen (first epoch, then first lr of
+     * the list, on ties); patience > 0 stops once that many epochs pass without a better one.
+     * The test set is scored every epoch but never read by the choice. holdout 0 (one lr
+     * only): the last epoch is reported. byol 0.1, simsiam 0. */
+    double holdout;
+    int patience;
+    int test_batch_size; /* rows per evaluation forward: 512 */
+    uint64_t seed;       /* init, order, held-out draw (and the callback's views) */
+} sg_lineval_config;
+
+/* The protocol's published defaults (seed 0); protocol must be byol or simsiam. */
+sg_lineval_config sg_lineval_config_default(sg_probe_protocol protocol);
+int sg_lineval_config_validate(const sg_lineval_config *cfg, sg_err *err);
+
+typedef struct {
+    sg_probe_result probe; /* as sg_probe_run's, at the chosen (lr, epoch); test_acc_final,
+                              test_acc_best, train_* are those of the chosen lr's classifier */
+    int lr_index;          /* into cfg->base_lr */
+    double base_lr, lr;    /* the chosen base lr and the peak lr it scales to */
+    int batch_size;        /* the batch used */
+    int augmented;         /* 1: the fitted views came from the views callback */
+} sg_lineval_result;
+
+/* The protocol in words, for a result row, e.g. "byol: sgd nesterov m=0.9 wd=0 bs=1024
+ * epochs<=80 lr=0.2x1024/256=0.8 cosine/step (chosen of 0.4,0.3,0.2,0.1,0.05) train=rrc+flip
+ * per epoch test=centre select=holdout(0.1) patience=0 init=trunc_normal(1/sqrt(D))".
+ * res (may be NULL: before a run) supplies the chosen lr and the batch used. snprintf's
+ * contract. */
+int sg_lineval_describe(const sg_lineval_config *cfg, const sg_lineval_result *res, char *buf,
+                        size_t len);
+
+/* The features of the training images idx[0..n) (indices into train_feat's rows) as augmented
+ * in probe epoch `epoch`, into out[n, D]; 0, or -1 with err set. */
+typedef int (*sg_lineval_views_fn)(void *ctx, int epoch, int n, const int32_t *idx, float *out,
+                                   sg_err *err);
+
+/* Trains one classifier per base lr on the same batches (one views call per batch, shared by
+ * all of them) and reports as described above. train_feat[ntrain, D]: the centre views (the
+ * held-out images' features, and the fitted ones' when views is NULL); test_feat[ntest, D];
+ * epoch_test_acc[cfg->epochs] (may be NULL): the chosen lr's test % per epoch run.
+ * Deterministic for a fixed seed, backend and thread count. 0, or -1 with err set. */
+int sg_lineval_run(const sg_backend *be, const sg_lineval_config *cfg, int ntrain, int ntest,
+                   int D, int nclasses, const float *train_feat, const int32_t *train_labels,
+                   const float *test_feat, const int32_t *test_labels, sg_lineval_views_fn views,
+                   void *views_ctx, sg_lineval_result *res, double *epoch_test_acc, sg_err *err);
+
+/* The pieces, exposed for tests. */
+
+/* The learning rate of 0-based step `step` (epoch = step / steps_per_epoch) of a run of `epochs`
+ * epochs: byol peak/2 (1 + cos(pi step / total_steps)), simsiam peak/2 (1 + cos(pi epoch /
+ * epochs)). */
+double sg_lineval_lr_at(sg_probe_protocol protocol, double peak, long step, long steps_per_epoch,
+                        int epochs);
+/* optax.sgd(nesterov=True) / torch SGD(nesterov=True): g' = g + wd*w; buf = m*buf + g';
+ * w -= lr * (g' + m*buf). buf starts at 0. */
+void sg_lineval_nesterov_step(size_t n, float *w, const float *g, float *buf, double lr,
+                              double momentum, double weight_decay);
+/* apex LARC(clip=False) around torch SGD(momentum), one tensor w[n] with gradient g[n]
+ * (overwritten by the scaled gradient): when ||w|| and ||g|| are both non-zero,
+ * g <- (g + wd*w) * trust ||w|| / (||g|| + ||w|| wd + 1e-8); then buf = m*buf + g; w -= lr*buf.
+ * Norms in double. */
+void sg_lineval_larc_step(size_t n, float *w, float *g, float *buf, double lr, double momentum,
+                          double weight_decay, double trust);
 
 /* ---- weighted kNN ------------------------------------------------------------------------- */
 

@@ -185,6 +185,11 @@ static void header_of(const sg_ssl *m, const sg_ckpt_run *run, ckpt_header *h) {
 /* ---- save ------------------------------------------------------------------------------------ */
 
 int sg_ssl_save(const sg_ssl *m, const char *path, const sg_ckpt_run *run, sg_err *err) {
+    /* the accumulated gradient and statistics of a step cut short are not part of the format */
+    if (m->micro != 0)
+        return sg_errf(err, "checkpoint %s: the model is %d micro-batch(es) into step %ld; "
+                            "checkpoints are taken at step boundaries only", path, m->micro,
+                       m->step);
     ckpt_header h;
     header_of(m, run, &h);
     unsigned char head[FIXED_BYTES + CKPT_MAXBUF * BUF_BYTES];
@@ -316,6 +321,7 @@ int sg_ssl_load(sg_ssl *m, const char *path, const sg_ckpt_run *expect, sg_ckpt_
                 m->be->name);
     m->step = h.step;
     m->F_ready = h.F_ready;
+    m->micro = 0; /* a checkpoint is a step boundary: no micro-batch of the next step is in */
     if (got) {
         got->config_hash = h.config_hash;
         got->epochs_done = h.epochs_done;

@@ -18,7 +18,7 @@ const char *const sg_pred_kind_names[] = {"mlp",        "linear",     "identity"
                                           "directpred", "directcopy", "optimal"};
 _Static_assert(sizeof sg_pred_kind_names / sizeof sg_pred_kind_names[0] == SG_PRED_COUNT,
                "a name for every sg_pred_kind");
-const char *const sg_eigmap_names[] = {"code", "paper", "shift"};
+const char *const sg_eigmap_names[] = {"code", "paper", "shift", "shift_rel"};
 _Static_assert(sizeof sg_eigmap_names / sizeof sg_eigmap_names[0] == SG_EIGMAP_COUNT,
                "a name for every sg_eigmap");
 
@@ -35,6 +35,10 @@ static int pred_is_set_from_F(sg_pred_kind k) {
 }
 
 static int ranks_of(const sg_ssl_settings *set) { return set->ranks > 1 ? set->ranks : 1; }
+/* K, the micro-batches of one optimiser step */
+static int accum_of(const sg_ssl_settings *set) {
+    return set->accumulate > 1 ? set->accumulate : 1;
+}
 
 #ifdef SG_HAVE_CUDA
 /* 1 when this model's sums and gathers over the ranks run over NCCL on device memory: several
@@ -63,6 +67,14 @@ static int nccl_setup(const sg_backend *be, sg_err *err) {
 #endif
 }
 
+/* The projector's form (the target's mirrors it) and the MLP predictor's (always 2 layers). */
+static sg_mlp_form proj_form(const sg_ssl_settings *set) {
+    return (sg_mlp_form){set->proj_layers, 1, set->head_bn_affine, set->proj_out_bn};
+}
+static sg_mlp_form pred_form(const sg_ssl_settings *set) {
+    return (sg_mlp_form){2, set->pred_mlp_bias, set->head_bn_affine, 0};
+}
+
 /* Everything the model owns, in one order, so the measuring pass and the real pass agree. */
 static int build_all(sg_ssl *m, sg_params *on, sg_params *tg, sg_arena *a, sg_err *err) {
     const sg_ssl_settings *set = &m->set;
@@ -70,15 +82,18 @@ static int build_all(sg_ssl *m, sg_params *on, sg_params *tg, sg_arena *a, sg_er
     const int B = m->B, D = m->D;
     if (sg_resnet_build(&m->trunk, &set->trunk, B, on, SG_PG_TRUNK, be, err)) return -1;
     const int feat = m->trunk.feat_dim;
-    sg_mlp_build(&m->proj, on, SG_PG_PROJECTOR, "projector", B, feat, set->proj_hidden, D);
+    const sg_mlp_form pf = proj_form(set), qf = pred_form(set);
+    sg_mlp_build(&m->proj, on, SG_PG_PROJECTOR, "projector", B, feat, set->proj_hidden, D, &pf);
     if (pred_is_mlp(set->pred))
-        sg_mlp_build(&m->pred_mlp, on, SG_PG_PREDICTOR, "predictor", B, D, set->pred_hidden, D);
+        sg_mlp_build(&m->pred_mlp, on, SG_PG_PREDICTOR, "predictor", B, D, set->pred_hidden, D,
+                     &qf);
     else if (pred_is_linear(set->pred))
         sg_linear_build(&m->pred_lin, on, SG_PG_PREDICTOR, "predictor", B, D, D,
                         set->pred == SG_PRED_LINEAR && set->pred_bias);
     if (m->has_target) {
         if (sg_resnet_build(&m->ttrunk, &set->trunk, B, tg, SG_PG_TRUNK, be, err)) return -1;
-        sg_mlp_build(&m->tproj, tg, SG_PG_PROJECTOR, "projector", B, feat, set->proj_hidden, D);
+        sg_mlp_build(&m->tproj, tg, SG_PG_PROJECTOR, "projector", B, feat, set->proj_hidden, D,
+                     &pf);
     }
 
     const size_t img = (size_t)set->trunk.in_channels * set->trunk.H * set->trunk.W;
@@ -120,6 +135,11 @@ static int build_all(sg_ssl *m, sg_params *on, sg_params *tg, sg_arena *a, sg_er
     m->work = SG_ARENA_NEW(a, float, (size_t)D * D);
     m->work2 = SG_ARENA_NEW(a, float, (size_t)D * D);
     m->syevd_ws = sg_arena_alloc(a, sg_syevd_workspace_bytes(be, D));
+    if (accum_of(set) > 1) { /* the step's statistics over its micro-batches so far */
+        m->Facc = SG_ARENA_NEW(a, float, (size_t)D * D);
+        m->muacc = SG_ARENA_NEW(a, float, D);
+        if (set->pred == SG_PRED_OPTIMAL) m->M2acc = SG_ARENA_NEW(a, float, (size_t)D * D);
+    }
     return 0;
 }
 
@@ -209,11 +229,22 @@ int sg_ssl_build(sg_ssl *m, const sg_ssl_settings *set, const sg_backend *be, sg
         return sg_errf(err, "model head sizes must be >= 1 (projector %d/%d, predictor %d)",
                        set->proj_hidden, set->proj_out, set->pred_hidden);
     if (set->freq < 1) return sg_errf(err, "predictor.freq: %d (expected >= 1)", set->freq);
+    if (set->accumulate < 0 || set->accumulate > 4096)
+        return sg_errf(err, "trainer.accumulate: %d (expected 1..4096)", set->accumulate);
+    if (set->proj_layers < 2 || set->proj_layers > SG_MLP_MAX_LAYERS)
+        return sg_errf(err, "model.proj_layers: %d (expected 2..%d)", set->proj_layers,
+                       SG_MLP_MAX_LAYERS);
     m->has_target = set->method == SG_METHOD_BYOL;
     if (set->sync_bn && ranks_of(set) > 1) {
-        /* the widest batch-norm layer: the trunk's last stage, or a head's hidden layer */
+        /* the widest batch-norm layer: the trunk's last stage, a head's hidden layer, or the
+         * projector's output BN (model.proj_out_bn) */
         int cap = set->proj_hidden > set->pred_hidden ? set->proj_hidden : set->pred_hidden;
-        if (cap < 8192) cap = 8192;
+        if (set->proj_out_bn && set->proj_out > cap) cap = set->proj_out;
+        /* the last stage: 512 * width channels, times 4 for ResNet-50's bottleneck (resnet.c
+         * rounds each stage's width to the nearest integer) */
+        const int trunk_c = ((int)lround(512.0 * set->trunk.width) + 1) *
+                            (set->trunk.depth == 50 ? 4 : 1);
+        if (trunk_c > cap) cap = trunk_c;
         m->bn_sync = (sg_bn_sync){ranks_of(set), 1, cap, NULL, NULL, NULL, NULL};
         m->bn_sync.hsums = malloc(2 * (size_t)cap * sizeof(double));
         m->bn_sync.hstat = malloc(6 * (size_t)cap * sizeof(float));
@@ -339,6 +370,10 @@ double sg_ssl_ema_at(const sg_ssl_settings *set, long k) {
     return 1.0 - (1.0 - set->ema) * (cos(kPi * t) + 1.0) / 2.0;
 }
 
+double sg_ssl_pred_lr_at(const sg_ssl_settings *set, long k) {
+    return (set->pred_fixed_lr ? set->lr : sg_ssl_lr_at(set, k)) * set->pred_lr_mult;
+}
+
 void sg_ssl_eigmap(const sg_ssl_settings *set, int D, const float *s, float *p) {
     double smax = 0;
     for (int j = 0; j < D; j++)
@@ -351,6 +386,10 @@ void sg_ssl_eigmap(const sg_ssl_settings *set, int D, const float *s, float *p) 
             if (v < 1e-4) v = 1e-4;
             break;
         case SG_EIGMAP_PAPER: v = sqrt(sj) + set->eps * smax; break;
+        case SG_EIGMAP_SHIFT_REL: /* c relative to s_max; the floor keeps p_j > 0 */
+            v = (smax > 0 ? s[j] / smax : 0) - set->shift_c;
+            v = sqrt(v > 1e-4 ? v : 1e-4);
+            break;
         default: v = s[j] - set->shift_c > 0 ? sqrt(s[j] - set->shift_c) : 0; break;
         }
         p[j] = (float)v;
@@ -405,12 +444,19 @@ static void gather_over_ranks(sg_ssl *m, const float *mine, size_t n, float *all
 
 /* F, mu (and M2 for the optimal predictor) from this step's predictor inputs: this rank's, or
  * with several ranks every rank's (gathered in rank order), so F is the correlation over the
- * global batch and every rank computes the same W_p. */
+ * global batch and every rank computes the same W_p. With K micro-batches per step
+ * (set.accumulate), micro-batch j's statistics join the step's running mean in Facc / M2acc /
+ * muacc (weights j/(j+1) and 1/(j+1) for micro-batch j: every micro-batch has the same rows),
+ * and the K-th moves the moving averages once, by that mean: the statistics of the K
+ * micro-batches together. */
 static void accumulate_correlations(sg_ssl *m, const float *t[2]) {
     const sg_backend *be = m->be;
-    const int B = m->B, D = m->D, R = ranks_of(&m->set);
-    const float rho = (float)m->set.rho;
-    const int init = !m->F_ready;
+    const int B = m->B, D = m->D, R = ranks_of(&m->set), K = accum_of(&m->set), mb = m->micro;
+    /* K = 1: the moving averages directly; K > 1: the step's mean so far */
+    const float rho = K > 1 ? (float)mb / (float)(mb + 1) : (float)m->set.rho;
+    const int init = K > 1 ? mb == 0 : !m->F_ready;
+    float *Fd = K > 1 ? m->Facc : m->F, *M2d = K > 1 ? m->M2acc : m->M2,
+          *mud = K > 1 ? m->muacc : m->mu;
     const size_t nBD = (size_t)B * D;
     for (int v = 0; v < 2; v++)
         be->mem_copy(be, m->fcat + (size_t)v * nBD, m->on_proj[v].y, nBD * sizeof(float));
@@ -420,18 +466,18 @@ static void accumulate_correlations(sg_ssl *m, const float *t[2]) {
         gather_over_ranks(m, m->fcat, 2 * nBD, m->fcat_all);
         fall = m->fcat_all;
     }
-    sg_corr_update(be, rows, D, fall, rho, init, 0, m->F, NULL);
+    sg_corr_update(be, rows, D, fall, rho, init, 0, Fd, NULL);
     if (m->set.zero_mean) { /* the moving mean of f, on the host (only this variant needs it) */
         float *f = m->host, *mu = m->host + (size_t)rows * D;
         sg_ssl_get(m, f, fall, (size_t)rows * D);
-        sg_ssl_get(m, mu, m->mu, (size_t)D);
+        sg_ssl_get(m, mu, mud, (size_t)D);
         for (int j = 0; j < D; j++) {
             double mean = 0;
             for (int b = 0; b < rows; b++) mean += f[(size_t)b * D + j];
             mean /= (double)rows;
             mu[j] = init ? (float)mean : rho * mu[j] + (1 - rho) * (float)mean;
         }
-        sg_ssl_put(m, m->mu, mu, (size_t)D);
+        sg_ssl_put(m, mud, mu, (size_t)D);
     }
     if (m->set.pred == SG_PRED_OPTIMAL && R > 1) {
         /* every rank's [t_1; t_0] against its [z_0; z_1]: one product over the global rows */
@@ -439,13 +485,28 @@ static void accumulate_correlations(sg_ssl *m, const float *t[2]) {
         be->mem_copy(be, m->tswap + nBD, t[0], nBD * sizeof(float));
         gather_over_ranks(m, m->tswap, 2 * nBD, m->tswap_all);
         sg_gemm(be, 1, 0, D, D, rows, (init ? 1.0f : 1.0f - rho) / (float)rows, m->tswap_all, D,
-                fall, D, init ? 0.0f : rho, m->M2, D);
+                fall, D, init ? 0.0f : rho, M2d, D);
     } else if (m->set.pred == SG_PRED_OPTIMAL) {
         /* batch M2 = (1/2B) sum_v t_{other}^T z_v: the target paired with each prediction */
         float alpha = (init ? 1.0f : 1.0f - rho) / (float)(2 * B);
         for (int v = 0; v < 2; v++)
             sg_gemm(be, 1, 0, D, D, B, alpha, t[1 - v], D, m->on_proj[v].y, D,
-                     v == 0 ? (init ? 0.0f : rho) : 1.0f, m->M2, D);
+                     v == 0 ? (init ? 0.0f : rho) : 1.0f, M2d, D);
+    }
+    if (K > 1) {
+        if (mb < K - 1) return; /* the step's statistics are not complete yet */
+        /* the moving averages take the step's mean once: F <- rho F + (1 - rho) Facc */
+        const size_t DD = (size_t)D * D;
+        const float r = (float)m->set.rho;
+        if (!m->F_ready) {
+            be->mem_copy(be, m->F, m->Facc, DD * sizeof(float));
+            if (m->set.zero_mean) be->mem_copy(be, m->mu, m->muacc, (size_t)D * sizeof(float));
+            if (m->M2acc) be->mem_copy(be, m->M2, m->M2acc, DD * sizeof(float));
+        } else {
+            sg_ema_update(be, DD, r, m->Facc, m->F);
+            if (m->set.zero_mean) sg_ema_update(be, (size_t)D, r, m->muacc, m->mu);
+            if (m->M2acc) sg_ema_update(be, DD, r, m->M2acc, m->M2);
+        }
     }
     m->F_ready = 1;
 }
@@ -525,18 +586,20 @@ static void symmetrize_predictor(sg_ssl *m) {
             }
         sg_ssl_put(m, m->pred_lin.W, W, (size_t)D * D);
     } else if (m->set.pred == SG_PRED_MLP) {
-        /* the reference code's two-layer form: W0 [H,D] and W1 [D,H] become w and w^T */
-        const int H = m->pred_mlp.l1.Out, D = m->D;
+        /* the reference code's two-layer form: W0 [H,D] and W1 [D,H] become w and w^T (the
+         * biases, where predictor.mlp_bias keeps them, are left as trained) */
+        const sg_linear *l0 = &m->pred_mlp.lin[0], *l1 = &m->pred_mlp.lin[1];
+        const int H = l0->Out, D = m->D;
         float *W0 = m->host, *W1 = m->host + (size_t)H * D;
-        sg_ssl_get(m, W0, m->pred_mlp.l1.W, (size_t)H * D);
-        sg_ssl_get(m, W1, m->pred_mlp.l2.W, (size_t)H * D);
+        sg_ssl_get(m, W0, l0->W, (size_t)H * D);
+        sg_ssl_get(m, W1, l1->W, (size_t)H * D);
         for (int h = 0; h < H; h++)
             for (int d = 0; d < D; d++) {
                 float a = 0.5f * (W0[(size_t)h * D + d] + W1[(size_t)d * H + h]);
                 W0[(size_t)h * D + d] = W1[(size_t)d * H + h] = a;
             }
-        sg_ssl_put(m, m->pred_mlp.l1.W, W0, (size_t)H * D);
-        sg_ssl_put(m, m->pred_mlp.l2.W, W1, (size_t)H * D);
+        sg_ssl_put(m, l0->W, W0, (size_t)H * D);
+        sg_ssl_put(m, l1->W, W1, (size_t)H * D);
     }
 }
 
@@ -566,7 +629,9 @@ static void predictor_backward(sg_ssl *m, int v) {
 double sg_ssl_forward(sg_ssl *m) {
     const sg_backend *be = m->be;
     const sg_ssl_settings *set = &m->set;
-    const int B = m->B, D = m->D;
+    const int B = m->B, D = m->D, K = accum_of(set);
+    SG_CHECK(m->micro < K, "forward of micro-batch %d of a step of %d: update first", m->micro + 1,
+             K);
     for (int v = 0; v < 2; v++) {
         sg_resnet_forward(be, &m->trunk, &m->on[v], &m->scratch, m->x[v], 1);
         sg_mlp_forward(be, &m->proj, &m->on_proj[v], m->on[v].feat, 1);
@@ -597,7 +662,10 @@ double sg_ssl_forward(sg_ssl *m) {
     double loss = 0;
     for (int v = 0; v < ndir; v++)
         loss += sums[v] / ((double)B * R) - (set->normalize_loss ? 2.0 : 0.0);
-    m->last_loss = loss;
+    /* the step's loss: the mean of its K micro-batches' (each a mean over the same number of
+     * rows), known after the K-th */
+    m->loss_acc = m->micro == 0 ? loss : m->loss_acc + loss;
+    if (m->micro == K - 1) m->last_loss = K > 1 ? m->loss_acc / K : loss;
     /* a diverged step observes nothing: the caller stops the run on the non-finite loss */
     if (isfinite(loss)) accumulate_correlations(m, m->t);
     return loss;
@@ -608,17 +676,19 @@ void sg_ssl_backward(sg_ssl *m) {
     const sg_ssl_settings *set = &m->set;
     const int B = m->B, D = m->D;
     const size_t nBD = (size_t)B * D;
-    const int sg_off = !set->stop_gradient;
+    const int sg_off = !set->stop_gradient, K = accum_of(set);
 
-    be->mem_zero(be, m->online.g, m->online.total * sizeof(float));
+    /* K micro-batches add into online.g: zeroed by the step's first only */
+    if (m->micro == 0) be->mem_zero(be, m->online.g, m->online.total * sizeof(float));
     if (m->has_target && sg_off) be->mem_zero(be, m->target.g, m->target.total * sizeof(float));
     const int ndir = set->symmetric_loss ? 2 : 1;
     int used_p[2] = {0, 0}, used_t[2] = {0, 0};
     for (int v = 0; v < ndir; v++) {
         const int o = 1 - v;
-        /* the gradient of the global batch's mean: sg_ssl_reduce sums the ranks' parts */
+        /* the gradient of the global batch's mean: sg_ssl_reduce sums the ranks' parts, online.g
+         * the K micro-batches' */
         sg_pair_loss_bwd(be, B, D, set->normalize_loss, m->pred_out[v], m->t[o],
-                         1.0f / (float)(B * ranks_of(set)),
+                         1.0f / (float)(B * ranks_of(set) * K),
                          m->dp[v], sg_off ? m->dt[o] : NULL);
         used_p[v] = 1;
         used_t[o] = sg_off;
@@ -649,6 +719,7 @@ void sg_ssl_backward(sg_ssl *m) {
         }
         sg_add_fwd(be, m->target.total, m->online.g, m->target.g, m->online.g);
     }
+    if (K > 1) m->micro++;
 }
 
 void sg_ssl_reduce(sg_ssl *m) {
@@ -660,17 +731,21 @@ void sg_ssl_reduce(sg_ssl *m) {
 void sg_ssl_update(sg_ssl *m) {
     const sg_backend *be = m->be;
     const sg_ssl_settings *set = &m->set;
-    const double lr = sg_ssl_lr_at(set, m->step);
+    const int K = accum_of(set);
+    SG_CHECK(K == 1 || m->micro == K, "update after %d of the step's %d micro-batches", m->micro,
+             K);
+    m->micro = 0;
+    /* the predictor's own rate: lr * alpha_p, on the schedule or fixed (pred_fixed_lr) */
+    const double lr = sg_ssl_lr_at(set, m->step), lr_pred = sg_ssl_pred_lr_at(set, m->step);
     if (set->optimizer == SG_OPT_SGD) {
         m->sgd[0].lr = (float)lr;
-        if (m->n_sgd > 1) m->sgd[1].lr = (float)(lr * set->pred_lr_mult);
+        if (m->n_sgd > 1) m->sgd[1].lr = (float)lr_pred;
         sg_sgd_step(be, m->n_sgd, m->sgd, (float)set->momentum);
     } else {
-        /* the predictor's tensors take lr * alpha_p */
         sg_lars_step(be, m->n_lars_tp, m->lars_tp, (float)lr, (float)set->momentum,
                      (float)set->lars_eta);
-        sg_lars_step(be, m->n_lars_pred, m->lars_pred, (float)(lr * set->pred_lr_mult),
-                     (float)set->momentum, (float)set->lars_eta);
+        sg_lars_step(be, m->n_lars_pred, m->lars_pred, (float)lr_pred, (float)set->momentum,
+                     (float)set->lars_eta);
     }
     /* predictor regularisation, then EMA (the reference code's order) */
     if (set->pred_symmetric) symmetrize_predictor(m);
@@ -685,6 +760,8 @@ double sg_ssl_step(sg_ssl *m) {
     double loss = sg_ssl_forward(m);
     if (!isfinite(loss)) return loss; /* a diverged step changes nothing */
     sg_ssl_backward(m);
+    const int K = accum_of(&m->set);
+    if (K > 1 && m->micro < K) return loss; /* the step's micro-batches are not all in yet */
     sg_ssl_reduce(m);
     sg_ssl_update(m);
     return loss;

@@ -8,7 +8,8 @@
  *            l = -2 cos (normalised) or ||p - t||^2 (plain), as the reference code reports it
  *   backward through predictor, projector, trunk; with stop-gradient off also through the target
  *   optimizer step (SGD with momentum or LARS; the predictor is its own group with lr * alpha_p
- *   and its own weight decay)
+ *   and its own weight decay; its lr follows the schedule, or with pred_fixed_lr stays at the
+ *   base lr * alpha_p, SimSiam's)
  *   predictor regularisation: symmetric (W <- (W + W^T)/2), DirectPred / DirectCopy / optimal
  *   overwrite every `freq` steps (the first at step 0), from F accumulated over both views
  *   EMA update of the target (BYOL), parameters only (BN statistics are not averaged).
@@ -35,7 +36,7 @@
 typedef enum { SG_METHOD_BYOL = 0, SG_METHOD_SIMSIAM = 1 } sg_method;
 
 typedef enum {
-    SG_PRED_MLP = 0,    /* Linear -> BN -> ReLU -> Linear, trained */
+    SG_PRED_MLP = 0,    /* Linear -> BN -> ReLU -> Linear, trained (biases: pred_mlp_bias) */
     SG_PRED_LINEAR,     /* D x D linear, trained (symmetric/regular, bias on/off) */
     SG_PRED_IDENTITY,   /* no predictor */
     SG_PRED_RANDOM,     /* the MLP predictor frozen at its random init (SimSiam's ablation) */
@@ -51,6 +52,7 @@ typedef enum {
     SG_EIGMAP_CODE = 0, /* p = max(sqrt(max(s,0)/s_max) + eps, 1e-4)  (reference code) */
     SG_EIGMAP_PAPER,    /* p = sqrt(max(s,0)) + eps * s_max           (paper Eq. 18) */
     SG_EIGMAP_SHIFT,    /* p = sqrt(max(s - c, 0))                     (Table 7) */
+    SG_EIGMAP_SHIFT_REL, /* p = sqrt(max(s/s_max - c, 1e-4))   (reference code's dyn_eps_inside) */
     SG_EIGMAP_COUNT
 } sg_eigmap;
 /* The predictor.eigmap value of each map, in enum order. */
@@ -63,9 +65,14 @@ typedef struct {
     sg_resnet_spec trunk;
     int proj_hidden, proj_out; /* 512, 128 (STL-10/CIFAR) */
     int pred_hidden;           /* MLP predictor hidden size */
-    int batch;                 /* per view, on this rank */
+    int proj_layers;           /* projector Linear layers: 2, or 3 (SimSiam's) */
+    int proj_out_bn;           /* BN (no affine) on the projector's output (SimSiam's) */
+    int head_bn_affine;        /* the heads' hidden BNs (projector, MLP predictor) with gamma/beta */
+    int batch;                 /* per view, on this rank (one micro-batch with accumulate) */
     int ranks;                 /* data-parallel ranks (the global batch is batch * ranks); 0, 1: one */
     int sync_bn;               /* batch-norm statistics over every rank's batch (ranks > 1) */
+    int accumulate;            /* K micro-batches per optimiser step (0, 1: one); `batch` is one
+                                * micro-batch, the global batch is batch * ranks * K */
     /* method */
     sg_method method;
     int stop_gradient;
@@ -78,7 +85,9 @@ typedef struct {
     sg_pred_kind pred;
     int pred_symmetric;    /* W <- (W+W^T)/2 after each step (linear; MLP: W0 = W1^T) */
     int pred_bias;         /* linear predictor bias */
+    int pred_mlp_bias;     /* biases of the MLP predictor's two Linear layers */
     double pred_lr_mult;   /* alpha_p */
+    int pred_fixed_lr;     /* predictor lr = lr * alpha_p at every step (no warm-up, no cosine) */
     double pred_wd;        /* predictor weight decay */
     double rho, eps;       /* F's moving-average rate, eigenvalue floor */
     int freq;              /* steps between overwrites */
@@ -154,8 +163,15 @@ typedef struct {
     size_t dist_host_floats;
     sg_bn_sync bn_sync;        /* model.sync_bn: the statistics' sums and their staging */
 
+    /* gradient accumulation (set.accumulate = K > 1): the step's statistics so far, the mean
+     * over its micro-batches (F's, M2's and mu's moving averages take them once per step) */
+    float *Facc, *M2acc, *muacc; /* [D, D], [D, D] (optimal only), [D] */
+    int micro;                 /* micro-batches of this step through backward (0..K; 0 at a
+                                * step boundary, always 0 with K = 1) */
+    double loss_acc;           /* this step's micro-batch losses summed so far */
+
     long step;                 /* steps taken */
-    double last_loss;
+    double last_loss;          /* the loss of the last step (the mean of its micro-batches') */
 } sg_ssl;
 
 /* Builds everything (measuring pass + real pass) and initialises the weights from set->seed.
@@ -183,7 +199,26 @@ void sg_ssl_put(sg_ssl *m, float *dst, const float *host, size_t n);
  * ranks in forward), gradients are of the global mean loss (scaled by 1/(batch*ranks), summed
  * in sg_ssl_reduce), and batch norm uses each rank's own batch (the reference code's
  * DataParallel) or, with set.sync_bn, the global batch. A collective that fails mid-step ends
- * the job (sg_dist_abort) with the rank and the reason. */
+ * the job (sg_dist_abort) with the rank and the reason.
+ * Gradient accumulation (set.accumulate = K > 1): one optimiser step is K micro-batches of
+ * set.batch images per view (per rank), put into m->x in turn. Each runs sg_ssl_forward and
+ * sg_ssl_backward; after the K-th, one sg_ssl_reduce and one sg_ssl_update. The step computes
+ * what one step on the K micro-batches together (batch * ranks * K images) computes, except
+ * batch norm:
+ *   - the loss and gradients are of the mean over the whole batch: each micro-batch's loss
+ *     gradient is scaled by 1/(batch*ranks*K) and added to online.g (zeroed at micro-batch 0
+ *     only); forward returns the micro-batch's loss, and after the K-th last_loss is the mean of
+ *     the K (= the whole batch's mean loss);
+ *   - F, M2 and mu: each micro-batch's correlation (over every rank's rows, gathered as above)
+ *     joins the step's mean in Facc/M2acc/muacc; at the K-th the moving averages take that mean
+ *     once (F <- rho F + (1-rho) mean), as they take one batch's correlation with K = 1;
+ *   - the optimiser step, the predictor's overwrite (step % freq) and the EMA happen once;
+ *   - batch norm: each micro-batch (and each rank's part of it, unless sync_bn) normalises with
+ *     its own statistics and updates the running statistics once per micro-batch: the one
+ *     difference from a K times larger batch.
+ * sg_ssl_step runs forward and backward of one micro-batch, then reduce and update when that was
+ * the step's K-th (with K = 1: every call is a whole step). m->micro counts the micro-batches
+ * done; checkpoints are taken at step boundaries only (m->micro == 0). */
 double sg_ssl_forward(sg_ssl *m);
 void sg_ssl_backward(sg_ssl *m);
 void sg_ssl_reduce(sg_ssl *m);
@@ -215,6 +250,9 @@ int sg_ssl_load(sg_ssl *m, const char *path, const sg_ckpt_run *expect, sg_ckpt_
 /* Learning rate and EMA rate at step k (the schedules). */
 double sg_ssl_lr_at(const sg_ssl_settings *set, long k);
 double sg_ssl_ema_at(const sg_ssl_settings *set, long k);
+/* The predictor group's learning rate at step k: sg_ssl_lr_at * alpha_p, or with
+ * set.pred_fixed_lr lr * alpha_p at every step (SimSiam's predictor, not decayed). */
+double sg_ssl_pred_lr_at(const sg_ssl_settings *set, long k);
 
 /* Eigenvalue map of DirectPred: p[j] from s[j] (ascending) per set. */
 void sg_ssl_eigmap(const sg_ssl_settings *set, int D, const float *s, float *p);

@@ -35,7 +35,7 @@ static const char *const epoch_cols[] = {
     "epoch", "step", "loss_mean", "lr", "collapse_std", "eff_rank_F", "asymmetry_Wp", "F_eigs",
     "Wp_eigs", "align_Wp", "probe", "probe_top5", "probe_epoch", "probe_epochs_run",
     "probe_final", "probe_best", "probe_best_epoch", "knn_acc", "knn_top5", "img_per_s",
-    "data_wait_frac"};
+    "data_wait_frac", "probe_protocol"};
 #define NEPOCH_COLS ((int)(sizeof epoch_cols / sizeof epoch_cols[0]))
 /* The build's git_commit is not here: it is one of the machine columns appended to these. */
 static const char *const result_cols[] = {
@@ -193,7 +193,7 @@ static int features_pass(run *r, const ds_range *rg, float *feat, int32_t *label
 
 
 static sg_eval_numbers eval_none(void) {
-    return (sg_eval_numbers){NAN, NAN, NAN, NAN, NAN, NAN, -1, 0, -1};
+    return (sg_eval_numbers){NAN, NAN, NAN, NAN, NAN, NAN, -1, 0, -1, ""};
 }
 
 /* The evaluation's cells of an epochs.csv or results row (empty where not measured; ev NULL: none
@@ -221,6 +221,121 @@ static void eval_cells(sg_csv_row *row, const sg_eval_numbers *ev) {
     }
 }
 
+/* ---- eval.protocol=byol|simsiam: the published linear evaluations ------------------------- */
+
+static sg_probe_protocol protocol_of(const sg_config *c) {
+    const char *p = sg_config_str(c, "eval.protocol");
+    for (int k = 0; k < SG_PROBE_PROTOCOL_COUNT; k++)
+        if (!strcmp(p, sg_probe_protocol_names[k])) return (sg_probe_protocol)k;
+    SG_CHECK(0, "eval.protocol=%s has no entry in sg_probe_protocol_names", p);
+    return SG_PROBE_REFERENCE;
+}
+
+/* The protocol's published settings, with eval.probe_epochs, probe_lr (as the base lr: the
+ * grid becomes that one lr), probe_wd, probe_batch and probe_holdout in their place where those
+ * keys are not at their defaults (a rule a config.cfg, which writes every key, rereads
+ * unchanged), eval.probe_patience as given, and the evaluation's seed. */
+static int lineval_config_of(const sg_config *c, uint64_t seed, sg_lineval_config *lc,
+                             sg_err *err) {
+    *lc = sg_lineval_config_default(protocol_of(c));
+    sg_config *d = sg_train_config_new();
+    static const char *const keys[] = {"eval.probe_epochs", "eval.probe_lr", "eval.probe_wd",
+                                       "eval.probe_batch", "eval.probe_holdout"};
+    int changed[5];
+    for (int k = 0; k < 5; k++)
+        changed[k] = strcmp(sg_config_text(c, keys[k]), sg_config_text(d, keys[k])) != 0;
+    sg_config_free(d);
+    if (changed[0]) lc->epochs = (int)sg_config_int(c, "eval.probe_epochs");
+    if (changed[1]) {
+        lc->nlr = 1;
+        lc->base_lr[0] = sg_config_float(c, "eval.probe_lr");
+    }
+    if (changed[2]) lc->weight_decay = sg_config_float(c, "eval.probe_wd");
+    if (changed[3]) lc->batch_size = (int)sg_config_int(c, "eval.probe_batch");
+    if (changed[4]) lc->holdout = sg_config_float(c, "eval.probe_holdout");
+    lc->patience = (int)sg_config_int(c, "eval.probe_patience");
+    lc->seed = seed;
+    if (sg_lineval_config_validate(lc, err)) {
+        char msg[sizeof err->msg];
+        snprintf(msg, sizeof msg, "%s", err->msg);
+        return sg_errf(err, "eval.protocol=%s: %.400s", sg_config_str(c, "eval.protocol"), msg);
+    }
+    return 0;
+}
+
+/* The augmented training views of the linear evaluations, as sg_lineval_views_fn wants them. */
+typedef struct {
+    run *r;
+    const ds_range *rg;
+    sg_aug_recipe rec; /* sg_aug_recipe_linear_eval of the run's view-0 recipe */
+    uint64_t seed;
+    sg_image_buf ib;
+} probe_views;
+
+/* Training images idx[0..n) of rg, each augmented with the key (seed, probe epoch, dataset
+ * index, SG_AUG_VIEW_LINEAR_EVAL) and passed through the trunk in evaluation mode (or taken as
+ * pixels, eval.features=pixels), B at a time: a view and its features depend on that key alone,
+ * not on the batch it comes in (eval-mode BN is per sample). */
+static int probe_views_fn(void *ctx, int epoch, int n, const int32_t *idx, float *out,
+                          sg_err *err) {
+    probe_views *v = ctx;
+    run *r = v->r;
+    sg_ssl *m = &r->m;
+    const size_t img = (size_t)r->C * r->S * r->S;
+    const int B = m->B, pixels = eval_on_pixels(r);
+    const size_t D = pixels ? img : (size_t)m->trunk.feat_dim;
+    for (int at = 0; at < n; at += B) {
+        const int k = n - at < B ? n - at : B;
+        for (int i = 0; i < B; i++) {
+            float *dst = r->xh[0] + (size_t)i * img;
+            if (i >= k) {
+                memset(dst, 0, img * sizeof(float));
+                continue;
+            }
+            const int di = v->rg->first + idx[at + i];
+            int C, H, W;
+            if (sg_image_buf_fetch(&v->ib, v->rg->d, di, 3, r->S, &C, &H, &W, err)) return -1;
+            sg_augment(r->hbe, &v->rec, v->ib.img, C, H, W, v->seed, (uint32_t)epoch,
+                       (uint32_t)di, SG_AUG_VIEW_LINEAR_EVAL, dst, &v->ib.scratch);
+        }
+        if (pixels) {
+            memcpy(out + (size_t)at * D, r->xh[0], (size_t)k * D * sizeof(float));
+            continue;
+        }
+        sg_ssl_put(m, m->x[0], r->xh[0], (size_t)B * img);
+        const float *f = sg_ssl_features(m, m->x[0]);
+        sg_ssl_get(m, out + (size_t)at * D, f, (size_t)k * D);
+    }
+    return 0;
+}
+
+/* eval.protocol=byol|simsiam on the centre-view features ftr / fte (the held-out and test
+ * images' views) and augmented views of the fitted images, drawn afresh every probe epoch. */
+static int lineval_probe(run *r, int epoch, int ntr, int nte, int D, int nclasses,
+                         const float *ftr, const int32_t *ltr, const float *fte,
+                         const int32_t *lte, sg_err *err) {
+    const sg_config *c = r->cfg;
+    const uint64_t seed = (uint64_t)sg_config_int(c, "trainer.seed") * 1000003u + (uint64_t)epoch;
+    sg_lineval_config lc;
+    if (lineval_config_of(c, seed, &lc, err)) return -1;
+    probe_views v = {.r = r, .rg = &r->eval_train, .seed = seed};
+    sg_aug_recipe_linear_eval(&r->rec[0], &v.rec);
+    sg_lineval_result res;
+    int rc = sg_lineval_run(r->hbe, &lc, ntr, nte, D, nclasses, ftr, ltr, fte, lte,
+                            probe_views_fn, &v, &res, NULL, err);
+    sg_image_buf_free(&v.ib);
+    if (rc) return -1;
+    r->ev.probe = res.probe.test_acc;
+    r->ev.probe_top5 = res.probe.test_acc_top5;
+    r->ev.probe_epoch = res.probe.selected_epoch;
+    r->ev.probe_epochs_run = res.probe.epochs_run;
+    r->ev.probe_final = res.probe.test_acc_final;
+    r->ev.probe_best = res.probe.test_acc_best;
+    r->ev.probe_best_epoch = res.probe.best_epoch;
+    sg_lineval_describe(&lc, &res, r->ev.probe_protocol, sizeof r->ev.probe_protocol);
+    return 0;
+}
+
 static int evaluate(run *r, int epoch, sg_err *err) {
     const sg_config *c = r->cfg;
     r->ev = eval_none();
@@ -240,7 +355,9 @@ static int evaluate(run *r, int epoch, sg_err *err) {
     int rc = (!ftr || !fte || !ltr || !lte) ? sg_errf(err, "out of memory for features") : 0;
     if (!rc) rc = features_pass(r, &r->eval_train, ftr, ltr, 0, err);
     if (!rc) rc = features_pass(r, &r->eval_test, fte, lte, 0, err);
-    if (!rc && do_probe) {
+    if (!rc && do_probe && protocol_of(c) != SG_PROBE_REFERENCE) {
+        rc = lineval_probe(r, epoch, ntr, nte, D, nclasses, ftr, ltr, fte, lte, err);
+    } else if (!rc && do_probe) {
         sg_probe_config pc = sg_probe_config_default();
         pc.epochs = (int)sg_config_int(c, "eval.probe_epochs");
         pc.lr = (float)sg_config_float(c, "eval.probe_lr");
@@ -259,6 +376,9 @@ static int evaluate(run *r, int epoch, sg_err *err) {
             r->ev.probe_final = pr.test_acc_final;
             r->ev.probe_best = pr.test_acc_best;
             r->ev.probe_best_epoch = pr.best_epoch;
+            char d[400];
+            sg_probe_config_describe(&pc, d, sizeof d);
+            snprintf(r->ev.probe_protocol, sizeof r->ev.probe_protocol, "reference: %s", d);
         }
     }
     if (!rc && do_knn) {
@@ -437,6 +557,7 @@ static int epoch_row(run *r, int epoch, int evaluated, double img_s, double wait
     eval_cells(&row, evaluated ? &r->ev : NULL);
     sg_csv_row_double(&row, img_s);
     sg_csv_row_double(&row, wait_frac);
+    sg_csv_row_str(&row, evaluated ? r->ev.probe_protocol : "");
     int rc = sg_csv_stream_write(&r->epochs_csv, &row, err);
     sg_csv_row_free(&row);
     free(work), free(z), free(Wh), free(V), free(s), free(ws), free(we), free(al), free(sw), free(fe), free(wpe),
@@ -468,15 +589,11 @@ static int append_result(run *r, const sg_train_summary *sum, sg_err *err) {
     if (sg_machine_probe_backend(&mach, r->be, sg_cpu_get_threads(), err)) return -1;
     char setting[4096], pp[512] = "", kp[256] = "", when[32], hash[20];
     setting_string(c, setting, sizeof setting);
-    sg_probe_config pc = sg_probe_config_default();
-    pc.epochs = (int)sg_config_int(c, "eval.probe_epochs");
-    pc.lr = (float)sg_config_float(c, "eval.probe_lr");
-    pc.weight_decay = (float)sg_config_float(c, "eval.probe_wd");
-    pc.batch_size = (int)sg_config_int(c, "eval.probe_batch");
     sg_knn_config kc = sg_knn_config_default();
     kc.k = (int)sg_config_int(c, "eval.knn_k");
     kc.T = (float)sg_config_float(c, "eval.knn_t");
-    if (sg_config_bool(c, "eval.probe")) sg_probe_config_describe(&pc, pp, sizeof pp);
+    /* the protocol as the final evaluation ran it (eval.protocol, its settings, its choices) */
+    if (sg_config_bool(c, "eval.probe")) snprintf(pp, sizeof pp, "%s", sum->ev.probe_protocol);
     if (sg_config_bool(c, "eval.knn")) sg_knn_config_describe(&kc, kp, sizeof kp);
     time_t now = time(NULL);
     struct tm tmv;
@@ -586,14 +703,21 @@ static int recover_summary(run *r, sg_train_summary *out, sg_err *err) {
         out->eff_rank = v[1];
         out->ev = (sg_eval_numbers){v[2], v[3], v[6], v[7], v[9], v[10],
                                     isnan(v[4]) ? -1 : (int)v[4], isnan(v[5]) ? 0 : (int)v[5],
-                                    isnan(v[8]) ? -1 : (int)v[8]};
+                                    isnan(v[8]) ? -1 : (int)v[8], ""};
+        const int pcol = sg_csv_col(&e, "probe_protocol");
+        if (pcol >= 0)
+            snprintf(out->ev.probe_protocol, sizeof out->ev.probe_protocol, "%s",
+                     sg_csv_cell(&e, (size_t)last_e, pcol));
         out->final_loss = atof(sg_csv_cell(&st, (size_t)last_s, sg_csv_col(&st, "loss")));
         double secs = 0, wait = 0;
         for (size_t i = 0; i < st.nrows; i++) {
             secs += atof(sg_csv_cell(&st, i, sg_csv_col(&st, "seconds")));
             wait += atof(sg_csv_cell(&st, i, sg_csv_col(&st, "data_wait_s")));
         }
-        out->img_per_s = secs > 0 ? (double)st.nrows * r->m.B / secs : NAN;
+        /* images per step as the training loop counts them: K micro-batches on every rank */
+        const int K = r->m.set.accumulate > 1 ? r->m.set.accumulate : 1;
+        const double step_imgs = (double)r->m.B * K * (r->ranks > 0 ? r->ranks : 1);
+        out->img_per_s = secs > 0 ? (double)st.nrows * step_imgs / secs : NAN;
         out->data_wait_frac = secs > 0 ? wait / secs : NAN;
         out->wall_s = NAN;
     }
@@ -653,6 +777,11 @@ static int setup(run *r, const sg_train_opts *opts, sg_err *err) {
     r->hbe = sg_backend_get("cpu");
     sg_cpu_set_threads((int)sg_config_int(c, "trainer.threads"));
     if (open_data(r, err)) return SG_TRAIN_BAD_INPUT;
+    /* a linear evaluation that cannot run is refused now, not after the training */
+    sg_lineval_config lc;
+    if (sg_config_bool(c, "eval.probe") && protocol_of(c) != SG_PROBE_REFERENCE &&
+        lineval_config_of(c, 0, &lc, err))
+        return -1;
     r->epochs = (int)sg_config_int(c, "trainer.epochs");
     const sg_dist_world *w = sg_dist_get();
     r->rank = w->rank;
@@ -667,6 +796,18 @@ static int setup(run *r, const sg_train_opts *opts, sg_err *err) {
         return sg_errf(err, "trainer.batch=%d (the global batch) does not split into %d equal "
                             "rank batches of at least 2 images", Bg, r->ranks);
     int B = Bg / r->ranks;
+    /* trainer.accumulate = K: this rank's B images of a step go through the model as K
+     * micro-batches of B/K (the loader delivers the rank's whole slice; micro-batch j is its
+     * entries [j*B/K, (j+1)*B/K), so a step trains on the same images for any K) */
+    const int K = (int)sg_config_int(c, "trainer.accumulate");
+    if (B % K != 0 || B / K < 2) {
+        if (r->ranks == 1)
+            return sg_errf(err, "trainer.batch=%d does not split into trainer.accumulate=%d "
+                                "equal micro-batches of at least 2 images", Bg, K);
+        return sg_errf(err, "trainer.batch=%d (the global batch) over %d ranks is %d images per "
+                            "rank, which do not split into trainer.accumulate=%d equal "
+                            "micro-batches of at least 2 images", Bg, r->ranks, B, K);
+    }
     int limit = (int)sg_config_int(c, "data.limit");
     if (r->ds->format == SG_DS_SYNTHETIC && (limit == 0 || limit > r->eval_train.count))
         limit = r->eval_train.count; /* never pre-train on the held-out fifth */
@@ -677,7 +818,7 @@ static int setup(run *r, const sg_train_opts *opts, sg_err *err) {
     r->spe = sg_loader_steps_per_epoch(r->loader);
     sg_ssl_settings set;
     if (sg_train_settings(c, r->C, r->S, r->S, r->spe, &set, err)) return -1;
-    set.batch = B; /* this rank's slice of the global batch */
+    set.batch = B / K; /* one micro-batch of this rank's slice of the global batch */
     set.ranks = r->ranks;
     r->total_steps = set.total_steps;
     if (sg_ssl_build(&r->m, &set, r->be, err)) return -1;
@@ -806,7 +947,9 @@ int sg_train_run(const sg_config *cfg, const sg_train_opts *opts, sg_train_summa
     /* a run with nothing to train (the untrained baselines, a finished run) shows no progress */
     const int show = !rc && opts->progress != SG_TRAIN_PROGRESS_NONE && m->step < r->total_steps &&
                      r->rank == 0;
-    const int writer = r->rank == 0, imgs = m->B * (r->ranks > 0 ? r->ranks : 1);
+    /* images per step: the global batch, K micro-batches of B on every rank */
+    const int K = rc ? 1 : (m->set.accumulate > 1 ? m->set.accumulate : 1);
+    const int writer = r->rank == 0, imgs = m->B * K * (r->ranks > 0 ? r->ranks : 1);
     if (show) {
         sg_progress_start(&bar, NULL, r->run_id, r->total_steps, "step");
         sg_progress_rate_in(&bar, imgs, "img");
@@ -819,10 +962,16 @@ int sg_train_run(const sg_config *cfg, const sg_train_opts *opts, sg_train_summa
         double waited = 0, t0 = sg_now();
         rc = sg_loader_get(r->loader, k, r->xh[0], r->xh[1], &waited, err);
         if (rc) break;
+        /* K micro-batches (one with K = 1), the optimiser step after the K-th */
         const size_t view_floats = (size_t)m->B * r->C * r->S * r->S;
-        sg_ssl_put(m, m->x[0], r->xh[0], view_floats);
-        sg_ssl_put(m, m->x[1], r->xh[1], view_floats);
-        double loss = sg_ssl_step(m);
+        double loss = 0;
+        for (int j = 0; j < K; j++) {
+            sg_ssl_put(m, m->x[0], r->xh[0] + (size_t)j * view_floats, view_floats);
+            sg_ssl_put(m, m->x[1], r->xh[1] + (size_t)j * view_floats, view_floats);
+            loss = sg_ssl_step(m);
+            if (!isfinite(loss)) break;
+        }
+        if (isfinite(loss)) loss = m->last_loss; /* the step's: the mean of its micro-batches' */
         double dt = sg_now() - t0;
         if (!isfinite(loss)) {
             rc = sg_errf(err, "loss is %s at step %ld (epoch %ld) of %s; stopped. The last good "

@@ -10,7 +10,17 @@
  *                   steps and at each epoch end
  * and appends one summary row to run.results. Everything but the wall-clock columns (seconds,
  * img_per_s, data_wait_*) is bit-identical for the same config, seed, backend and thread count,
- * and a resumed run reproduces the uninterrupted one exactly. */
+ * and a resumed run reproduces the uninterrupted one exactly.
+ *
+ * Gradient accumulation (trainer.accumulate = K): trainer.batch stays the batch of one optimiser
+ * step (the global batch); each rank's trainer.batch/ranks images of step k (the loader's slice,
+ * the same images for any K) go through the model as K micro-batches of trainer.batch/(K*ranks),
+ * micro-batch j being the slice's entries [j*B/K, (j+1)*B/K). The step then equals one step on
+ * the whole batch (ssl.h: loss and gradients of its mean, F once from all K, one optimiser step
+ * and EMA) except batch norm, which normalises each micro-batch with its own statistics.
+ * steps.csv has one row per optimiser step, its loss the mean of the K micro-batches' (= the
+ * whole batch's mean loss); img_per_s counts the whole batch. Checkpoints and resumes fall on
+ * step boundaries only, so a resumed run reproduces the uninterrupted one for any K. */
 #pragma once
 #include <stdint.h>
 
@@ -42,6 +52,9 @@ typedef struct {
 typedef struct {
     double probe, probe_top5, probe_final, probe_best, knn, knn_top5;
     int probe_epoch, probe_epochs_run, probe_best_epoch;
+    /* the probe's protocol and settings in words ("reference: adam ...", "byol: ..."; the lr
+     * the protocol chose included): the probe_protocol cell; empty without a probe */
+    char probe_protocol[512];
 } sg_eval_numbers;
 
 /* The summary of a finished run (also what was appended to run.results). */

@@ -38,6 +38,16 @@ static const sg_cfg_spec schema[] = {
      * (and F alone is 1 GiB there). */
     {"model.proj_out", SG_CFG_INT, "128", 1, 16384, NULL, "projector output = predictor width D"},
     {"model.pred_hidden", SG_CFG_INT, "512", 1, 65536, NULL, "MLP predictor hidden size"},
+    {"model.proj_layers", SG_CFG_INT, "2", 2, 3, NULL,
+     "projector Linear layers: 2 = Linear-BN-ReLU-Linear (the recipe); 3 = SimSiam's "
+     "Linear-BN-ReLU-Linear-BN-ReLU-Linear (hidden sizes model.proj_hidden)"},
+    {"model.proj_out_bn", SG_CFG_BOOL, "false", 0, 0, NULL,
+     "batch norm without affine on the projector's output (SimSiam's BatchNorm1d(dim, "
+     "affine=False)); the BYOL target's projector mirrors the online one"},
+    {"model.head_bn_affine", SG_CFG_BOOL, "false", 0, 0, NULL,
+     "the hidden batch norms of the projector and the MLP predictor with a trained gamma/beta "
+     "(PyTorch's default, SimSiam's and BYOL's heads; LARS exempts them like the trunk's); "
+     "false: no affine (the reference code)"},
     {"model.sync_bn", SG_CFG_BOOL, "false", 0, 0, NULL,
      "with several ranks: batch-norm statistics over the global batch (BYOL's published runs); "
      "false: over each rank's batch (the reference code's DataParallel)"},
@@ -60,15 +70,27 @@ static const sg_cfg_spec schema[] = {
      "mlp|linear|identity|random|directpred|directcopy|optimal", "predictor type"},
     {"predictor.symmetric", SG_CFG_BOOL, "false", 0, 0, NULL,
      "W <- (W+W^T)/2 after each step (MLP: W0 = W1^T)"},
-    {"predictor.bias", SG_CFG_BOOL, "false", 0, 0, NULL, "bias of the linear predictor"},
+    {"predictor.bias", SG_CFG_BOOL, "false", 0, 0, NULL,
+     "bias of the linear predictor (predictor.kind=linear); the 2-layer predictor's biases are "
+     "predictor.mlp_bias"},
+    {"predictor.mlp_bias", SG_CFG_BOOL, "true", 0, 0, NULL,
+     "biases of the 2-layer predictor's two Linear layers (predictor.kind=mlp or random); false: "
+     "DirectPred Table 3's bias-off 2-layer rows (the linear predictor's bias is predictor.bias)"},
     {"predictor.lr_mult", SG_CFG_FLOAT, "1", 0, 1000, NULL, "alpha_p: predictor lr = optim.lr * alpha_p"},
+    {"predictor.fixed_lr", SG_CFG_BOOL, "false", 0, 0, NULL,
+     "the predictor's lr stays optim.lr * predictor.lr_mult at every step, while trunk and "
+     "projector follow optim.schedule and the warm-up (SimSiam's 'predictor lr not decayed'; "
+     "SGD and LARS); false: the predictor follows them too"},
     {"predictor.wd", SG_CFG_FLOAT, "4e-4", 0, 1, NULL, "predictor weight decay"},
     {"predictor.rho", SG_CFG_FLOAT, "0.3", 0, 1, NULL, "moving-average rate of F"},
     {"predictor.eps", SG_CFG_FLOAT, "0.1", -1, 10, NULL, "eigenvalue floor eps (DirectPred, DirectCopy)"},
     {"predictor.freq", SG_CFG_INT, "1", 1, 1e9, NULL, "steps between predictor overwrites"},
-    {"predictor.eigmap", SG_CFG_ENUM, "code", 0, 0, "code|paper|shift",
-     "code: sqrt(s/s_max)+eps; paper: sqrt(s)+eps*s_max (Eq. 18); shift: sqrt(max(s-c,0))"},
-    {"predictor.shift_c", SG_CFG_FLOAT, "0", -10, 10, NULL, "c of the shift map (Table 7)"},
+    {"predictor.eigmap", SG_CFG_ENUM, "code", 0, 0, "code|paper|shift|shift_rel",
+     "code: sqrt(s/s_max)+eps; paper: sqrt(s)+eps*s_max (Eq. 18); shift: sqrt(max(s-c,0)); "
+     "shift_rel: sqrt(max(s/s_max-c,1e-4)) (the reference code's shift relative to s_max, "
+     "dyn_eps_inside)"},
+    {"predictor.shift_c", SG_CFG_FLOAT, "0", -10, 10, NULL,
+     "c of the shift maps: absolute for shift (Table 7), relative to s_max for shift_rel"},
     {"predictor.zero_mean", SG_CFG_BOOL, "false", 0, 0, NULL, "subtract the mean of f from F"},
     {"predictor.directcopy_normalize", SG_CFG_BOOL, "false", 0, 0, NULL,
      "DirectCopy as F/lambda_max(F) + eps I"},
@@ -84,7 +106,14 @@ static const sg_cfg_spec schema[] = {
     {"optim.lars_eta", SG_CFG_FLOAT, "0.001", 0, 1, NULL, "LARS trust coefficient"},
     /* trainer */
     {"trainer.batch", SG_CFG_INT, "128", 2, 65536, NULL,
-     "images per view per step (the global batch: split evenly over the ranks)"},
+     "images per view per step (the global batch: split evenly over the ranks, and each rank's "
+     "part into trainer.accumulate micro-batches)"},
+    {"trainer.accumulate", SG_CFG_INT, "1", 1, 4096, NULL,
+     "gradient accumulation K: trainer.batch stays one optimiser step's batch and goes through "
+     "the model as K micro-batches of trainer.batch/K images (trainer.batch/(K*ranks) per rank) "
+     "whose gradients add up before one optimiser step: the step of one batch of trainer.batch "
+     "(loss, gradients, F once per step from all K, EMA) except batch norm, whose statistics are "
+     "each micro-batch's own"},
     {"trainer.ranks", SG_CFG_INT, "0", 0, 65536, NULL,
      "data-parallel ranks (mpirun -np N / srun -n N); 0: as launched (recorded as launched)"},
     {"trainer.epochs", SG_CFG_INT, "100", 0, 100000, NULL,
@@ -100,7 +129,7 @@ static const sg_cfg_spec schema[] = {
      "write a checkpoint every N steps (0 = at epoch ends only)"},
     /* evaluation */
     {"eval.every", SG_CFG_INT, "0", 0, 100000, NULL, "evaluate every N epochs (0 = at the end only)"},
-    {"eval.probe", SG_CFG_BOOL, "true", 0, 0, NULL, "linear probe (reference code's protocol)"},
+    {"eval.probe", SG_CFG_BOOL, "true", 0, 0, NULL, "linear probe (eval.protocol says which)"},
     {"eval.knn", SG_CFG_BOOL, "true", 0, 0, NULL, "weighted kNN"},
     {"eval.probe_epochs", SG_CFG_INT, "50", 1, 10000, NULL, "probe epochs"},
     {"eval.probe_lr", SG_CFG_FLOAT, "3e-4", 0, 10, NULL, "probe Adam learning rate"},
@@ -118,6 +147,16 @@ static const sg_cfg_spec schema[] = {
      "reported beside it either way)"},
     {"eval.probe_patience", SG_CFG_INT, "0", 0, 10000, NULL,
      "probe: stop after this many epochs without a better held-out score (0: every epoch)"},
+    {"eval.protocol", SG_CFG_ENUM, "reference", 0, 0, "reference|byol|simsiam",
+     "linear evaluation: reference = the DirectPred code's probe (Adam on standardised centre "
+     "views, eval.probe_* as given); byol = BYOL's (SGD Nesterov 0.9, no wd, batch 1024, 80 "
+     "epochs, lr base*batch/256 with a per-step cosine, base chosen of 0.4,0.3,0.2,0.1,0.05 with "
+     "the epoch on 10% held-out training images; crop+flip training views redrawn every epoch, "
+     "centre test views); simsiam = SimSiam's main_lincls.py (LARC trust 0.001 + SGD momentum "
+     "0.9, no wd, batch 4096, 90 epochs, lr 0.1*batch/256 with a per-epoch cosine, crop+flip "
+     "training views). For byol and simsiam eval.probe_epochs, probe_lr (the base lr), "
+     "probe_wd, probe_batch and probe_holdout replace the protocol's value only when not at "
+     "their defaults; results/README.md"},
     {"eval.knn_k", SG_CFG_INT, "200", 1, 100000, NULL, "kNN neighbours"},
     {"eval.knn_t", SG_CFG_FLOAT, "0.1", 1e-6, 100, NULL, "kNN temperature"},
     {"eval.train_limit", SG_CFG_INT, "0", 0, 1e9, NULL, "probe/kNN: first N labelled train images (0 = all)"},
@@ -158,7 +197,10 @@ int sg_train_config_key_hashed(const char *key) {
 /* Keys added after the setting hash was first written into run names and checkpoints: each
  * counts only where it is not at its default, so every run that does not use it keeps the hash
  * it had before the key existed (and with it its run name and its checkpoints). */
-static const char *const later_keys[] = {"model.sync_bn"};
+static const char *const later_keys[] = {"model.sync_bn",     "model.proj_layers",
+                                         "model.proj_out_bn", "model.head_bn_affine",
+                                         "predictor.mlp_bias", "eval.protocol",
+                                         "predictor.fixed_lr", "trainer.accumulate"};
 
 static const char *schema_default(const char *key) {
     int n;
@@ -291,7 +333,12 @@ int sg_train_settings(const sg_config *c, int in_channels, int H, int W, long st
     s->proj_hidden = (int)sg_config_int(c, "model.proj_hidden");
     s->proj_out = (int)sg_config_int(c, "model.proj_out");
     s->pred_hidden = (int)sg_config_int(c, "model.pred_hidden");
-    s->batch = (int)sg_config_int(c, "trainer.batch");
+    s->proj_layers = (int)sg_config_int(c, "model.proj_layers");
+    s->proj_out_bn = sg_config_bool(c, "model.proj_out_bn");
+    s->head_bn_affine = sg_config_bool(c, "model.head_bn_affine");
+    /* the model's batch is one micro-batch: trainer.batch (one optimiser step's) / accumulate */
+    s->accumulate = (int)sg_config_int(c, "trainer.accumulate");
+    s->batch = (int)sg_config_int(c, "trainer.batch") / s->accumulate;
     s->ranks = 1; /* the caller splits the batch over the ranks of its job */
     s->sync_bn = sg_config_bool(c, "model.sync_bn");
 
@@ -306,7 +353,9 @@ int sg_train_settings(const sg_config *c, int in_channels, int H, int W, long st
     s->pred = (sg_pred_kind)enum_index(c, "predictor.kind", sg_pred_kind_names, SG_PRED_COUNT);
     s->pred_symmetric = sg_config_bool(c, "predictor.symmetric");
     s->pred_bias = sg_config_bool(c, "predictor.bias");
+    s->pred_mlp_bias = sg_config_bool(c, "predictor.mlp_bias");
     s->pred_lr_mult = sg_config_float(c, "predictor.lr_mult");
+    s->pred_fixed_lr = sg_config_bool(c, "predictor.fixed_lr");
     s->pred_wd = sg_config_float(c, "predictor.wd");
     s->rho = sg_config_float(c, "predictor.rho");
     s->eps = sg_config_float(c, "predictor.eps");
@@ -335,11 +384,26 @@ int sg_train_settings(const sg_config *c, int in_channels, int H, int W, long st
     if (s->pred_bias && s->pred != SG_PRED_LINEAR)
         return sg_errf(err, "predictor.bias=true applies only to predictor.kind=linear (got %s)",
                        sg_config_str(c, "predictor.kind"));
+    if (!s->pred_mlp_bias && s->pred != SG_PRED_MLP && s->pred != SG_PRED_RANDOM)
+        return sg_errf(err,
+                       "predictor.mlp_bias=false applies only to predictor.kind=mlp or random "
+                       "(got %s; the linear predictor's bias is predictor.bias)",
+                       sg_config_str(c, "predictor.kind"));
     if (s->pred_symmetric && !(linear_kind || s->pred == SG_PRED_MLP))
         return sg_errf(err, "predictor.symmetric=true needs a linear or mlp predictor (got %s)",
                        sg_config_str(c, "predictor.kind"));
     if (s->eigmap == SG_EIGMAP_SHIFT && s->pred != SG_PRED_DIRECTPRED)
         return sg_errf(err, "predictor.eigmap=shift applies only to predictor.kind=directpred");
+    if (s->eigmap == SG_EIGMAP_SHIFT_REL && s->pred != SG_PRED_DIRECTPRED)
+        return sg_errf(err, "predictor.eigmap=shift_rel applies only to predictor.kind=directpred");
+    if (s->pred_fixed_lr && (s->pred == SG_PRED_IDENTITY || s->pred == SG_PRED_RANDOM))
+        return sg_errf(err, "predictor.fixed_lr=true needs a trained predictor (predictor.kind=%s "
+                            "has no weights the optimiser moves)",
+                       sg_config_str(c, "predictor.kind"));
+    const long Bg = (long)sg_config_int(c, "trainer.batch");
+    if (Bg % s->accumulate != 0 || Bg / s->accumulate < 2)
+        return sg_errf(err, "trainer.batch=%ld does not split into trainer.accumulate=%d equal "
+                            "micro-batches of at least 2 images", Bg, s->accumulate);
     return 0;
 }
 

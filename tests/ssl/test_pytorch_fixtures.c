@@ -1,6 +1,7 @@
-/* One training step of BYOL, SimSiam, BYOL without stop-gradient and DirectPred against
- * PyTorch (fixtures from scripts/make_fixtures.py, committed in tests/fixtures/): the loss, every
- * parameter gradient and DirectPred's F and W_p of the first step against their float64 values,
+/* One training step of BYOL, SimSiam, BYOL without stop-gradient, DirectPred, SimSiam with its
+ * own heads (3-layer projector, output BN, affine hidden BNs) and BYOL with a bias-free 2-layer
+ * predictor against PyTorch (fixtures from scripts/make_fixtures.py, committed in
+ * tests/fixtures/): the loss, every parameter gradient and DirectPred's F and W_p of the first step against their float64 values,
  * each within a tolerance derived from how float32 rounding moves that result (so the test holds
  * whichever kernels OpenBLAS picks), then the losses of 10 steps. On the backend named
  * by argv[1] (tests/test_backend.h): cpu, staged or cuda. */
@@ -50,7 +51,7 @@ static int first_step_close(const char *cas, const char *name, const fx_file *fx
     return fx_close_to_exact(fx, cas, name, ours, n);
 }
 
-static void run_case(const char *name, sg_method method, sg_pred_kind pred, int sg) {
+static void run_case_with(const char *name, const sg_ssl_settings *set) {
     char path[1024];
     const char *src = getenv("SG_SOURCE_DIR");
     snprintf(path, sizeof path, "%s/tests/fixtures/%s.sgfx", src ? src : ".", name);
@@ -60,8 +61,7 @@ static void run_case(const char *name, sg_method method, sg_pred_kind pred, int 
 
     sg_ssl m;
     sg_err err;
-    sg_ssl_settings s = settings(method, pred, sg);
-    CHECK(sg_ssl_build(&m, &s, g_be, &err) == 0, "%s: build: %s", name, err.msg);
+    CHECK(sg_ssl_build(&m, set, g_be, &err) == 0, "%s: build: %s", name, err.msg);
     CHECK(load_params(&m, &fx, &m.online, "online.") == 0, "%s: online weights", name);
     if (m.has_target)
         CHECK(load_params(&m, &fx, &m.target, "target.") == 0, "%s: target weights", name);
@@ -127,6 +127,11 @@ static void run_case(const char *name, sg_method method, sg_pred_kind pred, int 
     fx_free(&fx);
 }
 
+static void run_case(const char *name, sg_method method, sg_pred_kind pred, int sg) {
+    sg_ssl_settings s = settings(method, pred, sg);
+    run_case_with(name, &s);
+}
+
 int main(int argc, char **argv) {
     g_be = tb_backend(argc, argv);
     printf("backend %s\n", g_be->name);
@@ -138,6 +143,16 @@ int main(int argc, char **argv) {
         run_case("simsiam", SG_METHOD_SIMSIAM, SG_PRED_MLP, 1);
         run_case("byol_nosg", SG_METHOD_BYOL, SG_PRED_MLP, 0);
         run_case("directpred", SG_METHOD_BYOL, SG_PRED_DIRECTPRED, 1);
+        /* the head forms: SimSiam's projector (3 layers, output BN) with affine hidden BNs in
+         * both heads; the 2-layer predictor without biases */
+        sg_ssl_settings s = settings(SG_METHOD_SIMSIAM, SG_PRED_MLP, 1);
+        s.proj_layers = 3;
+        s.proj_out_bn = 1;
+        s.head_bn_affine = 1;
+        run_case_with("simsiam_proj3", &s);
+        s = settings(SG_METHOD_BYOL, SG_PRED_MLP, 1);
+        s.pred_mlp_bias = 0;
+        run_case_with("byol_mlp_nobias", &s);
         printf("%d thread(s): first step, worst |ours - float64| / tolerance %.3f (%s)\n",
                threads, fx_worst_ratio, fx_worst_what);
     }

@@ -1,7 +1,7 @@
 /* Every switch of the SSL step does what it says: symmetric predictors stay symmetric, DirectPred
  * / DirectCopy / the optimal predictor are set from F (and M2) exactly as defined, every `freq`
  * steps; the eigenvalue maps; identity and frozen predictors; target init; one-directional loss;
- * LARS; the learning-rate and EMA schedules. */
+ * LARS; the learning-rate and EMA schedules; the predictor's fixed learning rate (SGD, LARS). */
 #include "core/ssl/ssl.h"
 #include "kernels/backend.h"
 #include "kernels/ref/ref.h"
@@ -63,7 +63,8 @@ int main(void) {
     step(&m, 0);
     int tied = 1;
     for (int h = 0; h < 16; h++)
-        for (int d = 0; d < D; d++) tied &= m.pred_mlp.l1.W[h * D + d] == m.pred_mlp.l2.W[d * 16 + h];
+        for (int d = 0; d < D; d++)
+            tied &= m.pred_mlp.lin[0].W[h * D + d] == m.pred_mlp.lin[1].W[d * 16 + h];
     CHECK(tied, "symmetric MLP predictor ties W0 to W1^T");
     sg_ssl_free(&m);
 
@@ -107,6 +108,26 @@ int main(void) {
     sg_ssl_eigmap(&s, 4, sv, pv);
     CHECK(pv[1] == 0.0f && pv[2] == 0.0f && fabsf(pv[3] - sqrtf(3.75f)) < 1e-6f,
           "shift map: sqrt(max(s-c,0)): %g %g", pv[2], pv[3]);
+    /* shift_rel: sqrt(max(s/s_max - c, 1e-4)), s_max = 4 here; c = 0.01 floors the first two,
+     * c = -0.5 raises every one */
+    s.eigmap = SG_EIGMAP_SHIFT_REL;
+    for (int ci = 0; ci < 2; ci++) {
+        s.shift_c = ci ? -0.5 : 0.01;
+        sg_ssl_eigmap(&s, 4, sv, pv);
+        double worst_rel = 0;
+        for (int j = 0; j < 4; j++)
+            worst_rel = fmax(worst_rel, fabs(pv[j] - sqrt(fmax(sv[j] / 4.0 - s.shift_c, 1e-4))));
+        CHECK(worst_rel < 1e-7, "shift_rel map with c = %g: sqrt(max(s/s_max - c, 1e-4)): "
+              "%g %g %g %g", s.shift_c, pv[0], pv[1], pv[2], pv[3]);
+    }
+    CHECK(pv[0] == (float)sqrt(0.375) && pv[2] == 0.75f && fabsf(pv[3] - sqrtf(1.5f)) < 1e-7f,
+          "shift_rel map, c = -0.5: %g %g %g", pv[0], pv[2], pv[3]);
+    s.shift_c = 0.01;
+    sg_ssl_eigmap(&s, 4, sv, pv);
+    CHECK(pv[0] == 0.01f && pv[1] == 0.01f && pv[2] == (float)sqrt(0.0525) &&
+              pv[3] == (float)sqrt(0.99),
+          "shift_rel map, c = 0.01: floored at sqrt(1e-4) = 0.01: %g %g %g %g", pv[0], pv[1],
+          pv[2], pv[3]);
     s.eigmap = SG_EIGMAP_CODE;
     s.eps = -2;
     sg_ssl_eigmap(&s, 4, sv, pv);
@@ -215,6 +236,63 @@ int main(void) {
     CHECK(memcmp(w0, m.online.w, m.online.total * sizeof(float)) != 0, "LARS updates the weights");
     free(w0);
     sg_ssl_free(&m);
+
+    /* predictor.fixed_lr, SGD and LARS: under warm-up and cosine the predictor group's lr stays
+     * lr * alpha_p while the trunk's follows the schedule. One step at k = 60 of 100 (cosine
+     * factor 0.41) from the same weights and data in three models: fixed (A), everything at the
+     * constant base rate (C), everything on the schedule (S). A's predictor moves exactly as C's
+     * and its trunk/projector exactly as S's; neither equals the other. */
+    for (int lars = 0; lars < 2; lars++) {
+        sg_ssl_settings sa = base();
+        sa.optimizer = lars ? SG_OPT_LARS : SG_OPT_SGD;
+        sa.lr = lars ? 0.2 : 0.05;
+        sa.pred_lr_mult = 2;
+        sa.lr_cosine = 1;
+        sa.warmup_steps = 10;
+        sa.total_steps = 100;
+        sa.pred_fixed_lr = 1;
+        sg_ssl_settings sconst = sa, ssched = sa;
+        sconst.lr_cosine = 0;
+        sconst.warmup_steps = 0;
+        sconst.pred_fixed_lr = 0;
+        ssched.pred_fixed_lr = 0;
+        const long k = 60;
+        const double base_p = sa.lr * sa.pred_lr_mult;
+        const double cosine = sa.lr * 0.5 * (1 + cos(acos(-1.0) * 50 / 90)); /* (60-10)/90 */
+        CHECK(sg_ssl_pred_lr_at(&sa, 0) == base_p && sg_ssl_pred_lr_at(&sa, k) == base_p &&
+                  sg_ssl_pred_lr_at(&sa, 99) == base_p && sg_ssl_lr_at(&sa, 0) < 0.2 * sa.lr &&
+                  fabs(sg_ssl_lr_at(&sa, k) - cosine) < 1e-12 &&
+                  sg_ssl_pred_lr_at(&ssched, k) == sg_ssl_lr_at(&sa, k) * sa.pred_lr_mult,
+              "%s: predictor lr fixed at %g through warm-up and cosine (trunk %g at step 0, %g at "
+              "step %ld)", lars ? "LARS" : "SGD", base_p, sg_ssl_lr_at(&sa, 0),
+              sg_ssl_lr_at(&sa, k), k);
+        sg_ssl ma, mc, ms;
+        build(&ma, &sa);
+        build(&mc, &sconst);
+        build(&ms, &ssched);
+        ma.step = mc.step = ms.step = k;
+        step(&ma, 5);
+        step(&mc, 5);
+        step(&ms, 5);
+        size_t pf, pc;
+        CHECK(sg_params_group_range(&ma.online, SG_PG_PREDICTOR, &pf, &pc) && pc > 0,
+              "the predictor group");
+        const size_t pb = pc * sizeof(float), tb = pf * sizeof(float);
+        CHECK(!memcmp(ma.online.w + pf, mc.online.w + pf, pb) &&
+                  memcmp(ma.online.w + pf, ms.online.w + pf, pb) != 0,
+              "%s: the fixed-lr predictor steps as at the base rate, not as on the schedule",
+              lars ? "LARS" : "SGD");
+        CHECK(!memcmp(ma.online.w, ms.online.w, tb) && memcmp(ma.online.w, mc.online.w, tb) != 0,
+              "%s: trunk and projector step on the schedule", lars ? "LARS" : "SGD");
+        if (!lars)
+            CHECK(ma.n_sgd == 2 && ma.sgd[1].lr == (float)base_p &&
+                      ma.sgd[0].lr == (float)sg_ssl_lr_at(&sa, k),
+                  "SGD groups' rates at step %ld: trunk %g, predictor %g", k, ma.sgd[0].lr,
+                  ma.sgd[1].lr);
+        sg_ssl_free(&ma);
+        sg_ssl_free(&mc);
+        sg_ssl_free(&ms);
+    }
 
     /* schedules */
     s = base();

@@ -16,6 +16,8 @@ static inline sg_ssl_settings tiny_ssl(double width, int hidden, int D, int batc
     s.proj_hidden = hidden;
     s.proj_out = D;
     s.pred_hidden = hidden;
+    s.proj_layers = 2; /* the schema's defaults of the head forms */
+    s.pred_mlp_bias = 1;
     s.batch = batch;
     s.method = SG_METHOD_BYOL;
     s.stop_gradient = 1;

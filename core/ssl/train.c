@@ -454,15 +454,21 @@ static int load_checkpoint(run *r, sg_err *err) {
     return 0;
 }
 
-static void remove_partial_checkpoints(const run *r) {
+/* The temporary files of the run folder's atomic writes (core/base/file.h: NAME.tmp.PID.N) that a
+ * kill cut short: the checkpoint's, config.cfg's and machine.csv's. */
+static void remove_partial_writes(const run *r) {
+    static const char *const ours[] = {"checkpoint.bin.tmp.", "config.cfg.tmp.", "machine.csv.tmp."};
     DIR *d = opendir(r->dir);
     if (!d) return;
     struct dirent *e;
     while ((e = readdir(d)) != NULL) {
-        if (strncmp(e->d_name, "checkpoint.bin.tmp.", 19) != 0) continue;
+        int mine = 0;
+        for (size_t i = 0; i < sizeof ours / sizeof ours[0]; i++)
+            mine |= !strncmp(e->d_name, ours[i], strlen(ours[i]));
+        if (!mine) continue;
         char p[4400];
         snprintf(p, sizeof p, "%s/%s", r->dir, e->d_name);
-        if (unlink(p) == 0) sg_info("removed %s, a checkpoint cut short by a kill", p);
+        if (unlink(p) == 0) sg_info("removed %s, a write cut short by a kill", p);
     }
     closedir(d);
 }
@@ -858,7 +864,7 @@ static int setup(run *r, const sg_train_opts *opts, sg_err *err) {
         return sg_errf(err, "run folder %s already holds a run: add --resume to continue it, or "
                             "set run.name for a new one", r->dir);
     if (writer && sg_mkdirs(r->dir, err)) return -1;
-    if (writer && opts->resume) remove_partial_checkpoints(r);
+    if (writer && opts->resume) remove_partial_writes(r);
     /* only a checkpoint that is truly absent means "killed before the first one": anything else
      * in its place (a symlink loop, an unreadable path) is an error, never a silent restart */
     struct stat ck;

@@ -324,6 +324,8 @@ static int load_results(sg_published *c, mapping *m, const char *path, sg_err *e
     }
     c->nfiles++;
     const int c5 = sg_csv_col(&t, "probe_top5");
+    /* the protocol of each row's evaluation, and the held-out-chosen accuracy BYOL's reports */
+    const int cproto = sg_csv_col(&t, "probe_protocol"), cheld = sg_csv_col(&t, "probe");
     int rc = 0;
     for (size_t r = 0; r < t.nrows && !rc; r++) {
         size_t line = r + 2;
@@ -357,6 +359,17 @@ static int load_results(sg_published *c, mapping *m, const char *path, sg_err *e
             break;
         }
         if (!strcmp(ps, "nan")) e.probe = NAN;
+        /* BYOL's linear evaluation chooses its lr and epoch on a held-out split and reports the
+         * test accuracy there: `probe`, not the best test epoch */
+        if (cproto >= 0 && cheld >= 0 && !strncmp(sg_csv_cell(&t, r, cproto), "byol:", 5)) {
+            const char *hs = sg_csv_cell(&t, r, cheld);
+            if (!hs[0] || !strcmp(hs, "nan")) {
+                e.probe = NAN;
+            } else if (parse_num(path, line, "probe", hs, 1, &e.probe, err)) {
+                rc = -1;
+                break;
+            }
+        }
         if (strcmp(cs, "nan") && parse_num(path, line, "collapse_std", cs, 1, &e.cstd, err)) {
             rc = -1;
             break;
@@ -411,8 +424,9 @@ static int load_results(sg_published *c, mapping *m, const char *path, sg_err *e
 /* ---- judging ----------------------------------------------------------------------------------
  */
 
-/* The number a result gives for the row's metric: top-1 is probe_best (the reference code's
- * best-test-epoch protocol, as published), top-5 the probe's top-5 at its chosen epoch. */
+/* The number a result gives for the row's metric: top-1 is probe_best (the best test epoch: the
+ * reference code's and SimSiam's evaluations report it), or `probe` for rows evaluated with
+ * BYOL's protocol (chosen on a held-out split); top-5 the probe's top-5 at its chosen epoch. */
 static double metric_of(const res_entry *e, int top5) { return top5 ? e->probe5 : e->probe; }
 
 static void judge(sg_published_row *row, const mapping *m, int ri) {

@@ -53,6 +53,8 @@ typedef struct {
 /* A results CSV with the real header; `drop` names a column to leave out (or NULL). */
 /* probe_top5 of every row write_results writes ("": not measured, as results before it) */
 static const char *g_top5 = "";
+/* probe_protocol and probe (the held-out-chosen accuracy) of every row ("": as before them) */
+static const char *g_protocol = "", *g_held = "";
 
 static void write_results(const char *path, const res *rows, int n, const char *drop) {
     int nc = sg_train_results_ncols(), nm = sg_machine_ncols();
@@ -88,6 +90,10 @@ static void write_results(const char *path, const res *rows, int n, const char *
                 v = r->probe;
             else if (!strcmp(k, "probe_top5"))
                 v = g_top5;
+            else if (!strcmp(k, "probe_protocol"))
+                v = g_protocol;
+            else if (!strcmp(k, "probe"))
+                v = g_held;
             else if (!strcmp(k, "collapse_std"))
                 v = r->cstd;
             else if (!strcmp(k, "method"))
@@ -277,6 +283,33 @@ int main(void) {
               "top-5 judged on probe_top5: %s, ours %.2f", sg_published_verdict_name(t5->verdict),
               t5->ours_mean);
         sg_published_free(&c5);
+    }
+    {
+        /* BYOL's evaluation chooses on a held-out split: its rows are judged on `probe` (70.0,
+         * a PASS against 70.00), never on probe_best (80.0, a FAIL); the reference protocol's
+         * rows keep probe_best whatever `probe` says */
+        char rb[1300];
+        path_of(rb, sizeof rb, "results-byol.csv");
+        const char *protos[2] = {"byol: sgd nesterov lr=0.4x1024/256 select=holdout(0.1)",
+                                 "reference: adam lr=0.0003 epochs=50"};
+        for (int k = 0; k < 2; k++) {
+            g_protocol = protos[k];
+            g_held = "70.00";
+            write_results(rb, ROWS, NROWS, NULL);
+            g_protocol = g_held = "";
+            const char *inb[2] = {rb, NULL};
+            sg_published_inputs ib = {inb, 1, suites, ref};
+            sg_published cb;
+            CHECK(sg_published_compute(&ib, &cb, &err) == 0, "protocol compute: %s", err.msg);
+            const sg_published_row *tm = find(&cb, "t-miss");
+            const double want = k == 0 ? 70.0 : 80.0;
+            CHECK(tm->verdict == (k == 0 ? SG_PUB_PASS : SG_PUB_FAIL) &&
+                      fabs(tm->ours_mean - want) < 1e-9,
+                  "%.9s rows judged on %s: %s, ours %.2f", protos[k],
+                  k == 0 ? "probe" : "probe_best", sg_published_verdict_name(tm->verdict),
+                  tm->ours_mean);
+            sg_published_free(&cb);
+        }
     }
     CHECK(c.count[SG_PUB_PASS] == 5 && c.count[SG_PUB_FAIL] == 2 &&
               c.count[SG_PUB_NOT_RUN] == 1 && c.count[SG_PUB_UNMAPPED] == 1 &&

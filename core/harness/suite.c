@@ -160,6 +160,16 @@ int sg_suite_load(sg_suite *s, const char *name_or_path, const char *suites_dir,
                 break;
             }
             s->nexpect++;
+        } else if (!strncmp(l, "duration", 8) && (l[8] == '=' || l[8] == ' ' || l[8] == '\t')) {
+            char *eq = strchr(l, '=');
+            const char *text = eq ? sg_trim(eq + 1) : "";
+            if (!eq || strspn(l + 8, " \t") != (size_t)(eq - l - 8) || !text[0] ||
+                strlen(text) >= sizeof s->duration) {
+                rc = sg_errf(err, "%s:%d: expected 'duration = TEXT' of 1 to %zu characters",
+                             s->path, lineno, sizeof s->duration - 1);
+                break;
+            }
+            snprintf(s->duration, sizeof s->duration, "%s", text);
         } else if (!strncmp(l, "answers ", 8)) {
             char *eq = strchr(l, '=');
             int r = -1;
@@ -182,7 +192,7 @@ int sg_suite_load(sg_suite *s, const char *name_or_path, const char *suites_dir,
             }
         } else {
             rc = sg_errf(err, "%s:%d: unknown statement '%.40s' (expected base, run, seeds, "
-                              "expect or answers)", s->path, lineno, l);
+                              "expect, answers or duration)", s->path, lineno, l);
         }
     }
     fclose(f);
@@ -722,6 +732,9 @@ int sg_suite_run_part(const sg_suite *s, const sg_suite_opts *o, const sg_suite_
     } else
         sg_info("suite %s: %d of %d runs pending%s", s->name, npending, s->nruns * s->nseeds,
                 o->jobs > 1 ? ", in parallel, one thread each" : "");
+    /* what the whole suite took where it was measured, so a user knows what to expect */
+    if (npending > 0 && s->duration[0])
+        sg_info("suite %s takes %s (the suite file's measurement)", s->name, s->duration);
     if (o->jobs <= 1) {
         for (int i = 0; i < npending; i++)
             if (run_one(s, o, pending_run[i], pending_seed[i], runs_dir, results, err)) return -1;

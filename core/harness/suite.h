@@ -44,6 +44,9 @@ typedef struct {
     char path[1024];
     char base[4096];
     int nruns, nseeds, nexpect;
+    /* `duration = TEXT`: how long the whole suite took where it was measured, and how (machine,
+     * --jobs); `suite run` prints it at the start. "" when the file does not say. */
+    char duration[256];
     sg_suite_run runs[SG_SUITE_MAX_RUNS];
     long seeds[SG_SUITE_MAX_SEEDS];
     sg_suite_expect expect[SG_SUITE_MAX_EXPECT];

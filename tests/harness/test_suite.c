@@ -75,6 +75,16 @@ int main(void) {
           "unknown statement named: %s", err.msg);
     CHECK(sg_suite_load(&s, "nosuch", root, &err) != 0 && strstr(err.msg, "nosuch.suite"),
           "missing suite names its path: %s", err.msg);
+    /* the measured duration the runner prints at its start */
+    write_file(bad, "run a = method.name=byol\nduration = 3 minutes with --jobs 2\n");
+    CHECK(sg_suite_load(&s, bad, ".", &err) == 0 && !strcmp(s.duration, "3 minutes with --jobs 2"),
+          "duration: [%s] %s", s.duration, err.msg);
+    write_file(bad, "run a = method.name=byol\nduration =\n");
+    CHECK(sg_suite_load(&s, bad, ".", &err) != 0 && strstr(err.msg, "bad.suite:2: expected 'duration"),
+          "an empty duration is refused: %s", err.msg);
+    write_file(bad, "run a = method.name=byol\ndurations = 3\n");
+    CHECK(sg_suite_load(&s, bad, ".", &err) != 0 && strstr(err.msg, "bad.suite:2: unknown statement"),
+          "durations is not duration: %s", err.msg);
 
     /* parallel children vs one after the other: same numbers (both one thread per run) */
     SG_CHECK(sg_suite_load(&s, path, "/nonexistent", &err) == 0, "%s", err.msg);

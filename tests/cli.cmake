@@ -211,3 +211,10 @@ foreach(part agree rerun rank_fails kill_resume suite nccl)
   set_tests_properties(dist.${part} PROPERTIES TIMEOUT 600 SKIP_RETURN_CODE 77
                        ENVIRONMENT "OMP_WAIT_POLICY=passive")
 endforeach()
+
+# conv.algo=auto through the command line: record, cache, resume without the cache (conv_auto.sh).
+add_test(NAME cli.train_conv_auto
+         COMMAND bash ${CMAKE_SOURCE_DIR}/tests/conv_auto.sh $<TARGET_FILE:stopgrad>
+                 ${CMAKE_BINARY_DIR}/test-tmp/cli-conv-auto)
+set_tests_properties(cli.train_conv_auto PROPERTIES PASS_REGULAR_EXPRESSION "conv_auto ok"
+                     TIMEOUT 300)

@@ -30,7 +30,15 @@ static void conv_bn(sg_resnet *net, const sg_backend *be, sg_params *p, sg_param
     char nm[64];
     snprintf(nm, sizeof nm, "%s%s.weight", prefix, cname);
     sg_conv_build(c, p, g, nm, net->N, C, H, W, K, R, stride, pad);
-    c->s.algo = sg_conv_algo_for(be, net->spec.conv_algo, &c->s);
+    sg_conv_algo want = net->spec.conv_algo;
+    for (int i = 0; i < net->spec.n_conv_choices; i++) {
+        const sg_conv_shape *t = &net->spec.conv_choices[i];
+        if (t->N == c->s.N && t->C == c->s.C && t->H == c->s.H && t->W == c->s.W &&
+            t->K == c->s.K && t->R == c->s.R && t->S == c->s.S && t->stride == c->s.stride &&
+            t->pad == c->s.pad)
+            want = (sg_conv_algo)t->algo;
+    }
+    c->s.algo = sg_conv_algo_for(be, want, &c->s);
     snprintf(nm, sizeof nm, "%s%s", prefix, bname);
     sg_bn_build(b, p, g, nm, net->N, K, c->s.P * c->s.Q, 1);
     track_conv(net, be, c);

@@ -22,6 +22,11 @@ typedef struct {
     /* the convolution algorithm asked for (conv.algo); a layer the backend cannot run it on
      * (all three passes, at its shape) keeps the backend's default */
     sg_conv_algo conv_algo;
+    /* per-shape algorithms (conv.algo=auto, core/nn/conv_auto.h): a layer whose shape is one of
+     * conv_choices[0..n) (algo ignored in the match) runs that entry's algo instead of
+     * conv_algo. The array must outlive sg_resnet_build only. */
+    const sg_conv_shape *conv_choices;
+    int n_conv_choices;
 } sg_resnet_spec;
 
 #define SG_RESNET_MAX_BLOCKS 16

@@ -22,6 +22,7 @@
 #include "core/dist/dist.h"
 #include "core/data/loader.h"
 #include "core/eval/eval.h"
+#include "core/nn/conv_auto.h"
 #include "core/ssl/train_config.h"
 #include "kernels/backend.h"
 #include "kernels/backend_machine.h"
@@ -43,7 +44,7 @@ static const char *const result_cols[] = {
     "predictor", "setting", "tag", "backend", "epochs", "steps", "final_loss", "collapse_std",
     "eff_rank_F", "probe", "probe_top5", "probe_epoch", "probe_epochs_run", "probe_final",
     "probe_best", "probe_best_epoch", "knn_acc", "knn_top5", "probe_protocol", "knn_protocol",
-    "img_per_s", "data_wait_frac", "wall_s"};
+    "img_per_s", "data_wait_frac", "wall_s", "conv_algos"};
 #define NRESULT_BASE ((int)(sizeof result_cols / sizeof result_cols[0]))
 
 int sg_train_results_ncols(void) { return NRESULT_BASE + sg_machine_ncols(); }
@@ -90,6 +91,13 @@ typedef struct {
     /* timing (not checkpointed) */
     double epoch_seconds, epoch_wait;
     long epoch_timed_steps;
+    /* conv.algo=auto (core/nn/conv_auto.h): the choice per conv shape, the shapes the trunk is
+     * built with, whether they were chosen now (then recorded in the run folder), its key */
+    sg_conv_auto_table conv_auto;
+    sg_conv_shape conv_auto_shapes[SG_CONV_AUTO_MAX];
+    int conv_auto_fresh;
+    sg_conv_auto_key conv_auto_key;
+    char conv_algos[256]; /* the results' conv_algos cell: "im2col:5,winograd:12" */
 } run;
 
 static int file_exists(const char *p) {
@@ -457,7 +465,8 @@ static int load_checkpoint(run *r, sg_err *err) {
 /* The temporary files of the run folder's atomic writes (core/base/file.h: NAME.tmp.PID.N) that a
  * kill cut short: the checkpoint's, config.cfg's and machine.csv's. */
 static void remove_partial_writes(const run *r) {
-    static const char *const ours[] = {"checkpoint.bin.tmp.", "config.cfg.tmp.", "machine.csv.tmp."};
+    static const char *const ours[] = {"checkpoint.bin.tmp.", "config.cfg.tmp.", "machine.csv.tmp.",
+                                       "conv-algo.csv.tmp."};
     DIR *d = opendir(r->dir);
     if (!d) return;
     struct dirent *e;
@@ -581,7 +590,7 @@ static void setting_string(const sg_config *c, char *buf, size_t len) {
     for (int i = 0; i < n; i++) {
         const char *k = s[i].key;
         if (!sg_config_is_set(c, k) || !strncmp(k, "run.", 4) || !strcmp(k, "trainer.threads") ||
-            !strcmp(k, "data.dir") || !strcmp(k, "data.workers"))
+            !strcmp(k, "data.dir") || !strcmp(k, "data.workers") || !strcmp(k, "conv.algo_cache"))
             continue;
         int w = snprintf(buf + at, len - at, "%s%s=%s", at ? ";" : "", k, sg_config_text(c, k));
         if (w < 0 || (size_t)w >= len - at) break;
@@ -629,6 +638,7 @@ static int append_result(run *r, const sg_train_summary *sum, sg_err *err) {
     sg_csv_row_double(&row, sum->img_per_s);
     sg_csv_row_double(&row, sum->data_wait_frac);
     sg_csv_row_double(&row, sum->wall_s);
+    sg_csv_row_str(&row, r->conv_algos);
     sg_machine_row(&mach, &row);
     int rc = sg_csv_append(sg_config_str(c, "run.results"), sg_train_results_ncols(),
                            sg_train_results_header(), &row, 1, err);
@@ -773,6 +783,81 @@ static int ranks_agree(run *r, sg_err *err) {
 
 /* ---- the run ----------------------------------------------------------------------------------- */
 
+/* conv.algo=auto on the CPU backend: the algorithm of each distinct conv shape of the trunk.
+ * The run folder's conv-algo.csv, when there (a resume, or a rerun into the same folder), is the
+ * choice and is used exactly; otherwise rank 0 takes it from the cache or measures it, every
+ * rank gets rank 0's, and setup records it in the folder. */
+static int conv_auto_resolve(run *r, const sg_ssl_settings *set, const sg_train_opts *opts,
+                             sg_err *err) {
+    sg_conv_auto_table *t = &r->conv_auto;
+    if (sg_conv_auto_shapes(&set->trunk, set->batch, r->be, t, err)) return -1;
+    char path[4300];
+    snprintf(path, sizeof path, "%s/conv-algo.csv", r->dir);
+    if (sg_file_exists(path)) {
+        sg_conv_auto_table rec;
+        if (sg_conv_auto_read_run(path, &rec, err)) return -1;
+        for (int i = 0; i < t->n; i++) {
+            const sg_conv_auto_choice *e = sg_conv_auto_find(&rec, &t->c[i].s);
+            const sg_conv_shape *s = &t->c[i].s;
+            if (!e)
+                return sg_errf(err, "%s has no conv.algo=auto choice for the shape N=%d C=%d "
+                                    "H=%d W=%d K=%d R=%d stride=%d: not this run's record",
+                               path, s->N, s->C, s->H, s->W, s->K, s->R, s->stride);
+            if ((int)sg_conv_algo_for(r->be, (sg_conv_algo)e->s.algo, s) != e->s.algo)
+                return sg_errf(err, "%s: this build cannot run the recorded %s at N=%d C=%d "
+                                    "H=%d W=%d K=%d R=%d stride=%d", path,
+                               sg_conv_algo_names[e->s.algo], s->N, s->C, s->H, s->W, s->K,
+                               s->R, s->stride);
+            t->c[i].s.algo = e->s.algo;
+            memcpy(t->c[i].sec, e->sec, sizeof e->sec);
+        }
+        sg_info("conv.algo=auto: the choices recorded in %s", path);
+    } else if (opts->resume && file_exists(r->ckpt_path)) {
+        return sg_errf(err, "--resume: %s, the conv.algo=auto choices the run was started with, "
+                            "is missing: the run cannot be continued as it was computed", path);
+    } else {
+        int measured = 0;
+        if (r->rank == 0) {
+            sg_machine mach;
+            if (sg_machine_probe_backend(&mach, r->be, sg_cpu_get_threads(), err)) return -1;
+            sg_conv_auto_key *k = &r->conv_auto_key;
+            snprintf(k->machine_id, sizeof k->machine_id, "%s", mach.machine_id);
+            snprintf(k->build, sizeof k->build, "%s %s %s", mach.git_commit, mach.build_type,
+                     mach.build_flags);
+            snprintf(k->backend, sizeof k->backend, "%s", r->be->name);
+            k->threads = sg_cpu_get_threads();
+            char cache[4096];
+            const char *cp = sg_config_str(r->cfg, "conv.algo_cache");
+            if (cp[0])
+                snprintf(cache, sizeof cache, "%s", cp);
+            else
+                sg_conv_auto_default_cache(cache, sizeof cache);
+            measured = sg_conv_auto_choose(r->be, t, k, cache, NULL, NULL);
+            sg_info("conv.algo=auto: %d conv shape(s), %d measured, %d from the cache %s",
+                    t->n, measured, t->n - measured, cache[0] ? cache : "(none)");
+        }
+        if (r->ranks > 1 && sg_dist_bcast_bytes(t, sizeof *t, 0, err)) return -1;
+        r->conv_auto_fresh = 1;
+    }
+    for (int i = 0; i < t->n; i++) {
+        const sg_conv_auto_choice *e = &t->c[i];
+        char times[160] = "";
+        size_t at = 0;
+        for (int a = SG_CONV_IM2COL; a < SG_CONV_ALGO_COUNT; a++)
+            if (e->sec[a] >= 0 && at < sizeof times) {
+                int w = snprintf(times + at, sizeof times - at, " %s %.3f ms",
+                                 sg_conv_algo_names[a], e->sec[a] * 1e3);
+                at += w > 0 ? (size_t)w : 0;
+            }
+        if (r->rank == 0)
+            sg_info("  N=%d C=%d %dx%d K=%d %dx%d/%d (%d layer(s)): %s;%s", e->s.N, e->s.C,
+                    e->s.H, e->s.W, e->s.K, e->s.R, e->s.S, e->s.stride, e->layers,
+                    sg_conv_algo_names[e->s.algo], times);
+        r->conv_auto_shapes[i] = e->s;
+    }
+    return 0;
+}
+
 static int setup(run *r, const sg_train_opts *opts, sg_err *err) {
     const sg_config *c = r->cfg;
     const char *bname = sg_config_str(c, "trainer.backend");
@@ -822,18 +907,6 @@ static int setup(run *r, const sg_train_opts *opts, sg_err *err) {
                              (uint64_t)sg_config_int(c, "trainer.seed"), limit, r->hbe, err))
         return SG_TRAIN_BAD_INPUT;
     r->spe = sg_loader_steps_per_epoch(r->loader);
-    sg_ssl_settings set;
-    if (sg_train_settings(c, r->C, r->S, r->S, r->spe, &set, err)) return -1;
-    set.batch = B / K; /* one micro-batch of this rank's slice of the global batch */
-    set.ranks = r->ranks;
-    r->total_steps = set.total_steps;
-    if (sg_ssl_build(&r->m, &set, r->be, err)) return -1;
-    const size_t view_floats = (size_t)B * r->C * r->S * r->S;
-    for (int v = 0; v < 2; v++) {
-        r->xh[v] = r->be->host_alloc(r->be, view_floats * sizeof(float));
-        if (!r->xh[v]) return sg_errf(err, "out of memory: host staging of a batch");
-    }
-
     r->config_hash = sg_train_config_hash(c);
     const char *name = sg_config_str(c, "run.name");
     if (strlen(name) >= sizeof r->run_id) {
@@ -855,6 +928,24 @@ static int setup(run *r, const sg_train_opts *opts, sg_err *err) {
     snprintf(r->steps_path, sizeof r->steps_path, "%s/steps.csv", r->dir);
     snprintf(r->epochs_path, sizeof r->epochs_path, "%s/epochs.csv", r->dir);
     snprintf(r->ckpt_path, sizeof r->ckpt_path, "%s/checkpoint.bin", r->dir);
+    sg_ssl_settings set;
+    if (sg_train_settings(c, r->C, r->S, r->S, r->spe, &set, err)) return -1;
+    set.batch = B / K; /* one micro-batch of this rank's slice of the global batch */
+    set.ranks = r->ranks;
+    r->total_steps = set.total_steps;
+    if (!strcmp(sg_config_str(c, "conv.algo"), "auto") && !strcmp(r->be->name, "cpu")) {
+        if (conv_auto_resolve(r, &set, opts, err)) return -1;
+        set.trunk.conv_choices = r->conv_auto_shapes;
+        set.trunk.n_conv_choices = r->conv_auto.n;
+    }
+    if (sg_ssl_build(&r->m, &set, r->be, err)) return -1;
+    sg_conv_auto_summary(&r->m.trunk, r->conv_algos, sizeof r->conv_algos);
+    const size_t view_floats = (size_t)B * r->C * r->S * r->S;
+    for (int v = 0; v < 2; v++) {
+        r->xh[v] = r->be->host_alloc(r->be, view_floats * sizeof(float));
+        if (!r->xh[v]) return sg_errf(err, "out of memory: host staging of a batch");
+    }
+
     if (check_not_recorded(r, err)) return -1;
 
     /* with several ranks, rank 0 alone creates, cuts and writes the run folder's files; every
@@ -915,6 +1006,11 @@ static int setup(run *r, const sg_train_opts *opts, sg_err *err) {
         snprintf(mp, sizeof mp, "%s/machine.csv", r->dir);
         if (sg_machine_probe_backend(&mach, r->be, sg_cpu_get_threads(), err) || sg_machine_write_csv(&mach, mp, err))
             return -1;
+    }
+    if (r->conv_auto_fresh) {
+        char ap[4300];
+        snprintf(ap, sizeof ap, "%s/conv-algo.csv", r->dir);
+        if (sg_conv_auto_write_run(ap, &r->conv_auto, &r->conv_auto_key, err)) return -1;
     }
     if (sg_csv_stream_open(&r->steps_csv, r->steps_path, NSTEP_COLS, step_cols, err) ||
         sg_csv_stream_open(&r->epochs_csv, r->epochs_path, NEPOCH_COLS, epoch_cols, err))

@@ -122,9 +122,15 @@ static const sg_cfg_spec schema[] = {
     {"trainer.seed", SG_CFG_INT, "1", 0, 4294967295.0, NULL, "seed of weights, order and augmentation"},
     {"trainer.threads", SG_CFG_INT, "0", 0, 4096, NULL, "compute threads (0 = all cores)"},
     {"trainer.backend", SG_CFG_ENUM, "cpu", 0, 0, "cpu|cuda", "kernel backend"},
-    {"conv.algo", SG_CFG_ENUM, "default", 0, 0, "default|im2col|winograd|dnnl",
+    {"conv.algo", SG_CFG_ENUM, "default", 0, 0, "default|im2col|winograd|dnnl|auto",
      "convolution algorithm where the backend runs it (winograd: the CPU's 3x3 stride-1 layers; "
-     "dnnl: oneDNN, CPU); other layers keep the backend's default (im2col + sgemm)"},
+     "dnnl: oneDNN, CPU); other layers keep the backend's default (im2col + sgemm). auto (CPU "
+     "backend): each distinct conv shape runs the algorithm measured fastest there in its three "
+     "passes (ties: im2col), cached in conv.algo_cache and recorded in the run folder "
+     "(conv-algo.csv, which a resume reuses); on CUDA auto is the default"},
+    {"conv.algo_cache", SG_CFG_STRING, "", 0, 0, NULL,
+     "conv.algo=auto's cache of measured choices (empty: $XDG_CACHE_HOME/stopgrad/conv-algo.csv, "
+     "else $HOME/.cache/stopgrad/conv-algo.csv); rows of another machine or build are ignored"},
     {"trainer.checkpoint_every", SG_CFG_INT, "0", 0, 1e12, NULL,
      "write a checkpoint every N steps (0 = at epoch ends only)"},
     /* evaluation */
@@ -186,7 +192,8 @@ sg_config *sg_train_config_new(void) {
  * valid run that is not bit-identical to an uninterrupted one.) */
 static const char *const unhashed_keys[] = {"data.dir",     "data.workers", "trainer.threads",
                                             "trainer.checkpoint_every",     "run.dir",
-                                            "run.name",     "run.results",  "run.tag"};
+                                            "run.name",     "run.results",  "run.tag",
+                                            "conv.algo_cache"};
 
 int sg_train_config_key_hashed(const char *key) {
     for (size_t i = 0; i < sizeof unhashed_keys / sizeof unhashed_keys[0]; i++)
@@ -326,8 +333,11 @@ int sg_train_settings(const sg_config *c, int in_channels, int H, int W, long st
     else
         s->trunk.stem = enum_is(c, "model.stem", "imagenet") ? SG_STEM_IMAGENET : SG_STEM_CIFAR;
     s->trunk.in_channels = in_channels;
-    s->trunk.conv_algo =
-        (sg_conv_algo)enum_index(c, "conv.algo", sg_conv_algo_names, SG_CONV_ALGO_COUNT);
+    /* auto: the default until the run resolves it shape by shape (core/nn/conv_auto.h) */
+    s->trunk.conv_algo = enum_is(c, "conv.algo", "auto")
+                             ? SG_CONV_DEFAULT
+                             : (sg_conv_algo)enum_index(c, "conv.algo", sg_conv_algo_names,
+                                                        SG_CONV_ALGO_COUNT);
     s->trunk.H = H;
     s->trunk.W = W;
     s->proj_hidden = (int)sg_config_int(c, "model.proj_hidden");

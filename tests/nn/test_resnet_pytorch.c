@@ -19,7 +19,7 @@ static void check_trunk(const char *name, int depth) {
     if (!fx.count) return;
     const sg_backend *be = sg_backend_get("cpu");
     const int N = 4;
-    sg_resnet_spec spec = {depth, SG_STEM_IMAGENET, 0.0625, 3, 48, 40, SG_CONV_DEFAULT};
+    sg_resnet_spec spec = {depth, SG_STEM_IMAGENET, 0.0625, 3, 48, 40, SG_CONV_DEFAULT, NULL, 0};
     sg_params pm, p;
     sg_arena am, a;
     sg_resnet net;
@@ -91,7 +91,7 @@ int main(void) {
     sg_resnet net;
     sg_err err;
     sg_params_init_measure(&pm);
-    sg_resnet_spec stl = {18, SG_STEM_IMAGENET, 1.0, 3, 96, 96, SG_CONV_DEFAULT};
+    sg_resnet_spec stl = {18, SG_STEM_IMAGENET, 1.0, 3, 96, 96, SG_CONV_DEFAULT, NULL, 0};
     CHECK(sg_resnet_build(&net, &stl, 4, &pm, SG_PG_TRUNK, sg_backend_get("cpu"), &err) == 0, "%s",
           err.msg);
     CHECK(net.feat_dim == 512 && net.final_HW == 9, "STL-10 trunk: feat %d, final %d pixels",
@@ -100,14 +100,14 @@ int main(void) {
           pm.total);
     sg_params_free(&pm);
     sg_params_init_measure(&pm);
-    sg_resnet_spec in50 = {50, SG_STEM_IMAGENET, 1.0, 3, 224, 224, SG_CONV_DEFAULT};
+    sg_resnet_spec in50 = {50, SG_STEM_IMAGENET, 1.0, 3, 224, 224, SG_CONV_DEFAULT, NULL, 0};
     CHECK(sg_resnet_build(&net, &in50, 2, &pm, SG_PG_TRUNK, sg_backend_get("cpu"), &err) == 0, "%s",
           err.msg);
     CHECK(net.feat_dim == 2048 && pm.total == 23508032,
           "ResNet-50 trunk: feat %d, %zu parameters (torchvision without fc: 23508032)",
           net.feat_dim, pm.total);
     sg_params_free(&pm);
-    sg_resnet_spec bad = {34, SG_STEM_IMAGENET, 1.0, 3, 96, 96, SG_CONV_DEFAULT};
+    sg_resnet_spec bad = {34, SG_STEM_IMAGENET, 1.0, 3, 96, 96, SG_CONV_DEFAULT, NULL, 0};
     sg_params_init_measure(&pm);
     CHECK(sg_resnet_build(&net, &bad, 2, &pm, SG_PG_TRUNK, sg_backend_get("cpu"), &err) != 0 &&
               strstr(err.msg, "model.depth: 34") != NULL,

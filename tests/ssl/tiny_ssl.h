@@ -12,7 +12,7 @@
 static inline sg_ssl_settings tiny_ssl(double width, int hidden, int D, int batch) {
     sg_ssl_settings s;
     memset(&s, 0, sizeof s);
-    s.trunk = (sg_resnet_spec){18, SG_STEM_CIFAR, width, 3, 16, 16, SG_CONV_DEFAULT};
+    s.trunk = (sg_resnet_spec){18, SG_STEM_CIFAR, width, 3, 16, 16, SG_CONV_DEFAULT, NULL, 0};
     s.proj_hidden = hidden;
     s.proj_out = D;
     s.pred_hidden = hidden;

@@ -48,7 +48,10 @@ static double timed(sg_ssl *m, void (*fn)(sg_ssl *), sg_err *err, int *rc) {
 
 static void one_step(sg_ssl *m) { (void)sg_ssl_step(m); }
 
-int sg_kb_dist_run(const sg_kb_suite *s, const sg_kb_opts *o, sg_err *err) {
+int sg_kb_dist_run(const sg_kb_suite *all, const sg_kb_opts *o, sg_err *err) {
+    static sg_kb_suite sel;
+    if (sg_kb_select(all, o->configs, &sel, err)) return -1;
+    const sg_kb_suite *s = &sel;
     const sg_dist_world *w = sg_dist_get();
     const int R = o->repetitions, N = w->size;
     sg_csv_row rows[SG_KB_MAX_CONFIGS];
@@ -62,7 +65,6 @@ int sg_kb_dist_run(const sg_kb_suite *s, const sg_kb_opts *o, sg_err *err) {
     double *ar = malloc((size_t)R * sizeof *ar), *st = malloc((size_t)R * sizeof *st);
     if (!ar || !st) rc = sg_errf(err, "out of memory");
     for (int i = 0; i < s->nconfigs && rc == 0; i++) {
-        if (o->configs && !strstr(o->configs, s->configs[i].name)) continue;
         sg_ssl_settings set;
         int C, S;
         const char *dataset;

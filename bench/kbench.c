@@ -201,6 +201,30 @@ static int kb_apply(sg_config *c, const char *text, sg_err *err) {
     return rc;
 }
 
+int sg_kb_select(const sg_kb_suite *s, const char *configs, sg_kb_suite *sel, sg_err *err) {
+    *sel = *s;
+    if (!configs || !configs[0]) return 0;
+    sel->nconfigs = 0;
+    char *buf = strdup(configs), *save = NULL; /* a list of any length, none of it dropped */
+    SG_CHECK(buf != NULL, "out of memory");
+    int rc = 0;
+    for (char *t = strtok_r(buf, ",", &save); t && !rc; t = strtok_r(NULL, ",", &save)) {
+        int found = -1, twice = 0;
+        for (int i = 0; i < s->nconfigs; i++)
+            if (!strcmp(s->configs[i].name, t)) found = i;
+        /* each at most once: sel has room for the suite's configs, not for repeats */
+        for (int i = 0; i < sel->nconfigs; i++) twice |= !strcmp(sel->configs[i].name, t);
+        if (found < 0)
+            rc = sg_errf(err, "--configs: %s has no config '%s'", s->path, t);
+        else if (twice)
+            rc = sg_errf(err, "--configs: config '%s' is named twice", t);
+        else
+            sel->configs[sel->nconfigs++] = s->configs[found];
+    }
+    free(buf);
+    return rc;
+}
+
 int sg_kb_config_settings(const sg_kb_suite *s, int i, sg_ssl_settings *set, int *C, int *S,
                           const char **dataset, sg_err *err) {
     sg_config *c = sg_train_config_new();
@@ -637,31 +661,13 @@ int sg_kb_run(const sg_kb_suite *s, const sg_kb_opts *o, sg_err *err) {
     snprintf(shape, sizeof shape, "mib=%d", s->copy_mib);
     int copy = kb_add_bench(&k, KB_CEIL_COPY, "copy", shape, -1);
     /* --configs: the named configurations only (each must exist) */
-    sg_kb_suite sel = *s;
-    if (o->configs && o->configs[0]) {
-        sel.nconfigs = 0;
-        char *buf = strdup(o->configs), *save = NULL; /* a list of any length, none of it dropped */
-        SG_CHECK(buf != NULL, "out of memory");
-        for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-            int found = -1, twice = 0;
-            for (int i = 0; i < s->nconfigs; i++)
-                if (!strcmp(s->configs[i].name, t)) found = i;
-            /* each at most once: sel has room for the suite's configs, not for repeats */
-            for (int i = 0; i < sel.nconfigs; i++) twice |= !strcmp(sel.configs[i].name, t);
-            if (found < 0 || twice) {
-                if (found < 0)
-                    rc = sg_errf(err, "--configs: %s has no config '%s'", s->path, t);
-                else
-                    rc = sg_errf(err, "--configs: config '%s' is named twice", t);
-                free(buf);
-                goto done;
-            }
-            sel.configs[sel.nconfigs++] = s->configs[found];
-        }
-        free(buf);
-        s = &sel;
-        k.suite = s;
+    static sg_kb_suite sel;
+    if (sg_kb_select(s, o->configs, &sel, err)) {
+        rc = -1;
+        goto done;
     }
+    s = &sel;
+    k.suite = s;
     for (int i = 0; i < s->nconfigs && rc == 0; i++) {
         sg_info("tracing %s", s->configs[i].name);
         rc = kb_trace(&k, i, err);
@@ -734,7 +740,7 @@ int sg_kb_run(const sg_kb_suite *s, const sg_kb_opts *o, sg_err *err) {
     struct tm tm;
     gmtime_r(&now, &tm);
     strftime(tbuf, sizeof tbuf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    snprintf(run_id, sizeof run_id, "bench-%s-%s-%s-%ld", s->name, o->be->name, mach.machine_id,
+    snprintf(run_id, sizeof run_id, "bench-%.40s-%s-%s-%ld", s->name, o->be->name, mach.machine_id,
              (long)now);
     rcx.run_id = run_id;
     rcx.time_utc = tbuf;

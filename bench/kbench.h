@@ -74,6 +74,10 @@ typedef struct {
  * error (message in err). */
 int sg_kb_run(const sg_kb_suite *s, const sg_kb_opts *o, sg_err *err);
 
+/* sel <- s with only the comma-separated configurations `configs` (NULL or "": all), each named
+ * once and existing; else -1 with an error naming the one that is not. */
+int sg_kb_select(const sg_kb_suite *s, const char *configs, sg_kb_suite *sel, sg_err *err);
+
 /* The model settings of the suite's configuration i, its input channels and side, and its
  * dataset's name (static storage). Errors name the suite file and the configuration. */
 int sg_kb_config_settings(const sg_kb_suite *s, int i, sg_ssl_settings *set, int *C, int *S,

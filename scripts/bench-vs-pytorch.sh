@@ -9,8 +9,10 @@
 #   CONFIG, one of suites/kernels-cpu.bench's configurations:
 #   stl10            ResNet-18 with the 7x7/2 stem at 96x96, batch 64 (conv.algo default)
 #   stl10_winograd   the same with conv.algo=winograd
+#   stl10_dnnl       the same with conv.algo=dnnl (oneDNN)
 #   fmnist           the quick suite's model: ResNet-18 at 1/8 width, CIFAR stem, 20x20, batch 64
 #   fmnist_winograd  the same with conv.algo=winograd
+#   fmnist_dnnl      the same with conv.algo=dnnl (what conv.algo=auto chose here at every layer)
 # Heads as stopgrad's defaults (projector 512-512-128, predictor 128-512-128) on both sides;
 # data loading excluded on both sides. --breakdown then times every kernel of stopgrad's step
 # once (stopgrad bench) and prints the kernels with the largest share of it.
@@ -21,12 +23,12 @@ cd "$(dirname "$0")/.."
 config=stl10 threads=2 rounds=5 build=build breakdown=0
 while [ $# -gt 0 ]; do
   case "$1" in
-    stl10|stl10_winograd|fmnist|fmnist_winograd) config=$1 ;;
+    stl10|stl10_winograd|stl10_dnnl|fmnist|fmnist_winograd|fmnist_dnnl) config=$1 ;;
     --threads) threads=$2; shift ;;
     --rounds) rounds=$2; shift ;;
     --build) build=$2; shift ;;
     --breakdown) breakdown=1 ;;
-    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
     *) echo "bench-vs-pytorch.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
   shift

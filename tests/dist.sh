@@ -26,6 +26,11 @@ fail() { echo "FAIL: $*"; exit 1; }
 
 command -v mpirun >/dev/null || { echo "SKIP: mpirun not found (scripts/setup.sh installs openmpi-bin)"; exit 77; }
 "$SG" version | grep -q "MPI: yes" || { echo "SKIP: this stopgrad was built without MPI"; exit 77; }
+# Sanitizer builds: Open MPI and its dlopen'd components keep allocations until exit, which
+# LeakSanitizer reports from frames it cannot name (so no suppression can single them out). The
+# ranks run without leak detection; every other ASan and UBSan check stays on, and the same code
+# paths run leak-checked in the one-process tests.
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
 MPIRUN=(mpirun --oversubscribe -np 2)
 [ "$(id -u)" = 0 ] && MPIRUN+=(--allow-run-as-root)
 # each rank one compute thread: two ranks share this machine's cores
@@ -138,8 +143,10 @@ EOS
   [ "$(id -u)" = 0 ] && export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
   "$SG" suite run ./dp.suite --out out --quiet > suite.log 2>&1 || fail "suite run: $(tail -5 suite.log)"
   grep -q "mpirun -np 2 .* train .*dp-two-s1.cfg" suite.log || fail "the ranks=2 run was not started with mpirun: $(grep two suite.log | head -3)"
-  col=$(head -1 out/results.csv | tr ',' '\n' | grep -nx ranks | cut -d: -f1)
-  got=$(tail -n +2 out/results.csv | awk -F, -v c="$col" '{ print $1 ":" $c }' | sort | tr '\n' ' ')
+  # ranks is the 4th column from the end (ranks, ranks_per_node, mpi, nccl: no commas), while
+  # cells before it may hold quoted commas
+  [ "$(head -1 out/results.csv 2> /dev/null | awk -F, '{ print $(NF-3) }')" = ranks ] || fail "no ranks column 4th from the end"
+  got=$(tail -n +2 out/results.csv | awk -F, '{ print $1 ":" $(NF-3) }' | sort | tr '\n' ' ')
   [ "$got" = "dp-one-s1:1 dp-two-s1:2 " ] || fail "results rows (run:ranks): $got"
   "$SG" suite run ./dp.suite --out out --quiet > again.log 2>&1 || fail "second suite run: $(tail -3 again.log)"
   [ "$(tail -n +2 out/results.csv | wc -l)" = 2 ] || fail "the second suite run recorded rows again"

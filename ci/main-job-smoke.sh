@@ -32,10 +32,11 @@ if [ "$rc" != 0 ] && [ "$rc" != 1 ]; then
   echo "main-job smoke: FAILED: the suite exited with $rc (2: bad usage or input; other: a crash)" >&2
   exit 1
 fi
-runs=$(grep -c '^run ' suites/quick.suite)
+# one row per (run, seed): the suite's runs times its seeds
+runs=$(( $(grep -c '^run ' suites/quick.suite) * $(sed -n 's/^seeds *= *//p' suites/quick.suite | wc -w) ))
 rows=$(($(wc -l < "$out/results.csv") - 1))
 if [ "$rows" != "$runs" ]; then
-  echo "main-job smoke: FAILED: $out/results.csv has $rows rows, the suite has $runs runs" >&2
+  echo "main-job smoke: FAILED: $out/results.csv has $rows rows, the suite has $runs (run, seed) pairs" >&2
   exit 1
 fi
-echo "main-job smoke: passed (suite exit $rc at smoke size; $rows of $runs runs recorded in $out)"
+echo "main-job smoke: passed (suite exit $rc at smoke size; $rows of $runs (run, seed) pairs recorded in $out)"

@@ -514,14 +514,39 @@ static inline void pool_window(int p, int stride, int pad, int k, int H, int *lo
     *hi = h0 + k > H ? H : h0 + k;
 }
 
+/* One window of output (p, q) in the plain scalar form, for the windows the border clips. */
+static inline void maxpool_window(const float *xp, int W, int hs, int he, int ws, int we, float *yo,
+                                  int32_t *ao) {
+    int32_t bi = hs * W + ws;
+    float best = xp[bi];
+    for (int h = hs; h < he; h++)
+        for (int w = ws; w < we; w++) {
+            float v = xp[h * W + w];
+            if (v > best || (isnan(v) && !isnan(best))) {
+                best = v;
+                bi = h * W + w;
+            }
+        }
+    *yo = best;
+    *ao = bi;
+}
+
 /* x[N,C,H,W] -> y, argmax [N,C,P,Q]; first max in row-major window order wins ties, and a NaN
- * wins over numbers (max-pool propagates NaN as PyTorch's does). */
+ * wins over numbers (max-pool propagates NaN as PyTorch's does).
+ * A row of outputs whose windows the border does not clip is done offset by offset: each of the
+ * k*k window offsets, in row-major order, updates every output of the row with a select, which
+ * the compiler vectorises. Every window still sees its elements in the same order with the same
+ * rule as the scalar form, so the outputs and argmaxes are the same bits. */
 static void cpu_maxpool_fwd(const sg_backend *be, const sg_pool_shape *s, const float *x,
                             float *y, int32_t *argmax) {
     (void)be;
-    const int H = s->H, W = s->W, P = s->P, Q = s->Q;
+    const int H = s->H, W = s->W, P = s->P, Q = s->Q, k = s->k, st = s->stride, pad = s->pad;
     const ptrdiff_t planes = (ptrdiff_t)s->N * s->C;
     const size_t total = (size_t)planes * H * W;
+    /* outputs [q0, q1) of a row have unclipped columns: q*st - pad >= 0 and q*st - pad + k <= W */
+    int q0 = (pad + st - 1) / st, q1 = W - k + pad >= 0 ? (W - k + pad) / st + 1 : 0;
+    if (q1 > Q) q1 = Q;
+    if (q0 > q1) q0 = q1;
 #pragma omp parallel for schedule(static) if (total >= SG_NN_PAR_MIN)
     for (ptrdiff_t pl = 0; pl < planes; pl++) {
         const float *xp = x + (size_t)pl * H * W;
@@ -529,23 +554,34 @@ static void cpu_maxpool_fwd(const sg_backend *be, const sg_pool_shape *s, const 
         int32_t *ap = argmax + (size_t)pl * P * Q;
         for (int p = 0; p < P; p++) {
             int hs, he;
-            pool_window(p, s->stride, s->pad, s->k, H, &hs, &he);
+            pool_window(p, st, pad, k, H, &hs, &he);
+            float *yr = yp + (size_t)p * Q;
+            int32_t *ar = ap + (size_t)p * Q;
             for (int q = 0; q < Q; q++) {
+                if (q >= q0 && q < q1) continue;
                 int ws, we;
-                pool_window(q, s->stride, s->pad, s->k, W, &ws, &we);
-                int32_t bi = hs * W + ws;
-                float best = xp[bi];
-                for (int h = hs; h < he; h++)
-                    for (int w = ws; w < we; w++) {
-                        float v = xp[h * W + w];
-                        if (v > best || (isnan(v) && !isnan(best))) {
-                            best = v;
-                            bi = h * W + w;
-                        }
-                    }
-                yp[p * Q + q] = best;
-                ap[p * Q + q] = bi;
+                pool_window(q, st, pad, k, W, &ws, &we);
+                maxpool_window(xp, W, hs, he, ws, we, &yr[q], &ar[q]);
             }
+            if (q0 >= q1) continue;
+            /* the window's first element (hs, ws), as the scalar form starts */
+            for (int q = q0; q < q1; q++) {
+                const int32_t i0 = hs * W + q * st - pad;
+                yr[q] = xp[i0];
+                ar[q] = i0;
+            }
+            for (int h = hs; h < he; h++)
+                for (int dw = 0; dw < k; dw++) {
+                    const float *xr = xp + (size_t)h * W + dw - pad;
+                    const int32_t ib = h * W + dw - pad;
+#pragma omp simd
+                    for (int q = q0; q < q1; q++) {
+                        const float v = xr[q * st], b = yr[q];
+                        const int take = v > b || (isnan(v) && !isnan(b));
+                        yr[q] = take ? v : b;
+                        ar[q] = take ? ib + q * st : ar[q];
+                    }
+                }
         }
     }
 }

@@ -553,6 +553,9 @@ int oc_maxpool_fwd(oc_run *r) {
     double *xd = OC_D(r, nx), *yd = OC_D(r, ny);
     if (oc_alloc_status(r)) return -1;
     oc_uniform(r, x, nx, -1, 1);
+    /* on a grid of 9 values: windows hold equal maxima, so the tie rule (the first in row-major
+     * window order) is checked, not only the max */
+    for (size_t i = 0; i < nx; i++) x[i] = roundf(x[i] * 4.0f) / 4.0f;
     oc_uniform(r, y, ny, -100, 100);
     for (size_t i = 0; i < ny; i++) am[i] = -7;
     oc_to_double(x, xd, nx);

@@ -1,8 +1,8 @@
 /* Max-pool forward/backward of the CPU backend: ResNet's 3x3 stride-2 pad-1 stem pool and random
  * geometries (odd sizes, overlapping and disjoint windows, padding), against the double
  * reference (y and argmax exact, dx to rounding); argmax checked on its own (inside the window,
- * holds the max, first in row-major window order on ties), inputs with many ties and all-negative
- * inputs (padding must act as -inf, not 0); repeated calls bit-identical, 1 and 2 threads; and
+ * holds the max, first in row-major window order on ties), inputs with many ties, with NaNs (the
+ * first NaN of a window wins) and all-negative inputs (padding must act as -inf, not 0); repeated calls bit-identical, 1 and 2 threads; and
  * the reference backward against central finite differences of the reference forward on inputs
  * without ties. */
 #include <string.h>
@@ -38,7 +38,7 @@ static int argmax_valid(const sg_pool_shape *s, const float *x, const float *y,
 }
 
 /* input kinds */
-enum { UNIFORM, TIES, NEGATIVE };
+enum { UNIFORM, TIES, NEGATIVE, NANS };
 
 typedef struct {
     float *y, *dx;
@@ -60,8 +60,14 @@ static void check_shape(const sg_backend *be, const sg_pool_shape *s, int kind, 
     } else {
         tu_fill(x, nx, seed, 1, -1.0f, 1.0f);
     }
-    if (kind == TIES) /* four levels: most windows hold several equal maxima */
+    if (kind == TIES || kind == NANS) /* four levels: most windows hold several equal maxima */
         for (size_t i = 0; i < nx; i++) x[i] = floorf(x[i] * 2.0f) * 0.5f;
+    if (kind == NANS) { /* and a NaN in one cell of 16: the first NaN of a window wins */
+        sg_rng rn;
+        sg_rng_init(&rn, seed, 3, 0, 0);
+        for (size_t i = 0; i < nx; i++)
+            if ((sg_rng_u32(&rn) & 15) == 0) x[i] = NAN;
+    }
     tu_fill(dy, ny, seed, 2, -1.0f, 1.0f);
 
     for (int r = 0; r < 2; r++) {
@@ -73,8 +79,9 @@ static void check_shape(const sg_backend *be, const sg_pool_shape *s, int kind, 
               memcmp(o[0].dx, o[1].dx, nx * sizeof(float)) == 0,
           "maxpool N%d C%d %dx%d k%d s%d p%d: two calls differ", s->N, s->C, s->H, s->W, s->k,
           s->stride, s->pad);
-    CHECK(argmax_valid(s, x, o[0].y, o[0].am), "argmax N%d C%d %dx%d k%d s%d p%d kind %d", s->N,
-          s->C, s->H, s->W, s->k, s->stride, s->pad, kind);
+    if (kind != NANS) /* the independent check compares values, which NaN defeats */
+        CHECK(argmax_valid(s, x, o[0].y, o[0].am), "argmax N%d C%d %dx%d k%d s%d p%d kind %d",
+              s->N, s->C, s->H, s->W, s->k, s->stride, s->pad, kind);
 
     double *xd = tu_alloc(nx * sizeof(double)), *yd = tu_alloc(ny * sizeof(double));
     double *dyd = tu_alloc(ny * sizeof(double)), *dxd = tu_alloc(nx * sizeof(double));
@@ -84,7 +91,8 @@ static void check_shape(const sg_backend *be, const sg_pool_shape *s, int kind, 
     ref_maxpool_fwd(s, xd, yd, amd);
     ref_maxpool_bwd(s, dyd, amd, dxd);
     int y_exact = 1;
-    for (size_t i = 0; i < ny; i++) y_exact &= (double)o[0].y[i] == yd[i];
+    for (size_t i = 0; i < ny; i++)
+        y_exact &= (double)o[0].y[i] == yd[i] || (isnan(o[0].y[i]) && isnan(yd[i]));
     CHECK(y_exact, "maxpool y differs from the reference");
     CHECK(memcmp(o[0].am, amd, ny * sizeof(int32_t)) == 0, "argmax differs from the reference");
     /* dx sums at most ceil(k/stride)^2 gradients per cell */
@@ -172,7 +180,7 @@ int main(void) {
                                        stride, pad);
     }
 
-    pool_out keep[NSHAPES][3];
+    pool_out keep[NSHAPES][4];
     const int threads[2] = {1, 2};
     for (int ti = 0; ti < 2; ti++) {
         CHECK(sg_cpu_set_threads(threads[ti]) == threads[ti], "set %d threads", threads[ti]);
@@ -180,7 +188,7 @@ int main(void) {
             const sg_pool_shape *s = &shapes[i];
             const size_t nx = (size_t)s->N * s->C * s->H * s->W;
             const size_t ny = (size_t)s->N * s->C * s->P * s->Q;
-            for (int kind = UNIFORM; kind <= NEGATIVE; kind++) {
+            for (int kind = UNIFORM; kind <= NANS; kind++) {
                 pool_out o;
                 check_shape(be, s, kind, 400 + (uint64_t)i, &o);
                 if (ti == 0) {

@@ -267,6 +267,36 @@ static bn_bwd_coef bn_bwd_channel(int c, double sum_dy, double sum_dy_xm, double
     return cf;
 }
 
+/* dx of the channel tile [c0, c0 + nc) of x, dy, dx [N, C] (HW == 1) from each channel's
+ * coefficients. */
+static void bn_bwd_apply_tile(int N, int C, int c0, int nc, const float *x, const float *dy,
+                              float *dx, const bn_bwd_coef *cf) {
+    float k_[SG_BN_TILE], mdy[SG_BN_TILE], q[SG_BN_TILE], mf[SG_BN_TILE];
+    for (int k = 0; k < nc; k++) {
+        k_[k] = cf[k].k;
+        mdy[k] = cf[k].mean_dy;
+        q[k] = cf[k].q;
+        mf[k] = cf[k].mean;
+    }
+    for (int n = 0; n < N; n++) {
+        const float *xr = x + (size_t)n * C + c0;
+        const float *gr = dy + (size_t)n * C + c0;
+        float *dr = dx + (size_t)n * C + c0;
+        for (int k = 0; k < nc; k++) dr[k] = k_[k] * ((gr[k] - mdy[k]) - (xr[k] - mf[k]) * q[k]);
+    }
+}
+
+/* dx of channel c of x, dy, dx [N, C, HW] from its coefficients. */
+static void bn_bwd_apply_channel(int N, int C, int HW, int c, const float *x, const float *dy,
+                                 float *dx, bn_bwd_coef cf) {
+    for (int n = 0; n < N; n++) {
+        const size_t off = ((size_t)n * C + c) * HW;
+        const float *xp = x + off, *gp = dy + off;
+        float *dp = dx + off;
+        for (int i = 0; i < HW; i++) dp[i] = cf.k * ((gp[i] - cf.mean_dy) - (xp[i] - cf.mean) * cf.q);
+    }
+}
+
 /* x, dy, dx: [N, C, HW]; gamma, mean, invstd: [C]; dgamma, dbeta: [C] or NULL. mean and invstd
  * are the ones batchnorm_fwd_train saved for this x. */
 static void cpu_batchnorm_bwd(const sg_backend *be, int N, int C, int HW, const float *x,
@@ -284,7 +314,6 @@ static void cpu_batchnorm_bwd(const sg_backend *be, int N, int C, int HW, const 
             const int c0 = t * SG_BN_TILE;
             const int nc = C - c0 < SG_BN_TILE ? C - c0 : SG_BN_TILE;
             double sdy[SG_BN_TILE], sdyxm[SG_BN_TILE], md[SG_BN_TILE];
-            float k_[SG_BN_TILE], mdy[SG_BN_TILE], q[SG_BN_TILE], mf[SG_BN_TILE];
             for (int k = 0; k < nc; k++) {
                 sdy[k] = sdyxm[k] = 0;
                 md[k] = (double)mean[c0 + k];
@@ -298,21 +327,11 @@ static void cpu_batchnorm_bwd(const sg_backend *be, int N, int C, int HW, const 
                     sdyxm[k] += g * ((double)xr[k] - md[k]);
                 }
             }
-            for (int k = 0; k < nc; k++) {
-                bn_bwd_coef cf = bn_bwd_channel(c0 + k, sdy[k], sdyxm[k], M, gamma, mean, invstd,
-                                                dgamma, dbeta, accumulate);
-                k_[k] = cf.k;
-                mdy[k] = cf.mean_dy;
-                q[k] = cf.q;
-                mf[k] = cf.mean;
-            }
-            for (int n = 0; n < N; n++) {
-                const float *xr = x + (size_t)n * C + c0;
-                const float *gr = dy + (size_t)n * C + c0;
-                float *dr = dx + (size_t)n * C + c0;
-                for (int k = 0; k < nc; k++)
-                    dr[k] = k_[k] * ((gr[k] - mdy[k]) - (xr[k] - mf[k]) * q[k]);
-            }
+            bn_bwd_coef cf[SG_BN_TILE];
+            for (int k = 0; k < nc; k++)
+                cf[k] = bn_bwd_channel(c0 + k, sdy[k], sdyxm[k], M, gamma, mean, invstd, dgamma,
+                                       dbeta, accumulate);
+            bn_bwd_apply_tile(N, C, c0, nc, x, dy, dx, cf);
         }
         return;
     }
@@ -326,15 +345,9 @@ static void cpu_batchnorm_bwd(const sg_backend *be, int N, int C, int HW, const 
             sdy += sum_f64(dy + off, HW);
             sdyxm += sum_prod_dev_f64(dy + off, x + off, HW, md);
         }
-        const bn_bwd_coef cf =
-            bn_bwd_channel(c, sdy, sdyxm, M, gamma, mean, invstd, dgamma, dbeta, accumulate);
-        for (int n = 0; n < N; n++) {
-            const size_t off = ((size_t)n * C + c) * HW;
-            const float *xp = x + off, *gp = dy + off;
-            float *dp = dx + off;
-            for (int i = 0; i < HW; i++)
-                dp[i] = cf.k * ((gp[i] - cf.mean_dy) - (xp[i] - cf.mean) * cf.q);
-        }
+        bn_bwd_apply_channel(N, C, HW, c, x, dy, dx,
+                             bn_bwd_channel(c, sdy, sdyxm, M, gamma, mean, invstd, dgamma, dbeta,
+                                            accumulate));
     }
 }
 
@@ -421,38 +434,20 @@ static void cpu_batchnorm_bwd_apply(const sg_backend *be, int N, int C, int HW, 
         for (int t = 0; t < ntiles; t++) {
             const int c0 = t * SG_BN_TILE;
             const int nc = C - c0 < SG_BN_TILE ? C - c0 : SG_BN_TILE;
-            float k_[SG_BN_TILE], mdy[SG_BN_TILE], q[SG_BN_TILE], mf[SG_BN_TILE];
-            for (int k = 0; k < nc; k++) {
-                const int c = c0 + k;
-                bn_bwd_coef cf =
-                    bn_bwd_channel(c, sums[c], sums[C + c], M, gamma, mean, invstd, NULL, NULL, 0);
-                k_[k] = cf.k;
-                mdy[k] = cf.mean_dy;
-                q[k] = cf.q;
-                mf[k] = cf.mean;
-            }
-            for (int n = 0; n < N; n++) {
-                const float *xr = x + (size_t)n * C + c0;
-                const float *gr = dy + (size_t)n * C + c0;
-                float *dr = dx + (size_t)n * C + c0;
-                for (int k = 0; k < nc; k++)
-                    dr[k] = k_[k] * ((gr[k] - mdy[k]) - (xr[k] - mf[k]) * q[k]);
-            }
+            bn_bwd_coef cf[SG_BN_TILE];
+            for (int k = 0; k < nc; k++)
+                cf[k] = bn_bwd_channel(c0 + k, sums[c0 + k], sums[C + c0 + k], M, gamma, mean,
+                                       invstd, NULL, NULL, 0);
+            bn_bwd_apply_tile(N, C, c0, nc, x, dy, dx, cf);
         }
         return;
     }
 
 #pragma omp parallel for schedule(static) if (total >= SG_NN_PAR_MIN)
     for (int c = 0; c < C; c++) {
-        const bn_bwd_coef cf =
-            bn_bwd_channel(c, sums[c], sums[C + c], M, gamma, mean, invstd, NULL, NULL, 0);
-        for (int n = 0; n < N; n++) {
-            const size_t off = ((size_t)n * C + c) * HW;
-            const float *xp = x + off, *gp = dy + off;
-            float *dp = dx + off;
-            for (int i = 0; i < HW; i++)
-                dp[i] = cf.k * ((gp[i] - cf.mean_dy) - (xp[i] - cf.mean) * cf.q);
-        }
+        bn_bwd_apply_channel(N, C, HW, c, x, dy, dx,
+                             bn_bwd_channel(c, sums[c], sums[C + c], M, gamma, mean, invstd, NULL,
+                                            NULL, 0));
     }
 }
 

@@ -1,7 +1,9 @@
 /* app/cmd_selfcheck.c: `stopgrad selfcheck`, every kernel of a backend against its reference.
  *
  * Runs the op list of kernels/opcheck/opcheck.h: each op on a small random shape (or one given
- * shape), compared with its double-precision reference; optionally timed after validation.
+ * shape), compared with its double-precision reference; optionally timed after validation. A
+ * conv op on its default shape runs again with every algorithm the backend runs there besides
+ * its own (e.g. cudnn on CUDA, dnnl on the CPU), one row each.
  * Prints one table row per op; exit status 0 when every op passed, 1 when one failed or could
  * not run, 2 on a usage error. */
 #include <errno.h>
@@ -68,7 +70,7 @@ static void selfcheck_usage(FILE *f) {
             "                   validated, then timed (--time REPS, default %d); prints the conv\n"
             "                   rate as a fraction of the sgemm rate\n"
             "  --list           list the ops, their shape parameters ([name=default] are\n"
-            "                   optional) and default shapes\n"
+            "                   optional) and default shapes, and the conv algorithms (algo=N)\n"
             "  --help           this text\n"
             "\n"
             "Exit status: 0 all ops passed, 1 an op failed or could not run, 2 usage error.\n",
@@ -177,6 +179,23 @@ static void selfcheck_list(void) {
     for (int i = 0; i < SG_OP_COUNT; i++)
         printf("%-20s %-48s %s\n", sg_op_get(i)->name, sg_op_params_text(i),
                sg_op_get(i)->default_shape);
+    /* the conv ops' algo values: conv.algo's names (kernels.h says which backend runs each) */
+    printf("conv algorithms (algo=N):");
+    for (int a = 0; a < SG_CONV_ALGO_COUNT; a++)
+        printf("%s %d %s", a ? "," : "", a, sg_conv_algo_names[a]);
+    printf("\n");
+}
+
+/* The default shape of conv op `op` with algorithm a, into buf: a selfcheck row of its own
+ * when the backend runs a there (0 when it does not). */
+static int selfcheck_conv_algo_shape(const sg_backend *be, int op, int a, char *buf, size_t cap) {
+    int val[SG_OP_MAXP];
+    sg_err err;
+    if (sg_op_parse_shape((sg_op)op, sg_op_get(op)->default_shape, val, &err)) return 0;
+    val[sg_op_param_index((sg_op)op, "algo")] = a;
+    if (!sg_backend_supports(be, (sg_op)op, val)) return 0;
+    sg_op_format_shape((sg_op)op, val, buf, cap);
+    return 1;
 }
 
 static double selfcheck_rate(double amount, const sg_opcheck_result *r) {
@@ -276,11 +295,14 @@ int sg_cmd_selfcheck(int argc, char **argv) {
     if (!be) return 2;
     if (o.threads) sg_cpu_set_threads(o.threads);
 
-    /* the ops to run: --gflops' two, or those whose name contains --filter */
+    /* the ops to run: --gflops' two, or those whose name contains --filter (conv ops once more
+     * per other algorithm the backend runs) */
     int nops = SG_OP_COUNT;
-    int *ops = malloc(sizeof(int) * (size_t)(nops + 2));
-    const char **shapes = malloc(sizeof(char *) * (size_t)(nops + 2));
-    selfcheck_row *rows = malloc(sizeof(selfcheck_row) * (size_t)(nops + 2));
+    const int most = nops + 2 + 3 * SG_CONV_ALGO_COUNT;
+    static char algo_shapes[3 * SG_CONV_ALGO_COUNT][192];
+    int *ops = malloc(sizeof(int) * (size_t)most);
+    const char **shapes = malloc(sizeof(char *) * (size_t)most);
+    selfcheck_row *rows = malloc(sizeof(selfcheck_row) * (size_t)most);
     if (!ops || !shapes || !rows) {
         fprintf(stderr, "stopgrad selfcheck: out of memory\n");
         free(ops), free(shapes), free(rows);
@@ -314,6 +336,21 @@ int sg_cmd_selfcheck(int argc, char **argv) {
     if (status) {
         free(ops), free(shapes), free(rows);
         return status;
+    }
+    if (!o.gflops && !o.shape) {
+        const int nbase = nsel;
+        int na = 0;
+        for (int k = 0; k < nbase; k++) {
+            if (sg_op_param_index((sg_op)ops[k], "algo") < 0) continue;
+            /* im2col is the backend's default computation: the default row checks it */
+            for (int a = SG_CONV_IM2COL + 1; a < SG_CONV_ALGO_COUNT && na < 3 * SG_CONV_ALGO_COUNT;
+                 a++)
+                if (selfcheck_conv_algo_shape(be, ops[k], a, algo_shapes[na],
+                                              sizeof algo_shapes[na])) {
+                    ops[nsel] = ops[k], shapes[nsel++] = algo_shapes[na];
+                    na++;
+                }
+        }
     }
 
     int failed = 0;

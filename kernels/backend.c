@@ -80,7 +80,8 @@ static const struct {
     SLOT(gemm), SLOT(linear_fwd), SLOT(linear_bwd), SLOT(conv2d_workspace_bytes),
     SLOT(conv2d_fwd), SLOT(conv2d_bwd_data), SLOT(conv2d_bwd_filter),
     SLOT(batchnorm_fwd_train), SLOT(batchnorm_fwd_eval), SLOT(batchnorm_bwd),
-    SLOT(batchnorm_sums), SLOT(batchnorm_bwd_apply), SLOT(relu_fwd), SLOT(relu_bwd), SLOT(add_fwd),
+    SLOT(batchnorm_sums), SLOT(batchnorm_bwd_apply), SLOT(batchnorm_relu_fwd),
+    SLOT(batchnorm_relu_bwd), SLOT(relu_fwd), SLOT(relu_bwd), SLOT(add_fwd),
     SLOT(add_bwd), SLOT(maxpool_fwd), SLOT(maxpool_bwd),
     SLOT(avgpool_global_fwd), SLOT(avgpool_global_bwd), SLOT(pair_loss_fwd),
     SLOT(pair_loss_bwd), SLOT(sgd_step), SLOT(lars_step), SLOT(ema_update), SLOT(corr_update),
@@ -170,10 +171,15 @@ static void check_conv_algo(const sg_backend *be, sg_op op, const sg_conv_shape 
     if (s->algo == SG_CONV_DEFAULT) return;
     int val[SG_OP_MAXP];
     sg_op_conv_vals(op, s, 0, val);
-    SG_CHECK(sg_backend_supports(be, op, val),
-             "%s: backend %s does not run the %s algorithm at N%d C%d %dx%d K%d %dx%d/%d pad %d",
+    const int runs_here = sg_backend_supports(be, op, val);
+    if (runs_here) return;
+    char runs[160];
+    sg_conv_algos_supported(be, op, val, runs, sizeof runs);
+    SG_CHECK(runs_here,
+             "%s: backend %s does not run the %s algorithm at N%d C%d %dx%d K%d %dx%d/%d pad %d "
+             "(it runs: %s)",
              sg_op_get(op)->name, be->name, sg_conv_algo_names[s->algo], s->N, s->C, s->H, s->W,
-             s->K, s->R, s->S, s->stride, s->pad);
+             s->K, s->R, s->S, s->stride, s->pad, runs);
 }
 
 size_t sg_conv2d_workspace_bytes(const sg_backend *be, const sg_conv_shape *s) {
@@ -267,6 +273,36 @@ void sg_batchnorm_bwd_apply(const sg_backend *be, int N, int C, int HW, const fl
              "this batch's N*HW = %lld",
              M, (long long)N * HW);
     be->batchnorm_bwd_apply(be, N, C, HW, x, gamma, mean, invstd, dy, sums, M, dx);
+}
+
+void sg_batchnorm_relu_fwd(const sg_backend *be, int N, int C, int HW, const float *x,
+                           const float *gamma, const float *beta, float eps, float momentum,
+                           float *running_mean, float *running_var, float *mean, float *invstd,
+                           float *y) {
+    check_nchw("batchnorm_relu_fwd", N, C, HW);
+    SG_CHECK((long long)N * HW > 1,
+             "batchnorm_relu_fwd needs more than one value per channel (N%d HW%d)", N, HW);
+    SG_CHECK(!running_mean == !running_var,
+             "batchnorm_relu_fwd: running_mean and running_var must both be given or both "
+             "be NULL");
+    SG_CHECK(!gamma == !beta, "batchnorm_relu_fwd: gamma and beta go together");
+    SG_CHECK(x && mean && invstd && y, "batchnorm_relu_fwd: NULL buffer");
+    SG_CHECK(eps > 0 && momentum >= 0 && momentum <= 1, "batchnorm_relu_fwd: eps %g momentum %g",
+             (double)eps, (double)momentum);
+    be->batchnorm_relu_fwd(be, N, C, HW, x, gamma, beta, eps, momentum, running_mean, running_var,
+                           mean, invstd, y);
+}
+
+void sg_batchnorm_relu_bwd(const sg_backend *be, int N, int C, int HW, const float *x,
+                           const float *y, const float *gamma, const float *mean,
+                           const float *invstd, const float *dy, float *dx, float *dgamma,
+                           float *dbeta, int accumulate) {
+    check_nchw("batchnorm_relu_bwd", N, C, HW);
+    SG_CHECK(x && y && mean && invstd && dy && dx, "batchnorm_relu_bwd: NULL buffer");
+    SG_CHECK(!dgamma == !dbeta && (!dgamma || gamma),
+             "batchnorm_relu_bwd: dgamma and dbeta go together, and need gamma");
+    be->batchnorm_relu_bwd(be, N, C, HW, x, y, gamma, mean, invstd, dy, dx, dgamma, dbeta,
+                           accumulate);
 }
 
 void sg_relu_fwd(const sg_backend *be, size_t n, const float *x, float *y) {

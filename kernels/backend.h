@@ -62,6 +62,14 @@ void sg_batchnorm_sums(const sg_backend *be, int N, int C, int HW, const float *
 void sg_batchnorm_bwd_apply(const sg_backend *be, int N, int C, int HW, const float *x,
                             const float *gamma, const float *mean, const float *invstd,
                             const float *dy, const double *sums, double M, float *dx);
+void sg_batchnorm_relu_fwd(const sg_backend *be, int N, int C, int HW, const float *x,
+                           const float *gamma, const float *beta, float eps, float momentum,
+                           float *running_mean, float *running_var, float *mean, float *invstd,
+                           float *y);
+void sg_batchnorm_relu_bwd(const sg_backend *be, int N, int C, int HW, const float *x,
+                           const float *y, const float *gamma, const float *mean,
+                           const float *invstd, const float *dy, float *dx, float *dgamma,
+                           float *dbeta, int accumulate);
 void sg_relu_fwd(const sg_backend *be, size_t n, const float *x, float *y);
 void sg_relu_bwd(const sg_backend *be, size_t n, const float *y, const float *dy, float *dx);
 void sg_add_fwd(const sg_backend *be, size_t n, const float *a, const float *b, float *y);

@@ -35,6 +35,22 @@ sg_cost sg_cost_batchnorm_bwd(int N, int C, int HW, int affine) {
     return r;
 }
 
+/* Batch norm then ReLU, fused: batch norm's count plus one comparison per element; the same
+ * bytes (the ReLU reads and writes nothing of its own). */
+sg_cost sg_cost_batchnorm_relu_fwd(int N, int C, int HW, int affine) {
+    sg_cost r = sg_cost_batchnorm_fwd(N, C, HW, affine);
+    r.flops += (double)N * C * HW;
+    return r;
+}
+
+/* Its backward: batch norm's count plus the mask (one comparison per element), and y read. */
+sg_cost sg_cost_batchnorm_relu_bwd(int N, int C, int HW, int affine) {
+    sg_cost r = sg_cost_batchnorm_bwd(N, C, HW, affine);
+    r.flops += (double)N * C * HW;
+    r.bytes += F32 * (double)N * C * HW;
+    return r;
+}
+
 /* Per element: d = x - center (1) and the two sums (add; mul, add) = 4, or with dy sum dy (1)
  * and sum dy*(x - center) (sub, mul, add) = 4; the centring subtraction is counted without a
  * center too. Bytes: read x (+ dy, + center); write 2*C doubles. */

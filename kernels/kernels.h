@@ -36,15 +36,18 @@ typedef struct sg_backend sg_backend;
  * supports them at that shape (the backend's supports(), kernels/ops.h):
  *   IM2COL    im2col / col2im around the backend's sgemm (cuBLAS on CUDA);
  *   WINOGRAD  CPU: Winograd F(2x2|3x3|4x4, 3x3), 3x3 stride-1 convolutions only;
- *   DNNL      CPU: oneDNN's convolution primitives, when the build has oneDNN. */
+ *   DNNL      CPU: oneDNN's convolution primitives, when the build has oneDNN;
+ *   CUDNN     CUDA: cuDNN's convolutions, any geometry, when the build has cuDNN (the algorithm
+ *             of each pass measured by cuDNN per shape; kernels/cuda/conv_cudnn.cu). */
 typedef enum {
     SG_CONV_DEFAULT = 0,
     SG_CONV_IM2COL = 1,
     SG_CONV_WINOGRAD = 2,
     SG_CONV_DNNL = 3,
+    SG_CONV_CUDNN = 4,
     SG_CONV_ALGO_COUNT
 } sg_conv_algo;
-/* "default", "im2col", "winograd", "dnnl": the conv.algo values, in enum order. */
+/* "default", "im2col", "winograd", "dnnl", "cudnn": the conv.algo values, in enum order. */
 extern const char *const sg_conv_algo_names[SG_CONV_ALGO_COUNT];
 
 /* conv2d geometry. input [N, C, H, W], filter [K, C, R, S], output [N, K, P, Q].
@@ -163,6 +166,21 @@ struct sg_backend {
     void (*batchnorm_bwd_apply)(const sg_backend *be, int N, int C, int HW, const float *x,
                                 const float *gamma, const float *mean, const float *invstd,
                                 const float *dy, const double *sums, double M, float *dx);
+    /* Batch norm followed by a ReLU (ResNet's conv -> BN -> ReLU), fused so the activation is
+     * not read and written once more for the ReLU.
+     * Training forward: y = max(batchnorm_fwd_train's y, 0), with the same statistics, saved
+     * mean/invstd and running updates; bit for bit batchnorm_fwd_train then relu_fwd. */
+    void (*batchnorm_relu_fwd)(const sg_backend *be, int N, int C, int HW, const float *x,
+                               const float *gamma, const float *beta, float eps, float momentum,
+                               float *running_mean, float *running_var, float *mean, float *invstd,
+                               float *y);
+    /* Its backward from the forward's input x and output y: batchnorm_bwd of the gradient
+     * relu_bwd passes (dy where y > 0, else 0), bit for bit relu_bwd then batchnorm_bwd; dy is
+     * not written, dx may alias dy. */
+    void (*batchnorm_relu_bwd)(const sg_backend *be, int N, int C, int HW, const float *x,
+                               const float *y, const float *gamma, const float *mean,
+                               const float *invstd, const float *dy, float *dx, float *dgamma,
+                               float *dbeta, int accumulate);
 
     /* ---- elementwise and pooling ------------------------------------------------------------ */
     /* y = max(x, 0); y may alias x. */
@@ -308,6 +326,8 @@ sg_cost sg_cost_batchnorm_fwd(int N, int C, int HW, int affine);
 sg_cost sg_cost_batchnorm_bwd(int N, int C, int HW, int affine);
 sg_cost sg_cost_batchnorm_sums(int N, int C, int HW, int with_center, int with_dy);
 sg_cost sg_cost_batchnorm_bwd_apply(int N, int C, int HW, int affine);
+sg_cost sg_cost_batchnorm_relu_fwd(int N, int C, int HW, int affine);
+sg_cost sg_cost_batchnorm_relu_bwd(int N, int C, int HW, int affine);
 sg_cost sg_cost_relu_fwd(size_t n);
 sg_cost sg_cost_relu_bwd(size_t n);
 sg_cost sg_cost_add_fwd(size_t n);

@@ -47,6 +47,12 @@ static sg_cost cost_bn_sums(const int *v) {
 static sg_cost cost_bn_bwd_apply(const int *v) {
     return sg_cost_batchnorm_bwd_apply(v[0], v[1], v[2], v[3]);
 }
+static sg_cost cost_bn_relu_fwd(const int *v) {
+    return sg_cost_batchnorm_relu_fwd(v[0], v[1], v[2], v[3]);
+}
+static sg_cost cost_bn_relu_bwd(const int *v) {
+    return sg_cost_batchnorm_relu_bwd(v[0], v[1], v[2], v[3]);
+}
 static sg_cost cost_relu_fwd(const int *v) { return sg_cost_relu_fwd((size_t)v[0]); }
 static sg_cost cost_relu_bwd(const int *v) { return sg_cost_relu_bwd((size_t)v[0]); }
 static sg_cost cost_add_fwd(const int *v) { return sg_cost_add_fwd((size_t)v[0]); }
@@ -136,6 +142,10 @@ static const op_row rows[SG_OP_COUNT] = {
     [SG_OP_batchnorm_bwd_apply] = {{SLOT(batchnorm_bwd_apply)}, "N=6,C=5,HW=9,ranks=2",
         {DIM("N"), DIM("C"), DIM("HW"), FLAG("affine", 1), {"ranks", 1, 4096, 2}},
         cost_bn_bwd_apply},
+    [SG_OP_batchnorm_relu_fwd] = {{SLOT(batchnorm_relu_fwd)}, "N=6,C=5,HW=9",
+        {DIM("N"), DIM("C"), DIM("HW"), FLAG("affine", 1), FLAG("running", 1)}, cost_bn_relu_fwd},
+    [SG_OP_batchnorm_relu_bwd] = {{SLOT(batchnorm_relu_bwd)}, "N=6,C=5,HW=9",
+        {DIM("N"), DIM("C"), DIM("HW"), FLAG("affine", 1), FLAG("acc", 1)}, cost_bn_relu_bwd},
     [SG_OP_relu_fwd] = {{SLOT(relu_fwd)}, "n=1001", {DIM("n"), FLAG("inplace", 0)},
         cost_relu_fwd},
     [SG_OP_relu_bwd] = {{SLOT(relu_bwd)}, "n=1001", {DIM("n"), FLAG("inplace", 0)},
@@ -380,4 +390,21 @@ const char *sg_op_missing_slot(const sg_backend *be, sg_op op) {
 int sg_backend_supports(const sg_backend *be, sg_op op, const int *val) {
     if (sg_op_missing_slot(be, op)) return 0;
     return be->supports ? be->supports(be, (int)op, val) : 1;
+}
+
+void sg_conv_algos_supported(const sg_backend *be, sg_op op, const int *val, char *buf,
+                             size_t cap) {
+    const int ka = sg_op_param_index(op, "algo");
+    SG_CHECK(ka >= 0, "op %s has no algorithm", sg_op_get(op)->name);
+    int v[SG_OP_MAXP];
+    memcpy(v, val, sizeof(int) * (size_t)nparams(op));
+    size_t at = 0;
+    if (cap) buf[0] = 0;
+    for (int a = 0; a < SG_CONV_ALGO_COUNT && at < cap; a++) {
+        v[ka] = a;
+        if (!sg_backend_supports(be, op, v)) continue;
+        int w = snprintf(buf + at, cap - at, "%s%s", at ? ", " : "", sg_conv_algo_names[a]);
+        if (w < 0) break;
+        at += (size_t)w;
+    }
 }

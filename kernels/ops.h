@@ -43,6 +43,8 @@ extern "C" {
     X(batchnorm_bwd, nn)                                                                       \
     X(batchnorm_sums, nn)                                                                      \
     X(batchnorm_bwd_apply, nn)                                                                 \
+    X(batchnorm_relu_fwd, nn)                                                                  \
+    X(batchnorm_relu_bwd, nn)                                                                  \
     X(relu_fwd, nn)                                                                            \
     X(relu_bwd, nn)                                                                            \
     X(add_fwd, nn)                                                                             \
@@ -143,6 +145,10 @@ void sg_op_conv_vals(sg_op op, const sg_conv_shape *s, int accumulate, int *val)
 int sg_backend_supports(const sg_backend *be, sg_op op, const int *val);
 /* The first slot of op that be leaves empty, or NULL. */
 const char *sg_op_missing_slot(const sg_backend *be, sg_op op);
+/* The conv algorithms be runs for conv op `op` at the geometry in val (its algo ignored), as
+ * "default, im2col, dnnl" (enum order): what a refusal names as the alternatives. */
+void sg_conv_algos_supported(const sg_backend *be, sg_op op, const int *val, char *buf,
+                             size_t cap);
 
 #ifdef __cplusplus
 }

@@ -3,7 +3,7 @@
 #include "kernels/kernels.h"
 
 const char *const sg_conv_algo_names[SG_CONV_ALGO_COUNT] = {"default", "im2col", "winograd",
-                                                             "dnnl"};
+                                                             "dnnl", "cudnn"};
 
 sg_conv_shape sg_conv_shape_make(int N, int C, int H, int W, int K, int R, int S, int stride,
                                  int pad) {

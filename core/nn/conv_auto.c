@@ -94,7 +94,6 @@ static void three_passes(const sg_backend *be, const sg_conv_shape *s, float *co
     sg_conv2d_fwd(be, s, buf[0], buf[1], buf[2], ws);
     sg_conv2d_bwd_data(be, s, buf[3], buf[1], buf[4], ws);
     sg_conv2d_bwd_filter(be, s, buf[0], buf[3], buf[5], 0, ws);
-    if (be->sync) be->sync(be);
 }
 
 double sg_conv_auto_time(void *ctx, const sg_backend *be, const sg_conv_shape *s) {
@@ -122,11 +121,14 @@ double sg_conv_auto_time(void *ctx, const sg_backend *be, const sg_conv_shape *s
     double med = -1;
     if (ok) {
         three_passes(be, s, buf, ws); /* warm-up: caches, thread pools, oneDNN primitives */
+        be->sync(be);
+        /* the backend's timer: CUDA events around the queued passes on a GPU (timer_stop waits
+         * for them), the host clock around the CPU's synchronous kernels */
         double t[SG_CONV_AUTO_REPS];
         for (int k = 0; k < SG_CONV_AUTO_REPS; k++) {
-            double t0 = sg_now();
+            be->timer_start(be);
             three_passes(be, s, buf, ws);
-            t[k] = sg_now() - t0;
+            t[k] = be->timer_stop(be);
         }
         qsort(t, SG_CONV_AUTO_REPS, sizeof t[0], cmp_double);
         med = t[SG_CONV_AUTO_REPS / 2];
@@ -145,8 +147,11 @@ enum { COL_MACHINE, COL_BUILD, COL_BACKEND, COL_THREADS, COL_N, COL_C, COL_H, CO
 #define NCOLS (COL_SEC0 + SG_CONV_ALGO_COUNT - 1)
 static const char *const header[NCOLS] = {
     "machine_id", "build", "backend", "threads", "N", "C", "H", "W", "K", "R", "S", "stride",
-    "pad", "algo", "layers", "sec_im2col", "sec_winograd", "sec_dnnl"};
-_Static_assert(SG_CONV_ALGO_COUNT == 4, "a sec_ column per algorithm but the default");
+    "pad", "algo", "layers", "sec_im2col", "sec_winograd", "sec_dnnl", "sec_cudnn"};
+_Static_assert(SG_CONV_ALGO_COUNT == 5, "a sec_ column per algorithm but the default");
+/* Files written before cudnn existed end at sec_dnnl: read as if sec_cudnn were empty (so a run
+ * started then resumes, and a cache of then is used and rewritten with the column). */
+#define NCOLS_BEFORE_CUDNN (NCOLS - 1)
 
 static void choice_row(sg_csv_row *row, const sg_conv_auto_key *key, const sg_conv_auto_choice *e) {
     sg_csv_row_str(row, key->machine_id);
@@ -167,10 +172,15 @@ static void choice_row(sg_csv_row *row, const sg_conv_auto_key *key, const sg_co
 }
 
 static int header_ok(const sg_csv_table *t) {
-    if (t->ncols != NCOLS) return 0;
-    for (int c = 0; c < NCOLS; c++)
+    if (t->ncols != NCOLS && t->ncols != NCOLS_BEFORE_CUDNN) return 0;
+    for (int c = 0; c < t->ncols; c++)
         if (strcmp(t->header[c], header[c]) != 0) return 0;
     return 1;
+}
+
+/* Cell c of row r, "" for a column the file was written without. */
+static const char *cell_or_empty(const sg_csv_table *t, size_t r, int c) {
+    return c < t->ncols ? sg_csv_cell(t, r, c) : "";
 }
 
 static int parse_int(const char *s, int lo, int *out) {
@@ -198,7 +208,7 @@ static int parse_row(const sg_csv_table *t, size_t r, sg_conv_auto_choice *e) {
     if (parse_int(sg_csv_cell(t, r, COL_LAYERS), 0, &e->layers)) return -1;
     e->sec[SG_CONV_DEFAULT] = -1;
     for (int a = SG_CONV_IM2COL; a < SG_CONV_ALGO_COUNT; a++) {
-        const char *c = sg_csv_cell(t, r, COL_SEC0 + a - 1);
+        const char *c = cell_or_empty(t, r, COL_SEC0 + a - 1);
         char *end;
         e->sec[a] = c[0] ? strtod(c, &end) : -1;
         if (c[0] && (*end || !(e->sec[a] >= 0))) return -1;
@@ -350,7 +360,7 @@ int sg_conv_auto_choose(const sg_backend *be, sg_conv_auto_table *t, const sg_co
                 mine = 1;
             if (mine) continue;
             sg_csv_row_init(&rows[nr]);
-            for (int c = 0; c < NCOLS; c++) sg_csv_row_str(&rows[nr], sg_csv_cell(&tab, r, c));
+            for (int c = 0; c < NCOLS; c++) sg_csv_row_str(&rows[nr], cell_or_empty(&tab, r, c));
             nr++;
         }
         for (int i = 0; rows && i < t->n; i++) {

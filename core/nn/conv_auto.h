@@ -2,10 +2,12 @@
  * measurement.
  *
  * For every distinct conv shape of a trunk (same shape, same choice) each algorithm the backend
- * runs at that shape in all three passes (im2col; winograd at 3x3 stride 1; dnnl when built with
- * oneDNN) is timed: one warm-up, then the median of SG_CONV_AUTO_REPS repetitions of forward +
- * backward-data + backward-filter together, on random inputs, with the run's thread count. The
- * fastest wins; a tie goes to im2col (the default's computation), so the choice is stable.
+ * runs at that shape in all three passes (CPU: im2col; winograd at 3x3 stride 1; dnnl when built
+ * with oneDNN. CUDA: im2col; cudnn when built with cuDNN) is timed: one warm-up, then the median
+ * of SG_CONV_AUTO_REPS repetitions of forward + backward-data + backward-filter together, on
+ * random inputs, with the run's thread count, by the backend's timer (CUDA events on a GPU,
+ * never the host clock around asynchronous work). The fastest wins; a tie goes to im2col (the
+ * default's computation), so the choice is stable.
  *
  * Choices are cached in a CSV (sg_conv_auto_default_cache; conv.algo_cache overrides), one row
  * per (machine_id, build, backend, threads, shape) with the measured seconds of every algorithm.
@@ -27,7 +29,8 @@
 typedef struct {
     char machine_id[17];
     char build[400]; /* git commit, build type and build flags */
-    char backend[16];
+    char backend[16]; /* "cpu", "cuda"; "cuda:nondet" under conv.deterministic=false, where
+                       * cudnn's algorithms (and so its times) are others */
     int threads;
 } sg_conv_auto_key;
 

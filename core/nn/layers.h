@@ -68,6 +68,15 @@ void sg_bn_forward(const sg_backend *be, const sg_bn *b, const float *x, float *
 /* dx overwritten; dgamma/dbeta accumulated. */
 void sg_bn_backward(const sg_backend *be, const sg_bn *b, const float *x, const sg_bn_saved *saved,
                     const float *dy, float *dx);
+/* Batch norm then ReLU: y = max(sg_bn_forward's y, 0). Training on one rank's batch runs the
+ * fused kernel (batchnorm_relu_fwd, the same bits as the two kernels with one pass fewer over
+ * y); evaluation and synchronised BN run batch norm, then relu_fwd on y in place. */
+void sg_bn_relu_forward(const sg_backend *be, const sg_bn *b, const float *x, float *y,
+                        sg_bn_saved *saved, int train);
+/* Its backward from the forward's input x and output y: dy masked in place (relu_bwd), then
+ * sg_bn_backward into dx (overwritten; dgamma/dbeta accumulated). */
+void sg_bn_relu_backward(const sg_backend *be, const sg_bn *b, const float *x, const float *y,
+                         const sg_bn_saved *saved, float *dy, float *dx);
 
 /* y[N,Out] = x W^T + b. W [Out,In], b [Out] or none. */
 typedef struct {

@@ -185,12 +185,14 @@ void sg_resnet_scratch_build(sg_resnet_scratch *s, const sg_resnet *net, sg_aren
     s->conv_ws = sg_arena_alloc(arena, net->conv_workspace);
 }
 
-/* conv -> BN (-> ReLU in place when relu) */
+/* conv -> BN (-> ReLU when relu, fused with the BN) */
 static void conv_bn_fwd(const sg_backend *be, const sg_conv *c, const sg_bn *b, const float *x,
                         float *t, float *y, sg_bn_saved *saved, int relu, int train, void *ws) {
     sg_conv2d_fwd(be, &c->s, x, c->w, t, ws);
-    sg_bn_forward(be, b, t, y, saved, train);
-    if (relu) sg_relu_fwd(be, sg_conv_numel_out(c), y, y);
+    if (relu)
+        sg_bn_relu_forward(be, b, t, y, saved, train);
+    else
+        sg_bn_forward(be, b, t, y, saved, train);
 }
 
 void sg_resnet_forward(const sg_backend *be, const sg_resnet *net, sg_resnet_acts *a,
@@ -229,12 +231,15 @@ void sg_resnet_forward(const sg_backend *be, const sg_resnet *net, sg_resnet_act
     sg_avgpool_global_fwd(be, net->N, net->feat_dim, net->final_HW, in, a->feat);
 }
 
-/* dy (consumed) -> BN backward -> conv backward: accumulates dW, writes dx when dx != NULL.
- * tmp receives dL/d(conv output). */
+/* dy (consumed) -> (ReLU backward from its output r, when the forward had one) -> BN backward
+ * -> conv backward: accumulates dW, writes dx when dx != NULL. tmp receives dL/d(conv output). */
 static void conv_bn_bwd(const sg_backend *be, const sg_conv *c, const sg_bn *b, const float *x,
-                        const float *t, const sg_bn_saved *saved, const float *dy, float *tmp,
-                        float *dx, void *ws) {
-    sg_bn_backward(be, b, t, saved, dy, tmp);
+                        const float *t, const float *r, const sg_bn_saved *saved, float *dy,
+                        float *tmp, float *dx, void *ws) {
+    if (r)
+        sg_bn_relu_backward(be, b, t, r, saved, dy, tmp);
+    else
+        sg_bn_backward(be, b, t, saved, dy, tmp);
     sg_conv2d_bwd_filter(be, &c->s, x, tmp, c->dw, 1, ws);
     if (dx) sg_conv2d_bwd_data(be, &c->s, tmp, c->w, dx, ws);
 }
@@ -253,17 +258,15 @@ void sg_resnet_backward(const sg_backend *be, const sg_resnet *net, sg_resnet_ac
         size_t n_out = sg_conv_numel_out(last);
         sg_relu_bwd(be, n_out, ba->out, A, A); /* A = d(sum) */
         if (!b->bottleneck) {
-            conv_bn_bwd(be, &b->c2, &b->b2, ba->r1, ba->t2, &ba->s2, A, C, D, ws);
+            conv_bn_bwd(be, &b->c2, &b->b2, ba->r1, ba->t2, NULL, &ba->s2, A, C, D, ws);
         } else {
-            conv_bn_bwd(be, &b->c3, &b->b3, ba->r2, ba->t3, &ba->s3, A, C, D, ws);
-            sg_relu_bwd(be, sg_conv_numel_out(&b->c2), ba->r2, D, D);
-            conv_bn_bwd(be, &b->c2, &b->b2, ba->r1, ba->t2, &ba->s2, D, C, D, ws);
+            conv_bn_bwd(be, &b->c3, &b->b3, ba->r2, ba->t3, NULL, &ba->s3, A, C, D, ws);
+            conv_bn_bwd(be, &b->c2, &b->b2, ba->r1, ba->t2, ba->r2, &ba->s2, D, C, D, ws);
         }
-        sg_relu_bwd(be, sg_conv_numel_out(&b->c1), ba->r1, D, D);
-        conv_bn_bwd(be, &b->c1, &b->b1, in, ba->t1, &ba->s1, D, C, B, ws);
+        conv_bn_bwd(be, &b->c1, &b->b1, in, ba->t1, ba->r1, &ba->s1, D, C, B, ws);
         size_t n_in = (size_t)b->c1.s.N * b->c1.s.C * b->c1.s.H * b->c1.s.W;
         if (b->has_down) {
-            conv_bn_bwd(be, &b->cd, &b->bd, in, ba->td, &ba->sd, A, C, D, ws);
+            conv_bn_bwd(be, &b->cd, &b->bd, in, ba->td, NULL, &ba->sd, A, C, D, ws);
             sg_add_fwd(be, n_in, B, D, B);
         } else {
             sg_add_fwd(be, n_in, B, A, B);
@@ -278,7 +281,6 @@ void sg_resnet_backward(const sg_backend *be, const sg_resnet *net, sg_resnet_ac
         A = B;
         B = t;
     }
-    size_t n_stem = sg_conv_numel_out(&net->stem_conv);
-    sg_relu_bwd(be, n_stem, a->stem_r, A, A);
-    conv_bn_bwd(be, &net->stem_conv, &net->stem_bn, a->x, a->stem_c, &a->stem_s, A, C, NULL, ws);
+    conv_bn_bwd(be, &net->stem_conv, &net->stem_bn, a->x, a->stem_c, a->stem_r, &a->stem_s, A, C,
+                NULL, ws);
 }

@@ -23,6 +23,7 @@
 #include "core/data/loader.h"
 #include "core/eval/eval.h"
 #include "core/nn/conv_auto.h"
+#include "core/nn/cudnn_algos.h"
 #include "core/ssl/train_config.h"
 #include "kernels/backend.h"
 #include "kernels/backend_machine.h"
@@ -44,7 +45,7 @@ static const char *const result_cols[] = {
     "predictor", "setting", "tag", "backend", "epochs", "steps", "final_loss", "collapse_std",
     "eff_rank_F", "probe", "probe_top5", "probe_epoch", "probe_epochs_run", "probe_final",
     "probe_best", "probe_best_epoch", "knn_acc", "knn_top5", "probe_protocol", "knn_protocol",
-    "img_per_s", "data_wait_frac", "wall_s", "conv_algos"};
+    "img_per_s", "data_wait_frac", "wall_s", "conv_algos", "conv_deterministic"};
 #define NRESULT_BASE ((int)(sizeof result_cols / sizeof result_cols[0]))
 
 int sg_train_results_ncols(void) { return NRESULT_BASE + sg_machine_ncols(); }
@@ -98,6 +99,11 @@ typedef struct {
     int conv_auto_fresh;
     sg_conv_auto_key conv_auto_key;
     char conv_algos[256]; /* the results' conv_algos cell: "im2col:5,winograd:12" */
+    /* conv.algo=cudnn or auto on CUDA (core/nn/cudnn_algos.h): the cuDNN algorithms of every
+     * trunk conv shape, preset on the backend; whether chosen now (then recorded), their key */
+    sg_cudnn_table cudnn;
+    int cudnn_fresh;
+    sg_cudnn_key cudnn_key;
 } run;
 
 static int file_exists(const char *p) {
@@ -466,7 +472,7 @@ static int load_checkpoint(run *r, sg_err *err) {
  * kill cut short: the checkpoint's, config.cfg's and machine.csv's. */
 static void remove_partial_writes(const run *r) {
     static const char *const ours[] = {"checkpoint.bin.tmp.", "config.cfg.tmp.", "machine.csv.tmp.",
-                                       "conv-algo.csv.tmp."};
+                                       "conv-algo.csv.tmp.", "cudnn-algo.csv.tmp."};
     DIR *d = opendir(r->dir);
     if (!d) return;
     struct dirent *e;
@@ -639,6 +645,7 @@ static int append_result(run *r, const sg_train_summary *sum, sg_err *err) {
     sg_csv_row_double(&row, sum->data_wait_frac);
     sg_csv_row_double(&row, sum->wall_s);
     sg_csv_row_str(&row, r->conv_algos);
+    sg_csv_row_str(&row, sg_config_text(c, "conv.deterministic"));
     sg_machine_row(&mach, &row);
     int rc = sg_csv_append(sg_config_str(c, "run.results"), sg_train_results_ncols(),
                            sg_train_results_header(), &row, 1, err);
@@ -824,7 +831,10 @@ static int conv_auto_resolve(run *r, const sg_ssl_settings *set, const sg_train_
             snprintf(k->machine_id, sizeof k->machine_id, "%s", mach.machine_id);
             snprintf(k->build, sizeof k->build, "%s %s %s", mach.git_commit, mach.build_type,
                      mach.build_flags);
-            snprintf(k->backend, sizeof k->backend, "%s", r->be->name);
+            /* cudnn's times on CUDA depend on conv.deterministic: its own cache rows */
+            const int nondet = !strcmp(r->be->name, "cuda") &&
+                               !sg_config_bool(r->cfg, "conv.deterministic");
+            snprintf(k->backend, sizeof k->backend, "%s%s", r->be->name, nondet ? ":nondet" : "");
             k->threads = sg_cpu_get_threads();
             char cache[4096];
             const char *cp = sg_config_str(r->cfg, "conv.algo_cache");
@@ -854,6 +864,98 @@ static int conv_auto_resolve(run *r, const sg_ssl_settings *set, const sg_train_
                     e->s.H, e->s.W, e->s.K, e->s.R, e->s.S, e->s.stride, e->layers,
                     sg_conv_algo_names[e->s.algo], times);
         r->conv_auto_shapes[i] = e->s;
+    }
+    return 0;
+}
+
+/* conv.algo=cudnn or auto on a CUDA backend with cuDNN: the cuDNN algorithms of every distinct
+ * conv shape of the trunk, preset on the backend before anything measures or builds at those
+ * shapes. The run folder's cudnn-algo.csv, when there (a resume, or a rerun into the same
+ * folder), is the choice and is used exactly; otherwise rank 0 takes it from the cache or from
+ * cuDNN's measurement, every other rank presets rank 0's (so all ranks compute the same bits),
+ * and setup records it in the folder. */
+static int cudnn_resolve(run *r, const sg_ssl_settings *set, const sg_train_opts *opts,
+                         sg_err *err) {
+    sg_conv_auto_table *shapes = malloc(sizeof *shapes);
+    if (!shapes) return sg_errf(err, "out of memory");
+    int rc = sg_conv_auto_shapes(&set->trunk, set->batch, r->be, shapes, err);
+    if (rc == 0) sg_cudnn_table_of(shapes, &r->cudnn);
+    free(shapes);
+    if (rc) return -1;
+    sg_cudnn_table *t = &r->cudnn;
+    const int det = sg_config_bool(r->cfg, "conv.deterministic");
+    const sg_cudnn_ops *ops = sg_cudnn_device_ops();
+    char path[4300];
+    snprintf(path, sizeof path, "%s/cudnn-algo.csv", r->dir);
+    if (sg_file_exists(path)) {
+        sg_cudnn_table *rec = malloc(sizeof *rec);
+        if (!rec) return sg_errf(err, "out of memory");
+        sg_cudnn_key now;
+        rc = sg_cudnn_read_run(path, rec, &r->cudnn_key, err);
+        if (rc == 0 && r->cudnn_key.deterministic != det)
+            rc = sg_errf(err, "%s was chosen under conv.deterministic=%s, this run has %s", path,
+                         r->cudnn_key.deterministic ? "true" : "false", det ? "true" : "false");
+        for (int i = 0; rc == 0 && i < t->n; i++) {
+            const sg_conv_shape *s = &t->e[i].s;
+            int found = -1;
+            for (int j = 0; j < rec->n && found < 0; j++)
+                if (rec->e[j].s.N == s->N && rec->e[j].s.C == s->C && rec->e[j].s.H == s->H &&
+                    rec->e[j].s.W == s->W && rec->e[j].s.K == s->K && rec->e[j].s.R == s->R &&
+                    rec->e[j].s.S == s->S && rec->e[j].s.stride == s->stride &&
+                    rec->e[j].s.pad == s->pad)
+                    found = j;
+            if (found < 0)
+                rc = sg_errf(err, "%s has no cuDNN algorithms for the shape N=%d C=%d H=%d W=%d "
+                                  "K=%d R=%d stride=%d: not this run's record",
+                             path, s->N, s->C, s->H, s->W, s->K, s->R, s->stride);
+            else
+                t->e[i].c = rec->e[found].c;
+        }
+        free(rec);
+        if (rc) return -1;
+        sg_err e;
+        if (sg_cudnn_apply(t, ops, &e))
+            return sg_errf(err, "%s: the recorded cuDNN algorithms cannot run here: %s", path,
+                           e.msg);
+        if (r->rank == 0) {
+            sg_info("cuDNN algorithms: the choices recorded in %s", path);
+            if (sg_cudnn_key_of_device(&now, det, err)) return -1;
+            if (strcmp(now.gpu, r->cudnn_key.gpu) || now.driver != r->cudnn_key.driver ||
+                now.cudnn != r->cudnn_key.cudnn)
+                sg_info("  recorded on %s (driver %d, cuDNN %ld); running on %s (driver %d, "
+                        "cuDNN %ld): the same algorithms, so the bits may still differ",
+                        r->cudnn_key.gpu, r->cudnn_key.driver, r->cudnn_key.cudnn, now.gpu,
+                        now.driver, now.cudnn);
+        }
+    } else if (opts->resume && file_exists(r->ckpt_path)) {
+        return sg_errf(err, "--resume: %s, the cuDNN algorithms the run was started with, is "
+                            "missing: the run cannot be continued as it was computed", path);
+    } else {
+        if (sg_cudnn_key_of_device(&r->cudnn_key, det, err)) return -1;
+        if (r->rank == 0) {
+            char cache[4096];
+            sg_cudnn_default_cache(cache, sizeof cache);
+            int measured = sg_cudnn_choose(t, &r->cudnn_key, cache, ops, err);
+            if (measured < 0) return -1;
+            sg_info("cuDNN algorithms (conv.deterministic=%s): %d conv shape(s), %d measured, %d "
+                    "from the cache %s", det ? "true" : "false", t->n, measured, t->n - measured,
+                    cache[0] ? cache : "(none)");
+        }
+        if (r->ranks > 1) {
+            if (sg_dist_bcast_bytes(t, sizeof *t, 0, err)) return -1;
+            sg_err e;
+            if (r->rank != 0 && sg_cudnn_apply(t, ops, &e))
+                return sg_errf(err, "rank %d: rank 0's cuDNN algorithms cannot run here: %s",
+                               r->rank, e.msg);
+        }
+        r->cudnn_fresh = 1;
+    }
+    for (int i = 0; r->rank == 0 && i < t->n; i++) {
+        const sg_cudnn_entry *e = &t->e[i];
+        char algos[256];
+        sg_cudnn_describe(e, algos, sizeof algos);
+        sg_info("  N=%d C=%d %dx%d K=%d %dx%d/%d: %s", e->s.N, e->s.C, e->s.H, e->s.W, e->s.K,
+                e->s.R, e->s.S, e->s.stride, algos);
     }
     return 0;
 }
@@ -933,7 +1035,20 @@ static int setup(run *r, const sg_train_opts *opts, sg_err *err) {
     set.batch = B / K; /* one micro-batch of this rank's slice of the global batch */
     set.ranks = r->ranks;
     r->total_steps = set.total_steps;
-    if (!strcmp(sg_config_str(c, "conv.algo"), "auto") && !strcmp(r->be->name, "cpu")) {
+    const char *conv_algo = sg_config_str(c, "conv.algo");
+    if (sg_cudnn_usable(r->be)) {
+        /* before anything plans a cuDNN shape: the model's workspace is sized under it */
+        sg_cudnn_set_deterministic(sg_config_bool(c, "conv.deterministic"));
+        if ((!strcmp(conv_algo, "cudnn") || !strcmp(conv_algo, "auto")) &&
+            cudnn_resolve(r, &set, opts, err))
+            return -1;
+    } else if (!strcmp(conv_algo, "cudnn") && r->rank == 0) {
+        sg_warn("conv.algo=cudnn: backend %s does not run cuDNN (%s): every conv layer runs the "
+                "backend's default", r->be->name,
+                strcmp(r->be->name, "cuda") ? "a CUDA backend's algorithm"
+                                            : "this build or device has no usable cuDNN");
+    }
+    if (!strcmp(conv_algo, "auto")) {
         if (conv_auto_resolve(r, &set, opts, err)) return -1;
         set.trunk.conv_choices = r->conv_auto_shapes;
         set.trunk.n_conv_choices = r->conv_auto.n;
@@ -1011,6 +1126,11 @@ static int setup(run *r, const sg_train_opts *opts, sg_err *err) {
         char ap[4300];
         snprintf(ap, sizeof ap, "%s/conv-algo.csv", r->dir);
         if (sg_conv_auto_write_run(ap, &r->conv_auto, &r->conv_auto_key, err)) return -1;
+    }
+    if (r->cudnn_fresh) {
+        char cp[4300];
+        snprintf(cp, sizeof cp, "%s/cudnn-algo.csv", r->dir);
+        if (sg_cudnn_write_run(cp, &r->cudnn, &r->cudnn_key, err)) return -1;
     }
     if (sg_csv_stream_open(&r->steps_csv, r->steps_path, NSTEP_COLS, step_cols, err) ||
         sg_csv_stream_open(&r->epochs_csv, r->epochs_path, NEPOCH_COLS, epoch_cols, err))

@@ -122,15 +122,21 @@ static const sg_cfg_spec schema[] = {
     {"trainer.seed", SG_CFG_INT, "1", 0, 4294967295.0, NULL, "seed of weights, order and augmentation"},
     {"trainer.threads", SG_CFG_INT, "0", 0, 4096, NULL, "compute threads (0 = all cores)"},
     {"trainer.backend", SG_CFG_ENUM, "cpu", 0, 0, "cpu|cuda", "kernel backend"},
-    {"conv.algo", SG_CFG_ENUM, "default", 0, 0, "default|im2col|winograd|dnnl|auto",
+    {"conv.algo", SG_CFG_ENUM, "default", 0, 0, "default|im2col|winograd|dnnl|cudnn|auto",
      "convolution algorithm where the backend runs it (winograd: the CPU's 3x3 stride-1 layers; "
-     "dnnl: oneDNN, CPU); other layers keep the backend's default (im2col + sgemm). auto (CPU "
-     "backend): each distinct conv shape runs the algorithm measured fastest there in its three "
-     "passes (ties: im2col), cached in conv.algo_cache and recorded in the run folder "
-     "(conv-algo.csv, which a resume reuses); on CUDA auto is the default"},
+     "dnnl: oneDNN, CPU; cudnn: cuDNN, CUDA, every pass's cuDNN algorithm measured once per "
+     "shape, cached in $XDG_CACHE_HOME or $HOME/.cache/stopgrad/cudnn-algo.csv and recorded in "
+     "the run folder's cudnn-algo.csv); other layers keep the backend's default (im2col + "
+     "sgemm). auto: each distinct conv shape runs the algorithm measured fastest there in its "
+     "three passes (ties: im2col; CPU: im2col, winograd, dnnl; CUDA: im2col, cudnn), cached in "
+     "conv.algo_cache and recorded in the run folder (conv-algo.csv, which a resume reuses)"},
     {"conv.algo_cache", SG_CFG_STRING, "", 0, 0, NULL,
      "conv.algo=auto's cache of measured choices (empty: $XDG_CACHE_HOME/stopgrad/conv-algo.csv, "
      "else $HOME/.cache/stopgrad/conv-algo.csv); rows of another machine or build are ignored"},
+    {"conv.deterministic", SG_CFG_BOOL, "true", 0, 0, NULL,
+     "cudnn (conv.algo=cudnn or auto on CUDA): choose among cuDNN's deterministic algorithms "
+     "only, so a rerun is bit-identical; false allows the fastest, some of which add with "
+     "atomics in a varying order"},
     {"trainer.checkpoint_every", SG_CFG_INT, "0", 0, 1e12, NULL,
      "write a checkpoint every N steps (0 = at epoch ends only)"},
     /* evaluation */
@@ -207,7 +213,8 @@ int sg_train_config_key_hashed(const char *key) {
 static const char *const later_keys[] = {"model.sync_bn",     "model.proj_layers",
                                          "model.proj_out_bn", "model.head_bn_affine",
                                          "predictor.mlp_bias", "eval.protocol",
-                                         "predictor.fixed_lr", "trainer.accumulate"};
+                                         "predictor.fixed_lr", "trainer.accumulate",
+                                         "conv.deterministic"};
 
 static const char *schema_default(const char *key) {
     int n;

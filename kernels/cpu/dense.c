@@ -376,6 +376,7 @@ int sg_cpu_conv_supports(const sg_conv_shape *s) {
     switch (s->algo) {
     case SG_CONV_WINOGRAD: return sg_cpu_winograd_supports(s);
     case SG_CONV_DNNL: return sg_cpu_dnnl_available(NULL);
+    case SG_CONV_CUDNN: return 0; /* a GPU library: the CUDA backend's */
     default: return 1;
     }
 }

@@ -85,6 +85,43 @@ static inline double sum_prod_dev_f64(const float *g, const float *x, ptrdiff_t 
     return s;
 }
 
+/* The gradient g where the ReLU's output y is positive, else +0: relu_bwd's y > 0 ? g : 0 bit
+ * for bit (a NaN y stops it too), written as an and-mask of g's bits because GCC vectorises the
+ * eight-lane sums below with the mask but not with the select (it takes the select for
+ * control flow there: 6x slower). */
+static inline float relu1_grad(float y, float g) {
+    uint32_t u;
+    memcpy(&u, &g, sizeof u);
+    u &= 0u - (uint32_t)(y > 0.0f);
+    memcpy(&g, &u, sizeof g);
+    return g;
+}
+
+/* sum_f64 of relu1_grad(y[n], g[n]), in the same lane order: the sum batchnorm_bwd takes of
+ * relu_bwd's output, without writing that output. */
+static inline double sum_relu_f64(const float *g, const float *y, ptrdiff_t n) {
+    double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    ptrdiff_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; k++) acc[k] += (double)relu1_grad(y[i + k], g[i + k]);
+    double s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+    for (; i < n; i++) s += (double)relu1_grad(y[i], g[i]);
+    return s;
+}
+
+/* sum_prod_dev_f64 with g masked as sum_relu_f64 does. */
+static inline double sum_relu_prod_dev_f64(const float *g, const float *y, const float *x,
+                                           ptrdiff_t n, double m) {
+    double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    ptrdiff_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; k++)
+            acc[k] += (double)relu1_grad(y[i + k], g[i + k]) * ((double)x[i + k] - m);
+    double s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+    for (; i < n; i++) s += (double)relu1_grad(y[i], g[i]) * ((double)x[i] - m);
+    return s;
+}
+
 /* sum (a p[n] - b z[n])^2 in double. */
 static inline double sqdist_scaled_f64(const float *p, const float *z, ptrdiff_t n, double a,
                                        double b) {
@@ -130,12 +167,16 @@ static void bn_train_channel_stats(int c, double mean, double var_biased, double
     *shift = (float)((beta ? (double)beta[c] : 0.0) - mean_residual * sc);
 }
 
-/* x, y: [N, C, HW]; mean, invstd: [C]; running_*: [C] or NULL; gamma, beta: [C] or NULL. */
-static void cpu_batchnorm_fwd_train(const sg_backend *be, int N, int C, int HW, const float *x,
-                                    const float *gamma, const float *beta, float eps,
-                                    float momentum, float *running_mean, float *running_var,
-                                    float *mean, float *invstd, float *y) {
-    (void)be;
+/* relu_fwd's expression, so that BN with the ReLU fused gives relu_fwd's bits */
+static inline float relu1(float v) { return v < 0.0f ? 0.0f : v; }
+
+/* x, y: [N, C, HW]; mean, invstd: [C]; running_*: [C] or NULL; gamma, beta: [C] or NULL.
+ * relu: y = relu1 of the normalised value, in the same loop (batchnorm_relu_fwd); a
+ * constant at both callers, so each gets its own loops. */
+static inline void bn_fwd_train(int N, int C, int HW, const float *x, const float *gamma,
+                                const float *beta, float eps, float momentum, float *running_mean,
+                                float *running_var, float *mean, float *invstd, float *y,
+                                int relu) {
     const double M = (double)N * HW;
     const size_t total = (size_t)N * C * HW;
 
@@ -170,7 +211,12 @@ static void cpu_batchnorm_fwd_train(const sg_backend *be, int N, int C, int HW, 
             for (int n = 0; n < N; n++) {
                 const float *row = x + (size_t)n * C + c0;
                 float *yrow = y + (size_t)n * C + c0;
-                for (int k = 0; k < nc; k++) yrow[k] = (row[k] - mf[k]) * scale[k] + shift[k];
+                if (relu)
+                    for (int k = 0; k < nc; k++)
+                        yrow[k] = relu1((row[k] - mf[k]) * scale[k] + shift[k]);
+                else
+                    for (int k = 0; k < nc; k++)
+                        yrow[k] = (row[k] - mf[k]) * scale[k] + shift[k];
             }
         }
         return;
@@ -191,9 +237,32 @@ static void cpu_batchnorm_fwd_train(const sg_backend *be, int N, int C, int HW, 
         for (int n = 0; n < N; n++) {
             const float *xp = x + ((size_t)n * C + c) * HW;
             float *yp = y + ((size_t)n * C + c) * HW;
-            for (int i = 0; i < HW; i++) yp[i] = (xp[i] - mf) * scale + shift;
+            if (relu)
+                for (int i = 0; i < HW; i++) yp[i] = relu1((xp[i] - mf) * scale + shift);
+            else
+                for (int i = 0; i < HW; i++) yp[i] = (xp[i] - mf) * scale + shift;
         }
     }
+}
+
+static void cpu_batchnorm_fwd_train(const sg_backend *be, int N, int C, int HW, const float *x,
+                                    const float *gamma, const float *beta, float eps,
+                                    float momentum, float *running_mean, float *running_var,
+                                    float *mean, float *invstd, float *y) {
+    (void)be;
+    bn_fwd_train(N, C, HW, x, gamma, beta, eps, momentum, running_mean, running_var, mean, invstd,
+                 y, 0);
+}
+
+/* batchnorm_fwd_train then relu_fwd in one pass over y: the same statistics and values, and
+ * relu1 of each (bit for bit the two kernels' result). */
+static void cpu_batchnorm_relu_fwd(const sg_backend *be, int N, int C, int HW, const float *x,
+                                   const float *gamma, const float *beta, float eps, float momentum,
+                                   float *running_mean, float *running_var, float *mean,
+                                   float *invstd, float *y) {
+    (void)be;
+    bn_fwd_train(N, C, HW, x, gamma, beta, eps, momentum, running_mean, running_var, mean, invstd,
+                 y, 1);
 }
 
 /* y = (x - running_mean) / sqrt(running_var + eps) * gamma + beta, per channel. */
@@ -268,9 +337,9 @@ static bn_bwd_coef bn_bwd_channel(int c, double sum_dy, double sum_dy_xm, double
 }
 
 /* dx of the channel tile [c0, c0 + nc) of x, dy, dx [N, C] (HW == 1) from each channel's
- * coefficients. */
+ * coefficients; ym (the fused ReLU's output, or NULL) masks dy as relu1_grad. */
 static void bn_bwd_apply_tile(int N, int C, int c0, int nc, const float *x, const float *dy,
-                              float *dx, const bn_bwd_coef *cf) {
+                              const float *ym, float *dx, const bn_bwd_coef *cf) {
     float k_[SG_BN_TILE], mdy[SG_BN_TILE], q[SG_BN_TILE], mf[SG_BN_TILE];
     for (int k = 0; k < nc; k++) {
         k_[k] = cf[k].k;
@@ -282,28 +351,47 @@ static void bn_bwd_apply_tile(int N, int C, int c0, int nc, const float *x, cons
         const float *xr = x + (size_t)n * C + c0;
         const float *gr = dy + (size_t)n * C + c0;
         float *dr = dx + (size_t)n * C + c0;
-        for (int k = 0; k < nc; k++) dr[k] = k_[k] * ((gr[k] - mdy[k]) - (xr[k] - mf[k]) * q[k]);
+        if (ym) {
+            const float *yr = ym + (size_t)n * C + c0;
+            for (int k = 0; k < nc; k++)
+                dr[k] = k_[k] * ((relu1_grad(yr[k], gr[k]) - mdy[k]) - (xr[k] - mf[k]) * q[k]);
+        } else {
+            for (int k = 0; k < nc; k++)
+                dr[k] = k_[k] * ((gr[k] - mdy[k]) - (xr[k] - mf[k]) * q[k]);
+        }
     }
 }
 
-/* dx of channel c of x, dy, dx [N, C, HW] from its coefficients. */
+/* dx of channel c of x, dy, dx [N, C, HW] from its coefficients; ym masks dy as in
+ * bn_bwd_apply_tile. */
 static void bn_bwd_apply_channel(int N, int C, int HW, int c, const float *x, const float *dy,
-                                 float *dx, bn_bwd_coef cf) {
+                                 const float *ym, float *dx, bn_bwd_coef cf) {
     for (int n = 0; n < N; n++) {
         const size_t off = ((size_t)n * C + c) * HW;
         const float *xp = x + off, *gp = dy + off;
         float *dp = dx + off;
-        for (int i = 0; i < HW; i++) dp[i] = cf.k * ((gp[i] - cf.mean_dy) - (xp[i] - cf.mean) * cf.q);
+        if (ym) {
+            const float *yp = ym + off;
+            for (int i = 0; i < HW; i++) {
+                const float g = relu1_grad(yp[i], gp[i]);
+                dp[i] = cf.k * ((g - cf.mean_dy) - (xp[i] - cf.mean) * cf.q);
+            }
+        } else {
+            for (int i = 0; i < HW; i++)
+                dp[i] = cf.k * ((gp[i] - cf.mean_dy) - (xp[i] - cf.mean) * cf.q);
+        }
     }
 }
 
 /* x, dy, dx: [N, C, HW]; gamma, mean, invstd: [C]; dgamma, dbeta: [C] or NULL. mean and invstd
- * are the ones batchnorm_fwd_train saved for this x. */
-static void cpu_batchnorm_bwd(const sg_backend *be, int N, int C, int HW, const float *x,
-                              const float *gamma, const float *mean, const float *invstd,
-                              const float *dy, float *dx, float *dgamma, float *dbeta,
-                              int accumulate) {
-    (void)be;
+ * are the ones batchnorm_fwd_train saved for this x. ym: NULL, or the output of a ReLU fused
+ * after the batch norm (batchnorm_relu_bwd), whose gradient relu1_grad(ym, dy) is what goes
+ * through the batch norm; every sum and product is then the one batchnorm_bwd computes on
+ * relu_bwd's output. */
+static inline void bn_bwd(int N, int C, int HW, const float *x, const float *ym,
+                          const float *gamma, const float *mean, const float *invstd,
+                          const float *dy, float *dx, float *dgamma, float *dbeta,
+                          int accumulate) {
     const double M = (double)N * HW;
     const size_t total = (size_t)N * C * HW;
 
@@ -321,8 +409,9 @@ static void cpu_batchnorm_bwd(const sg_backend *be, int N, int C, int HW, const 
             for (int n = 0; n < N; n++) {
                 const float *xr = x + (size_t)n * C + c0;
                 const float *gr = dy + (size_t)n * C + c0;
+                const float *yr = ym ? ym + (size_t)n * C + c0 : NULL;
                 for (int k = 0; k < nc; k++) {
-                    double g = (double)gr[k];
+                    double g = (double)(yr ? relu1_grad(yr[k], gr[k]) : gr[k]);
                     sdy[k] += g;
                     sdyxm[k] += g * ((double)xr[k] - md[k]);
                 }
@@ -331,7 +420,7 @@ static void cpu_batchnorm_bwd(const sg_backend *be, int N, int C, int HW, const 
             for (int k = 0; k < nc; k++)
                 cf[k] = bn_bwd_channel(c0 + k, sdy[k], sdyxm[k], M, gamma, mean, invstd, dgamma,
                                        dbeta, accumulate);
-            bn_bwd_apply_tile(N, C, c0, nc, x, dy, dx, cf);
+            bn_bwd_apply_tile(N, C, c0, nc, x, dy, ym, dx, cf);
         }
         return;
     }
@@ -342,13 +431,36 @@ static void cpu_batchnorm_bwd(const sg_backend *be, int N, int C, int HW, const 
         double sdy = 0, sdyxm = 0;
         for (int n = 0; n < N; n++) {
             const size_t off = ((size_t)n * C + c) * HW;
-            sdy += sum_f64(dy + off, HW);
-            sdyxm += sum_prod_dev_f64(dy + off, x + off, HW, md);
+            if (ym) {
+                sdy += sum_relu_f64(dy + off, ym + off, HW);
+                sdyxm += sum_relu_prod_dev_f64(dy + off, ym + off, x + off, HW, md);
+            } else {
+                sdy += sum_f64(dy + off, HW);
+                sdyxm += sum_prod_dev_f64(dy + off, x + off, HW, md);
+            }
         }
-        bn_bwd_apply_channel(N, C, HW, c, x, dy, dx,
+        bn_bwd_apply_channel(N, C, HW, c, x, dy, ym, dx,
                              bn_bwd_channel(c, sdy, sdyxm, M, gamma, mean, invstd, dgamma, dbeta,
                                             accumulate));
     }
+}
+
+static void cpu_batchnorm_bwd(const sg_backend *be, int N, int C, int HW, const float *x,
+                              const float *gamma, const float *mean, const float *invstd,
+                              const float *dy, float *dx, float *dgamma, float *dbeta,
+                              int accumulate) {
+    (void)be;
+    bn_bwd(N, C, HW, x, NULL, gamma, mean, invstd, dy, dx, dgamma, dbeta, accumulate);
+}
+
+/* relu_bwd (from the ReLU's output y) then batchnorm_bwd, without writing the masked gradient:
+ * the same sums and products, so the same bits. */
+static void cpu_batchnorm_relu_bwd(const sg_backend *be, int N, int C, int HW, const float *x,
+                                   const float *y, const float *gamma, const float *mean,
+                                   const float *invstd, const float *dy, float *dx, float *dgamma,
+                                   float *dbeta, int accumulate) {
+    (void)be;
+    bn_bwd(N, C, HW, x, y, gamma, mean, invstd, dy, dx, dgamma, dbeta, accumulate);
 }
 
 /* ---- synchronised batch norm: sums, then the gradient from sums over every rank ---------- */
@@ -438,14 +550,14 @@ static void cpu_batchnorm_bwd_apply(const sg_backend *be, int N, int C, int HW, 
             for (int k = 0; k < nc; k++)
                 cf[k] = bn_bwd_channel(c0 + k, sums[c0 + k], sums[C + c0 + k], M, gamma, mean,
                                        invstd, NULL, NULL, 0);
-            bn_bwd_apply_tile(N, C, c0, nc, x, dy, dx, cf);
+            bn_bwd_apply_tile(N, C, c0, nc, x, dy, NULL, dx, cf);
         }
         return;
     }
 
 #pragma omp parallel for schedule(static) if (total >= SG_NN_PAR_MIN)
     for (int c = 0; c < C; c++) {
-        bn_bwd_apply_channel(N, C, HW, c, x, dy, dx,
+        bn_bwd_apply_channel(N, C, HW, c, x, dy, NULL, dx,
                              bn_bwd_channel(c, sums[c], sums[C + c], M, gamma, mean, invstd, NULL,
                                             NULL, 0));
     }
@@ -526,12 +638,69 @@ static inline void maxpool_window(const float *xp, int W, int hs, int he, int ws
     *ao = bi;
 }
 
+/* The rule of maxpool_window: v replaces the best so far b when larger, or when it is the first
+ * NaN. Over a sequence it selects the first NaN, else the first maximum (+0 and -0 tie), so a
+ * window may be reduced as consecutive runs of its row-major order, each run's winner then
+ * taking part in order: the result is the same element as the one-by-one scan. */
+static inline int maxpool_takes(float v, float b) { return v > b || (isnan(v) && !isnan(b)); }
+
+/* Outputs per chunk of maxpool_row_k3, and the largest stride it takes (its buffers hold
+ * (MAXPOOL_QC - 1) * stride + 1 window starts). */
+#define MAXPOOL_QC 64
+#define MAXPOOL_K3_STRIDE_MAX 4
+
+/* Outputs [q0, q1) of one output row of a 3-wide window whose columns the border does not clip,
+ * over input rows [hs, he). For each input row, the run of 3 at every column start c (contiguous
+ * loads, the stride ignored) is reduced in registers and folded into the runs of the rows above
+ * at the same c; the outputs then pick every stride-th start. Each window is its row-major order
+ * in runs of 3 (see maxpool_takes), so the bits equal the scalar form's. The offset-by-offset
+ * loop (kept for other windows) updates its outputs in memory once per offset, which GCC
+ * compiles to masked stores, slow on AMD cores: this form was 25 -> 14 ms at the STL-10 stem
+ * pool (64x64x48x48, 2 threads). */
+static void maxpool_row_k3(const float *xp, int W, int hs, int he, int st, int pad, int q0, int q1,
+                           float *yr, int32_t *ar) {
+    for (int qa = q0; qa < q1; qa += MAXPOOL_QC) {
+        const int nq = q1 - qa < MAXPOOL_QC ? q1 - qa : MAXPOOL_QC;
+        const int c0 = qa * st - pad, nc = (nq - 1) * st + 1;
+        float bv[(MAXPOOL_QC - 1) * MAXPOOL_K3_STRIDE_MAX + 1];
+        int32_t bi[(MAXPOOL_QC - 1) * MAXPOOL_K3_STRIDE_MAX + 1];
+        /* each window starts from its first element, which it then compares with itself
+         * (never taken), as the scalar form does */
+        for (int c = 0; c < nc; c++) {
+            bv[c] = xp[(size_t)hs * W + c0 + c];
+            bi[c] = hs * W + c0 + c;
+        }
+        for (int h = hs; h < he; h++) {
+            const float *xr = xp + (size_t)h * W + c0;
+            const int32_t ib = h * W + c0;
+#pragma omp simd
+            for (int c = 0; c < nc; c++) {
+                float b = bv[c];
+                int32_t i = bi[c];
+                for (int d = 0; d < 3; d++) {
+                    const float v = xr[c + d];
+                    const int t = maxpool_takes(v, b);
+                    b = t ? v : b;
+                    i = t ? ib + c + d : i;
+                }
+                bv[c] = b;
+                bi[c] = i;
+            }
+        }
+        for (int q = 0; q < nq; q++) {
+            yr[qa + q] = bv[q * st];
+            ar[qa + q] = bi[q * st];
+        }
+    }
+}
+
 /* x[N,C,H,W] -> y, argmax [N,C,P,Q]; first max in row-major window order wins ties, and a NaN
  * wins over numbers (max-pool propagates NaN as PyTorch's does).
  * A row of outputs whose windows the border does not clip is done offset by offset: each of the
  * k*k window offsets, in row-major order, updates every output of the row with a select, which
  * the compiler vectorises. Every window still sees its elements in the same order with the same
- * rule as the scalar form, so the outputs and argmaxes are the same bits. */
+ * rule as the scalar form, so the outputs and argmaxes are the same bits.
+ * 3x3 windows (ResNet's stem pool) go through maxpool_row_k3 instead (see there). */
 static void cpu_maxpool_fwd(const sg_backend *be, const sg_pool_shape *s, const float *x,
                             float *y, int32_t *argmax) {
     (void)be;
@@ -559,6 +728,10 @@ static void cpu_maxpool_fwd(const sg_backend *be, const sg_pool_shape *s, const 
                 maxpool_window(xp, W, hs, he, ws, we, &yr[q], &ar[q]);
             }
             if (q0 >= q1) continue;
+            if (k == 3 && st <= MAXPOOL_K3_STRIDE_MAX) {
+                maxpool_row_k3(xp, W, hs, he, st, pad, q0, q1, yr, ar);
+                continue;
+            }
             /* the window's first element (hs, ws), as the scalar form starts */
             for (int q = q0; q < q1; q++) {
                 const int32_t i0 = hs * W + q * st - pad;
@@ -693,6 +866,8 @@ void sg_cpu_fill_nn(sg_backend *be) {
     be->batchnorm_bwd = cpu_batchnorm_bwd;
     be->batchnorm_sums = cpu_batchnorm_sums;
     be->batchnorm_bwd_apply = cpu_batchnorm_bwd_apply;
+    be->batchnorm_relu_fwd = cpu_batchnorm_relu_fwd;
+    be->batchnorm_relu_bwd = cpu_batchnorm_relu_bwd;
     be->relu_fwd = cpu_relu_fwd;
     be->relu_bwd = cpu_relu_bwd;
     be->add_fwd = cpu_add_fwd;

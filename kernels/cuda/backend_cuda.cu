@@ -7,6 +7,7 @@
 #include "kernels/backend.h"
 #include "kernels/cuda/cuda_backend.h"
 #include "kernels/cuda/cuda_internal.h"
+#include "kernels/ops.h"
 
 #include "core/dist/dist.h"
 
@@ -104,6 +105,21 @@ static double cu_timer_stop(const sg_backend *be) {
 
 /* ---- the backend value ------------------------------------------------------------------- */
 
+/* Every op at every shape; a convolution with this backend's im2col (default, im2col) or, when
+ * the build has cuDNN and it works here, cuDNN's (cudnn); the CPU's algorithms never. */
+static int cu_supports(const sg_backend *be, int op, const int *val) {
+    (void)be;
+    if (!val || (op != SG_OP_conv2d_fwd && op != SG_OP_conv2d_bwd_data &&
+                 op != SG_OP_conv2d_bwd_filter))
+        return 1;
+    switch (val[sg_op_param_index((sg_op)op, "algo")]) {
+    case SG_CONV_DEFAULT:
+    case SG_CONV_IM2COL: return 1;
+    case SG_CONV_CUDNN: return sg_cu_cudnn_usable();
+    default: return 0;
+    }
+}
+
 static sg_backend cu_backend;
 static sg_cuda_state cu_state;
 static int cu_tried = 0, cu_ok = 0;
@@ -157,6 +173,7 @@ static int cu_init(void) {
     cu_backend.name = "cuda";
     cu_backend.state = &cu_state;
     cu_backend.host_memory = 0;
+    cu_backend.supports = cu_supports;
     sg_cuda_fill_dense(&cu_backend);
     sg_cuda_fill_optim(&cu_backend);
     sg_cuda_fill_nn(&cu_backend);

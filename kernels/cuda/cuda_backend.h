@@ -70,6 +70,58 @@ int sg_cuda_nccl_allgather(const sg_backend *be, const float *x, size_t n, float
 /* The NCCL library's version, "2.x.y" (ncclGetVersion); "" in a build without NCCL. */
 const char *sg_cuda_nccl_version(void);
 
+/* ---- cuDNN convolutions: conv.algo=cudnn (kernels/cuda/conv_cudnn.cu) -----------------------
+ * Each conv shape gets, on first use, its descriptors and one cuDNN algorithm per pass, chosen
+ * by cuDNN's own measurement (cudnnFind*Algorithm, timed with CUDA events): the fastest that
+ * completes, fits the workspace budget and, while sg_cuda_cudnn_deterministic() is 1 (the
+ * default, conv.deterministic), is deterministic. A preset (a cache row, a run's record) takes
+ * the place of the measurement. Kept for the process; not thread-safe, like the backend. In a
+ * build without cuDNN these exist too: available says why not, the others return an error. */
+enum { SG_CUDNN_FWD = 0, SG_CUDNN_BWD_DATA = 1, SG_CUDNN_BWD_FILTER = 2, SG_CUDNN_PASSES = 3 };
+
+/* How an algorithm sums, for its error bound (kernels/opcheck/opcheck_dense.c). */
+typedef enum {
+    SG_CUDNN_SUM_DIRECT = 0,   /* products summed as they are (implicit / explicit GEMM) */
+    SG_CUDNN_SUM_WINOGRAD = 1, /* in Winograd's transformed domain */
+    SG_CUDNN_SUM_FFT = 2       /* in the Fourier domain */
+} sg_cudnn_sum;
+
+typedef struct {
+    int algo[SG_CUDNN_PASSES];         /* cuDNN's algorithm enum value of each pass */
+    size_t workspace[SG_CUDNN_PASSES]; /* bytes each needs */
+    float ms[SG_CUDNN_PASSES];         /* cuDNN's measured milliseconds; < 0 when preset */
+    int deterministic;                 /* the setting the choice was made under */
+} sg_cudnn_choice;
+
+/* 1 when this build has cuDNN and it works on the backend's device; else 0 and *why (may be
+ * NULL) says why. */
+int sg_cuda_cudnn_available(const char **why);
+/* cudnnGetVersion() (e.g. 91900), 0 in a build without cuDNN. */
+long sg_cuda_cudnn_version(void);
+/* conv.deterministic: whether shapes planned from now on choose among deterministic algorithms
+ * only (1, the default) or among all (0). Plans are kept per (shape, setting). */
+void sg_cuda_cudnn_set_deterministic(int on);
+int sg_cuda_cudnn_deterministic(void);
+/* The choice at shape s (its algo ignored) under the current setting, measured now when the
+ * shape has neither a plan nor a preset. -1 with the reason when cuDNN is not available. */
+int sg_cuda_cudnn_choice(const sg_conv_shape *s, sg_cudnn_choice *out, sg_err *err);
+/* Presets the algorithms of shape s under the current setting (replacing any earlier choice:
+ * call it before a model sizes its workspace at s). -1 with the pass, the algorithm and cuDNN's
+ * reason when one cannot run here (not supported at s, or not deterministic while that is
+ * asked for). */
+int sg_cuda_cudnn_preset(const sg_conv_shape *s, const int algo[SG_CUDNN_PASSES], sg_err *err);
+/* cudnnFind calls made in this process (tests: a preset shape measures nothing). */
+long sg_cuda_cudnn_measured(void);
+
+/* cuDNN 9's algorithms, without a device: per pass the enum's count; an algorithm's name
+ * ("IMPLICIT_PRECOMP_GEMM", NULL out of range); the algorithm named so (-1 if none); how it
+ * sums; whether cuDNN documents it as deterministic. */
+int sg_cuda_cudnn_algo_count(int pass);
+const char *sg_cuda_cudnn_algo_name(int pass, int algo);
+int sg_cuda_cudnn_algo_find(int pass, const char *name);
+sg_cudnn_sum sg_cuda_cudnn_algo_sum(int pass, int algo);
+int sg_cuda_cudnn_algo_deterministic(int pass, int algo);
+
 #ifdef __cplusplus
 }
 #endif

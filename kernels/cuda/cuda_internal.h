@@ -88,3 +88,16 @@ void sg_cuda_fill_dense(sg_backend *be);  /* cuda/dense.cu: gemm, linear, conv2d
 void sg_cuda_fill_optim(sg_backend *be);  /* cuda/optim.cu: sgd, lars, ema, corr, syevd, eig */
 void sg_cuda_fill_nn(sg_backend *be);     /* cuda/nn.cu: batch norm, relu, add, pooling, loss */
 void sg_cuda_fill_aug(sg_backend *be);    /* cuda/aug.cu: augmentation ops */
+
+/* conv.algo=cudnn (cuda/conv_cudnn.cu): dense.cu's conv slots hand shapes whose algo is
+ * SG_CONV_CUDNN to these. usable: the build has cuDNN and it works here (backend_cuda.cu's
+ * supports()). A cuDNN call that fails aborts naming the call, the pass, the shape and cuDNN's
+ * status and message, as SG_CUBLAS does. */
+int sg_cu_cudnn_usable(void);
+size_t sg_cu_cudnn_workspace_bytes(const sg_backend *be, const sg_conv_shape *s);
+void sg_cu_cudnn_fwd(const sg_backend *be, const sg_conv_shape *s, const float *x, const float *w,
+                     float *y, void *workspace);
+void sg_cu_cudnn_bwd_data(const sg_backend *be, const sg_conv_shape *s, const float *dy,
+                          const float *w, float *dx, void *workspace);
+void sg_cu_cudnn_bwd_filter(const sg_backend *be, const sg_conv_shape *s, const float *x,
+                            const float *dy, float *dw, int accumulate, void *workspace);

@@ -26,6 +26,9 @@
  * Images are grouped as many as fit CONV_WORKSPACE_BUDGET (all of them for most shapes), so a
  * gemm has N*P*Q columns where possible while the workspace of a large model stays bounded.
  *
+ * conv.algo=cudnn hands the three passes to cuDNN instead (cuda/conv_cudnn.cu); the default and
+ * im2col run this file's path.
+ *
  * Determinism: cuBLAS SGEMM in its default mode is deterministic for a fixed shape; every other
  * kernel gives each output element to one thread with a fixed summation order. No atomics.
  * Index arithmetic is 64-bit wherever a product of dimensions can pass 2^31 (a col buffer of a
@@ -180,7 +183,7 @@ static conv_plan conv_plan_make(const sg_conv_shape *s) {
 }
 
 static size_t cu_conv2d_workspace_bytes(const sg_backend *be, const sg_conv_shape *s) {
-    (void)be;
+    if (s->algo == SG_CONV_CUDNN) return sg_cu_cudnn_workspace_bytes(be, s);
     conv_plan plan = conv_plan_make(s);
     return plan.tmp_offset + plan.tmp_floats * sizeof(float);
 }
@@ -286,6 +289,7 @@ static float *ws_tmp(const conv_plan *plan, void *workspace) {
 /* y[N,K,P,Q] = conv(x[N,C,H,W], w[K,C,R,S]) */
 static void cu_conv2d_fwd(const sg_backend *be, const sg_conv_shape *s, const float *x,
                           const float *w, float *y, void *workspace) {
+    if (s->algo == SG_CONV_CUDNN) return sg_cu_cudnn_fwd(be, s, x, w, y, workspace);
     const conv_plan plan = conv_plan_make(s);
     SG_CHECK(workspace != NULL, "conv2d_fwd needs a workspace");
     float *col = ws_col(workspace), *tmp = ws_tmp(&plan, workspace);
@@ -310,6 +314,7 @@ static void cu_conv2d_fwd(const sg_backend *be, const sg_conv_shape *s, const fl
 /* dx[N,C,H,W] (overwritten) from dy[N,K,P,Q] and w[K,C,R,S] */
 static void cu_conv2d_bwd_data(const sg_backend *be, const sg_conv_shape *s, const float *dy,
                                const float *w, float *dx, void *workspace) {
+    if (s->algo == SG_CONV_CUDNN) return sg_cu_cudnn_bwd_data(be, s, dy, w, dx, workspace);
     const conv_plan plan = conv_plan_make(s);
     SG_CHECK(workspace != NULL, "conv2d_bwd_data needs a workspace");
     float *col = ws_col(workspace), *tmp = ws_tmp(&plan, workspace);
@@ -336,6 +341,8 @@ static void cu_conv2d_bwd_data(const sg_backend *be, const sg_conv_shape *s, con
 /* dw[K,C,R,S] (+)= sum over image groups, in order, of dy_g[K, cols] col_g^T */
 static void cu_conv2d_bwd_filter(const sg_backend *be, const sg_conv_shape *s, const float *x,
                                  const float *dy, float *dw, int accumulate, void *workspace) {
+    if (s->algo == SG_CONV_CUDNN)
+        return sg_cu_cudnn_bwd_filter(be, s, x, dy, dw, accumulate, workspace);
     const conv_plan plan = conv_plan_make(s);
     SG_CHECK(workspace != NULL, "conv2d_bwd_filter needs a workspace");
     float *col = ws_col(workspace), *tmp = ws_tmp(&plan, workspace);

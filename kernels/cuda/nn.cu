@@ -197,20 +197,23 @@ static __global__ void k_bn_eval_coef(int C, float eps, const float *gamma, cons
     shift[c] = beta ? beta[c] : 0.0f;
 }
 
-/* y = (x - mf[c]) * scale[c] + shift[c], one thread per element (y may alias x). */
+/* y = (x - mf[c]) * scale[c] + shift[c], one thread per element (y may alias x); relu: then
+ * k_relu_fwd's v < 0 ? 0 : v of it (a fused ReLU, the bits of k_relu_fwd on this output). */
 static __global__ void k_bn_apply(size_t total, unsigned C, unsigned HW, int narrow, const float *x,
                                   const float *mf, const float *scale, const float *shift,
-                                  float *y) {
+                                  int relu, float *y) {
     GRID_STRIDE_LOOP(e, total) {
         const unsigned c = chan_idx(e, HW, C, narrow);
-        y[e] = __fadd_rn(__fmul_rn(__fsub_rn(x[e], mf[c]), scale[c]), shift[c]);
+        const float v = __fadd_rn(__fmul_rn(__fsub_rn(x[e], mf[c]), scale[c]), shift[c]);
+        y[e] = relu && v < 0.0f ? 0.0f : v;
     }
 }
 
-static void cu_batchnorm_fwd_train(const sg_backend *be, int N, int C, int HW, const float *x,
-                                   const float *gamma, const float *beta, float eps, float momentum,
-                                   float *running_mean, float *running_var, float *mean,
-                                   float *invstd, float *y) {
+/* Training forward; relu: with the ReLU fused into the apply (batchnorm_relu_fwd). */
+static void bn_fwd_train(const sg_backend *be, int N, int C, int HW, const float *x,
+                         const float *gamma, const float *beta, float eps, float momentum,
+                         float *running_mean, float *running_var, float *mean, float *invstd,
+                         float *y, int relu) {
     SG_CHECK(N > 0 && C > 0 && HW > 0, "batchnorm_fwd_train: N%d C%d HW%d", N, C, HW);
     /* PyTorch refuses to train BN on one value per channel: the unbiased variance is 0/0. */
     SG_CHECK((long long)N * HW > 1,
@@ -251,8 +254,24 @@ static void cu_batchnorm_fwd_train(const sg_backend *be, int N, int C, int HW, c
                                                       invstd, scale, shift);
     SG_CU_LAUNCH("k_bn_train_finish");
     k_bn_apply<<<grid_for(total), NN_THREADS, 0, st>>>(
-        total, (unsigned)C, (unsigned)HW, total <= 0xffffffffu, x, mean, scale, shift, y);
+        total, (unsigned)C, (unsigned)HW, total <= 0xffffffffu, x, mean, scale, shift, relu, y);
     SG_CU_LAUNCH("k_bn_apply");
+}
+
+static void cu_batchnorm_fwd_train(const sg_backend *be, int N, int C, int HW, const float *x,
+                                   const float *gamma, const float *beta, float eps, float momentum,
+                                   float *running_mean, float *running_var, float *mean,
+                                   float *invstd, float *y) {
+    bn_fwd_train(be, N, C, HW, x, gamma, beta, eps, momentum, running_mean, running_var, mean,
+                 invstd, y, 0);
+}
+
+static void cu_batchnorm_relu_fwd(const sg_backend *be, int N, int C, int HW, const float *x,
+                                  const float *gamma, const float *beta, float eps, float momentum,
+                                  float *running_mean, float *running_var, float *mean,
+                                  float *invstd, float *y) {
+    bn_fwd_train(be, N, C, HW, x, gamma, beta, eps, momentum, running_mean, running_var, mean,
+                 invstd, y, 1);
 }
 
 static void cu_batchnorm_fwd_eval(const sg_backend *be, int N, int C, int HW, const float *x,
@@ -267,23 +286,31 @@ static void cu_batchnorm_fwd_eval(const sg_backend *be, int N, int C, int HW, co
     k_bn_eval_coef<<<sg_cu_blocks((size_t)C, NN_THREADS), NN_THREADS, 0, st>>>(
         C, eps, gamma, beta, running_var, scale, shift);
     SG_CU_LAUNCH("k_bn_eval_coef");
-    k_bn_apply<<<grid_for(total), NN_THREADS, 0, st>>>(
-        total, (unsigned)C, (unsigned)HW, total <= 0xffffffffu, x, running_mean, scale, shift, y);
+    k_bn_apply<<<grid_for(total), NN_THREADS, 0, st>>>(total, (unsigned)C, (unsigned)HW,
+                                                       total <= 0xffffffffu, x, running_mean, scale,
+                                                       shift, 0, y);
     SG_CU_LAUNCH("k_bn_apply");
 }
 
+/* The gradient a fused ReLU passes back (k_relu_bwd's expression, from its output ym), or dy
+ * itself when there is none (ym NULL). */
+__device__ static inline float bn_grad_in(const float *ym, const float *dy, size_t a) {
+    return ym ? (ym[a] > 0.0f ? dy[a] : 0.0f) : dy[a];
+}
+
 /* Stage 1 of backward: sdy[c*chunks + k] = sum dy and sxm[...] = sum dy * (x - mean[c]) over
- * chunk k of channel c, with mean[c] the saved float mean taken to double (as the CPU). */
+ * chunk k of channel c, with mean[c] the saved float mean taken to double (as the CPU); dy
+ * masked by a fused ReLU's output ym when given (bn_grad_in). */
 static __global__ void __launch_bounds__(NN_THREADS)
     k_bn_bwd_sums(unsigned M, unsigned C, unsigned HW, int chunks, unsigned len, const float *x,
-                  const float *dy, const float *mean, double *sdy, double *sxm) {
+                  const float *dy, const float *ym, const float *mean, double *sdy, double *sxm) {
     const unsigned c = blockIdx.x / (unsigned)chunks, k = blockIdx.x % (unsigned)chunks;
     const unsigned start = k * len, end = M - start < len ? M : start + len;
     const double md = (double)mean[c];
     double s = 0.0, t = 0.0;
     for (unsigned j = start + threadIdx.x; j < end; j += NN_THREADS) {
         const size_t a = bn_addr(j, HW, C, c);
-        const double g = (double)dy[a];
+        const double g = (double)bn_grad_in(ym, dy, a);
         s += g;
         t += g * ((double)x[a] - md);
     }
@@ -321,22 +348,23 @@ static __global__ void k_bn_bwd_finish(int C, int chunks, double M, const double
     qc[c] = (float)(__dmul_rn(__dmul_rn(is, is), sum_dy_xm) / M);
 }
 
-/* dx = k * ((dy - mean_dy) - (x - mean) * q), one thread per element (dx may alias dy). */
+/* dx = k * ((dy - mean_dy) - (x - mean) * q), one thread per element (dx may alias dy); dy
+ * masked by ym as in k_bn_bwd_sums. */
 static __global__ void k_bn_bwd_apply(size_t total, unsigned C, unsigned HW, int narrow,
-                                      const float *x, const float *dy, const float *mean,
-                                      const float *kc, const float *mean_dy, const float *qc,
-                                      float *dx) {
+                                      const float *x, const float *dy, const float *ym,
+                                      const float *mean, const float *kc, const float *mean_dy,
+                                      const float *qc, float *dx) {
     GRID_STRIDE_LOOP(e, total) {
         const unsigned c = chan_idx(e, HW, C, narrow);
         const float xm = __fmul_rn(__fsub_rn(x[e], mean[c]), qc[c]);
-        dx[e] = __fmul_rn(kc[c], __fsub_rn(__fsub_rn(dy[e], mean_dy[c]), xm));
+        dx[e] = __fmul_rn(kc[c], __fsub_rn(__fsub_rn(bn_grad_in(ym, dy, e), mean_dy[c]), xm));
     }
 }
 
-static void cu_batchnorm_bwd(const sg_backend *be, int N, int C, int HW, const float *x,
-                             const float *gamma, const float *mean, const float *invstd,
-                             const float *dy, float *dx, float *dgamma, float *dbeta,
-                             int accumulate) {
+/* Backward; ym: the output of a ReLU fused after the batch norm (batchnorm_relu_bwd), or NULL. */
+static void bn_bwd(const sg_backend *be, int N, int C, int HW, const float *x, const float *ym,
+                   const float *gamma, const float *mean, const float *invstd, const float *dy,
+                   float *dx, float *dgamma, float *dbeta, int accumulate) {
     SG_CHECK(N > 0 && C > 0 && HW > 0, "batchnorm_bwd: N%d C%d HW%d", N, C, HW);
     SG_CHECK((long long)N * HW <= 0x7fffffffLL, "batchnorm_bwd: N*HW = %lld too large",
              (long long)N * HW);
@@ -357,14 +385,29 @@ static void cu_batchnorm_bwd(const sg_backend *be, int N, int C, int HW, const f
     float *qc = mean_dy + C;
 
     k_bn_bwd_sums<<<(unsigned)nparts, NN_THREADS, 0, st>>>(M, (unsigned)C, (unsigned)HW, sp.chunks,
-                                                           sp.len, x, dy, mean, sdy, sxm);
+                                                           sp.len, x, dy, ym, mean, sdy, sxm);
     SG_CU_LAUNCH("k_bn_bwd_sums");
     k_bn_bwd_finish<<<sg_cu_blocks((size_t)C, NN_THREADS), NN_THREADS, 0, st>>>(
         C, sp.chunks, Md, sdy, sxm, gamma, invstd, dgamma, dbeta, accumulate, kc, mean_dy, qc);
     SG_CU_LAUNCH("k_bn_bwd_finish");
-    k_bn_bwd_apply<<<grid_for(total), NN_THREADS, 0, st>>>(
-        total, (unsigned)C, (unsigned)HW, total <= 0xffffffffu, x, dy, mean, kc, mean_dy, qc, dx);
+    k_bn_bwd_apply<<<grid_for(total), NN_THREADS, 0, st>>>(total, (unsigned)C, (unsigned)HW,
+                                                           total <= 0xffffffffu, x, dy, ym, mean,
+                                                           kc, mean_dy, qc, dx);
     SG_CU_LAUNCH("k_bn_bwd_apply");
+}
+
+static void cu_batchnorm_bwd(const sg_backend *be, int N, int C, int HW, const float *x,
+                             const float *gamma, const float *mean, const float *invstd,
+                             const float *dy, float *dx, float *dgamma, float *dbeta,
+                             int accumulate) {
+    bn_bwd(be, N, C, HW, x, NULL, gamma, mean, invstd, dy, dx, dgamma, dbeta, accumulate);
+}
+
+static void cu_batchnorm_relu_bwd(const sg_backend *be, int N, int C, int HW, const float *x,
+                                  const float *y, const float *gamma, const float *mean,
+                                  const float *invstd, const float *dy, float *dx, float *dgamma,
+                                  float *dbeta, int accumulate) {
+    bn_bwd(be, N, C, HW, x, y, gamma, mean, invstd, dy, dx, dgamma, dbeta, accumulate);
 }
 
 /* ---- synchronised batch norm: sums, then the gradient from sums over every rank ------------
@@ -465,8 +508,9 @@ static void cu_batchnorm_bwd_apply(const sg_backend *be, int N, int C, int HW, c
     k_bn_apply_coef<<<sg_cu_blocks((size_t)C, NN_THREADS), NN_THREADS, 0, st>>>(
         C, M, sums, gamma, invstd, kc, mean_dy, qc);
     SG_CU_LAUNCH("k_bn_apply_coef");
-    k_bn_bwd_apply<<<grid_for(total), NN_THREADS, 0, st>>>(
-        total, (unsigned)C, (unsigned)HW, total <= 0xffffffffu, x, dy, mean, kc, mean_dy, qc, dx);
+    k_bn_bwd_apply<<<grid_for(total), NN_THREADS, 0, st>>>(total, (unsigned)C, (unsigned)HW,
+                                                           total <= 0xffffffffu, x, dy, NULL, mean,
+                                                           kc, mean_dy, qc, dx);
     SG_CU_LAUNCH("k_bn_bwd_apply");
 }
 
@@ -759,6 +803,8 @@ void sg_cuda_fill_nn(sg_backend *be) {
     be->batchnorm_bwd = cu_batchnorm_bwd;
     be->batchnorm_sums = cu_batchnorm_sums;
     be->batchnorm_bwd_apply = cu_batchnorm_bwd_apply;
+    be->batchnorm_relu_fwd = cu_batchnorm_relu_fwd;
+    be->batchnorm_relu_bwd = cu_batchnorm_relu_bwd;
     be->relu_fwd = cu_relu_fwd;
     be->relu_bwd = cu_relu_bwd;
     be->add_fwd = cu_add_fwd;

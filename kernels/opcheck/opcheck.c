@@ -246,9 +246,18 @@ static int oc_start(oc_run *r, const sg_backend *be, int i, const char *shape_or
     const char *missing = sg_op_missing_slot(be, (sg_op)i);
     if (missing)
         return sg_errf(err, "%s: backend '%s' has no kernel %s", op->name, be->name, missing);
-    if (!sg_backend_supports(be, (sg_op)i, r->val))
-        return sg_errf(err, "%s: backend '%s' does not run shape %s", op->name, be->name,
-                       out->shape);
+    if (!sg_backend_supports(be, (sg_op)i, r->val)) {
+        const int ka = sg_op_param_index((sg_op)i, "algo");
+        if (ka < 0)
+            return sg_errf(err, "%s: backend '%s' does not run shape %s", op->name, be->name,
+                           out->shape);
+        /* a convolution: the algorithm is what it does not run there; name those it does */
+        char runs[160];
+        sg_conv_algos_supported(be, (sg_op)i, r->val, runs, sizeof runs);
+        return sg_errf(err, "%s: backend '%s' does not run shape %s (the %s algorithm); at this "
+                            "shape it runs: %s", op->name, be->name, out->shape,
+                       sg_conv_algo_names[r->val[ka]], runs[0] ? runs : "none");
+    }
     oc_active = r;
     int rc = oc_checks[i](r);
     oc_active = NULL;

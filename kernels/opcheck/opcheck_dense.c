@@ -6,6 +6,9 @@
 #include "kernels/backend.h"
 #include "kernels/opcheck/opcheck_internal.h"
 #include "kernels/ref/ref.h"
+#ifdef SG_HAVE_CUDA
+#include "kernels/cuda/cuda_backend.h"
+#endif
 
 /* ---- dense ----------------------------------------------------------------------------------- */
 
@@ -170,6 +173,56 @@ static int oc_conv_shape(oc_run *r, sg_conv_shape *s) {
     return 0;
 }
 
+/* The error bound of conv.algo=cudnn's pass `which` at s: that of the algorithm cuDNN chose
+ * there (sg_cuda_cudnn_choice), u = eps/2, inputs in [-1, 1], `direct` the direct sum's bound
+ * (every bound below adds it: the last sum over channels is a direct one), L as for Winograd:
+ *   direct sums (implicit / explicit GEMM, ALGO_0/1/3): the direct bound;
+ *   Winograd: u (n_t + 2 sqrt(L)) G terms as for the CPU's Winograd, with G = 512, the largest
+ *     transform growth over the direct sum of any tile of at most 8 points per side for 3x3 and
+ *     5x5 filters (F(6x6,3x3) 509, F(4x4,5x5) 301; tests/kernels/test_conv_winograd.c computes
+ *     it the same way), and n_t = 2 (max(R,S) + 16) + 2 roundings along one term's path (three
+ *     2-D transforms, each two 1-D passes of at most max(R,S) or 8 terms, and the product);
+ *   FFT: per channel pair an n-point correlation of an image of A values with a kernel of B
+ *     values; an n-point FFT has normwise relative error <= log2(n) 7u (Higham, Accuracy and
+ *     Stability, Thm 24.2: eta = mu + gamma_4 (sqrt 2 + mu) with twiddles accurate to u), so
+ *     with |a|_2 <= sqrt A, |a|_1 <= A, |b|_1 <= B, |b|_2 <= sqrt B the output plane's error has
+ *     norm <= u ((14 log2 n + 1) sqrt(A) B + 7 log2 n A sqrt(B)) (both forward transforms, the
+ *     product, the inverse); it bounds every element, and the ch channels' errors, independent
+ *     roundings, add up probabilistically (the sqrt(L) of the Winograd bound) as 2 sqrt(ch)
+ *     times that. n is bounded by the padded planes' sizes rounded up to powers of two.
+ *     fwd: A = H W, B = R S, ch = C; data: A = P Q, B = R S, ch = K; filter: A = H W, B = P Q,
+ *     ch = N. */
+static double cudnn_atol(oc_run *r, const sg_conv_shape *s, int which, double terms, double L,
+                         double direct) {
+#ifdef SG_HAVE_CUDA
+    sg_cudnn_choice c;
+    sg_err e;
+    SG_CHECK(sg_cuda_cudnn_choice(s, &c, &e) == 0, "%s: %s", r->op->name, e.msg);
+    const double u = EPS32 / 2;
+    const sg_cudnn_sum sum = sg_cuda_cudnn_algo_sum(which, c.algo[which]);
+    if (sum == SG_CUDNN_SUM_WINOGRAD) {
+        const double nt = 2.0 * ((s->R > s->S ? s->R : s->S) + 16) + 2;
+        return fmax(direct, u * (nt + 2 * sqrt(L)) * 512 * terms);
+    }
+    if (sum == SG_CUDNN_SUM_FFT) {
+        const int kh = s->R > s->P ? s->R : s->P, kw = s->S > s->Q ? s->S : s->Q;
+        const double log2n = ceil(log2((double)s->H + 2.0 * s->pad + 2.0 * kh)) +
+                             ceil(log2((double)s->W + 2.0 * s->pad + 2.0 * kw));
+        const double hw = (double)s->H * s->W, rs = (double)s->R * s->S,
+                     pq = (double)s->P * s->Q;
+        const double A = which == 1 ? pq : hw, B = which == 2 ? pq : rs;
+        const double ch = which == 0 ? s->C : which == 1 ? s->K : s->N;
+        return direct + 2 * sqrt(ch) * u *
+                            ((14 * log2n + 1) * sqrt(A) * B + 7 * log2n * A * sqrt(B));
+    }
+    return direct;
+#else
+    (void)s, (void)which, (void)terms, (void)L, (void)direct;
+    SG_CHECK(0, "%s: conv.algo=cudnn in a build without CUDA", r->op->name);
+    return 0;
+#endif
+}
+
 /* The three passes share set-up: x[N,C,H,W], w[K,C,R,S], dy[N,K,P,Q] random; the outputs
  * y, dx garbage; dw random (accumulated into when acc = 1). which: 0 fwd, 1 data, 2 filter. */
 static int op_conv(oc_run *r, int which) {
@@ -215,11 +268,13 @@ static int op_conv(oc_run *r, int which) {
      * in [-1, 1] so the sum of |terms| is at most `terms`, L the length of the inner sum):
      *   Winograd: u (n_t + 2 sqrt(L)) G terms, with the largest tile's transform growth over the
      *             direct sum G = 256 (F(4x4,3x3)) and n_t = 20 roundings in its transforms;
-     *   oneDNN:   u (1 + 2 sqrt(L)) terms (sums in blocks, the probabilistic bound). */
+     *   oneDNN:   u (1 + 2 sqrt(L)) terms (sums in blocks, the probabilistic bound);
+     *   cuDNN:    that of the algorithm cuDNN chose for the pass (cudnn_atol). */
     const double u = EPS32 / 2, L = which == 2 ? terms - 1 : terms / (double)(s->R * s->S);
     double atol = 2 * EPS32 * terms;
     if (s->algo == SG_CONV_WINOGRAD) atol = u * (20 + 2 * sqrt(L)) * 256 * terms;
     if (s->algo == SG_CONV_DNNL) atol = fmax(atol, u * (1 + 2 * sqrt(terms)) * terms);
+    if (s->algo == SG_CONV_CUDNN) atol = cudnn_atol(r, s, which, terms, L, atol);
     oc_tol(r, atol, 1e-6);
     if (which == 0) oc_cmp(r, y, yd, ny);
     if (which == 1) oc_cmp(r, x, xd, nx);

@@ -183,6 +183,218 @@ int oc_batchnorm_bwd(oc_run *r) {
     return oc_finish(r, bn_bwd_call, NULL, &a);
 }
 
+/* ---- batch norm then ReLU, fused ------------------------------------------------------------- */
+
+typedef struct {
+    bn_args f;  /* the fused call's arguments (f.y: its output) */
+    float *yin; /* backward: the forward's output, whose sign masks dy */
+    /* the same work as batchnorm_fwd_train (or relu_bwd) then relu_fwd (or batchnorm_bwd), on
+     * buffers of its own: its outputs and its copies of the in-place ones */
+    float *rmean2, *rvar2, *mean2, *invstd2, *y2, *dx2, *dgamma2, *dbeta2, *dyr;
+} bnr_args;
+
+static void bn_relu_train_call(const sg_backend *be, void *p) {
+    bn_args *a = &((bnr_args *)p)->f;
+    sg_batchnorm_relu_fwd(be, a->N, a->C, a->HW, OC_DEV(a->x), OC_DEV(a->gamma),
+                                OC_DEV(a->beta), a->eps, a->momentum, OC_DEV(a->rmean),
+                                OC_DEV(a->rvar), OC_DEV(a->mean), OC_DEV(a->invstd), OC_DEV(a->y));
+}
+static void bn_then_relu_call(const sg_backend *be, void *p) {
+    bnr_args *b = p;
+    bn_args *a = &b->f;
+    sg_batchnorm_fwd_train(be, a->N, a->C, a->HW, OC_DEV(a->x), OC_DEV(a->gamma), OC_DEV(a->beta),
+                           a->eps, a->momentum, OC_DEV(b->rmean2), OC_DEV(b->rvar2),
+                           OC_DEV(b->mean2), OC_DEV(b->invstd2), OC_DEV(b->y2));
+    sg_relu_fwd(be, (size_t)a->N * a->C * a->HW, OC_DEV(b->y2), OC_DEV(b->y2));
+}
+static void bn_relu_bwd_call(const sg_backend *be, void *p) {
+    bnr_args *b = p;
+    bn_args *a = &b->f;
+    sg_batchnorm_relu_bwd(be, a->N, a->C, a->HW, OC_DEV(a->x), OC_DEV(b->yin), OC_DEV(a->gamma),
+                          OC_DEV(a->mean), OC_DEV(a->invstd), OC_DEV(a->dy), OC_DEV(a->dx),
+                          OC_DEV(a->dgamma), OC_DEV(a->dbeta), a->acc);
+}
+static void relu_then_bn_bwd_call(const sg_backend *be, void *p) {
+    bnr_args *b = p;
+    bn_args *a = &b->f;
+    sg_relu_bwd(be, (size_t)a->N * a->C * a->HW, OC_DEV(b->yin), OC_DEV(a->dy), OC_DEV(b->dyr));
+    sg_batchnorm_bwd(be, a->N, a->C, a->HW, OC_DEV(a->x), OC_DEV(a->gamma), OC_DEV(a->mean),
+                     OC_DEV(a->invstd), OC_DEV(b->dyr), OC_DEV(b->dx2), OC_DEV(b->dgamma2),
+                     OC_DEV(b->dbeta2), a->acc);
+}
+
+/* Float outputs that must equal another kernel's bit for bit (a NaN only where it has one). */
+static void oc_cmp_same(oc_run *r, const float *got, const float *want, double *scratch,
+                        size_t n) {
+    oc_to_double(want, scratch, n);
+    oc_tol(r, 0, 0);
+    oc_cmp(r, got, scratch, n);
+}
+
+/* As batchnorm_fwd_train's check (beta in [-0.5, 0.5] puts about half of y below 0), against
+ * the reference; then against batchnorm_fwd_train followed by relu_fwd on the same backend,
+ * which must give the same bits in every output (the in-place running statistics start equal). */
+int oc_batchnorm_relu_fwd(oc_run *r) {
+    int N = oc_p(r, "N"), C = oc_p(r, "C"), HW = oc_p(r, "HW");
+    int affine = oc_p(r, "affine"), running = oc_p(r, "running");
+    if (running && (double)N * HW < 2)
+        return oc_bad_shape(r, "the unbiased running variance needs N*HW >= 2");
+    size_t nx = oc_n(r, N, C, HW, 1), nc = (size_t)C;
+    float *x = OC_F(r, nx), *y = OC_F(r, nx), *gamma = OC_F(r, nc), *beta = OC_F(r, nc),
+          *rmean = OC_F(r, nc), *rvar = OC_F(r, nc), *mean = OC_F(r, nc), *invstd = OC_F(r, nc),
+          *y2 = OC_F(r, nx), *rmean2 = OC_F(r, nc), *rvar2 = OC_F(r, nc), *mean2 = OC_F(r, nc),
+          *invstd2 = OC_F(r, nc);
+    double *xd = OC_D(r, nx), *yd = OC_D(r, nx), *gd = OC_D(r, nc), *bd = OC_D(r, nc),
+           *rmd = OC_D(r, nc), *rvd = OC_D(r, nc), *md = OC_D(r, nc), *isd = OC_D(r, nc);
+    if (oc_alloc_status(r)) return -1;
+    oc_uniform(r, x, nx, -2, 3);
+    oc_uniform(r, gamma, nc, 0.5f, 1.5f);
+    oc_uniform(r, beta, nc, -0.5f, 0.5f);
+    oc_uniform(r, rmean, nc, -1, 1);
+    oc_uniform(r, rvar, nc, 0.5f, 1.5f);
+    oc_uniform(r, y, nx, -100, 100);
+    oc_uniform(r, mean, nc, -100, 100);
+    oc_uniform(r, invstd, nc, -100, 100);
+    memcpy(rmean2, rmean, nc * sizeof(float));
+    memcpy(rvar2, rvar, nc * sizeof(float));
+    oc_uniform(r, y2, nx, -100, 100);
+    oc_uniform(r, mean2, nc, -100, 100);
+    oc_uniform(r, invstd2, nc, -100, 100);
+    oc_to_double(x, xd, nx);
+    oc_to_double(gamma, gd, nc);
+    oc_to_double(beta, bd, nc);
+    oc_to_double(rmean, rmd, nc);
+    oc_to_double(rvar, rvd, nc);
+    bnr_args a = {.f = {.N = N,
+                        .C = C,
+                        .HW = HW,
+                        .eps = 1e-5f,
+                        .momentum = 0.1f,
+                        .x = x,
+                        .gamma = affine ? gamma : NULL,
+                        .beta = affine ? beta : NULL,
+                        .rmean = running ? rmean : NULL,
+                        .rvar = running ? rvar : NULL,
+                        .mean = mean,
+                        .invstd = invstd,
+                        .y = y},
+                  .rmean2 = running ? rmean2 : NULL,
+                  .rvar2 = running ? rvar2 : NULL,
+                  .mean2 = mean2,
+                  .invstd2 = invstd2,
+                  .y2 = y2};
+    oc_exec(r, bn_relu_train_call, &a);
+    oc_exec(r, bn_then_relu_call, &a);
+    ref_batchnorm_relu_fwd(N, C, HW, xd, affine ? gd : NULL, affine ? bd : NULL, a.f.eps,
+                                 a.f.momentum, running ? rmd : NULL, running ? rvd : NULL, md, isd,
+                                 yd);
+    /* the tolerance of batchnorm_fwd_train's check: the ReLU adds no rounding */
+    oc_tol(r, 1e-5 + 2 * EPS32 * sqrt((double)N * HW), 1e-5);
+    oc_cmp(r, y, yd, nx);
+    oc_cmp(r, mean, md, nc);
+    oc_cmp(r, invstd, isd, nc);
+    if (running) {
+        oc_cmp(r, rmean, rmd, nc);
+        oc_cmp(r, rvar, rvd, nc);
+    }
+    /* the two kernels' bits (the reference's buffers are done with and serve as scratch) */
+    oc_cmp_same(r, y, y2, yd, nx);
+    oc_cmp_same(r, mean, mean2, md, nc);
+    oc_cmp_same(r, invstd, invstd2, isd, nc);
+    if (running) {
+        oc_cmp_same(r, rmean, rmean2, rmd, nc);
+        oc_cmp_same(r, rvar, rvar2, rvd, nc);
+    }
+    /* the timed call runs on the updated running statistics: any values do */
+    return oc_finish(r, bn_relu_train_call, NULL, &a);
+}
+
+/* x, dy, mean and invstd as in batchnorm_bwd's check; y is the forward's output for them,
+ * relu((x - mean) * invstd * gamma + beta) with beta in [-0.5, 0.5], so the ReLU stops the
+ * gradient of about half of the elements and a kernel that ignores it, or masks at the wrong
+ * element, fails. Against the reference, then against relu_bwd followed by batchnorm_bwd on the
+ * same backend, bit for bit (dgamma and dbeta start equal when accumulating). */
+int oc_batchnorm_relu_bwd(oc_run *r) {
+    int N = oc_p(r, "N"), C = oc_p(r, "C"), HW = oc_p(r, "HW");
+    int affine = oc_p(r, "affine"), acc = oc_p(r, "acc");
+    size_t nx = oc_n(r, N, C, HW, 1), nc = (size_t)C;
+    float *x = OC_F(r, nx), *yin = OC_F(r, nx), *dy = OC_F(r, nx), *dx = OC_F(r, nx),
+          *gamma = OC_F(r, nc), *beta = OC_F(r, nc), *mean = OC_F(r, nc), *invstd = OC_F(r, nc),
+          *dgamma = OC_F(r, nc), *dbeta = OC_F(r, nc), *dx2 = OC_F(r, nx), *dyr = OC_F(r, nx),
+          *dgamma2 = OC_F(r, nc), *dbeta2 = OC_F(r, nc);
+    double *xd = OC_D(r, nx), *yd = OC_D(r, nx), *dyd = OC_D(r, nx), *dxd = OC_D(r, nx),
+           *gd = OC_D(r, nc), *md = OC_D(r, nc), *isd = OC_D(r, nc), *dgd = OC_D(r, nc),
+           *dbd = OC_D(r, nc);
+    if (oc_alloc_status(r)) return -1;
+    oc_uniform(r, x, nx, -2, 3);
+    oc_uniform(r, dy, nx, -1, 1);
+    for (size_t i = 0; i < nx; i++) dy[i] += 0.3f * x[i];
+    oc_uniform(r, dx, nx, -100, 100);
+    oc_uniform(r, dx2, nx, -100, 100);
+    oc_uniform(r, dyr, nx, -100, 100);
+    oc_uniform(r, gamma, nc, 0.5f, 1.5f);
+    oc_uniform(r, beta, nc, -0.5f, 0.5f);
+    oc_uniform(r, dgamma, nc, -1, 1);
+    oc_uniform(r, dbeta, nc, -1, 1);
+    memcpy(dgamma2, dgamma, nc * sizeof(float));
+    memcpy(dbeta2, dbeta, nc * sizeof(float));
+    oc_to_double(x, xd, nx);
+    ref_batchnorm_fwd_train(N, C, HW, xd, NULL, NULL, 1e-5, 0.1, NULL, NULL, md, isd, dxd);
+    for (size_t c = 0; c < nc; c++) {
+        mean[c] = (float)md[c];
+        invstd[c] = (float)isd[c];
+    }
+    for (int n = 0; n < N; n++)
+        for (int c = 0; c < C; c++)
+            for (int i = 0; i < HW; i++) {
+                const size_t at = ((size_t)n * C + c) * HW + i;
+                const float g = affine ? gamma[c] : 1.0f, b = affine ? beta[c] : 0.0f;
+                const float v = (x[at] - mean[c]) * invstd[c] * g + b;
+                yin[at] = v > 0 ? v : 0;
+            }
+    oc_to_double(mean, md, nc);
+    oc_to_double(invstd, isd, nc);
+    oc_to_double(yin, yd, nx);
+    oc_to_double(dy, dyd, nx);
+    oc_to_double(gamma, gd, nc);
+    oc_to_double(dgamma, dgd, nc);
+    oc_to_double(dbeta, dbd, nc);
+    bnr_args a = {.f = {.N = N,
+                        .C = C,
+                        .HW = HW,
+                        .acc = acc,
+                        .x = x,
+                        .gamma = affine ? gamma : NULL,
+                        .mean = mean,
+                        .invstd = invstd,
+                        .dy = dy,
+                        .dx = dx,
+                        .dgamma = affine ? dgamma : NULL,
+                        .dbeta = affine ? dbeta : NULL},
+                  .yin = yin,
+                  .dx2 = dx2,
+                  .dyr = dyr,
+                  .dgamma2 = affine ? dgamma2 : NULL,
+                  .dbeta2 = affine ? dbeta2 : NULL};
+    oc_exec(r, bn_relu_bwd_call, &a);
+    oc_exec(r, relu_then_bn_bwd_call, &a);
+    ref_batchnorm_relu_bwd(N, C, HW, xd, yd, affine ? gd : NULL, md, isd, dyd, dxd,
+                           affine ? dgd : NULL, affine ? dbd : NULL, acc);
+    /* the tolerance of batchnorm_bwd's check: the mask adds no rounding */
+    oc_tol(r, 1e-5 + 2 * EPS32 * sqrt((double)N * HW), 2e-5);
+    oc_cmp(r, dx, dxd, nx);
+    if (affine) {
+        oc_cmp(r, dgamma, dgd, nc);
+        oc_cmp(r, dbeta, dbd, nc);
+    }
+    oc_cmp_same(r, dx, dx2, dxd, nx);
+    if (affine) {
+        oc_cmp_same(r, dgamma, dgamma2, dgd, nc);
+        oc_cmp_same(r, dbeta, dbeta2, dbd, nc);
+    }
+    return oc_finish(r, bn_relu_bwd_call, NULL, &a);
+}
+
 /* ---- synchronised batch norm ----------------------------------------------------------------- */
 
 typedef struct {

@@ -47,6 +47,14 @@ void ref_batchnorm_sums(int N, int C, int HW, const double *x, const double *cen
 void ref_batchnorm_bwd_apply(int N, int C, int HW, const double *x, const double *gamma,
                              const double *mean, const double *invstd, const double *dy,
                              const double *sums, double M, double *dx);
+/* batch norm then ReLU (batchnorm_relu_fwd) and its backward from the output y */
+void ref_batchnorm_relu_fwd(int N, int C, int HW, const double *x, const double *gamma,
+                            const double *beta, double eps, double momentum, double *running_mean,
+                            double *running_var, double *mean, double *invstd, double *y);
+void ref_batchnorm_relu_bwd(int N, int C, int HW, const double *x, const double *y,
+                            const double *gamma, const double *mean, const double *invstd,
+                            const double *dy, double *dx, double *dgamma, double *dbeta,
+                            int accumulate);
 
 /* elementwise and pooling */
 void ref_relu_fwd(size_t n, const double *x, double *y);

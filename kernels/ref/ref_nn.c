@@ -133,6 +133,44 @@ void ref_batchnorm_bwd_apply(int N, int C, int HW, const double *x, const double
     }
 }
 
+/* Batch norm then ReLU: the batch norm above, then max(y, 0). */
+void ref_batchnorm_relu_fwd(int N, int C, int HW, const double *x, const double *gamma,
+                            const double *beta, double eps, double momentum, double *running_mean,
+                            double *running_var, double *mean, double *invstd, double *y) {
+    ref_batchnorm_fwd_train(N, C, HW, x, gamma, beta, eps, momentum, running_mean, running_var,
+                            mean, invstd, y);
+    ref_relu_fwd((size_t)N * C * HW, y, y);
+}
+
+/* Its backward: the textbook gradient above applied to g = dy where the output y > 0, else 0
+ * (the ReLU's gradient, taken at its output as relu_bwd does). */
+void ref_batchnorm_relu_bwd(int N, int C, int HW, const double *x, const double *y,
+                            const double *gamma, const double *mean, const double *invstd,
+                            const double *dy, double *dx, double *dgamma, double *dbeta,
+                            int accumulate) {
+    const double M = (double)N * HW;
+    for (int c = 0; c < C; c++) {
+        double sum_g = 0, sum_g_xhat = 0;
+        for (int n = 0; n < N; n++)
+            for (int i = 0; i < HW; i++) {
+                size_t at = bn_at(C, HW, n, c, i);
+                double g = y[at] > 0 ? dy[at] : 0.0;
+                sum_g += g;
+                sum_g_xhat += g * (x[at] - mean[c]) * invstd[c];
+            }
+        if (dbeta) dbeta[c] = (accumulate ? dbeta[c] : 0.0) + sum_g;
+        if (dgamma) dgamma[c] = (accumulate ? dgamma[c] : 0.0) + sum_g_xhat;
+        const double gm = gamma ? gamma[c] : 1.0;
+        for (int n = 0; n < N; n++)
+            for (int i = 0; i < HW; i++) {
+                size_t at = bn_at(C, HW, n, c, i);
+                double g = y[at] > 0 ? dy[at] : 0.0;
+                double xhat = (x[at] - mean[c]) * invstd[c];
+                dx[at] = gm * invstd[c] / M * (M * g - sum_g - xhat * sum_g_xhat);
+            }
+    }
+}
+
 /* ---- elementwise ---------------------------------------------------------------------------- */
 
 void ref_relu_fwd(size_t n, const double *x, double *y) {

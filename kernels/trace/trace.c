@@ -142,6 +142,25 @@ static void t_bn_bwd_apply(const sg_backend *be, int N, int C, int HW, const flo
     if (IN(be))
         IN(be)->batchnorm_bwd_apply(IN(be), N, C, HW, x, gamma, mean, invstd, dy, sums, M, dx);
 }
+static void t_bn_relu_train(const sg_backend *be, int N, int C, int HW, const float *x,
+                            const float *gamma, const float *beta, float eps, float momentum,
+                            float *rm, float *rv, float *mean, float *invstd, float *y) {
+    rec(be, batchnorm_relu_fwd, {"N", N}, {"C", C}, {"HW", HW}, {"affine", gamma != NULL},
+        {"running", rm != NULL});
+    if (IN(be))
+        IN(be)->batchnorm_relu_fwd(IN(be), N, C, HW, x, gamma, beta, eps, momentum, rm, rv, mean,
+                                   invstd, y);
+}
+static void t_bn_relu_bwd(const sg_backend *be, int N, int C, int HW, const float *x,
+                          const float *y, const float *gamma, const float *mean,
+                          const float *invstd, const float *dy, float *dx, float *dgamma,
+                          float *dbeta, int acc) {
+    rec(be, batchnorm_relu_bwd, {"N", N}, {"C", C}, {"HW", HW}, {"affine", gamma != NULL},
+        {"acc", !!acc});
+    if (IN(be))
+        IN(be)->batchnorm_relu_bwd(IN(be), N, C, HW, x, y, gamma, mean, invstd, dy, dx, dgamma,
+                                   dbeta, acc);
+}
 static void t_relu_fwd(const sg_backend *be, size_t n, const float *x, float *y) {
     rec(be, relu_fwd, {"n", n}, {"inplace", x == y});
     if (IN(be)) IN(be)->relu_fwd(IN(be), n, x, y);
@@ -332,6 +351,8 @@ sg_trace *sg_trace_new(const sg_backend *inner, const sg_backend **out) {
     b->batchnorm_bwd = t_bn_bwd;
     b->batchnorm_sums = t_bn_sums;
     b->batchnorm_bwd_apply = t_bn_bwd_apply;
+    b->batchnorm_relu_fwd = t_bn_relu_train;
+    b->batchnorm_relu_bwd = t_bn_relu_bwd;
     b->relu_fwd = t_relu_fwd;
     b->relu_bwd = t_relu_bwd;
     b->add_fwd = t_add_fwd;

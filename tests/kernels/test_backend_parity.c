@@ -8,11 +8,19 @@
  * implementation must. Comparing with the double reference rather than with the CPU backend's
  * output is the stricter test: two backends can agree with each other and both be wrong, but
  * not both be within this tolerance of the exact value and differ by more than twice it.
- * syevd is checked by reconstruction and orthogonality (eigenvector signs are arbitrary). */
+ * syevd is checked by reconstruction and orthogonality (eigenvector signs are arbitrary).
+ * Each conv pass also runs with every algorithm besides the backend's own im2col that the
+ * backend runs (CPU: dnnl; CUDA: cudnn, under both conv.deterministic settings), on random shapes
+ * and the model shapes, and cudnn on every conv shape of a ResNet-18 STL-10 trunk, each with the
+ * error bound of the algorithm's summation (kernels/opcheck/opcheck_dense.c). */
+#include "core/nn/conv_auto.h"
 #include "kernels/backend.h"
 #include "kernels/opcheck/opcheck.h"
 #include "test_backend.h"
 #include "test_util.h"
+#ifdef SG_HAVE_CUDA
+#include "kernels/cuda/cuda_backend.h"
+#endif
 
 /* Large-problem shapes: what a real STL-10 / CIFAR step runs, scaled to stay quick on a CPU. */
 static const struct {
@@ -36,6 +44,10 @@ static const struct {
     {"batchnorm_sums", "N=256,C=64,HW=1,center=1,dy=0"},
     {"batchnorm_bwd_apply", "N=64,C=16,HW=576,affine=1,ranks=4"},
     {"batchnorm_bwd_apply", "N=256,C=64,HW=1,affine=0,ranks=1"},
+    {"batchnorm_relu_fwd", "N=64,C=16,HW=576,affine=1,running=1"},
+    {"batchnorm_relu_fwd", "N=256,C=64,HW=1,affine=0,running=1"},
+    {"batchnorm_relu_bwd", "N=64,C=16,HW=576,affine=1,acc=1"},
+    {"batchnorm_relu_bwd", "N=256,C=64,HW=1,affine=0,acc=0"},
     {"maxpool_fwd", "N=8,C=16,H=48,W=48,k=3,stride=2,pad=1"},
     {"maxpool_bwd", "N=8,C=16,H=48,W=48,k=3,stride=2,pad=1"},
     {"avgpool_global_fwd", "N=64,C=128,HW=36"},
@@ -72,7 +84,7 @@ static void random_shape(int i, sg_rng *g, char *out, size_t len) {
         int d = op->params[k].def == SG_OP_REQUIRED ? -1 : op->params[k].def;
         int v = spec_value(def, name);
         if (v < 0) v = d;
-        if (hi - lo <= 3) {
+        if (hi - lo <= 3 || !strcmp(name, "algo")) {
             v = lo + (int)(sg_rng_u32(g) % (uint32_t)(hi - lo + 1));
         } else if (d < 0 || spec_value(def, name) >= 0) {
             int top = 3 * (v > 0 ? v : 1);
@@ -96,6 +108,58 @@ static int run_one(const sg_backend *be, int i, const char *shape, uint64_t seed
           sg_op_get(i)->name, res.shape, res.max_err, res.tol_atol, res.tol_rtol);
     if (res.max_err > *worst) *worst = res.max_err;
     return 0;
+}
+
+/* shape with its algo replaced by a */
+static void with_algo(int i, const char *shape, int a, char *out, size_t len) {
+    int val[SG_OP_MAXP];
+    sg_err err;
+    SG_CHECK(sg_op_parse_shape(i, shape, val, &err) == 0, "%s", err.msg);
+    val[sg_op_param_index(i, "algo")] = a;
+    sg_op_format_shape(i, val, out, len);
+}
+
+/* Conv op i with algorithm a on random shapes, the model shapes and (cudnn) a real trunk's
+ * shapes; the shapes ran, or 0 when the backend does not run a at the op's default shape. */
+static int conv_algo_runs(const sg_backend *be, int i, int a, sg_rng *g, int nrandom,
+                          double *worst) {
+    char shape[256];
+    with_algo(i, sg_op_get(i)->default_shape, a, shape, sizeof shape);
+    int val[SG_OP_MAXP];
+    sg_err err;
+    SG_CHECK(sg_op_parse_shape(i, shape, val, &err) == 0, "%s", err.msg);
+    if (!sg_backend_supports(be, i, val)) return 0;
+    int ran = run_one(be, i, shape, 2, worst) == 0;
+    for (int k = 0, tries = 0; k < nrandom && tries < 50; tries++) {
+        char r[256];
+        random_shape(i, g, r, sizeof r);
+        with_algo(i, r, a, shape, sizeof shape);
+        if (run_one(be, i, shape, 200 + (uint64_t)tries, worst) == 0) k++, ran++;
+    }
+    for (size_t s = 0; s < sizeof kModelShapes / sizeof kModelShapes[0]; s++) {
+        if (strcmp(kModelShapes[s].op, sg_op_get(i)->name)) continue;
+        with_algo(i, kModelShapes[s].shape, a, shape, sizeof shape);
+        ran += run_one(be, i, shape, 8, worst) == 0;
+    }
+    if (a == SG_CONV_CUDNN) {
+        /* the trunk of the STL-10 configuration (96x96 crops, width 1), batch 2: every conv
+         * shape a training step runs, stem and downsampling convs included */
+        sg_resnet_spec spec = {.depth = 18, .stem = SG_STEM_IMAGENET, .width = 1,
+                               .in_channels = 3, .H = 96, .W = 96, .conv_algo = SG_CONV_DEFAULT};
+        sg_conv_auto_table t;
+        CHECK(sg_conv_auto_shapes(&spec, 2, be, &t, &err) == 0, "trunk shapes: %s", err.msg);
+        for (int k = 0; k < t.n; k++) {
+            sg_conv_shape cs = t.c[k].s;
+            cs.algo = a;
+            int v[SG_OP_MAXP];
+            sg_op_conv_vals(i, &cs, 1, v);
+            sg_op_format_shape(i, v, shape, sizeof shape);
+            int rc = run_one(be, i, shape, 9, worst);
+            CHECK(rc == 0, "trunk shape %s of %s runs", shape, sg_op_get(i)->name);
+            ran += rc == 0;
+        }
+    }
+    return ran;
 }
 
 int main(int argc, char **argv) {
@@ -125,6 +189,41 @@ int main(int argc, char **argv) {
         CHECK(ran >= 1 + kRandom, "%s ran on %d shapes (want >= %d)", sg_op_get(i)->name, ran,
               1 + kRandom);
         printf("%-22s %6d %10.3g\n", sg_op_get(i)->name, ran, worst);
+        if (sg_op_param_index(i, "algo") < 0) continue;
+        for (int a = SG_CONV_IM2COL + 1; a < SG_CONV_ALGO_COUNT; a++) {
+            /* cudnn twice: deterministic algorithms only (the default), then any */
+            const int settings = a == SG_CONV_CUDNN && !strcmp(be->name, "cuda") ? 2 : 1;
+            for (int det = 1; det > 1 - settings; det--) {
+#ifdef SG_HAVE_CUDA
+                if (a == SG_CONV_CUDNN) sg_cuda_cudnn_set_deterministic(det);
+#endif
+                double w = 0;
+                int n = conv_algo_runs(be, i, a, &g, kRandom, &w);
+                if (!n) {
+                    printf("%-22s %s: not run by backend %s\n", sg_op_get(i)->name,
+                           sg_conv_algo_names[a], be->name);
+                    continue;
+                }
+                CHECK(n >= 1 + kRandom, "%s with %s ran on %d shapes (want >= %d)",
+                      sg_op_get(i)->name, sg_conv_algo_names[a], n, 1 + kRandom);
+                char label[64];
+                snprintf(label, sizeof label, "%s[%s%s]", sg_op_get(i)->name,
+                         sg_conv_algo_names[a], det ? "" : ",nondet");
+                printf("%-22s %6d %10.3g\n", label, n, w);
+            }
+        }
+#ifdef SG_HAVE_CUDA
+        sg_cuda_cudnn_set_deterministic(1);
+#endif
     }
+#ifdef SG_HAVE_CUDA
+    /* on a device, a build with cuDNN must run cudnn (its version is 0 in a build without) */
+    const char *why = "";
+    if (!strcmp(be->name, "cuda") && !sg_cuda_cudnn_available(&why)) {
+        CHECK(sg_cuda_cudnn_version() == 0, "this build has cuDNN %ld but it does not run: %s",
+              sg_cuda_cudnn_version(), why);
+        printf("cudnn: not run: %s\n", why);
+    }
+#endif
     return test_finish();
 }

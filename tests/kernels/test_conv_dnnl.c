@@ -138,6 +138,15 @@ static void check_case(const conv_case *cc, uint64_t seed) {
             CHECK(within("dw accumulated", dwk, dwacc, Sw, nw, Lw),
                   "bwd filter accumulate %s, %s layout, %d threads", cc->what, layout_name(lay),
                   threads);
+            /* accumulating is one float add of the gradient onto dw: the bits of the gradient
+             * the call without accumulate wrote, added to dw0 */
+            int acc_exact = 1;
+            for (size_t i = 0; i < nw; i++) {
+                const float want = dw0[i] + dwk2[i];
+                acc_exact &= !memcmp(&dwk[i], &want, sizeof want);
+            }
+            CHECK(acc_exact, "bwd filter accumulate %s, %s layout, %d threads: not dw + gradient "
+                  "bit for bit", cc->what, layout_name(lay), threads);
             free(work);
         }
     }

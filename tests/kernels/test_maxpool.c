@@ -145,7 +145,7 @@ static void fd_check(const sg_pool_shape *s, uint64_t seed) {
     free(x), free(dx), free(gf), free(g), free(c.y), free(c.am);
 }
 
-#define NFIXED 6
+#define NFIXED 8
 #define NRANDOM 8
 #define NSHAPES (NFIXED + NRANDOM)
 
@@ -168,6 +168,8 @@ int main(void) {
         sg_pool_shape_make(3, 2, 9, 8, 2, 2, 0),     /* disjoint windows */
         sg_pool_shape_make(1, 3, 4, 5, 4, 3, 3),     /* pad = k - 1 */
         sg_pool_shape_make(2, 2, 1, 1, 1, 1, 0),     /* 1x1 */
+        sg_pool_shape_make(1, 2, 7, 300, 3, 2, 1),   /* 3x3 rows of several 64-output chunks */
+        sg_pool_shape_make(2, 1, 9, 203, 3, 4, 2),   /* 3x3 at the largest stride of that path */
     };
     sg_rng r;
     sg_rng_init(&r, 20240503, 7, 0, 0);

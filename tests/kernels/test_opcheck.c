@@ -12,6 +12,9 @@
 #include "kernels/opcheck/opcheck.h"
 #include "kernels/kernels.h"
 #include "test_util.h"
+#ifdef SG_HAVE_CUDA
+#include "kernels/cuda/cuda_backend.h"
+#endif
 
 static const sg_backend *cpu;
 
@@ -100,6 +103,39 @@ static void bn_apply_with_local_count(const sg_backend *be, int N, int C, int HW
     cpu->batchnorm_bwd_apply(cpu, N, C, HW, x, gamma, mean, invstd, dy, sums, (double)N * HW, dx);
 }
 
+/* A fused batch norm + ReLU backward that forgets the ReLU (the batch norm gradient of dy). */
+static void bn_relu_bwd_without_mask(const sg_backend *be, int N, int C, int HW, const float *x,
+                                     const float *y, const float *gamma, const float *mean,
+                                     const float *invstd, const float *dy, float *dx,
+                                     float *dgamma, float *dbeta, int accumulate) {
+    (void)be, (void)y;
+    cpu->batchnorm_bwd(cpu, N, C, HW, x, gamma, mean, invstd, dy, dx, dgamma, dbeta, accumulate);
+}
+
+/* A fused forward whose ReLU lets 0.01 x of negatives through: within the reference tolerance
+ * nowhere, and not the bits of batchnorm_fwd_train then relu_fwd either. */
+static void bn_relu_fwd_leaking(const sg_backend *be, int N, int C, int HW, const float *x,
+                                const float *gamma, const float *beta, float eps, float momentum,
+                                float *rm, float *rv, float *mean, float *invstd, float *y) {
+    (void)be;
+    cpu->batchnorm_fwd_train(cpu, N, C, HW, x, gamma, beta, eps, momentum, rm, rv, mean, invstd,
+                             y);
+    for (size_t i = 0; i < (size_t)N * C * HW; i++) y[i] = y[i] > 0 ? y[i] : 0.01f * y[i];
+}
+
+/* A fused forward one ulp off where it is positive: well within the reference's tolerance, but
+ * not the bits of the two kernels it stands for, which the check also demands. */
+static void bn_relu_fwd_one_ulp_off(const sg_backend *be, int N, int C, int HW, const float *x,
+                                    const float *gamma, const float *beta, float eps,
+                                    float momentum, float *rm, float *rv, float *mean,
+                                    float *invstd, float *y) {
+    (void)be;
+    cpu->batchnorm_relu_fwd(cpu, N, C, HW, x, gamma, beta, eps, momentum, rm, rv, mean, invstd,
+                            y);
+    for (size_t i = 0; i < (size_t)N * C * HW; i++)
+        if (y[i] > 0) y[i] = nextafterf(y[i], 1e30f);
+}
+
 /* A correct solver whose first eigenvector comes out with the other sign: must pass. */
 static int syevd_flipping_a_sign(const sg_backend *be, int D, float *A, float *w, void *work) {
     (void)be;
@@ -124,11 +160,12 @@ static int syevd_swapping_vectors(const sg_backend *be, int D, float *A, float *
 
 static void test_list(void) {
     int n = SG_OP_COUNT;
-    CHECK(n == 38, "%d ops", n);
+    CHECK(n == 40, "%d ops", n);
     static const char *const expected[] = {
         "gemm_nn", "gemm_nt", "gemm_tn", "gemm_tt", "linear_fwd", "linear_bwd", "conv2d_fwd",
         "conv2d_bwd_data", "conv2d_bwd_filter", "batchnorm_fwd_train", "batchnorm_fwd_eval",
-        "batchnorm_bwd", "batchnorm_sums", "batchnorm_bwd_apply", "relu_fwd", "relu_bwd",
+        "batchnorm_bwd", "batchnorm_sums", "batchnorm_bwd_apply", "batchnorm_relu_fwd",
+        "batchnorm_relu_bwd", "relu_fwd", "relu_bwd",
         "add_fwd", "add_bwd", "maxpool_fwd",
         "maxpool_bwd", "avgpool_global_fwd", "avgpool_global_bwd", "pair_loss_fwd",
         "pair_loss_bwd", "sgd_step", "lars_step", "ema_update", "corr_update", "syevd", "eig_rebuild",
@@ -183,6 +220,12 @@ static void test_modes_pass(void) {
         {"batchnorm_bwd_apply", "N=4,C=3,HW=5,ranks=3"},
         {"batchnorm_bwd_apply", "N=5,C=40,HW=1,ranks=1"},
         {"batchnorm_bwd_apply", "N=1,C=2,HW=1,affine=0,ranks=4"},
+        {"batchnorm_relu_fwd", "N=8,C=6,HW=1"},
+        {"batchnorm_relu_fwd", "N=4,C=3,HW=5,affine=0,running=0"},
+        {"batchnorm_relu_fwd", "N=3,C=40,HW=17,running=0"},
+        {"batchnorm_relu_bwd", "N=8,C=6,HW=1,acc=0"},
+        {"batchnorm_relu_bwd", "N=4,C=3,HW=5,affine=0"},
+        {"batchnorm_relu_bwd", "N=5,C=40,HW=17,affine=1,acc=0"},
         {"relu_fwd", "n=37,inplace=1"},
         {"relu_bwd", "n=37,inplace=1"},
         {"add_fwd", "n=37,inplace=1"},
@@ -321,6 +364,16 @@ static void test_broken_kernels(void) {
           "with one rank M = N*HW, and that apply is right");
 
     broken = *cpu;
+    broken.batchnorm_relu_bwd = bn_relu_bwd_without_mask;
+    CHECK(fails(&broken, "batchnorm_relu_bwd", NULL), "a bn+relu backward without the mask passed");
+    CHECK(fails(&broken, "batchnorm_relu_bwd", "N=32,C=3,HW=1,affine=0,acc=0"), "... HW=1");
+    broken.batchnorm_relu_fwd = bn_relu_fwd_leaking;
+    CHECK(fails(&broken, "batchnorm_relu_fwd", NULL), "a bn+relu forward leaking negatives passed");
+    CHECK(passes(&broken, "batchnorm_fwd_train", NULL, 1), "the untouched batchnorm_fwd_train");
+    broken.batchnorm_relu_fwd = bn_relu_fwd_one_ulp_off;
+    CHECK(fails(&broken, "batchnorm_relu_fwd", NULL), "a bn+relu forward not bit for bit passed");
+
+    broken = *cpu;
     broken.syevd = syevd_flipping_a_sign;
     CHECK(passes(&broken, "syevd", NULL, 1), "a sign-flipped eigenvector was rejected");
     broken.syevd = syevd_swapping_vectors;
@@ -335,6 +388,69 @@ static void test_broken_kernels(void) {
     CHECK(rc == -1 && strstr(err.msg, "no kernel aug_solarize"), "rc %d: %s", rc, err.msg);
 }
 
+/* conv.algo=cudnn: the CPU backend refuses it in each pass, naming the shape and the algorithms
+ * it runs there; on a CUDA device every pass passes with cuDNN's algorithms, and a cuDNN filter
+ * pass that drops `accumulate` is caught (the cudnn tolerance is tight enough to see it). */
+static const sg_backend *cuda_cudnn;
+static void cuda_filter_ignoring_accumulate(const sg_backend *be, const sg_conv_shape *s,
+                                            const float *x, const float *dy, float *dw,
+                                            int accumulate, void *workspace) {
+    (void)be, (void)accumulate;
+    cuda_cudnn->conv2d_bwd_filter(cuda_cudnn, s, x, dy, dw, 0, workspace);
+}
+
+static void test_cudnn(void) {
+    static const char *const pass_ops[3] = {"conv2d_fwd", "conv2d_bwd_data", "conv2d_bwd_filter"};
+    static const char *const shapes[] = {
+        "N=2,C=3,H=6,W=5,K=4,R=3,S=3,stride=1,pad=1,algo=4",
+        "N=2,C=4,H=7,W=7,K=3,R=1,S=1,stride=2,pad=0,algo=4",
+        "N=1,C=3,H=13,W=12,K=4,R=7,S=7,stride=2,pad=3,algo=4",
+        "N=3,C=16,H=12,W=12,K=8,R=3,S=3,stride=1,pad=1,algo=4",
+    };
+    for (int p = 0; p < 3; p++) {
+        sg_opcheck_result res;
+        sg_err err = {{0}};
+        int rc = sg_opcheck_run(cpu, op_index(pass_ops[p]), shapes[0], 1, 0, &res, &err);
+        CHECK(rc == -1 && strstr(err.msg, "N=2,C=3,H=6,W=5,K=4,R=3,S=3,stride=1,pad=1,algo=4") &&
+                  strstr(err.msg, "the cudnn algorithm") &&
+                  strstr(err.msg, "it runs: default, im2col, winograd"),
+              "cpu %s with cudnn: rc %d, '%s'", pass_ops[p], rc, err.msg);
+    }
+    const sg_backend *cuda = sg_backend_get("cuda");
+    if (!cuda) {
+        printf("cudnn on cuda: skipped: %s\n", sg_backend_unavailable("cuda"));
+        return;
+    }
+#ifdef SG_HAVE_CUDA
+    const char *why = "";
+    if (!sg_cuda_cudnn_available(&why)) {
+        /* a build with cuDNN must run it on a device; one without says so */
+        CHECK(sg_cuda_cudnn_version() == 0, "cuDNN %ld is built in but does not run: %s",
+              sg_cuda_cudnn_version(), why);
+        printf("cudnn on cuda: skipped: %s\n", why);
+        return;
+    }
+#endif
+    for (int p = 0; p < 3; p++) {
+        CHECK(passes(cuda, pass_ops[p], "N=2,C=5,H=9,W=11,K=6,R=3,S=3,stride=2,pad=1,algo=4", 1),
+              "cuda %s with cudnn on its default shape", pass_ops[p]);
+        for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++)
+            for (uint64_t seed = 3; seed <= 4; seed++)
+                CHECK(passes(cuda, pass_ops[p], shapes[k], seed), "cuda %s %s seed %llu",
+                      pass_ops[p], shapes[k], (unsigned long long)seed);
+    }
+    CHECK(passes(cuda, "conv2d_bwd_filter",
+                 "N=2,C=3,H=6,W=5,K=4,R=3,S=3,stride=1,pad=1,algo=4,acc=0", 5),
+          "cuda cudnn filter pass overwriting");
+    cuda_cudnn = cuda;
+    sg_backend broken = *cuda;
+    broken.name = "broken-cuda";
+    broken.conv2d_bwd_filter = cuda_filter_ignoring_accumulate;
+    for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++)
+        CHECK(fails(&broken, "conv2d_bwd_filter", shapes[k]),
+              "a cudnn filter pass ignoring accumulate passed at %s", shapes[k]);
+}
+
 int main(void) {
     cpu = sg_backend_get("cpu");
     CHECK(cpu != NULL, "no cpu backend");
@@ -346,5 +462,6 @@ int main(void) {
     test_shape_specs();
     test_timing();
     test_broken_kernels();
+    test_cudnn();
     return test_finish();
 }

@@ -37,14 +37,19 @@ static int same_choices(const sg_conv_auto_table *a, const sg_conv_auto_table *b
 int main(void) {
     /* the pick */
     {
-        double a[4] = {-1, 2, 1, -1}, b[4] = {-1, 1, 1, -1}, c[4] = {-1, 1, -1, 1},
-               d[4] = {-1, -1, -1, -1}, e[4] = {-1, 2, 3, 1}, f[4] = {-1, 1, 0.5, 0.5};
+        enum { NA = SG_CONV_ALGO_COUNT }; /* default, im2col, winograd, dnnl, cudnn */
+        double a[NA] = {-1, 2, 1, -1, -1}, b[NA] = {-1, 1, 1, -1, -1}, c[NA] = {-1, 1, -1, 1, -1},
+               d[NA] = {-1, -1, -1, -1, -1}, e[NA] = {-1, 2, 3, 1, -1},
+               f[NA] = {-1, 1, 0.5, 0.5, -1}, g[NA] = {-1, 2, -1, -1, 1},
+               h[NA] = {-1, 1, -1, -1, 1};
         CHECK(sg_conv_auto_pick(a) == SG_CONV_WINOGRAD, "fastest winograd");
         CHECK(sg_conv_auto_pick(b) == SG_CONV_IM2COL, "a tie with winograd keeps im2col");
         CHECK(sg_conv_auto_pick(c) == SG_CONV_IM2COL, "a tie with dnnl keeps im2col");
         CHECK(sg_conv_auto_pick(d) == SG_CONV_IM2COL, "nothing timed: im2col");
         CHECK(sg_conv_auto_pick(e) == SG_CONV_DNNL, "fastest dnnl");
         CHECK(sg_conv_auto_pick(f) == SG_CONV_WINOGRAD, "a tie of two others: the first of them");
+        CHECK(sg_conv_auto_pick(g) == SG_CONV_CUDNN, "fastest cudnn");
+        CHECK(sg_conv_auto_pick(h) == SG_CONV_IM2COL, "a tie with cudnn keeps im2col");
     }
 
     const sg_backend *be = sg_backend_get("cpu");
@@ -68,7 +73,7 @@ int main(void) {
     snprintf(cache, sizeof cache, "%s/sub/conv-algo.csv", root);
     sg_conv_auto_key key = {.machine_id = "0123456789abcdef", .build = "abc1234 Release -O3",
                             .backend = "cpu", .threads = 2};
-    fake f = {{-1, 2, 1, 3}, 0};
+    fake f = {{-1, 2, 1, 3, -1}, 0};
 
     /* first choice: every shape measured, winograd where it runs, else im2col */
     sg_conv_auto_table t1 = t0;
@@ -114,7 +119,7 @@ int main(void) {
           "the first thread count's rows are still there");
 
     /* another machine, another build: never trusted */
-    fake g = {{-1, 1, 2, 3}, 0}; /* im2col fastest now */
+    fake g = {{-1, 1, 2, 3, -1}, 0}; /* im2col fastest now */
     sg_conv_auto_key km = key, kb = key;
     snprintf(km.machine_id, sizeof km.machine_id, "fedcba9876543210");
     snprintf(kb.build, sizeof kb.build, "def5678 Release -O3");
@@ -173,7 +178,7 @@ int main(void) {
     CHECK(sg_conv_auto_choose(be, &tu, &key, "", fake_timer, &f) == tu.n, "no cache: measured");
 
     /* a tie everywhere: im2col */
-    fake tie = {{-1, 1, 1, 1}, 0};
+    fake tie = {{-1, 1, 1, 1, -1}, 0};
     sg_conv_auto_table tt = t0;
     sg_conv_auto_choose(be, &tt, &key, NULL, fake_timer, &tie);
     ok = 1;
@@ -193,6 +198,25 @@ int main(void) {
     CHECK(ok, "record keeps layer counts and times");
     CHECK(sg_conv_auto_read_run(foreign, &rt, &err) != 0 && strstr(err.msg, "foreign.csv"),
           "a record of other columns is an error naming it: %s", err.msg);
+
+    /* a record written before the cudnn column existed (the same rows without sec_cudnn) reads
+     * back as the same choices, cudnn not timed */
+    char old[700];
+    snprintf(old, sizeof old, "%s/old.csv", root);
+    snprintf(cmd, sizeof cmd,
+             "sed -e '1s/,sec_cudnn$//' -e '2,$s/,[^,]*$//' '%s' > '%s'", rec, old);
+    CHECK(system(cmd) == 0, "old record made");
+    sg_conv_auto_table ro;
+    CHECK(sg_conv_auto_read_run(old, &ro, &err) == 0, "old record read: %s", err.msg);
+    ok = same_choices(&ro, &t1);
+    for (int i = 0; ok && i < ro.n; i++)
+        ok &= ro.c[i].sec[SG_CONV_CUDNN] < 0 && ro.c[i].sec[SG_CONV_IM2COL] == 2;
+    CHECK(ok, "an old record keeps its choices and times, cudnn untimed");
+    sg_conv_auto_table tc = t0;
+    f.calls = 0;
+    CHECK(sg_conv_auto_choose(be, &tc, &key, old, fake_timer, &f) == 0 && f.calls == 0 &&
+              same_choices(&tc, &t1),
+          "an old cache is used as it is");
 
     /* the real timer returns a time (never compared) */
     sg_conv_shape s = sg_conv_shape_make(2, 4, 8, 8, 4, 3, 3, 1, 1);

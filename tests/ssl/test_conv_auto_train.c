@@ -129,6 +129,12 @@ int main(void) {
             sum += atoi(p + 1);
         CHECK(sum == 20, "conv_algos counts the 20 conv layers (%d)", sum);
     }
+    /* and conv.deterministic, at its default */
+    int cd = sg_csv_col(&t, "conv_deterministic");
+    CHECK(cd == cc + 1 && t.nrows == 2 && !strcmp(sg_csv_cell(&t, 0, cd), "true") &&
+              !strcmp(sg_csv_cell(&t, 1, cd), "true"),
+          "conv_deterministic: column %d, '%s'", cd,
+          cd >= 0 && t.nrows ? sg_csv_cell(&t, 0, cd) : "?");
     sg_csv_table_free(&t);
 
     /* a resume whose record is gone is refused: it could not compute what the run did */
@@ -144,8 +150,19 @@ int main(void) {
     uint64_t h_auto = sg_train_config_hash(d);
     SG_CHECK(sg_train_config_set_arg(d, "conv.algo_cache=/elsewhere.csv", &err) == 0, "%s", err.msg);
     CHECK(sg_train_config_hash(d) == h_auto, "conv.algo_cache is not hashed");
+    /* conv.deterministic counts only away from its default (runs before it existed keep their
+     * hash); cudnn is a conv.algo of its own */
+    SG_CHECK(sg_train_config_set_arg(d, "conv.deterministic=true", &err) == 0, "%s", err.msg);
+    CHECK(sg_train_config_hash(d) == h_auto, "conv.deterministic=true changes the hash");
+    SG_CHECK(sg_train_config_set_arg(d, "conv.deterministic=false", &err) == 0, "%s", err.msg);
+    CHECK(sg_train_config_hash(d) != h_auto, "conv.deterministic=false is its own setting");
+    SG_CHECK(sg_train_config_set_arg(d, "conv.deterministic=true", &err) == 0, "%s", err.msg);
+    SG_CHECK(sg_train_config_set_arg(d, "conv.algo=cudnn", &err) == 0, "%s", err.msg);
+    const uint64_t h_cudnn = sg_train_config_hash(d);
+    CHECK(h_cudnn != h_auto, "conv.algo=cudnn is its own setting");
     SG_CHECK(sg_train_config_set_arg(d, "conv.algo=default", &err) == 0, "%s", err.msg);
-    CHECK(sg_train_config_hash(d) != h_auto, "conv.algo=auto is its own setting");
+    CHECK(sg_train_config_hash(d) != h_auto && sg_train_config_hash(d) != h_cudnn,
+          "conv.algo=auto is its own setting");
 
     sg_config_free(a), sg_config_free(b), sg_config_free(c), sg_config_free(d);
     char cmd[700];

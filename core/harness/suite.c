@@ -41,20 +41,36 @@ static int next_token(const char **p, char *out, size_t cap) {
     return 0;
 }
 
-/* "RUNS METRIC OP TARGET" after an expect line's colon, and its label: every field whole, and
- * nothing after TARGET. */
+/* "RUNS METRIC OP TARGET [+ M | - M] [per seed]" after an expect line's colon, and its label:
+ * every field whole, and nothing after them. */
 static int parse_expect(sg_suite_expect *e, const char *label, const char *rest) {
-    char op[2];
+    char op[2], tok[32];
     if (strlen(label) >= sizeof e->label) return -1;
     snprintf(e->label, sizeof e->label, "%s", label);
     if (next_token(&rest, e->runs, sizeof e->runs) ||
         next_token(&rest, e->metric, sizeof e->metric) || next_token(&rest, op, sizeof op) ||
         next_token(&rest, e->target, sizeof e->target) || (op[0] != '<' && op[0] != '>'))
         return -1;
-    while (isspace((unsigned char)*rest)) rest++;
-    if (*rest) return -1;
     e->op = op[0];
-    return 0;
+    e->margin = 0;
+    e->per_seed = 0;
+    int got = next_token(&rest, tok, sizeof tok);
+    if (got == 0 && (!strcmp(tok, "+") || !strcmp(tok, "-"))) {
+        char num[32], *end;
+        if (next_token(&rest, num, sizeof num)) return -1;
+        double m = strtod(num, &end);
+        if (*end || !isfinite(m) || m < 0) return -1;
+        e->margin = tok[0] == '-' ? -m : m;
+        got = next_token(&rest, tok, sizeof tok);
+    }
+    if (got == 0) {
+        char seed[8];
+        if (strcmp(tok, "per") || next_token(&rest, seed, sizeof seed) || strcmp(seed, "seed"))
+            return -1;
+        e->per_seed = 1;
+    }
+    while (isspace((unsigned char)*rest)) rest++;
+    return *rest ? -1 : 0;
 }
 
 static const char *const metrics[] = {"probe",      "probe_top5",   "probe_best",
@@ -143,8 +159,8 @@ int sg_suite_load(sg_suite *s, const char *name_or_path, const char *suites_dir,
             }
             *colon = 0;
             if (parse_expect(e, sg_trim(l + 7), colon + 1)) {
-                rc = sg_errf(err, "%s:%d: expected 'expect LABEL: RUNS METRIC < or > TARGET' "
-                                  "(label at most %zu characters, RUNS %zu, METRIC %zu, TARGET %zu)",
+                rc = sg_errf(err, "%s:%d: expected 'expect LABEL: RUNS METRIC < or > TARGET "
+                                  "[+ MARGIN | - MARGIN] [per seed]' (MARGIN a number >= 0; label at most %zu characters, RUNS %zu, METRIC %zu, TARGET %zu)",
                              s->path, lineno, sizeof e->label - 1, sizeof e->runs - 1,
                              sizeof e->metric - 1, sizeof e->target - 1);
                 break;
@@ -213,6 +229,10 @@ int sg_suite_load(sg_suite *s, const char *name_or_path, const char *suites_dir,
         if (*end && find_run(s, s->expect[i].target) < 0)
             return sg_errf(err, "%s: expect '%s': target '%s' is neither a number nor a run",
                            s->path, s->expect[i].label, s->expect[i].target);
+        if (!*end && s->expect[i].per_seed)
+            return sg_errf(err, "%s: expect '%s': 'per seed' compares with another run's seeds, "
+                                "but target '%s' is a number",
+                           s->path, s->expect[i].label, s->expect[i].target);
     }
     return 0;
 }
@@ -273,6 +293,23 @@ static double metric_mean(const sg_suite *s, const sg_csv_table *t, int r, const
     return metric_of(s, t, r, metric).mean;
 }
 
+/* Run r's metric at one seed into *v: 0, or -1 when the (run, seed) has no row, 1 when its cell
+ * is not a number (a seed recorded twice is refused before this is asked). */
+static int seed_value(const sg_suite *s, const sg_csv_table *t, int r, long seed,
+                      const char *metric, double *v) {
+    char id[160];
+    run_id(s, r, seed, id, sizeof id);
+    int cid = sg_csv_col(t, "run_id"), cm = sg_csv_col(t, metric);
+    for (size_t i = 0; cid >= 0 && i < t->nrows; i++) {
+        if (strcmp(sg_csv_cell(t, i, cid), id) != 0) continue;
+        const char *cell = cm >= 0 ? sg_csv_cell(t, i, cm) : "";
+        char *end;
+        *v = cell[0] ? strtod(cell, &end) : NAN;
+        return !cell[0] || *end || isnan(*v) ? 1 : 0;
+    }
+    return -1;
+}
+
 int sg_suite_report(const sg_suite *s, const char *results_csv, sg_err *err) {
     sg_csv_table t;
     if (sg_csv_read(results_csv, &t, err)) return -1;
@@ -287,13 +324,24 @@ int sg_suite_report(const sg_suite *s, const char *results_csv, sg_err *err) {
     }
     printf("\nsuite %s (%s), %d run(s) x %d seed(s); means over seeds\n\n", s->name, s->path,
            s->nruns, s->nseeds);
-    printf("| run | seeds | probe %% | probe top-5 %% | probe, best test epoch %% (reference "
-           "code) | kNN %% | collapse std | eff. rank F | img/s | minutes |\n"
-           "|---|---|---|---|---|---|---|---|---|---|\n");
+    printf("| run | seeds | probe %% | probe %% per seed | probe top-5 %% | probe, best test "
+           "epoch %% (reference code) | kNN %% | collapse std | eff. rank F | img/s | minutes |\n"
+           "|---|---|---|---|---|---|---|---|---|---|---|\n");
     for (int r = 0; r < s->nruns; r++) {
         metric_stat p = metric_of(s, &t, r, "probe");
-        printf("| %s | %d | %.2f | %.2f | %.2f | %.2f | %.4f | %.1f | %.1f | %.1f |\n",
-               s->runs[r].name, p.rows, p.mean, metric_mean(s, &t, r, "probe_top5"),
+        /* each seed's probe, so a reader sees the spread the mean hides */
+        char per[16 * SG_SUITE_MAX_SEEDS] = "";
+        size_t used = 0;
+        for (int k = 0; k < s->nseeds && used < sizeof per; k++) {
+            double v;
+            int got = seed_value(s, &t, r, s->seeds[k], "probe", &v);
+            used += (size_t)snprintf(per + used, sizeof per - used, "%s%s", k ? " / " : "",
+                                     got < 0 ? "-" : got > 0 ? "?" : "");
+            if (got == 0 && used < sizeof per)
+                used += (size_t)snprintf(per + used, sizeof per - used, "%.2f", v);
+        }
+        printf("| %s | %d | %.2f | %s | %.2f | %.2f | %.2f | %.4f | %.1f | %.1f | %.1f |\n",
+               s->runs[r].name, p.rows, p.mean, per, metric_mean(s, &t, r, "probe_top5"),
                metric_mean(s, &t, r, "probe_best"), metric_mean(s, &t, r, "knn_acc"),
                metric_mean(s, &t, r, "collapse_std"), metric_mean(s, &t, r, "eff_rank_F"),
                metric_mean(s, &t, r, "img_per_s"), metric_mean(s, &t, r, "wall_s") / 60);
@@ -302,25 +350,59 @@ int sg_suite_report(const sg_suite *s, const char *results_csv, sg_err *err) {
     if (s->nexpect) printf("\n");
     for (int i = 0; i < s->nexpect; i++) {
         const sg_suite_expect *e = &s->expect[i];
-        char *end;
-        double target = strtod(e->target, &end);
-        metric_stat tm = {target, 1, 0, -1};
-        if (*end) tm = metric_of(s, &t, find_run(s, e->target), e->metric);
+        char tdesc[96];
+        if (e->margin != 0)
+            snprintf(tdesc, sizeof tdesc, "%s %c %g", e->target, e->margin < 0 ? '-' : '+',
+                     fabs(e->margin));
+        else
+            snprintf(tdesc, sizeof tdesc, "%s", e->target);
         char buf[512], *save = NULL;
         snprintf(buf, sizeof buf, "%s", e->runs);
         for (char *r = strtok_r(buf, ",", &save); r; r = strtok_r(NULL, ",", &save)) {
+            const char *verdict;
+            sg_sbuf detail = {0};
+            if (e->per_seed) {
+                /* each seed against the same seed of the target run: every one must hold */
+                int tr = find_run(s, e->target), nrun = 0, nmiss = 0, nfail = 0;
+                for (int k = 0; k < s->nseeds; k++) {
+                    double v, tv;
+                    int a = seed_value(s, &t, find_run(s, r), s->seeds[k], e->metric, &v);
+                    int b = seed_value(s, &t, tr, s->seeds[k], e->metric, &tv);
+                    if (a < 0 || b < 0) {
+                        nrun++;
+                        sg_sbuf_printf(&detail, "%sseed %ld not run", k ? ", " : "", s->seeds[k]);
+                    } else if (a > 0 || b > 0) {
+                        nmiss++;
+                        sg_sbuf_printf(&detail, "%sseed %ld missing", k ? ", " : "", s->seeds[k]);
+                    } else {
+                        int ok = e->op == '<' ? v < tv + e->margin : v > tv + e->margin;
+                        nfail += !ok;
+                        sg_sbuf_printf(&detail, "%sseed %ld %.4g vs %.4g (%+.3g)", k ? ", " : "",
+                                       s->seeds[k], v, tv, v - tv);
+                    }
+                }
+                verdict = nrun ? "NOT RUN" : nmiss ? "MISSING" : nfail ? "FAIL" : "PASS";
+                failed |= strcmp(verdict, "PASS") != 0;
+                printf("%-7s %s: %s %s %c %s per seed: %s\n", verdict, e->label, r, e->metric,
+                       e->op, tdesc, detail.s ? detail.s : "");
+                sg_sbuf_free(&detail);
+                continue;
+            }
+            char *end;
+            double target = strtod(e->target, &end);
+            metric_stat tm = {target, 1, 0, -1};
+            if (*end) tm = metric_of(s, &t, find_run(s, e->target), e->metric);
             metric_stat m = metric_of(s, &t, find_run(s, r), e->metric);
-            double v = m.mean;
+            double v = m.mean, bar = tm.mean + e->margin;
             /* a value that is not a number is MISSING, a run without rows NOT RUN: neither
              * passes */
-            const char *verdict = !m.rows || !tm.rows ? "NOT RUN"
-                                  : m.missing || tm.missing || isnan(v) || isnan(tm.mean)
-                                      ? "MISSING"
-                                  : (e->op == '<' ? v < tm.mean : v > tm.mean) ? "PASS"
-                                                                               : "FAIL";
+            verdict = !m.rows || !tm.rows ? "NOT RUN"
+                      : m.missing || tm.missing || isnan(v) || isnan(tm.mean) ? "MISSING"
+                      : (e->op == '<' ? v < bar : v > bar) ? "PASS"
+                                                           : "FAIL";
             failed |= strcmp(verdict, "PASS") != 0;
             printf("%-7s %s: %s %s = %.4g %c %s (%.4g)\n", verdict, e->label, r, e->metric, v,
-                   e->op, e->target, tm.mean);
+                   e->op, tdesc, bar);
         }
     }
     sg_csv_table_free(&t);

@@ -7,12 +7,17 @@
  *   answers RUN = REF_ID ...                the published rows (ref_id of
  *                                           results/reference/published.csv) this run
  *                                           reproduces; `stopgrad check` compares them
- *   expect LABEL: RUNS METRIC OP TARGET     a claim checked on the results, where RUNS is a
+ *   expect LABEL: RUNS METRIC OP TARGET [+ M | - M] [per seed]
+ *                                           a claim checked on the results, where RUNS is a
  *                                           comma-separated list of run names, METRIC a results
  *                                           column (probe_best, probe_final, knn_acc,
  *                                           collapse_std, eff_rank_F, final_loss), OP < or >,
- *                                           and TARGET a number or another run's name; values
- *                                           are means over seeds.
+ *                                           TARGET a number or another run's name, and M a
+ *                                           margin added to (or taken from) TARGET; values are
+ *                                           means over seeds, or with `per seed` (TARGET a run)
+ *                                           each seed's value against the same seed's TARGET,
+ *                                           every seed holding: a trained network against the
+ *                                           untrained one it started from.
  * Running a suite is resumable: a run whose id is already in the suite's results CSV is
  * skipped, and a run folder with a checkpoint is resumed. */
 #pragma once
@@ -37,6 +42,8 @@ typedef struct {
     char metric[32];
     char op;        /* '<' or '>' */
     char target[64];
+    double margin;  /* added to the target's value: `+ M` or `- M` (0 when not given) */
+    int per_seed;   /* `per seed`: every seed against the same seed's target run */
 } sg_suite_expect;
 
 typedef struct {

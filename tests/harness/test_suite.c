@@ -188,6 +188,58 @@ int main(void) {
         sg_csv_table_free(&r);
     }
 
+    /* Margins and per-seed claims: a trained run against the untrained run of the same seed.
+     * t beats u by 5 points at seed 1 and 10 at seed 2 (means 75 against 67.5). */
+    {
+        char mpath[760], mcsv[760];
+        snprintf(mpath, sizeof mpath, "%s/marg.suite", root);
+        snprintf(mcsv, sizeof mcsv, "%s/marg.csv", root);
+        write_file(mcsv, "run_id,probe\nmarg-t-s1,80\nmarg-t-s2,70\nmarg-u-s1,75\nmarg-u-s2,60\n");
+        static const struct {
+            const char *claim;
+            int rc;
+        } cases[] = {
+            {"t probe > u + 3 per seed", 0},  /* 5 and 10 > 3 */
+            {"t probe > u + 6 per seed", 1},  /* seed 1 gains only 5 */
+            {"t probe > u + 6", 0},           /* the means (75 > 73.5) hide seed 1 */
+            {"t probe > u + 8", 1},           /* 75 > 75.5 fails */
+            {"t probe < 100 - 24.5", 0},      /* the mean 75 is below the bar 75.5 */
+            {"u probe < t - 7 per seed", 1},  /* seed 1: 75 < 73 fails */
+            {"u probe < t - 4 per seed", 0},  /* 75 < 76 and 60 < 66 */
+        };
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+            char text[400];
+            snprintf(text, sizeof text, "run t = method.name=byol\nrun u = trainer.epochs=0\n"
+                                        "seeds = 1 2\nexpect c: %s\n", cases[i].claim);
+            write_file(mpath, text);
+            SG_CHECK(sg_suite_load(&s, mpath, ".", &err) == 0, "%s: %s", cases[i].claim, err.msg);
+            fflush(stdout);
+            int rc = sg_suite_report(&s, mcsv, &err);
+            CHECK(rc == cases[i].rc, "'%s': rc %d, expected %d", cases[i].claim, rc,
+                  cases[i].rc);
+        }
+        /* a seed that was not run is NOT RUN, never a pass */
+        write_file(mcsv, "run_id,probe\nmarg-t-s1,80\nmarg-u-s1,75\nmarg-u-s2,60\n");
+        write_file(mpath, "run t = method.name=byol\nrun u = trainer.epochs=0\nseeds = 1 2\n"
+                          "expect c: t probe > u + 1 per seed\n");
+        SG_CHECK(sg_suite_load(&s, mpath, ".", &err) == 0, "%s", err.msg);
+        fflush(stdout);
+        CHECK(sg_suite_report(&s, mcsv, &err) == 1, "a missing seed fails a per-seed claim");
+        static const char *const bad_claims[] = {
+            "t probe > u + x", "t probe > u + -3", "t probe > u +", "t probe > u per",
+            "t probe > u per seeds", "t probe > u + 3 per seed extra", "t probe > 70 per seed",
+        };
+        for (size_t i = 0; i < sizeof bad_claims / sizeof bad_claims[0]; i++) {
+            char text[400];
+            snprintf(text, sizeof text, "run t = method.name=byol\nrun u = trainer.epochs=0\n"
+                                        "expect c: %s\n", bad_claims[i]);
+            write_file(mpath, text);
+            CHECK(sg_suite_load(&s, mpath, ".", &err) != 0 &&
+                      (strstr(err.msg, "marg.suite:3") || strstr(err.msg, "per seed")),
+                  "'%s' is refused with its line: %s", bad_claims[i], err.msg);
+        }
+    }
+
     char cmd[700];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
     CHECK(system(cmd) == 0, "cleanup");

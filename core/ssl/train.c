@@ -1182,14 +1182,20 @@ int sg_train_run(const sg_config *cfg, const sg_train_opts *opts, sg_train_summa
         if (opts->stop_after > 0 && ran >= opts->stop_after) break;
         const long k = m->step, epoch = k / r->spe;
         double waited = 0, t0 = sg_now();
-        rc = sg_loader_get(r->loader, k, r->xh[0], r->xh[1], &waited, err);
+        /* A backend on host memory with one micro-batch takes the views where the step reads
+         * them: no staging copy (14 MB a step at STL-10's batch 64) */
+        const int direct = m->be->host_memory && K == 1;
+        rc = sg_loader_get(r->loader, k, direct ? m->x[0] : r->xh[0],
+                           direct ? m->x[1] : r->xh[1], &waited, err);
         if (rc) break;
         /* K micro-batches (one with K = 1), the optimiser step after the K-th */
         const size_t view_floats = (size_t)m->B * r->C * r->S * r->S;
         double loss = 0;
         for (int j = 0; j < K; j++) {
-            sg_ssl_put(m, m->x[0], r->xh[0] + (size_t)j * view_floats, view_floats);
-            sg_ssl_put(m, m->x[1], r->xh[1] + (size_t)j * view_floats, view_floats);
+            if (!direct) {
+                sg_ssl_put(m, m->x[0], r->xh[0] + (size_t)j * view_floats, view_floats);
+                sg_ssl_put(m, m->x[1], r->xh[1] + (size_t)j * view_floats, view_floats);
+            }
             loss = sg_ssl_step(m);
             if (!isfinite(loss)) break;
         }

@@ -10,9 +10,11 @@
 #   stl10            ResNet-18 with the 7x7/2 stem at 96x96, batch 64 (conv.algo default)
 #   stl10_winograd   the same with conv.algo=winograd
 #   stl10_dnnl       the same with conv.algo=dnnl (oneDNN)
+#   stl10_auto       the same with conv.algo=auto (each layer's fastest of im2col, winograd, dnnl)
 #   fmnist           the quick suite's model: ResNet-18 at 1/8 width, CIFAR stem, 20x20, batch 64
 #   fmnist_winograd  the same with conv.algo=winograd
-#   fmnist_dnnl      the same with conv.algo=dnnl (what conv.algo=auto chose here at every layer)
+#   fmnist_dnnl      the same with conv.algo=dnnl
+#   fmnist_auto      the same with conv.algo=auto (each layer's fastest, as the quick suite runs)
 # Heads as stopgrad's defaults (projector 512-512-128, predictor 128-512-128) on both sides;
 # data loading excluded on both sides. --breakdown then times every kernel of stopgrad's step
 # once (stopgrad bench) and prints the kernels with the largest share of it.
@@ -23,7 +25,7 @@ cd "$(dirname "$0")/.."
 config=stl10 threads=2 rounds=5 build=build breakdown=0
 while [ $# -gt 0 ]; do
   case "$1" in
-    stl10|stl10_winograd|stl10_dnnl|fmnist|fmnist_winograd|fmnist_dnnl) config=$1 ;;
+    stl10|stl10_winograd|stl10_dnnl|stl10_auto|fmnist|fmnist_winograd|fmnist_dnnl|fmnist_auto) config=$1 ;;
     --threads) threads=$2; shift ;;
     --rounds) rounds=$2; shift ;;
     --build) build=$2; shift ;;

@@ -17,6 +17,7 @@
 #include "core/base/rng.h"
 #include "core/base/text.h"
 #include "core/data/augment.h"
+#include "core/nn/conv_auto.h"
 #include "core/ssl/ssl.h"
 #include "core/ssl/train_config.h"
 #include "kernels/backend.h"
@@ -148,6 +149,8 @@ typedef struct {
     kb_use *u;
     int nu, capu;
     sg_ssl_settings set[SG_KB_MAX_CONFIGS];
+    /* conv.algo=auto configs: each conv shape's choice, which set[i].trunk points at */
+    sg_conv_shape conv_choices[SG_KB_MAX_CONFIGS][SG_CONV_AUTO_MAX];
     int batch[SG_KB_MAX_CONFIGS];
     double model_mib[SG_KB_MAX_CONFIGS];
     /* the bench whose state is held (without interleaving only one is, to bound memory) */
@@ -244,9 +247,58 @@ int sg_kb_config_settings(const sg_kb_suite *s, int i, sg_ssl_settings *set, int
     return rc;
 }
 
-/* The settings and input shape of config i. */
+/* 1 when config i asks for conv.algo=auto (its settings carry the default until resolved). */
+static int kb_conv_auto(const sg_kb_suite *s, int i) {
+    sg_config *c = sg_train_config_new();
+    sg_err err;
+    int is_auto = kb_apply(c, s->base, &err) == 0 &&
+                  kb_apply(c, s->configs[i].overrides, &err) == 0 &&
+                  !strcmp(sg_config_str(c, "conv.algo"), "auto");
+    sg_config_free(c);
+    return is_auto;
+}
+
+/* conv.algo=auto for config i as a training run resolves it: each conv shape's fastest
+ * algorithm on this backend and thread count, from the machine's cache or measured and cached
+ * (core/nn/conv_auto.h), so the suite times the step a run with auto would take. */
+static int kb_resolve_conv_auto(kb_ctx *k, int i, sg_err *err) {
+    sg_conv_auto_table *t = malloc(sizeof *t);
+    SG_CHECK(t != NULL, "out of memory");
+    int rc = sg_conv_auto_shapes(&k->set[i].trunk, k->set[i].batch, k->o->be, t, err);
+    sg_machine mach;
+    if (rc == 0) rc = sg_machine_probe_backend(&mach, k->o->be, k->o->threads, err);
+    if (rc == 0) {
+        sg_conv_auto_key key;
+        memset(&key, 0, sizeof key);
+        snprintf(key.machine_id, sizeof key.machine_id, "%s", mach.machine_id);
+        snprintf(key.build, sizeof key.build, "%s %s %s", mach.git_commit, mach.build_type,
+                 mach.build_flags);
+        snprintf(key.backend, sizeof key.backend, "%s", k->o->be->name);
+        key.threads = k->o->threads;
+        char cache[4096];
+        sg_conv_auto_default_cache(cache, sizeof cache);
+        int measured = sg_conv_auto_choose(k->o->be, t, &key, cache, NULL, NULL);
+        for (int j = 0; j < t->n; j++) {
+            k->conv_choices[i][j] = t->c[j].s;
+            sg_info("  %s: N=%d C=%d %dx%d K=%d %dx%d/%d: %s", k->suite->configs[i].name,
+                    t->c[j].s.N, t->c[j].s.C, t->c[j].s.H, t->c[j].s.W, t->c[j].s.K,
+                    t->c[j].s.R, t->c[j].s.S, t->c[j].s.stride,
+                    sg_conv_algo_names[t->c[j].s.algo]);
+        }
+        k->set[i].trunk.conv_choices = k->conv_choices[i];
+        k->set[i].trunk.n_conv_choices = t->n;
+        sg_info("%s: conv.algo=auto: %d conv shape(s), %d measured, %d from the cache %s",
+                k->suite->configs[i].name, t->n, measured, t->n - measured,
+                cache[0] ? cache : "(none)");
+    }
+    free(t);
+    return rc;
+}
+
+/* The settings and input shape of config i (conv.algo=auto resolved). */
 static int kb_settings(kb_ctx *k, int i, int *C, int *S, const char **dataset, sg_err *err) {
-    return sg_kb_config_settings(k->suite, i, &k->set[i], C, S, dataset, err);
+    if (sg_kb_config_settings(k->suite, i, &k->set[i], C, S, dataset, err)) return -1;
+    return kb_conv_auto(k->suite, i) ? kb_resolve_conv_auto(k, i, err) : 0;
 }
 
 /* The raw image a dataset's loader hands to augmentation: the table's typical stored image

@@ -9,6 +9,7 @@
 
 #include "bench/kbench.h"
 #include "core/base/csv.h"
+#include "core/nn/conv_auto.h"
 #include "kernels/backend.h"
 #include "test_util.h"
 
@@ -117,5 +118,31 @@ int main(void) {
     CHECK(sg_kb_run(&s, &o, &err) == -1 && strstr(err.msg, "trainer.bach") &&
               strstr(err.msg, "config a"),
           "an unknown key names the config and the key: %s", err.msg);
+
+    /* conv.algo=auto: the suite times the step a run with auto takes, each conv shape's
+     * algorithm measured once and cached (here in the test's own cache folder), then read back */
+    char cache_home[1100], cache[1200], csv2[1100];
+    snprintf(cache_home, sizeof cache_home, "%s/cache", dir);
+    snprintf(cache, sizeof cache, "%s/stopgrad/conv-algo.csv", cache_home);
+    snprintf(csv2, sizeof csv2, "%s/auto.csv", dir);
+    setenv("XDG_CACHE_HOME", cache_home, 1);
+    write_file(suite, "config au = data.dataset=synthetic data.synthetic_size=8 model.width=0.0625 "
+                      "model.proj_hidden=16 model.proj_out=8 model.pred_hidden=16 trainer.batch=4 "
+                      "conv.algo=auto\nsgemm = 64\ncopy_mib = 16\n");
+    CHECK(sg_kb_load(&s, suite, "/nonexistent", &err) == 0, "load: %s", err.msg);
+    long calls0 = sg_conv_auto_timer_calls();
+    o.csv_path = csv2;
+    o.json_path = NULL;
+    rc = sg_kb_run(&s, &o, &err);
+    CHECK(rc == 0, "the auto config ran: %s", rc ? err.msg : "");
+    long calls1 = sg_conv_auto_timer_calls();
+    struct stat cs;
+    CHECK(calls1 > calls0 && stat(cache, &cs) == 0 && cs.st_size > 0,
+          "auto measured its shapes (%ld timings) and cached them in %s", calls1 - calls0, cache);
+    remove(csv2);
+    rc = sg_kb_run(&s, &o, &err);
+    CHECK(rc == 0 && sg_conv_auto_timer_calls() == calls1,
+          "a second run takes the cached choices (%ld more timings): %s",
+          sg_conv_auto_timer_calls() - calls1, rc ? err.msg : "");
     return test_finish();
 }

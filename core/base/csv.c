@@ -9,6 +9,7 @@
 #include "core/base/csv.h"
 
 #include "core/base/file.h"
+#include "core/base/log.h"
 
 #include <csv.h>
 #include <errno.h>
@@ -397,6 +398,26 @@ int sg_csv_read(const char *path, sg_csv_table *t, sg_err *err) {
     int rc = parse_buffer(path, b.p, b.len, t, 0, err);
     free(b.p);
     return rc;
+}
+
+int sg_csv_read_cache(const char *path, const char *what, int (*header_ok)(const sg_csv_table *),
+                      sg_csv_table *t, int *writable) {
+    memset(t, 0, sizeof *t);
+    if (!path || !path[0] || !sg_file_exists(path)) return 0;
+    sg_err e;
+    if (sg_csv_read(path, t, &e)) {
+        sg_warn("%s: the cache cannot be read, measuring instead: %s", what, e.msg);
+        *writable = 0;
+        return 0;
+    }
+    if (!header_ok(t)) {
+        sg_warn("%s: %s is not such a cache (its columns differ), measuring instead and leaving "
+                "it as it is", what, path);
+        sg_csv_table_free(t);
+        *writable = 0;
+        return 0;
+    }
+    return 1;
 }
 
 void sg_csv_table_free(sg_csv_table *t) {

@@ -59,6 +59,12 @@ typedef struct {
 
 int sg_csv_read(const char *path, sg_csv_table *t, sg_err *err);
 void sg_csv_table_free(sg_csv_table *t);
+/* A cache file of measured choices (conv.algo=auto's, cuDNN's), which is never trusted blindly:
+ * 1 with t read when path exists and reads with the columns header_ok wants; 0 otherwise (no
+ * file, or one that cannot be read or has other columns: a warning naming `what` and the file,
+ * and *writable set to 0 so the caller leaves that file as it is). */
+int sg_csv_read_cache(const char *path, const char *what, int (*header_ok)(const sg_csv_table *),
+                      sg_csv_table *t, int *writable);
 /* Column index of `name`, or -1. */
 int sg_csv_col(const sg_csv_table *t, const char *name);
 static inline const char *sg_csv_cell(const sg_csv_table *t, size_t r, int c) {

@@ -286,22 +286,9 @@ int sg_conv_auto_choose(const sg_backend *be, sg_conv_auto_table *t, const sg_co
     if (!timer) timer = sg_conv_auto_time;
     const int use_cache = cache_path && cache_path[0];
     sg_csv_table tab;
-    memset(&tab, 0, sizeof tab);
-    int have = 0, writable = use_cache;
-    if (use_cache && sg_file_exists(cache_path)) {
-        sg_err e;
-        if (sg_csv_read(cache_path, &tab, &e)) {
-            sg_warn("conv.algo=auto: the cache cannot be read, measuring instead: %s", e.msg);
-            writable = 0;
-        } else if (!header_ok(&tab)) {
-            sg_warn("conv.algo=auto: %s is not a conv.algo cache (its columns differ), measuring "
-                    "instead and leaving it as it is", cache_path);
-            sg_csv_table_free(&tab);
-            writable = 0;
-        } else {
-            have = 1;
-        }
-    }
+    int writable = use_cache;
+    int have = use_cache && sg_csv_read_cache(cache_path, "conv.algo=auto", header_ok, &tab,
+                                              &writable);
     if (have) {
         /* rows that cannot be trusted: one warning per file, naming what differs */
         size_t foreign = 0;

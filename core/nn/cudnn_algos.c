@@ -236,22 +236,9 @@ int sg_cudnn_choose(sg_cudnn_table *t, const sg_cudnn_key *key, const char *cach
                     const sg_cudnn_ops *ops, sg_err *err) {
     const int use_cache = cache_path && cache_path[0];
     sg_csv_table tab;
-    memset(&tab, 0, sizeof tab);
-    int have = 0, writable = use_cache;
-    if (use_cache && sg_file_exists(cache_path)) {
-        sg_err e;
-        if (sg_csv_read(cache_path, &tab, &e)) {
-            sg_warn("cuDNN algorithms: the cache cannot be read, measuring instead: %s", e.msg);
-            writable = 0;
-        } else if (!header_ok(&tab)) {
-            sg_warn("cuDNN algorithms: %s is not a cache of cuDNN algorithms (its columns "
-                    "differ), measuring instead and leaving it as it is", cache_path);
-            sg_csv_table_free(&tab);
-            writable = 0;
-        } else {
-            have = 1;
-        }
-    }
+    int writable = use_cache;
+    int have = use_cache && sg_csv_read_cache(cache_path, "cuDNN algorithms", header_ok, &tab,
+                                              &writable);
     if (have) {
         /* rows of another GPU, driver or cuDNN: one warning per file, naming what differs */
         size_t foreign = 0;

@@ -3,7 +3,8 @@
  * Runs the op list of kernels/opcheck/opcheck.h: each op on a small random shape (or one given
  * shape), compared with its double-precision reference; optionally timed after validation. A
  * conv op on its default shape runs again with every algorithm the backend runs there besides
- * its own (e.g. cudnn on CUDA, dnnl on the CPU), one row each.
+ * its own (e.g. cudnn on CUDA, dnnl on the CPU), and a gemm, linear or conv op with every other
+ * sgemm (gemm=1: oneDNN's on the CPU), one row each.
  * Prints one table row per op; exit status 0 when every op passed, 1 when one failed or could
  * not run, 2 on a usage error. */
 #include <errno.h>
@@ -70,7 +71,8 @@ static void selfcheck_usage(FILE *f) {
             "                   validated, then timed (--time REPS, default %d); prints the conv\n"
             "                   rate as a fraction of the sgemm rate\n"
             "  --list           list the ops, their shape parameters ([name=default] are\n"
-            "                   optional) and default shapes, and the conv algorithms (algo=N)\n"
+            "                   optional) and default shapes, the conv algorithms (algo=N)\n"
+            "                   and the CPU sgemms (gemm=N)\n"
             "  --help           this text\n"
             "\n"
             "Exit status: 0 all ops passed, 1 an op failed or could not run, 2 usage error.\n",
@@ -184,15 +186,21 @@ static void selfcheck_list(void) {
     for (int a = 0; a < SG_CONV_ALGO_COUNT; a++)
         printf("%s %d %s", a ? "," : "", a, sg_conv_algo_names[a]);
     printf("\n");
+    /* the gemm and linear ops' gemm values: gemm.impl's names (the CPU backend runs each) */
+    printf("CPU sgemms (gemm=N):");
+    for (int g = 0; g < SG_GEMM_IMPL_COUNT; g++)
+        printf("%s %d %s", g ? "," : "", g, sg_gemm_impl_names[g]);
+    printf("\n");
 }
 
-/* The default shape of conv op `op` with algorithm a, into buf: a selfcheck row of its own
- * when the backend runs a there (0 when it does not). */
-static int selfcheck_conv_algo_shape(const sg_backend *be, int op, int a, char *buf, size_t cap) {
+/* The default shape of op `op` with its parameter `param` (a conv's algo, a gemm's sgemm) set to
+ * a, into buf: a selfcheck row of its own when the backend runs it (0 when it does not). */
+static int selfcheck_variant_shape(const sg_backend *be, int op, const char *param, int a,
+                                   char *buf, size_t cap) {
     int val[SG_OP_MAXP];
     sg_err err;
     if (sg_op_parse_shape((sg_op)op, sg_op_get(op)->default_shape, val, &err)) return 0;
-    val[sg_op_param_index((sg_op)op, "algo")] = a;
+    val[sg_op_param_index((sg_op)op, param)] = a;
     if (!sg_backend_supports(be, (sg_op)op, val)) return 0;
     sg_op_format_shape((sg_op)op, val, buf, cap);
     return 1;
@@ -296,10 +304,11 @@ int sg_cmd_selfcheck(int argc, char **argv) {
     if (o.threads) sg_cpu_set_threads(o.threads);
 
     /* the ops to run: --gflops' two, or those whose name contains --filter (conv ops once more
-     * per other algorithm the backend runs) */
+     * per other algorithm the backend runs, gemm and linear ops per other sgemm) */
     int nops = SG_OP_COUNT;
-    const int most = nops + 2 + 3 * SG_CONV_ALGO_COUNT;
-    static char algo_shapes[3 * SG_CONV_ALGO_COUNT][192];
+    enum { MOST_VARIANTS = 3 * SG_CONV_ALGO_COUNT + 9 * SG_GEMM_IMPL_COUNT };
+    const int most = nops + 2 + MOST_VARIANTS;
+    static char algo_shapes[MOST_VARIANTS][192];
     int *ops = malloc(sizeof(int) * (size_t)most);
     const char **shapes = malloc(sizeof(char *) * (size_t)most);
     selfcheck_row *rows = malloc(sizeof(selfcheck_row) * (size_t)most);
@@ -340,17 +349,22 @@ int sg_cmd_selfcheck(int argc, char **argv) {
     if (!o.gflops && !o.shape) {
         const int nbase = nsel;
         int na = 0;
-        for (int k = 0; k < nbase; k++) {
-            if (sg_op_param_index((sg_op)ops[k], "algo") < 0) continue;
-            /* im2col is the backend's default computation: the default row checks it */
-            for (int a = SG_CONV_IM2COL + 1; a < SG_CONV_ALGO_COUNT && na < 3 * SG_CONV_ALGO_COUNT;
-                 a++)
-                if (selfcheck_conv_algo_shape(be, ops[k], a, algo_shapes[na],
-                                              sizeof algo_shapes[na])) {
-                    ops[nsel] = ops[k], shapes[nsel++] = algo_shapes[na];
-                    na++;
-                }
-        }
+        /* im2col (algo) and OpenBLAS (gemm) are the default rows' computations */
+        static const struct {
+            const char *param;
+            int first, end;
+        } variants[2] = {{"algo", SG_CONV_IM2COL + 1, SG_CONV_ALGO_COUNT},
+                         {"gemm", SG_GEMM_OPENBLAS + 1, SG_GEMM_IMPL_COUNT}};
+        for (int k = 0; k < nbase; k++)
+            for (int v = 0; v < 2; v++) {
+                if (sg_op_param_index((sg_op)ops[k], variants[v].param) < 0) continue;
+                for (int a = variants[v].first; a < variants[v].end && na < MOST_VARIANTS; a++)
+                    if (selfcheck_variant_shape(be, ops[k], variants[v].param, a, algo_shapes[na],
+                                                sizeof algo_shapes[na])) {
+                        ops[nsel] = ops[k], shapes[nsel++] = algo_shapes[na];
+                        na++;
+                    }
+            }
     }
 
     int failed = 0;

@@ -247,6 +247,13 @@ int sg_kb_config_settings(const sg_kb_suite *s, int i, sg_ssl_settings *set, int
     return rc;
 }
 
+/* Config i's CPU sgemm (gemm.impl), process-wide: set before anything of config i runs (its
+ * trace, its auto measurement, each step); kernel rows carry their own (gemm=N). */
+static void kb_use_gemm(kb_ctx *k, int i) {
+    SG_CHECK(sg_cpu_set_gemm_impl(k->set[i].gemm_impl) == 0, "gemm.impl=%s: checked available",
+             sg_gemm_impl_names[k->set[i].gemm_impl]);
+}
+
 /* 1 when config i asks for conv.algo=auto (its settings carry the default until resolved). */
 static int kb_conv_auto(const sg_kb_suite *s, int i) {
     sg_config *c = sg_train_config_new();
@@ -262,6 +269,7 @@ static int kb_conv_auto(const sg_kb_suite *s, int i) {
  * algorithm on this backend and thread count, from the machine's cache or measured and cached
  * (core/nn/conv_auto.h), so the suite times the step a run with auto would take. */
 static int kb_resolve_conv_auto(kb_ctx *k, int i, sg_err *err) {
+    kb_use_gemm(k, i); /* im2col and Winograd are timed on the config's sgemm */
     sg_conv_auto_table *t = malloc(sizeof *t);
     SG_CHECK(t != NULL, "out of memory");
     int rc = sg_conv_auto_shapes(&k->set[i].trunk, k->set[i].batch, k->o->be, t, err);
@@ -269,12 +277,8 @@ static int kb_resolve_conv_auto(kb_ctx *k, int i, sg_err *err) {
     if (rc == 0) rc = sg_machine_probe_backend(&mach, k->o->be, k->o->threads, err);
     if (rc == 0) {
         sg_conv_auto_key key;
-        memset(&key, 0, sizeof key);
-        snprintf(key.machine_id, sizeof key.machine_id, "%s", mach.machine_id);
-        snprintf(key.build, sizeof key.build, "%s %s %s", mach.git_commit, mach.build_type,
-                 mach.build_flags);
-        snprintf(key.backend, sizeof key.backend, "%s", k->o->be->name);
-        key.threads = k->o->threads;
+        sg_conv_auto_key_make(&key, mach.machine_id, mach.git_commit, mach.build_type,
+                              mach.build_flags, k->o->be, k->o->threads, 0);
         char cache[4096];
         sg_conv_auto_default_cache(cache, sizeof cache);
         int measured = sg_conv_auto_choose(k->o->be, t, &key, cache, NULL, NULL);
@@ -309,14 +313,28 @@ static void kb_raw_image(const sg_dataset_info *ds, int S, int *C, int *H, int *
     *W = ds->raw_w > 0 ? ds->raw_w : S;
 }
 
-/* The other convolution algorithms the backend runs at a traced conv's shape, each its own bench
- * (validated and timed like the step's kernels), so the suite shows every algorithm per shape. */
+/* The other convolution algorithms the backend runs at a traced conv's shape, and the other
+ * sgemms at a traced gemm, linear or conv shape, each its own bench (validated and timed like
+ * the step's kernels), so the suite shows every algorithm per shape. */
 static void kb_add_algorithms(kb_ctx *k, int config, const sg_trace_entry *x) {
     int op = sg_op_find(x->op), val[SG_OP_MAXP];
     sg_err err;
-    if (op < 0 || strncmp(x->op, "conv2d_", 7) != 0 ||
-        sg_op_parse_shape((sg_op)op, x->shape, val, &err))
-        return;
+    if (op < 0 || sg_op_parse_shape((sg_op)op, x->shape, val, &err)) return;
+    const int kg = sg_op_param_index((sg_op)op, "gemm"), ka0 = sg_op_param_index((sg_op)op, "algo");
+    /* oneDNN's and cuDNN's convolutions call no sgemm of ours */
+    const int sgemm_free = ka0 >= 0 && (val[ka0] == SG_CONV_DNNL || val[ka0] == SG_CONV_CUDNN);
+    if (kg >= 0 && !sgemm_free) {
+        const int used_gemm = val[kg];
+        for (int g = 0; g < SG_GEMM_IMPL_COUNT; g++) {
+            val[kg] = g;
+            if (g == used_gemm || !sg_backend_supports(k->o->be, (sg_op)op, val)) continue;
+            char shape[160];
+            sg_op_format_shape((sg_op)op, val, shape, sizeof shape);
+            kb_add_use(k, config, kb_add_bench(k, KB_KERNEL, x->op, shape, -1), x->calls, 2);
+        }
+        val[kg] = used_gemm;
+    }
+    if (strncmp(x->op, "conv2d_", 7) != 0) return;
     const int ka = sg_op_param_index((sg_op)op, "algo"), used = val[ka];
     for (int a = SG_CONV_IM2COL; a < SG_CONV_ALGO_COUNT; a++) {
         /* the backend's default is im2col on every backend: the traced call already times it */
@@ -335,6 +353,7 @@ static int kb_trace(kb_ctx *k, int i, sg_err *err) {
     const char *dataset;
     if (kb_settings(k, i, &C, &S, &dataset, err)) return -1;
     const sg_backend *tbe;
+    kb_use_gemm(k, i); /* the trace records it in the gemm, linear and conv shapes */
     sg_trace *t = sg_trace_new(NULL, &tbe);
     sg_ssl m;
     if (sg_ssl_build(&m, &k->set[i], tbe, err)) {
@@ -519,6 +538,7 @@ static double kb_step_once(void *p) {
     kb_ctx *k = kb_active;
     kb_bench *b = p;
     const sg_backend *be = k->o->be;
+    kb_use_gemm(k, b->config); /* interleaved benches of other configs may have changed it */
     be->timer_start(be);
     sg_ssl_step(b->model);
     return be->timer_stop(be);
@@ -534,6 +554,7 @@ static void kb_fn_step(sg_gb_state *st, void *user) {
         sg_err err = {{0}};
         b->model = calloc(1, sizeof *b->model);
         SG_CHECK(b->model != NULL, "out of memory");
+        kb_use_gemm(k, b->config);
         if (sg_ssl_build(b->model, &k->set[b->config], be, &err)) {
             b->status = 2;
             snprintf(b->message, sizeof b->message, "%s", err.msg);

@@ -310,6 +310,18 @@ struct sg_backend {
 int sg_cpu_set_threads(int n);
 int sg_cpu_get_threads(void);
 
+/* CPU backend sgemm (gemm.impl): every matrix product the CPU backend computes (gemm, linear,
+ * im2col convolutions, Winograd's transformed-domain products, eig_rebuild) goes through one
+ * sgemm, OpenBLAS's cblas_sgemm or oneDNN's dnnl_sgemm (where the build has oneDNN). Either is
+ * deterministic for a given thread count. Process-wide like the thread count: set it while no
+ * CPU kernel runs. Returns 0, or -1 (nothing changed) for an impl this build lacks. */
+typedef enum { SG_GEMM_OPENBLAS = 0, SG_GEMM_DNNL = 1, SG_GEMM_IMPL_COUNT } sg_gemm_impl;
+extern const char *const sg_gemm_impl_names[SG_GEMM_IMPL_COUNT]; /* "openblas", "dnnl" */
+int sg_cpu_set_gemm_impl(sg_gemm_impl impl);
+sg_gemm_impl sg_cpu_get_gemm_impl(void);
+/* 1 when this build runs impl; else 0 with the reason in *why (when why != NULL). */
+int sg_cpu_gemm_impl_available(sg_gemm_impl impl, const char **why);
+
 /* ---- costs: FLOPs and bytes moved (each input read once, each output written once) ------- */
 typedef struct {
     double flops;

@@ -94,10 +94,13 @@ static sg_cost cost_normalize(const int *v) { return sg_cost_aug_normalize(v[0],
 #define DIM(nm) {nm, 1, SG_OP_DIM_MAX, SG_OP_REQUIRED}
 #define FLAG(nm, d) {nm, 0, 1, d}
 #define SLOT(f) {#f, offsetof(sg_backend, f)}
-#define GEMM_PARAMS DIM("M"), DIM("N"), DIM("K"), {"ldpad", 0, 4096, 0}
+/* gemm: the CPU backend's sgemm (kernels.h's sg_gemm_impl: 0 openblas, 1 dnnl); other backends
+ * run 0 only */
+#define GEMM_IMPL {"gemm", 0, SG_GEMM_IMPL_COUNT - 1, SG_GEMM_OPENBLAS}
+#define GEMM_PARAMS DIM("M"), DIM("N"), DIM("K"), {"ldpad", 0, 4096, 0}, GEMM_IMPL
 #define CONV_PARAMS DIM("N"), DIM("C"), DIM("H"), DIM("W"), DIM("K"), DIM("R"), DIM("S"), \
                     DIM("stride"), {"pad", 0, SG_OP_DIM_MAX, SG_OP_REQUIRED},               \
-                    {"algo", 0, SG_CONV_ALGO_COUNT - 1, SG_CONV_DEFAULT}
+                    {"algo", 0, SG_CONV_ALGO_COUNT - 1, SG_CONV_DEFAULT}, GEMM_IMPL
 #define POOL_PARAMS DIM("N"), DIM("C"), DIM("H"), DIM("W"), DIM("k"), DIM("stride"), \
                     {"pad", 0, SG_OP_DIM_MAX, SG_OP_REQUIRED}
 #define CONV_SHAPE "N=2,C=5,H=9,W=11,K=6,R=3,S=3,stride=2,pad=1"
@@ -121,9 +124,10 @@ static const op_row rows[SG_OP_COUNT] = {
     [SG_OP_gemm_tn] = {GEMM_ROW},
     [SG_OP_gemm_tt] = {GEMM_ROW},
     [SG_OP_linear_fwd] = {{SLOT(linear_fwd)}, "N=13,In=35,Out=21",
-        {DIM("N"), DIM("In"), DIM("Out"), FLAG("bias", 1)}, cost_linear_fwd},
+        {DIM("N"), DIM("In"), DIM("Out"), FLAG("bias", 1), GEMM_IMPL}, cost_linear_fwd},
     [SG_OP_linear_bwd] = {{SLOT(linear_bwd)}, "N=13,In=35,Out=21",
-        {DIM("N"), DIM("In"), DIM("Out"), FLAG("dx", 1), FLAG("bias", 1), FLAG("acc", 1)},
+        {DIM("N"), DIM("In"), DIM("Out"), FLAG("dx", 1), FLAG("bias", 1), FLAG("acc", 1),
+         GEMM_IMPL},
         cost_linear_bwd},
     [SG_OP_conv2d_fwd] = {{SLOT(conv2d_fwd), SLOT(conv2d_workspace_bytes)}, CONV_SHAPE,
         {CONV_PARAMS}, cost_conv2d_fwd},

@@ -15,6 +15,8 @@
 #   fmnist_winograd  the same with conv.algo=winograd
 #   fmnist_dnnl      the same with conv.algo=dnnl
 #   fmnist_auto      the same with conv.algo=auto (each layer's fastest, as the quick suite runs)
+#   stl10_gemm_dnnl, stl10_auto_gemm_dnnl, fmnist_auto_gemm_dnnl
+#                    as without the suffix, every sgemm oneDNN's (gemm.impl=dnnl)
 # Heads as stopgrad's defaults (projector 512-512-128, predictor 128-512-128) on both sides;
 # data loading excluded on both sides. --breakdown then times every kernel of stopgrad's step
 # once (stopgrad bench) and prints the kernels with the largest share of it.
@@ -25,16 +27,18 @@ cd "$(dirname "$0")/.."
 config=stl10 threads=2 rounds=5 build=build breakdown=0
 while [ $# -gt 0 ]; do
   case "$1" in
-    stl10|stl10_winograd|stl10_dnnl|stl10_auto|fmnist|fmnist_winograd|fmnist_dnnl|fmnist_auto) config=$1 ;;
+    stl10*|fmnist*) config=$1 ;;
     --threads) threads=$2; shift ;;
     --rounds) rounds=$2; shift ;;
     --build) build=$2; shift ;;
     --breakdown) breakdown=1 ;;
-    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
     *) echo "bench-vs-pytorch.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
   shift
 done
+grep -q "^config $config = " suites/kernels-cpu.bench ||
+  { echo "bench-vs-pytorch.sh: no configuration '$config' in suites/kernels-cpu.bench (see --help)" >&2; exit 2; }
 [ -x "$build/stopgrad" ] || { echo "bench-vs-pytorch.sh: no $build/stopgrad (bash scripts/setup.sh)" >&2; exit 2; }
 /usr/bin/python3 -c 'import torch' 2>/dev/null ||
   { echo "bench-vs-pytorch.sh: PyTorch missing (apt-get install python3-torch)" >&2; exit 2; }

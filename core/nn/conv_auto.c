@@ -15,6 +15,20 @@ static long timer_calls;
 
 long sg_conv_auto_timer_calls(void) { return timer_calls; }
 
+void sg_conv_auto_key_make(sg_conv_auto_key *k, const char *machine_id, const char *git_commit,
+                           const char *build_type, const char *build_flags, const sg_backend *be,
+                           int threads, int nondet) {
+    memset(k, 0, sizeof *k);
+    snprintf(k->machine_id, sizeof k->machine_id, "%s", machine_id);
+    snprintf(k->build, sizeof k->build, "%s %s %s", git_commit, build_type, build_flags);
+    const int cpu = be->host_memory && !strcmp(be->name, "cpu");
+    const sg_gemm_impl g = sg_cpu_get_gemm_impl();
+    snprintf(k->backend, sizeof k->backend, "%s%s%s%s", be->name, nondet ? ":nondet" : "",
+             cpu && g != SG_GEMM_OPENBLAS ? ":gemm=" : "",
+             cpu && g != SG_GEMM_OPENBLAS ? sg_gemm_impl_names[g] : "");
+    k->threads = threads;
+}
+
 sg_conv_algo sg_conv_auto_pick(const double sec[SG_CONV_ALGO_COUNT]) {
     sg_conv_algo best = SG_CONV_IM2COL;
     double t = sec[SG_CONV_IM2COL];

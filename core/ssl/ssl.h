@@ -73,6 +73,8 @@ typedef struct {
     int sync_bn;               /* batch-norm statistics over every rank's batch (ranks > 1) */
     int accumulate;            /* K micro-batches per optimiser step (0, 1: one); `batch` is one
                                 * micro-batch, the global batch is batch * ranks * K */
+    sg_gemm_impl gemm_impl;    /* the CPU backend's sgemm (gemm.impl); process-wide, so whoever
+                                * runs the model sets it (sg_cpu_set_gemm_impl) before a step */
     /* method */
     sg_method method;
     int stop_gradient;

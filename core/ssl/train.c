@@ -45,7 +45,7 @@ static const char *const result_cols[] = {
     "predictor", "setting", "tag", "backend", "epochs", "steps", "final_loss", "collapse_std",
     "eff_rank_F", "probe", "probe_top5", "probe_epoch", "probe_epochs_run", "probe_final",
     "probe_best", "probe_best_epoch", "knn_acc", "knn_top5", "probe_protocol", "knn_protocol",
-    "img_per_s", "data_wait_frac", "wall_s", "conv_algos", "conv_deterministic"};
+    "img_per_s", "data_wait_frac", "wall_s", "conv_algos", "conv_deterministic", "gemm_impl"};
 #define NRESULT_BASE ((int)(sizeof result_cols / sizeof result_cols[0]))
 
 int sg_train_results_ncols(void) { return NRESULT_BASE + sg_machine_ncols(); }
@@ -646,6 +646,9 @@ static int append_result(run *r, const sg_train_summary *sum, sg_err *err) {
     sg_csv_row_double(&row, sum->wall_s);
     sg_csv_row_str(&row, r->conv_algos);
     sg_csv_row_str(&row, sg_config_text(c, "conv.deterministic"));
+    /* the sgemm every matrix product ran on: the CPU's choice, or the device's library */
+    sg_csv_row_str(&row, strcmp(r->be->name, "cuda") ? sg_gemm_impl_names[sg_cpu_get_gemm_impl()]
+                                                     : "cublas");
     sg_machine_row(&mach, &row);
     int rc = sg_csv_append(sg_config_str(c, "run.results"), sg_train_results_ncols(),
                            sg_train_results_header(), &row, 1, err);
@@ -828,14 +831,11 @@ static int conv_auto_resolve(run *r, const sg_ssl_settings *set, const sg_train_
             sg_machine mach;
             if (sg_machine_probe_backend(&mach, r->be, sg_cpu_get_threads(), err)) return -1;
             sg_conv_auto_key *k = &r->conv_auto_key;
-            snprintf(k->machine_id, sizeof k->machine_id, "%s", mach.machine_id);
-            snprintf(k->build, sizeof k->build, "%s %s %s", mach.git_commit, mach.build_type,
-                     mach.build_flags);
             /* cudnn's times on CUDA depend on conv.deterministic: its own cache rows */
             const int nondet = !strcmp(r->be->name, "cuda") &&
                                !sg_config_bool(r->cfg, "conv.deterministic");
-            snprintf(k->backend, sizeof k->backend, "%s%s", r->be->name, nondet ? ":nondet" : "");
-            k->threads = sg_cpu_get_threads();
+            sg_conv_auto_key_make(k, mach.machine_id, mach.git_commit, mach.build_type,
+                                  mach.build_flags, r->be, sg_cpu_get_threads(), nondet);
             char cache[4096];
             const char *cp = sg_config_str(r->cfg, "conv.algo_cache");
             if (cp[0])
@@ -1032,6 +1032,9 @@ static int setup(run *r, const sg_train_opts *opts, sg_err *err) {
     snprintf(r->ckpt_path, sizeof r->ckpt_path, "%s/checkpoint.bin", r->dir);
     sg_ssl_settings set;
     if (sg_train_settings(c, r->C, r->S, r->S, r->spe, &set, err)) return -1;
+    /* process-wide, and before conv.algo=auto times im2col and Winograd, which run on it */
+    SG_CHECK(sg_cpu_set_gemm_impl(set.gemm_impl) == 0, "gemm.impl=%s: checked available",
+             sg_gemm_impl_names[set.gemm_impl]);
     set.batch = B / K; /* one micro-batch of this rank's slice of the global batch */
     set.ranks = r->ranks;
     r->total_steps = set.total_steps;

@@ -133,6 +133,11 @@ static const sg_cfg_spec schema[] = {
     {"conv.algo_cache", SG_CFG_STRING, "", 0, 0, NULL,
      "conv.algo=auto's cache of measured choices (empty: $XDG_CACHE_HOME/stopgrad/conv-algo.csv, "
      "else $HOME/.cache/stopgrad/conv-algo.csv); rows of another machine or build are ignored"},
+    {"gemm.impl", SG_CFG_ENUM, "openblas", 0, 0, "openblas|dnnl",
+     "the CPU backend's sgemm, for every matrix product of a step (gemm, linear layers, im2col "
+     "and Winograd convolutions, DirectPred's predictor rebuild): openblas (OpenBLAS's "
+     "cblas_sgemm) or dnnl (oneDNN's dnnl_sgemm, where the build has oneDNN); the CUDA backend "
+     "runs cuBLAS and takes openblas only"},
     {"conv.deterministic", SG_CFG_BOOL, "true", 0, 0, NULL,
      "cudnn (conv.algo=cudnn or auto on CUDA): choose among cuDNN's deterministic algorithms "
      "only, so a rerun is bit-identical; false allows the fastest, some of which add with "
@@ -214,7 +219,7 @@ static const char *const later_keys[] = {"model.sync_bn",     "model.proj_layers
                                          "model.proj_out_bn", "model.head_bn_affine",
                                          "predictor.mlp_bias", "eval.protocol",
                                          "predictor.fixed_lr", "trainer.accumulate",
-                                         "conv.deterministic"};
+                                         "conv.deterministic", "gemm.impl"};
 
 static const char *schema_default(const char *key) {
     int n;
@@ -345,6 +350,17 @@ int sg_train_settings(const sg_config *c, int in_channels, int H, int W, long st
                              ? SG_CONV_DEFAULT
                              : (sg_conv_algo)enum_index(c, "conv.algo", sg_conv_algo_names,
                                                         SG_CONV_ALGO_COUNT);
+    s->gemm_impl = (sg_gemm_impl)enum_index(c, "gemm.impl", sg_gemm_impl_names,
+                                            SG_GEMM_IMPL_COUNT);
+    if (s->gemm_impl != SG_GEMM_OPENBLAS) {
+        const char *why = NULL;
+        if (!enum_is(c, "trainer.backend", "cpu"))
+            return sg_errf(err, "gemm.impl=%s: trainer.backend=%s runs its own gemms; gemm.impl "
+                                "chooses the CPU backend's sgemm (openblas|dnnl)",
+                           sg_gemm_impl_names[s->gemm_impl], sg_config_str(c, "trainer.backend"));
+        if (!sg_cpu_gemm_impl_available(s->gemm_impl, &why))
+            return sg_errf(err, "gemm.impl=%s: %s", sg_gemm_impl_names[s->gemm_impl], why);
+    }
     s->trunk.H = H;
     s->trunk.W = W;
     s->proj_hidden = (int)sg_config_int(c, "model.proj_hidden");

@@ -38,10 +38,11 @@ void sg_cpu_winograd_bwd_filter(const sg_conv_shape *s, const float *x, const fl
 /* Vector paths: the AVX-512 one runs where the CPU has AVX-512F, the AVX2 one elsewhere
  * (decided at run time from the CPU, not from the build machine). */
 typedef enum { SG_WINO_ISA_AUTO = 0, SG_WINO_ISA_AVX2 = 1, SG_WINO_ISA_AVX512 = 2 } sg_wino_isa;
-/* The transformed-domain sgemms: OpenBLAS's cblas_sgemm (AUTO), or oneDNN's dnnl_sgemm where the
- * build has oneDNN. dnnl_sgemm ran 2x OpenBLAS 0.3.21 on an AVX-512 CPU that OpenBLAS does not
- * know (it falls back to its AVX2 kernels there), making these convs 1.5x faster, but it
- * allocates its packing buffers on every call (about 200 mallocs per conv), so it is opt-in. */
+/* The transformed-domain sgemms: the backend's (AUTO: gemm.impl, sg_cpu_set_gemm_impl), or
+ * forced to OpenBLAS's cblas_sgemm or oneDNN's dnnl_sgemm (where the build has oneDNN).
+ * dnnl_sgemm ran 2x OpenBLAS 0.3.21 on an AVX-512 CPU that OpenBLAS does not know (it falls back
+ * to its AVX2 kernels there), making these convs 1.5x faster, but it allocates its packing
+ * buffers on every call (about 200 mallocs per conv), so it is opt-in (gemm.impl=dnnl). */
 typedef enum { SG_WINO_GEMM_AUTO = 0, SG_WINO_GEMM_OPENBLAS = 1, SG_WINO_GEMM_DNNL = 2 } sg_wino_gemm;
 /* For tests and timing: makes later calls use output tile m (2, 3 or 4; 0 = per shape), the given
  * vector path and sgemm. Returns 0, or -1 (nothing changed) for a bad m or a path or sgemm this

@@ -70,7 +70,11 @@ static const wino_kernels *kernels(void) {
 }
 
 /* OpenBLAS unless oneDNN's sgemm is asked for (it allocates on every call; see conv_algos.h). */
-static int use_dnnl(void) { return forced_gemm == SG_WINO_GEMM_DNNL; }
+/* AUTO follows the backend's sgemm (gemm.impl, sg_cpu_set_gemm_impl) */
+static int use_dnnl(void) {
+    return forced_gemm == SG_WINO_GEMM_DNNL ||
+           (forced_gemm == SG_WINO_GEMM_AUTO && sg_cpu_get_gemm_impl() == SG_GEMM_DNNL);
+}
 
 int sg_cpu_winograd_force(int m, sg_wino_isa isa, sg_wino_gemm gemm) {
     if (m != 0 && (m < 2 || m > 4)) return -1;

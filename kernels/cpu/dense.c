@@ -1,13 +1,15 @@
 /* kernels/cpu/dense.c: gemm, linear and conv2d for the CPU backend.
  *
- * Every FLOP goes through OpenBLAS sgemm; our own loops (bias, column sums, im2col, col2im and the
- * NCHW <-> [K, images*P*Q] staging copies) use OpenMP. OpenBLAS is the OpenMP build, so sgemm is
- * always called from outside our parallel regions: there it uses every thread, inside one it
- * would run single-threaded.
+ * Every FLOP goes through one sgemm, sg_cpu_sgemm: OpenBLAS's (gemm.impl=openblas, the default)
+ * or oneDNN's dnnl_sgemm (gemm.impl=dnnl); our own loops (bias, column sums, im2col, col2im and
+ * the NCHW <-> [K, images*P*Q] staging copies) use OpenMP. Both libraries run on the same OpenMP
+ * runtime (OpenBLAS is the OpenMP build), so sgemm is always called from outside our parallel
+ * regions: there it uses every thread, inside one it would run single-threaded.
  *
- * Determinism: sgemm splits its M and N dimensions across threads, never K, and every loop here
- * gives each output element to exactly one thread with a fixed summation order, so a result
- * depends only on the shape and the thread count.
+ * Determinism: OpenBLAS splits M and N across threads, never K; dnnl_sgemm may also split K,
+ * with its partial sums reduced in a fixed order; and every loop here gives each output element
+ * to exactly one thread with a fixed summation order, so a result depends only on the shape, the
+ * thread count and gemm.impl.
  *
  * Convolution = im2col + sgemm. For a group of nb consecutive images:
  *   col[C*R*S, nb*P*Q]     col[(c,r,s), (n,p,q)] = x[n, c, p*stride-pad+r, q*stride-pad+s] or 0
@@ -38,14 +40,41 @@ static CBLAS_TRANSPOSE cblas_trans(int trans) { return trans ? CblasTrans : Cbla
 
 static int min_int(int a, int b) { return a < b ? a : b; }
 
+const char *const sg_gemm_impl_names[SG_GEMM_IMPL_COUNT] = {"openblas", "dnnl"};
+static sg_gemm_impl gemm_impl = SG_GEMM_OPENBLAS;
+
+int sg_cpu_gemm_impl_available(sg_gemm_impl impl, const char **why) {
+    if ((int)impl < 0 || impl >= SG_GEMM_IMPL_COUNT) {
+        if (why) *why = "no such sgemm";
+        return 0;
+    }
+    if (impl == SG_GEMM_DNNL) return sg_cpu_dnnl_available(why);
+    return 1;
+}
+
+int sg_cpu_set_gemm_impl(sg_gemm_impl impl) {
+    if (!sg_cpu_gemm_impl_available(impl, NULL)) return -1;
+    gemm_impl = impl;
+    return 0;
+}
+sg_gemm_impl sg_cpu_get_gemm_impl(void) { return gemm_impl; }
+
+void sg_cpu_sgemm(int transA, int transB, int M, int N, int K, float alpha, const float *A, int lda,
+                  const float *B, int ldb, float beta, float *C, int ldc) {
+    /* Stored shapes: A is [M,K] or [K,M] (transA), B is [K,N] or [N,K] (transB), C is [M,N]. */
+    if (M == 0 || N == 0) return;
+    if (gemm_impl == SG_GEMM_DNNL)
+        sg_cpu_dnnl_sgemm(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    else
+        cblas_sgemm(CblasRowMajor, cblas_trans(transA), cblas_trans(transB), M, N, K, alpha, A, lda,
+                    B, ldb, beta, C, ldc);
+}
+
 static void cpu_gemm(const sg_backend *be, int transA, int transB, int M, int N, int K, float alpha,
                      const float *A, int lda, const float *B, int ldb, float beta, float *C,
                      int ldc) {
     (void)be;
-    /* Stored shapes: A is [M,K] or [K,M] (transA), B is [K,N] or [N,K] (transB), C is [M,N]. */
-    if (M == 0 || N == 0) return;
-    cblas_sgemm(CblasRowMajor, cblas_trans(transA), cblas_trans(transB), M, N, K, alpha, A, lda, B,
-                ldb, beta, C, ldc);
+    sg_cpu_sgemm(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
 /* y[N,Out] = x[N,In] W[Out,In]^T + b[Out]: b is broadcast into y, then sgemm adds onto it. */
@@ -58,8 +87,7 @@ static void cpu_linear_fwd(const sg_backend *be, int N, int In, int Out, const f
         for (int n = 0; n < N; n++) memcpy(y + (size_t)n * Out, b, (size_t)Out * sizeof(float));
         beta = 1.0f;
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, Out, In, 1.0f, x, In, W, In, beta, y,
-                Out);
+    sg_cpu_sgemm(0, 1, N, Out, In, 1.0f, x, In, W, In, beta, y, Out);
 }
 
 /* Columns of dy summed per thread-owned block of columns, rows in order: deterministic. */
@@ -70,12 +98,9 @@ static void cpu_linear_bwd(const sg_backend *be, int N, int In, int Out, const f
                            int accumulate) {
     (void)be;
     /* dx[N,In] = dy[N,Out] W[Out,In] */
-    if (dx)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, In, Out, 1.0f, dy, Out, W, In,
-                    0.0f, dx, In);
+    if (dx) sg_cpu_sgemm(0, 0, N, In, Out, 1.0f, dy, Out, W, In, 0.0f, dx, In);
     /* dW[Out,In] (+)= dy^T[Out,N] x[N,In] */
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Out, In, N, 1.0f, dy, Out, x, In,
-                accumulate ? 1.0f : 0.0f, dW, In);
+    sg_cpu_sgemm(1, 0, Out, In, N, 1.0f, dy, Out, x, In, accumulate ? 1.0f : 0.0f, dW, In);
     if (db) {
         int nblocks = (Out + DB_BLOCK - 1) / DB_BLOCK;
 #pragma omp parallel for schedule(static) if ((size_t)N * Out > 32768)
@@ -256,14 +281,12 @@ static void im2col_fwd(const sg_backend *be, const sg_conv_shape *s, const float
         const float *xg = x + (size_t)n0 * chw;
         float *yg = y + (size_t)n0 * kpq;
         if (plan.direct) { /* y_n[K, HW] = w[K, C] x_n[C, HW] */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, K, cols, s->C, 1.0f, w, s->C, xg,
-                        cols, 0.0f, yg, cols);
+            sg_cpu_sgemm(0, 0, K, cols, s->C, 1.0f, w, s->C, xg, cols, 0.0f, yg, cols);
             continue;
         }
         im2col(s, xg, m, col);
         float *out = m == 1 ? yg : stage;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, K, cols, CRS, 1.0f, w, CRS, col,
-                    cols, 0.0f, out, cols);
+        sg_cpu_sgemm(0, 0, K, cols, CRS, 1.0f, w, CRS, col, cols, 0.0f, out, cols);
         if (m > 1) stage_to_nkpq(stage, m, K, pq, yg);
     }
 }
@@ -285,8 +308,7 @@ static void im2col_bwd_data(const sg_backend *be, const sg_conv_shape *s, const 
         const float *dyg = dy + (size_t)n0 * kpq;
         float *dxg = dx + (size_t)n0 * chw;
         if (plan.direct) { /* dx_n[C, HW] = w^T[C, K] dy_n[K, HW] */
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, s->C, cols, K, 1.0f, w, s->C, dyg,
-                        cols, 0.0f, dxg, cols);
+            sg_cpu_sgemm(1, 0, s->C, cols, K, 1.0f, w, s->C, dyg, cols, 0.0f, dxg, cols);
             continue;
         }
         const float *dyb = dyg;
@@ -294,8 +316,7 @@ static void im2col_bwd_data(const sg_backend *be, const sg_conv_shape *s, const 
             nkpq_to_stage(dyg, m, K, pq, stage);
             dyb = stage;
         }
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, CRS, cols, K, 1.0f, w, CRS, dyb, cols,
-                    0.0f, col, cols);
+        sg_cpu_sgemm(1, 0, CRS, cols, K, 1.0f, w, CRS, dyb, cols, 0.0f, col, cols);
         col2im(s, col, m, dxg);
     }
 }
@@ -318,8 +339,7 @@ static void im2col_bwd_filter(const sg_backend *be, const sg_conv_shape *s, cons
         const float *xg = x + (size_t)n0 * chw;
         const float *dyg = dy + (size_t)n0 * kpq;
         if (plan.direct) { /* dw[K, C] += dy_n[K, HW] x_n[C, HW]^T */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, K, s->C, cols, 1.0f, dyg, cols, xg,
-                        cols, beta, dw, s->C);
+            sg_cpu_sgemm(0, 1, K, s->C, cols, 1.0f, dyg, cols, xg, cols, beta, dw, s->C);
         } else {
             im2col(s, xg, m, col);
             const float *dyb = dyg;
@@ -327,8 +347,7 @@ static void im2col_bwd_filter(const sg_backend *be, const sg_conv_shape *s, cons
                 nkpq_to_stage(dyg, m, K, pq, stage);
                 dyb = stage;
             }
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, K, CRS, cols, 1.0f, dyb, cols, col,
-                        cols, beta, dw, CRS);
+            sg_cpu_sgemm(0, 1, K, CRS, cols, 1.0f, dyb, cols, col, cols, beta, dw, CRS);
         }
         beta = 1.0f;
     }

@@ -4,7 +4,7 @@
  * thread with the same float expression, so results are bit-identical for any thread count).
  * corr_update: one cblas_ssyrk on the upper triangle, then the triangle is mirrored.
  * syevd: LAPACK ssyevd through its Fortran interface (lapack.h), workspace passed in.
- * eig_rebuild: rows of V scaled into work, one cblas_sgemm, then exact symmetrisation.
+ * eig_rebuild: rows of V scaled into work, one sgemm (gemm.impl's), then exact symmetrisation.
  */
 #include <math.h>
 #include <stddef.h>
@@ -226,8 +226,7 @@ static void cpu_eig_rebuild(const sg_backend *be, int D, const float *V, const f
         float *wr = work + (size_t)j * D;
         for (int k = 0; k < D; k++) wr[k] = pj * vr[k];
     }
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, D, D, D, 1.0f, V, D, work, D, 0.0f, W,
-                D);
+    sg_cpu_sgemm(1, 0, D, D, D, 1.0f, V, D, work, D, 0.0f, W, D);
 #pragma omp parallel for schedule(static) if ((size_t)D * D >= SG_OPTIM_PAR_MIN)
     for (int i = 1; i < D; i++)
         for (int j = 0; j < i; j++) {

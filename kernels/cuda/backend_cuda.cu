@@ -105,10 +105,13 @@ static double cu_timer_stop(const sg_backend *be) {
 
 /* ---- the backend value ------------------------------------------------------------------- */
 
-/* Every op at every shape; a convolution with this backend's im2col (default, im2col) or, when
+/* Every op at every shape (gemm and linear ops with gemm=0); a convolution with this backend's im2col (default, im2col) or, when
  * the build has cuDNN and it works here, cuDNN's (cudnn); the CPU's algorithms never. */
 static int cu_supports(const sg_backend *be, int op, const int *val) {
     (void)be;
+    /* gemm=N names the CPU backend's sgemm; cuBLAS is this backend's only one */
+    const int kg = val ? sg_op_param_index((sg_op)op, "gemm") : -1;
+    if (kg >= 0 && val[kg] != SG_GEMM_OPENBLAS) return 0;
     if (!val || (op != SG_OP_conv2d_fwd && op != SG_OP_conv2d_bwd_data &&
                  op != SG_OP_conv2d_bwd_filter))
         return 1;

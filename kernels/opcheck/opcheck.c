@@ -247,7 +247,23 @@ static int oc_start(oc_run *r, const sg_backend *be, int i, const char *shape_or
     if (missing)
         return sg_errf(err, "%s: backend '%s' has no kernel %s", op->name, be->name, missing);
     if (!sg_backend_supports(be, (sg_op)i, r->val)) {
-        const int ka = sg_op_param_index((sg_op)i, "algo");
+        const int ka = sg_op_param_index((sg_op)i, "algo"), kg = sg_op_param_index((sg_op)i, "gemm");
+        if (kg >= 0 && r->val[kg] != SG_GEMM_OPENBLAS) {
+            /* the sgemm asked for is what it does not run (the CPU's oneDNN one, in builds
+             * with oneDNN only) */
+            int v0[SG_OP_MAXP];
+            memcpy(v0, r->val, sizeof v0);
+            v0[kg] = SG_GEMM_OPENBLAS;
+            const char *why = "not the CPU backend";
+            if (!strcmp(be->name, "cpu"))
+                sg_cpu_gemm_impl_available((sg_gemm_impl)r->val[kg], &why);
+            if (sg_backend_supports(be, (sg_op)i, v0))
+                return sg_errf(err, "%s: backend '%s' does not run shape %s: gemm=%d (%s's sgemm) "
+                                    "runs on the CPU backend where the build has oneDNN (here: "
+                                    "%s); gemm=0 runs here",
+                               op->name, be->name, out->shape, r->val[kg],
+                               sg_gemm_impl_names[r->val[kg]], why);
+        }
         if (ka < 0)
             return sg_errf(err, "%s: backend '%s' does not run shape %s", op->name, be->name,
                            out->shape);

@@ -12,8 +12,19 @@
 
 /* ---- dense ----------------------------------------------------------------------------------- */
 
+/* A gemm, linear or conv op's gemm=N: the CPU backend's sgemm for the call, restored after it
+ * (the kept calls the kernel suite times later run with their own). Other backends support
+ * gemm=0 only, where this changes nothing they run. */
+static sg_gemm_impl gemm_impl_enter(int impl) {
+    sg_gemm_impl prev = sg_cpu_get_gemm_impl();
+    SG_CHECK(sg_cpu_set_gemm_impl((sg_gemm_impl)impl) == 0,
+             "gemm=%d: not in this build (supports() should have refused it)", impl);
+    return prev;
+}
+static void gemm_impl_leave(sg_gemm_impl prev) { (void)sg_cpu_set_gemm_impl(prev); }
+
 typedef struct {
-    int tA, tB, M, N, K, lda, ldb, ldc;
+    int tA, tB, M, N, K, lda, ldb, ldc, impl;
     float alpha, beta;
     const float *A, *B;
     float *C;
@@ -21,15 +32,17 @@ typedef struct {
 
 static void gemm_call(const sg_backend *be, void *p) {
     gemm_args *a = p;
+    sg_gemm_impl prev = gemm_impl_enter(a->impl);
     sg_gemm(be, a->tA, a->tB, a->M, a->N, a->K, a->alpha, OC_DEV(a->A), a->lda, OC_DEV(a->B),
              a->ldb, a->beta, OC_DEV(a->C), a->ldc);
+    gemm_impl_leave(prev);
 }
 
 /* C[M,N] (row stride N+ldpad) = alpha op(A) op(B) + beta C with stored strides padded by ldpad;
  * C's padding columns must come back untouched. */
 static int op_gemm(oc_run *r, int tA, int tB) {
     int M = oc_p(r, "M"), N = oc_p(r, "N"), K = oc_p(r, "K"), ldpad = oc_p(r, "ldpad");
-    gemm_args a = {.tA = tA, .tB = tB, .M = M, .N = N, .K = K};
+    gemm_args a = {.tA = tA, .tB = tB, .M = M, .N = N, .K = K, .impl = oc_p(r, "gemm")};
     int rowsA = a.tA ? K : M, colsA = a.tA ? M : K;
     int rowsB = a.tB ? N : K, colsB = a.tB ? K : N;
     a.lda = colsA + ldpad;
@@ -53,21 +66,24 @@ static int op_gemm(oc_run *r, int tA, int tB) {
     a.C = C;
     oc_exec(r, gemm_call, &a);
     ref_gemm(a.tA, a.tB, M, N, K, a.alpha, Ad, a.lda, Bd, a.ldb, a.beta, Cd, a.ldc);
-    /* K products of size <= |alpha| plus beta*C */
+    /* K products of size <= |alpha| plus beta*C; the bound holds for any summation order, so
+     * for OpenBLAS's and oneDNN's blockings alike */
     oc_tol(r, 2 * EPS32 * 1.25 * (K + 1), 1e-6);
     oc_cmp(r, C, Cd, nC);
     return oc_finish(r, gemm_call, NULL, &a);
 }
 
 typedef struct {
-    int N, In, Out, acc;
+    int N, In, Out, acc, impl;
     const float *x, *W, *b, *dy;
     float *y, *dx, *dW, *db;
 } linear_args;
 
 static void linear_fwd_call(const sg_backend *be, void *p) {
     linear_args *a = p;
+    sg_gemm_impl prev = gemm_impl_enter(a->impl);
     sg_linear_fwd(be, a->N, a->In, a->Out, OC_DEV(a->x), OC_DEV(a->W), OC_DEV(a->b), OC_DEV(a->y));
+    gemm_impl_leave(prev);
 }
 
 int oc_linear_fwd(oc_run *r) {
@@ -83,7 +99,8 @@ int oc_linear_fwd(oc_run *r) {
     oc_to_double(x, xd, nx);
     oc_to_double(W, Wd, nW);
     oc_to_double(b, bd, (size_t)Out);
-    linear_args a = {.N = N, .In = In, .Out = Out, .x = x, .W = W, .b = bias ? b : NULL, .y = y};
+    linear_args a = {.N = N, .In = In, .Out = Out, .impl = oc_p(r, "gemm"), .x = x, .W = W,
+                     .b = bias ? b : NULL, .y = y};
     oc_exec(r, linear_fwd_call, &a);
     ref_linear_fwd(N, In, Out, xd, Wd, bias ? bd : NULL, yd);
     oc_tol(r, 2 * EPS32 * (In + 1), 1e-6); /* In products <= 1, plus the bias */
@@ -93,8 +110,10 @@ int oc_linear_fwd(oc_run *r) {
 
 static void linear_bwd_call(const sg_backend *be, void *p) {
     linear_args *a = p;
+    sg_gemm_impl prev = gemm_impl_enter(a->impl);
     sg_linear_bwd(be, a->N, a->In, a->Out, OC_DEV(a->x), OC_DEV(a->W), OC_DEV(a->dy),
                    OC_DEV(a->dx), OC_DEV(a->dW), OC_DEV(a->db), a->acc);
+    gemm_impl_leave(prev);
 }
 
 int oc_linear_bwd(oc_run *r) {
@@ -121,6 +140,7 @@ int oc_linear_bwd(oc_run *r) {
                      .In = In,
                      .Out = Out,
                      .acc = acc,
+                     .impl = oc_p(r, "gemm"),
                      .x = x,
                      .W = W,
                      .dy = dy,
@@ -141,7 +161,7 @@ int oc_linear_bwd(oc_run *r) {
 
 typedef struct {
     sg_conv_shape s;
-    int acc;
+    int acc, impl; /* impl: the sgemm of im2col and Winograd (gemm=N) */
     const float *x, *w, *dy;
     float *y, *dx, *dw;
     void *ws;
@@ -149,16 +169,22 @@ typedef struct {
 
 static void conv_fwd_call(const sg_backend *be, void *p) {
     conv_args *a = p;
+    sg_gemm_impl prev = gemm_impl_enter(a->impl);
     sg_conv2d_fwd(be, &a->s, OC_DEV(a->x), OC_DEV(a->w), OC_DEV(a->y), OC_DEV(a->ws));
+    gemm_impl_leave(prev);
 }
 static void conv_bwd_data_call(const sg_backend *be, void *p) {
     conv_args *a = p;
+    sg_gemm_impl prev = gemm_impl_enter(a->impl);
     sg_conv2d_bwd_data(be, &a->s, OC_DEV(a->dy), OC_DEV(a->w), OC_DEV(a->dx), OC_DEV(a->ws));
+    gemm_impl_leave(prev);
 }
 static void conv_bwd_filter_call(const sg_backend *be, void *p) {
     conv_args *a = p;
+    sg_gemm_impl prev = gemm_impl_enter(a->impl);
     sg_conv2d_bwd_filter(be, &a->s, OC_DEV(a->x), OC_DEV(a->dy), OC_DEV(a->dw), a->acc,
                           OC_DEV(a->ws));
+    gemm_impl_leave(prev);
 }
 
 /* Reads the conv geometry, rejecting one whose output would be empty. */
@@ -228,6 +254,7 @@ static double cudnn_atol(oc_run *r, const sg_conv_shape *s, int which, double te
 static int op_conv(oc_run *r, int which) {
     conv_args a = {0};
     if (oc_conv_shape(r, &a.s)) return -1;
+    a.impl = oc_p(r, "gemm");
     const sg_conv_shape *s = &a.s;
     a.acc = which == 2 ? oc_p(r, "acc") : 0;
     size_t nx = oc_n(r, s->N, s->C, s->H, s->W), nw = oc_n(r, s->K, s->C, s->R, s->S),

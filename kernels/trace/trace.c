@@ -55,12 +55,24 @@ static void rec_kv(const sg_backend *be, sg_op opi, const sg_op_kv *kv) {
 #define rec(be, op, ...) rec_kv((be), SG_OP_##op, (const sg_op_kv[]){__VA_ARGS__, {NULL, 0}})
 #define CONV_KV(s)                                                                            \
     {"N", (s)->N}, {"C", (s)->C}, {"H", (s)->H}, {"W", (s)->W}, {"K", (s)->K}, {"R", (s)->R},  \
-        {"S", (s)->S}, {"stride", (s)->stride}, {"pad", (s)->pad}, {"algo", (s)->algo}
+        {"S", (s)->S}, {"stride", (s)->stride}, {"pad", (s)->pad}, {"algo", (s)->algo},        \
+        {"gemm", conv_gemm_of(be, s)}
 #define POOL_KV(s)                                                                            \
     {"N", (s)->N}, {"C", (s)->C}, {"H", (s)->H}, {"W", (s)->W}, {"k", (s)->k},                 \
         {"stride", (s)->stride}, {"pad", (s)->pad}
 
 /* ---- dense ------------------------------------------------------------------------------ */
+
+/* The sgemm a gemm, linear or conv call runs with: the CPU backend's gemm.impl when the call goes
+ * to the CPU's kernels (or nowhere: a dry trace), else 0 (another backend has one sgemm). */
+static int gemm_impl_of(const sg_backend *be) {
+    const sg_backend *cpu = sg_backend_get("cpu");
+    return !IN(be) || IN(be)->gemm == cpu->gemm ? (int)sg_cpu_get_gemm_impl() : 0;
+}
+/* oneDNN's and cuDNN's convolutions call no sgemm of ours: 0 */
+static int conv_gemm_of(const sg_backend *be, const sg_conv_shape *s) {
+    return s->algo == SG_CONV_DNNL || s->algo == SG_CONV_CUDNN ? 0 : gemm_impl_of(be);
+}
 
 static void t_gemm(const sg_backend *be, int tA, int tB, int M, int N, int K, float alpha,
                    const float *A, int lda, const float *B, int ldb, float beta, float *C,
@@ -68,18 +80,21 @@ static void t_gemm(const sg_backend *be, int tA, int tB, int M, int N, int K, fl
     static const sg_op ops[4] = {SG_OP_gemm_nn, SG_OP_gemm_nt, SG_OP_gemm_tn, SG_OP_gemm_tt};
     /* the checker pads every stride equally; a traced call's own strides are usually tight */
     rec_kv(be, ops[2 * !!tA + !!tB],
-           (const sg_op_kv[]){{"M", M}, {"N", N}, {"K", K}, {"ldpad", 0}, {NULL, 0}});
+           (const sg_op_kv[]){
+               {"M", M}, {"N", N}, {"K", K}, {"ldpad", 0}, {"gemm", gemm_impl_of(be)}, {NULL, 0}});
     if (IN(be)) IN(be)->gemm(IN(be), tA, tB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 static void t_linear_fwd(const sg_backend *be, int N, int In, int Out, const float *x,
                          const float *W, const float *b, float *y) {
-    rec(be, linear_fwd, {"N", N}, {"In", In}, {"Out", Out}, {"bias", b != NULL});
+    rec(be, linear_fwd, {"N", N}, {"In", In}, {"Out", Out}, {"bias", b != NULL},
+        {"gemm", gemm_impl_of(be)});
     if (IN(be)) IN(be)->linear_fwd(IN(be), N, In, Out, x, W, b, y);
 }
 static void t_linear_bwd(const sg_backend *be, int N, int In, int Out, const float *x,
                          const float *W, const float *dy, float *dx, float *dW, float *db,
                          int acc) {
-    rec(be, linear_bwd, {"N", N}, {"In", In}, {"Out", Out}, {"dx", dx != NULL}, {"bias", db != NULL}, {"acc", !!acc});
+    rec(be, linear_bwd, {"N", N}, {"In", In}, {"Out", Out}, {"dx", dx != NULL}, {"bias", db != NULL}, {"acc", !!acc},
+        {"gemm", gemm_impl_of(be)});
     if (IN(be)) IN(be)->linear_bwd(IN(be), N, In, Out, x, W, dy, dx, dW, db, acc);
 }
 /* Workspace sizes are pure functions of the shape: a dry trace asks the CPU backend. */

@@ -2,6 +2,7 @@
 #pragma once
 #include <string.h>
 
+#include "gemm_impls.h"
 #include "kernels/kernels.h"
 #include "test_util.h"
 
@@ -59,8 +60,7 @@ static int close_enough(const char *what, const float *got, const double *want, 
 /* ---- the loops the three tests share -------------------------------------------------------- */
 
 /* One pass of the backend against the reference on one geometry (the test's check_case). */
-typedef void (*conv_check_fn)(const sg_backend *be, const conv_case *c, uint64_t seed,
-                              int threads);
+typedef void (*conv_check_fn)(const sg_backend *be, const conv_case *c, uint64_t seed, int threads);
 
 /* The fixed cases and NRANDOM random ones drawn from rng_seed, at 1 and 2 threads. */
 static inline void conv_run_cases(const sg_backend *be, uint64_t rng_seed, conv_check_fn check) {
@@ -69,9 +69,12 @@ static inline void conv_run_cases(const sg_backend *be, uint64_t rng_seed, conv_
     sg_rng r;
     sg_rng_init(&r, rng_seed, 0, 0, 0);
     for (int i = 0; i < NRANDOM; i++) cases[NFIXED + i] = random_case(&r);
-    for (int threads = 1; threads <= 2; threads++) {
-        sg_cpu_set_threads(threads);
-        for (int i = 0; i < NFIXED + NRANDOM; i++) check(be, &cases[i], 100 + (uint64_t)i, threads);
+    FOR_EACH_GEMM_IMPL {
+        for (int threads = 1; threads <= 2; threads++) {
+            sg_cpu_set_threads(threads);
+            for (int i = 0; i < NFIXED + NRANDOM; i++)
+                check(be, &cases[i], 100 + (uint64_t)i, threads);
+        }
     }
 }
 
@@ -82,7 +85,8 @@ static inline void conv_run_tiny(void (*check)(const conv_case *c, uint64_t seed
         {2, 2, 5, 6, 3, 3, 3, 2, 1, "tiny 3x3/2"}, {2, 3, 3, 4, 2, 1, 1, 1, 0, "tiny 1x1/1"},
         {2, 3, 5, 4, 2, 1, 1, 2, 0, "tiny 1x1/2"}, {1, 2, 4, 5, 2, 2, 3, 3, 2, "tiny odd"},
     };
-    for (int i = 0; i < (int)(sizeof tiny / sizeof tiny[0]); i++) check(&tiny[i], 300 + (uint64_t)i);
+    for (int i = 0; i < (int)(sizeof tiny / sizeof tiny[0]); i++)
+        check(&tiny[i], 300 + (uint64_t)i);
 }
 
 /* Every conv pass does the same work: 2 N K P Q C R S FLOPs, x, w and y each moved once. */

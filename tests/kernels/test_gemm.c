@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gemm_impls.h"
 #include "kernels/backend.h"
 #include "kernels/kernels.h"
 #include "kernels/ref/ref.h"
@@ -76,7 +77,7 @@ static void check_case(const sg_backend *be, const gemm_case *c, uint64_t seed, 
 
     memcpy(C, C0, nc * sizeof(float));
     sg_gemm(be, c->transA, c->transB, c->M, c->N, c->K, c->alpha, A, c->lda, B, c->ldb, c->beta, C,
-             c->ldc);
+            c->ldc);
     int ok = 1, pad_ok = 1;
     for (int i = 0; i < c->M; i++) {
         const float *row = C + (size_t)i * c->ldc;
@@ -90,8 +91,8 @@ static void check_case(const sg_backend *be, const gemm_case *c, uint64_t seed, 
     CHECK(pad_ok, "gemm wrote past column N of C (M%d N%d ldc%d)", c->M, c->N, c->ldc);
 
     memcpy(C2, C0, nc * sizeof(float));
-    sg_gemm(be, c->transA, c->transB, c->M, c->N, c->K, c->alpha, A, c->lda, B, c->ldb, c->beta,
-             C2, c->ldc);
+    sg_gemm(be, c->transA, c->transB, c->M, c->N, c->K, c->alpha, A, c->lda, B, c->ldb, c->beta, C2,
+            c->ldc);
     CHECK(memcmp(C, C2, nc * sizeof(float)) == 0, "gemm not deterministic: M%d N%d K%d, %d threads",
           c->M, c->N, c->K, threads);
     free(A), free(B), free(C0), free(C), free(C2), free(Ad), free(Bd), free(Cd);
@@ -201,9 +202,11 @@ int main(void) {
     sg_rng r;
     sg_rng_init(&r, 77, 0, 0, 0);
     for (int i = 0; i < 4 * PER_COMBO; i++) cases[i] = random_case(&r, i % 4, i >= 12);
-    for (int threads = 1; threads <= 2; threads++) {
-        sg_cpu_set_threads(threads);
-        for (int i = 0; i < 4 * PER_COMBO; i++) check_case(be, &cases[i], 200 + i, threads);
+    FOR_EACH_GEMM_IMPL {
+        for (int threads = 1; threads <= 2; threads++) {
+            sg_cpu_set_threads(threads);
+            for (int i = 0; i < 4 * PER_COMBO; i++) check_case(be, &cases[i], 200 + i, threads);
+        }
     }
     return test_finish();
 }

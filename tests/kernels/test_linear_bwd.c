@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gemm_impls.h"
 #include "kernels/backend.h"
 #include "kernels/kernels.h"
 #include "kernels/ref/ref.h"
@@ -60,7 +61,7 @@ static void check_case(const sg_backend *be, const linear_case *c, uint64_t seed
         memcpy(dW[k], dW0, nw * sizeof(float));
         memcpy(db[k], db0, nb * sizeof(float));
         sg_linear_bwd(be, c->N, c->In, c->Out, x, W, dy, c->want_dx ? dx[k] : NULL, dW[k],
-                       c->want_db ? db[k] : NULL, c->accumulate);
+                      c->want_db ? db[k] : NULL, c->accumulate);
     }
     int ok = tu_close_fd("dW", dW[0], dWd, nw, atol_for(c->N + c->accumulate), 1e-5);
     int same = memcmp(dW[0], dW[1], nw * sizeof(float)) == 0;
@@ -180,9 +181,11 @@ int main(void) {
                                  (i >> 1) & 1,          (i >> 2) & 1};
     }
     cases[NCASES - 1] = (linear_case){300, 70, 200, 1, 1, 1}; /* db summed in parallel */
-    for (int threads = 1; threads <= 2; threads++) {
-        sg_cpu_set_threads(threads);
-        for (int i = 0; i < NCASES; i++) check_case(be, &cases[i], 500 + i, threads);
+    FOR_EACH_GEMM_IMPL {
+        for (int threads = 1; threads <= 2; threads++) {
+            sg_cpu_set_threads(threads);
+            for (int i = 0; i < NCASES; i++) check_case(be, &cases[i], 500 + i, threads);
+        }
     }
     return test_finish();
 }

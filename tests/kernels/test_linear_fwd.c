@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gemm_impls.h"
 #include "kernels/backend.h"
 #include "kernels/kernels.h"
 #include "kernels/ref/ref.h"
@@ -146,9 +147,11 @@ int main(void) {
                                  tu_randint(&r, 1, hi), i % 2};
     }
     cases[NCASES - 1] = (linear_case){300, 70, 200, 1}; /* bias broadcast in parallel */
-    for (int threads = 1; threads <= 2; threads++) {
-        sg_cpu_set_threads(threads);
-        for (int i = 0; i < NCASES; i++) check_case(be, &cases[i], 400 + i, threads);
+    FOR_EACH_GEMM_IMPL {
+        for (int threads = 1; threads <= 2; threads++) {
+            sg_cpu_set_threads(threads);
+            for (int i = 0; i < NCASES; i++) check_case(be, &cases[i], 400 + i, threads);
+        }
     }
     return test_finish();
 }

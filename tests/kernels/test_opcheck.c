@@ -177,7 +177,7 @@ static void test_list(void) {
         CHECK(sg_op_find(sg_op_get(i)->name) == i, "op %s listed twice", sg_op_get(i)->name);
         CHECK(strlen(sg_op_params_text(i)) > 0, "op %s has no parameters", sg_op_get(i)->name);
     }
-    CHECK(strcmp(sg_op_params_text(op_index("gemm_nn")), "M,N,K,[ldpad=0]") == 0, "%s",
+    CHECK(strcmp(sg_op_params_text(op_index("gemm_nn")), "M,N,K,[ldpad=0],[gemm=0]") == 0, "%s",
           sg_op_params_text(op_index("gemm_nn")));
     CHECK(sg_op_find("gemm") == -1, "a prefix is not a name");
 }
@@ -259,7 +259,7 @@ static void test_modes_pass(void) {
 static void test_shape_specs(void) {
     sg_opcheck_result res;
     sg_err err = {{0}};
-    const char *resnet = "N=2,C=3,H=5,W=6,K=4,R=3,S=3,stride=1,pad=1,algo=0";
+    const char *resnet = "N=2,C=3,H=5,W=6,K=4,R=3,S=3,stride=1,pad=1,algo=0,gemm=0";
     int rc = sg_opcheck_run(cpu, op_index("conv2d_fwd"), resnet, 1, 0, &res, &err);
     CHECK(rc == 0 && res.ok, "rc %d ok %d: %s", rc, res.ok, err.msg);
     CHECK(strcmp(res.shape, resnet) == 0, "shape %s", res.shape);
@@ -271,7 +271,7 @@ static void test_shape_specs(void) {
     /* spaces around keys and values; optional parameters take their default */
     rc = sg_opcheck_run(cpu, op_index("gemm_nt"), " M = 5, N=6 ,K=7", 1, 0, &res, &err);
     CHECK(rc == 0 && res.ok, "rc %d: %s", rc, err.msg);
-    CHECK(strcmp(res.shape, "M=5,N=6,K=7,ldpad=0") == 0, "shape %s", res.shape);
+    CHECK(strcmp(res.shape, "M=5,N=6,K=7,ldpad=0,gemm=0") == 0, "shape %s", res.shape);
     CHECK(res.cost.flops == sg_cost_gemm(5, 6, 7, 1).flops, "cost %g", res.cost.flops);
 
     /* the default shape is the op's default_shape, spelled out */
@@ -451,6 +451,40 @@ static void test_cudnn(void) {
               "a cudnn filter pass ignoring accumulate passed at %s", shapes[k]);
 }
 
+/* gemm=1, oneDNN's sgemm under gemm, linear and the sgemm-based convolutions: validated like
+ * OpenBLAS's where the build has oneDNN, the process's sgemm restored after each call; refused
+ * with the reason where it has not. */
+static void test_gemm_impls(void) {
+    static const char *const cases[][2] = {
+        {"gemm_nn", "M=37,N=300,K=129,gemm=1"},
+        {"gemm_tn", "M=64,N=64,K=700,ldpad=5,gemm=1"},
+        {"gemm_tt", "M=3,N=200,K=33,gemm=1"},
+        {"linear_fwd", "N=64,In=512,Out=128,gemm=1"},
+        {"linear_bwd", "N=64,In=96,Out=200,acc=0,gemm=1"},
+        {"conv2d_fwd", "N=3,C=8,H=10,W=9,K=16,R=3,S=3,stride=2,pad=1,algo=1,gemm=1"},
+        {"conv2d_bwd_data", "N=4,C=8,H=8,W=8,K=8,R=3,S=3,stride=1,pad=1,algo=2,gemm=1"},
+        {"conv2d_bwd_filter", "N=4,C=6,H=9,W=7,K=5,R=3,S=3,stride=1,pad=1,algo=2,gemm=1"},
+        {"conv2d_bwd_filter", "N=2,C=4,H=7,W=7,K=3,R=1,S=1,stride=2,pad=0,gemm=1"},
+    };
+    const char *why = NULL;
+    const int have = sg_cpu_gemm_impl_available(SG_GEMM_DNNL, &why);
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        if (have) {
+            for (uint64_t seed = 5; seed <= 6; seed++)
+                CHECK(passes(cpu, cases[k][0], cases[k][1], seed), "%s %s seed %llu",
+                      cases[k][0], cases[k][1], (unsigned long long)seed);
+            CHECK(sg_cpu_get_gemm_impl() == SG_GEMM_OPENBLAS,
+                  "%s %s: the process's sgemm was not restored", cases[k][0], cases[k][1]);
+        } else {
+            sg_opcheck_result res;
+            sg_err err = {{0}};
+            int rc = sg_opcheck_run(cpu, op_index(cases[k][0]), cases[k][1], 1, 0, &res, &err);
+            CHECK(rc == -1 && strstr(err.msg, "gemm=1") && strstr(err.msg, why), "%s: rc %d: %s",
+                  cases[k][0], rc, err.msg);
+        }
+    }
+}
+
 int main(void) {
     cpu = sg_backend_get("cpu");
     CHECK(cpu != NULL, "no cpu backend");
@@ -463,5 +497,6 @@ int main(void) {
     test_timing();
     test_broken_kernels();
     test_cudnn();
+    test_gemm_impls();
     return test_finish();
 }

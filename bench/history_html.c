@@ -350,10 +350,12 @@ static int load_rooflines(sg_history *h, roof_run **out, int *nout, sg_err *err)
                                                                      : sqlite3_column_double(ks, 4);
             const char *kind = cell_text(ks, 0), *name = cell_text(ks, 1);
             if (!strcmp(kind, "ceiling")) {
-                if (!strcmp(name, "sgemm"))
-                    r->roof.peak_gflops = flops / sec / 1e9;
-                else
+                if (!strncmp(name, "sgemm", 5)) { /* sgemm, sgemm_dnnl: the faster is the roof */
+                    if (!(r->roof.peak_gflops >= flops / sec / 1e9))
+                        r->roof.peak_gflops = flops / sec / 1e9;
+                } else {
                     r->roof.bw_gbs = bytes / sec / 1e9;
+                }
                 continue;
             }
             r->pts = realloc(r->pts, (size_t)(r->npts + 1) * sizeof *r->pts);

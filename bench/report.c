@@ -184,7 +184,7 @@ static rp_row *find_or_add(rp_ctx *c, int type, const char *config, const char *
     r->intensity = NAN;
     r->unit = type == T_STEP             ? "img/s"
               : type == T_KERNEL         ? metric_unit(c->metric)
-              : !strcmp(kernel, "sgemm") ? "GFLOP/s"
+              : !strncmp(kernel, "sgemm", 5) ? "GFLOP/s"
                                          : "GB/s";
     return r;
 }

@@ -74,7 +74,9 @@ int main(void) {
                               "%s has its two repetitions", name);
             }
         }
-        CHECK(ceilings == 2, "sgemm and copy ceilings (%d)", ceilings);
+        const int dnnl = sg_cpu_gemm_impl_available(SG_GEMM_DNNL, NULL);
+        CHECK(ceilings == 2 + dnnl, "sgemm%s and copy ceilings (%d)",
+              dnnl ? ", oneDNN's sgemm" : "", ceilings);
         CHECK(kernels > 20 && timed == kernels, "every traced kernel validated and timed (%d of %d)",
               timed, kernels);
         CHECK(conv > 0 && syevd > 0, "the trace holds the backward conv and DirectPred's syevd");

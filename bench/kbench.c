@@ -247,11 +247,16 @@ int sg_kb_config_settings(const sg_kb_suite *s, int i, sg_ssl_settings *set, int
     return rc;
 }
 
-/* Config i's CPU sgemm (gemm.impl), process-wide: set before anything of config i runs (its
- * trace, its auto measurement, each step); kernel rows carry their own (gemm=N). */
+/* Config i's CPU sgemm (gemm.impl, process-wide) and precision: set before anything of config
+ * i runs (its trace, its auto measurement, each step); kernel rows carry their own (gemm=N,
+ * prec=N). */
 static void kb_use_gemm(kb_ctx *k, int i) {
     SG_CHECK(sg_cpu_set_gemm_impl(k->set[i].gemm_impl) == 0, "gemm.impl=%s: checked available",
              sg_gemm_impl_names[k->set[i].gemm_impl]);
+    /* and its precision (trainer.precision), on the backend that runs it */
+    SG_CHECK(sg_backend_set_precision(k->o->be, k->set[i].precision) >= 0,
+             "trainer.precision=%s: backend %s does not run it",
+             sg_precision_names[k->set[i].precision], k->o->be->name);
 }
 
 /* 1 when config i asks for conv.algo=auto (its settings carry the default until resolved). */
@@ -302,6 +307,12 @@ static int kb_resolve_conv_auto(kb_ctx *k, int i, sg_err *err) {
 /* The settings and input shape of config i (conv.algo=auto resolved). */
 static int kb_settings(kb_ctx *k, int i, int *C, int *S, const char **dataset, sg_err *err) {
     if (sg_kb_config_settings(k->suite, i, &k->set[i], C, S, dataset, err)) return -1;
+    const sg_precision p = k->set[i].precision, was = sg_backend_precision(k->o->be);
+    if (sg_backend_set_precision(k->o->be, p) < 0)
+        return sg_errf(err, "%s, config %s: trainer.precision=%s: backend %s does not run it",
+                       k->suite->path, k->suite->configs[i].name, sg_precision_names[p],
+                       k->o->be->name);
+    (void)sg_backend_set_precision(k->o->be, was);
     return kb_conv_auto(k->suite, i) ? kb_resolve_conv_auto(k, i, err) : 0;
 }
 
@@ -355,6 +366,7 @@ static int kb_trace(kb_ctx *k, int i, sg_err *err) {
     const sg_backend *tbe;
     kb_use_gemm(k, i); /* the trace records it in the gemm, linear and conv shapes */
     sg_trace *t = sg_trace_new(NULL, &tbe);
+    (void)sg_backend_set_precision(tbe, k->set[i].precision); /* a dry trace takes any */
     sg_ssl m;
     if (sg_ssl_build(&m, &k->set[i], tbe, err)) {
         sg_trace_free(t);
@@ -863,7 +875,9 @@ int sg_kb_run(const sg_kb_suite *s, const sg_kb_opts *o, sg_err *err) {
                 if (timed) sum_kernels += t;
                 else kernels_timed = 0;
                 if (!strcmp(b->op, "corr_update") || !strcmp(b->op, "syevd") ||
-                    !strcmp(b->op, "eig_rebuild")) {
+                    !strcmp(b->op, "eig_rebuild") || !strcmp(b->op, "eig_map") ||
+                    !strcmp(b->op, "directcopy_fill") || !strcmp(b->op, "eig_pair_scale") ||
+                    !strcmp(b->op, "rank1_sub")) {
                     eig += t;
                     eig_parts++;
                 }
@@ -897,8 +911,8 @@ int sg_kb_run(const sg_kb_suite *s, const sg_kb_opts *o, sg_err *err) {
                    s->configs[c].name, k.batch[c], 1e3 * step_s, k.batch[c] / step_s,
                    kernels_timed ? 100.0 * sum_kernels / step_s : NAN);
             if (eig_parts)
-                printf("     eigen-update (corr_update + syevd + eig_rebuild): %.3f ms = %.2f%% of "
-                       "the step\n", 1e3 * eig, 100.0 * eig / step_s);
+                printf("     eigen-update (corr_update, syevd, eig_map, eig_rebuild, ...): %.3f "
+                       "ms = %.2f%% of the step\n", 1e3 * eig, 100.0 * eig / step_s);
         } else if (st->status) {
             kb_row(&rows[nrows++], &rcx, "step", s->configs[c].name, st, "step", 1, flops, 0,
                    NAN, NAN, k.model_mib[c]);

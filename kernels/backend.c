@@ -61,6 +61,22 @@ void sg_backend_device(const sg_backend *be, char *desc, size_t desc_len, char *
 #endif
 }
 
+const char *const sg_precision_names[SG_PREC_COUNT] = {"fp32", "tf32", "bf16"};
+
+double sg_precision_input_unit(sg_precision p) {
+    return p == SG_PREC_TF32 ? 0x1p-11 : p == SG_PREC_BF16 ? 0x1p-8 : 0.0;
+}
+
+sg_precision sg_backend_precision(const sg_backend *be) {
+    return be->precision ? (sg_precision)be->precision(be, -1) : SG_PREC_FP32;
+}
+
+int sg_backend_set_precision(const sg_backend *be, sg_precision p) {
+    SG_CHECK((int)p >= 0 && p < SG_PREC_COUNT, "precision %d", (int)p);
+    if (!be->precision) return p == SG_PREC_FP32 ? SG_PREC_FP32 : -1;
+    return be->precision(be, (int)p);
+}
+
 const char *sg_backend_compiled(void) {
 #ifdef SG_HAVE_CUDA
     return "cpu cuda";
@@ -85,7 +101,9 @@ static const struct {
     SLOT(add_bwd), SLOT(maxpool_fwd), SLOT(maxpool_bwd),
     SLOT(avgpool_global_fwd), SLOT(avgpool_global_bwd), SLOT(pair_loss_fwd),
     SLOT(pair_loss_bwd), SLOT(sgd_step), SLOT(lars_step), SLOT(ema_update), SLOT(corr_update),
-    SLOT(syevd_workspace_bytes), SLOT(syevd), SLOT(eig_rebuild), SLOT(aug_u8_to_float),
+    SLOT(syevd_workspace_bytes), SLOT(syevd), SLOT(eig_rebuild), SLOT(eig_map),
+    SLOT(pred_symmetrize), SLOT(directcopy_fill), SLOT(eig_pair_scale), SLOT(rank1_sub),
+    SLOT(aug_u8_to_float),
     SLOT(aug_resized_crop), SLOT(aug_hflip), SLOT(aug_color_jitter), SLOT(aug_grayscale),
     SLOT(aug_gaussian_blur), SLOT(aug_solarize), SLOT(aug_normalize), SLOT(mem_alloc),
     SLOT(mem_free), SLOT(host_alloc), SLOT(host_free), SLOT(mem_upload), SLOT(mem_download),
@@ -171,6 +189,7 @@ static void check_conv_algo(const sg_backend *be, sg_op op, const sg_conv_shape 
     if (s->algo == SG_CONV_DEFAULT) return;
     int val[SG_OP_MAXP];
     sg_op_conv_vals(op, s, 0, val);
+    val[sg_op_param_index(op, "prec")] = (int)sg_backend_precision(be);
     const int runs_here = sg_backend_supports(be, op, val);
     if (runs_here) return;
     char runs[160];
@@ -414,6 +433,40 @@ void sg_eig_rebuild(const sg_backend *be, int D, const float *V, const float *p,
                     float *work) {
     SG_CHECK(D > 0 && V && p && W && work, "eig_rebuild: D %d or a NULL buffer", D);
     be->eig_rebuild(be, D, V, p, W, work);
+}
+
+void sg_eig_map(const sg_backend *be, int D, const float *s, float *p, int mode, double eps,
+                double shift_c) {
+    SG_CHECK(D > 0 && s && p, "eig_map: D %d or a NULL buffer", D);
+    SG_CHECK(mode >= 0 && mode < SG_EIG_MAP_COUNT, "eig_map: mode %d", mode);
+    SG_CHECK(isfinite(eps) && isfinite(shift_c), "eig_map: eps %g, shift_c %g", eps, shift_c);
+    be->eig_map(be, D, s, p, mode, eps, shift_c);
+}
+
+void sg_pred_symmetrize(const sg_backend *be, int R, int C, float *A, float *B) {
+    SG_CHECK(R > 0 && C > 0 && A, "pred_symmetrize: R %d, C %d or a NULL buffer", R, C);
+    SG_CHECK(B || R == C, "pred_symmetrize: in place needs a square matrix, not %dx%d", R, C);
+    SG_CHECK(A != B, "pred_symmetrize: the tied form needs two buffers");
+    be->pred_symmetrize(be, R, C, A, B);
+}
+
+void sg_directcopy_fill(const sg_backend *be, int D, const float *F, const float *s,
+                        int normalize, double eps, float *W) {
+    SG_CHECK(D > 0 && F && W, "directcopy_fill: D %d or a NULL buffer", D);
+    SG_CHECK(!normalize || s, "directcopy_fill: normalizing needs the eigenvalues s");
+    SG_CHECK(isfinite(eps), "directcopy_fill: eps %g", eps);
+    be->directcopy_fill(be, D, F, s, normalize, eps, W);
+}
+
+void sg_eig_pair_scale(const sg_backend *be, int D, float *X, const float *s, double reg) {
+    SG_CHECK(D > 0 && X && s, "eig_pair_scale: D %d or a NULL buffer", D);
+    SG_CHECK(isfinite(reg), "eig_pair_scale: reg %g", reg);
+    be->eig_pair_scale(be, D, X, s, reg);
+}
+
+void sg_rank1_sub(const sg_backend *be, int D, const float *mu, float *V) {
+    SG_CHECK(D > 0 && mu && V, "rank1_sub: D %d or a NULL buffer", D);
+    be->rank1_sub(be, D, mu, V);
 }
 
 /* ---- augmentation ---------------------------------------------------------------------------- */

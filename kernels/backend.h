@@ -33,6 +33,13 @@ const char *sg_backend_compiled(void);
  * NULL when it fills them all. Backends check themselves with it when they are made. */
 const char *sg_backend_empty_slot(const sg_backend *be);
 
+/* The precision of be's matrix products (kernels.h's sg_precision; fp32 on a backend without
+ * the precision slot). */
+sg_precision sg_backend_precision(const sg_backend *be);
+/* Sets it: returns the previous one, or -1 (nothing changed) when be does not run p. Like the
+ * CPU's thread count it holds for every later call: set it while no kernel of be is queued. */
+int sg_backend_set_precision(const sg_backend *be, sg_precision p);
+
 /* ---- the kernels, validated (see kernels.h for what each computes) ------------------------ */
 void sg_gemm(const sg_backend *be, int transA, int transB, int M, int N, int K, float alpha,
              const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc);
@@ -96,6 +103,13 @@ size_t sg_syevd_workspace_bytes(const sg_backend *be, int D);
 int sg_syevd(const sg_backend *be, int D, float *A, float *w, void *work);
 void sg_eig_rebuild(const sg_backend *be, int D, const float *V, const float *p, float *W,
                     float *work);
+void sg_eig_map(const sg_backend *be, int D, const float *s, float *p, int mode, double eps,
+                double shift_c);
+void sg_pred_symmetrize(const sg_backend *be, int R, int C, float *A, float *B);
+void sg_directcopy_fill(const sg_backend *be, int D, const float *F, const float *s,
+                        int normalize, double eps, float *W);
+void sg_eig_pair_scale(const sg_backend *be, int D, float *X, const float *s, double reg);
+void sg_rank1_sub(const sg_backend *be, int D, const float *mu, float *V);
 void sg_aug_u8_to_float(const sg_backend *be, size_t n, const uint8_t *src, float *dst);
 void sg_aug_resized_crop(const sg_backend *be, int C, int H, int W, const float *src, float y0,
                          float x0, float h, float w, int outH, int outW, float *dst);

@@ -51,3 +51,35 @@ sg_cost sg_cost_eig_rebuild(int D) {
     return (sg_cost){.flops = 2.0 * d * d * d + d * d + d * (d - 1),
                      .bytes = 4.0 * (2.0 * d * d + d)};
 }
+
+/* smax: one compare per eigenvalue; the map: a division, a square root, an add and the floor's
+ * compare, about 4 flops per eigenvalue. Reads s, writes p. */
+sg_cost sg_cost_eig_map(int D) {
+    double d = D;
+    return (sg_cost){.flops = 5.0 * d, .bytes = 4.0 * 2.0 * d};
+}
+
+/* An add and a halving per pair: R(R-1)/2 off-diagonal pairs read and written in place, or
+ * (tied) R*C pairs of A and B. */
+sg_cost sg_cost_pred_symmetrize(int R, int C, int tied) {
+    double pairs = tied ? (double)R * C : (double)R * (R - 1) / 2.0;
+    return (sg_cost){.flops = 2.0 * pairs, .bytes = 4.0 * 4.0 * pairs};
+}
+
+/* scale*F + eps on the diagonal: 2 flops per entry; reads F, writes W. */
+sg_cost sg_cost_directcopy_fill(int D) {
+    double dd = (double)D * D;
+    return (sg_cost){.flops = 2.0 * dd, .bytes = 4.0 * 2.0 * dd};
+}
+
+/* (si + sj + reg)/2 and the division: 4 flops per entry; reads X and s, writes X. */
+sg_cost sg_cost_eig_pair_scale(int D) {
+    double d = D;
+    return (sg_cost){.flops = 4.0 * d * d, .bytes = 4.0 * (2.0 * d * d + d)};
+}
+
+/* mu_i*mu_j and the subtraction: 2 flops per entry; reads V and mu, writes V. */
+sg_cost sg_cost_rank1_sub(int D) {
+    double d = D;
+    return (sg_cost){.flops = 2.0 * d * d, .bytes = 4.0 * (2.0 * d * d + d)};
+}

@@ -31,6 +31,15 @@ extern "C" {
 
 typedef struct sg_backend sg_backend;
 
+/* eig_map's modes (core/ssl's sg_eigmap, in the same order). */
+typedef enum {
+    SG_EIG_MAP_CODE = 0,
+    SG_EIG_MAP_PAPER = 1,
+    SG_EIG_MAP_SHIFT = 2,
+    SG_EIG_MAP_SHIFT_REL = 3,
+    SG_EIG_MAP_COUNT
+} sg_eig_map_mode;
+
 /* How a backend computes a convolution. DEFAULT is the backend's own choice (im2col + gemm on
  * both backends); the others are asked for by name (conv.algo) and run where the backend
  * supports them at that shape (the backend's supports(), kernels/ops.h):
@@ -101,6 +110,11 @@ struct sg_backend {
      * kernels/ops.h, val its parameter values in the op table's order (NULL: any shape); 1 when
      * this backend runs it. Callers ask through sg_backend_supports (kernels/ops.h). */
     int (*supports)(const sg_backend *be, int op, const int *val);
+    /* Optional (NULL: fp32 only). The precision of this backend's matrix products (gemm, linear
+     * and conv; trainer.precision, sg_precision): p >= 0 sets it and returns the previous one,
+     * or -1 (nothing changed) when the backend does not run p; p < 0 returns the current one.
+     * Callers go through sg_backend_precision / sg_backend_set_precision (kernels/backend.h). */
+    int (*precision)(const sg_backend *be, int p);
 
     /* ---- dense ---------------------------------------------------------------------------
      * C[M,N] = alpha * op(A) * op(B) + beta * C; op(X) = X or X^T (trans != 0).
@@ -247,6 +261,29 @@ struct sg_backend {
      * work[D*D]. */
     void (*eig_rebuild)(const sg_backend *be, int D, const float *V, const float *p, float *W,
                         float *work);
+    /* The small steps around them, on the backend so a step never waits on a download. Each is
+     * the float/double expression the host code used, so the CPU's results are that code's bits.
+     * DirectPred's eigenvalue map, p[j] from s[D] (smax = max(0, s), si = max(s[j], 0), in
+     * double; p[j] = (float)v), mode an sg_eig_map_mode:
+     *   CODE  v = max(sqrt(si/smax) (0 if smax = 0) + eps, 1e-4)
+     *   PAPER v = sqrt(si) + eps*smax
+     *   SHIFT v = sqrt(s[j] - shift_c) if positive, else 0
+     *   SHIFT_REL v = sqrt(max(s[j]/smax (0 if smax = 0) - shift_c, 1e-4)) */
+    void (*eig_map)(const sg_backend *be, int D, const float *s, float *p, int mode, double eps,
+                    double shift_c);
+    /* B == NULL: A[R,R] <- (A + A^T)/2 in place (R == C), each pair i < j set to
+     * 0.5f*(A[i,j] + A[j,i]), the diagonal untouched. B != NULL (the tied two-layer predictor):
+     * A[R,C] and B[C,R] both <- 0.5f*(A[r,c] + B[c,r]) at (r,c) and (c,r); A and B distinct. */
+    void (*pred_symmetrize)(const sg_backend *be, int R, int C, float *A, float *B);
+    /* DirectCopy: W[D,D] = scale*F + (float)eps * I, scale = 1.0f/s[D-1] when normalize and
+     * s[D-1] > 0 (s: F's ascending eigenvalues, read only then; may be NULL otherwise), else 1. */
+    void (*directcopy_fill)(const sg_backend *be, int D, const float *F, const float *s,
+                            int normalize, double eps, float *W);
+    /* The optimal predictor's solve in F's eigenbasis: X[i,j] /= (float)((si + sj + reg)/2),
+     * si = max(s[i], 0) in double. */
+    void (*eig_pair_scale)(const sg_backend *be, int D, float *X, const float *s, double reg);
+    /* V[D,D] -= mu mu^T (float: V[i,j] -= mu[i]*mu[j]): F's zero-mean correction. */
+    void (*rank1_sub)(const sg_backend *be, int D, const float *mu, float *V);
 
     /* ---- augmentation (one image, float CHW in [0,1]) --------------------------------------
      * Randomness is drawn by the caller (core/data) and passed in as parameters, so each op is
@@ -316,6 +353,16 @@ int sg_cpu_get_threads(void);
  * deterministic for a given thread count. Process-wide like the thread count: set it while no
  * CPU kernel runs. Returns 0, or -1 (nothing changed) for an impl this build lacks. */
 typedef enum { SG_GEMM_OPENBLAS = 0, SG_GEMM_DNNL = 1, SG_GEMM_IMPL_COUNT } sg_gemm_impl;
+/* The precision of matrix products (trainer.precision): fp32 throughout; tf32 or bf16 inputs
+ * (rounded to 10 or 7 mantissa bits) with fp32 accumulation and fp32 storage, on tensor cores.
+ * The CPU backend runs fp32 only; the CUDA backend runs all three in its cuBLAS products
+ * (gemm, linear, im2col convolutions). Everything else (BN, loss, EMA, the optimiser,
+ * DirectPred's eigendecomposition and rebuild) is fp32 in every mode. */
+typedef enum { SG_PREC_FP32 = 0, SG_PREC_TF32 = 1, SG_PREC_BF16 = 2, SG_PREC_COUNT } sg_precision;
+extern const char *const sg_precision_names[SG_PREC_COUNT]; /* "fp32", "tf32", "bf16" */
+/* The unit roundoff of a product's inputs in precision p (0 for fp32: they are not rounded;
+ * 2^-11 for tf32, 2^-8 for bf16), from which checkers derive their error bounds. */
+double sg_precision_input_unit(sg_precision p);
 extern const char *const sg_gemm_impl_names[SG_GEMM_IMPL_COUNT]; /* "openblas", "dnnl" */
 int sg_cpu_set_gemm_impl(sg_gemm_impl impl);
 sg_gemm_impl sg_cpu_get_gemm_impl(void);
@@ -356,6 +403,11 @@ sg_cost sg_cost_ema_update(size_t n);
 sg_cost sg_cost_corr_update(int N, int D);
 sg_cost sg_cost_syevd(int D);
 sg_cost sg_cost_eig_rebuild(int D);
+sg_cost sg_cost_eig_map(int D);
+sg_cost sg_cost_pred_symmetrize(int R, int C, int tied);
+sg_cost sg_cost_directcopy_fill(int D);
+sg_cost sg_cost_eig_pair_scale(int D);
+sg_cost sg_cost_rank1_sub(int D);
 sg_cost sg_cost_aug_u8_to_float(size_t n);
 sg_cost sg_cost_aug_resized_crop(int C, int H, int W, int outH, int outW);
 sg_cost sg_cost_aug_hflip(int C, int H, int W);

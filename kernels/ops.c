@@ -75,6 +75,11 @@ static sg_cost cost_ema(const int *v) { return sg_cost_ema_update((size_t)v[0]);
 static sg_cost cost_corr(const int *v) { return sg_cost_corr_update(v[0], v[1]); }
 static sg_cost cost_syevd(const int *v) { return sg_cost_syevd(v[0]); }
 static sg_cost cost_eig_rebuild(const int *v) { return sg_cost_eig_rebuild(v[0]); }
+static sg_cost cost_eig_map(const int *v) { return sg_cost_eig_map(v[0]); }
+static sg_cost cost_pred_sym(const int *v) { return sg_cost_pred_symmetrize(v[0], v[1], v[2]); }
+static sg_cost cost_dcopy(const int *v) { return sg_cost_directcopy_fill(v[0]); }
+static sg_cost cost_pair_scale(const int *v) { return sg_cost_eig_pair_scale(v[0]); }
+static sg_cost cost_rank1(const int *v) { return sg_cost_rank1_sub(v[0]); }
 static sg_cost cost_u8(const int *v) { return sg_cost_aug_u8_to_float((size_t)v[0]); }
 static sg_cost cost_crop(const int *v) {
     return sg_cost_aug_resized_crop(v[0], v[1], v[2], v[3], v[4]);
@@ -97,10 +102,13 @@ static sg_cost cost_normalize(const int *v) { return sg_cost_aug_normalize(v[0],
 /* gemm: the CPU backend's sgemm (kernels.h's sg_gemm_impl: 0 openblas, 1 dnnl); other backends
  * run 0 only */
 #define GEMM_IMPL {"gemm", 0, SG_GEMM_IMPL_COUNT - 1, SG_GEMM_OPENBLAS}
-#define GEMM_PARAMS DIM("M"), DIM("N"), DIM("K"), {"ldpad", 0, 4096, 0}, GEMM_IMPL
+/* prec: the product's precision (kernels.h's sg_precision: 0 fp32, 1 tf32, 2 bf16); the CPU
+ * runs 0 only */
+#define PREC {"prec", 0, SG_PREC_COUNT - 1, SG_PREC_FP32}
+#define GEMM_PARAMS DIM("M"), DIM("N"), DIM("K"), {"ldpad", 0, 4096, 0}, GEMM_IMPL, PREC
 #define CONV_PARAMS DIM("N"), DIM("C"), DIM("H"), DIM("W"), DIM("K"), DIM("R"), DIM("S"), \
                     DIM("stride"), {"pad", 0, SG_OP_DIM_MAX, SG_OP_REQUIRED},               \
-                    {"algo", 0, SG_CONV_ALGO_COUNT - 1, SG_CONV_DEFAULT}, GEMM_IMPL
+                    {"algo", 0, SG_CONV_ALGO_COUNT - 1, SG_CONV_DEFAULT}, GEMM_IMPL, PREC
 #define POOL_PARAMS DIM("N"), DIM("C"), DIM("H"), DIM("W"), DIM("k"), DIM("stride"), \
                     {"pad", 0, SG_OP_DIM_MAX, SG_OP_REQUIRED}
 #define CONV_SHAPE "N=2,C=5,H=9,W=11,K=6,R=3,S=3,stride=2,pad=1"
@@ -124,10 +132,10 @@ static const op_row rows[SG_OP_COUNT] = {
     [SG_OP_gemm_tn] = {GEMM_ROW},
     [SG_OP_gemm_tt] = {GEMM_ROW},
     [SG_OP_linear_fwd] = {{SLOT(linear_fwd)}, "N=13,In=35,Out=21",
-        {DIM("N"), DIM("In"), DIM("Out"), FLAG("bias", 1), GEMM_IMPL}, cost_linear_fwd},
+        {DIM("N"), DIM("In"), DIM("Out"), FLAG("bias", 1), GEMM_IMPL, PREC}, cost_linear_fwd},
     [SG_OP_linear_bwd] = {{SLOT(linear_bwd)}, "N=13,In=35,Out=21",
         {DIM("N"), DIM("In"), DIM("Out"), FLAG("dx", 1), FLAG("bias", 1), FLAG("acc", 1),
-         GEMM_IMPL},
+         GEMM_IMPL, PREC},
         cost_linear_bwd},
     [SG_OP_conv2d_fwd] = {{SLOT(conv2d_fwd), SLOT(conv2d_workspace_bytes)}, CONV_SHAPE,
         {CONV_PARAMS}, cost_conv2d_fwd},
@@ -178,6 +186,15 @@ static const op_row rows[SG_OP_COUNT] = {
     [SG_OP_syevd] = {{SLOT(syevd), SLOT(syevd_workspace_bytes)}, "D=24",
         {{"D", 1, 8192, SG_OP_REQUIRED}}, cost_syevd},
     [SG_OP_eig_rebuild] = {{SLOT(eig_rebuild)}, "D=24", {DIM("D")}, cost_eig_rebuild},
+    /* mode: sg_eig_map_mode; tied = 0 (in place) takes a square R = C */
+    [SG_OP_eig_map] = {{SLOT(eig_map)}, "D=37", {DIM("D"), {"mode", 0, SG_EIG_MAP_COUNT - 1, 0}},
+        cost_eig_map},
+    [SG_OP_pred_symmetrize] = {{SLOT(pred_symmetrize)}, "R=13,C=21",
+        {DIM("R"), DIM("C"), FLAG("tied", 1)}, cost_pred_sym},
+    [SG_OP_directcopy_fill] = {{SLOT(directcopy_fill)}, "D=23",
+        {DIM("D"), FLAG("normalize", 1)}, cost_dcopy},
+    [SG_OP_eig_pair_scale] = {{SLOT(eig_pair_scale)}, "D=23", {DIM("D")}, cost_pair_scale},
+    [SG_OP_rank1_sub] = {{SLOT(rank1_sub)}, "D=23", {DIM("D")}, cost_rank1},
     [SG_OP_aug_u8_to_float] = {{SLOT(aug_u8_to_float)}, "n=1001", {DIM("n")}, cost_u8},
     [SG_OP_aug_resized_crop] = {{SLOT(aug_resized_crop)}, "C=3,H=20,W=24,outH=16,outW=12",
         {DIM("C"), DIM("H"), DIM("W"), DIM("outH"), DIM("outW")}, cost_crop},

@@ -61,6 +61,11 @@ extern "C" {
     X(corr_update, optim)                                                                      \
     X(syevd, optim)                                                                            \
     X(eig_rebuild, optim)                                                                      \
+    X(eig_map, optim)                                                                          \
+    X(pred_symmetrize, optim)                                                                  \
+    X(directcopy_fill, optim)                                                                  \
+    X(eig_pair_scale, optim)                                                                   \
+    X(rank1_sub, optim)                                                                        \
     X(aug_u8_to_float, aug)                                                                    \
     X(aug_resized_crop, aug)                                                                   \
     X(aug_hflip, aug)                                                                          \
@@ -77,7 +82,7 @@ typedef enum {
         SG_OP_COUNT
 } sg_op;
 
-#define SG_OP_MAXP 12          /* parameters per op */
+#define SG_OP_MAXP 16          /* parameters per op */
 #define SG_OP_REQUIRED (-2147483647 - 1) /* `def` of a parameter a shape must give */
 #define SG_OP_DIM_MAX (1 << 30)
 /* optimiser parameter groups an sgd_step / lars_step shape may ask for: a real LARS step has

@@ -115,7 +115,7 @@ SUITE="$ROOT/suites/kernels-gpu-check.bench"
 if [ $QUICK -eq 1 ]; then
     BENCH_CONFIGS="stl10"; REPS=3
 else
-    BENCH_CONFIGS="stl10 stl10_directpred cifar10 fmnist"; REPS=5
+    BENCH_CONFIGS="stl10 stl10_tf32 stl10_bf16 stl10_directpred cifar10 fmnist"; REPS=5
 fi
 for cfg in $BENCH_CONFIGS; do
     part "bench_$cfg" 90 "$SG" bench "$SUITE" --backend cuda --configs "$cfg" --repetitions $REPS \
@@ -144,8 +144,11 @@ fi
 
 # the same step in PyTorch on this GPU, when PyTorch has CUDA
 if python3 -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null; then
-    part pytorch_step 120 env -u LD_LIBRARY_PATH python3 scripts/peer_pytorch_step.py --device cuda --size 96 --batch 128 \
-        --steps 20 --warmup 5
+    # in each precision, against stopgrad's bench_stl10, bench_stl10_tf32 and bench_stl10_bf16
+    for prec in fp32 tf32 bf16; do
+        part "pytorch_step_$prec" 60 env -u LD_LIBRARY_PATH python3 scripts/peer_pytorch_step.py --device cuda \
+            --size 96 --batch 128 --steps 20 --warmup 5 --precision $prec
+    done
 else
     note "pytorch_step                 SKIP (no PyTorch with CUDA here)"
 fi

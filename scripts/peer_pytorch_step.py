@@ -13,7 +13,11 @@ or the tests.
 --device cuda runs the same step on the GPU (scripts/gpu-check.sh), in FP32 as stopgrad's CUDA
 backend does: TF32 off for matmuls and cuDNN convolutions, cudnn.benchmark on (PyTorch's fastest
 FP32 algorithms), each step synchronised before it is timed; it reports the peak GPU memory.
+--precision matches stopgrad's trainer.precision on the GPU: fp32 (the default, TF32 off), tf32
+(TF32 allowed in matmuls and cuDNN convolutions) or bf16 (the forward passes under autocast to
+bfloat16, with fp32 weights, optimiser and EMA).
 """
+import contextlib
 import argparse
 import resource
 import time
@@ -35,13 +39,21 @@ def main():
     ap.add_argument("--width", type=float, default=1.0)
     ap.add_argument("--cifar-stem", action="store_true")
     ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    ap.add_argument("--precision", default="fp32", choices=["fp32", "tf32", "bf16"])
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     dev = torch.device(a.device)
+    if a.precision != "fp32" and a.device != "cuda":
+        ap.error(f"--precision {a.precision} is a GPU mode (stopgrad's CPU backend runs fp32)")
     if a.device == "cuda":
-        torch.backends.cuda.matmul.allow_tf32 = False
-        torch.backends.cudnn.allow_tf32 = False
+        torch.backends.cuda.matmul.allow_tf32 = a.precision == "tf32"
+        torch.backends.cudnn.allow_tf32 = a.precision == "tf32"
         torch.backends.cudnn.benchmark = True
+
+    def autocast():
+        if a.precision == "bf16":
+            return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
     torch.manual_seed(0)
     widths = [max(1, round(c * a.width)) for c in (64, 128, 256, 512)]
 
@@ -69,10 +81,12 @@ def main():
     for step in range(a.warmup + a.steps):
         sync()
         t0 = time.perf_counter()
-        p1, p2 = pred(proj(trunk(x1))), pred(proj(trunk(x2)))
-        with torch.no_grad():
-            t1, t2 = tproj(ttrunk(x1)), tproj(ttrunk(x2))
-        loss = (loss_fn(p1, t2) + loss_fn(p2, t1)).mean()
+        with autocast():
+            p1, p2 = pred(proj(trunk(x1))), pred(proj(trunk(x2)))
+            with torch.no_grad():
+                t1, t2 = tproj(ttrunk(x1)), tproj(ttrunk(x2))
+        # the loss in fp32, as stopgrad's
+        loss = (loss_fn(p1.float(), t2.float()) + loss_fn(p2.float(), t1.float())).mean()
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -88,7 +102,7 @@ def main():
     where = f"threads {a.threads}" if a.device == "cpu" else torch.cuda.get_device_name(0)
     mem = (f"peak RSS {rss_mib:.0f} MiB" if a.device == "cpu" else
            f"peak GPU memory {torch.cuda.max_memory_allocated() / 2**20:.0f} MiB")
-    print(f"pytorch {torch.__version__} byol step on {a.device} ({where}): size {a.size} "
+    print(f"pytorch {torch.__version__} byol step on {a.device} ({where}, {a.precision}): size {a.size} "
           f"batch {a.batch} width {a.width}: median {med * 1e3:.2f} ms/step, "
           f"{a.batch / med:.2f} img/s, {mem}")
 

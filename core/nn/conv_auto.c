@@ -23,9 +23,11 @@ void sg_conv_auto_key_make(sg_conv_auto_key *k, const char *machine_id, const ch
     snprintf(k->build, sizeof k->build, "%s %s %s", git_commit, build_type, build_flags);
     const int cpu = be->host_memory && !strcmp(be->name, "cpu");
     const sg_gemm_impl g = sg_cpu_get_gemm_impl();
-    snprintf(k->backend, sizeof k->backend, "%s%s%s%s", be->name, nondet ? ":nondet" : "",
+    const sg_precision p = sg_backend_precision(be);
+    snprintf(k->backend, sizeof k->backend, "%s%s%s%s%s%s", be->name, nondet ? ":nondet" : "",
              cpu && g != SG_GEMM_OPENBLAS ? ":gemm=" : "",
-             cpu && g != SG_GEMM_OPENBLAS ? sg_gemm_impl_names[g] : "");
+             cpu && g != SG_GEMM_OPENBLAS ? sg_gemm_impl_names[g] : "", p != SG_PREC_FP32 ? ":" : "",
+             p != SG_PREC_FP32 ? sg_precision_names[p] : "");
     k->threads = threads;
 }
 

@@ -29,15 +29,17 @@
 typedef struct {
     char machine_id[17];
     char build[400]; /* git commit, build type and build flags */
-    char backend[16]; /* "cpu", "cuda"; "cuda:nondet" under conv.deterministic=false, where
+    char backend[32]; /* "cpu", "cuda"; "cuda:nondet" under conv.deterministic=false, where
                        * cudnn's algorithms (and so its times) are others; "cpu:gemm=dnnl"
-                       * under gemm.impl=dnnl, where im2col's and Winograd's are */
+                       * under gemm.impl=dnnl, where im2col's and Winograd's are; ":tf32" or
+                       * ":bf16" under that trainer.precision */
     int threads;
 } sg_conv_auto_key;
 
 /* The key of this process's measurements on be at `threads` threads: the machine (mach, from
  * sg_machine_probe_backend), the build, the backend with what changes its times (nondet: cuDNN
- * under conv.deterministic=false; the CPU sgemm in effect, sg_cpu_get_gemm_impl). */
+ * under conv.deterministic=false; the CPU sgemm in effect, sg_cpu_get_gemm_impl; the backend's
+ * precision, sg_backend_precision). */
 void sg_conv_auto_key_make(sg_conv_auto_key *k, const char *machine_id, const char *git_commit,
                            const char *build_type, const char *build_flags, const sg_backend *be,
                            int threads, int nondet);

@@ -23,6 +23,8 @@ sg_conv_algo sg_conv_algo_for(const sg_backend *be, sg_conv_algo want, const sg_
     for (int k = 0; k < 3; k++) {
         int val[SG_OP_MAXP];
         sg_op_conv_vals(passes[k], &t, 0, val);
+        /* at the backend's precision: cuDNN runs fp32 and tf32 only */
+        val[sg_op_param_index(passes[k], "prec")] = (int)sg_backend_precision(be);
         if (!sg_backend_supports(be, passes[k], val)) return SG_CONV_DEFAULT;
     }
     return want;

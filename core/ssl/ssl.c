@@ -157,16 +157,13 @@ void sg_ssl_put(sg_ssl *m, float *dst, const float *host, size_t n) {
     m->be->mem_upload(m->be, dst, host, n * sizeof(float));
 }
 
-/* Host scratch for the few host-side steps (eigenvalue maps, symmetrisation): on the CPU
- * backend get/put are plain copies, so both backends run the same code. */
+/* Host scratch for the host-side parts of a step: the zero-mean variant's mean of f (its rows
+ * and mu) and the loss rows (B floats, which fit in it). On the CPU backend get/put are plain
+ * copies, so both backends run the same code. */
 static size_t host_scratch_floats(const sg_ssl *m) {
     /* B: the rows F sees (every rank's, in data-parallel training) */
-    size_t D = (size_t)m->D, B = (size_t)m->B * (size_t)ranks_of(&m->set),
-           H = (size_t)m->set.pred_hidden;
-    size_t n = 3 * D * D;
-    if (2 * B * D + D > n) n = 2 * B * D + D;
-    if (2 * H * D > n) n = 2 * H * D;
-    return n + 4 * D + B;
+    size_t D = (size_t)m->D, B = (size_t)m->B * (size_t)ranks_of(&m->set);
+    return 2 * B * D + D;
 }
 
 static void init_weights(sg_ssl *m) {
@@ -374,26 +371,14 @@ double sg_ssl_pred_lr_at(const sg_ssl_settings *set, long k) {
     return (set->pred_fixed_lr ? set->lr : sg_ssl_lr_at(set, k)) * set->pred_lr_mult;
 }
 
+/* The step runs the map as its backend's eig_map op; on host memory it is the CPU's. */
+_Static_assert((int)SG_EIGMAP_CODE == (int)SG_EIG_MAP_CODE &&
+                   (int)SG_EIGMAP_PAPER == (int)SG_EIG_MAP_PAPER &&
+                   (int)SG_EIGMAP_SHIFT == (int)SG_EIG_MAP_SHIFT &&
+                   (int)SG_EIGMAP_SHIFT_REL == (int)SG_EIG_MAP_SHIFT_REL,
+               "sg_eigmap is eig_map's mode");
 void sg_ssl_eigmap(const sg_ssl_settings *set, int D, const float *s, float *p) {
-    double smax = 0;
-    for (int j = 0; j < D; j++)
-        if (s[j] > smax) smax = s[j];
-    for (int j = 0; j < D; j++) {
-        double sj = s[j] > 0 ? s[j] : 0, v;
-        switch (set->eigmap) {
-        case SG_EIGMAP_CODE:
-            v = (smax > 0 ? sqrt(sj / smax) : 0) + set->eps;
-            if (v < 1e-4) v = 1e-4;
-            break;
-        case SG_EIGMAP_PAPER: v = sqrt(sj) + set->eps * smax; break;
-        case SG_EIGMAP_SHIFT_REL: /* c relative to s_max; the floor keeps p_j > 0 */
-            v = (smax > 0 ? s[j] / smax : 0) - set->shift_c;
-            v = sqrt(v > 1e-4 ? v : 1e-4);
-            break;
-        default: v = s[j] - set->shift_c > 0 ? sqrt(s[j] - set->shift_c) : 0; break;
-        }
-        p[j] = (float)v;
-    }
+    sg_eig_map(sg_backend_get("cpu"), D, s, p, (int)set->eigmap, set->eps, set->shift_c);
 }
 
 /* A collective that fails inside a step leaves nothing consistent to return to: end the job
@@ -511,95 +496,54 @@ static void accumulate_correlations(sg_ssl *m, const float *t[2]) {
     m->F_ready = 1;
 }
 
-/* W_p from F (and M2): DirectPred, DirectCopy or the Table-1 optimal predictor. */
+/* W_p from F (and M2): DirectPred, DirectCopy or the Table-1 optimal predictor, all on the
+ * backend: nothing is read back but syevd's status. */
 static void set_predictor_from_F(sg_ssl *m) {
     const sg_backend *be = m->be;
     const int D = m->D;
     const size_t DD = (size_t)D * D;
     float *W = m->pred_lin.W;
-    /* host scratch: h0 [D,D], h1 [D,D], hs [D] eigenvalues, hp [D] mapped, hmu [D] */
-    float *h0 = m->host, *h1 = m->host + DD, *hs = m->host + 3 * DD, *hp = hs + D, *hmu = hp + D;
     be->mem_copy(be, m->V, m->F, DD * sizeof(float));
-    if (m->set.zero_mean) {
-        sg_ssl_get(m, h0, m->V, DD);
-        sg_ssl_get(m, hmu, m->mu, (size_t)D);
-        for (int i = 0; i < D; i++)
-            for (int j = 0; j < D; j++) h0[(size_t)i * D + j] -= hmu[i] * hmu[j];
-        sg_ssl_put(m, m->V, h0, DD);
-    }
+    if (m->set.zero_mean) sg_rank1_sub(be, D, m->mu, m->V); /* F - mu mu^T */
     if (m->set.pred == SG_PRED_DIRECTCOPY) {
-        float scale = 1.0f;
         if (m->set.directcopy_normalize) {
             be->mem_copy(be, m->work, m->V, DD * sizeof(float));
             int info = sg_syevd(be, D, m->work, m->s, m->syevd_ws);
             SG_CHECK(info == 0, "syevd failed (info %d) on F", info);
-            sg_ssl_get(m, hs, m->s, (size_t)D);
-            if (hs[D - 1] > 0) scale = 1.0f / hs[D - 1];
         }
-        sg_ssl_get(m, h0, m->V, DD);
-        for (int i = 0; i < D; i++)
-            for (int j = 0; j < D; j++)
-                h1[(size_t)i * D + j] = scale * h0[(size_t)i * D + j] + (i == j ? (float)m->set.eps : 0.0f);
-        sg_ssl_put(m, W, h1, DD);
+        sg_directcopy_fill(be, D, m->V, m->s, m->set.directcopy_normalize, m->set.eps, W);
         return;
     }
     int info = sg_syevd(be, D, m->V, m->s, m->syevd_ws);
     SG_CHECK(info == 0, "syevd failed (info %d) on F", info);
-    sg_ssl_get(m, hs, m->s, (size_t)D);
     if (m->set.pred == SG_PRED_DIRECTPRED) {
-        sg_ssl_eigmap(&m->set, D, hs, hp);
-        sg_ssl_put(m, m->p, hp, (size_t)D);
+        sg_eig_map(be, D, m->s, m->p, (int)m->set.eigmap, m->set.eps, m->set.shift_c);
         sg_eig_rebuild(be, D, m->V, m->p, W, m->work);
         return;
     }
     /* optimal: symmetrise M2, rotate into F's eigenbasis (rows of V: Q^T), divide entry (i,j)
      * by (s_i + s_j + reg)/2, rotate back: W = V^T [V M2s V^T ./ ((s_i+s_j+reg)/2)] V */
     float *M2s = m->work;
-    sg_ssl_get(m, h0, m->M2, DD);
-    for (int i = 0; i < D; i++)
-        for (int j = 0; j < D; j++)
-            h1[(size_t)i * D + j] = 0.5f * (h0[(size_t)i * D + j] + h0[(size_t)j * D + i]);
-    sg_ssl_put(m, M2s, h1, DD);
+    /* M2s = (M2 + M2^T)/2 with every entry, the diagonal too, 0.5f*(M2[i,j] + M2[j,i]): the
+     * tied form on two copies of M2 (work2 is free until V^T X below); M2 itself is kept */
+    be->mem_copy(be, M2s, m->M2, DD * sizeof(float));
+    be->mem_copy(be, m->work2, m->M2, DD * sizeof(float));
+    sg_pred_symmetrize(be, D, D, M2s, m->work2);
     sg_gemm(be, 0, 0, D, D, D, 1.0f, m->V, D, M2s, D, 0.0f, W, D);    /* W = V M2s */
     sg_gemm(be, 0, 1, D, D, D, 1.0f, W, D, m->V, D, 0.0f, M2s, D);    /* M2s = V M2s V^T */
-    sg_ssl_get(m, h0, M2s, DD);
-    for (int i = 0; i < D; i++)
-        for (int j = 0; j < D; j++) {
-            double si = hs[i] > 0 ? hs[i] : 0, sj = hs[j] > 0 ? hs[j] : 0;
-            h0[(size_t)i * D + j] /= (float)((si + sj + m->set.optimal_reg) / 2.0);
-        }
-    sg_ssl_put(m, M2s, h0, DD);
+    sg_eig_pair_scale(be, D, M2s, m->s, m->set.optimal_reg);
     sg_gemm(be, 1, 0, D, D, D, 1.0f, m->V, D, M2s, D, 0.0f, m->work2, D); /* V^T X */
     sg_gemm(be, 0, 0, D, D, D, 1.0f, m->work2, D, m->V, D, 0.0f, W, D);   /* (V^T X) V */
 }
 
 static void symmetrize_predictor(sg_ssl *m) {
-    /* on host copies: a D x D (or H x D) pass, negligible next to the step */
     if (pred_is_linear(m->set.pred)) {
-        const int D = m->D;
-        float *W = m->host;
-        sg_ssl_get(m, W, m->pred_lin.W, (size_t)D * D);
-        for (int i = 0; i < D; i++)
-            for (int j = i + 1; j < D; j++) {
-                float a = 0.5f * (W[(size_t)i * D + j] + W[(size_t)j * D + i]);
-                W[(size_t)i * D + j] = W[(size_t)j * D + i] = a;
-            }
-        sg_ssl_put(m, m->pred_lin.W, W, (size_t)D * D);
+        sg_pred_symmetrize(m->be, m->D, m->D, m->pred_lin.W, NULL);
     } else if (m->set.pred == SG_PRED_MLP) {
         /* the reference code's two-layer form: W0 [H,D] and W1 [D,H] become w and w^T (the
          * biases, where predictor.mlp_bias keeps them, are left as trained) */
         const sg_linear *l0 = &m->pred_mlp.lin[0], *l1 = &m->pred_mlp.lin[1];
-        const int H = l0->Out, D = m->D;
-        float *W0 = m->host, *W1 = m->host + (size_t)H * D;
-        sg_ssl_get(m, W0, l0->W, (size_t)H * D);
-        sg_ssl_get(m, W1, l1->W, (size_t)H * D);
-        for (int h = 0; h < H; h++)
-            for (int d = 0; d < D; d++) {
-                float a = 0.5f * (W0[(size_t)h * D + d] + W1[(size_t)d * H + h]);
-                W0[(size_t)h * D + d] = W1[(size_t)d * H + h] = a;
-            }
-        sg_ssl_put(m, l0->W, W0, (size_t)H * D);
-        sg_ssl_put(m, l1->W, W1, (size_t)H * D);
+        sg_pred_symmetrize(m->be, l0->Out, m->D, l0->W, l1->W);
     }
 }
 

@@ -22,9 +22,11 @@
  * Memory: parameters, gradients and optimizer state are one buffer each (sg_params and mom);
  * every activation comes from one arena sized by a measuring build; a step allocates nothing.
  * All of it is the backend's memory (device memory on CUDA): host code reads and writes model
- * buffers only through sg_ssl_get / sg_ssl_put. The host-side parts of a step (the loss sum, the
- * eigenvalue map, symmetrisation) work on small downloaded copies; on the CPU backend those
- * transfers are plain copies, so both backends run one code path.
+ * buffers only through sg_ssl_get / sg_ssl_put. The predictor's updates (DirectPred's eigenvalue
+ * map and rebuild, DirectCopy, the optimal predictor, symmetrisation) run as backend ops on the
+ * backend's memory; what a step still reads back is the loss rows (and, with zero_mean, the
+ * batch's column mean), small downloaded copies; on the CPU backend those transfers are plain
+ * copies, so both backends run one code path.
  */
 #pragma once
 #include <stdint.h>
@@ -75,6 +77,8 @@ typedef struct {
                                 * micro-batch, the global batch is batch * ranks * K */
     sg_gemm_impl gemm_impl;    /* the CPU backend's sgemm (gemm.impl); process-wide, so whoever
                                 * runs the model sets it (sg_cpu_set_gemm_impl) before a step */
+    sg_precision precision;    /* of the backend's products (trainer.precision); set on the
+                                * backend (sg_backend_set_precision) before the model is built */
     /* method */
     sg_method method;
     int stop_gradient;

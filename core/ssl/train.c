@@ -45,7 +45,7 @@ static const char *const result_cols[] = {
     "predictor", "setting", "tag", "backend", "epochs", "steps", "final_loss", "collapse_std",
     "eff_rank_F", "probe", "probe_top5", "probe_epoch", "probe_epochs_run", "probe_final",
     "probe_best", "probe_best_epoch", "knn_acc", "knn_top5", "probe_protocol", "knn_protocol",
-    "img_per_s", "data_wait_frac", "wall_s", "conv_algos", "conv_deterministic", "gemm_impl"};
+    "img_per_s", "data_wait_frac", "wall_s", "conv_algos", "conv_deterministic", "gemm_impl", "precision"};
 #define NRESULT_BASE ((int)(sizeof result_cols / sizeof result_cols[0]))
 
 int sg_train_results_ncols(void) { return NRESULT_BASE + sg_machine_ncols(); }
@@ -649,6 +649,7 @@ static int append_result(run *r, const sg_train_summary *sum, sg_err *err) {
     /* the sgemm every matrix product ran on: the CPU's choice, or the device's library */
     sg_csv_row_str(&row, strcmp(r->be->name, "cuda") ? sg_gemm_impl_names[sg_cpu_get_gemm_impl()]
                                                      : "cublas");
+    sg_csv_row_str(&row, sg_precision_names[sg_backend_precision(r->be)]);
     sg_machine_row(&mach, &row);
     int rc = sg_csv_append(sg_config_str(c, "run.results"), sg_train_results_ncols(),
                            sg_train_results_header(), &row, 1, err);
@@ -1035,6 +1036,10 @@ static int setup(run *r, const sg_train_opts *opts, sg_err *err) {
     /* process-wide, and before conv.algo=auto times im2col and Winograd, which run on it */
     SG_CHECK(sg_cpu_set_gemm_impl(set.gemm_impl) == 0, "gemm.impl=%s: checked available",
              sg_gemm_impl_names[set.gemm_impl]);
+    /* before the model resolves its layers' algorithms: cuDNN runs fp32 and tf32 only */
+    if (sg_backend_set_precision(r->be, set.precision) < 0)
+        return sg_errf(err, "trainer.precision=%s: backend %s does not run it",
+                       sg_precision_names[set.precision], r->be->name);
     set.batch = B / K; /* one micro-batch of this rank's slice of the global batch */
     set.ranks = r->ranks;
     r->total_steps = set.total_steps;
@@ -1043,7 +1048,7 @@ static int setup(run *r, const sg_train_opts *opts, sg_err *err) {
         /* before anything plans a cuDNN shape: the model's workspace is sized under it */
         sg_cudnn_set_deterministic(sg_config_bool(c, "conv.deterministic"));
         if ((!strcmp(conv_algo, "cudnn") || !strcmp(conv_algo, "auto")) &&
-            cudnn_resolve(r, &set, opts, err))
+            set.precision != SG_PREC_BF16 && cudnn_resolve(r, &set, opts, err))
             return -1;
     } else if (!strcmp(conv_algo, "cudnn") && r->rank == 0) {
         sg_warn("conv.algo=cudnn: backend %s does not run cuDNN (%s): every conv layer runs the "

@@ -133,6 +133,11 @@ static const sg_cfg_spec schema[] = {
     {"conv.algo_cache", SG_CFG_STRING, "", 0, 0, NULL,
      "conv.algo=auto's cache of measured choices (empty: $XDG_CACHE_HOME/stopgrad/conv-algo.csv, "
      "else $HOME/.cache/stopgrad/conv-algo.csv); rows of another machine or build are ignored"},
+    {"trainer.precision", SG_CFG_ENUM, "fp32", 0, 0, "fp32|tf32|bf16",
+     "precision of the matrix products (gemms, linear layers, convolutions): fp32; tf32 or bf16 "
+     "inputs with fp32 accumulation on tensor cores (CUDA backend; convolutions as im2col + "
+     "cuBLAS, cuDNN runs fp32 and tf32). Weights, BN statistics, loss, EMA, the optimiser and "
+     "DirectPred's eigendecomposition stay fp32. The CPU backend runs fp32 only"},
     {"gemm.impl", SG_CFG_ENUM, "openblas", 0, 0, "openblas|dnnl",
      "the CPU backend's sgemm, for every matrix product of a step (gemm, linear layers, im2col "
      "and Winograd convolutions, DirectPred's predictor rebuild): openblas (OpenBLAS's "
@@ -219,7 +224,8 @@ static const char *const later_keys[] = {"model.sync_bn",     "model.proj_layers
                                          "model.proj_out_bn", "model.head_bn_affine",
                                          "predictor.mlp_bias", "eval.protocol",
                                          "predictor.fixed_lr", "trainer.accumulate",
-                                         "conv.deterministic", "gemm.impl"};
+                                         "conv.deterministic", "gemm.impl",
+                                         "trainer.precision"};
 
 static const char *schema_default(const char *key) {
     int n;
@@ -360,6 +366,18 @@ int sg_train_settings(const sg_config *c, int in_channels, int H, int W, long st
                            sg_gemm_impl_names[s->gemm_impl], sg_config_str(c, "trainer.backend"));
         if (!sg_cpu_gemm_impl_available(s->gemm_impl, &why))
             return sg_errf(err, "gemm.impl=%s: %s", sg_gemm_impl_names[s->gemm_impl], why);
+    }
+    s->precision = (sg_precision)enum_index(c, "trainer.precision", sg_precision_names,
+                                            SG_PREC_COUNT);
+    if (s->precision != SG_PREC_FP32) {
+        if (!enum_is(c, "trainer.backend", "cuda"))
+            return sg_errf(err, "trainer.precision=%s: trainer.backend=%s computes in fp32 only "
+                                "(tf32 and bf16 are the CUDA backend's tensor-core products)",
+                           sg_precision_names[s->precision], sg_config_str(c, "trainer.backend"));
+        if (enum_is(c, "conv.algo", "cudnn") && s->precision == SG_PREC_BF16)
+            return sg_errf(err, "trainer.precision=bf16 with conv.algo=cudnn: cuDNN's bf16 "
+                                "convolutions need bf16 tensors, which the model does not keep; "
+                                "use conv.algo=im2col (cuBLAS in bf16) or auto");
     }
     s->trunk.H = H;
     s->trunk.W = W;

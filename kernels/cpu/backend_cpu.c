@@ -62,12 +62,15 @@ static void cpu_fill_memory(sg_backend *be) {
     be->timer_stop = cpu_timer_stop;
 }
 
-/* Every op at every shape, but a convolution only with an algorithm that runs here, and a
- * gemm, linear or conv op with oneDNN's sgemm (gemm=1) only where the build has oneDNN. */
+/* Every op at every shape, but a convolution only with an algorithm that runs here, a gemm,
+ * linear or conv op with oneDNN's sgemm (gemm=1) only where the build has oneDNN, and in fp32
+ * (prec=0) only: the CPU has no tf32 or bf16 products (no precision slot). */
 static int cpu_supports(const sg_backend *be, int op, const int *val) {
     (void)be;
     const int kg = val ? sg_op_param_index((sg_op)op, "gemm") : -1;
     if (kg >= 0 && !sg_cpu_gemm_impl_available((sg_gemm_impl)val[kg], NULL)) return 0;
+    const int kp = val ? sg_op_param_index((sg_op)op, "prec") : -1;
+    if (kp >= 0 && val[kp] != SG_PREC_FP32) return 0; /* fp32 only */
     if (!val || (op != SG_OP_conv2d_fwd && op != SG_OP_conv2d_bwd_data &&
                  op != SG_OP_conv2d_bwd_filter))
         return 1;

@@ -5,6 +5,8 @@
  * corr_update: one cblas_ssyrk on the upper triangle, then the triangle is mirrored.
  * syevd: LAPACK ssyevd through its Fortran interface (lapack.h), workspace passed in.
  * eig_rebuild: rows of V scaled into work, one sgemm (gemm.impl's), then exact symmetrisation.
+ * eig_map, pred_symmetrize, directcopy_fill, eig_pair_scale, rank1_sub: plain loops, the
+ * expressions core/ssl computed on the host before they became ops.
  */
 #include <math.h>
 #include <stddef.h>
@@ -236,6 +238,86 @@ static void cpu_eig_rebuild(const sg_backend *be, int D, const float *V, const f
         }
 }
 
+/* ---- the steps around the eigendecomposition -------------------------------------------
+ * Each is core/ssl's former host loop, expression for expression (the training fixtures and
+ * determinism tests hold these bits); every output element is written by one thread. */
+
+/* kernels.h's map; smax is a max (order-free), the map a serial pass over D <= a few
+ * thousand eigenvalues. */
+static void cpu_eig_map(const sg_backend *be, int D, const float *s, float *p, int mode,
+                        double eps, double shift_c) {
+    (void)be;
+    double smax = 0;
+    for (int j = 0; j < D; j++)
+        if (s[j] > smax) smax = s[j];
+    for (int j = 0; j < D; j++) {
+        double sj = s[j] > 0 ? s[j] : 0, v;
+        switch (mode) {
+        case SG_EIG_MAP_CODE:
+            v = (smax > 0 ? sqrt(sj / smax) : 0) + eps;
+            if (v < 1e-4) v = 1e-4;
+            break;
+        case SG_EIG_MAP_PAPER: v = sqrt(sj) + eps * smax; break;
+        case SG_EIG_MAP_SHIFT_REL: /* c relative to s_max; the floor keeps p_j > 0 */
+            v = (smax > 0 ? s[j] / smax : 0) - shift_c;
+            v = sqrt(v > 1e-4 ? v : 1e-4);
+            break;
+        default: v = s[j] - shift_c > 0 ? sqrt(s[j] - shift_c) : 0; break;
+        }
+        p[j] = (float)v;
+    }
+}
+
+/* In place: row i's pairs (i, j > i), so no two threads touch one element. Tied: row r of A
+ * with column r of B. */
+static void cpu_pred_symmetrize(const sg_backend *be, int R, int C, float *A, float *B) {
+    (void)be;
+    if (!B) {
+#pragma omp parallel for schedule(static) if ((size_t)R * R >= SG_OPTIM_PAR_MIN)
+        for (int i = 0; i < R; i++)
+            for (int j = i + 1; j < R; j++) {
+                float a = 0.5f * (A[(size_t)i * R + j] + A[(size_t)j * R + i]);
+                A[(size_t)i * R + j] = A[(size_t)j * R + i] = a;
+            }
+        return;
+    }
+#pragma omp parallel for schedule(static) if ((size_t)R * C >= SG_OPTIM_PAR_MIN)
+    for (int r = 0; r < R; r++)
+        for (int c = 0; c < C; c++) {
+            float a = 0.5f * (A[(size_t)r * C + c] + B[(size_t)c * R + r]);
+            A[(size_t)r * C + c] = B[(size_t)c * R + r] = a;
+        }
+}
+
+static void cpu_directcopy_fill(const sg_backend *be, int D, const float *F, const float *s,
+                                int normalize, double eps, float *W) {
+    (void)be;
+    float scale = 1.0f;
+    if (normalize && s[D - 1] > 0) scale = 1.0f / s[D - 1];
+#pragma omp parallel for schedule(static) if ((size_t)D * D >= SG_OPTIM_PAR_MIN)
+    for (int i = 0; i < D; i++)
+        for (int j = 0; j < D; j++)
+            W[(size_t)i * D + j] = scale * F[(size_t)i * D + j] + (i == j ? (float)eps : 0.0f);
+}
+
+static void cpu_eig_pair_scale(const sg_backend *be, int D, float *X, const float *s,
+                               double reg) {
+    (void)be;
+#pragma omp parallel for schedule(static) if ((size_t)D * D >= SG_OPTIM_PAR_MIN)
+    for (int i = 0; i < D; i++)
+        for (int j = 0; j < D; j++) {
+            double si = s[i] > 0 ? s[i] : 0, sj = s[j] > 0 ? s[j] : 0;
+            X[(size_t)i * D + j] /= (float)((si + sj + reg) / 2.0);
+        }
+}
+
+static void cpu_rank1_sub(const sg_backend *be, int D, const float *mu, float *V) {
+    (void)be;
+#pragma omp parallel for schedule(static) if ((size_t)D * D >= SG_OPTIM_PAR_MIN)
+    for (int i = 0; i < D; i++)
+        for (int j = 0; j < D; j++) V[(size_t)i * D + j] -= mu[i] * mu[j];
+}
+
 void sg_cpu_fill_optim(sg_backend *be) {
     be->sgd_step = cpu_sgd_step;
     be->lars_step = cpu_lars_step;
@@ -244,4 +326,9 @@ void sg_cpu_fill_optim(sg_backend *be) {
     be->syevd_workspace_bytes = cpu_syevd_workspace_bytes;
     be->syevd = cpu_syevd;
     be->eig_rebuild = cpu_eig_rebuild;
+    be->eig_map = cpu_eig_map;
+    be->pred_symmetrize = cpu_pred_symmetrize;
+    be->directcopy_fill = cpu_directcopy_fill;
+    be->eig_pair_scale = cpu_eig_pair_scale;
+    be->rank1_sub = cpu_rank1_sub;
 }

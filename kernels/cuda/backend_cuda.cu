@@ -105,7 +105,7 @@ static double cu_timer_stop(const sg_backend *be) {
 
 /* ---- the backend value ------------------------------------------------------------------- */
 
-/* Every op at every shape (gemm and linear ops with gemm=0); a convolution with this backend's im2col (default, im2col) or, when
+/* Every op at every shape and precision (gemm and linear ops with gemm=0); a convolution with this backend's im2col (default, im2col) or, when
  * the build has cuDNN and it works here, cuDNN's (cudnn); the CPU's algorithms never. */
 static int cu_supports(const sg_backend *be, int op, const int *val) {
     (void)be;
@@ -115,12 +115,25 @@ static int cu_supports(const sg_backend *be, int op, const int *val) {
     if (!val || (op != SG_OP_conv2d_fwd && op != SG_OP_conv2d_bwd_data &&
                  op != SG_OP_conv2d_bwd_filter))
         return 1;
+    const int prec = val[sg_op_param_index((sg_op)op, "prec")];
     switch (val[sg_op_param_index((sg_op)op, "algo")]) {
     case SG_CONV_DEFAULT:
     case SG_CONV_IM2COL: return 1;
-    case SG_CONV_CUDNN: return sg_cu_cudnn_usable();
+    /* cuDNN's bf16 needs bf16 tensors, which the model does not keep: fp32 and tf32 only */
+    case SG_CONV_CUDNN: return sg_cu_cudnn_usable() && prec != SG_PREC_BF16;
     default: return 0;
     }
+}
+
+/* trainer.precision: read by every cuBLAS product of the backend (cuda/dense.cu) */
+static int cu_precision(const sg_backend *be, int p) {
+    sg_cuda_state *st = sg_cu_state(be);
+    const int prev = st->precision;
+    if (p < 0) return prev;
+    if (p >= SG_PREC_COUNT) return -1;
+    st->precision = p;
+    sg_cu_cudnn_set_tf32(p == SG_PREC_TF32);
+    return prev;
 }
 
 static sg_backend cu_backend;
@@ -177,6 +190,7 @@ static int cu_init(void) {
     cu_backend.state = &cu_state;
     cu_backend.host_memory = 0;
     cu_backend.supports = cu_supports;
+    cu_backend.precision = cu_precision;
     sg_cuda_fill_dense(&cu_backend);
     sg_cuda_fill_optim(&cu_backend);
     sg_cuda_fill_nn(&cu_backend);

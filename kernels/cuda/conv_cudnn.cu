@@ -105,6 +105,9 @@ extern "C" int sg_cuda_cudnn_algo_deterministic(int pass, int algo) {
 static int want_deterministic = 1;
 
 extern "C" void sg_cuda_cudnn_set_deterministic(int on) { want_deterministic = on != 0; }
+/* trainer.precision=tf32: read when a shape is planned (its math type) */
+static int want_tf32 = 0;
+void sg_cu_cudnn_set_tf32(int on) { want_tf32 = on != 0; }
 extern "C" int sg_cuda_cudnn_deterministic(void) { return want_deterministic; }
 
 #ifdef SG_HAVE_CUDNN
@@ -211,6 +214,7 @@ extern "C" long sg_cuda_cudnn_version(void) { return (long)cudnnGetVersion(); }
 typedef struct {
     sg_conv_shape s; /* the geometry (algo cleared) */
     int deterministic;
+    int tf32; /* TF32 tensor-op math (trainer.precision=tf32), else FMA (fp32) */
     cudnnTensorDescriptor_t x, y;
     cudnnFilterDescriptor_t w;
     cudnnConvolutionDescriptor_t conv;
@@ -238,6 +242,7 @@ static plan *plan_make(const sg_conv_shape *s) {
     p->s = *s;
     p->s.algo = SG_CONV_DEFAULT;
     p->deterministic = want_deterministic;
+    p->tf32 = want_tf32;
     SG_CUDNN(cudnnCreateTensorDescriptor(&p->x), -1, s);
     SG_CUDNN(cudnnCreateTensorDescriptor(&p->y), -1, s);
     SG_CUDNN(cudnnCreateFilterDescriptor(&p->w), -1, s);
@@ -251,7 +256,9 @@ static plan *plan_make(const sg_conv_shape *s) {
     SG_CUDNN(cudnnSetConvolution2dDescriptor(p->conv, s->pad, s->pad, s->stride, s->stride, 1, 1,
                                              CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT),
              -1, s);
-    SG_CUDNN(cudnnSetConvolutionMathType(p->conv, CUDNN_FMA_MATH), -1, s);
+    /* on fp32 tensors TENSOR_OP_MATH means TF32 (Ampere on); FMA_MATH excludes it */
+    SG_CUDNN(cudnnSetConvolutionMathType(p->conv, p->tf32 ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH),
+             -1, s);
     int n = 0, k = 0, h = 0, w = 0;
     SG_CUDNN(cudnnGetConvolution2dForwardOutputDim(p->conv, p->x, p->w, &n, &k, &h, &w), -1, s);
     SG_CHECK(n == s->N && k == s->K && h == s->P && w == s->Q,
@@ -277,7 +284,8 @@ static plan *plan_make(const sg_conv_shape *s) {
 /* The plan of s under the current setting, or NULL. */
 static plan *plan_find(const sg_conv_shape *s) {
     for (int i = 0; i < nplans; i++)
-        if (plans[i]->deterministic == want_deterministic && same_geometry(&plans[i]->s, s))
+        if (plans[i]->deterministic == want_deterministic && plans[i]->tf32 == want_tf32 &&
+            same_geometry(&plans[i]->s, s))
             return plans[i];
     return NULL;
 }
@@ -502,6 +510,7 @@ static const char no_cudnn[] =
     "this build has no cuDNN (SG_CUDNN=OFF, or cudnn.h / libcudnn 9 not found at configure time)";
 
 int sg_cu_cudnn_usable(void) { return 0; }
+void sg_cu_cudnn_set_tf32(int on) { (void)on; }
 
 extern "C" int sg_cuda_cudnn_available(const char **why) {
     if (why) *why = no_cudnn;

@@ -32,6 +32,7 @@ typedef struct {
     size_t scratch_bytes;
     int *info;            /* [1] device int for cuSOLVER's info */
     int sm_count;
+    int precision;        /* sg_precision of the cuBLAS products (trainer.precision) */
 } sg_cuda_state;
 
 #define SG_CU_SCRATCH_BYTES ((size_t)64 << 20)
@@ -94,6 +95,9 @@ void sg_cuda_fill_aug(sg_backend *be);    /* cuda/aug.cu: augmentation ops */
  * supports()). A cuDNN call that fails aborts naming the call, the pass, the shape and cuDNN's
  * status and message, as SG_CUBLAS does. */
 int sg_cu_cudnn_usable(void);
+/* trainer.precision=tf32 lets cuDNN's later plans use TF32 tensor-op math (fp32 otherwise:
+ * FMA math); set by the backend's precision slot. */
+void sg_cu_cudnn_set_tf32(int on);
 size_t sg_cu_cudnn_workspace_bytes(const sg_backend *be, const sg_conv_shape *s);
 void sg_cu_cudnn_fwd(const sg_backend *be, const sg_conv_shape *s, const float *x, const float *w,
                      float *y, void *workspace);

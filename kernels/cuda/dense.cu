@@ -1,6 +1,7 @@
 /* kernels/cuda/dense.cu: gemm, linear and conv2d for the CUDA backend.
  *
- * Every FLOP goes through cuBLAS SGEMM (pure FP32, the handle's default math mode); our own
+ * Every FLOP goes through cuBLAS SGEMM (pure FP32, the handle's default math mode; under
+ * trainer.precision=tf32|bf16 cublasGemmEx with the inputs rounded on the tensor cores); our own
  * kernels only move data (bias broadcast, im2col, col2im, NCHW <-> [K, images*P*Q] permutes) or
  * sum a few columns (the linear bias gradient).
  *
@@ -96,8 +97,17 @@ static void cu_gemm(const sg_backend *be, int transA, int transB, int M, int N, 
     /* column-major C^T[N,M] = op(B)^T[N,K] op(A)^T[K,M] (see the top of the file) */
     const cublasOperation_t opA = transA ? CUBLAS_OP_T : CUBLAS_OP_N;
     const cublasOperation_t opB = transB ? CUBLAS_OP_T : CUBLAS_OP_N;
-    SG_CUBLAS(cublasSgemm(sg_cu_state(be)->blas, opB, opA, N, M, K, &alpha, B, ldb, A, lda, &beta,
-                          C, ldc));
+    const int prec = sg_cu_state(be)->precision;
+    if (prec == SG_PREC_FP32) {
+        SG_CUBLAS(cublasSgemm(sg_cu_state(be)->blas, opB, opA, N, M, K, &alpha, B, ldb, A, lda,
+                              &beta, C, ldc));
+        return;
+    }
+    /* tf32 / bf16: fp32 in memory, the inputs rounded on the tensor cores, fp32 accumulation */
+    const cublasComputeType_t ct =
+        prec == SG_PREC_TF32 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F_FAST_16BF;
+    SG_CUBLAS(cublasGemmEx(sg_cu_state(be)->blas, opB, opA, N, M, K, &alpha, B, CUDA_R_32F, ldb, A,
+                           CUDA_R_32F, lda, &beta, C, CUDA_R_32F, ldc, ct, CUBLAS_GEMM_DEFAULT));
 }
 
 /* y[n, o] = b[o] for y[N, Out] */

@@ -14,6 +14,8 @@
  * and mirrors the triangle (both triangles exactly equal).
  * syevd: cusolverDnSsyevd; returns the solver's info, which costs a stream synchronisation.
  * eig_rebuild: rows of V scaled into work, one cublasSgemm, then exact symmetrisation.
+ * eig_map (one block), pred_symmetrize, directcopy_fill, eig_pair_scale, rank1_sub: the CPU's
+ * expressions with every rounding spelled out, bit-identical to it; nothing waits on the host.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -27,6 +29,7 @@ enum {
     LARS_BLOCKS = 128,    /* stage-1 partials per tensor: fixed, so the sum order is fixed */
     LARS_THREADS = 256,   /* power of two: the block reductions halve it */
     CORR_THREADS = 256,
+    EIGMAP_THREADS = 256, /* eig_map's one block; power of two: the max tree halves it */
 };
 
 static unsigned ew_blocks(size_t n) {
@@ -323,6 +326,134 @@ static void cu_eig_rebuild(const sg_backend *be, int D, const float *V, const fl
     SG_CU_LAUNCH("k_symmetrise");
 }
 
+/* ---- the steps around the eigendecomposition -------------------------------------------
+ * The CPU's expressions (kernels/cpu/optim.c), each rounding spelled out so nvcc contracts
+ * nothing: every output is bit-identical to the CPU's. One thread per output element (pair). */
+
+/* One block: smax by a strided max and a shared-memory tree (a max is exact, so the order does
+ * not matter), then the map over a stride of the eigenvalues. D is at most a few thousand. */
+static __global__ void k_eig_map(int D, const float *__restrict__ s, float *__restrict__ p,
+                                 int mode, double eps, double shift_c) {
+    __shared__ double smx[EIGMAP_THREADS];
+    const unsigned t = threadIdx.x;
+    double m = 0.0;
+    for (int j = (int)t; j < D; j += EIGMAP_THREADS)
+        if (s[j] > m) m = s[j];
+    smx[t] = m;
+    __syncthreads();
+    for (unsigned h = EIGMAP_THREADS / 2; h > 0; h >>= 1) {
+        if (t < h && smx[t + h] > smx[t]) smx[t] = smx[t + h];
+        __syncthreads();
+    }
+    const double smax = smx[0];
+    for (int j = (int)t; j < D; j += EIGMAP_THREADS) {
+        const double sj = s[j] > 0 ? (double)s[j] : 0.0;
+        double v;
+        switch (mode) {
+        case SG_EIG_MAP_CODE:
+            v = __dadd_rn(smax > 0 ? __dsqrt_rn(__ddiv_rn(sj, smax)) : 0.0, eps);
+            if (v < 1e-4) v = 1e-4;
+            break;
+        case SG_EIG_MAP_PAPER: v = __dadd_rn(__dsqrt_rn(sj), __dmul_rn(eps, smax)); break;
+        case SG_EIG_MAP_SHIFT_REL:
+            v = __dsub_rn(smax > 0 ? __ddiv_rn((double)s[j], smax) : 0.0, shift_c);
+            v = __dsqrt_rn(v > 1e-4 ? v : 1e-4);
+            break;
+        default: {
+            const double d = __dsub_rn((double)s[j], shift_c);
+            v = d > 0 ? __dsqrt_rn(d) : 0.0;
+            break;
+        }
+        }
+        p[j] = (float)v;
+    }
+}
+
+static void cu_eig_map(const sg_backend *be, int D, const float *s, float *p, int mode,
+                       double eps, double shift_c) {
+    SG_CHECK(D > 0 && s && p, "eig_map: D %d or a NULL buffer", D);
+    k_eig_map<<<1, EIGMAP_THREADS, 0, sg_cu_stream(be)>>>(D, s, p, mode, eps, shift_c);
+    SG_CU_LAUNCH("k_eig_map");
+}
+
+/* A[r,c] = B[c,r] = 0.5f*(A[r,c] + B[c,r]), one thread per (r,c) of A[R,C]. */
+static __global__ void k_sym_tied(int R, int C, float *__restrict__ A, float *__restrict__ B) {
+    const size_t idx = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (idx >= (size_t)R * C) return;
+    const int r = (int)(idx / (size_t)C), c = (int)(idx % (size_t)C);
+    const float a = __fmul_rn(0.5f, __fadd_rn(A[idx], B[(size_t)c * R + r]));
+    A[idx] = a;
+    B[(size_t)c * R + r] = a;
+}
+
+/* In place: eig_rebuild's k_symmetrise (the same pairs and expression, summed in the other
+ * order, which a single float add does not see). */
+static void cu_pred_symmetrize(const sg_backend *be, int R, int C, float *A, float *B) {
+    SG_CHECK(R > 0 && C > 0 && A && (B || R == C), "pred_symmetrize: R %d, C %d", R, C);
+    cudaStream_t st = sg_cu_stream(be);
+    const size_t n = (size_t)R * C;
+    if (!B) {
+        k_symmetrise<<<sg_cu_blocks(n, EW_THREADS), EW_THREADS, 0, st>>>(R, A);
+        SG_CU_LAUNCH("k_symmetrise");
+        return;
+    }
+    k_sym_tied<<<sg_cu_blocks(n, EW_THREADS), EW_THREADS, 0, st>>>(R, C, A, B);
+    SG_CU_LAUNCH("k_sym_tied");
+}
+
+/* Every thread derives scale from s[D-1] itself (one float division, as the CPU's once). */
+static __global__ void k_directcopy_fill(int D, const float *__restrict__ F,
+                                         const float *__restrict__ s, int normalize, float eps,
+                                         float *__restrict__ W) {
+    const size_t idx = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (idx >= (size_t)D * D) return;
+    float scale = 1.0f;
+    if (normalize && s[D - 1] > 0) scale = __fdiv_rn(1.0f, s[D - 1]);
+    const int i = (int)(idx / (size_t)D), j = (int)(idx % (size_t)D);
+    W[idx] = __fadd_rn(__fmul_rn(scale, F[idx]), i == j ? eps : 0.0f);
+}
+
+static void cu_directcopy_fill(const sg_backend *be, int D, const float *F, const float *s,
+                               int normalize, double eps, float *W) {
+    SG_CHECK(D > 0 && F && W && (!normalize || s), "directcopy_fill: D %d or a NULL buffer", D);
+    const size_t DD = (size_t)D * D;
+    k_directcopy_fill<<<sg_cu_blocks(DD, EW_THREADS), EW_THREADS, 0, sg_cu_stream(be)>>>(
+        D, F, s, normalize, (float)eps, W);
+    SG_CU_LAUNCH("k_directcopy_fill");
+}
+
+static __global__ void k_eig_pair_scale(int D, float *__restrict__ X, const float *__restrict__ s,
+                                        double reg) {
+    const size_t idx = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (idx >= (size_t)D * D) return;
+    const int i = (int)(idx / (size_t)D), j = (int)(idx % (size_t)D);
+    const double si = s[i] > 0 ? (double)s[i] : 0.0, sj = s[j] > 0 ? (double)s[j] : 0.0;
+    const float d = (float)__ddiv_rn(__dadd_rn(__dadd_rn(si, sj), reg), 2.0);
+    X[idx] = __fdiv_rn(X[idx], d);
+}
+
+static void cu_eig_pair_scale(const sg_backend *be, int D, float *X, const float *s, double reg) {
+    SG_CHECK(D > 0 && X && s, "eig_pair_scale: D %d or a NULL buffer", D);
+    const size_t DD = (size_t)D * D;
+    k_eig_pair_scale<<<sg_cu_blocks(DD, EW_THREADS), EW_THREADS, 0, sg_cu_stream(be)>>>(D, X, s,
+                                                                                       reg);
+    SG_CU_LAUNCH("k_eig_pair_scale");
+}
+
+static __global__ void k_rank1_sub(int D, const float *__restrict__ mu, float *__restrict__ V) {
+    const size_t idx = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (idx >= (size_t)D * D) return;
+    const int i = (int)(idx / (size_t)D), j = (int)(idx % (size_t)D);
+    V[idx] = __fsub_rn(V[idx], __fmul_rn(mu[i], mu[j]));
+}
+
+static void cu_rank1_sub(const sg_backend *be, int D, const float *mu, float *V) {
+    SG_CHECK(D > 0 && mu && V, "rank1_sub: D %d or a NULL buffer", D);
+    const size_t DD = (size_t)D * D;
+    k_rank1_sub<<<sg_cu_blocks(DD, EW_THREADS), EW_THREADS, 0, sg_cu_stream(be)>>>(D, mu, V);
+    SG_CU_LAUNCH("k_rank1_sub");
+}
+
 void sg_cuda_fill_optim(sg_backend *be) {
     be->sgd_step = cu_sgd_step;
     be->lars_step = cu_lars_step;
@@ -331,4 +462,9 @@ void sg_cuda_fill_optim(sg_backend *be) {
     be->syevd_workspace_bytes = cu_syevd_workspace_bytes;
     be->syevd = cu_syevd;
     be->eig_rebuild = cu_eig_rebuild;
+    be->eig_map = cu_eig_map;
+    be->pred_symmetrize = cu_pred_symmetrize;
+    be->directcopy_fill = cu_directcopy_fill;
+    be->eig_pair_scale = cu_eig_pair_scale;
+    be->rank1_sub = cu_rank1_sub;
 }

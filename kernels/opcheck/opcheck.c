@@ -248,6 +248,18 @@ static int oc_start(oc_run *r, const sg_backend *be, int i, const char *shape_or
         return sg_errf(err, "%s: backend '%s' has no kernel %s", op->name, be->name, missing);
     if (!sg_backend_supports(be, (sg_op)i, r->val)) {
         const int ka = sg_op_param_index((sg_op)i, "algo"), kg = sg_op_param_index((sg_op)i, "gemm");
+        const int kp = sg_op_param_index((sg_op)i, "prec");
+        if (kp >= 0 && r->val[kp] != SG_PREC_FP32) {
+            /* the precision asked for is what it does not run (the CPU runs fp32 only) */
+            int v0[SG_OP_MAXP];
+            memcpy(v0, r->val, sizeof v0);
+            v0[kp] = SG_PREC_FP32;
+            if (sg_backend_supports(be, (sg_op)i, v0))
+                return sg_errf(err, "%s: backend '%s' does not run shape %s: prec=%d (%s "
+                                    "products); it runs prec=0 (fp32) there",
+                               op->name, be->name, out->shape, r->val[kp],
+                               sg_precision_names[r->val[kp]]);
+        }
         if (kg >= 0 && r->val[kg] != SG_GEMM_OPENBLAS) {
             /* the sgemm asked for is what it does not run (the CPU's oneDNN one, in builds
              * with oneDNN only) */

@@ -27,7 +27,7 @@
 
 typedef struct {
     const char *kernel; /* op name, e.g. "gemm_nt", "conv2d_fwd" */
-    char shape[128];    /* every parameter, as a spec that reproduces the run */
+    char shape[160];    /* every parameter, as a spec that reproduces the run */
     sg_cost cost;       /* FLOPs and bytes of one backend call */
     double max_err;     /* max_i |got - ref| / (atol + rtol*|ref|); inf for a NaN or a
                            wrong integer output (argmax) or a solver failure */

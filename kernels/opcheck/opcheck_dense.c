@@ -12,19 +12,36 @@
 
 /* ---- dense ----------------------------------------------------------------------------------- */
 
-/* A gemm, linear or conv op's gemm=N: the CPU backend's sgemm for the call, restored after it
- * (the kept calls the kernel suite times later run with their own). Other backends support
- * gemm=0 only, where this changes nothing they run. */
-static sg_gemm_impl gemm_impl_enter(int impl) {
-    sg_gemm_impl prev = sg_cpu_get_gemm_impl();
+/* A gemm, linear or conv op's gemm=N and prec=N: the CPU backend's sgemm and the backend's
+ * precision for the call, restored after it (the kept calls the kernel suite times later run
+ * with their own). A backend runs only the values its supports() accepted. */
+typedef struct {
+    sg_gemm_impl impl;
+    int prec;
+} numerics;
+static numerics numerics_enter(const sg_backend *be, int impl, int prec) {
+    numerics prev = {sg_cpu_get_gemm_impl(), (int)sg_backend_precision(be)};
     SG_CHECK(sg_cpu_set_gemm_impl((sg_gemm_impl)impl) == 0,
              "gemm=%d: not in this build (supports() should have refused it)", impl);
+    SG_CHECK(sg_backend_set_precision(be, (sg_precision)prec) >= 0,
+             "prec=%d: backend %s does not run it (supports() should have refused it)", prec,
+             be->name);
     return prev;
 }
-static void gemm_impl_leave(sg_gemm_impl prev) { (void)sg_cpu_set_gemm_impl(prev); }
+static void numerics_leave(const sg_backend *be, numerics prev) {
+    (void)sg_cpu_set_gemm_impl(prev.impl);
+    (void)sg_backend_set_precision(be, (sg_precision)prev.prec);
+}
+/* The extra error of `terms` products of values up to `size` whose inputs were rounded to prec:
+ * each input carries a relative error of at most u (sg_precision_input_unit), so each product
+ * one of 2u + u^2; the fp32 accumulation's bound is added by the caller. */
+static double prec_atol(int prec, double terms, double size) {
+    const double u = sg_precision_input_unit((sg_precision)prec);
+    return (2 * u + u * u) * terms * size;
+}
 
 typedef struct {
-    int tA, tB, M, N, K, lda, ldb, ldc, impl;
+    int tA, tB, M, N, K, lda, ldb, ldc, impl, prec;
     float alpha, beta;
     const float *A, *B;
     float *C;
@@ -32,17 +49,18 @@ typedef struct {
 
 static void gemm_call(const sg_backend *be, void *p) {
     gemm_args *a = p;
-    sg_gemm_impl prev = gemm_impl_enter(a->impl);
+    numerics prev = numerics_enter(be, a->impl, a->prec);
     sg_gemm(be, a->tA, a->tB, a->M, a->N, a->K, a->alpha, OC_DEV(a->A), a->lda, OC_DEV(a->B),
              a->ldb, a->beta, OC_DEV(a->C), a->ldc);
-    gemm_impl_leave(prev);
+    numerics_leave(be, prev);
 }
 
 /* C[M,N] (row stride N+ldpad) = alpha op(A) op(B) + beta C with stored strides padded by ldpad;
  * C's padding columns must come back untouched. */
 static int op_gemm(oc_run *r, int tA, int tB) {
     int M = oc_p(r, "M"), N = oc_p(r, "N"), K = oc_p(r, "K"), ldpad = oc_p(r, "ldpad");
-    gemm_args a = {.tA = tA, .tB = tB, .M = M, .N = N, .K = K, .impl = oc_p(r, "gemm")};
+    gemm_args a = {.tA = tA, .tB = tB, .M = M, .N = N, .K = K, .impl = oc_p(r, "gemm"),
+                   .prec = oc_p(r, "prec")};
     int rowsA = a.tA ? K : M, colsA = a.tA ? M : K;
     int rowsB = a.tB ? N : K, colsB = a.tB ? K : N;
     a.lda = colsA + ldpad;
@@ -68,22 +86,22 @@ static int op_gemm(oc_run *r, int tA, int tB) {
     ref_gemm(a.tA, a.tB, M, N, K, a.alpha, Ad, a.lda, Bd, a.ldb, a.beta, Cd, a.ldc);
     /* K products of size <= |alpha| plus beta*C; the bound holds for any summation order, so
      * for OpenBLAS's and oneDNN's blockings alike */
-    oc_tol(r, 2 * EPS32 * 1.25 * (K + 1), 1e-6);
+    oc_tol(r, 2 * EPS32 * 1.25 * (K + 1) + prec_atol(a.prec, K, 1.25), 1e-6);
     oc_cmp(r, C, Cd, nC);
     return oc_finish(r, gemm_call, NULL, &a);
 }
 
 typedef struct {
-    int N, In, Out, acc, impl;
+    int N, In, Out, acc, impl, prec;
     const float *x, *W, *b, *dy;
     float *y, *dx, *dW, *db;
 } linear_args;
 
 static void linear_fwd_call(const sg_backend *be, void *p) {
     linear_args *a = p;
-    sg_gemm_impl prev = gemm_impl_enter(a->impl);
+    numerics prev = numerics_enter(be, a->impl, a->prec);
     sg_linear_fwd(be, a->N, a->In, a->Out, OC_DEV(a->x), OC_DEV(a->W), OC_DEV(a->b), OC_DEV(a->y));
-    gemm_impl_leave(prev);
+    numerics_leave(be, prev);
 }
 
 int oc_linear_fwd(oc_run *r) {
@@ -99,21 +117,22 @@ int oc_linear_fwd(oc_run *r) {
     oc_to_double(x, xd, nx);
     oc_to_double(W, Wd, nW);
     oc_to_double(b, bd, (size_t)Out);
-    linear_args a = {.N = N, .In = In, .Out = Out, .impl = oc_p(r, "gemm"), .x = x, .W = W,
-                     .b = bias ? b : NULL, .y = y};
+    linear_args a = {.N = N, .In = In, .Out = Out, .impl = oc_p(r, "gemm"),
+                     .prec = oc_p(r, "prec"), .x = x, .W = W, .b = bias ? b : NULL, .y = y};
     oc_exec(r, linear_fwd_call, &a);
     ref_linear_fwd(N, In, Out, xd, Wd, bias ? bd : NULL, yd);
-    oc_tol(r, 2 * EPS32 * (In + 1), 1e-6); /* In products <= 1, plus the bias */
+    /* In products <= 1, plus the bias */
+    oc_tol(r, 2 * EPS32 * (In + 1) + prec_atol(a.prec, In, 1), 1e-6);
     oc_cmp(r, y, yd, ny);
     return oc_finish(r, linear_fwd_call, NULL, &a);
 }
 
 static void linear_bwd_call(const sg_backend *be, void *p) {
     linear_args *a = p;
-    sg_gemm_impl prev = gemm_impl_enter(a->impl);
+    numerics prev = numerics_enter(be, a->impl, a->prec);
     sg_linear_bwd(be, a->N, a->In, a->Out, OC_DEV(a->x), OC_DEV(a->W), OC_DEV(a->dy),
                    OC_DEV(a->dx), OC_DEV(a->dW), OC_DEV(a->db), a->acc);
-    gemm_impl_leave(prev);
+    numerics_leave(be, prev);
 }
 
 int oc_linear_bwd(oc_run *r) {
@@ -141,6 +160,7 @@ int oc_linear_bwd(oc_run *r) {
                      .Out = Out,
                      .acc = acc,
                      .impl = oc_p(r, "gemm"),
+                     .prec = oc_p(r, "prec"),
                      .x = x,
                      .W = W,
                      .dy = dy,
@@ -150,7 +170,8 @@ int oc_linear_bwd(oc_run *r) {
     oc_exec(r, linear_bwd_call, &a);
     ref_linear_bwd(N, In, Out, xd, Wd, dyd, want_dx ? dxd : NULL, dWd, bias ? dbd : NULL, acc);
     /* dx sums Out products, dW and db sum N, plus the accumulated value */
-    oc_tol(r, 2 * EPS32 * ((N > Out ? N : Out) + 1), 1e-6);
+    oc_tol(r, 2 * EPS32 * ((N > Out ? N : Out) + 1) + prec_atol(a.prec, N > Out ? N : Out, 1),
+           1e-6);
     if (want_dx) oc_cmp(r, dx, dxd, nx);
     oc_cmp(r, dW, dWd, nW);
     if (bias) oc_cmp(r, db, dbd, (size_t)Out);
@@ -161,7 +182,7 @@ int oc_linear_bwd(oc_run *r) {
 
 typedef struct {
     sg_conv_shape s;
-    int acc, impl; /* impl: the sgemm of im2col and Winograd (gemm=N) */
+    int acc, impl, prec; /* impl: the sgemm of im2col and Winograd (gemm=N); prec=N */
     const float *x, *w, *dy;
     float *y, *dx, *dw;
     void *ws;
@@ -169,22 +190,22 @@ typedef struct {
 
 static void conv_fwd_call(const sg_backend *be, void *p) {
     conv_args *a = p;
-    sg_gemm_impl prev = gemm_impl_enter(a->impl);
+    numerics prev = numerics_enter(be, a->impl, a->prec);
     sg_conv2d_fwd(be, &a->s, OC_DEV(a->x), OC_DEV(a->w), OC_DEV(a->y), OC_DEV(a->ws));
-    gemm_impl_leave(prev);
+    numerics_leave(be, prev);
 }
 static void conv_bwd_data_call(const sg_backend *be, void *p) {
     conv_args *a = p;
-    sg_gemm_impl prev = gemm_impl_enter(a->impl);
+    numerics prev = numerics_enter(be, a->impl, a->prec);
     sg_conv2d_bwd_data(be, &a->s, OC_DEV(a->dy), OC_DEV(a->w), OC_DEV(a->dx), OC_DEV(a->ws));
-    gemm_impl_leave(prev);
+    numerics_leave(be, prev);
 }
 static void conv_bwd_filter_call(const sg_backend *be, void *p) {
     conv_args *a = p;
-    sg_gemm_impl prev = gemm_impl_enter(a->impl);
+    numerics prev = numerics_enter(be, a->impl, a->prec);
     sg_conv2d_bwd_filter(be, &a->s, OC_DEV(a->x), OC_DEV(a->dy), OC_DEV(a->dw), a->acc,
                           OC_DEV(a->ws));
-    gemm_impl_leave(prev);
+    numerics_leave(be, prev);
 }
 
 /* Reads the conv geometry, rejecting one whose output would be empty. */
@@ -255,6 +276,7 @@ static int op_conv(oc_run *r, int which) {
     conv_args a = {0};
     if (oc_conv_shape(r, &a.s)) return -1;
     a.impl = oc_p(r, "gemm");
+    a.prec = oc_p(r, "prec");
     const sg_conv_shape *s = &a.s;
     a.acc = which == 2 ? oc_p(r, "acc") : 0;
     size_t nx = oc_n(r, s->N, s->C, s->H, s->W), nw = oc_n(r, s->K, s->C, s->R, s->S),
@@ -302,7 +324,7 @@ static int op_conv(oc_run *r, int which) {
     if (s->algo == SG_CONV_WINOGRAD) atol = u * (20 + 2 * sqrt(L)) * 256 * terms;
     if (s->algo == SG_CONV_DNNL) atol = fmax(atol, u * (1 + 2 * sqrt(terms)) * terms);
     if (s->algo == SG_CONV_CUDNN) atol = cudnn_atol(r, s, which, terms, L, atol);
-    oc_tol(r, atol, 1e-6);
+    oc_tol(r, atol + prec_atol(a.prec, terms, 1), 1e-6);
     if (which == 0) oc_cmp(r, y, yd, ny);
     if (which == 1) oc_cmp(r, x, xd, nx);
     if (which == 2) oc_cmp(r, w, wd, nw);

@@ -261,3 +261,163 @@ int oc_eig_rebuild(oc_run *r) {
     oc_cmp(r, W, Wd, nV);
     return oc_finish(r, eig_rebuild_call, NULL, &a);
 }
+
+/* ---- the steps around the eigendecomposition -------------------------------------------------
+ * Their float arguments (eps, shift_c, reg) are not shape parameters: each check draws them from
+ * its seed, in the ranges the predictor settings take. */
+
+typedef struct {
+    int D, R, C, mode, normalize;
+    double eps, shift_c, reg;
+    const float *s, *mu, *F, *X0;
+    float *p, *A, *B, *W, *X;
+} pred_args;
+
+static void eig_map_call(const sg_backend *be, void *q) {
+    pred_args *a = q;
+    sg_eig_map(be, a->D, OC_DEV(a->s), OC_DEV(a->p), a->mode, a->eps, a->shift_c);
+}
+
+/* s as syevd returns F's: mostly positive, some round-off negatives (not sorted: the map does
+ * not need it); eps and c so that every branch (the 1e-4 floor, s - c <= 0) is taken. */
+int oc_eig_map(oc_run *r) {
+    int D = oc_p(r, "D"), mode = oc_p(r, "mode");
+    float *s = OC_F(r, (size_t)D), *p = OC_F(r, (size_t)D);
+    double *sd = OC_D(r, (size_t)D), *pd = OC_D(r, (size_t)D);
+    if (oc_alloc_status(r)) return -1;
+    oc_uniform(r, s, (size_t)D, -0.25f, 1);
+    oc_uniform(r, p, (size_t)D, -100, 100);
+    oc_to_double(s, sd, (size_t)D);
+    sg_rng g = oc_stream(r);
+    pred_args a = {.D = D, .mode = mode, .s = s, .p = p};
+    a.eps = sg_rng_uniform_range(&g, -0.05, 0.3);
+    a.shift_c = sg_rng_uniform_range(&g, -0.1, 0.5);
+    oc_exec(r, eig_map_call, &a);
+    ref_eig_map(D, sd, pd, mode, a.eps, a.shift_c);
+    /* computed in double, rounded to float once: <= EPS32/2 relative */
+    oc_tol(r, 0, EPS32);
+    oc_cmp(r, p, pd, (size_t)D);
+    return oc_finish(r, eig_map_call, NULL, &a);
+}
+
+static void pred_sym_call(const sg_backend *be, void *q) {
+    pred_args *a = q;
+    sg_pred_symmetrize(be, a->R, a->C, OC_DEV(a->A), OC_DEV(a->B));
+}
+
+/* Symmetrising is idempotent, so the timed repeats need no restore. */
+int oc_pred_symmetrize(oc_run *r) {
+    int R = oc_p(r, "R"), C = oc_p(r, "C"), tied = oc_p(r, "tied");
+    if (!tied && R != C) return oc_bad_shape(r, "in place (tied=0) takes a square R = C");
+    size_t n = oc_n(r, R, C, 1, 1);
+    float *A = OC_F(r, n), *B = tied ? OC_F(r, n) : NULL;
+    double *Ad = OC_D(r, n), *Bd = tied ? OC_D(r, n) : NULL;
+    if (oc_alloc_status(r)) return -1;
+    oc_uniform(r, A, n, -1, 1);
+    oc_to_double(A, Ad, n);
+    if (tied) {
+        oc_uniform(r, B, n, -1, 1);
+        oc_to_double(B, Bd, n);
+    }
+    pred_args a = {.R = R, .C = C, .A = A, .B = B};
+    oc_exec(r, pred_sym_call, &a);
+    ref_pred_symmetrize(R, C, Ad, Bd);
+    /* one rounded add (halving is exact): <= EPS32/2 relative; the diagonal is untouched */
+    oc_tol(r, 0, EPS32);
+    oc_cmp(r, A, Ad, n);
+    if (tied) oc_cmp(r, B, Bd, n);
+    return oc_finish(r, pred_sym_call, NULL, &a);
+}
+
+static void dcopy_call(const sg_backend *be, void *q) {
+    pred_args *a = q;
+    sg_directcopy_fill(be, a->D, OC_DEV(a->F), OC_DEV(a->s), a->normalize, a->eps, OC_DEV(a->W));
+}
+
+/* s[D-1] (lambda_max) is <= 0 a third of the time, the branch that keeps scale 1, and else at
+ * least 0.25; without normalize s is NULL, which the contract allows. */
+int oc_directcopy_fill(oc_run *r) {
+    int D = oc_p(r, "D"), normalize = oc_p(r, "normalize");
+    size_t nF = oc_n(r, D, D, 1, 1);
+    float *F = OC_F(r, nF), *W = OC_F(r, nF), *s = normalize ? OC_F(r, (size_t)D) : NULL;
+    double *Fd = OC_D(r, nF), *Wd = OC_D(r, nF), *sd = OC_D(r, (size_t)D);
+    if (oc_alloc_status(r)) return -1;
+    oc_symmetric(r, F, D, -1, 1);
+    oc_uniform(r, W, nF, -100, 100);
+    oc_to_double(F, Fd, nF);
+    double scale = 1;
+    if (normalize) {
+        oc_uniform(r, s, (size_t)D, -0.5f, 1);
+        if (s[D - 1] > 0 && s[D - 1] < 0.25f) s[D - 1] += 0.25f;
+        oc_to_double(s, sd, (size_t)D);
+        if (s[D - 1] > 0) scale = 1.0 / s[D - 1];
+    }
+    sg_rng g = oc_stream(r);
+    pred_args a = {.D = D, .normalize = normalize, .F = F, .s = s, .W = W};
+    a.eps = sg_rng_uniform_range(&g, -0.1, 0.5);
+    oc_exec(r, dcopy_call, &a);
+    ref_directcopy_fill(D, Fd, sd, normalize, a.eps, Wd);
+    /* four roundings (1/s, the product, (float)eps, the sum) of terms <= t = scale + |eps|
+     * (|F| <= 1): <= 2 EPS32 t; twice that */
+    oc_tol(r, 4 * EPS32 * (scale + fabs(a.eps)), 0);
+    oc_cmp(r, W, Wd, nF);
+    return oc_finish(r, dcopy_call, NULL, &a);
+}
+
+static void pair_scale_call(const sg_backend *be, void *q) {
+    pred_args *a = q;
+    sg_eig_pair_scale(be, a->D, OC_DEV(a->X), OC_DEV(a->s), a->reg);
+}
+/* In-place ops that would drift under repetition start each timed call from their input. */
+static void pred_restore_X(const sg_backend *be, void *q) {
+    pred_args *a = q;
+    be->mem_copy(be, OC_DEV(a->X), OC_DEV(a->X0), sizeof(float) * (size_t)a->D * (size_t)a->D);
+}
+
+/* s with some negatives (clamped to 0 by the op), reg in the settings' usual range. */
+int oc_eig_pair_scale(oc_run *r) {
+    int D = oc_p(r, "D");
+    size_t nX = oc_n(r, D, D, 1, 1);
+    float *X = OC_F(r, nX), *X0 = OC_F(r, nX), *s = OC_F(r, (size_t)D);
+    double *Xd = OC_D(r, nX), *sd = OC_D(r, (size_t)D);
+    if (oc_alloc_status(r)) return -1;
+    oc_uniform(r, X0, nX, -1, 1);
+    memcpy(X, X0, sizeof(float) * nX);
+    oc_uniform(r, s, (size_t)D, -0.25f, 1);
+    oc_to_double(X0, Xd, nX);
+    oc_to_double(s, sd, (size_t)D);
+    sg_rng g = oc_stream(r);
+    pred_args a = {.D = D, .X = X, .X0 = X0, .s = s};
+    a.reg = sg_rng_uniform_range(&g, 0.01, 0.1);
+    oc_exec(r, pair_scale_call, &a);
+    ref_eig_pair_scale(D, Xd, sd, a.reg);
+    /* the denominator rounded to float, then the float division: <= EPS32 relative */
+    oc_tol(r, 0, 2 * EPS32);
+    oc_cmp(r, X, Xd, nX);
+    return oc_finish(r, pair_scale_call, pred_restore_X, &a);
+}
+
+static void rank1_call(const sg_backend *be, void *q) {
+    pred_args *a = q;
+    sg_rank1_sub(be, a->D, OC_DEV(a->mu), OC_DEV(a->X));
+}
+
+int oc_rank1_sub(oc_run *r) {
+    int D = oc_p(r, "D");
+    size_t nV = oc_n(r, D, D, 1, 1);
+    float *V = OC_F(r, nV), *V0 = OC_F(r, nV), *mu = OC_F(r, (size_t)D);
+    double *Vd = OC_D(r, nV), *mud = OC_D(r, (size_t)D);
+    if (oc_alloc_status(r)) return -1;
+    oc_symmetric(r, V0, D, -1, 1);
+    memcpy(V, V0, sizeof(float) * nV);
+    oc_uniform(r, mu, (size_t)D, -1, 1);
+    oc_to_double(V0, Vd, nV);
+    oc_to_double(mu, mud, (size_t)D);
+    pred_args a = {.D = D, .X = V, .X0 = V0, .mu = mu};
+    oc_exec(r, rank1_call, &a);
+    ref_rank1_sub(D, mud, Vd);
+    /* the product (<= 1) and the difference (<= 2) each rounded once: <= 1.5 EPS32 */
+    oc_tol(r, 2 * EPS32, 0);
+    oc_cmp(r, V, Vd, nV);
+    return oc_finish(r, rank1_call, pred_restore_X, &a);
+}

@@ -99,6 +99,15 @@ void ref_corr_update(int N, int D, const double *f, double rho, int init, int ce
 /* Jacobi eigenvalue iteration: w ascending, row j of A = eigenvector of w[j]. Returns 0. */
 int ref_syevd(int D, double *A, double *w);
 void ref_eig_rebuild(int D, const double *V, const double *p, double *W);
+/* The steps around them (kernels.h): the eigenvalue map (mode an sg_eig_map_mode), the
+ * predictor's symmetrisation (B NULL: A[R,R] in place; else tied A[R,C], B[C,R]), DirectCopy's
+ * W = scale F + eps I, the optimal predictor's X[i,j] / ((si + sj + reg)/2), and V -= mu mu^T. */
+void ref_eig_map(int D, const double *s, double *p, int mode, double eps, double shift_c);
+void ref_pred_symmetrize(int R, int C, double *A, double *B);
+void ref_directcopy_fill(int D, const double *F, const double *s, int normalize, double eps,
+                         double *W);
+void ref_eig_pair_scale(int D, double *X, const double *s, double reg);
+void ref_rank1_sub(int D, const double *mu, double *V);
 
 /* augmentation (float in the backends; double here) */
 void ref_aug_u8_to_float(size_t n, const uint8_t *src, double *dst);

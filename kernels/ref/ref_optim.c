@@ -160,3 +160,53 @@ void ref_eig_rebuild(int D, const double *V, const double *p, double *W) {
             W[(size_t)a * D + b] = s;
         }
 }
+
+/* p[j] from s[j] per mode, smax = max(0, max_j s[j]). */
+void ref_eig_map(int D, const double *s, double *p, int mode, double eps, double shift_c) {
+    double smax = 0;
+    for (int j = 0; j < D; j++) smax = fmax(smax, s[j]);
+    for (int j = 0; j < D; j++) {
+        const double pos = fmax(s[j], 0.0), rel = smax > 0 ? s[j] / smax : 0.0;
+        switch (mode) {
+        case SG_EIG_MAP_CODE: p[j] = fmax((smax > 0 ? sqrt(pos / smax) : 0.0) + eps, 1e-4); break;
+        case SG_EIG_MAP_PAPER: p[j] = sqrt(pos) + eps * smax; break;
+        case SG_EIG_MAP_SHIFT: p[j] = sqrt(fmax(s[j] - shift_c, 0.0)); break;
+        default: p[j] = sqrt(fmax(rel - shift_c, 1e-4)); break;
+        }
+    }
+}
+
+/* (A + A^T)/2 in place, or the tied pair A[r,c] = B[c,r] = their mean. */
+void ref_pred_symmetrize(int R, int C, double *A, double *B) {
+    if (!B) {
+        for (int i = 0; i < R; i++)
+            for (int j = i + 1; j < R; j++)
+                A[(size_t)i * R + j] = A[(size_t)j * R + i] =
+                    (A[(size_t)i * R + j] + A[(size_t)j * R + i]) / 2;
+        return;
+    }
+    for (int r = 0; r < R; r++)
+        for (int c = 0; c < C; c++)
+            A[(size_t)r * C + c] = B[(size_t)c * R + r] =
+                (A[(size_t)r * C + c] + B[(size_t)c * R + r]) / 2;
+}
+
+/* W = F / s[D-1] + eps I (normalize and s[D-1] > 0), else F + eps I. */
+void ref_directcopy_fill(int D, const double *F, const double *s, int normalize, double eps,
+                         double *W) {
+    const double div = normalize && s[D - 1] > 0 ? s[D - 1] : 1.0;
+    for (int i = 0; i < D; i++)
+        for (int j = 0; j < D; j++)
+            W[(size_t)i * D + j] = F[(size_t)i * D + j] / div + (i == j ? eps : 0.0);
+}
+
+void ref_eig_pair_scale(int D, double *X, const double *s, double reg) {
+    for (int i = 0; i < D; i++)
+        for (int j = 0; j < D; j++)
+            X[(size_t)i * D + j] /= (fmax(s[i], 0.0) + fmax(s[j], 0.0) + reg) / 2;
+}
+
+void ref_rank1_sub(int D, const double *mu, double *V) {
+    for (int i = 0; i < D; i++)
+        for (int j = 0; j < D; j++) V[(size_t)i * D + j] -= mu[i] * mu[j];
+}

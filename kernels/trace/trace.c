@@ -19,6 +19,7 @@ struct sg_trace {
     sg_trace_entry *e;
     int n, cap;
     uintptr_t dry_next; /* dry trace: the next fake address offset */
+    int prec;           /* dry trace: the precision set on it (recorded in the shapes) */
 };
 
 #define T(be) ((sg_trace *)(be)->state)
@@ -56,7 +57,7 @@ static void rec_kv(const sg_backend *be, sg_op opi, const sg_op_kv *kv) {
 #define CONV_KV(s)                                                                            \
     {"N", (s)->N}, {"C", (s)->C}, {"H", (s)->H}, {"W", (s)->W}, {"K", (s)->K}, {"R", (s)->R},  \
         {"S", (s)->S}, {"stride", (s)->stride}, {"pad", (s)->pad}, {"algo", (s)->algo},        \
-        {"gemm", conv_gemm_of(be, s)}
+        {"gemm", conv_gemm_of(be, s)}, {"prec", prec_of(be)}
 #define POOL_KV(s)                                                                            \
     {"N", (s)->N}, {"C", (s)->C}, {"H", (s)->H}, {"W", (s)->W}, {"k", (s)->k},                 \
         {"stride", (s)->stride}, {"pad", (s)->pad}
@@ -68,6 +69,17 @@ static void rec_kv(const sg_backend *be, sg_op opi, const sg_op_kv *kv) {
 static int gemm_impl_of(const sg_backend *be) {
     const sg_backend *cpu = sg_backend_get("cpu");
     return !IN(be) || IN(be)->gemm == cpu->gemm ? (int)sg_cpu_get_gemm_impl() : 0;
+}
+/* The precision of the products: the wrapped backend's, or what was set on a dry trace. */
+static int prec_of(const sg_backend *be) {
+    return IN(be) ? (int)sg_backend_precision(IN(be)) : T(be)->prec;
+}
+static int t_precision(const sg_backend *be, int p) {
+    if (IN(be)) return p < 0 ? (int)sg_backend_precision(IN(be))
+                             : sg_backend_set_precision(IN(be), (sg_precision)p);
+    const int prev = T(be)->prec;
+    if (p >= 0) T(be)->prec = p;
+    return prev;
 }
 /* oneDNN's and cuDNN's convolutions call no sgemm of ours: 0 */
 static int conv_gemm_of(const sg_backend *be, const sg_conv_shape *s) {
@@ -81,20 +93,21 @@ static void t_gemm(const sg_backend *be, int tA, int tB, int M, int N, int K, fl
     /* the checker pads every stride equally; a traced call's own strides are usually tight */
     rec_kv(be, ops[2 * !!tA + !!tB],
            (const sg_op_kv[]){
-               {"M", M}, {"N", N}, {"K", K}, {"ldpad", 0}, {"gemm", gemm_impl_of(be)}, {NULL, 0}});
+               {"M", M}, {"N", N}, {"K", K}, {"ldpad", 0}, {"gemm", gemm_impl_of(be)},
+               {"prec", prec_of(be)}, {NULL, 0}});
     if (IN(be)) IN(be)->gemm(IN(be), tA, tB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 static void t_linear_fwd(const sg_backend *be, int N, int In, int Out, const float *x,
                          const float *W, const float *b, float *y) {
     rec(be, linear_fwd, {"N", N}, {"In", In}, {"Out", Out}, {"bias", b != NULL},
-        {"gemm", gemm_impl_of(be)});
+        {"gemm", gemm_impl_of(be)}, {"prec", prec_of(be)});
     if (IN(be)) IN(be)->linear_fwd(IN(be), N, In, Out, x, W, b, y);
 }
 static void t_linear_bwd(const sg_backend *be, int N, int In, int Out, const float *x,
                          const float *W, const float *dy, float *dx, float *dW, float *db,
                          int acc) {
     rec(be, linear_bwd, {"N", N}, {"In", In}, {"Out", Out}, {"dx", dx != NULL}, {"bias", db != NULL}, {"acc", !!acc},
-        {"gemm", gemm_impl_of(be)});
+        {"gemm", gemm_impl_of(be)}, {"prec", prec_of(be)});
     if (IN(be)) IN(be)->linear_bwd(IN(be), N, In, Out, x, W, dy, dx, dW, db, acc);
 }
 /* Workspace sizes are pure functions of the shape: a dry trace asks the CPU backend. */
@@ -259,6 +272,28 @@ static void t_eig_rebuild(const sg_backend *be, int D, const float *V, const flo
     rec(be, eig_rebuild, {"D", D});
     if (IN(be)) IN(be)->eig_rebuild(IN(be), D, V, p, W, work);
 }
+static void t_eig_map(const sg_backend *be, int D, const float *s, float *p, int mode,
+                      double eps, double shift_c) {
+    rec(be, eig_map, {"D", D}, {"mode", mode});
+    if (IN(be)) IN(be)->eig_map(IN(be), D, s, p, mode, eps, shift_c);
+}
+static void t_pred_sym(const sg_backend *be, int R, int C, float *A, float *B) {
+    rec(be, pred_symmetrize, {"R", R}, {"C", C}, {"tied", B != NULL});
+    if (IN(be)) IN(be)->pred_symmetrize(IN(be), R, C, A, B);
+}
+static void t_dcopy(const sg_backend *be, int D, const float *F, const float *s, int normalize,
+                    double eps, float *W) {
+    rec(be, directcopy_fill, {"D", D}, {"normalize", !!normalize});
+    if (IN(be)) IN(be)->directcopy_fill(IN(be), D, F, s, normalize, eps, W);
+}
+static void t_pair_scale(const sg_backend *be, int D, float *X, const float *s, double reg) {
+    rec(be, eig_pair_scale, {"D", D});
+    if (IN(be)) IN(be)->eig_pair_scale(IN(be), D, X, s, reg);
+}
+static void t_rank1(const sg_backend *be, int D, const float *mu, float *V) {
+    rec(be, rank1_sub, {"D", D});
+    if (IN(be)) IN(be)->rank1_sub(IN(be), D, mu, V);
+}
 
 /* ---- augmentation ----------------------------------------------------------------------- */
 
@@ -354,6 +389,7 @@ sg_trace *sg_trace_new(const sg_backend *inner, const sg_backend **out) {
     b->name = "trace";
     b->state = t;
     b->host_memory = inner ? inner->host_memory : 0;
+    b->precision = t_precision;
     b->gemm = t_gemm;
     b->linear_fwd = t_linear_fwd;
     b->linear_bwd = t_linear_bwd;
@@ -385,6 +421,11 @@ sg_trace *sg_trace_new(const sg_backend *inner, const sg_backend **out) {
     b->syevd_workspace_bytes = t_syevd_ws;
     b->syevd = t_syevd;
     b->eig_rebuild = t_eig_rebuild;
+    b->eig_map = t_eig_map;
+    b->pred_symmetrize = t_pred_sym;
+    b->directcopy_fill = t_dcopy;
+    b->eig_pair_scale = t_pair_scale;
+    b->rank1_sub = t_rank1;
     b->aug_u8_to_float = t_u8;
     b->aug_resized_crop = t_crop;
     b->aug_hflip = t_hflip;

@@ -12,7 +12,9 @@
  * Each conv pass also runs with every algorithm besides the backend's own im2col that the
  * backend runs (CPU: dnnl; CUDA: cudnn, under both conv.deterministic settings), on random shapes
  * and the model shapes, and cudnn on every conv shape of a ResNet-18 STL-10 trunk, each with the
- * error bound of the algorithm's summation (kernels/opcheck/opcheck_dense.c). */
+ * error bound of the algorithm's summation (kernels/opcheck/opcheck_dense.c). The gemm, linear
+ * and conv ops also run in each precision the backend runs besides fp32 (CUDA: tf32, bf16; the
+ * CPU runs fp32 only and says so), with the bound of their rounded inputs. */
 #include "core/nn/conv_auto.h"
 #include "kernels/backend.h"
 #include "kernels/opcheck/opcheck.h"
@@ -56,6 +58,12 @@ static const struct {
     {"corr_update", "N=512,D=128"},
     {"syevd", "D=128"},
     {"eig_rebuild", "D=128"},
+    {"eig_map", "D=512,mode=3"},
+    {"pred_symmetrize", "R=128,C=128,tied=0"},
+    {"pred_symmetrize", "R=512,C=128,tied=1"},
+    {"directcopy_fill", "D=128,normalize=1"},
+    {"eig_pair_scale", "D=128"},
+    {"rank1_sub", "D=128"},
     {"lars_step", "n=200000,groups=7"},
     {"sgd_step", "n=300000,groups=3"},
 };
@@ -110,13 +118,43 @@ static int run_one(const sg_backend *be, int i, const char *shape, uint64_t seed
     return 0;
 }
 
-/* shape with its algo replaced by a */
-static void with_algo(int i, const char *shape, int a, char *out, size_t len) {
+/* shape with its parameter `name` replaced by v */
+static void with_param(int i, const char *shape, const char *name, int v, char *out, size_t len) {
     int val[SG_OP_MAXP];
     sg_err err;
     SG_CHECK(sg_op_parse_shape(i, shape, val, &err) == 0, "%s", err.msg);
-    val[sg_op_param_index(i, "algo")] = a;
+    val[sg_op_param_index(i, name)] = v;
     sg_op_format_shape(i, val, out, len);
+}
+/* shape with its algo replaced by a */
+static void with_algo(int i, const char *shape, int a, char *out, size_t len) {
+    with_param(i, shape, "algo", a, out, len);
+}
+
+/* Op i (a gemm, linear or conv op) in precision p (tf32, bf16) on its default shape, random
+ * shapes and the model shapes, each against the reference with the bound of its rounded
+ * inputs; the shapes ran, or 0 when the backend does not run p (the CPU: fp32 only). */
+static int precision_runs(const sg_backend *be, int i, int p, sg_rng *g, int nrandom,
+                          double *worst) {
+    char shape[256];
+    with_param(i, sg_op_get(i)->default_shape, "prec", p, shape, sizeof shape);
+    int val[SG_OP_MAXP];
+    sg_err err;
+    SG_CHECK(sg_op_parse_shape(i, shape, val, &err) == 0, "%s", err.msg);
+    if (!sg_backend_supports(be, i, val)) return 0;
+    int ran = run_one(be, i, shape, 3, worst) == 0;
+    for (int k = 0, tries = 0; k < nrandom && tries < 50; tries++) {
+        char r[256];
+        random_shape(i, g, r, sizeof r);
+        with_param(i, r, "prec", p, shape, sizeof shape);
+        if (run_one(be, i, shape, 300 + (uint64_t)tries, worst) == 0) k++, ran++;
+    }
+    for (size_t s = 0; s < sizeof kModelShapes / sizeof kModelShapes[0]; s++) {
+        if (strcmp(kModelShapes[s].op, sg_op_get(i)->name)) continue;
+        with_param(i, kModelShapes[s].shape, "prec", p, shape, sizeof shape);
+        ran += run_one(be, i, shape, 10, worst) == 0;
+    }
+    return ran;
 }
 
 /* Conv op i with algorithm a on random shapes, the model shapes and (cudnn) a real trunk's
@@ -189,6 +227,21 @@ int main(int argc, char **argv) {
         CHECK(ran >= 1 + kRandom, "%s ran on %d shapes (want >= %d)", sg_op_get(i)->name, ran,
               1 + kRandom);
         printf("%-22s %6d %10.3g\n", sg_op_get(i)->name, ran, worst);
+        if (sg_op_param_index(i, "prec") >= 0)
+            for (int p = SG_PREC_FP32 + 1; p < SG_PREC_COUNT; p++) {
+                double w = 0;
+                int n = precision_runs(be, i, p, &g, kRandom, &w);
+                if (!n) {
+                    printf("%-22s %s: not run by backend %s\n", sg_op_get(i)->name,
+                           sg_precision_names[p], be->name);
+                    continue;
+                }
+                CHECK(n >= 1 + kRandom, "%s in %s ran on %d shapes (want >= %d)",
+                      sg_op_get(i)->name, sg_precision_names[p], n, 1 + kRandom);
+                char label[64];
+                snprintf(label, sizeof label, "%s[%s]", sg_op_get(i)->name, sg_precision_names[p]);
+                printf("%-22s %6d %10.3g\n", label, n, w);
+            }
         if (sg_op_param_index(i, "algo") < 0) continue;
         for (int a = SG_CONV_IM2COL + 1; a < SG_CONV_ALGO_COUNT; a++) {
             /* cudnn twice: deterministic algorithms only (the default), then any */

@@ -6,6 +6,7 @@
  * a copy of the CPU backend with one slot replaced by a deliberately wrong function must be
  * reported failing for that op (and only that op), while a correct-but-different syevd
  * (an eigenvector with its sign flipped) must still pass. */
+#include <math.h>
 #include <string.h>
 
 #include "kernels/backend.h"
@@ -156,11 +157,27 @@ static int syevd_swapping_vectors(const sg_backend *be, int D, float *A, float *
     return rc;
 }
 
+/* The tied symmetrisation writing A only: B keeps its old values. */
+static void pred_sym_forgetting_b(const sg_backend *be, int R, int C, float *A, float *B) {
+    (void)be;
+    for (int r = 0; r < R; r++)
+        for (int c = 0; c < C; c++)
+            A[(size_t)r * C + c] = 0.5f * (A[(size_t)r * C + c] + (B ? B[(size_t)c * R + r] : 0));
+}
+
+/* The optimal predictor's scaling without clamping negative eigenvalues at 0. */
+static void pair_scale_unclamped(const sg_backend *be, int D, float *X, const float *s,
+                                 double reg) {
+    (void)be;
+    for (int i = 0; i < D; i++)
+        for (int j = 0; j < D; j++) X[(size_t)i * D + j] /= (float)((s[i] + s[j] + reg) / 2.0);
+}
+
 /* ---- tests --------------------------------------------------------------------------------- */
 
 static void test_list(void) {
     int n = SG_OP_COUNT;
-    CHECK(n == 40, "%d ops", n);
+    CHECK(n == 45, "%d ops", n);
     static const char *const expected[] = {
         "gemm_nn", "gemm_nt", "gemm_tn", "gemm_tt", "linear_fwd", "linear_bwd", "conv2d_fwd",
         "conv2d_bwd_data", "conv2d_bwd_filter", "batchnorm_fwd_train", "batchnorm_fwd_eval",
@@ -169,6 +186,7 @@ static void test_list(void) {
         "add_fwd", "add_bwd", "maxpool_fwd",
         "maxpool_bwd", "avgpool_global_fwd", "avgpool_global_bwd", "pair_loss_fwd",
         "pair_loss_bwd", "sgd_step", "lars_step", "ema_update", "corr_update", "syevd", "eig_rebuild",
+        "eig_map", "pred_symmetrize", "directcopy_fill", "eig_pair_scale", "rank1_sub",
         "aug_u8_to_float", "aug_resized_crop", "aug_hflip", "aug_color_jitter", "aug_grayscale",
         "aug_gaussian_blur", "aug_solarize", "aug_normalize"};
     for (size_t k = 0; k < sizeof expected / sizeof expected[0]; k++)
@@ -177,7 +195,7 @@ static void test_list(void) {
         CHECK(sg_op_find(sg_op_get(i)->name) == i, "op %s listed twice", sg_op_get(i)->name);
         CHECK(strlen(sg_op_params_text(i)) > 0, "op %s has no parameters", sg_op_get(i)->name);
     }
-    CHECK(strcmp(sg_op_params_text(op_index("gemm_nn")), "M,N,K,[ldpad=0],[gemm=0]") == 0, "%s",
+    CHECK(strcmp(sg_op_params_text(op_index("gemm_nn")), "M,N,K,[ldpad=0],[gemm=0],[prec=0]") == 0, "%s",
           sg_op_params_text(op_index("gemm_nn")));
     CHECK(sg_op_find("gemm") == -1, "a prefix is not a name");
 }
@@ -245,6 +263,15 @@ static void test_modes_pass(void) {
         {"corr_update", "N=9,D=5,init=1"},
         {"syevd", "D=1"},
         {"syevd", "D=7"},
+        {"eig_map", "D=1,mode=1"},
+        {"eig_map", "D=9,mode=2"},
+        {"eig_map", "D=9,mode=3"},
+        {"pred_symmetrize", "R=7,C=7,tied=0"},
+        {"pred_symmetrize", "R=1,C=5"},
+        {"directcopy_fill", "D=7,normalize=0"},
+        {"directcopy_fill", "D=1"},
+        {"eig_pair_scale", "D=1"},
+        {"rank1_sub", "D=1"},
         {"aug_resized_crop", "C=1,H=30,W=9,outH=8,outW=20"},
         {"aug_hflip", "C=2,H=3,W=8,inplace=1"},
         {"aug_gaussian_blur", "C=1,H=4,W=9,ksize=7"},
@@ -259,7 +286,7 @@ static void test_modes_pass(void) {
 static void test_shape_specs(void) {
     sg_opcheck_result res;
     sg_err err = {{0}};
-    const char *resnet = "N=2,C=3,H=5,W=6,K=4,R=3,S=3,stride=1,pad=1,algo=0,gemm=0";
+    const char *resnet = "N=2,C=3,H=5,W=6,K=4,R=3,S=3,stride=1,pad=1,algo=0,gemm=0,prec=0";
     int rc = sg_opcheck_run(cpu, op_index("conv2d_fwd"), resnet, 1, 0, &res, &err);
     CHECK(rc == 0 && res.ok, "rc %d ok %d: %s", rc, res.ok, err.msg);
     CHECK(strcmp(res.shape, resnet) == 0, "shape %s", res.shape);
@@ -271,7 +298,7 @@ static void test_shape_specs(void) {
     /* spaces around keys and values; optional parameters take their default */
     rc = sg_opcheck_run(cpu, op_index("gemm_nt"), " M = 5, N=6 ,K=7", 1, 0, &res, &err);
     CHECK(rc == 0 && res.ok, "rc %d: %s", rc, err.msg);
-    CHECK(strcmp(res.shape, "M=5,N=6,K=7,ldpad=0,gemm=0") == 0, "shape %s", res.shape);
+    CHECK(strcmp(res.shape, "M=5,N=6,K=7,ldpad=0,gemm=0,prec=0") == 0, "shape %s", res.shape);
     CHECK(res.cost.flops == sg_cost_gemm(5, 6, 7, 1).flops, "cost %g", res.cost.flops);
 
     /* the default shape is the op's default_shape, spelled out */
@@ -296,6 +323,7 @@ static void test_shape_specs(void) {
         {"aug_gaussian_blur", "C=1,H=3,W=8,ksize=7", "reflect padding"},
         {"sgd_step", "n=2,groups=3", "at least one parameter"},
         {"linear_fwd", "N=100000,In=100000,Out=1", "more than"},
+        {"pred_symmetrize", "R=3,C=4,tied=0", "square"},
     };
     for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
         memset(&err, 0, sizeof err);
@@ -378,6 +406,12 @@ static void test_broken_kernels(void) {
     CHECK(passes(&broken, "syevd", NULL, 1), "a sign-flipped eigenvector was rejected");
     broken.syevd = syevd_swapping_vectors;
     CHECK(fails(&broken, "syevd", NULL), "swapped eigenvectors passed");
+
+    broken = *cpu;
+    broken.pred_symmetrize = pred_sym_forgetting_b;
+    CHECK(fails(&broken, "pred_symmetrize", NULL), "a tied symmetrisation forgetting B passed");
+    broken.eig_pair_scale = pair_scale_unclamped;
+    CHECK(fails(&broken, "eig_pair_scale", NULL), "an unclamped eigenvalue scaling passed");
 
     /* a backend without a kernel: the op cannot run, and the error names the slot */
     broken = *cpu;
@@ -485,6 +519,31 @@ static void test_gemm_impls(void) {
     }
 }
 
+/* prec=1|2 (tf32, bf16 products) are the CUDA backend's: the CPU refuses them naming the
+ * precision and what it runs instead; a dry trace records what was set on it. */
+static void test_precisions(void) {
+    static const char *const cases[][2] = {
+        {"gemm_nt", "M=5,N=6,K=7,prec=1"},
+        {"linear_fwd", "N=4,In=9,Out=3,prec=2"},
+        {"conv2d_bwd_data", "N=2,C=3,H=6,W=5,K=4,R=3,S=3,stride=1,pad=1,prec=2"},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        sg_opcheck_result res;
+        sg_err err = {{0}};
+        int rc = sg_opcheck_run(cpu, op_index(cases[k][0]), cases[k][1], 1, 0, &res, &err);
+        CHECK(rc == -1 && strstr(err.msg, "prec=") && strstr(err.msg, "runs prec=0 (fp32)"),
+              "%s: rc %d: %s", cases[k][0], rc, err.msg);
+    }
+    CHECK(sg_backend_precision(cpu) == SG_PREC_FP32, "the CPU backend runs fp32");
+    CHECK(sg_backend_set_precision(cpu, SG_PREC_TF32) == -1 &&
+              sg_backend_set_precision(cpu, SG_PREC_FP32) == SG_PREC_FP32,
+          "the CPU backend refuses tf32 and keeps fp32");
+    CHECK(sg_precision_input_unit(SG_PREC_FP32) == 0 &&
+              sg_precision_input_unit(SG_PREC_TF32) == ldexp(1, -11) &&
+              sg_precision_input_unit(SG_PREC_BF16) == ldexp(1, -8),
+          "input units: 0, 2^-11 (10 mantissa bits), 2^-8 (7 bits)");
+}
+
 int main(void) {
     cpu = sg_backend_get("cpu");
     CHECK(cpu != NULL, "no cpu backend");
@@ -498,5 +557,6 @@ int main(void) {
     test_broken_kernels();
     test_cudnn();
     test_gemm_impls();
+    test_precisions();
     return test_finish();
 }

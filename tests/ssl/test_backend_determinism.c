@@ -6,7 +6,9 @@
  * first step within float32 summation-order differences (loss to 1e-5 relative, gradients and
  * F to 1e-4 of their scale). Later steps are not compared across backends: these small models
  * are chaotic (PyTorch's own losses spread by 1% after three steps when its inputs move by one
- * rounding; tests/fixtures' envelopes), so a multi-step comparison would test the chaos. */
+ * rounding; tests/fixtures' envelopes), so a multi-step comparison would test the chaos. Where
+ * the backend runs tf32 and bf16 (CUDA), tf32's first step is compared with the CPU's fp32 and
+ * bf16's loss curve with fp32's (check_precisions states the bounds). */
 #include "core/ssl/ssl.h"
 #include "kernels/backend.h"
 #include "test_backend.h"
@@ -46,6 +48,7 @@ static void run(const sg_backend *be, int directpred, outcome *o) {
     sg_ssl m;
     sg_err err;
     sg_ssl_settings s = settings(directpred);
+    s.precision = sg_backend_precision(be); /* what the caller set on be */
     SG_CHECK(sg_ssl_build(&m, &s, be, &err) == 0, "build on %s: %s", be->name, err.msg);
     size_t nx = (size_t)m.B * 3 * 16 * 16;
     float *x = tu_alloc(nx * sizeof(float));
@@ -81,6 +84,75 @@ static double rel_diff(const float *a, const float *b, size_t n) {
         scale = fmax(scale, fabs((double)b[i]));
     }
     return scale > 0 ? d / scale : d;
+}
+
+/* The mean loss over each window of LONG_WINDOW steps of a LONG_STEPS-step BYOL run in
+ * precision p (the same inputs in every precision); 0, or -1 when be does not run p. */
+#define LONG_STEPS 200
+#define LONG_WINDOW 20
+static int long_run(const sg_backend *be, sg_precision p, double *window_mean) {
+    const int was = sg_backend_set_precision(be, p);
+    if (was < 0) return -1;
+    sg_ssl m;
+    sg_err err;
+    sg_ssl_settings s = settings(0);
+    s.precision = p;
+    SG_CHECK(sg_ssl_build(&m, &s, be, &err) == 0, "build on %s: %s", be->name, err.msg);
+    size_t nx = (size_t)m.B * 3 * 16 * 16;
+    float *x = tu_alloc(nx * sizeof(float));
+    for (int w = 0; w < LONG_STEPS / LONG_WINDOW; w++) window_mean[w] = 0;
+    for (int k = 0; k < LONG_STEPS; k++) {
+        for (int v = 0; v < 2; v++) {
+            tu_fill(x, nx, 23, (uint32_t)(2 * k + v), 0, 1);
+            sg_ssl_put(&m, m.x[v], x, nx);
+        }
+        window_mean[k / LONG_WINDOW] += sg_ssl_step(&m) / LONG_WINDOW;
+    }
+    free(x);
+    sg_ssl_free(&m);
+    (void)sg_backend_set_precision(be, (sg_precision)was);
+    return 0;
+}
+
+/* tf32 and bf16 where the backend runs them (CUDA): the first step's gradients against the CPU's
+ * fp32 ones, and bf16's loss curve against fp32's on the same backend.
+ *   tf32: every product's inputs carry a relative rounding of at most 2^-11; the first step's
+ *     gradients pass through about 40 products in a row (the trunk's 20 layers forward and
+ *     back), so they may differ from fp32's by up to 40 x 2^-11 ~ 2e-2 of their scale;
+ *   bf16: 2^-8 per input compounds to far more than the loss over a run, and these small models
+ *     are chaotic, so the curve is compared, not the steps: the mean loss of every window of 20
+ *     steps within 0.1 of fp32's (the BYOL loss 2 - 2cos lies in [0, 4] and falls by about 1
+ *     over such a run), every loss finite. */
+static void check_precisions(const sg_backend *be, const sg_backend *cpu) {
+    const int tf32 = sg_backend_set_precision(be, SG_PREC_TF32);
+    if (tf32 < 0) {
+        printf("tf32, bf16: not run by backend %s (fp32 only)\n", be->name);
+        return;
+    }
+    outcome t, c;
+    run(be, 0, &t);
+    (void)sg_backend_set_precision(be, (sg_precision)tf32);
+    run(cpu, 0, &c);
+    const double dl = fabs(t.loss[0] - c.loss[0]) / fabs(c.loss[0]);
+    const double dg = rel_diff(t.g1, c.g1, t.nw);
+    printf("tf32 on %s vs fp32 on cpu after step 1: loss %.3g, gradients %.3g (relative)\n",
+           be->name, dl, dg);
+    CHECK(dl <= 2e-2 && dg <= 2e-2, "tf32: first loss and gradients within 2e-2 of the CPU's "
+          "fp32 (loss %.3g, gradients %.3g)", dl, dg);
+    release(&t), release(&c);
+    double f32[LONG_STEPS / LONG_WINDOW], b16[LONG_STEPS / LONG_WINDOW], worst = 0;
+    CHECK(long_run(be, SG_PREC_FP32, f32) == 0 && long_run(be, SG_PREC_BF16, b16) == 0,
+          "%s runs fp32 and bf16", be->name);
+    int finite = 1;
+    for (int w = 0; w < LONG_STEPS / LONG_WINDOW; w++) {
+        finite &= isfinite(f32[w]) && isfinite(b16[w]);
+        worst = fmax(worst, fabs(b16[w] - f32[w]));
+    }
+    printf("bf16 vs fp32 on %s over %d steps: window means within %.3g (first %.3f / %.3f, "
+           "last %.3f / %.3f)\n", be->name, LONG_STEPS, worst, b16[0], f32[0],
+           b16[LONG_STEPS / LONG_WINDOW - 1], f32[LONG_STEPS / LONG_WINDOW - 1]);
+    CHECK(finite && worst <= 0.1, "bf16's loss curve within 0.1 of fp32's (worst window %.3g)",
+          worst);
 }
 
 int main(int argc, char **argv) {
@@ -120,5 +192,6 @@ int main(int argc, char **argv) {
         }
         release(&a), release(&b);
     }
+    check_precisions(be, cpu);
     return test_finish();
 }

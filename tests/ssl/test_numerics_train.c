@@ -1,9 +1,10 @@
-/* gemm.impl end to end on a tiny synthetic problem: a run on oneDNN's sgemm records it in its
+/* gemm.impl and trainer.precision end to end on a tiny synthetic problem: a run on oneDNN's sgemm records it in its
  * results row (gemm_impl), two such runs are bit-identical (same seed, config and threads), its
  * losses stay close to the OpenBLAS run's (the same computation summed in another order) while
  * not being the same numbers; gemm.impl=dnnl is a setting of its own (hashed only away from its
  * default, so earlier runs keep their names), and the CUDA backend refuses it by name. Without
- * oneDNN in the build the key is refused with the reason, and the rest is skipped. */
+ * oneDNN in the build the key is refused with the reason, and the rest is skipped. The
+ * precision's settings (which need no device) are checked here too; its runs are CUDA's. */
 #define _DEFAULT_SOURCE /* getpid, mkdir with -std=c11 */
 #include <math.h>
 #include <sys/stat.h>
@@ -51,7 +52,7 @@ static int read_losses(const char *run, double *loss, int n) {
 }
 
 int main(void) {
-    snprintf(root, sizeof root, "%s/gemm_impl_train_%d", tu_tmpdir(), (int)getpid());
+    snprintf(root, sizeof root, "%s/numerics_train_%d", tu_tmpdir(), (int)getpid());
     mkdir(root, 0777);
     sg_err err;
     sg_train_summary s;
@@ -76,6 +77,32 @@ int main(void) {
               strstr(err.msg, "gemm.impl=dnnl") && strstr(err.msg, "trainer.backend=cuda"),
           "gemm.impl=dnnl on CUDA: %s", err.msg);
     sg_config_free(cu);
+
+    /* trainer.precision: tf32 and bf16 are the CUDA backend's; bf16 convolutions are cuBLAS's
+     * (cuDNN's would need bf16 tensors); hashed only away from fp32 */
+    sg_config *pr = make_config("pr", "openblas");
+    const uint64_t h_fp32 = sg_train_config_hash(pr);
+    SG_CHECK(sg_train_config_set_arg(pr, "trainer.precision=tf32", &err) == 0, "%s", err.msg);
+    CHECK(sg_train_config_hash(pr) != h_fp32, "trainer.precision=tf32 is its own setting");
+    CHECK(sg_train_settings(pr, 3, 16, 16, 8, &set, &err) != 0 &&
+              strstr(err.msg, "trainer.precision=tf32") && strstr(err.msg, "trainer.backend=cpu"),
+          "tf32 on the CPU backend is refused by name: %s", err.msg);
+    SG_CHECK(sg_train_config_set_arg(pr, "trainer.backend=cuda", &err) == 0, "%s", err.msg);
+    CHECK(sg_train_settings(pr, 3, 16, 16, 8, &set, &err) == 0 && set.precision == SG_PREC_TF32,
+          "tf32 on CUDA: %s", err.msg);
+    SG_CHECK(sg_train_config_set_arg(pr, "trainer.precision=bf16", &err) == 0, "%s", err.msg);
+    SG_CHECK(sg_train_config_set_arg(pr, "conv.algo=cudnn", &err) == 0, "%s", err.msg);
+    CHECK(sg_train_settings(pr, 3, 16, 16, 8, &set, &err) != 0 && strstr(err.msg, "bf16") &&
+              strstr(err.msg, "conv.algo=cudnn"),
+          "bf16 with cuDNN convolutions is refused by name: %s", err.msg);
+    SG_CHECK(sg_train_config_set_arg(pr, "conv.algo=im2col", &err) == 0, "%s", err.msg);
+    CHECK(sg_train_settings(pr, 3, 16, 16, 8, &set, &err) == 0 && set.precision == SG_PREC_BF16,
+          "bf16 with im2col on CUDA: %s", err.msg);
+    SG_CHECK(sg_train_config_set_arg(pr, "trainer.precision=fp32", &err) == 0, "%s", err.msg);
+    SG_CHECK(sg_train_config_set_arg(pr, "trainer.backend=cpu", &err) == 0, "%s", err.msg);
+    SG_CHECK(sg_train_config_set_arg(pr, "conv.algo=winograd", &err) == 0, "%s", err.msg);
+    CHECK(sg_train_config_hash(pr) == h_fp32, "trainer.precision=fp32, the default, is not hashed");
+    sg_config_free(pr);
 
     const char *why = NULL;
     if (!sg_cpu_gemm_impl_available(SG_GEMM_DNNL, &why)) {
@@ -119,6 +146,10 @@ int main(void) {
     snprintf(results, sizeof results, "%s/results.csv", root);
     sg_csv_table t;
     CHECK(sg_csv_read(results, &t, &err) == 0 && t.nrows == 3, "three result rows: %s", err.msg);
+    int pc = sg_csv_col(&t, "precision");
+    CHECK(pc >= 0 && t.nrows == 3 && !strcmp(sg_csv_cell(&t, 0, pc), "fp32") &&
+              !strcmp(sg_csv_cell(&t, 2, pc), "fp32"),
+          "precision column: %s", pc >= 0 && t.nrows ? sg_csv_cell(&t, 0, pc) : "missing");
     int gc = sg_csv_col(&t, "gemm_impl");
     CHECK(gc >= 0 && t.nrows == 3 && !strcmp(sg_csv_cell(&t, 0, gc), "dnnl") &&
               !strcmp(sg_csv_cell(&t, 1, gc), "dnnl") &&

@@ -39,6 +39,13 @@ static int ranks_of(const sg_ssl_settings *set) { return set->ranks > 1 ? set->r
 static int accum_of(const sg_ssl_settings *set) {
     return set->accumulate > 1 ? set->accumulate : 1;
 }
+/* The loss directions: both views' predictions with the symmetric loss, else view 0's */
+static int ndir_of(const sg_ssl_settings *set) { return set->symmetric_loss ? 2 : 1; }
+/* The loss log's floats: [L steps, K micro-batches, ndir, B rows] */
+static size_t log_floats(const sg_ssl *m) {
+    return (size_t)m->set.loss_readback * (size_t)accum_of(&m->set) *
+           (size_t)ndir_of(&m->set) * (size_t)m->B;
+}
 
 #ifdef SG_HAVE_CUDA
 /* 1 when this model's sums and gathers over the ranks run over NCCL on device memory: several
@@ -273,6 +280,17 @@ int sg_ssl_build(sg_ssl *m, const sg_ssl_settings *set, const sg_backend *be, sg
     if (rc == 0 && !m->mom)
         rc = sg_errf(err, "out of %s memory: optimizer state of %zu floats", be->name, pm.total);
     m->host = rc == 0 ? sg_aligned_alloc(host_scratch_floats(m) * sizeof(float)) : NULL;
+    /* deferred losses: one rank (with several the loss is summed over the ranks on the host) */
+    m->deferred = set->loss_readback > 1 && ranks_of(set) == 1;
+    if (rc == 0 && m->deferred) {
+        const size_t n = log_floats(m);
+        m->log_steps = set->loss_readback;
+        m->loss_log = be->mem_alloc(be, n * sizeof(float));
+        m->loss_host = malloc(n * sizeof(float));
+        if (!m->loss_log || !m->loss_host)
+            rc = sg_errf(err, "out of memory: the loss log of %d steps (%zu floats)",
+                         m->log_steps, n);
+    }
     m->lars_tp = calloc((size_t)(pm.count ? pm.count : 1), sizeof *m->lars_tp);
     m->lars_pred = calloc((size_t)(pm.count ? pm.count : 1), sizeof *m->lars_pred);
     if (rc == 0 && (!m->host || !m->lars_tp || !m->lars_pred))
@@ -336,6 +354,9 @@ void sg_ssl_free(sg_ssl *m) {
     sg_arena_free(&m->arena);
     if (be && m->mom) be->mem_free(be, m->mom);
     sg_aligned_free(m->host);
+    if (be && m->loss_log) be->mem_free(be, m->loss_log);
+    free(m->loss_host);
+    m->loss_log = m->loss_host = NULL;
     free(m->dist_host);
     free(m->bn_sync.hsums);
     free(m->bn_sync.hstat);
@@ -592,6 +613,20 @@ double sg_ssl_forward(sg_ssl *m) {
     }
     /* loss: prediction of view v against the target of the other view */
     const int ndir = set->symmetric_loss ? 2 : 1, R = ranks_of(set);
+    if (m->deferred) {
+        /* the rows stay on the backend until sg_ssl_losses: nothing is read back */
+        SG_CHECK(m->log_n < m->log_steps, "the loss log is full (%d steps): sg_ssl_losses first",
+                 m->log_steps);
+        for (int v = 0; v < ndir; v++) {
+            sg_pair_loss_fwd(be, B, D, set->normalize_loss, m->pred_out[v], m->t[1 - v],
+                             m->row_loss);
+            const size_t at = (((size_t)m->log_n * (size_t)K + (size_t)m->micro) * (size_t)ndir +
+                               (size_t)v) * (size_t)B;
+            be->mem_copy(be, m->loss_log + at, m->row_loss, (size_t)B * sizeof(float));
+        }
+        accumulate_correlations(m, m->t);
+        return 0.0;
+    }
     double sums[2] = {0, 0};
     for (int v = 0; v < ndir; v++) {
         sg_pair_loss_fwd(be, B, D, set->normalize_loss, m->pred_out[v], m->t[1 - v], m->row_loss);
@@ -697,7 +732,36 @@ void sg_ssl_update(sg_ssl *m) {
     if (m->has_target)
         sg_ema_update(be, m->target.total, (float)sg_ssl_ema_at(set, m->step), m->online.w,
                       m->target.w);
+    if (m->deferred) m->log_n++; /* the step's losses are all in the log */
     m->step++;
+}
+
+int sg_ssl_log_full(const sg_ssl *m) { return m->deferred && m->log_n >= m->log_steps; }
+
+int sg_ssl_losses(sg_ssl *m, double *loss, int cap) {
+    if (!m->deferred || m->log_n == 0) return 0;
+    const sg_ssl_settings *set = &m->set;
+    const int K = accum_of(set), ndir = ndir_of(set), B = m->B, n = m->log_n;
+    SG_CHECK(cap >= n, "sg_ssl_losses: room for %d losses, %d logged", cap, n);
+    sg_ssl_get(m, m->loss_host, m->loss_log, (size_t)n * K * ndir * B);
+    for (int k = 0; k < n; k++) {
+        /* exactly sg_ssl_forward's sums, in its order (one rank) */
+        double acc = 0;
+        for (int j = 0; j < K; j++) {
+            double sums[2] = {0, 0}, l = 0;
+            for (int v = 0; v < ndir; v++) {
+                const float *rows = m->loss_host + (((size_t)k * K + j) * ndir + v) * (size_t)B;
+                for (int b = 0; b < B; b++) sums[v] += rows[b];
+            }
+            for (int v = 0; v < ndir; v++)
+                l += sums[v] / (double)B - (set->normalize_loss ? 2.0 : 0.0);
+            acc = j == 0 ? l : acc + l;
+        }
+        loss[k] = K > 1 ? acc / K : acc;
+    }
+    m->last_loss = loss[n - 1];
+    m->log_n = 0;
+    return n;
 }
 
 double sg_ssl_step(sg_ssl *m) {

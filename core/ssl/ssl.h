@@ -79,6 +79,8 @@ typedef struct {
                                 * runs the model sets it (sg_cpu_set_gemm_impl) before a step */
     sg_precision precision;    /* of the backend's products (trainer.precision); set on the
                                 * backend (sg_backend_set_precision) before the model is built */
+    int loss_readback;         /* steps whose losses are read back together (0, 1: every step,
+                                * on the spot; see sg_ssl_losses) */
     /* method */
     sg_method method;
     int stop_gradient;
@@ -178,6 +180,14 @@ typedef struct {
 
     long step;                 /* steps taken */
     double last_loss;          /* the loss of the last step (the mean of its micro-batches') */
+
+    /* deferred losses (set.loss_readback = L > 1, one rank): each micro-batch's loss rows are
+     * copied into loss_log on the backend and read back for L steps at once (sg_ssl_losses),
+     * so a step reads nothing back */
+    int deferred;
+    float *loss_log;           /* [L, K, ndir, B], backend memory */
+    float *loss_host;          /* its host copy */
+    int log_steps, log_n;      /* L; whole steps logged since the last read */
 } sg_ssl;
 
 /* Builds everything (measuring pass + real pass) and initialises the weights from set->seed.
@@ -230,6 +240,16 @@ void sg_ssl_backward(sg_ssl *m);
 void sg_ssl_reduce(sg_ssl *m);
 void sg_ssl_update(sg_ssl *m);
 double sg_ssl_step(sg_ssl *m);
+
+/* Deferred losses (set.loss_readback = L > 1 with one rank; m->deferred): forward returns 0 and
+ * leaves the loss on the backend, every step runs whole (a diverged step is not skipped: the
+ * caller finds its non-finite loss at the next read and stops there), and the statistics
+ * (F, M2, mu) take every batch. sg_ssl_losses reads the losses of the steps logged since the
+ * last read (at most L: sg_ssl_log_full says when a read is due; a step past it aborts) into
+ * loss[0..n), computed exactly as the immediate path computes them (the same bits), sets
+ * last_loss, and returns n. Without deferral it returns 0. */
+int sg_ssl_log_full(const sg_ssl *m);
+int sg_ssl_losses(sg_ssl *m, double *loss, int cap);
 
 /* ---- the model's state on disk (core/ssl/checkpoint.c) ----------------------------------------
  * Everything a resume needs (weights, BN statistics, momentum, target, F/M2/mu, the step) in one

@@ -28,6 +28,12 @@
 #include "kernels/backend.h"
 #include "kernels/backend_machine.h"
 
+/* A step's steps.csv row before it is written (loss NaN until read when deferred). */
+typedef struct {
+    long k, epoch;
+    double loss, lr, ema, dt, waited;
+} step_row;
+
 /* ---- CSV schemas ----------------------------------------------------------------------------- */
 
 static const char *const step_cols[] = {"step", "epoch", "loss", "lr", "ema",
@@ -104,6 +110,11 @@ typedef struct {
     sg_cudnn_table cudnn;
     int cudnn_fresh;
     sg_cudnn_key cudnn_key;
+    /* steps.csv rows not yet written: one (written every step) or, with deferred losses
+     * (trainer.loss_readback), up to the loss log's steps, whose losses are read together */
+    step_row *pend;
+    double *pend_loss;
+    int npend;
 } run;
 
 static int file_exists(const char *p) {
@@ -1062,6 +1073,10 @@ static int setup(run *r, const sg_train_opts *opts, sg_err *err) {
         set.trunk.n_conv_choices = r->conv_auto.n;
     }
     if (sg_ssl_build(&r->m, &set, r->be, err)) return -1;
+    const int pend_cap = r->m.deferred ? r->m.log_steps : 1;
+    r->pend = calloc((size_t)pend_cap, sizeof *r->pend);
+    r->pend_loss = calloc((size_t)pend_cap, sizeof *r->pend_loss);
+    if (!r->pend || !r->pend_loss) return sg_errf(err, "out of memory for %d step rows", pend_cap);
     sg_conv_auto_summary(&r->m.trunk, r->conv_algos, sizeof r->conv_algos);
     const size_t view_floats = (size_t)B * r->C * r->S * r->S;
     for (int v = 0; v < 2; v++) {
@@ -1156,6 +1171,47 @@ static void teardown(run *r) {
     sg_dataset_close(&r->pre);
     sg_dataset_close(&r->evtrain);
     sg_dataset_close(&r->evtest);
+    free(r->pend);
+    free(r->pend_loss);
+}
+
+/* The steps taken since the last flush, as steps.csv rows: their losses (read from the
+ * backend in one go with deferred losses), each checked (a non-finite one stops the run,
+ * naming its step), added to the epoch's sum and written (rank 0). */
+static int flush_steps(run *r, int writer, int imgs, sg_err *err) {
+    sg_ssl *m = &r->m;
+    if (m->deferred) {
+        int n = sg_ssl_losses(m, r->pend_loss, r->npend);
+        SG_CHECK(n == r->npend, "%d losses read for %d steps", n, r->npend);
+        for (int i = 0; i < n; i++) r->pend[i].loss = r->pend_loss[i];
+    }
+    int rc = 0;
+    for (int i = 0; i < r->npend && rc == 0; i++) {
+        const step_row *p = &r->pend[i];
+        if (!isfinite(p->loss)) {
+            rc = sg_errf(err, "loss is %s at step %ld (epoch %ld) of %s; stopped. The last good "
+                              "checkpoint is %s%s", isnan(p->loss) ? "NaN" : "infinite", p->k,
+                         p->epoch + 1, r->run_id, r->ckpt_path,
+                         file_exists(r->ckpt_path) ? "" : " (none was written yet)");
+            break;
+        }
+        r->epoch_loss_sum += p->loss;
+        if (!writer) continue;
+        sg_csv_row row;
+        sg_csv_row_init(&row);
+        sg_csv_row_int(&row, p->k);
+        sg_csv_row_int(&row, p->epoch);
+        sg_csv_row_double(&row, p->loss);
+        sg_csv_row_double(&row, p->lr);
+        sg_csv_row_double(&row, p->ema);
+        sg_csv_row_double(&row, p->dt);
+        sg_csv_row_double(&row, imgs / p->dt);
+        sg_csv_row_double(&row, p->waited);
+        rc = sg_csv_stream_write(&r->steps_csv, &row, err);
+        sg_csv_row_free(&row);
+    }
+    r->npend = 0;
+    return rc;
 }
 
 int sg_train_run(const sg_config *cfg, const sg_train_opts *opts, sg_train_summary *out,
@@ -1205,37 +1261,29 @@ int sg_train_run(const sg_config *cfg, const sg_train_opts *opts, sg_train_summa
                 sg_ssl_put(m, m->x[1], r->xh[1] + (size_t)j * view_floats, view_floats);
             }
             loss = sg_ssl_step(m);
-            if (!isfinite(loss)) break;
+            if (!m->deferred && !isfinite(loss)) break;
         }
-        if (isfinite(loss)) loss = m->last_loss; /* the step's: the mean of its micro-batches' */
+        /* the step's: the mean of its micro-batches' (deferred: known at the next read) */
+        if (!m->deferred && isfinite(loss)) loss = m->last_loss;
         double dt = sg_now() - t0;
-        if (!isfinite(loss)) {
-            rc = sg_errf(err, "loss is %s at step %ld (epoch %ld) of %s; stopped. The last good "
-                              "checkpoint is %s%s", isnan(loss) ? "NaN" : "infinite", k,
-                         epoch + 1, r->run_id, r->ckpt_path,
-                         file_exists(r->ckpt_path) ? "" : " (none was written yet)");
-            break;
-        }
+        r->pend[r->npend++] = (step_row){k,  epoch, loss, sg_ssl_lr_at(&m->set, k),
+                                         m->has_target ? sg_ssl_ema_at(&m->set, k) : 0.0,
+                                         dt, waited};
         ran++;
-        r->epoch_loss_sum += loss;
         sum_step_s += dt;
         sum_wait_s += waited;
         timed_steps++;
         r->epoch_seconds += dt;
         r->epoch_wait += waited;
         r->epoch_timed_steps++;
-        sg_csv_row row;
-        sg_csv_row_init(&row);
-        sg_csv_row_int(&row, k);
-        sg_csv_row_int(&row, epoch);
-        sg_csv_row_double(&row, loss);
-        sg_csv_row_double(&row, sg_ssl_lr_at(&m->set, k));
-        sg_csv_row_double(&row, m->has_target ? sg_ssl_ema_at(&m->set, k) : 0.0);
-        sg_csv_row_double(&row, dt);
-        sg_csv_row_double(&row, imgs / dt);
-        sg_csv_row_double(&row, waited);
-        if (writer) rc = sg_csv_stream_write(&r->steps_csv, &row, err);
-        sg_csv_row_free(&row);
+        /* the rows go out once their losses are known: every step, or with deferred losses when
+         * the log is full and before anything that reads them or must not outlive a diverged
+         * step (the epoch's record, a checkpoint, the run's end) */
+        const int record_next = m->step % r->spe == 0 || (every > 0 && m->step % every == 0) ||
+                                m->step >= r->total_steps ||
+                                (opts->stop_after > 0 && ran >= opts->stop_after);
+        if (!m->deferred || sg_ssl_log_full(m) || record_next)
+            rc = flush_steps(r, writer, imgs, err);
         if (rc) break;
         if (show) sg_progress_update(&bar, m->step);
 

@@ -133,6 +133,13 @@ static const sg_cfg_spec schema[] = {
     {"conv.algo_cache", SG_CFG_STRING, "", 0, 0, NULL,
      "conv.algo=auto's cache of measured choices (empty: $XDG_CACHE_HOME/stopgrad/conv-algo.csv, "
      "else $HOME/.cache/stopgrad/conv-algo.csv); rows of another machine or build are ignored"},
+    {"trainer.loss_readback", SG_CFG_INT, "0", 0, 100000, NULL,
+     "steps whose losses are read back from the backend together (their steps.csv rows written "
+     "then): 1 reads every step's loss on the spot and skips the update of a step whose loss is "
+     "not finite; N > 1 lets N steps run with nothing read back (a device backend's stream never "
+     "waits inside a step) and stops the run at the first non-finite loss found at the read, "
+     "before any checkpoint is written after it; 0: 1 on the CPU backend, 20 on CUDA. One rank "
+     "only (with several the loss is summed over the ranks every step)"},
     {"trainer.precision", SG_CFG_ENUM, "fp32", 0, 0, "fp32|tf32|bf16",
      "precision of the matrix products (gemms, linear layers, convolutions): fp32; tf32 or bf16 "
      "inputs with fp32 accumulation on tensor cores (CUDA backend; convolutions as im2col + "
@@ -209,7 +216,7 @@ sg_config *sg_train_config_new(void) {
 static const char *const unhashed_keys[] = {"data.dir",     "data.workers", "trainer.threads",
                                             "trainer.checkpoint_every",     "run.dir",
                                             "run.name",     "run.results",  "run.tag",
-                                            "conv.algo_cache"};
+                                            "conv.algo_cache", "trainer.loss_readback"};
 
 int sg_train_config_key_hashed(const char *key) {
     for (size_t i = 0; i < sizeof unhashed_keys / sizeof unhashed_keys[0]; i++)
@@ -367,6 +374,9 @@ int sg_train_settings(const sg_config *c, int in_channels, int H, int W, long st
         if (!sg_cpu_gemm_impl_available(s->gemm_impl, &why))
             return sg_errf(err, "gemm.impl=%s: %s", sg_gemm_impl_names[s->gemm_impl], why);
     }
+    /* when losses are read back changes no computed value (only where a diverged run stops) */
+    const long readback = sg_config_int(c, "trainer.loss_readback");
+    s->loss_readback = readback > 0 ? (int)readback : enum_is(c, "trainer.backend", "cpu") ? 1 : 20;
     s->precision = (sg_precision)enum_index(c, "trainer.precision", sg_precision_names,
                                             SG_PREC_COUNT);
     if (s->precision != SG_PREC_FP32) {

@@ -24,9 +24,10 @@
  * All of it is the backend's memory (device memory on CUDA): host code reads and writes model
  * buffers only through sg_ssl_get / sg_ssl_put. The predictor's updates (DirectPred's eigenvalue
  * map and rebuild, DirectCopy, the optimal predictor, symmetrisation) run as backend ops on the
- * backend's memory; what a step still reads back is the loss rows (and, with zero_mean, the
- * batch's column mean), small downloaded copies; on the CPU backend those transfers are plain
- * copies, so both backends run one code path.
+ * backend's memory; what a step still reads back is the loss rows (unless they are deferred:
+ * set.loss_readback, sg_ssl_losses) and, with zero_mean, the batch's column mean, small
+ * downloaded copies; on the CPU backend those transfers are plain copies, so both backends run
+ * one code path.
  */
 #pragma once
 #include <stdint.h>

@@ -153,5 +153,18 @@ else
     note "pytorch_step                 SKIP (no PyTorch with CUDA here)"
 fi
 
+# stopgrad against PyTorch per precision: the kernel suite's step (median) over PyTorch's median
+for prec in fp32 tf32 bf16; do
+    cfg=stl10; [ $prec != fp32 ] && cfg=stl10_$prec
+    sg_ms=$(awk -F, -v c="$cfg" 'NR > 1 && $5 == "step" && $6 == c && $13 != "" { printf "%.2f", $13 * 1000 }' \
+        "$OUT/bench_$cfg.csv" 2>/dev/null)
+    pt_ms=$(sed -n 's/.*median \([0-9.]*\) ms\/step.*/\1/p' "$OUT/pytorch_step_$prec.log" 2>/dev/null | tail -n 1)
+    if [ -n "$sg_ms" ] && [ -n "$pt_ms" ]; then
+        note "$(awk -v p="$prec" -v s="$sg_ms" -v t="$pt_ms" 'BEGIN { printf "ratio %s: stopgrad %.2f ms/step, pytorch %.2f ms/step: stopgrad %.2fx pytorch", p, s, t, t / s }')"
+    else
+        note "ratio $prec: not measured (stopgrad '${sg_ms:-none}', pytorch '${pt_ms:-none}')"
+    fi
+done
+
 note "total $(( $(date +%s) - T0 ))s; $( [ $FAILED -eq 0 ] && echo 'every part passed' || echo 'SOME PARTS FAILED')"
 exit $FAILED

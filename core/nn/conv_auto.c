@@ -346,7 +346,10 @@ int sg_conv_auto_choose(const sg_backend *be, sg_conv_auto_table *t, const sg_co
         measured++;
     }
     if (measured && writable) {
-        /* the cache again: its other rows as they were, this key's rows for t's shapes new */
+        /* the cache again: its other rows as they were, this key's rows for t's shapes new,
+         * and none of this machine's other builds (this build never trusts them, and a cache
+         * kept across rebuilds would otherwise grow by a model's shapes with every commit;
+         * other machines' rows stay: a home directory may be shared by a cluster's nodes) */
         size_t keep = have ? tab.nrows : 0;
         sg_csv_row *rows = calloc(keep + (size_t)t->n + 1, sizeof *rows);
         size_t nr = 0;
@@ -362,6 +365,9 @@ int sg_conv_auto_choose(const sg_backend *be, sg_conv_auto_table *t, const sg_co
                 sg_conv_auto_find(t, &e.s))
                 mine = 1;
             if (mine) continue;
+            if (!strcmp(sg_csv_cell(&tab, r, COL_MACHINE), key->machine_id) &&
+                strcmp(sg_csv_cell(&tab, r, COL_BUILD), key->build))
+                continue;
             sg_csv_row_init(&rows[nr]);
             for (int c = 0; c < NCOLS; c++) sg_csv_row_str(&rows[nr], cell_or_empty(&tab, r, c));
             nr++;

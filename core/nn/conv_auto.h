@@ -11,7 +11,9 @@
  *
  * Choices are cached in a CSV (sg_conv_auto_default_cache; conv.algo_cache overrides), one row
  * per (machine_id, build, backend, threads, shape) with the measured seconds of every algorithm.
- * Rows of another machine or build are ignored (one warning naming the file and what differs);
+ * Rows of another machine or build are ignored (one warning naming the file and what differs;
+ * when this build writes the file it drops this machine's rows of other builds, which it never
+ * trusts, so the cache does not grow with every rebuild);
  * a cache that cannot be read or written is a warning and the shapes are measured. A run records
  * its choices in its folder (the same CSV format) and a resume reads them back, so a resumed run
  * computes exactly what the uninterrupted one did, cache or no cache. */

@@ -131,10 +131,16 @@ int main(void) {
     CHECK(ok, "the other machine's own measurement chosen");
     CHECK(sg_conv_auto_choose(be, &tb, &kb, cache, fake_timer, &g) == tb.n,
           "rows of another build are ignored: every shape measured");
+    /* that write dropped this machine's rows of the first build (the new build never trusts
+     * them) and kept the other machine's */
+    sg_conv_auto_table tm2 = t0;
+    CHECK(sg_conv_auto_choose(be, &tm2, &km, cache, fake_timer, &g) == 0,
+          "the other machine's rows survive this machine's writes");
     sg_conv_auto_table back = t0;
-    CHECK(sg_conv_auto_choose(be, &back, &key, cache, fake_timer, &f) == 0 &&
+    CHECK(sg_conv_auto_choose(be, &back, &key, cache, fake_timer, &f) == back.n &&
               same_choices(&back, &t1),
-          "the first machine's rows survive the others' writes");
+          "this machine's rows of another build were dropped by that build's write: measured "
+          "again, the same choices");
 
     /* a hand-edited cache: this key's rows claiming another machine are not used */
     char edited[700], cmd[2000];

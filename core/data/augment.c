@@ -103,8 +103,9 @@ static int load_float(const sg_backend *be, const sg_aug_recipe *r, const uint8_
     const size_t plane = (size_t)H * W;
     if (C == 1 && r->out_channels == 3) {
         sg_aug_u8_to_float(be, plane, img, s->a);
-        memcpy(s->a + plane, s->a, plane * sizeof(float));
-        memcpy(s->a + 2 * plane, s->a, plane * sizeof(float));
+        /* through the backend: the scratch is device memory when a device augments */
+        be->mem_copy(be, s->a + plane, s->a, plane * sizeof(float));
+        be->mem_copy(be, s->a + 2 * plane, s->a, plane * sizeof(float));
         return 3;
     }
     sg_aug_u8_to_float(be, (size_t)C * plane, img, s->a);
@@ -174,7 +175,7 @@ void sg_augment(const sg_backend *be, const sg_aug_recipe *r, const uint8_t *img
     if (r->blur_p > 0 && sg_rng_uniform_double(&rng) < r->blur_p) {
         double sigma = sg_rng_uniform_range(&rng, r->blur_sigma_min, r->blur_sigma_max);
         sg_aug_gaussian_blur(be, C, S, S, dst, s->b, r->blur_ksize, (float)sigma, s->c);
-        memcpy(dst, s->b, n_out * sizeof(float));
+        be->mem_copy(be, dst, s->b, n_out * sizeof(float));
     }
     if (r->solarize_p > 0 && sg_rng_uniform_double(&rng) < r->solarize_p)
         sg_aug_solarize(be, n_out, dst, 0.5f);

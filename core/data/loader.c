@@ -11,6 +11,8 @@
 typedef struct {
     long step;            /* the step these buffers hold or are being filled with; -1 none */
     float *x[2];          /* [B, C, S, S] */
+    uint8_t *raw;         /* augmentation on a device: [B, rC, rH, rW] the batch's images */
+    int *index;           /* and their dataset indices (the augmentation keys) */
     int next_item;        /* next (sample, view) item to claim = items claimed so far */
     int limit;            /* items that may be claimed: 2B, or fewer when abandoned */
     int done_items;       /* items finished */
@@ -27,6 +29,10 @@ struct sg_loader {
     const sg_dataset *d;
     sg_aug_recipe rec[2];
     const sg_backend *be;
+    const sg_backend *dev; /* augmentation on this device backend (sg_loader_augment_on), or NULL */
+    int rC, rH, rW;        /* its images' size */
+    uint8_t *draw;         /* [B, rC, rH, rW] on dev */
+    sg_aug_scratch dsc;    /* augmentation scratch on dev */
     int B, C, S, n, nworkers;
     int Bg, first;     /* the global batch, and where this shard (B of them) starts in it */
     uint64_t seed;
@@ -142,12 +148,24 @@ static void worker_init(worker *w, sg_loader *L) {
 
 static void worker_free(worker *w) { sg_image_buf_free(&w->buf); }
 
-/* Augments item `item` (sample item/2, view item%2) of slot s, whose image is `index`. */
+/* Augments item `item` (sample item/2, view item%2) of slot s, whose image is `index`; with
+ * augmentation on a device, only stores the image of sample item/2 (view 0's item). */
 static int do_item(worker *w, slot *s, int item, int index, long epoch, sg_err *err) {
     sg_loader *L = w->L;
     int C, H, W;
-    if (sg_image_buf_fetch(&w->buf, L->d, index, 3, L->S, &C, &H, &W, err)) return -1;
     const int b = item / 2, v = item % 2;
+    if (L->dev && v == 1) return 0;
+    if (sg_image_buf_fetch(&w->buf, L->d, index, 3, L->S, &C, &H, &W, err)) return -1;
+    if (L->dev) {
+        if (C != L->rC || H != L->rH || W != L->rW)
+            return sg_errf(err, "%s: image %d is %dx%dx%d, not %dx%dx%d like image 0: "
+                                "data.augment_on=backend needs images of one size",
+                           L->d->path, index, C, H, W, L->rC, L->rH, L->rW);
+        const size_t chw = (size_t)C * H * W;
+        memcpy(s->raw + (size_t)b * chw, w->buf.img, chw);
+        s->index[b] = index;
+        return 0;
+    }
     float *dst = s->x[v] + (size_t)b * L->C * L->S * L->S;
     sg_augment(L->be, &L->rec[v], w->buf.img, C, H, W, L->seed, (uint32_t)epoch,
                (uint32_t)index, (uint32_t)v, dst, &w->buf.scratch);
@@ -267,6 +285,42 @@ int sg_loader_open_shard(sg_loader **out, const sg_dataset *d, const sg_aug_reci
 
 long sg_loader_steps_per_epoch(const sg_loader *L) { return L->spe; }
 
+int sg_loader_augment_on(sg_loader *L, const sg_backend *dev, sg_err *err) {
+    SG_CHECK(L->dev == NULL && L->prep < 0, "sg_loader_augment_on after the first get");
+    int C, H, W;
+    if (sg_image_buf_fetch(&L->inline_worker.buf, L->d, 0, 3, L->S, &C, &H, &W, err)) return -1;
+    const size_t chw = (size_t)C * H * W, cap = sg_aug_scratch_floats(C, H, W, L->S);
+    L->dev = dev; /* from here sg_loader_close frees what was made */
+    int ok = 1;
+    for (int i = 0; i < 2 && ok; i++) {
+        L->slots[i].raw = malloc((size_t)L->B * chw);
+        L->slots[i].index = malloc((size_t)L->B * sizeof(int));
+        ok = L->slots[i].raw && L->slots[i].index;
+    }
+    L->draw = ok ? dev->mem_alloc(dev, (size_t)L->B * chw) : NULL;
+    L->dsc.a = L->draw ? dev->mem_alloc(dev, cap * sizeof(float)) : NULL;
+    L->dsc.b = L->dsc.a ? dev->mem_alloc(dev, cap * sizeof(float)) : NULL;
+    L->dsc.c = L->dsc.b ? dev->mem_alloc(dev, cap * sizeof(float)) : NULL;
+    if (!L->dsc.c)
+        return sg_errf(err, "out of memory for augmentation on %s (batch %d of %dx%dx%d)",
+                       dev->name, L->B, C, H, W);
+    L->dsc.cap = cap;
+    L->rC = C, L->rH = H, L->rW = W;
+    return 0;
+}
+
+/* Slot s's images (uploaded) augmented on the device into x0, x1 (dev's memory). */
+static void augment_on_device(sg_loader *L, const slot *s, float *x0, float *x1) {
+    const size_t chw = (size_t)L->rC * L->rH * L->rW, css = (size_t)L->C * L->S * L->S;
+    L->dev->mem_upload(L->dev, L->draw, s->raw, (size_t)L->B * chw);
+    const long epoch = s->step / L->spe;
+    for (int b = 0; b < L->B; b++)
+        for (int v = 0; v < 2; v++)
+            sg_augment(L->dev, &L->rec[v], L->draw + (size_t)b * chw, L->rC, L->rH, L->rW,
+                       L->seed, (uint32_t)epoch, (uint32_t)s->index[b], (uint32_t)v,
+                       (v ? x1 : x0) + (size_t)b * css, &L->dsc);
+}
+
 static void start_prep(sg_loader *L, int si, long step) {
     slot *s = &L->slots[si];
     s->step = step;
@@ -312,16 +366,20 @@ int sg_loader_get(sg_loader *L, long step, float *x0, float *x1, double *waited,
             rc = fill_inline(L, s, err);
             pthread_mutex_lock(&L->mu);
         }
-        if (rc == 0) {
+        if (rc == 0 && !L->dev) {
             memcpy(x0, s->x[0], bytes);
             memcpy(x1, s->x[1], bytes);
         }
         start_prep(L, s == &L->slots[0] ? 1 : 0, step + 1);
         pthread_mutex_unlock(&L->mu);
+        /* s is not the slot the workers fill now: it stays as it is until the next get */
+        if (rc == 0 && L->dev) augment_on_device(L, s, x0, x1);
         if (waited) *waited = sg_now() - t0;
         return rc;
     }
-    if (rc == 0) {
+    if (rc == 0 && L->dev) {
+        augment_on_device(L, s, x0, x1);
+    } else if (rc == 0) {
         memcpy(x0, s->x[0], bytes);
         memcpy(x1, s->x[1], bytes);
     }
@@ -345,8 +403,17 @@ void sg_loader_close(sg_loader *L) {
     free(L->threads);
     free(L->workers);
     worker_free(&L->inline_worker);
-    for (int i = 0; i < 2; i++)
+    for (int i = 0; i < 2; i++) {
         for (int v = 0; v < 2; v++) free(L->slots[i].x[v]);
+        free(L->slots[i].raw);
+        free(L->slots[i].index);
+    }
+    if (L->dev) {
+        if (L->draw) L->dev->mem_free(L->dev, L->draw);
+        if (L->dsc.a) L->dev->mem_free(L->dev, L->dsc.a);
+        if (L->dsc.b) L->dev->mem_free(L->dev, L->dsc.b);
+        if (L->dsc.c) L->dev->mem_free(L->dev, L->dsc.c);
+    }
     free(L->perm);
     free(L);
 }

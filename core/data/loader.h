@@ -30,6 +30,14 @@ long sg_loader_steps_per_epoch(const sg_loader *L);
 int sg_loader_get(sg_loader *L, long step, float *x0, float *x1, double *waited, sg_err *err);
 void sg_loader_close(sg_loader *L);
 
+/* Augmentation on a device backend (data.augment_on=backend): from now on the workers only
+ * fetch (decode) the images, sg_loader_get uploads the batch's uint8 images to dev and runs
+ * sg_augment there with the same keys and recipes, so x0 and x1 must be dev's memory. The
+ * views are the same ops on the same inputs as the workers' (bit-identical on a backend with
+ * the CPU's kernels). Every image must have the size of image 0 (fixed-size datasets; an image
+ * of another size is an error naming it). Call before the first sg_loader_get. */
+int sg_loader_augment_on(sg_loader *L, const sg_backend *dev, sg_err *err);
+
 /* The image indices of step `step` (this loader's batch entries), for tests and diagnostics. */
 void sg_loader_indices(const sg_loader *L, long step, int *idx);
 

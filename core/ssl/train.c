@@ -115,6 +115,7 @@ typedef struct {
     step_row *pend;
     double *pend_loss;
     int npend;
+    int aug_on_backend; /* data.augment_on=backend: the loader makes the views in m->x */
 } run;
 
 static int file_exists(const char *p) {
@@ -1020,6 +1021,15 @@ static int setup(run *r, const sg_train_opts *opts, sg_err *err) {
                              (int)sg_config_int(c, "data.workers"),
                              (uint64_t)sg_config_int(c, "trainer.seed"), limit, r->hbe, err))
         return SG_TRAIN_BAD_INPUT;
+    if (!strcmp(sg_config_str(c, "data.augment_on"), "backend")) {
+        if (sg_config_int(c, "trainer.accumulate") > 1)
+            return sg_errf(err, "data.augment_on=backend with trainer.accumulate=%ld: the views "
+                                "are made where the step reads them, one micro-batch at a time; "
+                                "use data.augment_on=workers",
+                           (long)sg_config_int(c, "trainer.accumulate"));
+        if (sg_loader_augment_on(r->loader, r->be, err)) return SG_TRAIN_BAD_INPUT;
+        r->aug_on_backend = 1;
+    }
     r->spe = sg_loader_steps_per_epoch(r->loader);
     r->config_hash = sg_train_config_hash(c);
     const char *name = sg_config_str(c, "run.name");
@@ -1247,8 +1257,9 @@ int sg_train_run(const sg_config *cfg, const sg_train_opts *opts, sg_train_summa
         const long k = m->step, epoch = k / r->spe;
         double waited = 0, t0 = sg_now();
         /* A backend on host memory with one micro-batch takes the views where the step reads
-         * them: no staging copy (14 MB a step at STL-10's batch 64) */
-        const int direct = m->be->host_memory && K == 1;
+         * them: no staging copy (14 MB a step at STL-10's batch 64); so does every backend
+         * whose views the loader makes on it (data.augment_on=backend) */
+        const int direct = (m->be->host_memory || r->aug_on_backend) && K == 1;
         rc = sg_loader_get(r->loader, k, direct ? m->x[0] : r->xh[0],
                            direct ? m->x[1] : r->xh[1], &waited, err);
         if (rc) break;

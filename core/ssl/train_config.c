@@ -18,6 +18,11 @@ static const sg_cfg_spec schema[] = {
      "dataset folder (empty: /usr/share/datasets/fashion-mnist for fashion_mnist; required otherwise)"},
     {"data.image_size", SG_CFG_INT, "0", 0, 1024, NULL,
      "crop size of the augmented views; 0 = the dataset's native size (96, 32, 28, 224)"},
+    {"data.augment_on", SG_CFG_ENUM, "workers", 0, 0, "workers|backend",
+     "where the training views are augmented: workers (the data.workers threads, on the CPU) or "
+     "backend (the training backend's augmentation kernels, the workers only decode; on CUDA the "
+     "uint8 images go up and both views are made on the GPU, with the same random draws). Images "
+     "of one size only (not ImageNet); trainer.accumulate=1"},
     {"data.workers", SG_CFG_INT, "2", 0, 64, NULL,
      "augmentation threads preparing the next batch during a step (0 = inline)"},
     {"data.limit", SG_CFG_INT, "0", 0, 1e9, NULL,
@@ -216,7 +221,8 @@ sg_config *sg_train_config_new(void) {
 static const char *const unhashed_keys[] = {"data.dir",     "data.workers", "trainer.threads",
                                             "trainer.checkpoint_every",     "run.dir",
                                             "run.name",     "run.results",  "run.tag",
-                                            "conv.algo_cache", "trainer.loss_readback"};
+                                            "conv.algo_cache", "trainer.loss_readback",
+                                            "data.augment_on"};
 
 int sg_train_config_key_hashed(const char *key) {
     for (size_t i = 0; i < sizeof unhashed_keys / sizeof unhashed_keys[0]; i++)

@@ -3,7 +3,8 @@
  * and on the staged backend (device memory protocol); with gradient accumulation too. A step
  * fed NaN views is reported at the same step as the immediate path reports it. Then a training
  * run with trainer.loss_readback=5 (checkpoints every 3 steps) writes the same steps.csv,
- * epochs.csv and results as one reading every step. */
+ * epochs.csv and results as one reading every step, and so does one whose views are made
+ * through the backend's augmentation ops (data.augment_on=backend; refused with accumulation). */
 #define _DEFAULT_SOURCE /* getpid, mkdir with -std=c11 */
 #include <math.h>
 #include <sys/stat.h>
@@ -98,19 +99,21 @@ static void model_level(const sg_backend *be) {
 
 static char root[512];
 
-static sg_config *make_config(const char *name, int readback) {
+static sg_config *make_config(const char *name, int readback, const char *augment_on) {
     sg_config *c = sg_train_config_new();
     char runs[600], results[600], kv[128], rb[64];
     snprintf(runs, sizeof runs, "run.dir=%s/runs", root);
     snprintf(results, sizeof results, "run.results=%s/results-%s.csv", root, name);
     snprintf(kv, sizeof kv, "run.name=%s", name);
     snprintf(rb, sizeof rb, "trainer.loss_readback=%d", readback);
+    char ao[64];
+    snprintf(ao, sizeof ao, "data.augment_on=%s", augment_on);
     const char *args[] = {"data.dataset=synthetic", "data.synthetic_n=64", "data.synthetic_size=16",
                           "data.synthetic_classes=4", "model.width=0.0625", "model.proj_hidden=16",
                           "model.proj_out=8", "model.pred_hidden=16", "trainer.batch=8",
                           "trainer.epochs=2", "trainer.threads=1", "eval.probe_epochs=2",
                           "eval.knn_k=5", "trainer.checkpoint_every=3", "data.workers=0",
-                          "predictor.kind=directpred", runs, results, kv, rb};
+                          "predictor.kind=directpred", runs, results, kv, rb, ao};
     sg_err err;
     for (size_t i = 0; i < sizeof args / sizeof args[0]; i++)
         SG_CHECK(sg_train_config_set_arg(c, args[i], &err) == 0, "%s", err.msg);
@@ -143,21 +146,34 @@ static void train_level(void) {
     sg_err err;
     sg_train_summary s1, s5;
     sg_train_opts o = {0, SG_TRAIN_PROGRESS_NONE, 0};
-    sg_config *a = make_config("every", 1), *b = make_config("five", 5);
+    sg_config *a = make_config("every", 1, "workers"), *b = make_config("five", 5, "workers");
+    /* the views made through the backend's augmentation ops (data.augment_on=backend), which
+     * on the CPU's kernels are the workers' bit for bit */
+    sg_config *c = make_config("augbe", 5, "backend");
+    sg_train_summary sb;
     CHECK(sg_train_run(a, &o, &s1, &err) == 0 && s1.finished, "readback 1: %s", err.msg);
     CHECK(sg_train_run(b, &o, &s5, &err) == 0 && s5.finished, "readback 5: %s", err.msg);
+    CHECK(sg_train_run(c, &o, &sb, &err) == 0 && sb.finished && sb.final_loss == s1.final_loss,
+          "augmentation on the backend: %s (final loss %.9g)", err.msg, sb.final_loss);
     CHECK(s1.steps == 16 && s5.steps == 16 && s1.final_loss == s5.final_loss,
           "16 steps each, the same final loss (%.9g, %.9g)", s1.final_loss, s5.final_loss);
-    const char *files[] = {"steps.csv", "epochs.csv"};
-    for (int f = 0; f < 2; f++) {
-        char pa[800], pb[800];
-        snprintf(pa, sizeof pa, "%s/runs/every/%s", root, files[f]);
-        snprintf(pb, sizeof pb, "%s/runs/five/%s", root, files[f]);
-        char *ta = csv_text(pa), *tb = csv_text(pb);
-        CHECK(ta && tb && strlen(ta) > 20 && !strcmp(ta, tb), "%s: the same rows", files[f]);
-        free(ta), free(tb);
-    }
-    sg_config_free(a), sg_config_free(b);
+    const char *files[] = {"steps.csv", "epochs.csv"}, *others[] = {"five", "augbe"};
+    for (int f = 0; f < 2; f++)
+        for (int o2 = 0; o2 < 2; o2++) {
+            char pa[800], pb[800];
+            snprintf(pa, sizeof pa, "%s/runs/every/%s", root, files[f]);
+            snprintf(pb, sizeof pb, "%s/runs/%s/%s", root, others[o2], files[f]);
+            char *ta = csv_text(pa), *tb = csv_text(pb);
+            CHECK(ta && tb && strlen(ta) > 20 && !strcmp(ta, tb), "%s of %s: the same rows",
+                  files[f], others[o2]);
+            free(ta), free(tb);
+        }
+    sg_config *d = make_config("augacc", 1, "backend");
+    SG_CHECK(sg_train_config_set_arg(d, "trainer.accumulate=2", &err) == 0, "%s", err.msg);
+    sg_train_summary sd;
+    CHECK(sg_train_run(d, &o, &sd, &err) != 0 && strstr(err.msg, "data.augment_on=backend"),
+          "augmentation on the backend with accumulation is refused by name: %s", err.msg);
+    sg_config_free(a), sg_config_free(b), sg_config_free(c), sg_config_free(d);
     char cmd[700];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
     CHECK(system(cmd) == 0, "cleanup");

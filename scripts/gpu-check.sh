@@ -133,6 +133,11 @@ part train 150 "$SG" train --backend cuda --quiet data.dataset=stl10 data.dir="$
     trainer.batch=128 trainer.epochs=1 trainer.max_steps=150 data.workers=$WORKERS \
     eval.probe=false eval.knn=false run.dir="$OUT/runs" run.name=stl10-gpu-check \
     run.results="$OUT/runs/results.csv"
+# the same with the views made on the GPU (the workers only decode): compare img/s and data wait
+part train_aug_on_gpu 90 "$SG" train --backend cuda --quiet data.dataset=stl10 data.dir="$DATA" \
+    trainer.batch=128 trainer.epochs=1 trainer.max_steps=100 data.workers=$WORKERS \
+    data.augment_on=backend eval.probe=false eval.knn=false run.dir="$OUT/runs" \
+    run.name=stl10-gpu-check-aug-on-gpu run.results="$OUT/runs/results.csv"
 if [ -f "$OUT/runs/results.csv" ]; then
     python3 - "$OUT/runs/results.csv" <<'PY' | tee -a "$SUMMARY"
 import csv, sys

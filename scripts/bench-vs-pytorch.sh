@@ -73,7 +73,15 @@ awk -v s="$ms" -v p="$mp" -v c="$config" -v t="$threads" -v r="$rounds" 'BEGIN {
 if [ "$breakdown" = 1 ]; then
   "$build/stopgrad" bench kernels-cpu --configs "$config" --threads "$threads" --quiet \
     --out "$tmp/breakdown.csv" > "$tmp/breakdown.log" 2>&1 || { cat "$tmp/breakdown.log" >&2; exit 1; }
-  echo "largest shares of stopgrad's step (kernel, shape, share, GFLOP/s):"
-  awk -F, 'NR > 1 && $5 == "kernel" && $22 != "" { printf "%6.1f%%  %-20s %-60s %8.1f\n", $22 * 100, $7, $8, $18 }' \
-    "$tmp/breakdown.csv" | sort -rn | head -15
+  echo "largest shares of stopgrad's step (share, kernel, shape, GFLOP/s, fraction of the sgemm ceiling):"
+  # by column name: a shape holds commas, so the CSV's quoting has to be read
+  /usr/bin/python3 - "$tmp/breakdown.csv" <<'PY'
+import csv, sys
+rows = [r for r in csv.DictReader(open(sys.argv[1])) if r["kind"] == "kernel" and r["share_of_step"]]
+rows.sort(key=lambda r: -float(r["share_of_step"]))
+for r in rows[:15]:
+    frac = f"{float(r['frac_sgemm']):.2f}" if r["frac_sgemm"] else "-"
+    print(f"{100 * float(r['share_of_step']):6.1f}%  {r['kernel']:<18} {r['shape']:<72} "
+          f"{float(r['gflops'] or 0):8.1f} {frac:>5}")
+PY
 fi

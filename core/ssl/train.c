@@ -335,6 +335,16 @@ static int probe_views_fn(void *ctx, int epoch, int n, const int32_t *idx, float
     return 0;
 }
 
+/* The labelled images behind a probe's number, appended to its protocol cell: how many it was
+ * fitted on, held out to choose its epoch, and tested on (eval.train_limit and eval.test_limit
+ * change them, and a probe on 10,000 labels is not the same measurement as one on 60,000). */
+static void append_probe_images(char *buf, size_t cap, const sg_probe_result *pr, int ntest) {
+    size_t at = strlen(buf);
+    if (at < cap)
+        snprintf(buf + at, cap - at, " images=%d fit/%d held out/%d test", pr->nfit, pr->nheld,
+                 ntest);
+}
+
 /* eval.protocol=byol|simsiam on the centre-view features ftr / fte (the held-out and test
  * images' views) and augmented views of the fitted images, drawn afresh every probe epoch. */
 static int lineval_probe(run *r, int epoch, int ntr, int nte, int D, int nclasses,
@@ -359,6 +369,7 @@ static int lineval_probe(run *r, int epoch, int ntr, int nte, int D, int nclasse
     r->ev.probe_best = res.probe.test_acc_best;
     r->ev.probe_best_epoch = res.probe.best_epoch;
     sg_lineval_describe(&lc, &res, r->ev.probe_protocol, sizeof r->ev.probe_protocol);
+    append_probe_images(r->ev.probe_protocol, sizeof r->ev.probe_protocol, &res.probe, nte);
     return 0;
 }
 
@@ -405,6 +416,7 @@ static int evaluate(run *r, int epoch, sg_err *err) {
             char d[400];
             sg_probe_config_describe(&pc, d, sizeof d);
             snprintf(r->ev.probe_protocol, sizeof r->ev.probe_protocol, "reference: %s", d);
+            append_probe_images(r->ev.probe_protocol, sizeof r->ev.probe_protocol, &pr, nte);
         }
     }
     if (!rc && do_knn) {

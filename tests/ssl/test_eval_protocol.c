@@ -123,6 +123,18 @@ int main(void) {
     CHECK(!strncmp(res, "reference: adam lr=0.0003", 25) && strstr(res, "epochs<=6") &&
               !strcmp(res, ep),
           "the reference row: %s", res);
+    /* the labelled images: data.synthetic_n=400 training images (the reference probe holds
+     * none out, BYOL's a tenth) and a quarter as many test images */
+    int fit = -1, held = -1, test = -1;
+    const char *im = strstr(res, " images=");
+    CHECK(im && sscanf(im, " images=%d fit/%d held out/%d test", &fit, &held, &test) == 3 &&
+              fit == 400 && held == 0 && test == 100,
+          "the reference row counts its images (400 fit, 0 held out, 100 test): %s", res);
+    protocol_cells("byol", res, ep, sizeof res);
+    im = strstr(res, " images=");
+    CHECK(im && sscanf(im, " images=%d fit/%d held out/%d test", &fit, &held, &test) == 3 &&
+              fit == 360 && held == 40 && test == 100,
+          "the byol row counts its images (360 fit, 40 held out, 100 test): %s", res);
 
     /* the setting hash: eval.protocol at its default counts for nothing */
     CHECK(hash_of("") == hash_of("eval.protocol=reference"), "reference keeps the hash");

@@ -639,7 +639,12 @@ static int append_result(run *r, const sg_train_summary *sum, sg_err *err) {
     kc.T = (float)sg_config_float(c, "eval.knn_t");
     /* the protocol as the final evaluation ran it (eval.protocol, its settings, its choices) */
     if (sg_config_bool(c, "eval.probe")) snprintf(pp, sizeof pp, "%s", sum->ev.probe_protocol);
-    if (sg_config_bool(c, "eval.knn")) sg_knn_config_describe(&kc, kp, sizeof kp);
+    if (sg_config_bool(c, "eval.knn")) {
+        int w = sg_knn_config_describe(&kc, kp, sizeof kp);
+        if (w >= 0 && (size_t)w < sizeof kp)
+            snprintf(kp + w, sizeof kp - (size_t)w, " images=%d train/%d test",
+                     r->eval_train.count, r->eval_test.count);
+    }
     time_t now = time(NULL);
     struct tm tmv;
     gmtime_r(&now, &tmv);

@@ -79,6 +79,21 @@ static void protocol_cells(const char *name, char *res, char *ep, size_t len) {
     sg_csv_table_free(&t);
 }
 
+/* The knn_protocol cell of the results row of run `name`. */
+static void knn_cell(const char *name, char *out, size_t len) {
+    char path[800];
+    sg_err err;
+    sg_csv_table t;
+    out[0] = 0;
+    snprintf(path, sizeof path, "%s/results.csv", root);
+    CHECK(sg_csv_read(path, &t, &err) == 0, "%s", err.msg);
+    int ci = sg_csv_col(&t, "run_id"), ck = sg_csv_col(&t, "knn_protocol");
+    CHECK(ck >= 0, "results.csv has a knn_protocol column");
+    for (size_t i = 0; i < t.nrows && ck >= 0; i++)
+        if (!strcmp(sg_csv_cell(&t, i, ci), name)) snprintf(out, len, "%s", sg_csv_cell(&t, i, ck));
+    sg_csv_table_free(&t);
+}
+
 int main(void) {
     snprintf(root, sizeof root, "%s/eval_protocol_%d", tu_tmpdir(), (int)getpid());
     mkdir(root, 0777);
@@ -135,6 +150,9 @@ int main(void) {
     CHECK(im && sscanf(im, " images=%d fit/%d held out/%d test", &fit, &held, &test) == 3 &&
               fit == 360 && held == 40 && test == 100,
           "the byol row counts its images (360 fit, 40 held out, 100 test): %s", res);
+    knn_cell("ref", res, sizeof res);
+    CHECK(!strcmp(res, "knn k=5 T=0.1 images=400 train/100 test"),
+          "the kNN protocol names its settings and images: %s", res);
 
     /* the setting hash: eval.protocol at its default counts for nothing */
     CHECK(hash_of("") == hash_of("eval.protocol=reference"), "reference keeps the hash");

@@ -10,6 +10,7 @@
 #include "core/base/csv.h"
 #include "core/ssl/train.h"
 #include "core/ssl/train_config.h"
+#include "csv_text.h"
 #include "test_util.h"
 
 static char root[512];
@@ -50,21 +51,7 @@ static char *run_file(const char *run, const char *file, size_t *n) {
     char path[1024];
     snprintf(path, sizeof path, "%s/runs/%s/%s", root, run, file);
     if (!strstr(file, ".csv")) return slurp(path, n);
-    sg_csv_table t;
-    sg_err err;
-    if (sg_csv_read(path, &t, &err)) return NULL;
-    size_t cap = 1 << 20, at = 0;
-    char *out = calloc(1, cap);
-    for (size_t r = 0; r < t.nrows; r++)
-        for (int col = 0; col < t.ncols; col++) {
-            const char *h = t.header[col];
-            if (!strcmp(h, "seconds") || !strcmp(h, "img_per_s") || !strncmp(h, "data_wait", 9))
-                continue;
-            at += (size_t)snprintf(out + at, cap - at, "%s,", sg_csv_cell(&t, r, col));
-        }
-    sg_csv_table_free(&t);
-    *n = at;
-    return out;
+    return tu_csv_text(path, NULL, n);
 }
 
 static int run_train(sg_config *c, int resume, long stop_after, sg_train_summary *s, sg_err *err) {

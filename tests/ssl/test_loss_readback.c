@@ -13,6 +13,7 @@
 #include "core/base/csv.h"
 #include "core/ssl/train.h"
 #include "core/ssl/train_config.h"
+#include "csv_text.h"
 #include "test_backend.h"
 #include "test_util.h"
 #include "tiny_ssl.h"
@@ -120,25 +121,6 @@ static sg_config *make_config(const char *name, int readback, const char *augmen
     return c;
 }
 
-/* A CSV without its wall-clock columns, as text. */
-static char *csv_text(const char *path) {
-    sg_csv_table t;
-    sg_err err;
-    if (sg_csv_read(path, &t, &err)) return NULL;
-    size_t cap = 1 << 20, at = 0;
-    char *out = calloc(1, cap);
-    for (size_t r = 0; r < t.nrows; r++)
-        for (int col = 0; col < t.ncols; col++) {
-            const char *h = t.header[col];
-            if (!strcmp(h, "seconds") || !strcmp(h, "img_per_s") || !strncmp(h, "data_wait", 9) ||
-                !strcmp(h, "wall_s") || !strcmp(h, "run_id") || !strcmp(h, "finished_utc") ||
-                !strncmp(h, "machine", 7) || !strcmp(h, "hostname"))
-                continue;
-            at += (size_t)snprintf(out + at, cap - at, "%s,", sg_csv_cell(&t, r, col));
-        }
-    sg_csv_table_free(&t);
-    return out;
-}
 
 static void train_level(void) {
     snprintf(root, sizeof root, "%s/loss_readback_%d", tu_tmpdir(), (int)getpid());
@@ -163,7 +145,7 @@ static void train_level(void) {
             char pa[800], pb[800];
             snprintf(pa, sizeof pa, "%s/runs/every/%s", root, files[f]);
             snprintf(pb, sizeof pb, "%s/runs/%s/%s", root, others[o2], files[f]);
-            char *ta = csv_text(pa), *tb = csv_text(pb);
+            char *ta = tu_csv_text(pa, NULL, NULL), *tb = tu_csv_text(pb, NULL, NULL);
             CHECK(ta && tb && strlen(ta) > 20 && !strcmp(ta, tb), "%s of %s: the same rows",
                   files[f], others[o2]);
             free(ta), free(tb);

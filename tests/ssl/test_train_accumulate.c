@@ -12,6 +12,7 @@
 #include "core/base/csv.h"
 #include "core/ssl/train.h"
 #include "core/ssl/train_config.h"
+#include "csv_text.h"
 #include "test_util.h"
 
 static char root[512];
@@ -54,24 +55,7 @@ static sg_config *make_config(const char *name, const char *const *extra, int ne
 static char *csv_without_time(const char *run, const char *file, size_t *rows) {
     char path[1024];
     snprintf(path, sizeof path, "%s/runs/%s/%s", root, run, file);
-    sg_csv_table t;
-    sg_err err;
-    if (sg_csv_read(path, &t, &err)) {
-        fprintf(stderr, "%s\n", err.msg);
-        return NULL;
-    }
-    size_t cap = 1 << 20, at = 0;
-    char *out = calloc(1, cap);
-    for (size_t r = 0; r < t.nrows; r++)
-        for (int col = 0; col < t.ncols; col++) {
-            const char *h = t.header[col];
-            if (!strcmp(h, "seconds") || !strcmp(h, "img_per_s") || !strncmp(h, "data_wait", 9))
-                continue;
-            at += (size_t)snprintf(out + at, cap - at, "%s,", sg_csv_cell(&t, r, col));
-        }
-    *rows = t.nrows;
-    sg_csv_table_free(&t);
-    return out;
+    return tu_csv_text(path, rows, NULL);
 }
 
 static unsigned char *ckpt_bytes(const char *run, size_t *n) {

@@ -9,6 +9,7 @@
 #include "core/base/csv.h"
 #include "core/ssl/train.h"
 #include "core/ssl/train_config.h"
+#include "csv_text.h"
 #include "test_util.h"
 
 static char root[512];
@@ -40,23 +41,7 @@ static sg_config *make_config(const char *name, const char *workers, const char 
 static char *csv_without_time(const char *run, const char *file) {
     char path[1024];
     snprintf(path, sizeof path, "%s/runs/%s/%s", root, run, file);
-    sg_csv_table t;
-    sg_err err;
-    if (sg_csv_read(path, &t, &err)) {
-        fprintf(stderr, "%s\n", err.msg);
-        return NULL;
-    }
-    size_t cap = 1 << 20, at = 0;
-    char *out = calloc(1, cap);
-    for (size_t r = 0; r < t.nrows; r++)
-        for (int col = 0; col < t.ncols; col++) {
-            const char *h = t.header[col];
-            if (!strcmp(h, "seconds") || !strcmp(h, "img_per_s") || !strncmp(h, "data_wait", 9))
-                continue;
-            at += (size_t)snprintf(out + at, cap - at, "%s,", sg_csv_cell(&t, r, col));
-        }
-    sg_csv_table_free(&t);
-    return out;
+    return tu_csv_text(path, NULL, NULL);
 }
 
 /* The final checkpoint, every byte: its header holds the setting hash, which leaves out run.name,

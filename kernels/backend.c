@@ -109,10 +109,15 @@ static const struct {
     SLOT(mem_free), SLOT(host_alloc), SLOT(host_free), SLOT(mem_upload), SLOT(mem_download),
     SLOT(mem_copy), SLOT(mem_zero), SLOT(sync), SLOT(timer_start), SLOT(timer_stop),
 };
-/* kernels.h keeps every slot from gemm on a function pointer: the list above must name them all */
+/* kernels.h keeps every slot from gemm to timer_stop a function pointer: the list above must
+ * name them all (the graph slots after them are optional) */
 _Static_assert(sizeof required_slots / sizeof required_slots[0] ==
-                   (sizeof(sg_backend) - offsetof(sg_backend, gemm)) / sizeof(any_fn),
-               "every slot of sg_backend from gemm on is in required_slots");
+                   (offsetof(sg_backend, graph_begin) - offsetof(sg_backend, gemm)) /
+                       sizeof(any_fn),
+               "every slot of sg_backend from gemm to timer_stop is in required_slots");
+_Static_assert(offsetof(sg_backend, graph_begin) ==
+                   offsetof(sg_backend, timer_stop) + sizeof(any_fn),
+               "the optional graph slots follow the required ones");
 
 const char *sg_backend_empty_slot(const sg_backend *be) {
     for (size_t i = 0; i < sizeof required_slots / sizeof required_slots[0]; i++) {

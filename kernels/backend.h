@@ -29,8 +29,8 @@ void sg_backend_device(const sg_backend *be, char *desc, size_t desc_len, char *
                        size_t key_len);
 /* Backends compiled into this binary, space-separated: "cpu" or "cpu cuda". */
 const char *sg_backend_compiled(void);
-/* The name of the first required slot (every slot from gemm on) that be leaves empty, or
- * NULL when it fills them all. Backends check themselves with it when they are made. */
+/* The name of the first required slot (every slot from gemm to timer_stop) that be leaves
+ * empty, or NULL when it fills them all. Backends check themselves with it when they are made. */
 const char *sg_backend_empty_slot(const sg_backend *be);
 
 /* The precision of be's matrix products (kernels.h's sg_precision; fp32 on a backend without

@@ -339,6 +339,26 @@ struct sg_backend {
      * synchronous). One timer per backend, not nested. */
     void (*timer_start)(const sg_backend *be);
     double (*timer_stop)(const sg_backend *be);
+
+    /* ---- step graphs (optional: NULL on a backend that cannot record; trainer.graph) --------
+     * Work recorded once and queued again as one unit (a CUDA Graph on CUDA), so a step's few
+     * hundred kernels cost one launch. The CPU backend runs kernels as they are called and has
+     * none; the replaying backend (kernels/trace/replay.h) gives any backend these slots with
+     * CUDA's semantics, so the protocol is tested without a GPU.
+     * graph_begin: from now on every kernel, mem_copy and mem_zero queued on the backend is
+     *   recorded, not run. 0, or -1 with the reason in why (nothing recorded). Until graph_end
+     *   nothing may wait on the backend or take memory: mem_upload, mem_download, sync, the
+     *   timers, mem_alloc / mem_free, host_alloc / host_free and syevd (which reads its status
+     *   back) end the process naming the call (CUDA invalidates a capture that waits).
+     * graph_end: stops recording; the recorded work as a graph, or NULL with the reason in why.
+     * graph_launch: queues the graph's work again, in order, each call with the arguments it
+     *   was recorded with (pointers, sizes, scalars, and host tables such as sgd_step's groups
+     *   as they were then): a graph reads and writes the same memory on every launch.
+     * graph_free: releases a graph (after the work queued from it has finished). */
+    int (*graph_begin)(const sg_backend *be, char *why, size_t why_len);
+    void *(*graph_end)(const sg_backend *be, char *why, size_t why_len);
+    void (*graph_launch)(const sg_backend *be, void *graph);
+    void (*graph_free)(const sg_backend *be, void *graph);
 };
 
 /* CPU backend threads: sets OpenMP's and OpenBLAS's thread counts together (OpenBLAS is the

@@ -119,7 +119,7 @@ static int build_all(sg_ssl *m, sg_params *on, sg_params *tg, sg_arena *a, sg_er
         m->dz[v] = SG_ARENA_NEW(a, float, (size_t)B * D);
     }
     sg_resnet_scratch_build(&m->scratch, &m->trunk, a);
-    m->row_loss = SG_ARENA_NEW(a, float, B);
+    m->row_loss = SG_ARENA_NEW(a, float, (size_t)ndir_of(set) * B); /* [ndir, B] */
     m->dfeat = SG_ARENA_NEW(a, float, (size_t)B * feat);
     m->fcat = SG_ARENA_NEW(a, float, (size_t)2 * B * D);
     if (ranks_of(set) > 1) {
@@ -238,6 +238,12 @@ int sg_ssl_build(sg_ssl *m, const sg_ssl_settings *set, const sg_backend *be, sg
     if (set->proj_layers < 2 || set->proj_layers > SG_MLP_MAX_LAYERS)
         return sg_errf(err, "model.proj_layers: %d (expected 2..%d)", set->proj_layers,
                        SG_MLP_MAX_LAYERS);
+    if (set->graph) {
+        const char *why = sg_ssl_graph_refusal(set, be);
+        if (why) return sg_errf(err, "trainer.graph=true on backend %s: %s", be->name, why);
+    }
+    m->graph_warmup = set->graph ? 1 : 0;
+    m->graph_step = -1;
     m->has_target = set->method == SG_METHOD_BYOL;
     if (set->sync_bn && ranks_of(set) > 1) {
         /* the widest batch-norm layer: the trunk's last stage, a head's hidden layer, or the
@@ -348,6 +354,8 @@ int sg_ssl_build(sg_ssl *m, const sg_ssl_settings *set, const sg_backend *be, sg
 
 void sg_ssl_free(sg_ssl *m) {
     const sg_backend *be = m->be;
+    if (be && m->graph) be->graph_free(be, m->graph); /* before the memory it reads */
+    m->graph = NULL;
     sg_params_free(&m->online);
     sg_params_free(&m->target);
     if (be && m->arena.base) be->mem_free(be, m->arena.base);
@@ -591,7 +599,19 @@ static void predictor_backward(sg_ssl *m, int v) {
         m->be->mem_copy(m->be, m->dz[v], m->dp[v], n * sizeof(float));
 }
 
-double sg_ssl_forward(sg_ssl *m) {
+/* The loss rows of this micro-batch into the loss log (deferred losses): outside the step's
+ * graph, since the log's offset moves every step. */
+static void log_loss_rows(sg_ssl *m) {
+    const int K = accum_of(&m->set), ndir = ndir_of(&m->set);
+    SG_CHECK(m->log_n < m->log_steps, "the loss log is full (%d steps): sg_ssl_losses first",
+             m->log_steps);
+    const size_t rows = (size_t)ndir * (size_t)m->B,
+                 at = ((size_t)m->log_n * (size_t)K + (size_t)m->micro) * rows;
+    m->be->mem_copy(m->be, m->loss_log + at, m->row_loss, rows * sizeof(float));
+}
+
+/* sg_ssl_forward but the loss log's copy: what a step graph records. */
+static double forward_passes(sg_ssl *m) {
     const sg_backend *be = m->be;
     const sg_ssl_settings *set = &m->set;
     const int B = m->B, D = m->D, K = accum_of(set);
@@ -611,29 +631,21 @@ double sg_ssl_forward(sg_ssl *m) {
             m->t[v] = m->on_proj[v].y;
         }
     }
-    /* loss: prediction of view v against the target of the other view */
-    const int ndir = set->symmetric_loss ? 2 : 1, R = ranks_of(set);
+    /* loss: prediction of view v against the target of the other view, rows [ndir, B] */
+    const int ndir = ndir_of(set), R = ranks_of(set);
+    for (int v = 0; v < ndir; v++)
+        sg_pair_loss_fwd(be, B, D, set->normalize_loss, m->pred_out[v], m->t[1 - v],
+                         m->row_loss + (size_t)v * B);
     if (m->deferred) {
         /* the rows stay on the backend until sg_ssl_losses: nothing is read back */
-        SG_CHECK(m->log_n < m->log_steps, "the loss log is full (%d steps): sg_ssl_losses first",
-                 m->log_steps);
-        for (int v = 0; v < ndir; v++) {
-            sg_pair_loss_fwd(be, B, D, set->normalize_loss, m->pred_out[v], m->t[1 - v],
-                             m->row_loss);
-            const size_t at = (((size_t)m->log_n * (size_t)K + (size_t)m->micro) * (size_t)ndir +
-                               (size_t)v) * (size_t)B;
-            be->mem_copy(be, m->loss_log + at, m->row_loss, (size_t)B * sizeof(float));
-        }
         accumulate_correlations(m, m->t);
         return 0.0;
     }
     double sums[2] = {0, 0};
-    for (int v = 0; v < ndir; v++) {
-        sg_pair_loss_fwd(be, B, D, set->normalize_loss, m->pred_out[v], m->t[1 - v], m->row_loss);
-        float *rows = m->host;
-        sg_ssl_get(m, rows, m->row_loss, (size_t)B);
-        for (int b = 0; b < B; b++) sums[v] += rows[b];
-    }
+    float *rows = m->host;
+    sg_ssl_get(m, rows, m->row_loss, (size_t)ndir * B);
+    for (int v = 0; v < ndir; v++)
+        for (int b = 0; b < B; b++) sums[v] += rows[(size_t)v * B + b];
     if (R > 1) { /* the mean over the global batch, the same on every rank */
         sg_err e;
         dist_check(sg_dist_sum_f64(sums, (size_t)ndir, &e), &e);
@@ -647,6 +659,14 @@ double sg_ssl_forward(sg_ssl *m) {
     if (m->micro == K - 1) m->last_loss = K > 1 ? m->loss_acc / K : loss;
     /* a diverged step observes nothing: the caller stops the run on the non-finite loss */
     if (isfinite(loss)) accumulate_correlations(m, m->t);
+    return loss;
+}
+
+double sg_ssl_forward(sg_ssl *m) {
+    SG_CHECK(!m->deferred || m->log_n < m->log_steps,
+             "the loss log is full (%d steps): sg_ssl_losses first", m->log_steps);
+    const double loss = forward_passes(m);
+    if (m->deferred) log_loss_rows(m);
     return loss;
 }
 
@@ -764,7 +784,129 @@ int sg_ssl_losses(sg_ssl *m, double *loss, int cap) {
     return n;
 }
 
+/* ---- step graphs ----------------------------------------------------------------------------- */
+
+const char *sg_ssl_graph_refusal(const sg_ssl_settings *set, const sg_backend *be) {
+    if (!be->graph_begin)
+        return "the backend runs each kernel as it is called and records no graphs (CUDA does)";
+    if (set->loss_readback <= 1)
+        return "needs trainer.loss_readback > 1: a step that reads its loss back waits on the "
+               "backend in the middle of the graph";
+    if (ranks_of(set) > 1)
+        return "one rank only: the sums over the ranks run between the step's kernels";
+    if (accum_of(set) > 1)
+        return "needs trainer.accumulate=1: micro-batches differ in what they zero and where "
+               "their losses go";
+    if (set->zero_mean)
+        return "predictor.zero_mean takes F's mean on the host in the middle of the step";
+    return NULL;
+}
+
+/* What forward and backward change besides activations: compared between the eager pass and
+ * the graph's first launch; `keep` is state from before the step (restored between the two). */
+typedef struct {
+    const char *what;
+    float *p;
+    size_t n;
+    int keep;
+} graph_buf;
+
+static int graph_bufs(sg_ssl *m, graph_buf *b) {
+    const size_t DD = (size_t)m->D * m->D;
+    int n = 0;
+    b[n++] = (graph_buf){"the gradients", m->online.g, m->online.total, 0};
+    b[n++] = (graph_buf){"the loss rows", m->row_loss, (size_t)ndir_of(&m->set) * m->B, 0};
+    if (m->online.nbuf)
+        b[n++] = (graph_buf){"the online BN running statistics", m->online.buf, m->online.nbuf, 1};
+    if (m->has_target && m->target.nbuf)
+        b[n++] = (graph_buf){"the target BN running statistics", m->target.buf, m->target.nbuf, 1};
+    if (m->F) b[n++] = (graph_buf){"F", m->F, DD, 1};
+    if (m->M2) b[n++] = (graph_buf){"M2", m->M2, DD, 1};
+    return n;
+}
+
+static void forward_backward(sg_ssl *m) {
+    forward_passes(m);
+    sg_ssl_backward(m);
+}
+
+/* This step's forward and backward: eagerly, then recorded and launched from the same state,
+ * compared bit for bit. Leaves the model as the eager step would and m->graph set, or (no
+ * match, or the backend could not record) graph NULL, the eager pass's state and the reason. */
+static void graph_capture(sg_ssl *m) {
+    const sg_backend *be = m->be;
+    graph_buf b[6];
+    const int nb = graph_bufs(m, b);
+    float *before[6] = {0}, *eager[6] = {0}, *got = NULL;
+    size_t most = 0;
+    for (int i = 0; i < nb; i++) {
+        if (b[i].n > most) most = b[i].n;
+        eager[i] = malloc(b[i].n * sizeof(float));
+        before[i] = b[i].keep ? malloc(b[i].n * sizeof(float)) : NULL;
+        SG_CHECK(eager[i] && (!b[i].keep || before[i]), "out of memory checking the step graph");
+        if (b[i].keep) sg_ssl_get(m, before[i], b[i].p, b[i].n);
+    }
+    got = malloc(most * sizeof(float));
+    SG_CHECK(got != NULL, "out of memory checking the step graph");
+    forward_backward(m);
+    for (int i = 0; i < nb; i++) sg_ssl_get(m, eager[i], b[i].p, b[i].n);
+    for (int i = 0; i < nb; i++)
+        if (b[i].keep) sg_ssl_put(m, b[i].p, before[i], b[i].n);
+    char why[256] = "";
+    void *g = NULL;
+    if (be->graph_begin(be, why, sizeof why) == 0) {
+        forward_backward(m); /* recorded, not run */
+        g = be->graph_end(be, why, sizeof why);
+    }
+    if (!g) {
+        snprintf(m->graph_error, sizeof m->graph_error, "the backend could not record the step: %s",
+                 why);
+    } else {
+        be->graph_launch(be, g);
+        for (int i = 0; i < nb && !m->graph_error[0]; i++) {
+            sg_ssl_get(m, got, b[i].p, b[i].n);
+            if (!memcmp(got, eager[i], b[i].n * sizeof(float))) continue;
+            size_t j = 0;
+            while (j < b[i].n && !memcmp(&got[j], &eager[i][j], sizeof(float))) j++;
+            snprintf(m->graph_error, sizeof m->graph_error,
+                     "the graph's step %ld differs from the eager step in %s (element %zu of %zu: "
+                     "%.9g, eagerly %.9g)", m->step, b[i].what, j, b[i].n, (double)got[j],
+                     (double)eager[i][j]);
+        }
+    }
+    if (m->graph_error[0]) { /* go on from the eager pass's state */
+        for (int i = 0; i < nb; i++) sg_ssl_put(m, b[i].p, eager[i], b[i].n);
+        if (g) be->graph_free(be, g);
+    } else {
+        m->graph = g;
+        m->graph_step = m->step;
+    }
+    for (int i = 0; i < nb; i++) {
+        free(before[i]);
+        free(eager[i]);
+    }
+    free(got);
+}
+
+/* sg_ssl_step with set.graph (sg_ssl_build checked what that needs: deferred losses, one rank,
+ * one micro-batch). */
+static double graph_step(sg_ssl *m) {
+    SG_CHECK(m->log_n < m->log_steps, "the loss log is full (%d steps): sg_ssl_losses first",
+             m->log_steps);
+    if (m->graph)
+        m->be->graph_launch(m->be, m->graph);
+    else if (!m->graph_error[0])
+        graph_capture(m);
+    else
+        forward_backward(m);
+    log_loss_rows(m);
+    sg_ssl_update(m);
+    return 0.0;
+}
+
 double sg_ssl_step(sg_ssl *m) {
+    if (m->set.graph && m->graph_warmup == 0) return graph_step(m);
+    if (m->set.graph) m->graph_warmup--;
     double loss = sg_ssl_forward(m);
     if (!isfinite(loss)) return loss; /* a diverged step changes nothing */
     sg_ssl_backward(m);

@@ -82,6 +82,8 @@ typedef struct {
                                 * backend (sg_backend_set_precision) before the model is built */
     int loss_readback;         /* steps whose losses are read back together (0, 1: every step,
                                 * on the spot; see sg_ssl_losses) */
+    int graph;                 /* trainer.graph: each step's forward and backward passes as one
+                                * graph of the backend (see sg_ssl_step) */
     /* method */
     sg_method method;
     int stop_gradient;
@@ -189,6 +191,12 @@ typedef struct {
     float *loss_log;           /* [L, K, ndir, B], backend memory */
     float *loss_host;          /* its host copy */
     int log_steps, log_n;      /* L; whole steps logged since the last read */
+
+    /* step graph (set.graph; sg_ssl_step) */
+    void *graph;               /* the backend's graph of forward + backward, once captured */
+    int graph_warmup;          /* eager steps still to run before the capture */
+    long graph_step;           /* the step it was captured at (-1: not yet) */
+    char graph_error[512];     /* why the capture failed its check ("" when it did not) */
 } sg_ssl;
 
 /* Builds everything (measuring pass + real pass) and initialises the weights from set->seed.
@@ -241,6 +249,22 @@ void sg_ssl_backward(sg_ssl *m);
 void sg_ssl_reduce(sg_ssl *m);
 void sg_ssl_update(sg_ssl *m);
 double sg_ssl_step(sg_ssl *m);
+
+/* Step graphs (set.graph): after one eager step (F's first batch, and whatever the backend's
+ * libraries set up on first use), sg_ssl_step records the step's forward and backward passes
+ * once as a graph of the backend (kernels.h's graph slots: a CUDA Graph on CUDA) and from then
+ * on launches it, so those few hundred kernels cost one launch. The update (optimiser, the
+ * predictor's overwrite, EMA) and the loss log's copy stay eager: their learning rate, EMA rate
+ * and log offset change every step, and a graph replays the arguments it was recorded with.
+ * At the capture the step is computed twice, eagerly and by the graph's first launch from the
+ * same state (BN running statistics and F, M2 restored in between), and the two must agree bit
+ * for bit in the gradients, the loss rows, the running statistics and F, M2; if they do not,
+ * the model goes on eagerly from the eager pass's state and says why in graph_error (the
+ * trainer stops the run with it). A graph needs what a step without waits has (sg_ssl_build
+ * refuses the rest by name): a backend with graph slots, deferred losses
+ * (loss_readback > 1), one rank, one micro-batch and no zero-mean F (its mean is taken on the
+ * host). The computed values are the eager step's, so a run's numbers do not depend on it. */
+const char *sg_ssl_graph_refusal(const sg_ssl_settings *set, const sg_backend *be);
 
 /* Deferred losses (set.loss_readback = L > 1 with one rank; m->deferred): forward returns 0 and
  * leaves the loss on the backend, every step runs whole (a diverged step is not skipped: the

@@ -51,7 +51,8 @@ static const char *const result_cols[] = {
     "predictor", "setting", "tag", "backend", "epochs", "steps", "final_loss", "collapse_std",
     "eff_rank_F", "probe", "probe_top5", "probe_epoch", "probe_epochs_run", "probe_final",
     "probe_best", "probe_best_epoch", "knn_acc", "knn_top5", "probe_protocol", "knn_protocol",
-    "img_per_s", "data_wait_frac", "wall_s", "conv_algos", "conv_deterministic", "gemm_impl", "precision"};
+    "img_per_s", "data_wait_frac", "wall_s", "conv_algos", "conv_deterministic", "gemm_impl", "precision",
+    "graph"};
 #define NRESULT_BASE ((int)(sizeof result_cols / sizeof result_cols[0]))
 
 int sg_train_results_ncols(void) { return NRESULT_BASE + sg_machine_ncols(); }
@@ -679,6 +680,7 @@ static int append_result(run *r, const sg_train_summary *sum, sg_err *err) {
     sg_csv_row_str(&row, strcmp(r->be->name, "cuda") ? sg_gemm_impl_names[sg_cpu_get_gemm_impl()]
                                                      : "cublas");
     sg_csv_row_str(&row, sg_precision_names[sg_backend_precision(r->be)]);
+    sg_csv_row_str(&row, sg_config_text(c, "trainer.graph"));
     sg_machine_row(&mach, &row);
     int rc = sg_csv_append(sg_config_str(c, "run.results"), sg_train_results_ncols(),
                            sg_train_results_header(), &row, 1, err);
@@ -1290,6 +1292,11 @@ int sg_train_run(const sg_config *cfg, const sg_train_opts *opts, sg_train_summa
             }
             loss = sg_ssl_step(m);
             if (!m->deferred && !isfinite(loss)) break;
+        }
+        if (m->graph_error[0]) {
+            rc = sg_errf(err, "trainer.graph=true: %s; trainer.graph=false runs the step eagerly",
+                         m->graph_error);
+            break;
         }
         /* the step's: the mean of its micro-batches' (deferred: known at the next read) */
         if (!m->deferred && isfinite(loss)) loss = m->last_loss;

@@ -145,6 +145,13 @@ static const sg_cfg_spec schema[] = {
      "waits inside a step) and stops the run at the first non-finite loss found at the read, "
      "before any checkpoint is written after it; 0: 1 on the CPU backend, 20 on CUDA. One rank "
      "only (with several the loss is summed over the ranks every step)"},
+    {"trainer.graph", SG_CFG_BOOL, "false", 0, 0, NULL,
+     "record each step's forward and backward passes once as a CUDA Graph and launch that (one "
+     "launch instead of a few hundred): after one eager step, checked bit for bit against the "
+     "eager step when captured (the run stops naming the difference if they differ); the update "
+     "stays eager. CUDA backend, with trainer.loss_readback > 1, one rank, trainer.accumulate=1, "
+     "conv.deterministic=true and predictor.zero_mean=false. The computed values are the eager "
+     "step's"},
     {"trainer.precision", SG_CFG_ENUM, "fp32", 0, 0, "fp32|tf32|bf16",
      "precision of the matrix products (gemms, linear layers, convolutions): fp32; tf32 or bf16 "
      "inputs with fp32 accumulation on tensor cores (CUDA backend; convolutions as im2col + "
@@ -222,7 +229,7 @@ static const char *const unhashed_keys[] = {"data.dir",     "data.workers", "tra
                                             "trainer.checkpoint_every",     "run.dir",
                                             "run.name",     "run.results",  "run.tag",
                                             "conv.algo_cache", "trainer.loss_readback",
-                                            "data.augment_on"};
+                                            "data.augment_on", "trainer.graph"};
 
 int sg_train_config_key_hashed(const char *key) {
     for (size_t i = 0; i < sizeof unhashed_keys / sizeof unhashed_keys[0]; i++)
@@ -385,6 +392,17 @@ int sg_train_settings(const sg_config *c, int in_channels, int H, int W, long st
     s->loss_readback = readback > 0 ? (int)readback : enum_is(c, "trainer.backend", "cpu") ? 1 : 20;
     s->precision = (sg_precision)enum_index(c, "trainer.precision", sg_precision_names,
                                             SG_PREC_COUNT);
+    /* the model checks what a graph needs of its settings and backend (sg_ssl_graph_refusal);
+     * here what it cannot see: the backend by name, and cuDNN's determinism, without which the
+     * graph's step cannot equal the eager one bit for bit */
+    s->graph = sg_config_bool(c, "trainer.graph");
+    if (s->graph && enum_is(c, "trainer.backend", "cpu"))
+        return sg_errf(err, "trainer.graph=true: trainer.backend=cpu runs each kernel as it is "
+                            "called and records no graphs (CUDA Graphs: trainer.backend=cuda)");
+    if (s->graph && !sg_config_bool(c, "conv.deterministic"))
+        return sg_errf(err, "trainer.graph=true with conv.deterministic=false: the captured step "
+                            "is checked bit for bit against the eager one, which needs "
+                            "deterministic convolutions");
     if (s->precision != SG_PREC_FP32) {
         if (!enum_is(c, "trainer.backend", "cuda"))
             return sg_errf(err, "trainer.precision=%s: trainer.backend=%s computes in fp32 only "

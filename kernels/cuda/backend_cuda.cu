@@ -103,6 +103,62 @@ static double cu_timer_stop(const sg_backend *be) {
     return (double)ms * 1e-3;
 }
 
+/* ---- step graphs (kernels.h's graph slots) ------------------------------------------------
+ * Stream capture on the backend's one stream, thread-local: the loader's threads may call the
+ * runtime meanwhile (the global mode would invalidate the capture for them). Every kernel,
+ * cuBLAS, cuSOLVER and cuDNN call queued on the stream is recorded; a call that waits on the
+ * stream inside the capture fails in SG_CU (the runtime invalidates the capture), which the
+ * model's capture rules exclude and the replaying backend's tests check. */
+typedef struct {
+    cudaGraph_t graph;
+    cudaGraphExec_t exec;
+} cu_graph;
+
+static int cu_graph_begin(const sg_backend *be, char *why, size_t why_len) {
+    cudaError_t e = cudaStreamBeginCapture(sg_cu_stream(be), cudaStreamCaptureModeThreadLocal);
+    if (e == cudaSuccess) return 0;
+    snprintf(why, why_len, "cudaStreamBeginCapture: %s", cudaGetErrorString(e));
+    (void)cudaGetLastError();
+    return -1;
+}
+
+static void *cu_graph_end(const sg_backend *be, char *why, size_t why_len) {
+    cudaGraph_t g = NULL;
+    cudaError_t e = cudaStreamEndCapture(sg_cu_stream(be), &g);
+    if (e != cudaSuccess || !g) {
+        snprintf(why, why_len, "cudaStreamEndCapture: %s",
+                 e != cudaSuccess ? cudaGetErrorString(e) : "no graph");
+        (void)cudaGetLastError();
+        return NULL;
+    }
+    cudaGraphExec_t x = NULL;
+    e = cudaGraphInstantiate(&x, g, 0);
+    if (e != cudaSuccess) {
+        snprintf(why, why_len, "cudaGraphInstantiate: %s", cudaGetErrorString(e));
+        (void)cudaGetLastError();
+        SG_CU(cudaGraphDestroy(g));
+        return NULL;
+    }
+    cu_graph *out = (cu_graph *)malloc(sizeof *out);
+    SG_CHECK(out != NULL, "out of memory for a CUDA graph");
+    out->graph = g;
+    out->exec = x;
+    return out;
+}
+
+static void cu_graph_launch(const sg_backend *be, void *graph) {
+    SG_CU(cudaGraphLaunch(((cu_graph *)graph)->exec, sg_cu_stream(be)));
+}
+
+static void cu_graph_free(const sg_backend *be, void *graph) {
+    if (!graph) return;
+    cu_graph *g = (cu_graph *)graph;
+    SG_CU(cudaStreamSynchronize(sg_cu_stream(be))); /* its last launch may still run */
+    SG_CU(cudaGraphExecDestroy(g->exec));
+    SG_CU(cudaGraphDestroy(g->graph));
+    free(g);
+}
+
 /* ---- the backend value ------------------------------------------------------------------- */
 
 /* Every op at every shape and precision (gemm and linear ops with gemm=0); a convolution with this backend's im2col (default, im2col) or, when
@@ -206,6 +262,10 @@ static int cu_init(void) {
     cu_backend.sync = cu_sync;
     cu_backend.timer_start = cu_timer_start;
     cu_backend.timer_stop = cu_timer_stop;
+    cu_backend.graph_begin = cu_graph_begin;
+    cu_backend.graph_end = cu_graph_end;
+    cu_backend.graph_launch = cu_graph_launch;
+    cu_backend.graph_free = cu_graph_free;
     const char *empty = sg_backend_empty_slot(&cu_backend);
     SG_CHECK(empty == NULL, "cuda backend: the slot %s is empty", empty ? empty : "");
     return 1;

@@ -23,3 +23,8 @@ sg_backend_test(cuda backend_parity test_backend_parity cuda)
 # Determinism of training steps, and agreement with the CPU backend (cpu: ssl.backend_determinism).
 sg_backend_test(staged backend_determinism test_backend_determinism staged)
 sg_backend_test(cuda backend_determinism test_backend_determinism cuda)
+
+# Step graphs against the eager steps (the cpu run is ssl.step_graph): over the replaying
+# backend on each, and on cuda CUDA's own graphs too.
+sg_backend_test(staged step_graph test_step_graph staged)
+sg_backend_test(cuda step_graph test_step_graph cuda)

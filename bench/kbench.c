@@ -368,7 +368,10 @@ static int kb_trace(kb_ctx *k, int i, sg_err *err) {
     sg_trace *t = sg_trace_new(NULL, &tbe);
     (void)sg_backend_set_precision(tbe, k->set[i].precision); /* a dry trace takes any */
     sg_ssl m;
-    if (sg_ssl_build(&m, &k->set[i], tbe, err)) {
+    /* a graph launches the kernels the eager step calls: the trace takes them eagerly */
+    sg_ssl_settings eager = k->set[i];
+    eager.graph = 0;
+    if (sg_ssl_build(&m, &eager, tbe, err)) {
         sg_trace_free(t);
         return -1;
     }

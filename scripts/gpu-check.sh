@@ -105,6 +105,7 @@ part machine 60 "$SG" machine --backend cuda --csv "$OUT/machine.csv"
 part parity 120 "$BIN/test_backend_parity" cuda
 part pytorch_fixtures 60 "$BIN/test_pytorch_fixtures" cuda
 part determinism 60 "$BIN/test_backend_determinism" cuda
+part step_graph 60 "$BIN/test_step_graph" cuda
 part selfcheck 60 "$SG" selfcheck --backend cuda --csv "$OUT/selfcheck.csv"
 part selfcheck_gflops 60 "$SG" selfcheck --backend cuda --gflops
 
@@ -123,7 +124,17 @@ for cfg in $BENCH_CONFIGS; do
 done
 [ $QUICK -eq 1 ] || part bench_imagenet 120 "$SG" bench "$SUITE" --backend cuda --configs imagenet \
     --repetitions 3 --min-time 0.01 --quiet --out "$OUT/bench_imagenet.csv"
+# the step eager and as a CUDA Graph, side by side in one run (whole steps only)
+part bench_graph 90 "$SG" bench "$SUITE" --backend cuda --steps-only \
+    --configs stl10,stl10_graph,stl10_bf16,stl10_bf16_graph --repetitions $REPS --min-time 0.05 \
+    --quiet --out "$OUT/bench_graph.csv"
 cat "$OUT"/bench*.log | grep -E "^(step|     eigen|ceiling)" | sed 's/^/    /' >> "$SUMMARY"
+for cfg in stl10 stl10_bf16; do
+    awk -F, -v c="$cfg" 'NR > 1 && $5 == "step" && $13 != "" { t[$6] = $13 * 1000 }
+        END { g = c "_graph"; if ((c in t) && (g in t))
+                  printf "graph %s: eager %.2f ms/step, graph %.2f ms/step: %.2fx\n", c, t[c], t[g], t[c] / t[g];
+              else printf "graph %s: not measured\n", c }' "$OUT/bench_graph.csv" 2>/dev/null | tee -a "$SUMMARY"
+done
 
 # a short STL-10-shaped run: synthetic images in STL-10's files, the real loader and augmentation
 DATA=$OUT/stl10-fake
@@ -138,6 +149,11 @@ part train_aug_on_gpu 90 "$SG" train --backend cuda --quiet data.dataset=stl10 d
     trainer.batch=128 trainer.epochs=1 trainer.max_steps=100 data.workers=$WORKERS \
     data.augment_on=backend eval.probe=false eval.knn=false run.dir="$OUT/runs" \
     run.name=stl10-gpu-check-aug-on-gpu run.results="$OUT/runs/results.csv"
+# and with the step's forward and backward as a CUDA Graph
+part train_graph 90 "$SG" train --backend cuda --quiet data.dataset=stl10 data.dir="$DATA" \
+    trainer.batch=128 trainer.epochs=1 trainer.max_steps=100 data.workers=$WORKERS \
+    trainer.graph=true eval.probe=false eval.knn=false run.dir="$OUT/runs" \
+    run.name=stl10-gpu-check-graph run.results="$OUT/runs/results.csv"
 if [ -f "$OUT/runs/results.csv" ]; then
     python3 - "$OUT/runs/results.csv" <<'PY' | tee -a "$SUMMARY"
 import csv, sys

@@ -106,35 +106,63 @@ part parity 120 "$BIN/test_backend_parity" cuda
 part pytorch_fixtures 60 "$BIN/test_pytorch_fixtures" cuda
 part determinism 60 "$BIN/test_backend_determinism" cuda
 part step_graph 60 "$BIN/test_step_graph" cuda
-part selfcheck 60 "$SG" selfcheck --backend cuda --csv "$OUT/selfcheck.csv"
-part selfcheck_gflops 60 "$SG" selfcheck --backend cuda --gflops
-
-# the kernel suite: one part per configuration, each with its own time box and CSV, so a
-# configuration that runs out of time loses only itself (the kernel suite writes its CSV at the
-# end); ResNet-50 ImageNet last, with fewer repetitions
 SUITE="$ROOT/suites/kernels-gpu-check.bench"
 if [ $QUICK -eq 1 ]; then
     BENCH_CONFIGS="stl10"; REPS=3
 else
     BENCH_CONFIGS="stl10 stl10_tf32 stl10_bf16 stl10_directpred cifar10 fmnist"; REPS=5
 fi
+
+# the headline numbers first, so that a check cut short by its budget still has them: the whole
+# STL-10 step in each precision, eager and as a CUDA Graph, side by side in one run...
+part bench_steps 120 "$SG" bench "$SUITE" --backend cuda --steps-only \
+    --configs stl10,stl10_tf32,stl10_bf16,stl10_graph,stl10_bf16_graph --repetitions $REPS \
+    --min-time 0.05 --quiet --out "$OUT/bench_steps.csv"
+# ... and the same step in PyTorch on this GPU, when PyTorch has CUDA, in each precision
+if python3 -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null; then
+    for prec in fp32 tf32 bf16; do
+        part "pytorch_step_$prec" 60 env -u LD_LIBRARY_PATH python3 scripts/peer_pytorch_step.py --device cuda \
+            --size 96 --batch 128 --steps 20 --warmup 5 --precision $prec
+    done
+else
+    note "pytorch_step                 SKIP (no PyTorch with CUDA here)"
+fi
+# step time (median) of config $1 in the steps run, in ms, or nothing
+step_ms() {
+    awk -F, -v c="$1" 'NR > 1 && $5 == "step" && $6 == c && $13 != "" { printf "%.2f", $13 * 1000 }' \
+        "$OUT/bench_steps.csv" 2>/dev/null
+}
+# stopgrad against PyTorch per precision (eager, and as a graph where the suite has one), and
+# the graph against the eager step
+for prec in fp32 tf32 bf16; do
+    cfg=stl10; [ $prec != fp32 ] && cfg=stl10_$prec
+    pt_ms=$(sed -n 's/.*median \([0-9.]*\) ms\/step.*/\1/p' "$OUT/pytorch_step_$prec.log" 2>/dev/null | tail -n 1)
+    for c in $cfg ${cfg}_graph; do
+        sg_ms=$(step_ms "$c")
+        [ "$c" != "$cfg" ] && [ -z "$sg_ms" ] && ! grep -q "^config $c " "$SUITE" && continue
+        if [ -n "$sg_ms" ] && [ -n "$pt_ms" ]; then
+            note "$(awk -v p="$c" -v s="$sg_ms" -v t="$pt_ms" 'BEGIN { printf "ratio %s: stopgrad %.2f ms/step, pytorch %.2f ms/step: stopgrad %.2fx pytorch", p, s, t, t / s }')"
+        else
+            note "ratio $c: not measured (stopgrad '${sg_ms:-none}', pytorch '${pt_ms:-none}')"
+        fi
+    done
+    eager=$(step_ms "$cfg") graph=$(step_ms "${cfg}_graph")
+    [ -n "$eager" ] && [ -n "$graph" ] && note "$(awk -v p="$cfg" -v e="$eager" -v g="$graph" 'BEGIN { printf "graph %s: eager %.2f ms/step, graph %.2f ms/step: %.2fx", p, e, g, e / g }')"
+done
+
+part selfcheck 60 "$SG" selfcheck --backend cuda --csv "$OUT/selfcheck.csv"
+part selfcheck_gflops 60 "$SG" selfcheck --backend cuda --gflops
+
+# the kernel suite: one part per configuration, each with its own time box and CSV, so a
+# configuration that runs out of time loses only itself (the kernel suite writes its CSV at the
+# end); ResNet-50 ImageNet last, with fewer repetitions
 for cfg in $BENCH_CONFIGS; do
     part "bench_$cfg" 90 "$SG" bench "$SUITE" --backend cuda --configs "$cfg" --repetitions $REPS \
         --min-time 0.02 --quiet --out "$OUT/bench_$cfg.csv"
 done
 [ $QUICK -eq 1 ] || part bench_imagenet 120 "$SG" bench "$SUITE" --backend cuda --configs imagenet \
     --repetitions 3 --min-time 0.01 --quiet --out "$OUT/bench_imagenet.csv"
-# the step eager and as a CUDA Graph, side by side in one run (whole steps only)
-part bench_graph 90 "$SG" bench "$SUITE" --backend cuda --steps-only \
-    --configs stl10,stl10_graph,stl10_bf16,stl10_bf16_graph --repetitions $REPS --min-time 0.05 \
-    --quiet --out "$OUT/bench_graph.csv"
 cat "$OUT"/bench*.log | grep -E "^(step|     eigen|ceiling)" | sed 's/^/    /' >> "$SUMMARY"
-for cfg in stl10 stl10_bf16; do
-    awk -F, -v c="$cfg" 'NR > 1 && $5 == "step" && $13 != "" { t[$6] = $13 * 1000 }
-        END { g = c "_graph"; if ((c in t) && (g in t))
-                  printf "graph %s: eager %.2f ms/step, graph %.2f ms/step: %.2fx\n", c, t[c], t[g], t[c] / t[g];
-              else printf "graph %s: not measured\n", c }' "$OUT/bench_graph.csv" 2>/dev/null | tee -a "$SUMMARY"
-done
 
 # a short STL-10-shaped run: synthetic images in STL-10's files, the real loader and augmentation
 DATA=$OUT/stl10-fake
@@ -162,30 +190,6 @@ for r in csv.DictReader(open(sys.argv[1])):
           f"{float(r['img_per_s']):.1f} img/s, data wait {100 * float(r['data_wait_frac']):.1f}%")
 PY
 fi
-
-# the same step in PyTorch on this GPU, when PyTorch has CUDA
-if python3 -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null; then
-    # in each precision, against stopgrad's bench_stl10, bench_stl10_tf32 and bench_stl10_bf16
-    for prec in fp32 tf32 bf16; do
-        part "pytorch_step_$prec" 60 env -u LD_LIBRARY_PATH python3 scripts/peer_pytorch_step.py --device cuda \
-            --size 96 --batch 128 --steps 20 --warmup 5 --precision $prec
-    done
-else
-    note "pytorch_step                 SKIP (no PyTorch with CUDA here)"
-fi
-
-# stopgrad against PyTorch per precision: the kernel suite's step (median) over PyTorch's median
-for prec in fp32 tf32 bf16; do
-    cfg=stl10; [ $prec != fp32 ] && cfg=stl10_$prec
-    sg_ms=$(awk -F, -v c="$cfg" 'NR > 1 && $5 == "step" && $6 == c && $13 != "" { printf "%.2f", $13 * 1000 }' \
-        "$OUT/bench_$cfg.csv" 2>/dev/null)
-    pt_ms=$(sed -n 's/.*median \([0-9.]*\) ms\/step.*/\1/p' "$OUT/pytorch_step_$prec.log" 2>/dev/null | tail -n 1)
-    if [ -n "$sg_ms" ] && [ -n "$pt_ms" ]; then
-        note "$(awk -v p="$prec" -v s="$sg_ms" -v t="$pt_ms" 'BEGIN { printf "ratio %s: stopgrad %.2f ms/step, pytorch %.2f ms/step: stopgrad %.2fx pytorch", p, s, t, t / s }')"
-    else
-        note "ratio $prec: not measured (stopgrad '${sg_ms:-none}', pytorch '${pt_ms:-none}')"
-    fi
-done
 
 note "total $(( $(date +%s) - T0 ))s; $( [ $FAILED -eq 0 ] && echo 'every part passed' || echo 'SOME PARTS FAILED')"
 exit $FAILED

@@ -293,7 +293,8 @@ int sg_loader_augment_on(sg_loader *L, const sg_backend *dev, sg_err *err) {
     L->dev = dev; /* from here sg_loader_close frees what was made */
     int ok = 1;
     for (int i = 0; i < 2 && ok; i++) {
-        L->slots[i].raw = malloc((size_t)L->B * chw);
+        /* the backend's staging memory (page-locked on CUDA): the batch goes up at full speed */
+        L->slots[i].raw = dev->host_alloc(dev, (size_t)L->B * chw);
         L->slots[i].index = malloc((size_t)L->B * sizeof(int));
         ok = L->slots[i].raw && L->slots[i].index;
     }
@@ -405,7 +406,7 @@ void sg_loader_close(sg_loader *L) {
     worker_free(&L->inline_worker);
     for (int i = 0; i < 2; i++) {
         for (int v = 0; v < 2; v++) free(L->slots[i].x[v]);
-        free(L->slots[i].raw);
+        if (L->slots[i].raw) L->dev->host_free(L->dev, L->slots[i].raw);
         free(L->slots[i].index);
     }
     if (L->dev) {

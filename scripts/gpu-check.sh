@@ -116,7 +116,8 @@ fi
 # the headline numbers first, so that a check cut short by its budget still has them: the whole
 # STL-10 step in each precision, eager and as a CUDA Graph, side by side in one run...
 part bench_steps 120 "$SG" bench "$SUITE" --backend cuda --steps-only \
-    --configs stl10,stl10_tf32,stl10_bf16,stl10_graph,stl10_bf16_graph --repetitions $REPS \
+    --configs stl10,stl10_tf32,stl10_bf16,stl10_graph,stl10_bf16_graph,stl10_directpred,stl10_directpred_bf16,stl10_directpred_bf16_graph \
+    --repetitions $REPS \
     --min-time 0.05 --quiet --out "$OUT/bench_steps.csv"
 # ... and the same step in PyTorch on this GPU, when PyTorch has CUDA, in each precision
 if python3 -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null; then
@@ -148,6 +149,14 @@ for prec in fp32 tf32 bf16; do
     done
     eager=$(step_ms "$cfg") graph=$(step_ms "${cfg}_graph")
     [ -n "$eager" ] && [ -n "$graph" ] && note "$(awk -v p="$cfg" -v e="$eager" -v g="$graph" 'BEGIN { printf "graph %s: eager %.2f ms/step, graph %.2f ms/step: %.2fx", p, e, g, e / g }')"
+done
+
+# the 100-epoch STL-10 run projected from each measured step: 100 epochs of 820 steps (105,000
+# images at batch 128), GPU time only (the training parts below show whether data keeps up)
+for c in stl10 stl10_tf32 stl10_bf16 stl10_graph stl10_bf16_graph stl10_directpred \
+         stl10_directpred_bf16 stl10_directpred_bf16_graph; do
+    ms=$(step_ms "$c")
+    [ -n "$ms" ] && note "$(awk -v c="$c" -v m="$ms" 'BEGIN { printf "projection %s: 100 epochs x 820 steps x %.2f ms = %.1f min", c, m, 82000 * m / 60000 }')"
 done
 
 part selfcheck 60 "$SG" selfcheck --backend cuda --csv "$OUT/selfcheck.csv"

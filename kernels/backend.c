@@ -105,7 +105,8 @@ static const struct {
     SLOT(pred_symmetrize), SLOT(directcopy_fill), SLOT(eig_pair_scale), SLOT(rank1_sub),
     SLOT(aug_u8_to_float),
     SLOT(aug_resized_crop), SLOT(aug_hflip), SLOT(aug_color_jitter), SLOT(aug_grayscale),
-    SLOT(aug_gaussian_blur), SLOT(aug_solarize), SLOT(aug_normalize), SLOT(mem_alloc),
+    SLOT(aug_gaussian_blur), SLOT(aug_solarize), SLOT(aug_normalize), SLOT(aug_views),
+    SLOT(mem_alloc),
     SLOT(mem_free), SLOT(host_alloc), SLOT(host_free), SLOT(mem_upload), SLOT(mem_download),
     SLOT(mem_copy), SLOT(mem_zero), SLOT(sync), SLOT(timer_start), SLOT(timer_stop),
 };
@@ -557,4 +558,61 @@ void sg_aug_normalize(const sg_backend *be, int C, int HW, float *img, const flo
     SG_CHECK(img && mean && std, "aug_normalize: NULL buffer");
     for (int c = 0; c < C; c++) SG_CHECK(std[c] != 0.0f, "aug_normalize: std[%d] is zero", c);
     be->aug_normalize(be, C, HW, img, mean, std);
+}
+
+static size_t round256(size_t bytes) { return (bytes + 255) / 256 * 256; }
+
+size_t sg_aug_views_work_bytes(int N, int Cin, int H, int W, int C, int S, int ksize) {
+    (void)Cin; /* the float copy of an image has the output's channels */
+    const size_t n = (size_t)(N > 0 ? N : 0), in = (size_t)C * H * W, out = (size_t)C * S * S;
+    const size_t k = (size_t)(ksize > 0 ? ksize : 1);
+    return round256(n * sizeof(sg_aug_view)) + round256(n * k * sizeof(float)) +
+           round256(n * sizeof(double)) + round256(n * out * sizeof(float)) +
+           round256(in * sizeof(float)) + 2 * round256(out * sizeof(float));
+}
+
+void sg_aug_views(const sg_backend *be, int N, int Cin, int H, int W, const uint8_t *src, int C,
+                  int S, const sg_aug_view *view, int ksize, const float *mean, const float *std,
+                  float *dst, void *work) {
+    check_image("aug_views", Cin, H, W);
+    SG_CHECK(N > 0 && S > 0, "aug_views: N=%d S=%d", N, S);
+    SG_CHECK(C == Cin || (Cin == 1 && C == 3), "aug_views: %d channels from %d (expected the "
+             "same, or 3 from 1)", C, Cin);
+    SG_CHECK(C <= 32, "aug_views: C=%d, at most 32 channels", C);
+    SG_CHECK(src && view && dst && work, "aug_views: NULL buffer");
+    SG_CHECK((mean == NULL) == (std == NULL), "aug_views: mean and std both or neither");
+    /* odd even where no view blurs, so that every call is a shape the op table takes */
+    SG_CHECK(ksize >= 1 && ksize % 2 == 1 && ksize <= SG_AUG_BLUR_MAX_KSIZE,
+             "aug_views: kernel size %d must be odd, in [1, %d]", ksize, SG_AUG_BLUR_MAX_KSIZE);
+    for (int c = 0; mean && c < C; c++)
+        SG_CHECK(std[c] != 0.0f, "aug_views: std[%d] is zero", c);
+    for (int n = 0; n < N; n++) {
+        const sg_aug_view *v = &view[n];
+        SG_CHECK(v->y0 >= 0.0f && v->x0 >= 0.0f && v->h > 0.0f && v->w > 0.0f &&
+                     v->y0 + v->h <= (float)H + 1e-3f && v->x0 + v->w <= (float)W + 1e-3f,
+                 "aug_views: view %d's box (y0=%g x0=%g h=%g w=%g) not inside the %dx%d image",
+                 n, (double)v->y0, (double)v->x0, (double)v->h, (double)v->w, H, W);
+        SG_CHECK(v->flip <= 1 && v->jitter <= 1 && v->gray <= 1 && v->blur <= 1 &&
+                     v->solarize <= 1,
+                 "aug_views: view %d's stage flags must be 0 or 1", n);
+        SG_CHECK(C == 3 || (!v->jitter && !v->gray),
+                 "aug_views: view %d jitters or greys a %d-channel image (needs 3)", n, C);
+        if (v->jitter) {
+            SG_CHECK(v->brightness >= 0.0f && v->contrast >= 0.0f && v->saturation >= 0.0f &&
+                         v->hue >= -0.5f && v->hue <= 0.5f,
+                     "aug_views: view %d's jitter factors (brightness %g contrast %g saturation "
+                     "%g hue %g)", n, (double)v->brightness, (double)v->contrast,
+                     (double)v->saturation, (double)v->hue);
+            int seen = 0;
+            for (int i = 0; i < 4; i++) {
+                SG_CHECK(v->order[i] >= 0 && v->order[i] < 4 && !(seen & (1 << v->order[i])),
+                         "aug_views: view %d's order is not a permutation of 0..3", n);
+                seen |= 1 << v->order[i];
+            }
+        }
+        if (v->blur)
+            SG_CHECK(v->sigma > 0.0f, "aug_views: view %d blurs with sigma %g (expected > 0)", n,
+                     (double)v->sigma);
+    }
+    be->aug_views(be, N, Cin, H, W, src, C, S, view, ksize, mean, std, dst, work);
 }

@@ -122,6 +122,9 @@ void sg_aug_gaussian_blur(const sg_backend *be, int C, int H, int W, const float
 void sg_aug_solarize(const sg_backend *be, size_t n, float *img, float threshold);
 void sg_aug_normalize(const sg_backend *be, int C, int HW, float *img, const float *mean,
                       const float *std);
+void sg_aug_views(const sg_backend *be, int N, int Cin, int H, int W, const uint8_t *src, int C,
+                  int S, const sg_aug_view *view, int ksize, const float *mean, const float *std,
+                  float *dst, void *work);
 
 /* The largest Gaussian blur kernel the augmentation ops take (odd). */
 #define SG_AUG_BLUR_MAX_KSIZE 255 /* the backends keep the taps on the stack / in the launch */

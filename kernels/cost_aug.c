@@ -49,3 +49,13 @@ sg_cost sg_cost_aug_normalize(int C, int HW) {
     double n = (double)C * HW;
     return cost(2.0 * n, 2.0 * F32 * n);
 }
+
+/* every stage on, per image: compulsory traffic is the uint8 source read once and the view
+ * written once (the stages between work on the view in place) */
+sg_cost sg_cost_aug_views(int N, int Cin, int H, int W, int C, int S, int ksize) {
+    const double n_out = (double)C * S * S, n_in = (double)Cin * H * W;
+    const double flops = 6.0 * n_out + sg_cost_aug_color_jitter(S, S).flops +
+                         sg_cost_aug_grayscale(S, S).flops + 4.0 * ksize * n_out +
+                         3.0 * n_out;
+    return cost((double)N * flops, (double)N * (n_in + F32 * n_out));
+}

@@ -100,6 +100,17 @@ typedef struct {
     int adapt;
 } sg_lars_group;
 
+/* One view's random draws for aug_views: what sg_augment (core/data) draws for one image, in
+ * the parameters of the single-image ops. */
+typedef struct {
+    float y0, x0, h, w;                          /* crop box: top, left, height, width (pixels) */
+    float brightness, contrast, saturation, hue; /* colour jitter's factors (jitter != 0) */
+    float sigma;                                 /* the blur's sigma (blur != 0) */
+    int32_t order[4];                            /* colour jitter's order (jitter != 0) */
+    uint8_t flip, jitter, gray, blur, solarize;  /* which stages run (0 or 1) */
+    uint8_t unused_[3];
+} sg_aug_view;
+
 struct sg_backend {
     const char *name; /* "cpu", "cuda", "trace(cpu)", ... */
     void *state;      /* backend-private: threads, handles, streams; NULL for stateless ones */
@@ -316,6 +327,21 @@ struct sg_backend {
      * (C <= 32 on CUDA, where they travel as kernel arguments). */
     void (*aug_normalize)(const sg_backend *be, int C, int HW, float *img, const float *mean,
                           const float *std);
+    /* One view of each of N same-size images in one call, where the ops above take one image
+     * per call (on a GPU, a batch's few hundred tiny launches become a few). Image n goes
+     * through the stages sg_augment runs, with view[n]'s draws:
+     *   aug_u8_to_float (Cin = 1 with C = 3: the plane repeated in all three channels),
+     *   aug_resized_crop of view[n]'s box to S x S, aug_hflip (flip), aug_color_jitter
+     *   (jitter), aug_grayscale (gray), aug_gaussian_blur of size ksize (blur), aug_solarize at
+     *   0.5 (solarize), aug_normalize (mean and std non-NULL);
+     * each stage computes what its op computes on this backend, bit for bit, so a batch is
+     * the views the single-image ops make one by one. src [N, Cin, H, W] uint8 and
+     * dst [N, C, S, S] are backend memory; view[N], mean[C] and std[C] are host tables (C <= 32);
+     * jitter and gray need C = 3; ksize is odd (1 where no view blurs). work: at least
+     * sg_aug_views_work_bytes(N, Cin, H, W, C, S, ksize) bytes of backend memory. */
+    void (*aug_views)(const sg_backend *be, int N, int Cin, int H, int W, const uint8_t *src,
+                      int C, int S, const sg_aug_view *view, int ksize, const float *mean,
+                      const float *std, float *dst, void *work);
 
     /* ---- memory, synchronisation, timing ---------------------------------------------------
      * mem_alloc: zero-filled backend memory aligned to 256 bytes, or NULL (CUDA: cudaMalloc,
@@ -436,6 +462,13 @@ sg_cost sg_cost_aug_grayscale(int H, int W);
 sg_cost sg_cost_aug_gaussian_blur(int C, int H, int W, int ksize);
 sg_cost sg_cost_aug_solarize(size_t n);
 sg_cost sg_cost_aug_normalize(int C, int HW);
+/* aug_views with every stage on (a bound on any batch of these sizes). */
+sg_cost sg_cost_aug_views(int N, int Cin, int H, int W, int C, int S, int ksize);
+
+/* aug_views' scratch: room for what either backend keeps there (the CPU: one image's float
+ * copy and two S x S buffers; CUDA: the views' table, the blur taps and contrast means of N
+ * images, and an N x C x S x S blur buffer), each part rounded up to 256 bytes. */
+size_t sg_aug_views_work_bytes(int N, int Cin, int H, int W, int C, int S, int ksize);
 
 #ifdef __cplusplus
 }

@@ -92,6 +92,10 @@ static sg_cost cost_blur(const int *v) {
 }
 static sg_cost cost_solarize(const int *v) { return sg_cost_aug_solarize((size_t)v[0]); }
 static sg_cost cost_normalize(const int *v) { return sg_cost_aug_normalize(v[0], v[1]); }
+/* the bound with every stage on (kernels.h): norm (v[7]) = 0 does a little less */
+static sg_cost cost_views(const int *v) {
+    return sg_cost_aug_views(v[0], v[1], v[2], v[3], v[4], v[5], v[6]);
+}
 
 /* ---- the rows -------------------------------------------------------------------------------- */
 // clang-format off
@@ -209,6 +213,13 @@ static const op_row rows[SG_OP_COUNT] = {
     [SG_OP_aug_solarize] = {{SLOT(aug_solarize)}, "n=1001", {DIM("n")}, cost_solarize},
     [SG_OP_aug_normalize] = {{SLOT(aug_normalize)}, "C=3,HW=77", {DIM("C"), DIM("HW")},
         cost_normalize},
+    /* Cin: the source's channels (C, or 1 with C = 3); C <= 32 as the slot requires; both
+     * default to RGB and are left out of the default shape, so random shapes drawn from it
+     * (test_backend_parity) keep a valid pair (the checker rejects the others); ksize is only
+     * read when a view blurs; norm: mean and std given (1) or NULL (0) */
+    [SG_OP_aug_views] = {{SLOT(aug_views)}, "N=3,H=20,W=24,S=16,ksize=5",
+        {DIM("N"), {"Cin", 1, 32, 3}, DIM("H"), DIM("W"), {"C", 1, 32, 3}, DIM("S"),
+         DIM("ksize"), FLAG("norm", 1)}, cost_views},
 };
 // clang-format on
 

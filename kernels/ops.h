@@ -15,8 +15,8 @@
  *
  * Adding an op: a line in SG_OP_LIST, its row in kernels/ops.c, its check oc_<op> in the
  * checker file of its family; a new backend slot also needs its front-door function
- * (kernels/backend.c), the tracer's wrapper, a reference (kernels/ref) and the backends'
- * kernels. */
+ * (kernels/backend.c), the tracer's wrapper (kernels/trace/trace.c), the replaying backend's
+ * record (kernels/trace/replay.c), a reference (kernels/ref) and the backends' kernels. */
 #pragma once
 #include <stddef.h>
 
@@ -73,7 +73,8 @@ extern "C" {
     X(aug_grayscale, aug)                                                                      \
     X(aug_gaussian_blur, aug)                                                                  \
     X(aug_solarize, aug)                                                                       \
-    X(aug_normalize, aug)
+    X(aug_normalize, aug)                                                                      \
+    X(aug_views, aug)
 
 typedef enum {
 #define SG_OP_ENUM(op, family) SG_OP_##op,

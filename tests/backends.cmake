@@ -28,3 +28,8 @@ sg_backend_test(cuda backend_determinism test_backend_determinism cuda)
 # backend on each, and on cuda CUDA's own graphs too.
 sg_backend_test(staged step_graph test_step_graph staged)
 sg_backend_test(cuda step_graph test_step_graph cuda)
+
+# A batch of augmented views against the same backend's single-image ops, bit for bit (the cpu
+# run is kernels.aug_views).
+sg_backend_test(staged aug_views test_aug_views staged)
+sg_backend_test(cuda aug_views test_aug_views cuda)

@@ -246,3 +246,165 @@ int oc_aug_normalize(oc_run *r) {
     oc_cmp(r, img, imgd, n);
     return oc_finish(r, aug_normalize_call, aug_restore_img, &a);
 }
+
+/* ---- a batch of views ------------------------------------------------------------------------ */
+
+typedef struct {
+    int N, Cin, H, W, C, S, ksize;
+    const uint8_t *src;
+    const sg_aug_view *view; /* host table (not a backend buffer: no OC_DEV) */
+    const float *mean, *std; /* host tables, NULL when norm = 0 */
+    float *dst;
+    void *work;
+    float *dst2, *img, *blurred, *blur_work; /* the single-image ops' run */
+} views_args;
+
+static void aug_views_call(const sg_backend *be, void *p) {
+    views_args *a = p;
+    sg_aug_views(be, a->N, a->Cin, a->H, a->W, OC_DEV(a->src), a->C, a->S, a->view, a->ksize,
+                 a->mean, a->std, OC_DEV(a->dst), OC_DEV(a->work));
+}
+/* The same views made by the single-image ops, image by image in the slot's order, into dst2. */
+static void aug_views_by_image_call(const sg_backend *be, void *p) {
+    views_args *a = p;
+    const int C = a->C, S = a->S;
+    const size_t plane = (size_t)a->H * a->W, in = (size_t)a->Cin * plane, out = (size_t)C * S * S;
+    float *img = OC_DEV(a->img), *blurred = OC_DEV(a->blurred), *bwork = OC_DEV(a->blur_work);
+    for (int n = 0; n < a->N; n++) {
+        const sg_aug_view *v = &a->view[n];
+        float *d = OC_DEV(a->dst2 + (size_t)n * out);
+        sg_aug_u8_to_float(be, in, OC_DEV(a->src + (size_t)n * in), img);
+        if (a->Cin == 1 && C == 3) {
+            be->mem_copy(be, img + plane, img, plane * sizeof(float));
+            be->mem_copy(be, img + 2 * plane, img, plane * sizeof(float));
+        }
+        sg_aug_resized_crop(be, C, a->H, a->W, img, v->y0, v->x0, v->h, v->w, S, S, d);
+        if (v->flip) sg_aug_hflip(be, C, S, S, d, d);
+        if (v->jitter) {
+            const int order[4] = {v->order[0], v->order[1], v->order[2], v->order[3]};
+            sg_aug_color_jitter(be, S, S, d, v->brightness, v->contrast, v->saturation, v->hue,
+                                order);
+        }
+        if (v->gray) sg_aug_grayscale(be, S, S, d);
+        if (v->blur) {
+            sg_aug_gaussian_blur(be, C, S, S, d, blurred, a->ksize, v->sigma, bwork);
+            be->mem_copy(be, d, blurred, out * sizeof(float));
+        }
+        if (v->solarize) sg_aug_solarize(be, out, d, 0.5f);
+        if (a->mean) sg_aug_normalize(be, C, S * S, d, a->mean, a->std);
+    }
+}
+
+/* Random uint8 images and one random view each, drawn from the seed as sg_augment draws them:
+ * an integer crop box inside the image (as oc_aug_resized_crop), each stage on with
+ * probability 1/2 (jitter and gray only when C = 3), the jitter's factors and order over BYOL's
+ * ranges (as oc_aug_color_jitter), sigma in [0.1, 2] (as oc_aug_gaussian_blur); with norm, mean
+ * in [0.3, 0.6] and std in [0.2, 0.3] (as oc_aug_normalize). The blur's reflect padding needs
+ * ksize/2 < S, as the single-image check requires. Against the backend's single-image ops run
+ * image by image, which must give the same bits (the slot's contract), and against the
+ * reference. */
+int oc_aug_views(oc_run *r) {
+    const int N = oc_p(r, "N"), Cin = oc_p(r, "Cin"), H = oc_p(r, "H"), W = oc_p(r, "W");
+    const int C = oc_p(r, "C"), S = oc_p(r, "S"), ksize = oc_p(r, "ksize");
+    const int norm = oc_p(r, "norm");
+    if (C != Cin && !(Cin == 1 && C == 3))
+        return oc_bad_shape(r, "C must equal Cin, or be 3 with Cin = 1");
+    if (ksize % 2 == 0) return oc_bad_shape(r, "ksize must be odd");
+    if (ksize / 2 >= S) return oc_bad_shape(r, "reflect padding needs ksize/2 < S");
+    size_t nsrc = oc_n(r, N, Cin, H, W), ndst = oc_n(r, N, C, S, S);
+    const size_t work_bytes = sg_aug_views_work_bytes(N, Cin, H, W, C, S, ksize);
+    uint8_t *src = OC_BACKEND(r, nsrc, 1);
+    float *dst = OC_F(r, ndst), *dst2 = OC_F(r, ndst), *img = OC_F(r, oc_n(r, C, H, W, 1));
+    float *blurred = OC_F(r, oc_n(r, C, S, S, 1)), *blur_work = OC_F(r, oc_n(r, C, S, S, 1));
+    uint8_t *work = OC_BACKEND(r, work_bytes, 1);
+    sg_aug_view *view = OC_HOST(r, (size_t)N, sizeof(sg_aug_view));
+    float *mean = OC_HOST(r, (size_t)C, sizeof(float)), *std = OC_HOST(r, (size_t)C, sizeof(float));
+    double *dstd = OC_D(r, ndst), *md = OC_D(r, (size_t)C), *sd = OC_D(r, (size_t)C);
+    if (oc_alloc_status(r)) return -1;
+    sg_rng g = oc_stream(r);
+    for (size_t i = 0; i < nsrc; i++) src[i] = (uint8_t)(sg_rng_u32(&g) >> 24);
+    oc_uniform(r, dst, ndst, -100, 100);
+    oc_uniform(r, dst2, ndst, -100, 100);
+    sg_rng gw = oc_stream(r); /* the scratch starts as garbage: the kernel writes before reading */
+    for (size_t i = 0; i < work_bytes; i++) work[i] = (uint8_t)(sg_rng_u32(&gw) >> 24);
+    sg_rng gv = oc_stream(r);
+    for (int n = 0; n < N; n++) {
+        sg_aug_view *v = &view[n];
+        memset(v, 0, sizeof *v);
+        const int h = 1 + (int)sg_rng_below(&gv, (uint32_t)H);
+        const int w = 1 + (int)sg_rng_below(&gv, (uint32_t)W);
+        v->y0 = (float)sg_rng_below(&gv, (uint32_t)(H - h + 1));
+        v->x0 = (float)sg_rng_below(&gv, (uint32_t)(W - w + 1));
+        v->h = (float)h;
+        v->w = (float)w;
+        v->flip = (uint8_t)sg_rng_below(&gv, 2);
+        v->jitter = (uint8_t)sg_rng_below(&gv, 2);
+        v->gray = (uint8_t)sg_rng_below(&gv, 2);
+        v->blur = (uint8_t)sg_rng_below(&gv, 2);
+        v->solarize = (uint8_t)sg_rng_below(&gv, 2);
+        if (C != 3) v->jitter = v->gray = 0;
+        v->brightness = (float)sg_rng_uniform_range(&gv, 0.6, 1.4);
+        v->contrast = (float)sg_rng_uniform_range(&gv, 0.6, 1.4);
+        v->saturation = (float)sg_rng_uniform_range(&gv, 0.6, 1.4);
+        v->hue = (float)sg_rng_uniform_range(&gv, -0.1, 0.1);
+        for (int k = 0; k < 4; k++) v->order[k] = k;
+        for (int k = 3; k > 0; k--) { /* Fisher-Yates */
+            const int j = (int)sg_rng_below(&gv, (uint32_t)(k + 1));
+            const int32_t t = v->order[k];
+            v->order[k] = v->order[j];
+            v->order[j] = t;
+        }
+        v->sigma = (float)sg_rng_uniform_range(&gv, 0.1, 2.0);
+    }
+    oc_uniform(r, mean, (size_t)C, 0.3f, 0.6f);
+    oc_uniform(r, std, (size_t)C, 0.2f, 0.3f);
+    oc_to_double(mean, md, (size_t)C);
+    oc_to_double(std, sd, (size_t)C);
+    views_args a = {.N = N,
+                    .Cin = Cin,
+                    .H = H,
+                    .W = W,
+                    .C = C,
+                    .S = S,
+                    .ksize = ksize,
+                    .src = src,
+                    .view = view,
+                    .mean = norm ? mean : NULL,
+                    .std = norm ? std : NULL,
+                    .dst = dst,
+                    .work = work,
+                    .dst2 = dst2,
+                    .img = img,
+                    .blurred = blurred,
+                    .blur_work = blur_work};
+    oc_exec(r, aug_views_call, &a);
+    oc_exec(r, aug_views_by_image_call, &a);
+    /* the single-image ops' bits (the reference's buffer serves as scratch until it is made) */
+    oc_to_double(dst2, dstd, ndst);
+    oc_tol(r, 0, 0);
+    oc_cmp(r, dst, dstd, ndst);
+    ref_aug_views(N, Cin, H, W, src, C, S, view, ksize, norm ? md : NULL, norm ? sd : NULL, dstd);
+    /* The stages chain, so each one's error is carried by the ones after it. In [0,1] units
+     * before normalisation: the crop's sampling coordinates are off by a few ulps of the image
+     * size (4 eps side, oc_aug_resized_crop's bound); the jitter (C = 3 only) adds its own
+     * (2e-5 + 1e-5 |x|, oc_aug_color_jitter's) and can stretch what it is handed: the hue
+     * rotation by up to 3 (measured near the grey axis), the brightness, contrast and
+     * saturation blends by up to 1.4, 1.8, 1.8 when neighbouring errors line up against the
+     * mean, which few-ulp errors of random sign do not do; so the crop's error is counted 3
+     * times when C = 3. Grayscale, the blur and solarize do not stretch a difference (weights
+     * >= 0 summing to 1; 1 - x); the blur rounds (4 eps ksize, two passes). Normalisation then
+     * divides by std (x 1/min std, <= 5 here) and rounds a value <= 3.5 a few times (rtol
+     * 4 eps). Seen: err/tol <= 0.17 over 3000 random shapes with sides up to 224 (the error
+     * before normalisation <= 3.3e-5), while a missing stage, a wrong box, sigma or mean moves
+     * outputs by 1e-2 or more (the bits of the single-image ops, checked above, catch the
+     * subtler ones, e.g. a jitter order with two nearly commuting blends swapped). */
+    int side = H > W ? H : W;
+    side = side > S ? side : S;
+    double inv_std = 1;
+    for (int c = 0; norm && c < C; c++) inv_std = fmax(inv_std, 1.0 / std[c]);
+    const double pre =
+        (C == 3 ? 3 : 1) * 4 * EPS32 * side + (C == 3 ? 3e-5 : 0) + 4 * EPS32 * ksize;
+    oc_tol(r, inv_std * pre, 4 * EPS32);
+    oc_cmp(r, dst, dstd, ndst);
+    return oc_finish(r, aug_views_call, NULL, &a);
+}

@@ -121,6 +121,11 @@ void ref_aug_gaussian_blur(int C, int H, int W, const double *src, double *dst, 
                            double sigma);
 void ref_aug_solarize(size_t n, double *img, double threshold);
 void ref_aug_normalize(int C, int HW, double *img, const double *mean, const double *std);
+/* aug_views: the references above composed image by image in the slot's order (kernels.h);
+ * mean and std are both NULL (no normalisation) or C values each. */
+void ref_aug_views(int N, int Cin, int H, int W, const uint8_t *src, int C, int S,
+                   const sg_aug_view *view, int ksize, const double *mean, const double *std,
+                   double *dst);
 
 #ifdef __cplusplus
 }

@@ -4,6 +4,8 @@
  * RGB -> HSV -> RGB conversion per pixel (Python's colorsys, which torchvision's tensor code
  * reproduces with masks). */
 #include <math.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "core/base/err.h"
 #include "kernels/ref/ref.h"
@@ -203,4 +205,39 @@ void ref_aug_normalize(int C, int HW, double *img, const double *mean, const dou
             double *x = &img[(size_t)c * HW + p];
             *x = (*x - mean[c]) / std[c];
         }
+}
+
+/* One view per image: the stage references above, in the order kernels.h's aug_views states. */
+void ref_aug_views(int N, int Cin, int H, int W, const uint8_t *src, int C, int S,
+                   const sg_aug_view *view, int ksize, const double *mean, const double *std,
+                   double *dst) {
+    SG_CHECK(C == Cin || (Cin == 1 && C == 3), "ref_aug_views: %d channels from %d", C, Cin);
+    const size_t plane = (size_t)H * W, in = (size_t)Cin * plane, out = (size_t)C * S * S;
+    double *img = malloc((size_t)C * plane * sizeof(double));
+    double *blurred = malloc(out * sizeof(double));
+    SG_CHECK(img && blurred, "ref_aug_views: out of memory");
+    for (int n = 0; n < N; n++) {
+        const sg_aug_view *v = &view[n];
+        double *d = dst + (size_t)n * out;
+        ref_aug_u8_to_float(in, src + (size_t)n * in, img);
+        if (Cin == 1 && C == 3) { /* the grey plane in all three channels */
+            memcpy(img + plane, img, plane * sizeof(double));
+            memcpy(img + 2 * plane, img, plane * sizeof(double));
+        }
+        ref_aug_resized_crop(C, H, W, img, v->y0, v->x0, v->h, v->w, S, S, d);
+        if (v->flip) ref_aug_hflip(C, S, S, d, d);
+        if (v->jitter) {
+            const int order[4] = {v->order[0], v->order[1], v->order[2], v->order[3]};
+            ref_aug_color_jitter(S, S, d, v->brightness, v->contrast, v->saturation, v->hue, order);
+        }
+        if (v->gray) ref_aug_grayscale(S, S, d);
+        if (v->blur) {
+            ref_aug_gaussian_blur(C, S, S, d, blurred, ksize, v->sigma);
+            memcpy(d, blurred, out * sizeof(double));
+        }
+        if (v->solarize) ref_aug_solarize(out, d, 0.5);
+        if (mean) ref_aug_normalize(C, S * S, d, mean, std);
+    }
+    free(img);
+    free(blurred);
 }

@@ -36,7 +36,7 @@ typedef enum {
     K_ema_update, K_corr_update, K_eig_rebuild, K_eig_map, K_pred_symmetrize, K_directcopy_fill,
     K_eig_pair_scale, K_rank1_sub, K_aug_u8_to_float, K_aug_resized_crop, K_aug_hflip,
     K_aug_color_jitter, K_aug_grayscale, K_aug_gaussian_blur, K_aug_solarize, K_aug_normalize,
-    K_mem_copy, K_mem_zero
+    K_aug_views, K_mem_copy, K_mem_zero
 } kind;
 
 /* Slots with the same parameters share a struct (fields in the slot's parameter order). */
@@ -242,6 +242,16 @@ typedef struct {
     float *img;
     const float *mean, *std; /* the record's own copy, one block */
 } a_norm;
+typedef struct {
+    int N, Cin, H, W;
+    const uint8_t *src;
+    int C, S;
+    const sg_aug_view *view; /* the record's own copy, one block with mean and std */
+    int ksize;
+    const float *mean, *std; /* NULL, or in that block after the views */
+    float *dst;
+    void *work;
+} a_views;
 /* mem_copy (src -> dst) and mem_zero (src NULL) */
 typedef struct {
     void *dst;
@@ -285,6 +295,7 @@ typedef struct {
         a_blur blur;
         a_solarize solarize;
         a_norm norm;
+        a_views views;
         a_mem mem;
     } u;
     void *own; /* host table copied at record time, freed with the graph */
@@ -475,6 +486,12 @@ static void run(const sg_backend *in, const rec *r) {
         in->aug_normalize(in, a->C, a->HW, a->img, a->mean, a->std);
         break;
     }
+    case K_aug_views: {
+        const a_views *a = &r->u.views;
+        in->aug_views(in, a->N, a->Cin, a->H, a->W, a->src, a->C, a->S, a->view, a->ksize,
+                      a->mean, a->std, a->dst, a->work);
+        break;
+    }
     case K_mem_copy: in->mem_copy(in, r->u.mem.dst, r->u.mem.src, r->u.mem.bytes); break;
     case K_mem_zero: in->mem_zero(in, r->u.mem.dst, r->u.mem.bytes); break;
     }
@@ -510,6 +527,20 @@ static void put(const sg_backend *be, rec r) {
         memcpy(t + c, r.u.norm.std, c * sizeof(float));
         r.u.norm.mean = t;
         r.u.norm.std = t + c;
+    } else if (r.k == K_aug_views) {
+        /* the views, then mean and std when given (a view is 4-byte aligned, as floats are) */
+        const size_t nv = (size_t)r.u.views.N * sizeof(sg_aug_view);
+        const size_t c = r.u.views.mean ? (size_t)r.u.views.C : 0;
+        char *t = r.own = dup_table(NULL, nv + 2 * c * sizeof(float));
+        memcpy(t, r.u.views.view, nv);
+        r.u.views.view = (const sg_aug_view *)t;
+        if (c) {
+            float *ms = (float *)(t + nv);
+            memcpy(ms, r.u.views.mean, c * sizeof(float));
+            memcpy(ms + c, r.u.views.std, c * sizeof(float));
+            r.u.views.mean = ms;
+            r.u.views.std = ms + c;
+        }
     }
     graph *g = p->cur;
     if (g->n == g->cap) {
@@ -693,6 +724,11 @@ static void r_normalize(const sg_backend *be, int C, int HW, float *img, const f
                         const float *std) {
     PUT(be, aug_normalize, norm, C, HW, img, mean, std);
 }
+static void r_views(const sg_backend *be, int N, int Cin, int H, int W, const uint8_t *src, int C,
+                    int S, const sg_aug_view *view, int ksize, const float *mean,
+                    const float *std, float *dst, void *work) {
+    PUT(be, aug_views, views, N, Cin, H, W, src, C, S, view, ksize, mean, std, dst, work);
+}
 static void r_copy(const sg_backend *be, void *d, const void *s, size_t n) {
     PUT(be, mem_copy, mem, d, s, n);
 }
@@ -866,6 +902,7 @@ sg_replay *sg_replay_new(const sg_backend *inner, const sg_backend **out) {
     b->aug_gaussian_blur = r_blur;
     b->aug_solarize = r_solarize;
     b->aug_normalize = r_normalize;
+    b->aug_views = r_views;
     b->mem_alloc = r_alloc;
     b->mem_free = r_free;
     b->host_alloc = r_halloc;

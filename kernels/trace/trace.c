@@ -333,6 +333,14 @@ static void t_normalize(const sg_backend *be, int C, int HW, float *img, const f
     rec(be, aug_normalize, {"C", C}, {"HW", HW});
     if (IN(be)) IN(be)->aug_normalize(IN(be), C, HW, img, mean, std);
 }
+static void t_views(const sg_backend *be, int N, int Cin, int H, int W, const uint8_t *src, int C,
+                    int S, const sg_aug_view *view, int ksize, const float *mean,
+                    const float *std, float *dst, void *work) {
+    rec(be, aug_views, {"N", N}, {"Cin", Cin}, {"H", H}, {"W", W}, {"C", C}, {"S", S},
+        {"ksize", ksize}, {"norm", mean != NULL});
+    if (IN(be))
+        IN(be)->aug_views(IN(be), N, Cin, H, W, src, C, S, view, ksize, mean, std, dst, work);
+}
 
 /* ---- memory and timer: forwarded, not recorded ------------------------------------------
  * A dry trace has no memory: mem_alloc hands out distinct, never-dereferenced addresses (the
@@ -434,6 +442,7 @@ sg_trace *sg_trace_new(const sg_backend *inner, const sg_backend **out) {
     b->aug_gaussian_blur = t_blur;
     b->aug_solarize = t_solarize;
     b->aug_normalize = t_normalize;
+    b->aug_views = t_views;
     b->mem_alloc = t_alloc;
     b->mem_free = t_free;
     b->host_alloc = t_halloc;

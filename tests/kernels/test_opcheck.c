@@ -137,6 +137,18 @@ static void bn_relu_fwd_one_ulp_off(const sg_backend *be, int N, int C, int HW, 
         if (y[i] > 0) y[i] = nextafterf(y[i], 1e30f);
 }
 
+/* A batch of views that never flips: the reference and the single-image ops both see it. */
+static void views_never_flipping(const sg_backend *be, int N, int Cin, int H, int W,
+                                 const uint8_t *src, int C, int S, const sg_aug_view *view,
+                                 int ksize, const float *mean, const float *std, float *dst,
+                                 void *work) {
+    sg_aug_view *v = malloc((size_t)N * sizeof *v);
+    memcpy(v, view, (size_t)N * sizeof *v);
+    for (int n = 0; n < N; n++) v[n].flip = 0;
+    cpu->aug_views(be, N, Cin, H, W, src, C, S, v, ksize, mean, std, dst, work);
+    free(v);
+}
+
 /* A correct solver whose first eigenvector comes out with the other sign: must pass. */
 static int syevd_flipping_a_sign(const sg_backend *be, int D, float *A, float *w, void *work) {
     (void)be;
@@ -177,7 +189,7 @@ static void pair_scale_unclamped(const sg_backend *be, int D, float *X, const fl
 
 static void test_list(void) {
     int n = SG_OP_COUNT;
-    CHECK(n == 45, "%d ops", n);
+    CHECK(n == 46, "%d ops", n);
     static const char *const expected[] = {
         "gemm_nn", "gemm_nt", "gemm_tn", "gemm_tt", "linear_fwd", "linear_bwd", "conv2d_fwd",
         "conv2d_bwd_data", "conv2d_bwd_filter", "batchnorm_fwd_train", "batchnorm_fwd_eval",
@@ -188,7 +200,7 @@ static void test_list(void) {
         "pair_loss_bwd", "sgd_step", "lars_step", "ema_update", "corr_update", "syevd", "eig_rebuild",
         "eig_map", "pred_symmetrize", "directcopy_fill", "eig_pair_scale", "rank1_sub",
         "aug_u8_to_float", "aug_resized_crop", "aug_hflip", "aug_color_jitter", "aug_grayscale",
-        "aug_gaussian_blur", "aug_solarize", "aug_normalize"};
+        "aug_gaussian_blur", "aug_solarize", "aug_normalize", "aug_views"};
     for (size_t k = 0; k < sizeof expected / sizeof expected[0]; k++)
         CHECK(sg_op_find(expected[k]) >= 0, "op %s missing from the list", expected[k]);
     for (int i = 0; i < n; i++) {
@@ -275,6 +287,9 @@ static void test_modes_pass(void) {
         {"aug_resized_crop", "C=1,H=30,W=9,outH=8,outW=20"},
         {"aug_hflip", "C=2,H=3,W=8,inplace=1"},
         {"aug_gaussian_blur", "C=1,H=4,W=9,ksize=7"},
+        {"aug_views", "N=4,Cin=1,H=17,W=13,S=9,ksize=3,norm=0"},
+        {"aug_views", "N=2,Cin=1,H=12,W=15,C=1,S=10,ksize=7"},
+        {"aug_views", "N=5,Cin=4,H=11,W=10,C=4,S=7,ksize=13"},
         {"aug_gaussian_blur", "C=2,H=5,W=5,ksize=1"},
     };
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++)
@@ -321,6 +336,9 @@ static void test_shape_specs(void) {
         {"maxpool_fwd", "N=1,C=1,H=4,W=4,k=2,stride=2,pad=2", "pad must be smaller"},
         {"aug_gaussian_blur", "C=1,H=8,W=8,ksize=4", "ksize must be odd"},
         {"aug_gaussian_blur", "C=1,H=3,W=8,ksize=7", "reflect padding"},
+        {"aug_views", "N=1,Cin=2,H=8,W=8,S=4,ksize=3", "C must equal Cin"},
+        {"aug_views", "N=1,H=8,W=8,S=4,ksize=4", "ksize must be odd"},
+        {"aug_views", "N=1,H=8,W=8,S=3,ksize=7", "reflect padding"},
         {"sgd_step", "n=2,groups=3", "at least one parameter"},
         {"linear_fwd", "N=100000,In=100000,Out=1", "more than"},
         {"pred_symmetrize", "R=3,C=4,tied=0", "square"},
@@ -412,6 +430,12 @@ static void test_broken_kernels(void) {
     CHECK(fails(&broken, "pred_symmetrize", NULL), "a tied symmetrisation forgetting B passed");
     broken.eig_pair_scale = pair_scale_unclamped;
     CHECK(fails(&broken, "eig_pair_scale", NULL), "an unclamped eigenvalue scaling passed");
+
+    broken = *cpu;
+    broken.aug_views = views_never_flipping;
+    CHECK(fails(&broken, "aug_views", "N=8,H=20,W=24,S=16,ksize=5"),
+          "views that never flip passed");
+    CHECK(passes(&broken, "aug_solarize", NULL, 1), "the untouched aug_solarize failed");
 
     /* a backend without a kernel: the op cannot run, and the error names the slot */
     broken = *cpu;

@@ -33,11 +33,13 @@ enum { GM = 5, GN = 7, GK = 6 };                    /* gemm */
 enum { BN = 4, BC = 3, BHW = 5 };                   /* batch norm */
 enum { SG0 = 10, SG1 = 13, LG0 = 12, LG1 = 5 };     /* sgd and lars groups */
 enum { EN = 20, JH = 4, JW = 5, NC = 3, NHW = 20 }; /* ema, jitter, normalize */
+enum { VN = 3, VCIN = 1, VH = 11, VW = 13, VC = 3, VS = 8, VK = 5 }; /* aug_views */
 
 /* Every buffer the sequence touches, by id; the conv's and pool's sizes come from their shapes. */
 enum {
     A_, B_, C_, CX, CW, CY, CWS, BX, GAM, BET, RM, RV, MEAN, INV, BY, SW0, SGR0, SM0, SW1, SGR1,
-    SM1, LW0, LGR0, LM0, LW1, LGR1, LM1, EO, ET, JIMG, NIMG, PX, PY, PAM, CP, ZB, NBUF
+    SM1, LW0, LGR0, LM0, LW1, LGR1, LM1, EO, ET, JIMG, NIMG, PX, PY, PAM, CP, ZB, VSRC, VDST,
+    VWORK, NBUF
 };
 static size_t nbytes[NBUF];
 static sg_conv_shape conv_shape(void) { return sg_conv_shape_make(2, 3, 6, 6, 4, 3, 3, 1, 1); }
@@ -56,8 +58,11 @@ static void set_sizes(const sg_backend *cpu) {
         [LW1] = LG1, [LGR1] = LG1, [LM1] = LG1, [EO] = EN, [ET] = EN, [JIMG] = 3 * JH * JW,
         [NIMG] = NC * NHW, [PX] = (size_t)ps.N * ps.C * ps.H * ps.W,
         [PY] = (size_t)ps.N * ps.C * ps.P * ps.Q, [PAM] = (size_t)ps.N * ps.C * ps.P * ps.Q,
-        [CP] = GM * GN, [ZB] = 16};
-    for (int i = 0; i < NBUF; i++) nbytes[i] = n[i] * f; /* PAM: int32, as wide as a float */
+        [CP] = GM * GN, [ZB] = 16, [VSRC] = (VN * VCIN * VH * VW + 3) / 4,
+        [VDST] = VN * VC * VS * VS,
+        [VWORK] = sg_aug_views_work_bytes(VN, VCIN, VH, VW, VC, VS, VK) / f + 1};
+    /* PAM: int32, as wide as a float; VSRC: uint8 images, their bytes those of random floats */
+    for (int i = 0; i < NBUF; i++) nbytes[i] = n[i] * f;
 }
 
 /* The buffers' first contents: random, never all zeros; running variances and images in range. */
@@ -137,6 +142,26 @@ static int sequence(const sg_backend *be, void *d[NBUF]) {
     for (int c = 0; c < NC; c++) mean[c] = 0.9f, std[c] = 7.0f;
     calls++;
 
+    /* views: a grey source made RGB, every stage on in one view or another, normalised. The
+     * table outlives the call (static), so a replay that read it instead of its own copy would
+     * run the overwriting views below and differ, rather than read freed memory. */
+    static sg_aug_view views[VN];
+    views[0] = (sg_aug_view){.y0 = 1, .x0 = 2, .h = 9, .w = 10, .flip = 1, .blur = 1,
+                             .sigma = 1.1f, .solarize = 1};
+    views[1] = (sg_aug_view){.y0 = 0, .x0 = 0, .h = 11, .w = 13, .jitter = 1, .brightness = 1.3f,
+                             .contrast = 0.7f, .saturation = 1.2f, .hue = -0.08f,
+                             .order = {1, 3, 0, 2}, .gray = 1};
+    views[2] = (sg_aug_view){.y0 = 4, .x0 = 3, .h = 5, .w = 7, .flip = 1, .jitter = 1,
+                             .brightness = 0.8f, .contrast = 1.1f, .saturation = 0.6f,
+                             .hue = 0.05f, .order = {3, 2, 1, 0}, .blur = 1, .sigma = 0.4f};
+    float vmean[VC] = {0.45f, 0.4f, 0.5f}, vstd[VC] = {0.22f, 0.27f, 0.25f};
+    sg_aug_views(be, VN, VCIN, VH, VW, d[VSRC], VC, VS, views, VK, vmean, vstd, F(VDST),
+                 d[VWORK]);
+    for (int v = 0; v < VN; v++) /* other valid views: a replay reading these would differ */
+        views[v] = (sg_aug_view){.y0 = 0, .x0 = 0, .h = 2, .w = 3, .solarize = 1};
+    for (int c = 0; c < VC; c++) vmean[c] = 0.1f, vstd[c] = 5.0f;
+    calls++;
+
     sg_pool_shape ps = pool_shape();
     sg_maxpool_fwd(be, &ps, F(PX), F(PY), (int32_t *)d[PAM]);
     memset(&ps, 0x77, sizeof ps);
@@ -186,7 +211,7 @@ static void test_recorded_sequence(const sg_backend *cpu) {
     const int recorded = sequence(rb, d);
     void *g = rb->graph_end(rb, why, sizeof why);
     CHECK(g != NULL, "graph_end: %s", why);
-    CHECK(recorded == calls && recorded == 11, "%d calls recorded, %d run", recorded, calls);
+    CHECK(recorded == calls && recorded == 12, "%d calls recorded, %d run", recorded, calls);
     CHECK(sg_replay_graph_calls(rp) == recorded, "the graph holds %ld calls, %d recorded",
           sg_replay_graph_calls(rp), recorded);
     CHECK(sg_replay_launches(rp) == 0, "%ld launches before any", sg_replay_launches(rp));

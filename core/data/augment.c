@@ -141,44 +141,69 @@ void sg_aug_draw_crop(sg_rng *r, const sg_aug_recipe *rec, int H, int W, int box
     box[3] = w;
 }
 
+void sg_aug_draw_view(const sg_aug_recipe *r, int C, int H, int W, uint64_t seed,
+                      uint32_t epoch, uint32_t sample, uint32_t view, sg_aug_view *v) {
+    sg_rng rng;
+    sg_rng_init(&rng, seed, epoch, sample, view);
+    memset(v, 0, sizeof *v);
+    int box[4];
+    sg_aug_draw_crop(&rng, r, H, W, box);
+    v->y0 = (float)box[0];
+    v->x0 = (float)box[1];
+    v->h = (float)box[2];
+    v->w = (float)box[3];
+    v->flip = sg_rng_uniform_double(&rng) < r->flip_p;
+    if (r->jitter_p > 0 && C == 3 && sg_rng_uniform_double(&rng) < r->jitter_p) {
+        v->jitter = 1;
+        v->brightness = (float)sg_rng_uniform_range(&rng, fmax(0, 1 - r->brightness),
+                                                    1 + r->brightness);
+        v->contrast = (float)sg_rng_uniform_range(&rng, fmax(0, 1 - r->contrast),
+                                                  1 + r->contrast);
+        v->saturation = (float)sg_rng_uniform_range(&rng, fmax(0, 1 - r->saturation),
+                                                    1 + r->saturation);
+        v->hue = (float)sg_rng_uniform_range(&rng, -r->hue, r->hue);
+        int32_t order[4] = {0, 1, 2, 3};
+        for (int i = 3; i > 0; i--) { /* Fisher-Yates: torchvision's randperm(4) */
+            int j = (int)sg_rng_below(&rng, (uint32_t)(i + 1));
+            int32_t t = order[i];
+            order[i] = order[j];
+            order[j] = t;
+        }
+        memcpy(v->order, order, sizeof order);
+    }
+    v->gray = r->gray_p > 0 && C == 3 && sg_rng_uniform_double(&rng) < r->gray_p;
+    if (r->blur_p > 0 && sg_rng_uniform_double(&rng) < r->blur_p) {
+        v->blur = 1;
+        v->sigma = (float)sg_rng_uniform_range(&rng, r->blur_sigma_min, r->blur_sigma_max);
+    }
+    v->solarize = r->solarize_p > 0 && sg_rng_uniform_double(&rng) < r->solarize_p;
+}
+
+int sg_aug_out_channels(const sg_aug_recipe *r, int C) {
+    return C == 1 && r->out_channels == 3 ? 3 : C;
+}
+
 void sg_augment(const sg_backend *be, const sg_aug_recipe *r, const uint8_t *img, int C, int H,
                 int W, uint64_t seed, uint32_t epoch, uint32_t sample, uint32_t view, float *dst,
                 sg_aug_scratch *s) {
     const int S = r->out_size;
     SG_CHECK(s->cap >= sg_aug_scratch_floats(C, H, W, S), "augmentation scratch too small");
-    sg_rng rng;
-    sg_rng_init(&rng, seed, epoch, sample, view);
-
     C = load_float(be, r, img, C, H, W, s);
+    sg_aug_view v;
+    sg_aug_draw_view(r, C, H, W, seed, epoch, sample, view, &v);
     const size_t n_out = (size_t)C * S * S;
-    int box[4];
-    sg_aug_draw_crop(&rng, r, H, W, box);
-    sg_aug_resized_crop(be, C, H, W, s->a, (float)box[0], (float)box[1], (float)box[2],
-                         (float)box[3], S, S, dst);
-    if (sg_rng_uniform_double(&rng) < r->flip_p) sg_aug_hflip(be, C, S, S, dst, dst);
-    if (r->jitter_p > 0 && C == 3 && sg_rng_uniform_double(&rng) < r->jitter_p) {
-        double b = sg_rng_uniform_range(&rng, fmax(0, 1 - r->brightness), 1 + r->brightness);
-        double c = sg_rng_uniform_range(&rng, fmax(0, 1 - r->contrast), 1 + r->contrast);
-        double sa = sg_rng_uniform_range(&rng, fmax(0, 1 - r->saturation), 1 + r->saturation);
-        double h = sg_rng_uniform_range(&rng, -r->hue, r->hue);
-        int order[4] = {0, 1, 2, 3};
-        for (int i = 3; i > 0; i--) { /* Fisher-Yates: torchvision's randperm(4) */
-            int j = (int)sg_rng_below(&rng, (uint32_t)(i + 1));
-            int t = order[i];
-            order[i] = order[j];
-            order[j] = t;
-        }
-        sg_aug_color_jitter(be, S, S, dst, (float)b, (float)c, (float)sa, (float)h, order);
+    sg_aug_resized_crop(be, C, H, W, s->a, v.y0, v.x0, v.h, v.w, S, S, dst);
+    if (v.flip) sg_aug_hflip(be, C, S, S, dst, dst);
+    if (v.jitter) {
+        const int order[4] = {v.order[0], v.order[1], v.order[2], v.order[3]};
+        sg_aug_color_jitter(be, S, S, dst, v.brightness, v.contrast, v.saturation, v.hue, order);
     }
-    if (r->gray_p > 0 && C == 3 && sg_rng_uniform_double(&rng) < r->gray_p)
-        sg_aug_grayscale(be, S, S, dst);
-    if (r->blur_p > 0 && sg_rng_uniform_double(&rng) < r->blur_p) {
-        double sigma = sg_rng_uniform_range(&rng, r->blur_sigma_min, r->blur_sigma_max);
-        sg_aug_gaussian_blur(be, C, S, S, dst, s->b, r->blur_ksize, (float)sigma, s->c);
+    if (v.gray) sg_aug_grayscale(be, S, S, dst);
+    if (v.blur) {
+        sg_aug_gaussian_blur(be, C, S, S, dst, s->b, r->blur_ksize, v.sigma, s->c);
         be->mem_copy(be, dst, s->b, n_out * sizeof(float));
     }
-    if (r->solarize_p > 0 && sg_rng_uniform_double(&rng) < r->solarize_p)
-        sg_aug_solarize(be, n_out, dst, 0.5f);
+    if (v.solarize) sg_aug_solarize(be, n_out, dst, 0.5f);
     if (r->normalize) sg_aug_normalize(be, C, S * S, dst, r->mean, r->std);
 }
 

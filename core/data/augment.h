@@ -48,7 +48,16 @@ typedef struct {
 /* Floats of scratch one image needs: max(C', 3) * max(H*W, S*S). */
 size_t sg_aug_scratch_floats(int C, int H, int W, int out_size);
 
-/* One augmented view of img (uint8 [C, H, W]) into dst [C, S, S]. */
+/* The random draws of one view (the key seed; epoch, sample, view) of an H x W image whose
+ * channels after loading are C (sg_aug_out_channels), in torchvision's order, as the
+ * backend's aug_views takes them: sg_augment applies exactly these. */
+void sg_aug_draw_view(const sg_aug_recipe *r, int C, int H, int W, uint64_t seed,
+                      uint32_t epoch, uint32_t sample, uint32_t view, sg_aug_view *v);
+/* The channels of r's views of a C-channel image (3 for a grey image with out_channels 3). */
+int sg_aug_out_channels(const sg_aug_recipe *r, int C);
+
+/* One augmented view of img (uint8 [C, H, W]) into dst [C, S, S]: the single-image aug ops
+ * with sg_aug_draw_view's draws (the backend's aug_views computes the same for a batch). */
 void sg_augment(const sg_backend *be, const sg_aug_recipe *r, const uint8_t *img, int C, int H,
                 int W, uint64_t seed, uint32_t epoch, uint32_t sample, uint32_t view, float *dst,
                 sg_aug_scratch *s);

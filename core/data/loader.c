@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/base/log.h"
+#include "kernels/backend.h"
 
 typedef struct {
     long step;            /* the step these buffers hold or are being filled with; -1 none */
@@ -32,7 +33,8 @@ struct sg_loader {
     const sg_backend *dev; /* augmentation on this device backend (sg_loader_augment_on), or NULL */
     int rC, rH, rW;        /* its images' size */
     uint8_t *draw;         /* [B, rC, rH, rW] on dev */
-    sg_aug_scratch dsc;    /* augmentation scratch on dev */
+    void *vwork;           /* aug_views' scratch on dev */
+    sg_aug_view *views;    /* [B] one view's draws of the batch */
     int B, C, S, n, nworkers;
     int Bg, first;     /* the global batch, and where this shard (B of them) starts in it */
     uint64_t seed;
@@ -289,7 +291,10 @@ int sg_loader_augment_on(sg_loader *L, const sg_backend *dev, sg_err *err) {
     SG_CHECK(L->dev == NULL && L->prep < 0, "sg_loader_augment_on after the first get");
     int C, H, W;
     if (sg_image_buf_fetch(&L->inline_worker.buf, L->d, 0, 3, L->S, &C, &H, &W, err)) return -1;
-    const size_t chw = (size_t)C * H * W, cap = sg_aug_scratch_floats(C, H, W, L->S);
+    const size_t chw = (size_t)C * H * W;
+    const int ksize = L->rec[0].blur_ksize > L->rec[1].blur_ksize ? L->rec[0].blur_ksize
+                                                                  : L->rec[1].blur_ksize;
+    const size_t work = sg_aug_views_work_bytes(L->B, C, H, W, L->C, L->S, ksize);
     L->dev = dev; /* from here sg_loader_close frees what was made */
     int ok = 1;
     for (int i = 0; i < 2 && ok; i++) {
@@ -299,27 +304,30 @@ int sg_loader_augment_on(sg_loader *L, const sg_backend *dev, sg_err *err) {
         ok = L->slots[i].raw && L->slots[i].index;
     }
     L->draw = ok ? dev->mem_alloc(dev, (size_t)L->B * chw) : NULL;
-    L->dsc.a = L->draw ? dev->mem_alloc(dev, cap * sizeof(float)) : NULL;
-    L->dsc.b = L->dsc.a ? dev->mem_alloc(dev, cap * sizeof(float)) : NULL;
-    L->dsc.c = L->dsc.b ? dev->mem_alloc(dev, cap * sizeof(float)) : NULL;
-    if (!L->dsc.c)
+    L->vwork = L->draw ? dev->mem_alloc(dev, work) : NULL;
+    L->views = malloc((size_t)L->B * sizeof *L->views);
+    if (!L->vwork || !L->views)
         return sg_errf(err, "out of memory for augmentation on %s (batch %d of %dx%dx%d)",
                        dev->name, L->B, C, H, W);
-    L->dsc.cap = cap;
     L->rC = C, L->rH = H, L->rW = W;
     return 0;
 }
 
-/* Slot s's images (uploaded) augmented on the device into x0, x1 (dev's memory). */
+/* Slot s's images (uploaded) augmented on the device into x0, x1 (dev's memory): each view of
+ * the whole batch in one aug_views call, with the draws the workers would make. */
 static void augment_on_device(sg_loader *L, const slot *s, float *x0, float *x1) {
-    const size_t chw = (size_t)L->rC * L->rH * L->rW, css = (size_t)L->C * L->S * L->S;
+    const size_t chw = (size_t)L->rC * L->rH * L->rW;
     L->dev->mem_upload(L->dev, L->draw, s->raw, (size_t)L->B * chw);
     const long epoch = s->step / L->spe;
-    for (int b = 0; b < L->B; b++)
-        for (int v = 0; v < 2; v++)
-            sg_augment(L->dev, &L->rec[v], L->draw + (size_t)b * chw, L->rC, L->rH, L->rW,
-                       L->seed, (uint32_t)epoch, (uint32_t)s->index[b], (uint32_t)v,
-                       (v ? x1 : x0) + (size_t)b * css, &L->dsc);
+    for (int v = 0; v < 2; v++) {
+        const sg_aug_recipe *r = &L->rec[v];
+        for (int b = 0; b < L->B; b++)
+            sg_aug_draw_view(r, L->C, L->rH, L->rW, L->seed, (uint32_t)epoch,
+                             (uint32_t)s->index[b], (uint32_t)v, &L->views[b]);
+        sg_aug_views(L->dev, L->B, L->rC, L->rH, L->rW, L->draw, L->C, L->S, L->views,
+                     r->blur_ksize > 0 ? r->blur_ksize : 1, r->normalize ? r->mean : NULL,
+                     r->normalize ? r->std : NULL, v ? x1 : x0, L->vwork);
+    }
 }
 
 static void start_prep(sg_loader *L, int si, long step) {
@@ -411,10 +419,9 @@ void sg_loader_close(sg_loader *L) {
     }
     if (L->dev) {
         if (L->draw) L->dev->mem_free(L->dev, L->draw);
-        if (L->dsc.a) L->dev->mem_free(L->dev, L->dsc.a);
-        if (L->dsc.b) L->dev->mem_free(L->dev, L->dsc.b);
-        if (L->dsc.c) L->dev->mem_free(L->dev, L->dsc.c);
+        if (L->vwork) L->dev->mem_free(L->dev, L->vwork);
     }
+    free(L->views);
     free(L->perm);
     free(L);
 }

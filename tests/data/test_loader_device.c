@@ -1,6 +1,6 @@
-/* Augmentation on a device backend (sg_loader_augment_on, data.augment_on=backend): on the
- * staged backend (the CPU kernels behind the device-memory protocol) the views are the workers'
- * bit for bit, with and without workers, in any step order, for a colour recipe (CIFAR's: crop,
+/* Augmentation on a device backend (sg_loader_augment_on, data.augment_on=backend; each view
+ * of the batch in one aug_views call): on the staged backend (the CPU kernels behind the
+ * device-memory protocol) the views are the workers' (sg_augment, image by image) bit for bit, with and without workers, in any step order, for a colour recipe (CIFAR's: crop,
  * flip, jitter, grayscale) and a grey one (Fashion-MNIST's, widened to three channels where
  * its recipe does, with blur and solarize added); the device buffers are the backend's. */
 #include "core/data/loader.h"

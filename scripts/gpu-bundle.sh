@@ -9,7 +9,8 @@ OUTF=${2:?usage: gpu-bundle.sh BUILD_DIR OUT.tar.gz}
 STAGE=$(mktemp -d)
 trap 'rm -rf "$STAGE"' EXIT
 mkdir -p "$STAGE/bundle/lib"
-PROGS="stopgrad test_backend_parity test_pytorch_fixtures test_backend_determinism"
+PROGS="stopgrad test_backend_parity test_pytorch_fixtures test_backend_determinism test_step_graph
+       test_aug_views"
 for p in $PROGS; do
     cp "$BUILD/$p" "$STAGE/bundle/"
     strip "$STAGE/bundle/$p"

@@ -106,6 +106,7 @@ part parity 120 "$BIN/test_backend_parity" cuda
 part pytorch_fixtures 60 "$BIN/test_pytorch_fixtures" cuda
 part determinism 60 "$BIN/test_backend_determinism" cuda
 part step_graph 60 "$BIN/test_step_graph" cuda
+part aug_views 60 "$BIN/test_aug_views" cuda
 SUITE="$ROOT/suites/kernels-gpu-check.bench"
 if [ $QUICK -eq 1 ]; then
     BENCH_CONFIGS="stl10"; REPS=3

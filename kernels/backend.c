@@ -410,10 +410,12 @@ void sg_lars_step(const sg_backend *be, int ngroups, const sg_lars_group *groups
     be->lars_step(be, ngroups, groups, lr, momentum, eta);
 }
 
-void sg_ema_update(const sg_backend *be, size_t n, float m, const float *online, float *target) {
+void sg_ema_update(const sg_backend *be, size_t n, float m, const float *m_at,
+                   const float *online, float *target) {
     SG_CHECK(n == 0 || (online && target), "ema_update: NULL buffer");
-    SG_CHECK(m >= 0 && m <= 1, "ema_update: rate %g outside [0, 1]", (double)m);
-    be->ema_update(be, n, m, online, target);
+    /* a rate in backend memory is the caller's to keep in range: it is read when the kernel runs */
+    SG_CHECK(m_at || (m >= 0 && m <= 1), "ema_update: rate %g outside [0, 1]", (double)m);
+    be->ema_update(be, n, m, m_at, online, target);
 }
 
 void sg_corr_update(const sg_backend *be, int N, int D, const float *f, float rho, int init,

@@ -96,7 +96,8 @@ void sg_pair_loss_bwd(const sg_backend *be, int N, int D, int normalize, const f
 void sg_sgd_step(const sg_backend *be, int ngroups, const sg_sgd_group *groups, float momentum);
 void sg_lars_step(const sg_backend *be, int ngroups, const sg_lars_group *groups, float lr,
                   float momentum, float eta);
-void sg_ema_update(const sg_backend *be, size_t n, float m, const float *online, float *target);
+void sg_ema_update(const sg_backend *be, size_t n, float m, const float *m_at,
+                   const float *online, float *target);
 void sg_corr_update(const sg_backend *be, int N, int D, const float *f, float rho, int init,
                     int center, float *F, float *work);
 size_t sg_syevd_workspace_bytes(const sg_backend *be, int D);

@@ -79,7 +79,10 @@ typedef struct {
 sg_pool_shape sg_pool_shape_make(int N, int C, int H, int W, int k, int stride, int pad);
 
 /* One parameter group for the optimiser: n contiguous parameters w, gradients g and momentum m,
- * with the group's own learning rate and weight decay (trunk and predictor are separate groups). */
+ * with the group's own learning rate and weight decay (trunk and predictor are separate groups).
+ * lr_at, when not NULL, is backend memory holding the learning rate, read when the kernel runs
+ * instead of lr: a step graph launches the same call every step, with that step's rate put
+ * there first. */
 typedef struct {
     float *w;
     const float *g;
@@ -87,10 +90,12 @@ typedef struct {
     size_t n;
     float lr;
     float weight_decay;
+    const float *lr_at;
 } sg_sgd_group;
 
 /* One tensor for LARS: adapt = 0 excludes it from the trust ratio and weight decay (biases and
- * BN parameters in BYOL's recipe). */
+ * BN parameters in BYOL's recipe). lr_at, when not NULL, is backend memory holding its learning
+ * rate, read when the kernel runs instead of lars_step's lr (as sg_sgd_group's). */
 typedef struct {
     float *w;
     const float *g;
@@ -98,6 +103,7 @@ typedef struct {
     size_t n;
     float weight_decay;
     int adapt;
+    const float *lr_at;
 } sg_lars_group;
 
 /* One view's random draws for aug_views: what sg_augment (core/data) draws for one image, in
@@ -253,9 +259,10 @@ struct sg_backend {
      * Norms are accumulated in double in a fixed order (deterministic). */
     void (*lars_step)(const sg_backend *be, int ngroups, const sg_lars_group *groups, float lr,
                       float momentum, float eta);
-    /* target = m*target + (1-m)*online */
-    void (*ema_update)(const sg_backend *be, size_t n, float m, const float *online,
-                       float *target);
+    /* target = m*target + (1-m)*online; m_at, when not NULL, is backend memory holding m, read
+     * when the kernel runs instead of m (a step graph's rate changes every step). */
+    void (*ema_update)(const sg_backend *be, size_t n, float m, const float *m_at,
+                       const float *online, float *target);
 
     /* ---- DirectPred / DirectCopy -----------------------------------------------------------
      * F[D,D] <- rho*F + (1-rho) * B, B = (1/N) f^T f for f[N,D] (both triangles written);

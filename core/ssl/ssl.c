@@ -202,13 +202,16 @@ static void build_optimizer_groups(sg_ssl *m) {
     sg_params_group_range(&m->online, SG_PG_TRUNK, &first, &count);
     size_t tp_end = first + count;
     if (sg_params_group_range(&m->online, SG_PG_PROJECTOR, &first, &count)) tp_end = first + count;
+    /* with a step graph the rates are read from m->rates (lr, predictor lr) when the kernels run */
+    const float *lr_at = m->rates, *pred_lr_at = m->rates ? m->rates + 1 : NULL;
     m->n_sgd = 0;
     m->sgd[m->n_sgd++] = (sg_sgd_group){m->online.w, m->online.g, m->mom, tp_end, 0.0f,
-                                        (float)set->wd};
+                                        (float)set->wd, lr_at};
     if (pred_is_trained(set->pred) &&
         sg_params_group_range(&m->online, SG_PG_PREDICTOR, &first, &count))
         m->sgd[m->n_sgd++] = (sg_sgd_group){m->online.w + first, m->online.g + first,
-                                            m->mom + first, count, 0.0f, (float)set->pred_wd};
+                                            m->mom + first, count, 0.0f, (float)set->pred_wd,
+                                            pred_lr_at};
     m->n_lars_tp = m->n_lars_pred = 0;
     for (int i = 0; i < m->online.count; i++) {
         const sg_param_entry *e = &m->online.entries[i];
@@ -217,7 +220,47 @@ static void build_optimizer_groups(sg_ssl *m) {
         sg_lars_group *lg = is_pred ? &m->lars_pred[m->n_lars_pred++] : &m->lars_tp[m->n_lars_tp++];
         *lg = (sg_lars_group){m->online.w + e->offset, m->online.g + e->offset, m->mom + e->offset,
                               e->count, (float)(is_pred ? set->pred_wd : set->wd),
-                              e->kind == SG_PK_CONV_W || e->kind == SG_PK_LINEAR_W};
+                              e->kind == SG_PK_CONV_W || e->kind == SG_PK_LINEAR_W,
+                              is_pred ? pred_lr_at : lr_at};
+    }
+}
+
+/* A step graph's rates (set.graph): every step's learning rate, predictor learning rate and
+ * EMA rate, as the floats sg_ssl_update would pass, in one backend table uploaded once;
+ * stage_rates copies step k's into m->rates on the backend before the step, where the graph's
+ * optimiser and EMA read them. Steps past the table (a model stepped beyond total_steps) have
+ * theirs uploaded one by one. */
+static void rates_at(const sg_ssl *m, long k, float out[3]) {
+    out[0] = (float)sg_ssl_lr_at(&m->set, k);
+    out[1] = (float)sg_ssl_pred_lr_at(&m->set, k);
+    out[2] = m->has_target ? (float)sg_ssl_ema_at(&m->set, k) : 0.0f;
+}
+
+static int build_rates(sg_ssl *m, sg_err *err) {
+    const sg_backend *be = m->be;
+    m->rate_steps = m->set.total_steps > 0 ? m->set.total_steps : 0;
+    const size_t n = 3 * (size_t)m->rate_steps;
+    m->rates = be->mem_alloc(be, 3 * sizeof(float));
+    m->rate_table = n ? be->mem_alloc(be, n * sizeof(float)) : NULL;
+    float *h = n ? malloc(n * sizeof(float)) : NULL;
+    if (!m->rates || (n && (!m->rate_table || !h))) {
+        free(h);
+        return sg_errf(err, "out of memory: the step graph's rates of %ld steps", m->rate_steps);
+    }
+    for (long k = 0; k < m->rate_steps; k++) rates_at(m, k, h + 3 * (size_t)k);
+    if (n) be->mem_upload(be, m->rate_table, h, n * sizeof(float));
+    free(h);
+    return 0;
+}
+
+static void stage_rates(sg_ssl *m) {
+    const sg_backend *be = m->be;
+    if (m->step < m->rate_steps) {
+        be->mem_copy(be, m->rates, m->rate_table + 3 * (size_t)m->step, 3 * sizeof(float));
+    } else {
+        float r[3];
+        rates_at(m, m->step, r);
+        be->mem_upload(be, m->rates, r, sizeof r);
     }
 }
 
@@ -343,6 +386,7 @@ int sg_ssl_build(sg_ssl *m, const sg_ssl_settings *set, const sg_backend *be, sg
         m->dist_host = malloc(m->dist_host_floats * sizeof(float));
         if (!m->dist_host) rc = sg_errf(err, "out of memory: host staging of the gradient sum");
     }
+    if (rc == 0 && set->graph) rc = build_rates(m, err);
     if (rc != 0) {
         sg_ssl_free(m);
         return -1;
@@ -356,6 +400,9 @@ void sg_ssl_free(sg_ssl *m) {
     const sg_backend *be = m->be;
     if (be && m->graph) be->graph_free(be, m->graph); /* before the memory it reads */
     m->graph = NULL;
+    if (be && m->rates) be->mem_free(be, m->rates);
+    if (be && m->rate_table) be->mem_free(be, m->rate_table);
+    m->rates = m->rate_table = NULL;
     sg_params_free(&m->online);
     sg_params_free(&m->target);
     if (be && m->arena.base) be->mem_free(be, m->arena.base);
@@ -517,9 +564,9 @@ static void accumulate_correlations(sg_ssl *m, const float *t[2]) {
             if (m->set.zero_mean) be->mem_copy(be, m->mu, m->muacc, (size_t)D * sizeof(float));
             if (m->M2acc) be->mem_copy(be, m->M2, m->M2acc, DD * sizeof(float));
         } else {
-            sg_ema_update(be, DD, r, m->Facc, m->F);
-            if (m->set.zero_mean) sg_ema_update(be, (size_t)D, r, m->muacc, m->mu);
-            if (m->M2acc) sg_ema_update(be, DD, r, m->M2acc, m->M2);
+            sg_ema_update(be, DD, r, NULL, m->Facc, m->F);
+            if (m->set.zero_mean) sg_ema_update(be, (size_t)D, r, NULL, m->muacc, m->mu);
+            if (m->M2acc) sg_ema_update(be, DD, r, NULL, m->M2acc, m->M2);
         }
     }
     m->F_ready = 1;
@@ -727,13 +774,11 @@ void sg_ssl_reduce(sg_ssl *m) {
     if (ranks_of(&m->set) > 1) sum_over_ranks(m, m->online.g, m->online.total);
 }
 
-void sg_ssl_update(sg_ssl *m) {
+/* The update's part a step graph records: the optimiser step, the predictor's symmetrisation
+ * and the EMA, their rates read from m->rates with a graph (staged before the step). */
+static void update_in_graph(sg_ssl *m) {
     const sg_backend *be = m->be;
     const sg_ssl_settings *set = &m->set;
-    const int K = accum_of(set);
-    SG_CHECK(K == 1 || m->micro == K, "update after %d of the step's %d micro-batches", m->micro,
-             K);
-    m->micro = 0;
     /* the predictor's own rate: lr * alpha_p, on the schedule or fixed (pred_fixed_lr) */
     const double lr = sg_ssl_lr_at(set, m->step), lr_pred = sg_ssl_pred_lr_at(set, m->step);
     if (set->optimizer == SG_OPT_SGD) {
@@ -746,14 +791,31 @@ void sg_ssl_update(sg_ssl *m) {
         sg_lars_step(be, m->n_lars_pred, m->lars_pred, (float)lr_pred, (float)set->momentum,
                      (float)set->lars_eta);
     }
-    /* predictor regularisation, then EMA (the reference code's order) */
     if (set->pred_symmetric) symmetrize_predictor(m);
-    if (pred_is_set_from_F(set->pred) && m->step % set->freq == 0) set_predictor_from_F(m);
+    /* The EMA before the predictor's overwrite, where the reference code has it after: the EMA
+     * reads the trunk and projector and writes the target, the overwrite writes the predictor
+     * only, so the order changes no bit, and the graph can end here. */
     if (m->has_target)
-        sg_ema_update(be, m->target.total, (float)sg_ssl_ema_at(set, m->step), m->online.w,
-                      m->target.w);
+        sg_ema_update(be, m->target.total, (float)sg_ssl_ema_at(set, m->step),
+                      m->rates ? m->rates + 2 : NULL, m->online.w, m->target.w);
+}
+
+/* The rest, outside a step graph: DirectPred's overwrite every freq steps (its eigensolver
+ * reports its status to the host) and the step's count. */
+static void update_after_graph(sg_ssl *m) {
+    if (pred_is_set_from_F(m->set.pred) && m->step % m->set.freq == 0) set_predictor_from_F(m);
     if (m->deferred) m->log_n++; /* the step's losses are all in the log */
     m->step++;
+}
+
+void sg_ssl_update(sg_ssl *m) {
+    const int K = accum_of(&m->set);
+    SG_CHECK(K == 1 || m->micro == K, "update after %d of the step's %d micro-batches", m->micro,
+             K);
+    m->micro = 0;
+    if (m->rates) stage_rates(m);
+    update_in_graph(m);
+    update_after_graph(m);
 }
 
 int sg_ssl_log_full(const sg_ssl *m) { return m->deferred && m->log_n >= m->log_steps; }
@@ -815,6 +877,10 @@ static int graph_bufs(sg_ssl *m, graph_buf *b) {
     const size_t DD = (size_t)m->D * m->D;
     int n = 0;
     b[n++] = (graph_buf){"the gradients", m->online.g, m->online.total, 0};
+    b[n++] = (graph_buf){"the weights", m->online.w, m->online.total, 1};
+    b[n++] = (graph_buf){"the momentum", m->mom, m->online.total, 1};
+    if (m->has_target)
+        b[n++] = (graph_buf){"the target weights", m->target.w, m->target.total, 1};
     b[n++] = (graph_buf){"the loss rows", m->row_loss, (size_t)ndir_of(&m->set) * m->B, 0};
     if (m->online.nbuf)
         b[n++] = (graph_buf){"the online BN running statistics", m->online.buf, m->online.nbuf, 1};
@@ -825,9 +891,11 @@ static int graph_bufs(sg_ssl *m, graph_buf *b) {
     return n;
 }
 
-static void forward_backward(sg_ssl *m) {
+/* What a step graph records: forward, backward and the update but DirectPred's overwrite. */
+static void graph_passes(sg_ssl *m) {
     forward_passes(m);
     sg_ssl_backward(m);
+    update_in_graph(m);
 }
 
 /* This step's forward and backward: eagerly, then recorded and launched from the same state,
@@ -835,9 +903,9 @@ static void forward_backward(sg_ssl *m) {
  * match, or the backend could not record) graph NULL, the eager pass's state and the reason. */
 static void graph_capture(sg_ssl *m) {
     const sg_backend *be = m->be;
-    graph_buf b[6];
+    graph_buf b[9];
     const int nb = graph_bufs(m, b);
-    float *before[6] = {0}, *eager[6] = {0}, *got = NULL;
+    float *before[9] = {0}, *eager[9] = {0}, *got = NULL;
     size_t most = 0;
     for (int i = 0; i < nb; i++) {
         if (b[i].n > most) most = b[i].n;
@@ -848,14 +916,14 @@ static void graph_capture(sg_ssl *m) {
     }
     got = malloc(most * sizeof(float));
     SG_CHECK(got != NULL, "out of memory checking the step graph");
-    forward_backward(m);
+    graph_passes(m);
     for (int i = 0; i < nb; i++) sg_ssl_get(m, eager[i], b[i].p, b[i].n);
     for (int i = 0; i < nb; i++)
         if (b[i].keep) sg_ssl_put(m, b[i].p, before[i], b[i].n);
     char why[256] = "";
     void *g = NULL;
     if (be->graph_begin(be, why, sizeof why) == 0) {
-        forward_backward(m); /* recorded, not run */
+        graph_passes(m); /* recorded, not run */
         g = be->graph_end(be, why, sizeof why);
     }
     if (!g) {
@@ -893,14 +961,15 @@ static void graph_capture(sg_ssl *m) {
 static double graph_step(sg_ssl *m) {
     SG_CHECK(m->log_n < m->log_steps, "the loss log is full (%d steps): sg_ssl_losses first",
              m->log_steps);
+    stage_rates(m); /* the rates the graph's optimiser and EMA read */
     if (m->graph)
         m->be->graph_launch(m->be, m->graph);
     else if (!m->graph_error[0])
         graph_capture(m);
     else
-        forward_backward(m);
+        graph_passes(m);
     log_loss_rows(m);
-    sg_ssl_update(m);
+    update_after_graph(m);
     return 0.0;
 }
 

@@ -193,7 +193,10 @@ typedef struct {
     int log_steps, log_n;      /* L; whole steps logged since the last read */
 
     /* step graph (set.graph; sg_ssl_step) */
-    void *graph;               /* the backend's graph of forward + backward, once captured */
+    void *graph;               /* the backend's graph of the step, once captured */
+    float *rates;              /* [3] backend memory: this step's lr, predictor lr, EMA rate */
+    float *rate_table;         /* [rate_steps, 3] backend memory: every step's, from build */
+    long rate_steps;
     int graph_warmup;          /* eager steps still to run before the capture */
     long graph_step;           /* the step it was captured at (-1: not yet) */
     char graph_error[512];     /* why the capture failed its check ("" when it did not) */
@@ -251,14 +254,17 @@ void sg_ssl_update(sg_ssl *m);
 double sg_ssl_step(sg_ssl *m);
 
 /* Step graphs (set.graph): after one eager step (F's first batch, and whatever the backend's
- * libraries set up on first use), sg_ssl_step records the step's forward and backward passes
- * once as a graph of the backend (kernels.h's graph slots: a CUDA Graph on CUDA) and from then
- * on launches it, so those few hundred kernels cost one launch. The update (optimiser, the
- * predictor's overwrite, EMA) and the loss log's copy stay eager: their learning rate, EMA rate
- * and log offset change every step, and a graph replays the arguments it was recorded with.
+ * libraries set up on first use), sg_ssl_step records the step once as a graph of the backend
+ * (kernels.h's graph slots: a CUDA Graph on CUDA) and from then on launches it, so its few
+ * hundred kernels cost one launch: forward, backward, the optimiser, the predictor's
+ * symmetrisation and the EMA. A graph replays the arguments it was recorded with, so the rates
+ * that change every step are read from backend memory (m->rates, the optimiser groups' lr_at
+ * and the EMA's m_at), where one copy from a table made at build puts each step's before the
+ * launch. Outside the graph stay the loss log's copy (its offset moves) and DirectPred's
+ * overwrite (every freq steps; its eigensolver reports its status to the host).
  * At the capture the step is computed twice, eagerly and by the graph's first launch from the
- * same state (BN running statistics and F, M2 restored in between), and the two must agree bit
- * for bit in the gradients, the loss rows, the running statistics and F, M2; if they do not,
+ * same state (weights, momentum, target, BN running statistics and F, M2 restored in between),
+ * and the two must agree bit for bit in all of those, the gradients and the loss rows; if not,
  * the model goes on eagerly from the eager pass's state and says why in graph_error (the
  * trainer stops the run with it). A graph needs what a step without waits has (sg_ssl_build
  * refuses the rest by name): a backend with graph slots, deferred losses

@@ -146,12 +146,13 @@ static const sg_cfg_spec schema[] = {
      "before any checkpoint is written after it; 0: 1 on the CPU backend, 20 on CUDA. One rank "
      "only (with several the loss is summed over the ranks every step)"},
     {"trainer.graph", SG_CFG_BOOL, "false", 0, 0, NULL,
-     "record each step's forward and backward passes once as a CUDA Graph and launch that (one "
-     "launch instead of a few hundred): after one eager step, checked bit for bit against the "
-     "eager step when captured (the run stops naming the difference if they differ); the update "
-     "stays eager. CUDA backend, with trainer.loss_readback > 1, one rank, trainer.accumulate=1, "
-     "conv.deterministic=true and predictor.zero_mean=false. The computed values are the eager "
-     "step's"},
+     "record the training step once as a CUDA Graph (forward, backward, optimiser, EMA; the "
+     "per-step rates read from device memory) and launch that, one launch instead of a few "
+     "hundred: after one eager step, checked bit for bit against the eager step when captured "
+     "(the run stops naming the difference if they differ); DirectPred's overwrite and the loss "
+     "log's copy stay outside. CUDA backend, with trainer.loss_readback > 1, one rank, "
+     "trainer.accumulate=1, conv.deterministic=true and predictor.zero_mean=false. The computed "
+     "values are the eager step's"},
     {"trainer.precision", SG_CFG_ENUM, "fp32", 0, 0, "fp32|tf32|bf16",
      "precision of the matrix products (gemms, linear layers, convolutions): fp32; tf32 or bf16 "
      "inputs with fp32 accumulation on tensor cores (CUDA backend; convolutions as im2col + "

@@ -38,7 +38,7 @@ static void cpu_sgd_step(const sg_backend *be, int ngroups, const sg_sgd_group *
         const float *restrict g = grp->g;
         float *restrict m = grp->m;
         const ptrdiff_t n = (ptrdiff_t)grp->n;
-        const float lr = grp->lr, wd = grp->weight_decay;
+        const float lr = grp->lr_at ? *grp->lr_at : grp->lr, wd = grp->weight_decay;
 #pragma omp parallel for schedule(static) if (n >= SG_OPTIM_PAR_MIN)
         for (ptrdiff_t i = 0; i < n; i++) {
             float gd = g[i] + wd * w[i];
@@ -63,7 +63,8 @@ static void cpu_lars_step(const sg_backend *be, int ngroups, const sg_lars_group
         float *restrict m = grp->m;
         const ptrdiff_t n = (ptrdiff_t)grp->n;
         const float wd = grp->adapt ? grp->weight_decay : 0.0f;
-        float scale = lr;
+        const float glr = grp->lr_at ? *grp->lr_at : lr;
+        float scale = glr;
         if (grp->adapt) {
             /* serial double sums: a tensor is at most a few million floats and the order must
              * not depend on the thread count */
@@ -73,7 +74,7 @@ static void cpu_lars_step(const sg_backend *be, int ngroups, const sg_lars_group
                 ww += (double)w[i] * w[i];
                 uu += u * u;
             }
-            if (ww > 0 && uu > 0) scale = (float)(lr * eta * sqrt(ww) / sqrt(uu));
+            if (ww > 0 && uu > 0) scale = (float)(glr * eta * sqrt(ww) / sqrt(uu));
         }
 #pragma omp parallel for schedule(static) if (n >= SG_OPTIM_PAR_MIN)
         for (ptrdiff_t i = 0; i < n; i++) {
@@ -85,10 +86,11 @@ static void cpu_lars_step(const sg_backend *be, int ngroups, const sg_lars_group
     }
 }
 
-static void cpu_ema_update(const sg_backend *be, size_t n, float m, const float *online,
-                           float *target) {
+static void cpu_ema_update(const sg_backend *be, size_t n, float m_value, const float *m_at,
+                           const float *online, float *target) {
     (void)be;
     if (n == 0) return;
+    const float m = m_at ? *m_at : m_value;
     const float one_minus_m = 1.0f - m;
     const ptrdiff_t nn = (ptrdiff_t)n;
     const float *restrict o = online;

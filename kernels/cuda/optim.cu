@@ -39,9 +39,12 @@ static unsigned ew_blocks(size_t n) {
 
 /* ---- SGD -------------------------------------------------------------------------------- */
 
-/* g' = g + wd*w; m = momentum*m + g'; w -= lr*m (cpu_sgd_step's expression, uncontracted) */
+/* g' = g + wd*w; m = momentum*m + g'; w -= lr*m (cpu_sgd_step's expression, uncontracted);
+ * lr from lr_at (device memory, a step graph's rate) when it is not NULL */
 static __global__ void k_sgd(size_t n, float *__restrict__ w, const float *__restrict__ g,
-                             float *__restrict__ m, float lr, float wd, float momentum) {
+                             float *__restrict__ m, float lr_value, const float *lr_at, float wd,
+                             float momentum) {
+    const float lr = lr_at ? *lr_at : lr_value;
     const size_t stride = (size_t)gridDim.x * blockDim.x;
     for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride) {
         const float wi = w[i];
@@ -63,7 +66,7 @@ static void cu_sgd_step(const sg_backend *be, int ngroups, const sg_sgd_group *g
         if (grp->n == 0) continue;
         SG_CHECK(grp->w && grp->g && grp->m, "sgd group %d: w, g and m must be non-NULL", gi);
         k_sgd<<<ew_blocks(grp->n), EW_THREADS, 0, st>>>(grp->n, grp->w, grp->g, grp->m, grp->lr,
-                                                        grp->weight_decay, momentum);
+                                                        grp->lr_at, grp->weight_decay, momentum);
         SG_CU_LAUNCH("k_sgd");
     }
 }
@@ -107,8 +110,8 @@ static __global__ void k_lars_partials(size_t n, const float *__restrict__ w,
 /* Stage 2: one block of LARS_BLOCKS threads sums the partials in a fixed tree and writes
  * *scale = lr*eta*||w||/||u|| (cpu_lars_step's expression: lr*eta in float, the rest in
  * double) when both norms are positive, else lr. */
-static __global__ void k_lars_scale(const double *__restrict__ partials, float lr, float eta,
-                                    float *__restrict__ scale) {
+static __global__ void k_lars_scale(const double *__restrict__ partials, float lr_value,
+                                    const float *lr_at, float eta, float *__restrict__ scale) {
     __shared__ double sww[LARS_BLOCKS];
     __shared__ double suu[LARS_BLOCKS];
     const unsigned t = threadIdx.x;
@@ -124,6 +127,7 @@ static __global__ void k_lars_scale(const double *__restrict__ partials, float l
     }
     if (t == 0) {
         const double ww = sww[0], uu = suu[0];
+        const float lr = lr_at ? *lr_at : lr_value;
         float s = lr;
         if (ww > 0 && uu > 0)
             s = (float)(__dmul_rn((double)__fmul_rn(lr, eta), sqrt(ww)) / sqrt(uu));
@@ -132,11 +136,13 @@ static __global__ void k_lars_scale(const double *__restrict__ partials, float l
 }
 
 /* u = g + wd*w; m = momentum*m + scale*u; w -= m. The scale comes from device memory
- * (scale_dev, written by k_lars_scale) or, for tensors outside the trust ratio, by value. */
+ * (scale_dev, written by k_lars_scale) or, for tensors outside the trust ratio, is the learning
+ * rate (scale_at in device memory, else scale_val). */
 static __global__ void k_lars_update(size_t n, float *__restrict__ w, const float *__restrict__ g,
                                      float *__restrict__ m, float wd, float momentum,
-                                     const float *__restrict__ scale_dev, float scale_val) {
-    const float scale = scale_dev ? *scale_dev : scale_val;
+                                     const float *__restrict__ scale_dev, const float *scale_at,
+                                     float scale_val) {
+    const float scale = scale_dev ? *scale_dev : scale_at ? *scale_at : scale_val;
     const size_t stride = (size_t)gridDim.x * blockDim.x;
     for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride) {
         const float wi = w[i];
@@ -170,30 +176,33 @@ static void cu_lars_step(const sg_backend *be, int ngroups, const sg_lars_group 
             k_lars_partials<<<LARS_BLOCKS, LARS_THREADS, 0, st>>>(grp->n, grp->w, grp->g, wd,
                                                                   partials);
             SG_CU_LAUNCH("k_lars_partials");
-            k_lars_scale<<<1, LARS_BLOCKS, 0, st>>>(partials, lr, eta, scale);
+            k_lars_scale<<<1, LARS_BLOCKS, 0, st>>>(partials, lr, grp->lr_at, eta, scale);
             SG_CU_LAUNCH("k_lars_scale");
         }
         k_lars_update<<<ew_blocks(grp->n), EW_THREADS, 0, st>>>(
-            grp->n, grp->w, grp->g, grp->m, wd, momentum, grp->adapt ? scale : NULL, lr);
+            grp->n, grp->w, grp->g, grp->m, wd, momentum, grp->adapt ? scale : NULL, grp->lr_at,
+            lr);
         SG_CU_LAUNCH("k_lars_update");
     }
 }
 
 /* ---- EMA -------------------------------------------------------------------------------- */
 
-static __global__ void k_ema(size_t n, float m, float one_minus_m, const float *__restrict__ online,
-                             float *__restrict__ target) {
+/* m from m_at (device memory, a step graph's rate) when it is not NULL; 1 - m rounded once, as
+ * the CPU's one_minus_m */
+static __global__ void k_ema(size_t n, float m_value, const float *m_at,
+                             const float *__restrict__ online, float *__restrict__ target) {
+    const float m = m_at ? *m_at : m_value, one_minus_m = __fsub_rn(1.0f, m);
     const size_t stride = (size_t)gridDim.x * blockDim.x;
     for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride)
         target[i] = __fadd_rn(__fmul_rn(m, target[i]), __fmul_rn(one_minus_m, online[i]));
 }
 
-static void cu_ema_update(const sg_backend *be, size_t n, float m, const float *online,
-                          float *target) {
+static void cu_ema_update(const sg_backend *be, size_t n, float m, const float *m_at,
+                          const float *online, float *target) {
     if (n == 0) return;
     SG_CHECK(online && target, "ema_update: NULL buffer");
-    const float one_minus_m = 1.0f - m;
-    k_ema<<<ew_blocks(n), EW_THREADS, 0, sg_cu_stream(be)>>>(n, m, one_minus_m, online, target);
+    k_ema<<<ew_blocks(n), EW_THREADS, 0, sg_cu_stream(be)>>>(n, m, m_at, online, target);
     SG_CU_LAUNCH("k_ema");
 }
 

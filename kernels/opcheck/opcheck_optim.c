@@ -16,12 +16,23 @@ typedef struct {
     float momentum;
 } sgd_args;
 
+/* at = 1: each group's rate also in backend memory (lr_at), and a wrong value in lr, so the
+ * check fails unless the kernel reads the rate where a step graph keeps it */
+static float *rates_at(oc_run *r, int at, int n, const float *lr) {
+    if (!at) return NULL;
+    float *p = OC_F(r, (size_t)n);
+    if (p)
+        for (int k = 0; k < n; k++) p[k] = lr[k];
+    return p;
+}
+
 static void sgd_call(const sg_backend *be, void *p) {
     sgd_args *a = p;
     sg_sgd_group g[SG_OP_MAX_GROUPS]; /* the table is host memory; its buffers the backend's */
     for (int k = 0; k < a->ngroups; k++) {
         g[k] = a->groups[k];
         g[k].w = OC_DEV(g[k].w), g[k].g = OC_DEV(g[k].g), g[k].m = OC_DEV(g[k].m);
+        if (g[k].lr_at) g[k].lr_at = OC_DEV(g[k].lr_at);
     }
     sg_sgd_step(be, a->ngroups, g, a->momentum);
 }
@@ -45,7 +56,7 @@ static int optimizer_state(oc_run *r, size_t nn, float **w, float **g, float **m
 /* n parameters split into `groups` contiguous groups with their own lr and weight decay (one
  * without decay, as a predictor group may be). */
 int oc_sgd_step(oc_run *r) {
-    int n = oc_p(r, "n"), ngroups = oc_p(r, "groups");
+    int n = oc_p(r, "n"), ngroups = oc_p(r, "groups"), on_backend = oc_p(r, "at");
     if (ngroups > n) return oc_bad_shape(r, "every group needs at least one parameter");
     size_t nn = (size_t)n;
     float *w, *g, *m;
@@ -53,11 +64,16 @@ int oc_sgd_step(oc_run *r) {
     if (optimizer_state(r, nn, &w, &g, &m, &wd, &gd, &md)) return -1;
     sgd_args a = {.ngroups = ngroups, .momentum = 0.9f};
     ref_sgd_group rg[SG_OP_MAX_GROUPS];
+    float lrs[SG_OP_MAX_GROUPS];
+    for (int k = 0; k < ngroups; k++) lrs[k] = 0.03f * (float)(k + 1);
+    const float *lr_at = rates_at(r, on_backend, ngroups, lrs);
+    if (oc_alloc_status(r)) return -1;
     size_t at = 0;
     for (int k = 0; k < ngroups; k++) {
         size_t len = nn / (size_t)ngroups + ((size_t)k < nn % (size_t)ngroups);
-        float lr = 0.03f * (float)(k + 1), wdecay = (k == 1) ? 0.0f : 5e-4f * (float)(k + 1);
-        a.groups[k] = (sg_sgd_group){w + at, g + at, m + at, len, lr, wdecay};
+        float lr = lrs[k], wdecay = (k == 1) ? 0.0f : 5e-4f * (float)(k + 1);
+        a.groups[k] = (sg_sgd_group){w + at, g + at, m + at, len, lr_at ? -1.0f : lr, wdecay,
+                                     lr_at ? lr_at + k : NULL};
         rg[k] = (ref_sgd_group){wd + at, gd + at, md + at, len, lr, wdecay};
         at += len;
     }
@@ -81,30 +97,38 @@ static void lars_call(const sg_backend *be, void *p) {
     for (int k = 0; k < a->ngroups; k++) {
         g[k] = a->groups[k];
         g[k].w = OC_DEV(g[k].w), g[k].g = OC_DEV(g[k].g), g[k].m = OC_DEV(g[k].m);
+        if (g[k].lr_at) g[k].lr_at = OC_DEV(g[k].lr_at);
     }
     sg_lars_step(be, a->ngroups, g, a->lr, a->momentum, a->eta);
 }
 
 /* n parameters in `groups` tensors; every third tensor excluded from adaptation (a bias). */
 int oc_lars_step(oc_run *r) {
-    int n = oc_p(r, "n"), ngroups = oc_p(r, "groups");
+    int n = oc_p(r, "n"), ngroups = oc_p(r, "groups"), on_backend = oc_p(r, "at");
     if (ngroups > n) return oc_bad_shape(r, "every group needs at least one parameter");
     size_t nn = (size_t)n;
     float *w, *g, *m;
     double *wd, *gd, *md;
     if (optimizer_state(r, nn, &w, &g, &m, &wd, &gd, &md)) return -1;
-    lars_args a = {.ngroups = ngroups, .lr = 0.2f, .momentum = 0.9f, .eta = 0.001f};
+    const float lr = 0.2f;
+    lars_args a = {.ngroups = ngroups, .lr = lr, .momentum = 0.9f, .eta = 0.001f};
     ref_lars_group rg[SG_OP_MAX_GROUPS];
+    float lrs[SG_OP_MAX_GROUPS];
+    for (int k = 0; k < ngroups; k++) lrs[k] = lr;
+    const float *lr_at = rates_at(r, on_backend, ngroups, lrs);
+    if (oc_alloc_status(r)) return -1;
+    if (lr_at) a.lr = -1.0f; /* read from lr_at or wrong */
     size_t at = 0;
     for (int k = 0; k < ngroups; k++) {
         size_t len = nn / (size_t)ngroups + ((size_t)k < nn % (size_t)ngroups);
         int adapt = k % 3 != 2;
-        a.groups[k] = (sg_lars_group){w + at, g + at, m + at, len, 1.5e-6f, adapt};
+        a.groups[k] = (sg_lars_group){w + at, g + at, m + at, len, 1.5e-6f, adapt,
+                                      lr_at ? lr_at + k : NULL};
         rg[k] = (ref_lars_group){wd + at, gd + at, md + at, len, 1.5e-6f, adapt};
         at += len;
     }
     oc_exec(r, lars_call, &a);
-    ref_lars_step(ngroups, rg, (double)a.lr, (double)a.momentum, (double)a.eta);
+    ref_lars_step(ngroups, rg, (double)lr, (double)a.momentum, (double)a.eta);
     oc_tol(r, 8 * EPS32, 8 * EPS32); /* the trust ratio adds a few roundings */
     oc_cmp(r, w, wd, nn);
     oc_cmp(r, m, md, nn);
@@ -114,13 +138,15 @@ int oc_lars_step(oc_run *r) {
 typedef struct {
     size_t n;
     float m;
+    const float *m_at;
     const float *online;
     float *target;
 } ema_args;
 
 static void ema_call(const sg_backend *be, void *p) {
     ema_args *a = p;
-    sg_ema_update(be, a->n, a->m, OC_DEV(a->online), OC_DEV(a->target));
+    sg_ema_update(be, a->n, a->m, a->m_at ? OC_DEV(a->m_at) : NULL, OC_DEV(a->online),
+                  OC_DEV(a->target));
 }
 
 int oc_ema_update(oc_run *r) {
@@ -132,9 +158,15 @@ int oc_ema_update(oc_run *r) {
     oc_uniform(r, target, n, -1, 1);
     oc_to_double(online, od, n);
     oc_to_double(target, td, n);
-    ema_args a = {.n = n, .m = 0.996f, .online = online, .target = target};
+    const float rate = 0.996f;
+    ema_args a = {.n = n, .m = rate, .online = online, .target = target};
+    if (oc_p(r, "at")) { /* the rate in backend memory, a wrong one by value */
+        a.m_at = rates_at(r, 1, 1, &rate);
+        if (oc_alloc_status(r)) return -1;
+        a.m = 0.5f;
+    }
     oc_exec(r, ema_call, &a);
-    ref_ema_update(n, (double)a.m, od, td);
+    ref_ema_update(n, (double)rate, od, td);
     oc_tol(r, 2 * EPS32, 2 * EPS32); /* m*t + (1-m)*o: a few roundings of values <= 1 */
     oc_cmp(r, target, td, n);
     return oc_finish(r, ema_call, NULL, &a);

@@ -153,6 +153,7 @@ typedef struct {
 typedef struct {
     size_t n;
     float m;
+    const float *m_at;
     const float *online;
     float *target;
 } a_ema;
@@ -421,7 +422,7 @@ static void run(const sg_backend *in, const rec *r) {
     }
     case K_ema_update: {
         const a_ema *a = &r->u.ema;
-        in->ema_update(in, a->n, a->m, a->online, a->target);
+        in->ema_update(in, a->n, a->m, a->m_at, a->online, a->target);
         break;
     }
     case K_corr_update: {
@@ -667,8 +668,9 @@ static void r_lars(const sg_backend *be, int ng, const sg_lars_group *g, float l
                    float eta) {
     PUT(be, lars_step, lars, ng, g, lr, mom, eta);
 }
-static void r_ema(const sg_backend *be, size_t n, float m, const float *online, float *target) {
-    PUT(be, ema_update, ema, n, m, online, target);
+static void r_ema(const sg_backend *be, size_t n, float m, const float *m_at,
+                  const float *online, float *target) {
+    PUT(be, ema_update, ema, n, m, m_at, online, target);
 }
 static void r_corr(const sg_backend *be, int N, int D, const float *f, float rho, int init,
                    int center, float *F, float *work) {

@@ -240,20 +240,23 @@ static void t_loss_bwd(const sg_backend *be, int N, int D, int normalize, const 
 
 static void t_sgd(const sg_backend *be, int ng, const sg_sgd_group *g, float momentum) {
     size_t n = 0;
-    for (int i = 0; i < ng; i++) n += g[i].n;
-    rec(be, sgd_step, {"n", n}, {"groups", ng});
+    int at = 0;
+    for (int i = 0; i < ng; i++) n += g[i].n, at |= g[i].lr_at != NULL;
+    rec(be, sgd_step, {"n", n}, {"groups", ng}, {"at", at});
     if (IN(be)) IN(be)->sgd_step(IN(be), ng, g, momentum);
 }
 static void t_lars(const sg_backend *be, int ng, const sg_lars_group *g, float lr, float mom,
                    float eta) {
     size_t n = 0;
-    for (int i = 0; i < ng; i++) n += g[i].n;
-    if (ng > 0) rec(be, lars_step, {"n", n}, {"groups", ng});
+    int at = 0;
+    for (int i = 0; i < ng; i++) n += g[i].n, at |= g[i].lr_at != NULL;
+    if (ng > 0) rec(be, lars_step, {"n", n}, {"groups", ng}, {"at", at});
     if (IN(be)) IN(be)->lars_step(IN(be), ng, g, lr, mom, eta);
 }
-static void t_ema(const sg_backend *be, size_t n, float m, const float *on, float *tg) {
-    rec(be, ema_update, {"n", n});
-    if (IN(be)) IN(be)->ema_update(IN(be), n, m, on, tg);
+static void t_ema(const sg_backend *be, size_t n, float m, const float *m_at, const float *on,
+                  float *tg) {
+    rec(be, ema_update, {"n", n}, {"at", m_at != NULL});
+    if (IN(be)) IN(be)->ema_update(IN(be), n, m, m_at, on, tg);
 }
 static void t_corr(const sg_backend *be, int N, int D, const float *f, float rho, int init,
                    int center, float *F, float *work) {

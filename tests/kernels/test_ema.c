@@ -18,7 +18,7 @@ static void run_backend(const sg_backend *be, size_t n, float m, uint64_t seed, 
     tu_fill(target, n, seed, 1, -1.0f, 1.0f);
     for (int s = 0; s < NSTEPS; s++) {
         tu_fill(online, n, seed, 10 + s, -2.0f, 2.0f);
-        sg_ema_update(be, n, m, online, target);
+        sg_ema_update(be, n, m, NULL, online, target);
     }
 }
 
@@ -71,15 +71,15 @@ int main(void) {
             tu_fill(target, n, 5, 1, -1.0f, 1.0f);
             tu_fill(online, n, 5, 2, -1.0f, 1.0f);
             memcpy(first, target, n * sizeof(float));
-            sg_ema_update(be, n, 1.0f, online, target);
+            sg_ema_update(be, n, 1.0f, NULL, online, target);
             CHECK(memcmp(target, first, n * sizeof(float)) == 0, "m=1 changed the target (n %zu)",
                   n);
-            sg_ema_update(be, n, 0.0f, online, target);
+            sg_ema_update(be, n, 0.0f, NULL, online, target);
             CHECK(memcmp(target, online, n * sizeof(float)) == 0,
                   "m=0 did not copy online (n %zu)", n);
         }
     }
-    sg_ema_update(be, 0, 0.5f, NULL, NULL); /* n = 0 is a no-op */
+    sg_ema_update(be, 0, 0.5f, NULL, NULL, NULL); /* n = 0 is a no-op */
     for (int si = 0; si < 4; si++)
         for (int mi = 0; mi < 3; mi++) {
             CHECK(memcmp(by_threads[0][si][mi], by_threads[1][si][mi],

@@ -18,7 +18,7 @@ static void run(const sg_backend *be, float *w[NG], float *m[NG], float *g[NG], 
         ref_lars_group rgroups[NG];
         for (int k = 0; k < NG; k++) {
             tu_fill(g[k], gn[k], seed, 50 + 10 * (uint32_t)step + (uint32_t)k, -0.3f, 0.4f);
-            groups[k] = (sg_lars_group){w[k], g[k], m[k], gn[k], gwd[k], gadapt[k]};
+            groups[k] = (sg_lars_group){w[k], g[k], m[k], gn[k], gwd[k], gadapt[k], NULL};
             if (with_ref) {
                 tu_f2d(g[k], rg[k], gn[k]);
                 rgroups[k] = (ref_lars_group){rw[k], rg[k], rm[k], gn[k], gwd[k], gadapt[k]};
@@ -62,12 +62,12 @@ int main(void) {
     /* by hand: w = (3, 4), g = (0.6, 0.8), wd 0, eta 0.5, lr 2, momentum 0:
      * trust = 0.5 * 5 / 1 = 2.5, step = 2 * 2.5 * g = (3, 4) -> w = (0, 0) */
     float hw[2] = {3, 4}, hg[2] = {0.6f, 0.8f}, hm[2] = {0.25f, -0.5f};
-    sg_lars_group h = {hw, hg, hm, 2, 0.0f, 1};
+    sg_lars_group h = {hw, hg, hm, 2, 0.0f, 1, NULL};
     sg_lars_step(be, 1, &h, 2.0f, 0.0f, 0.5f);
     CHECK(fabsf(hw[0]) < 1e-6f && fabsf(hw[1]) < 1e-6f, "hand step: w = (%g, %g)", hw[0], hw[1]);
     /* excluded tensor: plain momentum SGD with lr, no decay */
     float ew[1] = {1}, eg[1] = {0.5f}, em[1] = {0.1f};
-    sg_lars_group e = {ew, eg, em, 1, 0.3f, 0};
+    sg_lars_group e = {ew, eg, em, 1, 0.3f, 0, NULL};
     sg_lars_step(be, 1, &e, 0.2f, 0.9f, 0.001f);
     CHECK(fabsf(em[0] - (0.09f + 0.1f)) < 1e-7f && fabsf(ew[0] - (1 - 0.19f)) < 1e-7f,
           "excluded: m %g w %g", em[0], ew[0]);

@@ -113,8 +113,8 @@ static int sequence(const sg_backend *be, void *d[NBUF]) {
     calls++;
 
     sg_sgd_group *sg = tu_alloc(2 * sizeof *sg);
-    sg[0] = (sg_sgd_group){F(SW0), F(SGR0), F(SM0), SG0, 0.1f, 1e-4f};
-    sg[1] = (sg_sgd_group){F(SW1), F(SGR1), F(SM1), SG1, 0.05f, 0.0f};
+    sg[0] = (sg_sgd_group){F(SW0), F(SGR0), F(SM0), SG0, 0.1f, 1e-4f, NULL};
+    sg[1] = (sg_sgd_group){F(SW1), F(SGR1), F(SM1), SG1, 0.05f, 0.0f, NULL};
     sg_sgd_step(be, 2, sg, 0.9f);
     sg[0].lr = sg[1].lr = 3.0f;
     memset(sg, 0xa5, 2 * sizeof *sg);
@@ -122,14 +122,14 @@ static int sequence(const sg_backend *be, void *d[NBUF]) {
     calls++;
 
     sg_lars_group *lg = tu_alloc(2 * sizeof *lg);
-    lg[0] = (sg_lars_group){F(LW0), F(LGR0), F(LM0), LG0, 1e-3f, 1};
-    lg[1] = (sg_lars_group){F(LW1), F(LGR1), F(LM1), LG1, 0.0f, 0};
+    lg[0] = (sg_lars_group){F(LW0), F(LGR0), F(LM0), LG0, 1e-3f, 1, NULL};
+    lg[1] = (sg_lars_group){F(LW1), F(LGR1), F(LM1), LG1, 0.0f, 0, NULL};
     sg_lars_step(be, 2, lg, 0.2f, 0.9f, 0.001f);
     memset(lg, 0x3c, 2 * sizeof *lg);
     free(lg);
     calls++;
 
-    sg_ema_update(be, EN, 0.99f, F(EO), F(ET));
+    sg_ema_update(be, EN, 0.99f, NULL, F(EO), F(ET));
     calls++;
 
     int order[4] = {2, 0, 3, 1};

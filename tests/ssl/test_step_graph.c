@@ -1,7 +1,8 @@
-/* Step graphs (trainer.graph): the model records its forward and backward passes once and
- * launches them every step after, on the replaying backend (kernels/trace/replay.h), which
- * gives the CPU kernels CUDA's capture semantics: while recording nothing runs, and anything
- * that waits on the backend ends the process. For each method and predictor the graph's run
+/* Step graphs (trainer.graph): the model records its step (forward, backward, optimiser, EMA)
+ * once and launches it every step after, the per-step rates read from backend memory. On the
+ * replaying backend (kernels/trace/replay.h), which gives the CPU kernels CUDA's capture
+ * semantics: while recording nothing runs, and anything that waits on the backend ends the
+ * process. For each method and predictor the graph's run
  * equals the eager run bit for bit (losses, weights, momentum, target, F), captured after one
  * eager step and launched every step after. A launch that computes something else is caught
  * at the capture with what differed, and the model goes on eagerly with the eager state. The
@@ -114,6 +115,13 @@ static void v_lars_cosine(sg_ssl_settings *s) {
     s->total_steps = STEPS;
 }
 static void v_asym(sg_ssl_settings *s) { s->symmetric_loss = 0; }
+/* BYOL's schedules with SGD: the rates a graph reads from backend memory change every step */
+static void v_sgd_cosine(sg_ssl_settings *s) {
+    s->lr_cosine = 1;
+    s->ema_cosine = 1;
+    s->warmup_steps = 2;
+    s->total_steps = STEPS;
+}
 
 /* The graph's run of every variant against the eager one on be; be's own graphs too where it
  * has them (CUDA). */
@@ -122,7 +130,7 @@ static void graph_equals_eager(const sg_backend *be) {
                                  {"directcopy", v_directcopy},  {"optimal", v_optimal},
                                  {"linear-sym", v_linear_sym},  {"simsiam", v_simsiam},
                                  {"byol-nosg", v_nosg},         {"lars-cosine", v_lars_cosine},
-                                 {"asymmetric", v_asym}};
+                                 {"asymmetric", v_asym},        {"sgd-cosine", v_sgd_cosine}};
     for (size_t i = 0; i < sizeof vs / sizeof vs[0]; i++) {
         sg_ssl_settings s = tiny_ssl(0.0625, 16, 8, 8);
         s.loss_readback = READBACK;

@@ -187,10 +187,10 @@ part train_aug_on_gpu 90 "$SG" train --backend cuda --quiet data.dataset=stl10 d
     trainer.batch=128 trainer.epochs=1 trainer.max_steps=100 data.workers=$WORKERS \
     data.augment_on=backend eval.probe=false eval.knn=false run.dir="$OUT/runs" \
     run.name=stl10-gpu-check-aug-on-gpu run.results="$OUT/runs/results.csv"
-# and with the step's forward and backward as a CUDA Graph
+# and with the step as a CUDA Graph too (against train_aug_on_gpu: the graph's share)
 part train_graph 90 "$SG" train --backend cuda --quiet data.dataset=stl10 data.dir="$DATA" \
     trainer.batch=128 trainer.epochs=1 trainer.max_steps=100 data.workers=$WORKERS \
-    trainer.graph=true eval.probe=false eval.knn=false run.dir="$OUT/runs" \
+    data.augment_on=backend trainer.graph=true eval.probe=false eval.knn=false run.dir="$OUT/runs" \
     run.name=stl10-gpu-check-graph run.results="$OUT/runs/results.csv"
 if [ -f "$OUT/runs/results.csv" ]; then
     python3 - "$OUT/runs/results.csv" <<'PY' | tee -a "$SUMMARY"

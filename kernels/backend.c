@@ -432,9 +432,9 @@ size_t sg_syevd_workspace_bytes(const sg_backend *be, int D) {
     return be->syevd_workspace_bytes(be, D);
 }
 
-int sg_syevd(const sg_backend *be, int D, float *A, float *w, void *work) {
+int sg_syevd(const sg_backend *be, int D, float *A, float *w, void *work, int *info_at) {
     SG_CHECK(D > 0 && A && w && work, "syevd: D %d or a NULL buffer", D);
-    return be->syevd(be, D, A, w, work);
+    return be->syevd(be, D, A, w, work, info_at);
 }
 
 void sg_eig_rebuild(const sg_backend *be, int D, const float *V, const float *p, float *W,

@@ -101,7 +101,7 @@ void sg_ema_update(const sg_backend *be, size_t n, float m, const float *m_at,
 void sg_corr_update(const sg_backend *be, int N, int D, const float *f, float rho, int init,
                     int center, float *F, float *work);
 size_t sg_syevd_workspace_bytes(const sg_backend *be, int D);
-int sg_syevd(const sg_backend *be, int D, float *A, float *w, void *work);
+int sg_syevd(const sg_backend *be, int D, float *A, float *w, void *work, int *info_at);
 void sg_eig_rebuild(const sg_backend *be, int D, const float *V, const float *p, float *W,
                     float *work);
 void sg_eig_map(const sg_backend *be, int D, const float *s, float *p, int mode, double eps,

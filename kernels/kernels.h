@@ -271,10 +271,13 @@ struct sg_backend {
     void (*corr_update)(const sg_backend *be, int N, int D, const float *f, float rho, int init,
                         int center, float *F, float *work);
     /* Symmetric eigendecomposition (LAPACK ssyevd / cuSOLVER syevd). In: A[D,D] symmetric.
-     * Out: w[D] eigenvalues ascending; A row j = unit eigenvector of w[j]. Returns 0 on
-     * success, else the solver's info code. work: syevd_workspace_bytes(be, D) bytes. */
+     * Out: w[D] eigenvalues ascending; A row j = unit eigenvector of w[j]. work:
+     * syevd_workspace_bytes(be, D) bytes. info_at NULL: returns 0 on success, else the
+     * solver's info code (the host waits for it). info_at (backend memory, one int): the info
+     * code is written there when the solver runs, and syevd returns 0 at once, so a step need
+     * not wait for it (the caller reads it back with the step's losses). */
     size_t (*syevd_workspace_bytes)(const sg_backend *be, int D);
-    int (*syevd)(const sg_backend *be, int D, float *A, float *w, void *work);
+    int (*syevd)(const sg_backend *be, int D, float *A, float *w, void *work, int *info_at);
     /* W[D,D] = sum_j p[j] u_j u_j^T with u_j = row j of V[D,D] (syevd's output layout);
      * work[D*D]. */
     void (*eig_rebuild)(const sg_backend *be, int D, const float *V, const float *p, float *W,
@@ -381,8 +384,9 @@ struct sg_backend {
      * graph_begin: from now on every kernel, mem_copy and mem_zero queued on the backend is
      *   recorded, not run. 0, or -1 with the reason in why (nothing recorded). Until graph_end
      *   nothing may wait on the backend or take memory: mem_upload, mem_download, sync, the
-     *   timers, mem_alloc / mem_free, host_alloc / host_free and syevd (which reads its status
-     *   back) end the process naming the call (CUDA invalidates a capture that waits).
+     *   timers, mem_alloc / mem_free, host_alloc / host_free and syevd without info_at (which
+     *   reads its status back) end the process naming the call (CUDA invalidates a capture
+     *   that waits).
      * graph_end: stops recording; the recorded work as a graph, or NULL with the reason in why.
      * graph_launch: queues the graph's work again, in order, each call with the arguments it
      *   was recorded with (pointers, sizes, scalars, and host tables such as sgd_step's groups

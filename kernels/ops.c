@@ -189,7 +189,7 @@ static const op_row rows[SG_OP_COUNT] = {
     [SG_OP_corr_update] = {{SLOT(corr_update)}, "N=17,D=12",
         {DIM("N"), DIM("D"), FLAG("init", 0), FLAG("center", 1)}, cost_corr},
     [SG_OP_syevd] = {{SLOT(syevd), SLOT(syevd_workspace_bytes)}, "D=24",
-        {{"D", 1, 8192, SG_OP_REQUIRED}}, cost_syevd},
+        {{"D", 1, 8192, SG_OP_REQUIRED}, FLAG("at", 0)}, cost_syevd},
     [SG_OP_eig_rebuild] = {{SLOT(eig_rebuild)}, "D=24", {DIM("D")}, cost_eig_rebuild},
     /* mode: sg_eig_map_mode; tied = 0 (in place) takes a square R = C */
     [SG_OP_eig_map] = {{SLOT(eig_map)}, "D=37", {DIM("D"), {"mode", 0, SG_EIG_MAP_COUNT - 1, 0}},

@@ -84,7 +84,7 @@ int sg_sym_part_eigvals(const sg_backend *be, int D, const float *W, float *eig,
             sym[(size_t)i * D + j] = s;
             sym[(size_t)j * D + i] = s;
         }
-    return sg_syevd(be, D, sym, eig, syevd_work);
+    return sg_syevd(be, D, sym, eig, syevd_work, NULL);
 }
 
 int sg_format_spectrum(int n, const float *v, char *buf, size_t len) {

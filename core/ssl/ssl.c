@@ -339,6 +339,13 @@ int sg_ssl_build(sg_ssl *m, const sg_ssl_settings *set, const sg_backend *be, sg
         if (!m->loss_log || !m->loss_host)
             rc = sg_errf(err, "out of memory: the loss log of %d steps (%zu floats)",
                          m->log_steps, n);
+        if (rc == 0 && pred_is_set_from_F(set->pred)) { /* zero-filled: no failure yet */
+            m->eig_info = be->mem_alloc(be, (size_t)m->log_steps * sizeof(int));
+            m->eig_info_host = malloc((size_t)m->log_steps * sizeof(int));
+            if (!m->eig_info || !m->eig_info_host)
+                rc = sg_errf(err, "out of memory: the eigensolver's status of %d steps",
+                             m->log_steps);
+        }
     }
     m->lars_tp = calloc((size_t)(pm.count ? pm.count : 1), sizeof *m->lars_tp);
     m->lars_pred = calloc((size_t)(pm.count ? pm.count : 1), sizeof *m->lars_pred);
@@ -412,6 +419,9 @@ void sg_ssl_free(sg_ssl *m) {
     if (be && m->loss_log) be->mem_free(be, m->loss_log);
     free(m->loss_host);
     m->loss_log = m->loss_host = NULL;
+    if (be && m->eig_info) be->mem_free(be, m->eig_info);
+    free(m->eig_info_host);
+    m->eig_info = m->eig_info_host = NULL;
     free(m->dist_host);
     free(m->bn_sync.hsums);
     free(m->bn_sync.hstat);
@@ -573,25 +583,29 @@ static void accumulate_correlations(sg_ssl *m, const float *t[2]) {
 }
 
 /* W_p from F (and M2): DirectPred, DirectCopy or the Table-1 optimal predictor, all on the
- * backend: nothing is read back but syevd's status. */
+ * backend. With deferred losses syevd's status stays there too, in eig_info's slot of this
+ * step, read with the losses (sg_ssl_losses); else it is checked on the spot. */
+static void eig_status(sg_ssl *m, int info) {
+    SG_CHECK(info == 0, "syevd failed (info %d) on F at step %ld", info, m->step);
+}
+
 static void set_predictor_from_F(sg_ssl *m) {
     const sg_backend *be = m->be;
     const int D = m->D;
     const size_t DD = (size_t)D * D;
     float *W = m->pred_lin.W;
+    int *info_at = m->eig_info ? m->eig_info + m->log_n : NULL;
     be->mem_copy(be, m->V, m->F, DD * sizeof(float));
     if (m->set.zero_mean) sg_rank1_sub(be, D, m->mu, m->V); /* F - mu mu^T */
     if (m->set.pred == SG_PRED_DIRECTCOPY) {
         if (m->set.directcopy_normalize) {
             be->mem_copy(be, m->work, m->V, DD * sizeof(float));
-            int info = sg_syevd(be, D, m->work, m->s, m->syevd_ws);
-            SG_CHECK(info == 0, "syevd failed (info %d) on F", info);
+            eig_status(m, sg_syevd(be, D, m->work, m->s, m->syevd_ws, info_at));
         }
         sg_directcopy_fill(be, D, m->V, m->s, m->set.directcopy_normalize, m->set.eps, W);
         return;
     }
-    int info = sg_syevd(be, D, m->V, m->s, m->syevd_ws);
-    SG_CHECK(info == 0, "syevd failed (info %d) on F", info);
+    eig_status(m, sg_syevd(be, D, m->V, m->s, m->syevd_ws, info_at));
     if (m->set.pred == SG_PRED_DIRECTPRED) {
         sg_eig_map(be, D, m->s, m->p, (int)m->set.eigmap, m->set.eps, m->set.shift_c);
         sg_eig_rebuild(be, D, m->V, m->p, W, m->work);
@@ -800,8 +814,8 @@ static void update_in_graph(sg_ssl *m) {
                       m->rates ? m->rates + 2 : NULL, m->online.w, m->target.w);
 }
 
-/* The rest, outside a step graph: DirectPred's overwrite every freq steps (its eigensolver
- * reports its status to the host) and the step's count. */
+/* The rest, outside a step graph: DirectPred's overwrite every freq steps (cuSOLVER's syevd is
+ * not documented as capturable) and the step's count. */
 static void update_after_graph(sg_ssl *m) {
     if (pred_is_set_from_F(m->set.pred) && m->step % m->set.freq == 0) set_predictor_from_F(m);
     if (m->deferred) m->log_n++; /* the step's losses are all in the log */
@@ -840,6 +854,15 @@ int sg_ssl_losses(sg_ssl *m, double *loss, int cap) {
             acc = j == 0 ? l : acc + l;
         }
         loss[k] = K > 1 ? acc / K : acc;
+    }
+    if (m->eig_info) {
+        /* the eigensolver's status of each step (0 where it did not run: zeroed after a read);
+         * a failure after a diverged step is that step's NaN, which the caller reports */
+        m->be->mem_download(m->be, m->eig_info_host, m->eig_info, (size_t)n * sizeof(int));
+        m->be->mem_zero(m->be, m->eig_info, (size_t)n * sizeof(int));
+        for (int k = 0; k < n && isfinite(loss[k]); k++)
+            SG_CHECK(m->eig_info_host[k] == 0, "syevd failed (info %d) on F at step %ld",
+                     m->eig_info_host[k], m->step - n + k);
     }
     m->last_loss = loss[n - 1];
     m->log_n = 0;

@@ -191,6 +191,9 @@ typedef struct {
     float *loss_log;           /* [L, K, ndir, B], backend memory */
     float *loss_host;          /* its host copy */
     int log_steps, log_n;      /* L; whole steps logged since the last read */
+    int *eig_info;             /* [L] backend memory: syevd's status of each logged step
+                                * (DirectPred & co.: a step does not wait for it) */
+    int *eig_info_host;
 
     /* step graph (set.graph; sg_ssl_step) */
     void *graph;               /* the backend's graph of the step, once captured */
@@ -261,7 +264,8 @@ double sg_ssl_step(sg_ssl *m);
  * that change every step are read from backend memory (m->rates, the optimiser groups' lr_at
  * and the EMA's m_at), where one copy from a table made at build puts each step's before the
  * launch. Outside the graph stay the loss log's copy (its offset moves) and DirectPred's
- * overwrite (every freq steps; its eigensolver reports its status to the host).
+ * overwrite (every freq steps; cuSOLVER's syevd is not documented as capturable), which with
+ * deferred losses waits for nothing either: its status goes to eig_info, read with the losses.
  * At the capture the step is computed twice, eagerly and by the graph's first launch from the
  * same state (weights, momentum, target, BN running statistics and F, M2 restored in between),
  * and the two must agree bit for bit in all of those, the gradients and the loss rows; if not,

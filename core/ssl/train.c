@@ -568,7 +568,7 @@ static int epoch_row(run *r, int epoch, int evaluated, double img_s, double wait
         sg_ssl_get(m, z + (size_t)B * D, sg_ssl_last_z(m, 1), (size_t)B * D);
         r->collapse = sg_collapse_std(2 * B, D, z, work);
         sg_ssl_get(m, V, m->F, (size_t)D * D);
-        info = sg_syevd(be, D, V, s, sw);
+        info = sg_syevd(be, D, V, s, sw, NULL);
         if (info == 0) {
             r->eff_rank = sg_effective_rank(D, s);
             sg_format_spectrum(D, s, fe, SG_SPECTRUM_CHARS(D));

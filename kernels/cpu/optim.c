@@ -192,7 +192,7 @@ static size_t cpu_syevd_workspace_bytes(const sg_backend *be, int D) {
  * A symmetric matrix is its own transpose, so the row-major buffer handed to LAPACK as
  * column-major is the same matrix; LAPACK returns eigenvector j in column j (column-major),
  * which read row-major is row j. */
-static int cpu_syevd(const sg_backend *be, int D, float *A, float *w, void *work) {
+static int cpu_syevd(const sg_backend *be, int D, float *A, float *w, void *work, int *info_at) {
     (void)be;
     SG_CHECK(D > 0, "syevd: D %d", D);
     SG_CHECK(A && w && work, "syevd: NULL buffer");
@@ -211,6 +211,10 @@ static int cpu_syevd(const sg_backend *be, int D, float *A, float *w, void *work
     if (threads > 1) openblas_set_num_threads(1);
     LAPACK_ssyevd(&jobz, &uplo, &n, A, &lda, w, fwork, &lwork, iwork, &liwork, &info);
     if (threads > 1) openblas_set_num_threads(threads);
+    if (info_at) { /* host memory here: the status is where the caller will read it */
+        *info_at = (int)info;
+        return 0;
+    }
     return (int)info;
 }
 

@@ -284,13 +284,14 @@ static size_t cu_syevd_workspace_bytes(const sg_backend *be, int D) {
 /* A[D,D] symmetric row-major is the same matrix read column-major. cuSOLVER writes eigenvector
  * j into column j (column-major), which read row-major is row j: kernels.h's layout.
  * Eigenvalues come back ascending. */
-static int cu_syevd(const sg_backend *be, int D, float *A, float *w, void *work) {
+static int cu_syevd(const sg_backend *be, int D, float *A, float *w, void *work, int *info_at) {
     SG_CHECK(D > 0, "syevd: D %d", D);
     SG_CHECK(A && w && work, "syevd: NULL buffer");
     sg_cuda_state *s = sg_cu_state(be);
     const int lwork = syevd_lwork(be, D);
     SG_CUSOLVER(cusolverDnSsyevd(s->solver, CUSOLVER_EIG_MODE_VECTOR, CUBLAS_FILL_MODE_LOWER, D, A,
-                                 D, w, (float *)work, lwork, s->info));
+                                 D, w, (float *)work, lwork, info_at ? info_at : s->info));
+    if (info_at) return 0; /* the caller reads it later: no wait here */
     int info = 0;
     SG_CU(cudaMemcpyAsync(&info, s->info, sizeof info, cudaMemcpyDeviceToHost, s->stream));
     SG_CU(cudaStreamSynchronize(s->stream));

@@ -180,6 +180,7 @@ typedef struct {
     const float *f, *V, *p, *A0;
     float *F, *work, *A, *w, *W;
     void *ws;
+    int *info_at;
 } eig_args;
 
 static void corr_call(const sg_backend *be, void *q) {
@@ -212,7 +213,8 @@ int oc_corr_update(oc_run *r) {
 
 static void syevd_call(const sg_backend *be, void *q) {
     eig_args *a = q;
-    a->ret = sg_syevd(be, a->D, OC_DEV(a->A), OC_DEV(a->w), OC_DEV(a->ws));
+    a->ret = sg_syevd(be, a->D, OC_DEV(a->A), OC_DEV(a->w), OC_DEV(a->ws),
+                      a->info_at ? OC_DEV(a->info_at) : NULL);
 }
 static void syevd_restore(const sg_backend *be, void *q) {
     (void)be;
@@ -231,7 +233,11 @@ int oc_syevd(oc_run *r) {
     double *Ad = OC_D(r, nA), *wd = OC_D(r, (size_t)D), *recon = OC_D(r, nA), *gram = OC_D(r, nA),
            *ident = OC_D(r, nA);
     void *ws = OC_BACKEND(r, ws_bytes, 1);
+    /* at = 1: the status in backend memory (a step's form), poisoned so a solver that leaves it
+     * unwritten fails */
+    int *info_at = oc_p(r, "at") ? OC_BACKEND(r, sizeof(int), 1) : NULL;
     if (oc_alloc_status(r)) return -1;
+    if (info_at) *info_at = -12345;
     oc_uniform(r, B, nA, -1, 1);
     for (int i = 0; i < D; i++)
         for (int j = i; j < D; j++) {
@@ -242,12 +248,12 @@ int oc_syevd(oc_run *r) {
     memcpy(A, A0, sizeof(float) * nA);
     oc_uniform(r, w, (size_t)D, -100, 100);
     oc_to_double(A0, Ad, nA);
-    eig_args a = {.D = D, .A0 = A0, .A = A, .w = w, .ws = ws};
+    eig_args a = {.D = D, .A0 = A0, .A = A, .w = w, .ws = ws, .info_at = info_at};
     oc_exec(r, syevd_call, &a);
     ref_syevd(D, Ad, wd);
     /* The float solver's backward error is O(D eps ||A||), ||A|| <= ~4/3; same for V V^T - I. */
     oc_tol(r, 4 * EPS32 * D, 0);
-    if (a.ret != 0) oc_worse(r, INFINITY);
+    if (a.ret != 0 || (info_at && *info_at != 0)) oc_worse(r, INFINITY);
     for (int j = 1; j < D; j++)
         if (!(w[j - 1] <= w[j])) oc_worse(r, INFINITY);
     oc_cmp(r, w, wd, (size_t)D);

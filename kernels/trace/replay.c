@@ -36,7 +36,7 @@ typedef enum {
     K_ema_update, K_corr_update, K_eig_rebuild, K_eig_map, K_pred_symmetrize, K_directcopy_fill,
     K_eig_pair_scale, K_rank1_sub, K_aug_u8_to_float, K_aug_resized_crop, K_aug_hflip,
     K_aug_color_jitter, K_aug_grayscale, K_aug_gaussian_blur, K_aug_solarize, K_aug_normalize,
-    K_aug_views, K_mem_copy, K_mem_zero
+    K_aug_views, K_syevd, K_mem_copy, K_mem_zero
 } kind;
 
 /* Slots with the same parameters share a struct (fields in the slot's parameter order). */
@@ -198,6 +198,13 @@ typedef struct {
     const float *mu;
     float *V;
 } a_rank1;
+/* syevd with its status left in backend memory (info_at): it waits for nothing, so it records */
+typedef struct {
+    int D;
+    float *A, *w;
+    void *work;
+    int *info_at;
+} a_syevd;
 typedef struct {
     size_t n;
     const uint8_t *src;
@@ -288,6 +295,7 @@ typedef struct {
         a_dcopy dcopy;
         a_pscale pscale;
         a_rank1 rank1;
+        a_syevd syevd;
         a_u8 u8;
         a_crop crop;
         a_hflip hflip;
@@ -454,6 +462,11 @@ static void run(const sg_backend *in, const rec *r) {
         break;
     }
     case K_rank1_sub: in->rank1_sub(in, r->u.rank1.D, r->u.rank1.mu, r->u.rank1.V); break;
+    case K_syevd: {
+        const a_syevd *a = &r->u.syevd;
+        (void)in->syevd(in, a->D, a->A, a->w, a->work, a->info_at);
+        break;
+    }
     case K_aug_u8_to_float: in->aug_u8_to_float(in, r->u.u8.n, r->u.u8.src, r->u.u8.dst); break;
     case K_aug_resized_crop: {
         const a_crop *a = &r->u.crop;
@@ -788,10 +801,14 @@ static double r_tstop(const sg_backend *be) {
 static size_t r_syevd_ws(const sg_backend *be, int D) {
     return IN(be)->syevd_workspace_bytes(IN(be), D);
 }
-/* its status is read on the host */
-static int r_syevd(const sg_backend *be, int D, float *A, float *w, void *work) {
-    not_recording(be, "syevd", WAITS);
-    return IN(be)->syevd(IN(be), D, A, w, work);
+/* without info_at its status is read on the host, which waits; with it, a kernel like the rest */
+static int r_syevd(const sg_backend *be, int D, float *A, float *w, void *work, int *info_at) {
+    if (!info_at || !R(be)->cur) {
+        not_recording(be, "syevd without info_at", WAITS);
+        return IN(be)->syevd(IN(be), D, A, w, work, info_at);
+    }
+    PUT(be, syevd, syevd, D, A, w, work, info_at);
+    return 0;
 }
 
 static int r_supports(const sg_backend *be, int op, const int *val) {

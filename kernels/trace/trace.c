@@ -266,9 +266,9 @@ static void t_corr(const sg_backend *be, int N, int D, const float *f, float rho
 static size_t t_syevd_ws(const sg_backend *be, int D) {
     return ws_backend(be)->syevd_workspace_bytes(ws_backend(be), D);
 }
-static int t_syevd(const sg_backend *be, int D, float *A, float *w, void *work) {
-    rec(be, syevd, {"D", D});
-    return IN(be) ? IN(be)->syevd(IN(be), D, A, w, work) : 0;
+static int t_syevd(const sg_backend *be, int D, float *A, float *w, void *work, int *info_at) {
+    rec(be, syevd, {"D", D}, {"at", info_at != NULL});
+    return IN(be) ? IN(be)->syevd(IN(be), D, A, w, work, info_at) : 0;
 }
 static void t_eig_rebuild(const sg_backend *be, int D, const float *V, const float *p, float *W,
                           float *work) {

@@ -108,7 +108,7 @@ static void random_eigvecs(const sg_backend *be, int D, uint64_t seed, float *V,
             V[(size_t)j * D + i] = a;
         }
     void *ws = tu_alloc(sg_syevd_workspace_bytes(be, D));
-    int info = sg_syevd(be, D, V, ev, ws);
+    int info = sg_syevd(be, D, V, ev, ws, NULL);
     CHECK(info == 0, "syevd info %d", info);
     free(ws);
 }

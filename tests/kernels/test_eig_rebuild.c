@@ -74,7 +74,7 @@ static void check_round_trip(const sg_backend *be, int threads) {
     for (int i = 0; i < D; i++)
         for (int j = 0; j < i; j++) A[(size_t)i * D + j] = A[(size_t)j * D + i];
     memcpy(V, A, DD * sizeof(float));
-    CHECK(sg_syevd(be, D, V, w, ws) == 0, "round trip: syevd failed");
+    CHECK(sg_syevd(be, D, V, w, ws, NULL) == 0, "round trip: syevd failed");
     sg_eig_rebuild(be, D, V, w, W, work);
     double num = 0, den = 0;
     for (size_t i = 0; i < DD; i++) {

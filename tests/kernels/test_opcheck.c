@@ -150,17 +150,19 @@ static void views_never_flipping(const sg_backend *be, int N, int Cin, int H, in
 }
 
 /* A correct solver whose first eigenvector comes out with the other sign: must pass. */
-static int syevd_flipping_a_sign(const sg_backend *be, int D, float *A, float *w, void *work) {
+static int syevd_flipping_a_sign(const sg_backend *be, int D, float *A, float *w, void *work,
+                                 int *info_at) {
     (void)be;
-    int rc = cpu->syevd(cpu, D, A, w, work);
+    int rc = cpu->syevd(cpu, D, A, w, work, info_at);
     for (int k = 0; k < D; k++) A[k] = -A[k];
     return rc;
 }
 
 /* Eigenvalues right, but two eigenvectors swapped: reconstruction fails. */
-static int syevd_swapping_vectors(const sg_backend *be, int D, float *A, float *w, void *work) {
+static int syevd_swapping_vectors(const sg_backend *be, int D, float *A, float *w, void *work,
+                                  int *info_at) {
     (void)be;
-    int rc = cpu->syevd(cpu, D, A, w, work);
+    int rc = cpu->syevd(cpu, D, A, w, work, info_at);
     for (int k = 0; k < D; k++) {
         float t = A[k];
         A[k] = A[(size_t)D + k];

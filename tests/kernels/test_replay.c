@@ -262,6 +262,50 @@ static void test_immediate(const sg_backend *cpu) {
     sg_replay_free(rp);
 }
 
+/* syevd with its status in backend memory waits for nothing: it records like a kernel, and its
+ * launch computes what the CPU's solver computes, the status written where asked. */
+static void test_syevd_recorded(const sg_backend *cpu) {
+    const sg_backend *rb;
+    sg_replay *rp = sg_replay_new(cpu, &rb);
+    enum { D = 6 };
+    float b[D * D], a[D * D], want_a[D * D], want_w[D], got_a[D * D], got_w[D];
+    tu_fill(b, D * D, 8, 1, -1.0f, 1.0f);
+    for (int i = 0; i < D; i++) /* A = B B^T: symmetric, distinct eigenvalues */
+        for (int j = 0; j < D; j++) {
+            float acc = 0;
+            for (int k = 0; k < D; k++) acc += b[i * D + k] * b[j * D + k];
+            a[i * D + j] = acc;
+        }
+    const size_t ws = sg_syevd_workspace_bytes(cpu, D);
+    void *hw = tu_alloc(ws);
+    memcpy(want_a, a, sizeof a);
+    CHECK(sg_syevd(cpu, D, want_a, want_w, hw, NULL) == 0, "the cpu's syevd failed");
+    float *da = rb->mem_alloc(rb, sizeof a), *dw = rb->mem_alloc(rb, sizeof got_w);
+    void *dws = rb->mem_alloc(rb, ws);
+    int *dinfo = rb->mem_alloc(rb, sizeof(int)), info = -7;
+    rb->mem_upload(rb, da, a, sizeof a);
+    rb->mem_upload(rb, dinfo, &info, sizeof info);
+    char why[128] = "";
+    CHECK(rb->graph_begin(rb, why, sizeof why) == 0, "graph_begin: %s", why);
+    CHECK(sg_syevd(rb, D, da, dw, dws, dinfo) == 0, "a recorded syevd returns 0");
+    void *g = rb->graph_end(rb, why, sizeof why);
+    rb->mem_download(rb, got_a, da, sizeof got_a);
+    CHECK(g && !memcmp(got_a, a, sizeof a), "recording ran the solver");
+    rb->graph_launch(rb, g);
+    rb->mem_download(rb, got_a, da, sizeof got_a);
+    rb->mem_download(rb, got_w, dw, sizeof got_w);
+    rb->mem_download(rb, &info, dinfo, sizeof info);
+    CHECK(info == 0 && !memcmp(got_a, want_a, sizeof got_a) && !memcmp(got_w, want_w, sizeof got_w),
+          "the launched syevd equals the cpu's (info %d)", info);
+    rb->graph_free(rb, g);
+    rb->mem_free(rb, da);
+    rb->mem_free(rb, dw);
+    rb->mem_free(rb, dws);
+    rb->mem_free(rb, dinfo);
+    free(hw);
+    sg_replay_free(rp);
+}
+
 /* ---- what a recording must not do ------------------------------------------------------------ */
 
 static const sg_backend *child_rb;
@@ -286,7 +330,7 @@ static void syevd_while_recording(void) {
     const size_t ws = sg_syevd_workspace_bytes(child_rb, 2);
     void *work = child_rb->mem_alloc(child_rb, ws ? ws : 1);
     begin();
-    sg_syevd(child_rb, 2, child_buf, child_buf + 4, work);
+    sg_syevd(child_rb, 2, child_buf, child_buf + 4, work, NULL);
 }
 static void alloc_while_recording(void) {
     begin();
@@ -365,5 +409,6 @@ int main(void) {
     test_protocol(cpu);
     test_recorded_sequence(cpu);
     test_immediate(cpu);
+    test_syevd_recorded(cpu);
     return test_finish();
 }

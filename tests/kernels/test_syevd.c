@@ -111,7 +111,7 @@ static decomp_err backend_syevd_checked(const sg_backend *be, const char *what, 
           min_bytes);
     void *ws = guarded_workspace(bytes, guard);
     memcpy(V, A, DD * sizeof(float));
-    int info = sg_syevd(be, D, V, w, ws);
+    int info = sg_syevd(be, D, V, w, ws, NULL);
     CHECK(info == 0, "%s: info %d", what, info);
     CHECK(guard_intact(ws, bytes, guard), "%s: syevd wrote past its workspace", what);
 
@@ -125,7 +125,7 @@ static decomp_err backend_syevd_checked(const sg_backend *be, const char *what, 
     float *V2 = (float *)tu_alloc(DD * sizeof(float));
     float *w2 = (float *)tu_alloc((size_t)D * sizeof(float));
     memcpy(V2, A, DD * sizeof(float));
-    info = sg_syevd(be, D, V2, w2, ws);
+    info = sg_syevd(be, D, V2, w2, ws, NULL);
     CHECK(info == 0 && memcmp(V, V2, DD * sizeof(float)) == 0 &&
               memcmp(w, w2, (size_t)D * sizeof(float)) == 0,
           "%s: two calls differ (info %d)", what, info);

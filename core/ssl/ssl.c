@@ -887,8 +887,9 @@ const char *sg_ssl_graph_refusal(const sg_ssl_settings *set, const sg_backend *b
     return NULL;
 }
 
-/* What forward and backward change besides activations: compared between the eager pass and
- * the graph's first launch; `keep` is state from before the step (restored between the two). */
+/* What the graph's part of a step changes besides activations: compared between the eager pass
+ * and the graph's first launch; `keep` is state from before the step (restored between the
+ * two). */
 typedef struct {
     const char *what;
     float *p;
@@ -921,8 +922,8 @@ static void graph_passes(sg_ssl *m) {
     update_in_graph(m);
 }
 
-/* This step's forward and backward: eagerly, then recorded and launched from the same state,
- * compared bit for bit. Leaves the model as the eager step would and m->graph set, or (no
+/* This step's graph part (graph_passes): eagerly, then recorded and launched from the same
+ * state, compared bit for bit. Leaves the model as the eager step would and m->graph set, or (no
  * match, or the backend could not record) graph NULL, the eager pass's state and the reason. */
 static void graph_capture(sg_ssl *m) {
     const sg_backend *be = m->be;

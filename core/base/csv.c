@@ -475,10 +475,56 @@ static int check_existing(const char *path, const char *s, size_t n, int ncols,
     return rc;
 }
 
+/* The existing content old[0..n) of path, an older form of header (header without some of the
+ * later columns, the rest in order, ending in a newline), rewritten into *out with header and
+ * each later column filled by its old value. 0; -1 (err untouched) when it is not such a form. */
+static int upgrade_existing(const char *path, const char *old, size_t n, int ncols,
+                            const char *const *header, const sg_csv_later_col *later,
+                            int nlater, buf_t *out) {
+    sg_csv_table t;
+    sg_err ignored;
+    if (n == 0 || old[n - 1] != '\n' || parse_buffer(path, old, n, &t, 0, &ignored) != 0)
+        return -1;
+    int *from = xrealloc(NULL, (size_t)ncols * sizeof(int)); /* >= 0 a column, else -1 - later */
+    int j = 0, ok = 1, added = 0;
+    for (int c = 0; c < ncols && ok; c++) {
+        if (j < t.ncols && !strcmp(header[c], t.header[j])) {
+            from[c] = j++;
+            continue;
+        }
+        ok = 0;
+        for (int k = 0; k < nlater && !ok; k++)
+            if (!strcmp(header[c], later[k].name)) from[c] = -1 - k, ok = 1, added++;
+    }
+    ok = ok && j == t.ncols && added > 0;
+    if (ok) {
+        put_header(out, ncols, header);
+        sg_csv_row r;
+        sg_csv_row_init(&r);
+        for (size_t i = 0; i < t.nrows; i++) {
+            sg_csv_row_clear(&r);
+            for (int c = 0; c < ncols; c++)
+                sg_csv_row_str(&r, from[c] >= 0 ? sg_csv_cell(&t, i, from[c])
+                                                : later[-1 - from[c]].old_value);
+            put_row(out, &r, ncols);
+        }
+        sg_csv_row_free(&r);
+    }
+    free(from);
+    sg_csv_table_free(&t);
+    return ok ? 0 : -1;
+}
+
 /* ---- locked append --------------------------------------------------------------------------- */
 
 int sg_csv_append(const char *path, int ncols, const char *const *header, const sg_csv_row *rows,
                   size_t nrows, sg_err *err) {
+    return sg_csv_append_upgrade(path, ncols, header, NULL, 0, rows, nrows, err);
+}
+
+int sg_csv_append_upgrade(const char *path, int ncols, const char *const *header,
+                          const sg_csv_later_col *later, int nlater, const sg_csv_row *rows,
+                          size_t nrows, sg_err *err) {
     if (sg_mkdirs_for(path, err)) return -1;
     size_t llen = strlen(path) + 6;
     char *lockpath = xrealloc(NULL, llen);
@@ -517,8 +563,19 @@ int sg_csv_append(const char *path, int ncols, const char *const *header, const 
         if (read_all_fd(fd, &parts[0]) != 0)
             rc = sg_errf(err, "%s: read failed: %s", path, strerror(errno));
         close(fd);
-        if (rc == 0 && parts[0].len > 0)
+        if (rc == 0 && parts[0].len > 0) {
             rc = check_existing(path, parts[0].p, parts[0].len, ncols, header, err);
+            buf_t up = {0};
+            if (rc != 0 && nlater > 0 &&
+                upgrade_existing(path, parts[0].p, parts[0].len, ncols, header, later, nlater,
+                                 &up) == 0) {
+                free(parts[0].p);
+                parts[0] = up;
+                rc = 0;
+            } else {
+                free(up.p);
+            }
+        }
     }
     if (rc == 0) {
         /* A file that does not exist yet, or exists but is empty, gets the header first. */

@@ -36,6 +36,20 @@ int sg_csv_write_atomic(const char *path, int ncols, const char *const *header,
                         const sg_csv_row *rows, size_t nrows, sg_err *err);
 int sg_csv_append(const char *path, int ncols, const char *const *header, const sg_csv_row *rows,
                   size_t nrows, sg_err *err);
+/* A column a writer added after its files were first written, and the value its older rows
+ * take (what they computed without the column's choice). */
+typedef struct {
+    const char *name;
+    const char *old_value;
+} sg_csv_later_col;
+/* sg_csv_append, where an existing file may also be an older form of header: header without
+ * some of the `later` columns, the others in the same order. Its rows are rewritten with those
+ * columns at their old values, in the same locked replacement that adds the new rows, so a
+ * results file keeps growing across a schema change. Any other header is refused as by
+ * sg_csv_append. */
+int sg_csv_append_upgrade(const char *path, int ncols, const char *const *header,
+                          const sg_csv_later_col *later, int nlater, const sg_csv_row *rows,
+                          size_t nrows, sg_err *err);
 
 typedef struct {
     int fd;

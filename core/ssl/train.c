@@ -57,6 +57,30 @@ static const char *const result_cols[] = {
 
 int sg_train_results_ncols(void) { return NRESULT_BASE + sg_machine_ncols(); }
 
+/* Results columns added after results files were first written, with the value older rows
+ * take: such a file is still this stopgrad's, and grows on (sg_csv_append_upgrade). */
+static const sg_csv_later_col later_result_cols[] = {{"graph", "false"}};
+#define N_LATER_RESULT_COLS ((int)(sizeof later_result_cols / sizeof later_result_cols[0]))
+
+/* The first column (0-based) where t's header is not this schema's or an older form of it
+ * (the later columns left out), or -1 when it is. */
+static int results_header_mismatch(const sg_csv_table *t) {
+    const int want = sg_train_results_ncols();
+    const char *const *hdr = sg_train_results_header();
+    int j = 0;
+    for (int c = 0; c < want; c++) {
+        if (j < t->ncols && !strcmp(t->header[j], hdr[c])) {
+            j++;
+            continue;
+        }
+        int later = 0;
+        for (int k = 0; k < N_LATER_RESULT_COLS; k++)
+            later |= !strcmp(hdr[c], later_result_cols[k].name);
+        if (!later) return j;
+    }
+    return j == t->ncols ? -1 : j;
+}
+
 const char *const *sg_train_results_header(void) {
     static const char *hdr[NRESULT_BASE + 64];
     return sg_machine_join_header(result_cols, NRESULT_BASE, hdr, NRESULT_BASE + 64);
@@ -682,8 +706,9 @@ static int append_result(run *r, const sg_train_summary *sum, sg_err *err) {
     sg_csv_row_str(&row, sg_precision_names[sg_backend_precision(r->be)]);
     sg_csv_row_str(&row, sg_config_text(c, "trainer.graph"));
     sg_machine_row(&mach, &row);
-    int rc = sg_csv_append(sg_config_str(c, "run.results"), sg_train_results_ncols(),
-                           sg_train_results_header(), &row, 1, err);
+    int rc = sg_csv_append_upgrade(sg_config_str(c, "run.results"), sg_train_results_ncols(),
+                                   sg_train_results_header(), later_result_cols,
+                                   N_LATER_RESULT_COLS, &row, 1, err);
     sg_csv_row_free(&row);
     return rc;
 }
@@ -698,14 +723,15 @@ static int check_not_recorded(run *r, sg_err *err) {
      * not after hours of training */
     const int want = sg_train_results_ncols();
     const char *const *hdr = sg_train_results_header();
-    int bad = t.ncols != want ? (t.ncols < want ? t.ncols : want) : -1;
-    for (int c = 0; bad < 0 && c < want; c++)
-        if (strcmp(t.header[c], hdr[c]) != 0) bad = c;
+    const int bad = results_header_mismatch(&t);
     if (bad >= 0) {
+        /* name the first difference against this schema's own header */
+        int c = 0;
+        while (c < want && c < t.ncols && !strcmp(t.header[c], hdr[c])) c++;
         sg_errf(err, "%s is not a results file of this stopgrad: column %d is '%s', expected '%s' "
                      "(%d columns, expected %d); set run.results to another file",
-                path, bad + 1, bad < t.ncols ? t.header[bad] : "(none)",
-                bad < want ? hdr[bad] : "(none)", t.ncols, want);
+                path, c + 1, c < t.ncols ? t.header[c] : "(none)", c < want ? hdr[c] : "(none)",
+                t.ncols, want);
         sg_csv_table_free(&t);
         return -1;
     }

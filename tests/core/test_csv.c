@@ -237,6 +237,58 @@ static void test_append(void) {
     for (int i = 0; i < 3; i++) sg_csv_row_free(&rows[i]);
 }
 
+/* A file written before a column existed grows on: its rows take the column's old value. */
+static void test_append_upgrade(void) {
+    char path[1100];
+    path_of(path, sizeof path, "upgrade.csv");
+    write_raw(path, "run,loss,note\n1,0.5,\"a, b\"\n2,0.25,c\n");
+    const char *hdr5[5] = {"run", "loss", "graph", "note", "mode"};
+    const sg_csv_later_col later[] = {{"graph", "false"}, {"mode", "eager"}};
+    sg_csv_row r;
+    sg_csv_row_init(&r);
+    sg_csv_row_int(&r, 3);
+    sg_csv_row_double(&r, 0.125);
+    sg_csv_row_str(&r, "true");
+    sg_csv_row_str(&r, "d");
+    sg_csv_row_str(&r, "graph");
+    sg_err err = {{0}};
+    int rc = sg_csv_append_upgrade(path, 5, hdr5, later, 2, &r, 1, &err);
+    CHECK(rc == 0, "upgrade append: %s", err.msg);
+    sg_csv_table t;
+    rc = sg_csv_read(path, &t, &err);
+    CHECK(rc == 0 && t.ncols == 5 && t.nrows == 3, "read: %s", err.msg);
+    if (rc == 0 && t.ncols == 5 && t.nrows == 3) {
+        const char *want[3][5] = {{"1", "0.5", "false", "a, b", "eager"},
+                                  {"2", "0.25", "false", "c", "eager"},
+                                  {"3", "0.125", "true", "d", "graph"}};
+        for (int i = 0; i < 3; i++)
+            for (int c = 0; c < 5; c++)
+                CHECK(!strcmp(sg_csv_cell(&t, (size_t)i, c), want[i][c]), "row %d col %d: %s", i,
+                      c, sg_csv_cell(&t, (size_t)i, c));
+        for (int c = 0; c < 5; c++) CHECK(!strcmp(t.header[c], hdr5[c]), "header %d", c);
+    }
+    if (rc == 0) sg_csv_table_free(&t);
+    CHECK(count_tmp_files() == 0, "temporary files left behind");
+    /* a header that is not an older form (a column neither there nor later) is refused, and
+     * the file is left as it was */
+    path_of(path, sizeof path, "upgrade_other.csv");
+    write_raw(path, "run,accuracy,note\n1,0.5,x\n");
+    memset(&err, 0, sizeof err);
+    rc = sg_csv_append_upgrade(path, 5, hdr5, later, 2, &r, 1, &err);
+    char *raw = read_raw(path);
+    CHECK(rc == -1 && strstr(err.msg, "column 2") && strstr(err.msg, "'accuracy'") && raw &&
+              !strcmp(raw, "run,accuracy,note\n1,0.5,x\n"),
+          "another header: rc %d, %s", rc, err.msg);
+    free(raw);
+    /* nor is a file with the columns in another order */
+    path_of(path, sizeof path, "upgrade_order.csv");
+    write_raw(path, "loss,run,note\n0.5,1,x\n");
+    memset(&err, 0, sizeof err);
+    rc = sg_csv_append_upgrade(path, 5, hdr5, later, 2, &r, 1, &err);
+    CHECK(rc == -1 && strstr(err.msg, "column 1"), "columns reordered: rc %d, %s", rc, err.msg);
+    sg_csv_row_free(&r);
+}
+
 static void test_stream(void) {
     char path[1100];
     path_of(path, sizeof path, "stream.csv");
@@ -471,6 +523,7 @@ int main(void) {
     }
     test_quoting_round_trip();
     test_append();
+    test_append_upgrade();
     test_stream();
     test_malformed();
     test_concurrent_append();

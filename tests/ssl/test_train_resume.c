@@ -171,6 +171,38 @@ int main(void) {
     CHECK(rc != 0 && strstr(err.msg, "not a results file") && access(gdir, F_OK) != 0,
           "a foreign results file stops the run before it trains: %s", err.msg);
 
+    /* a results file written before the graph column existed is still this stopgrad's: it
+     * grows on, its rows taking graph=false (what they computed: every step eager) */
+    char older[700];
+    snprintf(older, sizeof older, "%s/older.csv", root);
+    {
+        const int n = sg_train_results_ncols();
+        const char *const *hdr = sg_train_results_header();
+        FILE *of = fopen(older, "w");
+        SG_CHECK(of != NULL, "cannot write %s", older);
+        for (int k = 0, first = 1; k < n; k++)
+            if (strcmp(hdr[k], "graph")) fprintf(of, "%s%s", first ? "" : ",", hdr[k]), first = 0;
+        fputc('\n', of);
+        for (int k = 0; k < n - 1; k++) fprintf(of, "%sold%d", k ? "," : "", k);
+        fputc('\n', of);
+        fclose(of);
+    }
+    sg_config *o = make_config("older", "0", NULL);
+    snprintf(kv, sizeof kv, "run.results=%s", older);
+    SG_CHECK(sg_train_config_set_arg(o, kv, &err) == 0, "%s", err.msg);
+    rc = run_train(o, 0, 0, &s, &err);
+    CHECK(rc == 0 && s.finished, "an older results file takes the new row: %s", rc ? err.msg : "");
+    CHECK(sg_csv_read(older, &t, &err) == 0 && t.nrows == 2, "two rows (%zu)", t.nrows);
+    if (t.nrows == 2) {
+        const int gc = sg_csv_col(&t, "graph"), rc0 = sg_csv_col(&t, "run_id");
+        CHECK(gc >= 0 && !strcmp(sg_csv_cell(&t, 0, gc), "false") &&
+                  !strcmp(sg_csv_cell(&t, 1, gc), "false") && rc0 == 0 &&
+                  !strcmp(sg_csv_cell(&t, 0, 0), "old0"),
+              "the old row keeps its cells and takes graph=false");
+    }
+    sg_csv_table_free(&t);
+    sg_config_free(o);
+
     /* a diverging run stops with the step named */
     sg_config *d = make_config("nan", "0", "optim.lr=100");
     SG_CHECK(sg_train_config_set_arg(d, "method.normalize=false", &err) == 0, "%s", err.msg);

@@ -562,6 +562,45 @@ void sg_aug_normalize(const sg_backend *be, int C, int HW, float *img, const flo
     be->aug_normalize(be, C, HW, img, mean, std);
 }
 
+void sg_aug_blur_taps(int ksize, float sigma, float *taps) {
+    SG_CHECK(ksize >= 1 && ksize <= SG_AUG_BLUR_MAX_KSIZE && sigma > 0.0f,
+             "aug blur taps: ksize %d, sigma %g", ksize, (double)sigma);
+    const int pad = ksize / 2;
+    double pdf[SG_AUG_BLUR_MAX_KSIZE], sum = 0;
+    for (int k = 0; k < ksize; k++) {
+        const double x = (double)(k - pad) / (double)sigma;
+        pdf[k] = exp(-0.5 * x * x);
+        sum += pdf[k];
+    }
+    for (int k = 0; k < ksize; k++) taps[k] = (float)(pdf[k] / sum);
+}
+
+void sg_aug_view_by_ops(const sg_backend *be, int Cin, int H, int W, const uint8_t *src, int C,
+                        int S, const sg_aug_view *v, int ksize, const float *mean,
+                        const float *std, float *dst, float *img, float *blurred,
+                        float *blur_work) {
+    const size_t plane = (size_t)H * W, out = (size_t)C * S * S;
+    sg_aug_u8_to_float(be, (size_t)Cin * plane, src, img);
+    if (Cin == 1 && C == 3) { /* a grey image made RGB */
+        be->mem_copy(be, img + plane, img, plane * sizeof(float));
+        be->mem_copy(be, img + 2 * plane, img, plane * sizeof(float));
+    }
+    sg_aug_resized_crop(be, C, H, W, img, v->y0, v->x0, v->h, v->w, S, S, dst);
+    if (v->flip) sg_aug_hflip(be, C, S, S, dst, dst);
+    if (v->jitter) {
+        const int order[4] = {v->order[0], v->order[1], v->order[2], v->order[3]};
+        sg_aug_color_jitter(be, S, S, dst, v->brightness, v->contrast, v->saturation, v->hue,
+                            order);
+    }
+    if (v->gray) sg_aug_grayscale(be, S, S, dst);
+    if (v->blur) {
+        sg_aug_gaussian_blur(be, C, S, S, dst, blurred, ksize, v->sigma, blur_work);
+        be->mem_copy(be, dst, blurred, out * sizeof(float));
+    }
+    if (v->solarize) sg_aug_solarize(be, out, dst, 0.5f);
+    if (mean) sg_aug_normalize(be, C, S * S, dst, mean, std);
+}
+
 static size_t round256(size_t bytes) { return (bytes + 255) / 256 * 256; }
 
 size_t sg_aug_views_work_bytes(int N, int Cin, int H, int W, int C, int S, int ksize) {

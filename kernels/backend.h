@@ -127,6 +127,20 @@ void sg_aug_views(const sg_backend *be, int N, int Cin, int H, int W, const uint
                   int S, const sg_aug_view *view, int ksize, const float *mean, const float *std,
                   float *dst, void *work);
 
+/* torchvision's Gaussian blur taps, taps[ksize] for sigma: exp(-x^2/2sigma^2) over
+ * x = k - ksize/2, summed and divided in double, then rounded to float. Every backend's blur
+ * takes its taps from here, so they are the same bits everywhere. */
+void sg_aug_blur_taps(int ksize, float sigma, float *taps);
+
+/* One view of one image through the single-image aug ops above, in aug_views' order
+ * (sg_augment's): what aug_views computes for one image, defined by the ops it chains. src
+ * [Cin, H, W] uint8 and dst [C, S, S]; scratch img [C, H, W], blurred and blur_work [C, S, S];
+ * all in be's memory. ksize is read when v blurs; mean/std (host, C values) or NULL. */
+void sg_aug_view_by_ops(const sg_backend *be, int Cin, int H, int W, const uint8_t *src, int C,
+                        int S, const sg_aug_view *v, int ksize, const float *mean,
+                        const float *std, float *dst, float *img, float *blurred,
+                        float *blur_work);
+
 /* The largest Gaussian blur kernel the augmentation ops take (odd). */
 #define SG_AUG_BLUR_MAX_KSIZE 255 /* the backends keep the taps on the stack / in the launch */
 

@@ -186,25 +186,13 @@ int sg_aug_out_channels(const sg_aug_recipe *r, int C) {
 void sg_augment(const sg_backend *be, const sg_aug_recipe *r, const uint8_t *img, int C, int H,
                 int W, uint64_t seed, uint32_t epoch, uint32_t sample, uint32_t view, float *dst,
                 sg_aug_scratch *s) {
-    const int S = r->out_size;
+    const int S = r->out_size, Cout = sg_aug_out_channels(r, C);
     SG_CHECK(s->cap >= sg_aug_scratch_floats(C, H, W, S), "augmentation scratch too small");
-    C = load_float(be, r, img, C, H, W, s);
     sg_aug_view v;
-    sg_aug_draw_view(r, C, H, W, seed, epoch, sample, view, &v);
-    const size_t n_out = (size_t)C * S * S;
-    sg_aug_resized_crop(be, C, H, W, s->a, v.y0, v.x0, v.h, v.w, S, S, dst);
-    if (v.flip) sg_aug_hflip(be, C, S, S, dst, dst);
-    if (v.jitter) {
-        const int order[4] = {v.order[0], v.order[1], v.order[2], v.order[3]};
-        sg_aug_color_jitter(be, S, S, dst, v.brightness, v.contrast, v.saturation, v.hue, order);
-    }
-    if (v.gray) sg_aug_grayscale(be, S, S, dst);
-    if (v.blur) {
-        sg_aug_gaussian_blur(be, C, S, S, dst, s->b, r->blur_ksize, v.sigma, s->c);
-        be->mem_copy(be, dst, s->b, n_out * sizeof(float));
-    }
-    if (v.solarize) sg_aug_solarize(be, n_out, dst, 0.5f);
-    if (r->normalize) sg_aug_normalize(be, C, S * S, dst, r->mean, r->std);
+    sg_aug_draw_view(r, Cout, H, W, seed, epoch, sample, view, &v);
+    sg_aug_view_by_ops(be, C, H, W, img, Cout, S, &v, r->blur_ksize,
+                       r->normalize ? r->mean : NULL, r->normalize ? r->std : NULL, dst, s->a,
+                       s->b, s->c);
 }
 
 void sg_eval_view(const sg_backend *be, const sg_aug_recipe *r, int center_crop, const uint8_t *img,

@@ -287,15 +287,7 @@ static void cpu_aug_gaussian_blur(const sg_backend *be, int C, int H, int W, con
     (void)be;
     float taps[BLUR_MAX_KSIZE];
     const int pad = ksize / 2;
-    {
-        double pdf[BLUR_MAX_KSIZE], sum = 0;
-        for (int k = 0; k < ksize; k++) {
-            const double x = (double)(k - pad) / (double)sigma;
-            pdf[k] = exp(-0.5 * x * x);
-            sum += pdf[k];
-        }
-        for (int k = 0; k < ksize; k++) taps[k] = (float)(pdf[k] / sum);
-    }
+    sg_aug_blur_taps(ksize, sigma, taps);
     const size_t plane = (size_t)H * W;
     /* Output columns [pad, W - pad) read no padding: a plain vectorisable stencil. */
     const int x_in_lo = pad < W ? pad : W;
@@ -358,10 +350,11 @@ static void cpu_aug_normalize(const sg_backend *be, int C, int HW, float *img, c
 }
 
 /* ---- a batch of views -------------------------------------------------------------------------
- * The single-image ops above, image by image in sg_augment's order, so a batch is the views
- * those ops make one at a time, bit for bit. One thread, like the ops (on the CPU the loader's
- * workers make the views in parallel; this path serves data.augment_on=backend's tests). The
- * scratch: one image as floats and two S x S views, carved from the front of work. */
+ * The single-image ops above, image by image (sg_aug_view_by_ops, the chain that defines
+ * aug_views), so a batch is the views those ops make one at a time, bit for bit. One thread,
+ * like the ops (on the CPU the loader's workers make the views in parallel; this path serves
+ * data.augment_on=backend's tests). The scratch: one image as floats and two S x S views,
+ * carved from the front of work. */
 static float *carve(char **at, size_t floats) {
     float *p = (float *)*at;
     *at += (floats * sizeof(float) + 255) / 256 * 256;
@@ -371,34 +364,13 @@ static float *carve(char **at, size_t floats) {
 static void cpu_aug_views(const sg_backend *be, int N, int Cin, int H, int W, const uint8_t *src,
                           int C, int S, const sg_aug_view *view, int ksize, const float *mean,
                           const float *std, float *dst, void *work) {
-    const size_t plane = (size_t)H * W, in = (size_t)Cin * plane, out = (size_t)C * S * S;
+    const size_t in = (size_t)Cin * H * W, out = (size_t)C * S * S;
     char *at = work;
-    float *img = carve(&at, (size_t)C * plane), *blurred = carve(&at, out),
+    float *img = carve(&at, (size_t)C * H * W), *blurred = carve(&at, out),
           *blur_work = carve(&at, out);
-    for (int n = 0; n < N; n++) {
-        const sg_aug_view *v = &view[n];
-        const uint8_t *u8 = src + (size_t)n * in;
-        float *d = dst + (size_t)n * out;
-        cpu_aug_u8_to_float(be, in, u8, img);
-        if (Cin == 1 && C == 3) { /* sg_augment's grey image made RGB */
-            memcpy(img + plane, img, plane * sizeof(float));
-            memcpy(img + 2 * plane, img, plane * sizeof(float));
-        }
-        cpu_aug_resized_crop(be, C, H, W, img, v->y0, v->x0, v->h, v->w, S, S, d);
-        if (v->flip) cpu_aug_hflip(be, C, S, S, d, d);
-        if (v->jitter) {
-            const int order[4] = {v->order[0], v->order[1], v->order[2], v->order[3]};
-            cpu_aug_color_jitter(be, S, S, d, v->brightness, v->contrast, v->saturation, v->hue,
-                                 order);
-        }
-        if (v->gray) cpu_aug_grayscale(be, S, S, d);
-        if (v->blur) {
-            cpu_aug_gaussian_blur(be, C, S, S, d, blurred, ksize, v->sigma, blur_work);
-            memcpy(d, blurred, out * sizeof(float));
-        }
-        if (v->solarize) cpu_aug_solarize(be, out, d, 0.5f);
-        if (mean) cpu_aug_normalize(be, C, S * S, d, mean, std);
-    }
+    for (int n = 0; n < N; n++)
+        sg_aug_view_by_ops(be, Cin, H, W, src + (size_t)n * in, C, S, &view[n], ksize, mean, std,
+                           dst + (size_t)n * out, img, blurred, blur_work);
 }
 
 void sg_cpu_fill_aug(sg_backend *be) {

@@ -394,7 +394,7 @@ static void cu_aug_grayscale(const sg_backend *be, int H, int W, float *img) {
 }
 
 /* ---- Gaussian blur ---------------------------------------------------------------------------
- * cpu/aug.c's separable blur: taps computed on the host exactly as there, a horizontal pass
+ * cpu/aug.c's separable blur: taps from sg_aug_blur_taps (the CPU's), a horizontal pass
  * src -> work and a vertical pass work -> dst, each output summing its ksize taps in ascending
  * order from 0 (the CPU's order for border and interior pixels alike), torch 'reflect' padding
  * repeated periodically for kernels wider than the image. dst may alias src (the vertical pass
@@ -456,23 +456,10 @@ static __global__ void k_blur_v(int C, int H, int W, const float *__restrict__ w
     }
 }
 
-/* taps[ksize] (1 <= ksize <= BLUR_MAX_KSIZE) as cpu/aug.c computes them, for the single-image blur
- * and the batch's alike. Not inlined: one compiled body, so the two cannot round differently. */
-static __attribute__((noinline)) void blur_taps_make(int ksize, float sigma, float *taps) {
-    const int pad = ksize / 2;
-    double pdf[BLUR_MAX_KSIZE], sum = 0;
-    for (int k = 0; k < ksize; k++) {
-        const double x = (double)(k - pad) / (double)sigma;
-        pdf[k] = exp(-0.5 * x * x);
-        sum += pdf[k];
-    }
-    for (int k = 0; k < ksize; k++) taps[k] = (float)(pdf[k] / sum);
-}
-
 static void cu_aug_gaussian_blur(const sg_backend *be, int C, int H, int W, const float *src,
                                  float *dst, int ksize, float sigma, float *work) {
     blur_taps taps;
-    blur_taps_make(ksize, sigma, taps.t);
+    sg_aug_blur_taps(ksize, sigma, taps.t); /* the CPU's taps, bit for bit */
     for (int k = ksize; k < BLUR_MAX_KSIZE; k++) taps.t[k] = 0.0f; /* never read */
     const size_t total = (size_t)C * H * W;
     cudaStream_t st = sg_cu_stream(be);
@@ -706,7 +693,7 @@ static void cu_aug_views(const sg_backend *be, int N, int Cin, int H, int W, con
         memset(stage + table, 0, up - table);
         float *taps = (float *)(stage + taps_off);
         for (int i = 0; i < N; i++)
-            if (view[i].blur) blur_taps_make(ksize, view[i].sigma, taps + (size_t)i * ksize);
+            if (view[i].blur) sg_aug_blur_taps(ksize, view[i].sigma, taps + (size_t)i * ksize);
     }
     cudaStream_t st = sg_cu_stream(be);
     SG_CU(cudaMemcpyAsync(work, stage, up, cudaMemcpyHostToDevice, st));

@@ -267,32 +267,12 @@ static void aug_views_call(const sg_backend *be, void *p) {
 /* The same views made by the single-image ops, image by image in the slot's order, into dst2. */
 static void aug_views_by_image_call(const sg_backend *be, void *p) {
     views_args *a = p;
-    const int C = a->C, S = a->S;
-    const size_t plane = (size_t)a->H * a->W, in = (size_t)a->Cin * plane, out = (size_t)C * S * S;
-    float *img = OC_DEV(a->img), *blurred = OC_DEV(a->blurred), *bwork = OC_DEV(a->blur_work);
-    for (int n = 0; n < a->N; n++) {
-        const sg_aug_view *v = &a->view[n];
-        float *d = OC_DEV(a->dst2 + (size_t)n * out);
-        sg_aug_u8_to_float(be, in, OC_DEV(a->src + (size_t)n * in), img);
-        if (a->Cin == 1 && C == 3) {
-            be->mem_copy(be, img + plane, img, plane * sizeof(float));
-            be->mem_copy(be, img + 2 * plane, img, plane * sizeof(float));
-        }
-        sg_aug_resized_crop(be, C, a->H, a->W, img, v->y0, v->x0, v->h, v->w, S, S, d);
-        if (v->flip) sg_aug_hflip(be, C, S, S, d, d);
-        if (v->jitter) {
-            const int order[4] = {v->order[0], v->order[1], v->order[2], v->order[3]};
-            sg_aug_color_jitter(be, S, S, d, v->brightness, v->contrast, v->saturation, v->hue,
-                                order);
-        }
-        if (v->gray) sg_aug_grayscale(be, S, S, d);
-        if (v->blur) {
-            sg_aug_gaussian_blur(be, C, S, S, d, blurred, a->ksize, v->sigma, bwork);
-            be->mem_copy(be, d, blurred, out * sizeof(float));
-        }
-        if (v->solarize) sg_aug_solarize(be, out, d, 0.5f);
-        if (a->mean) sg_aug_normalize(be, C, S * S, d, a->mean, a->std);
-    }
+    const size_t in = (size_t)a->Cin * a->H * a->W, out = (size_t)a->C * a->S * a->S;
+    for (int n = 0; n < a->N; n++)
+        sg_aug_view_by_ops(be, a->Cin, a->H, a->W, OC_DEV(a->src + (size_t)n * in), a->C, a->S,
+                           &a->view[n], a->ksize, a->mean, a->std,
+                           OC_DEV(a->dst2 + (size_t)n * out), OC_DEV(a->img),
+                           OC_DEV(a->blurred), OC_DEV(a->blur_work));
 }
 
 /* Random uint8 images and one random view each, drawn from the seed as sg_augment draws them:

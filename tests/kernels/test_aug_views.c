@@ -52,30 +52,10 @@ static void draw_views(sg_rng *r, int N, int H, int W, int C, sg_aug_view *view,
 static void chain(const sg_backend *be, int N, int Cin, int H, int W, const uint8_t *src, int C,
                   int S, const sg_aug_view *view, int ksize, const float *mean, const float *std,
                   float *dst, float *img, float *blurred, float *blur_work) {
-    const size_t plane = (size_t)H * W, in = (size_t)Cin * plane, out = (size_t)C * S * S;
-    for (int n = 0; n < N; n++) {
-        const sg_aug_view *v = &view[n];
-        float *d = dst + (size_t)n * out;
-        sg_aug_u8_to_float(be, in, src + (size_t)n * in, img);
-        if (Cin == 1 && C == 3) {
-            be->mem_copy(be, img + plane, img, plane * sizeof(float));
-            be->mem_copy(be, img + 2 * plane, img, plane * sizeof(float));
-        }
-        sg_aug_resized_crop(be, C, H, W, img, v->y0, v->x0, v->h, v->w, S, S, d);
-        if (v->flip) sg_aug_hflip(be, C, S, S, d, d);
-        if (v->jitter) {
-            const int order[4] = {v->order[0], v->order[1], v->order[2], v->order[3]};
-            sg_aug_color_jitter(be, S, S, d, v->brightness, v->contrast, v->saturation, v->hue,
-                                order);
-        }
-        if (v->gray) sg_aug_grayscale(be, S, S, d);
-        if (v->blur) {
-            sg_aug_gaussian_blur(be, C, S, S, d, blurred, ksize, v->sigma, blur_work);
-            be->mem_copy(be, d, blurred, out * sizeof(float));
-        }
-        if (v->solarize) sg_aug_solarize(be, out, d, 0.5f);
-        if (mean) sg_aug_normalize(be, C, S * S, d, mean, std);
-    }
+    const size_t in = (size_t)Cin * H * W, out = (size_t)C * S * S;
+    for (int n = 0; n < N; n++)
+        sg_aug_view_by_ops(be, Cin, H, W, src + (size_t)n * in, C, S, &view[n], ksize, mean, std,
+                           dst + (size_t)n * out, img, blurred, blur_work);
 }
 
 static void *dev_upload(const sg_backend *be, const void *h, size_t bytes) {

@@ -475,6 +475,23 @@ static int check_existing(const char *path, const char *s, size_t n, int ncols,
     return rc;
 }
 
+int sg_csv_header_older_form(const sg_csv_table *t, int ncols, const char *const *header,
+                             const sg_csv_later_col *later, int nlater, int *from) {
+    int j = 0;
+    for (int c = 0; c < ncols; c++) {
+        int at = 0, found = 0;
+        if (j < t->ncols && !strcmp(header[c], t->header[j])) {
+            at = j++, found = 1;
+        } else {
+            for (int k = 0; k < nlater && !found; k++)
+                if (!strcmp(header[c], later[k].name)) at = -1 - k, found = 1;
+        }
+        if (!found) return 0; /* neither in the file here nor a later column */
+        if (from) from[c] = at;
+    }
+    return j == t->ncols;
+}
+
 /* The existing content old[0..n) of path, an older form of header (header without some of the
  * later columns, the rest in order, ending in a newline), rewritten into *out with header and
  * each later column filled by its old value. 0; -1 (err untouched) when it is not such a form. */
@@ -485,18 +502,8 @@ static int upgrade_existing(const char *path, const char *old, size_t n, int nco
     sg_err ignored;
     if (n == 0 || old[n - 1] != '\n' || parse_buffer(path, old, n, &t, 0, &ignored) != 0)
         return -1;
-    int *from = xrealloc(NULL, (size_t)ncols * sizeof(int)); /* >= 0 a column, else -1 - later */
-    int j = 0, ok = 1, added = 0;
-    for (int c = 0; c < ncols && ok; c++) {
-        if (j < t.ncols && !strcmp(header[c], t.header[j])) {
-            from[c] = j++;
-            continue;
-        }
-        ok = 0;
-        for (int k = 0; k < nlater && !ok; k++)
-            if (!strcmp(header[c], later[k].name)) from[c] = -1 - k, ok = 1, added++;
-    }
-    ok = ok && j == t.ncols && added > 0;
+    int *from = xrealloc(NULL, (size_t)ncols * sizeof(int));
+    const int ok = sg_csv_header_older_form(&t, ncols, header, later, nlater, from);
     if (ok) {
         put_header(out, ncols, header);
         sg_csv_row r;

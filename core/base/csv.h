@@ -73,6 +73,11 @@ typedef struct {
 
 int sg_csv_read(const char *path, sg_csv_table *t, sg_err *err);
 void sg_csv_table_free(sg_csv_table *t);
+/* Whether t's header is header[ncols] or an older form of it (as sg_csv_append_upgrade takes):
+ * 1, with from[c] (when from != NULL) the column of t holding header[c], or -1 - k where
+ * header[c] is later[k], absent from t; else 0. */
+int sg_csv_header_older_form(const sg_csv_table *t, int ncols, const char *const *header,
+                             const sg_csv_later_col *later, int nlater, int *from);
 /* A cache file of measured choices (conv.algo=auto's, cuDNN's), which is never trusted blindly:
  * 1 with t read when path exists and reads with the columns header_ok wants; 0 otherwise (no
  * file, or one that cannot be read or has other columns: a warning naming `what` and the file,

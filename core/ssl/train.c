@@ -62,25 +62,6 @@ int sg_train_results_ncols(void) { return NRESULT_BASE + sg_machine_ncols(); }
 static const sg_csv_later_col later_result_cols[] = {{"graph", "false"}};
 #define N_LATER_RESULT_COLS ((int)(sizeof later_result_cols / sizeof later_result_cols[0]))
 
-/* The first column (0-based) where t's header is not this schema's or an older form of it
- * (the later columns left out), or -1 when it is. */
-static int results_header_mismatch(const sg_csv_table *t) {
-    const int want = sg_train_results_ncols();
-    const char *const *hdr = sg_train_results_header();
-    int j = 0;
-    for (int c = 0; c < want; c++) {
-        if (j < t->ncols && !strcmp(t->header[j], hdr[c])) {
-            j++;
-            continue;
-        }
-        int later = 0;
-        for (int k = 0; k < N_LATER_RESULT_COLS; k++)
-            later |= !strcmp(hdr[c], later_result_cols[k].name);
-        if (!later) return j;
-    }
-    return j == t->ncols ? -1 : j;
-}
-
 const char *const *sg_train_results_header(void) {
     static const char *hdr[NRESULT_BASE + 64];
     return sg_machine_join_header(result_cols, NRESULT_BASE, hdr, NRESULT_BASE + 64);
@@ -723,8 +704,7 @@ static int check_not_recorded(run *r, sg_err *err) {
      * not after hours of training */
     const int want = sg_train_results_ncols();
     const char *const *hdr = sg_train_results_header();
-    const int bad = results_header_mismatch(&t);
-    if (bad >= 0) {
+    if (!sg_csv_header_older_form(&t, want, hdr, later_result_cols, N_LATER_RESULT_COLS, NULL)) {
         /* name the first difference against this schema's own header */
         int c = 0;
         while (c < want && c < t.ncols && !strcmp(t.header[c], hdr[c])) c++;

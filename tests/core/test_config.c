@@ -3,11 +3,9 @@
  * its message must contain, the write -> load round trip and hash, bool spellings, enum choices,
  * quoting, sections, help text, and the aborts for programming errors (in a forked child). */
 #define _POSIX_C_SOURCE 200809L
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "core/base/config.h"
+#include "test_fork.h"
 #include "test_util.h"
 
 static const sg_cfg_spec SPECS[] = {
@@ -41,20 +39,6 @@ static const char *write_file(int slot, const char *text) {
     return paths[slot];
 }
 
-/* Runs fn in a child and reports whether it died by abort() (SG_CHECK). */
-static int aborts(void (*fn)(void)) {
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid == 0) {
-        /* The child's SG_CHECK message is expected; keep the test log clean. */
-        if (!freopen("/dev/null", "w", stderr)) _exit(3);
-        fn();
-        _exit(0);
-    }
-    int status = 0;
-    if (pid < 0 || waitpid(pid, &status, 0) != pid) return 0;
-    return WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT;
-}
 
 static void bad_int_default(void) {
     static const sg_cfg_spec s[] = {{"a.b", SG_CFG_INT, "1.5", 0, 10, NULL, "x"}};
@@ -498,15 +482,15 @@ static void test_edit_distance(void) {
 }
 
 static void test_aborts(void) {
-    CHECK(!aborts(valid_schema), "a valid schema aborted");
-    CHECK(aborts(bad_int_default), "non-integer default did not abort");
-    CHECK(aborts(out_of_range_default), "out-of-range default did not abort");
-    CHECK(aborts(bad_enum_default), "default outside the choices did not abort");
-    CHECK(aborts(duplicate_key), "duplicate key did not abort");
-    CHECK(aborts(get_unknown_key), "getter of an unknown key did not abort");
-    CHECK(aborts(get_wrong_type), "int getter of a float did not abort");
-    CHECK(aborts(get_str_of_bool), "string getter of a bool did not abort");
-    CHECK(aborts(is_set_unknown_key), "is_set of an unknown key did not abort");
+    CHECK(!tu_aborts(valid_schema), "a valid schema aborted");
+    CHECK(tu_aborts(bad_int_default), "non-integer default did not abort");
+    CHECK(tu_aborts(out_of_range_default), "out-of-range default did not abort");
+    CHECK(tu_aborts(bad_enum_default), "default outside the choices did not abort");
+    CHECK(tu_aborts(duplicate_key), "duplicate key did not abort");
+    CHECK(tu_aborts(get_unknown_key), "getter of an unknown key did not abort");
+    CHECK(tu_aborts(get_wrong_type), "int getter of a float did not abort");
+    CHECK(tu_aborts(get_str_of_bool), "string getter of a bool did not abort");
+    CHECK(tu_aborts(is_set_unknown_key), "is_set of an unknown key did not abort");
 }
 
 int main(void) {

@@ -4,28 +4,13 @@
  * sequence run twice on the CPU bit for bit; outside a recording calls run at once; the calls a
  * capture cannot hold abort (in a forked child). */
 #define _POSIX_C_SOURCE 200809L
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "kernels/backend.h"
 #include "kernels/kernels.h"
 #include "kernels/trace/replay.h"
+#include "test_fork.h"
 #include "test_util.h"
 
-static int aborts(void (*fn)(void)) {
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid == 0) {
-        /* The child's SG_CHECK message is expected; keep the test log clean. */
-        if (!freopen("/dev/null", "w", stderr)) _exit(3);
-        fn();
-        _exit(0);
-    }
-    int status = 0;
-    if (pid < 0 || waitpid(pid, &status, 0) != pid) return 0;
-    return WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT;
-}
 
 /* ---- the recorded sequence ------------------------------------------------------------------ */
 
@@ -366,12 +351,12 @@ static void test_protocol(const sg_backend *cpu) {
     child_graph = rb->graph_end(rb, why, sizeof why); /* an empty graph */
     CHECK(child_graph != NULL && sg_replay_graph_calls(rp) == 0, "empty graph: %s", why);
 
-    CHECK(!aborts(record_only), "recording calls aborted");
-    CHECK(aborts(download_while_recording), "mem_download while recording did not abort");
-    CHECK(aborts(sync_while_recording), "sync while recording did not abort");
-    CHECK(aborts(syevd_while_recording), "syevd while recording did not abort");
-    CHECK(aborts(alloc_while_recording), "mem_alloc while recording did not abort");
-    CHECK(aborts(launch_while_recording), "graph_launch while recording did not abort");
+    CHECK(!tu_aborts(record_only), "recording calls aborted");
+    CHECK(tu_aborts(download_while_recording), "mem_download while recording did not abort");
+    CHECK(tu_aborts(sync_while_recording), "sync while recording did not abort");
+    CHECK(tu_aborts(syevd_while_recording), "syevd while recording did not abort");
+    CHECK(tu_aborts(alloc_while_recording), "mem_alloc while recording did not abort");
+    CHECK(tu_aborts(launch_while_recording), "graph_launch while recording did not abort");
 
     /* beginning twice is refused, not fatal, and the recording goes on */
     CHECK(rb->graph_begin(rb, why, sizeof why) == 0, "graph_begin: %s", why);
